@@ -1,0 +1,68 @@
+# gpuslim build. `make` builds ./gpuslim, `make test` runs every test.
+# DEV=0 drops -Werror for packagers; SANITIZE=address builds with ASan.
+
+CC ?= cc
+PKGS = yaml-0.1 jansson libcurl libgit2 libcrypto
+DEV ?= 1
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wno-unused-parameter
+ifeq ($(DEV),1)
+WARN += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Iorchestrator \
+             -include orchestrator/util/banned.h -MMD -MP
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(sort $(wildcard orchestrator/util/*.c orchestrator/core/*.c))
+CLI_SRC := $(sort $(wildcard orchestrator/cli/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=build/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+
+PREFIX ?= /usr/local
+
+.PHONY: all test unit check-deps install clean format bench golden-update
+all: gpuslim
+
+gpuslim: $(LIB_OBJ) $(CLI_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
+unit: $(UNIT_BIN)
+
+test: gpuslim unit
+	tests/run.sh
+
+golden-update: gpuslim
+	tests/golden-update.sh
+
+bench: gpuslim
+	bench/run.sh
+
+install: gpuslim
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gpuslim/plugins
+	install -m 755 gpuslim $(DESTDIR)$(PREFIX)/bin/gpuslim
+	cp -r plugins/. $(DESTDIR)$(PREFIX)/share/gpuslim/plugins/
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard orchestrator/*/*.h) $(UNIT_SRC)
+
+clean:
+	rm -rf build gpuslim
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)

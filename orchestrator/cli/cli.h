@@ -1,0 +1,72 @@
+#ifndef GS_CLI_H
+#define GS_CLI_H
+
+#include <stdio.h>
+
+#include "util/error.h"
+#include "util/vec.h"
+
+/* Exit codes, documented in the README. */
+enum {
+	EXIT_OK = 0,         /* success, every gate passed */
+	EXIT_FAILED = 1,     /* a build or a gate failed */
+	EXIT_USAGE = 2,      /* bad usage or bad input (recipe, plugin, image) */
+	EXIT_INFRA = 3,      /* infrastructure: no engine, registry down, disk */
+	EXIT_INTERRUPTED = 130,
+};
+
+enum cli_opt_type {
+	CLI_OPT_SWITCH, /* --flag: sets *(int *)value to 1 */
+	CLI_OPT_VALUE,  /* --name VALUE or --name=VALUE: sets *(const char **)value */
+	CLI_OPT_LIST,   /* repeatable --name VALUE: pushes onto *(struct vec *)value */
+	CLI_OPT_ARG,    /* a positional argument: sets *(const char **)value */
+};
+
+enum {
+	CLI_REQUIRED = 1,
+};
+
+/* One entry of a command's option table; the table drives parsing and --help.
+ * The table ends with an entry whose type is CLI_OPT_SWITCH and name NULL. */
+struct cli_opt {
+	enum cli_opt_type type;
+	const char *name;       /* long name without dashes, or the ARG's name */
+	char alias;             /* short letter, 0 for none */
+	void *value;
+	const char *value_name; /* shown in help: --out DIR */
+	const char *help;
+	unsigned flags;
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *usage_tail; /* extra help text after the options, or NULL */
+};
+
+/* Parse argv (argv[0] is the command name) against `spec`. Returns 0, or
+ * prints the problem and the usage to stderr and returns EXIT_USAGE; with
+ * --help prints the usage to stdout and returns -1 (the caller exits 0). */
+int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *spec, int argc, char **argv);
+void cli_usage(FILE *out, const struct cli_cmd *cmd, const struct cli_opt *spec);
+const struct cli_cmd *cli_find_cmd(const char *name);
+
+/* "gpuslim: <error_last()>" on stderr. */
+void cli_error_last(void);
+void cli_error(const char *fmt, ...) GS_FMT(1, 2);
+/* Print each diagnostic (already "file:line:col: ..." formatted) to stderr. */
+void cli_print_diags(const struct vec *diags);
+/* Map a core return code to an exit code. */
+int cli_exit_for(int core_ret);
+/* Flush and close stdout, reporting a write error (full disk, closed pipe). */
+int cli_finish_stdout(int code);
+
+/* The commands, one file each. */
+int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+
+#define GPUSLIM_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,56 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* The command table: name, entry point, one-line summary. */
+static const struct cli_cmd commands[] = {
+	{"validate", cmd_validate, "parse and check a recipe", NULL},
+	{"plan", cmd_plan, "expand the matrix and resolve every version", NULL},
+	{"generate", cmd_generate, "write the Dockerfiles, docker-bake.hcl and .dockerignore", NULL},
+	{NULL, NULL, NULL, NULL},
+};
+
+const struct cli_cmd *cli_find_cmd(const char *name)
+{
+	for (const struct cli_cmd *c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: gpuslim <command> [options]\n\ncommands:\n", out);
+	for (const struct cli_cmd *c = commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fputs("\n'gpuslim <command> --help' shows a command's options.\n"
+	      "exit codes: 0 ok, 1 build or gate failed, 2 bad usage or input,\n"
+	      "            3 infrastructure error, 130 interrupted\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return cli_finish_stdout(EXIT_OK);
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("gpuslim %s\n", GPUSLIM_VERSION);
+		return cli_finish_stdout(EXIT_OK);
+	}
+	cmd = cli_find_cmd(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "gpuslim: '%s' is not a command\n\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return cmd->fn(argc - 1, argv + 1);
+}

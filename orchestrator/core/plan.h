@@ -1,0 +1,115 @@
+#ifndef GS_PLAN_H
+#define GS_PLAN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/knowledge.h"
+#include "core/recipe.h"
+#include "util/vec.h"
+
+/*
+ * A plan: the recipe's matrix expanded into cells, each resolved to exact
+ * versions and images, with the reason for every choice. The plan owns
+ * every string and array in it and borrows the recipe (which must outlive
+ * it). Everything the renderer needs is here: it never reads the
+ * knowledge plugins itself.
+ */
+
+/* A resolved value and why it is what it is. */
+struct plan_value {
+	char *value;  /* NULL when not applicable (no Python, no cuDNN) */
+	char *reason; /* one sentence, never NULL when value is set */
+};
+
+struct plan_framework {
+	char *name;      /* "torch" */
+	char *pip_name;  /* "torch"; "onnxruntime-gpu" */
+	char *version;   /* "2.4.1" */
+	char *variant;   /* "cu124", NULL when the framework has none */
+	char *pip_spec;  /* "torch==2.4.1+cu124" */
+	char *index_url; /* extra index for this wheel, NULL for PyPI */
+	int brings_cuda; /* its wheels carry their own CUDA libraries */
+	int needs_cudnn; /* needs cuDNN from the base image */
+	char *reason;
+};
+
+struct plan_image {
+	char *flavor;     /* base|runtime|devel|cudnn-runtime|cudnn-devel */
+	char *registry;   /* "docker.io", "127.0.0.1:5000" */
+	char *repository; /* "nvidia/cuda" */
+	char *tag;        /* "12.4.1-base-ubuntu22.04" */
+	char *ref;        /* registry/repository:tag */
+	char *digest;     /* "sha256:…" once pinned by a lock; NULL in an offline plan */
+	char *reason;
+};
+
+/* A library the CUDA stack opens with dlopen(): when `soname` is in a
+ * program's closure, `loads` must be shipped beside it. */
+struct plan_dlopen_rule {
+	char *soname;
+	struct vec loads; /* sonames, owned */
+};
+
+struct plan_cell {
+	size_t index;
+	char *id;        /* bake target name: [A-Za-z0-9_-]+, unique in the plan */
+	char *tag;       /* image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
+	char *image_ref; /* <recipe image>:<tag> */
+	struct vec axes; /* "key=value" strings as the matrix gave them, axis order */
+
+	struct plan_value os;            /* "ubuntu22.04" */
+	struct plan_value cuda;          /* exact "12.4.1" */
+	char *cuda_minor;                /* "12.4" */
+	struct plan_value cudnn;         /* "9.1.0.70" or NULL value */
+	struct plan_value python;        /* "3.11" or NULL value */
+	struct plan_value python_source; /* "os" | "managed" */
+	char *python_bin;                /* interpreter in both stages: /usr/bin/python3.11 */
+	char *managed_python_dir;        /* managed: /opt/python, else NULL */
+	char *pkg_manager;               /* "apt" | "dnf" */
+
+	struct plan_framework *frameworks;
+	size_t frameworks_nr;
+
+	struct plan_image builder;
+	struct plan_image final;
+	int compiles; /* app.build is non-empty: the builder is devel */
+
+	char *require_cuda;  /* NVIDIA_REQUIRE_CUDA of the final image */
+	char *driver_min;    /* driver shipped with this CUDA */
+	char *driver_floor;  /* minor-version-compatibility floor */
+
+	struct vec builder_packages; /* OS packages for the builder, sorted, owned */
+	struct vec final_packages;   /* OS packages for the final stage, sorted, owned */
+	struct vec pip_requirements; /* pip specs in install order, owned */
+	struct vec extra_index_urls; /* deduplicated, owned */
+
+	/* Closure of a compiled program (compiles == 1): sonames the final
+	 * base or the host driver already provides, never copied; and the
+	 * dlopen rules of the plugins. */
+	struct vec closure_skip;         /* glob patterns on sonames, owned */
+	struct plan_dlopen_rule *dlopen; /* owned */
+	size_t dlopen_nr;
+	struct vec driver_sonames;       /* injected by the driver at run time, owned */
+};
+
+struct plan {
+	const struct recipe *recipe; /* borrowed */
+	struct plan_cell *cells;
+	size_t cells_nr;
+};
+
+/*
+ * Expand the recipe's matrix and resolve every cell. On failure returns
+ * GS_EINVAL with each problem, formatted "file:line:col: field: message"
+ * and pointing at the recipe value that caused it, appended to `diags`.
+ */
+int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan **out,
+	       struct vec *diags);
+void plan_free(struct plan *p);
+
+/* The plan as JSON (schemas/plan.schema.json): every cell, every value,
+ * every reason. Key order is fixed, so the output is byte-stable. */
+json_t *plan_to_json(const struct plan *p);
+
+#endif

@@ -1,0 +1,209 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/vec.h"
+
+int fs_read_file(const char *path, struct strbuf *out, size_t max)
+{
+	char chunk[65536];
+	int fd, ret = 0;
+	size_t total = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_setc(errno == ENOENT ? GS_ENOTFOUND : GS_ERR, "cannot read '%s': %s",
+				  path, strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = error_set("cannot read '%s': %s", path, strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if (max && total > max) {
+			ret = error_set("cannot read '%s': larger than %zu bytes", path, max);
+			goto done;
+		}
+		strbuf_add(out, chunk, (size_t)n);
+	}
+done:
+	close(fd);
+	return ret;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len)
+{
+	char *dir = fs_dirname(path);
+	char *tmp = xstrfmt("%s.tmp-XXXXXX", path);
+	const char *p = data;
+	int fd, ret = 0;
+
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = error_set("cannot write '%s': %s", path, strerror(errno));
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!ret && fchmod(fd, 0644) < 0)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	if (!ret && fsync(fd) < 0)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	if (close(fd) < 0 && !ret)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	if (!ret && rename(tmp, path) < 0)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	if (ret)
+		unlink(tmp);
+done:
+	free(tmp);
+	free(dir);
+	return ret;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int ret = 0;
+
+	for (char *s = p + 1; ; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, mode) < 0 && errno != EEXIST) {
+				ret = error_set("cannot create directory '%s': %s", p, strerror(errno));
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	if (!ret && !fs_is_dir(path))
+		ret = error_set("cannot create directory '%s': a file is in the way", path);
+	free(p);
+	return ret;
+}
+
+char *fs_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+char *fs_join(const char *a, const char *b)
+{
+	if (b[0] == '/' || !a[0])
+		return xstrdup(b);
+	if (ends_with(a, "/"))
+		return xstrfmt("%s%s", a, b);
+	return xstrfmt("%s/%s", a, b);
+}
+
+char *fs_abspath(const char *path)
+{
+	struct vec parts = VEC_INIT(NULL);
+	struct strbuf sb = STRBUF_INIT;
+	char *full, *s, *save = NULL;
+
+	if (path[0] == '/') {
+		full = xstrdup(path);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			cwd[0] = '/', cwd[1] = '\0';
+		full = fs_join(cwd, path);
+	}
+	for (s = strtok_r(full, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(s, "."))
+			continue;
+		if (!strcmp(s, "..")) {
+			if (parts.nr)
+				parts.items[--parts.nr] = NULL;
+			continue;
+		}
+		vec_push(&parts, s);
+	}
+	for (size_t i = 0; i < parts.nr; i++)
+		strbuf_addf(&sb, "/%s", (char *)parts.items[i]);
+	if (!sb.len)
+		strbuf_addch(&sb, '/');
+	vec_release(&parts);
+	free(full);
+	return strbuf_detach(&sb, NULL);
+}
+
+char *fs_relpath(const char *from_dir, const char *to)
+{
+	char *a = fs_abspath(from_dir), *b = fs_abspath(to);
+	struct strbuf sb = STRBUF_INIT;
+	size_t i = 0, common = 0;
+
+	/* longest common prefix ending at a component boundary */
+	while (a[i] && a[i] == b[i]) {
+		i++;
+		if ((a[i] == '/' || a[i] == '\0') && (b[i] == '/' || b[i] == '\0'))
+			common = i;
+	}
+	if (!strcmp(a, "/"))
+		common = 0;
+	for (const char *s = a + common; *s; s++)
+		if (*s == '/')
+			strbuf_addstr(&sb, sb.len ? "/.." : "..");
+	const char *rest = b + common;
+	while (*rest == '/')
+		rest++;
+	if (*rest) {
+		if (sb.len)
+			strbuf_addch(&sb, '/');
+		strbuf_addstr(&sb, rest);
+	}
+	if (!sb.len)
+		strbuf_addch(&sb, '.');
+	free(a);
+	free(b);
+	return strbuf_detach(&sb, NULL);
+}
+
+int fs_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}

@@ -1,0 +1,115 @@
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/strbuf.h"
+#include "util/vec.h"
+
+static void test_strbuf(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *s;
+	size_t len;
+
+	CHECK_STR(strbuf_cstr(&sb), "", "empty strbuf is an empty string");
+	strbuf_addstr(&sb, "abc");
+	strbuf_addf(&sb, "-%d-%s", 42, "x");
+	CHECK_STR(sb.buf, "abc-42-x", "strbuf_addf appends");
+	strbuf_addstr(&sb, "  \n");
+	strbuf_rtrim(&sb);
+	CHECK_STR(sb.buf, "abc-42-x", "strbuf_rtrim drops trailing space");
+	s = strbuf_detach(&sb, &len);
+	CHECK(len == 8 && sb.len == 0, "detach hands over the buffer and empties the strbuf");
+	free(s);
+
+	sb.cap = 4;
+	CHECK(strbuf_addstr(&sb, "12345") < 0, "a capped strbuf refuses to grow past its cap");
+	CHECK(strbuf_addstr(&sb, "1234") == 0, "a capped strbuf takes up to its cap");
+	strbuf_release(&sb);
+}
+
+static void test_vec(void)
+{
+	struct vec v = VEC_INIT(free);
+
+	vec_pushstr(&v, "b");
+	vec_pushf(&v, "%s", "a");
+	CHECK(v.nr == 2 && v.items[2] == NULL, "vec stays NULL-terminated");
+	vec_sort(&v, vec_cmpstr);
+	CHECK_STR(v.items[0], "a", "vec_sort sorts strings");
+	CHECK(vec_findstr(&v, "b") == 1 && vec_findstr(&v, "c") == -1, "vec_findstr");
+	vec_release(&v);
+	CHECK(v.nr == 0 && v.items == NULL, "vec_release empties");
+}
+
+static void test_fs(void)
+{
+	char dir[] = "/tmp/gpuslim-unit-XXXXXX";
+	struct strbuf sb = STRBUF_INIT;
+	char *p, *rel;
+
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	p = fs_join(dir, "a/b/c");
+	CHECK(fs_mkdir_p(p, 0755) == 0 && fs_is_dir(p), "fs_mkdir_p makes every level");
+	free(p);
+	p = fs_join(dir, "a/f.txt");
+	CHECK(fs_write_atomic(p, "hello", 5) == 0, "fs_write_atomic writes");
+	CHECK(fs_read_file(p, &sb, 0) == 0 && !strcmp(sb.buf, "hello"), "fs_read_file reads it back");
+	strbuf_reset(&sb);
+	CHECK(fs_read_file(p, &sb, 3) < 0, "fs_read_file enforces its limit");
+	unlink(p);
+	free(p);
+	CHECK(fs_read_file("/nonexistent/x", &sb, 0) == GS_ENOTFOUND &&
+		      strstr(error_last(), "'/nonexistent/x'"),
+	      "a missing file is GS_ENOTFOUND and named in the error");
+
+	rel = fs_relpath("/a/b", "/a/b/c/d");
+	CHECK_STR(rel, "c/d", "relpath down");
+	free(rel);
+	rel = fs_relpath("/a/b/out", "/a/b");
+	CHECK_STR(rel, "..", "relpath up");
+	free(rel);
+	rel = fs_relpath("/a/x", "/a/y/z");
+	CHECK_STR(rel, "../y/z", "relpath across");
+	free(rel);
+	rel = fs_relpath("/a/b", "/a/b");
+	CHECK_STR(rel, ".", "relpath same");
+	free(rel);
+	rel = fs_relpath("/ab", "/a");
+	CHECK_STR(rel, "../a", "relpath respects component boundaries");
+	free(rel);
+	p = fs_abspath("/a/./b/../c//d/");
+	CHECK_STR(p, "/a/c/d", "abspath normalizes");
+	free(p);
+	strbuf_release(&sb);
+	p = fs_join(dir, "a/b/c");
+	rmdir(p);
+	free(p);
+	p = fs_join(dir, "a/b");
+	rmdir(p);
+	free(p);
+	p = fs_join(dir, "a");
+	rmdir(p);
+	free(p);
+	rmdir(dir);
+}
+
+static void test_hash(void)
+{
+	char hex[65];
+
+	hash_sha256_hex("abc", 3, hex);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		  "sha256 of 'abc'");
+}
+
+int main(void)
+{
+	test_strbuf();
+	test_vec();
+	test_fs();
+	test_hash();
+	return unit_done();
+}
