@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Runs every test of gpuslim and closes on one line: "tests: N passed, N failed, N skipped".
+#
+#   tests/run.sh                 everything
+#   tests/run.sh unit bad        only these groups (unit bad plugins golden schema hcl integration)
+#   GPUSLIM_VALGRIND=1 tests/run.sh   every gpuslim run under valgrind (leaks fail the test)
+#
+# Tests are data where the behaviour is data: tests/bad/NAME.yaml beside NAME.err (the
+# exact stderr, exit code 2), tests/golden/CASE/gpuslim.yaml beside CASE/expected/.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+GPUSLIM="$ROOT/gpuslim"
+PY=/usr/bin/python3
+TMP=$(mktemp -d /tmp/gpuslim-tests.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+RUNNER=()
+if [ "${GPUSLIM_VALGRIND:-0}" = 1 ]; then
+	RUNNER=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+		--error-exitcode=99)
+fi
+
+passed=0 failed=0 skipped=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+notok() {
+	failed=$((failed + 1))
+	echo "not ok - $1"
+	[ $# -gt 1 ] && [ -n "$2" ] && printf '%s\n' "$2" | head -n 40 | sed 's/^/#   /'
+	return 0
+}
+skip() { skipped=$((skipped + 1)); echo "skip - $1"; }
+
+gs() { "${RUNNER[@]}" "$GPUSLIM" "$@"; }
+
+# Unit tests: C binaries printing TAP-ish lines and "# N passed, M failed".
+group_unit() {
+	local t out rc p f
+	for t in build/tests/test_*; do
+		[ -x "$t" ] || continue
+		case "$t" in *.d) continue ;; esac
+		out=$("${RUNNER[@]}" "$t" 2>&1)
+		rc=$?
+		p=$(printf '%s\n' "$out" | sed -n 's/^# \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -n1)
+		f=$(printf '%s\n' "$out" | sed -n 's/^# \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' | tail -n1)
+		if [ -z "$p" ]; then
+			notok "unit $(basename "$t"): no summary line (exit $rc)" "$out"
+			continue
+		fi
+		if [ "$rc" -ne 0 ] || [ "${f:-0}" -ne 0 ]; then
+			notok "unit $(basename "$t"): $f of $((p + f)) checks failed (exit $rc)" \
+				"$(printf '%s\n' "$out" | grep -A3 '^not ok')"
+			passed=$((passed + p)); failed=$((failed + f - 1))
+		else
+			passed=$((passed + p))
+			echo "ok - unit $(basename "$t"): $p checks"
+		fi
+	done
+}
+
+# Bad recipes: exact stderr, exit code 2, nothing on stdout.
+group_bad() {
+	local y name want got rc
+	for y in tests/bad/*.yaml; do
+		[ -e "$y" ] || continue
+		name=${y%.yaml}
+		want="$name.err"
+		if [ ! -f "$want" ]; then
+			notok "bad $y: missing $want"
+			continue
+		fi
+		gs validate "$y" >"$TMP/out" 2>"$TMP/err"
+		rc=$?
+		if [ "$rc" -ne 2 ]; then
+			notok "bad $y: exit $rc, want 2" "$(cat "$TMP/err")"
+		elif ! diff -u "$want" "$TMP/err" >"$TMP/diff"; then
+			notok "bad $y: stderr differs" "$(cat "$TMP/diff")"
+		elif [ -s "$TMP/out" ]; then
+			notok "bad $y: printed on stdout" "$(cat "$TMP/out")"
+		else
+			ok "bad $y"
+		fi
+	done
+}
+
+# Broken knowledge plugins: tests/bad-plugins/NAME/ beside NAME.err.
+group_plugins() {
+	local d name rc
+	for d in tests/bad-plugins/*/; do
+		[ -d "$d" ] || continue
+		name=${d%/}
+		gs plan tests/bad-plugins/ok.yaml --plugins "$name" >"$TMP/out" 2>"$TMP/err"
+		rc=$?
+		if [ "$rc" -ne 2 ]; then
+			notok "plugins $name: exit $rc, want 2" "$(cat "$TMP/err")"
+		elif ! diff -u "$name.err" "$TMP/err" >"$TMP/diff"; then
+			notok "plugins $name: stderr differs" "$(cat "$TMP/diff")"
+		else
+			ok "plugins $name"
+		fi
+	done
+}
+
+# Golden cases: plan JSON and every generated file, byte for byte, and twice the same.
+group_golden() {
+	local d name exp out
+	for d in tests/golden/*/; do
+		[ -f "$d/gpuslim.yaml" ] || continue
+		name=$(basename "$d")
+		exp="$d/expected"
+		out="$TMP/golden-$name"
+		mkdir -p "$out/a" "$out/b"
+		if ! gs plan "$d/gpuslim.yaml" --json >"$out/plan.json" 2>"$out/err"; then
+			notok "golden $name: plan failed" "$(cat "$out/err")"
+			continue
+		fi
+		if diff -u "$exp/plan.json" "$out/plan.json" >"$out/diff"; then
+			ok "golden $name: plan.json"
+		else
+			notok "golden $name: plan.json differs" "$(cat "$out/diff")"
+		fi
+		if ! gs generate "$d/gpuslim.yaml" -o "$out/a" >/dev/null 2>"$out/err"; then
+			notok "golden $name: generate failed" "$(cat "$out/err")"
+			continue
+		fi
+		cp "$exp/plan.json" "$out/a/plan.json"
+		if diff -ru "$exp" "$out/a" >"$out/diff"; then
+			ok "golden $name: generated files"
+		else
+			notok "golden $name: generated files differ" "$(cat "$out/diff")"
+		fi
+		gs generate "$d/gpuslim.yaml" -o "$out/b" >/dev/null 2>&1
+		cp "$exp/plan.json" "$out/b/plan.json"
+		if diff -r "$out/a" "$out/b" >/dev/null; then
+			ok "golden $name: same recipe, byte-identical files"
+		else
+			notok "golden $name: two runs differ"
+		fi
+	done
+}
+
+# A sub-runner that closes on "<word>: N passed, M failed".
+run_counted() {
+	local what=$1 out rc p f
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | grep -E '^(ok|not ok|skip) ' || true
+	p=$(printf '%s\n' "$out" | sed -n 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -n1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -n1)
+	if [ -z "$p" ]; then
+		notok "$what: no summary line (exit $rc)" "$out"
+		return
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		notok "$what: exit $rc" "$out"
+	fi
+}
+
+group_schema() {
+	if ! "$PY" -c 'import jsonschema, yaml' 2>/dev/null; then
+		notok "schema: python3-jsonschema and python3-yaml are missing (run scripts/setup.sh)"
+		return
+	fi
+	run_counted schema "$PY" tests/schema/check.py
+}
+
+group_hcl() {
+	if [ ! -d tests/node/node_modules/@cdktf/hcl2json ]; then
+		notok "hcl: @cdktf/hcl2json is not installed (run scripts/setup.sh)"
+		return
+	fi
+	run_counted hcl node tests/hcl/check.js "$GPUSLIM"
+}
+
+group_integration() {
+	local t
+	for t in tests/integration/test_*.sh; do
+		[ -f "$t" ] || continue
+		run_counted integration bash "$t"
+	done
+}
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(unit bad plugins golden schema hcl integration)
+if [ ! -x "$GPUSLIM" ]; then
+	echo "tests: ./gpuslim is not built (run make)" >&2
+	exit 2
+fi
+for g in "${groups[@]}"; do
+	echo "# $g"
+	"group_$g"
+done
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
