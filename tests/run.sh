@@ -105,6 +105,7 @@ group_plugins() {
 group_golden() {
 	local d name exp out
 	for d in tests/golden/*/; do
+		d=${d%/}
 		[ -f "$d/gpuslim.yaml" ] || continue
 		name=$(basename "$d")
 		exp="$d/expected"

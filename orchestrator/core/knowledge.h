@@ -1,6 +1,8 @@
 #ifndef GS_KNOWLEDGE_H
 #define GS_KNOWLEDGE_H
 
+#include <stddef.h>
+
 #include "util/vec.h"
 
 /*
@@ -8,19 +10,190 @@
  * and OS, driver minimums, framework wheels, OS Pythons, library rules.
  * Loaded from JSON files in plugin directories (plugins/ of the install,
  * then each --plugins DIR in order; a later entry with the same key
- * replaces an earlier one). The knowledge owns all its data.
+ * replaces an earlier one). The knowledge owns all its data: every string
+ * below points into a JSON document it keeps alive, every vec holds
+ * borrowed strings, and all of it lives until knowledge_free().
  *
- * (The struct layout is filled in by the planner's module.)
+ * Files a plugin directory may hold (each optional in a user directory,
+ * each with "schema_version": 1): cuda.json, bases.json, os.json,
+ * frameworks.json, libraries.json. The layout of each is described by the
+ * "notes" of the built-in files and in README.
  */
-struct knowledge;
+
+/* cuda.json: one CUDA release (key: version). */
+struct kb_cuda_release {
+	const char *version; /* "12.4.1" */
+	int major, minor, patch;
+	const char *cudnn_tag;     /* "cudnn8", "cudnn9", "cudnn"; NULL: no cuDNN images */
+	const char *cudnn_version; /* "9.1.0.70"; NULL with cudnn_tag */
+	const char *driver;        /* driver shipped with the toolkit */
+	const char *driver_floor;  /* minor-version-compatibility floor */
+	long branches[16];         /* NVIDIA_REQUIRE_CUDA driver branches, in order */
+	size_t branches_nr;
+	const char *brands; /* name of a brand set */
+	char *origin;       /* "FILE: releases[3]", for messages */
+};
+
+/* cuda.json: a named list of GPU brands (key: name). */
+struct kb_brand_set {
+	const char *name;
+	struct vec brands;
+	char *origin;
+};
+
+/* bases.json: the flavors one OS has for one image version. */
+struct kb_image_os {
+	const char *os;
+	struct vec flavors;
+};
+
+/* bases.json: one CUDA version of a repository (key: repository + version). */
+struct kb_base_image {
+	const char *version;
+	int major, minor, patch;
+	struct kb_image_os *os;
+	size_t os_nr;
+	char *origin;
+};
+
+/* bases.json: one base image repository (key: repository). */
+struct kb_repository {
+	const char *name;         /* "nvidia/cuda" */
+	const char *tag_template; /* "{version}-{flavor}-{os}" */
+	struct kb_base_image *images;
+	size_t images_nr;
+	char *origin;
+};
+
+/* os.json: package names for one Python version. */
+struct kb_python_pkgs {
+	const char *python; /* NULL in the template entry */
+	struct vec builder; /* "python{v}", "python{v}-venv" */
+	struct vec final;
+};
+
+/* os.json: one operating system (key: name). */
+struct kb_os {
+	const char *name;            /* "ubuntu22.04" */
+	const char *family;          /* "ubuntu" */
+	const char *package_manager; /* "apt" | "dnf" */
+	const char *python_default;  /* "3.10" */
+	const char *python_bin;      /* "/usr/bin/python{v}" */
+	struct vec pythons;          /* versions the default repositories carry */
+	struct kb_python_pkgs pkgs;  /* template */
+	struct kb_python_pkgs *overrides;
+	size_t overrides_nr;
+	char *origin;
+};
+
+/* frameworks.json: one release of a framework (key: framework + version). */
+struct kb_fw_release {
+	const char *version;
+	struct vec variants;         /* wheel variants "cu118", "cu124"; empty: none */
+	const char *default_variant; /* PyPI's default, NULL when unknown */
+	const char *python_min;      /* NULL: no lower bound */
+	const char *python_max;      /* NULL: no upper bound */
+	struct vec pair_names;       /* child frameworks ("torchvision") ... */
+	struct vec pair_versions;    /* ... and their paired versions */
+	long cuda_majors[8];         /* for frameworks without variants: CUDA majors it supports */
+	size_t cuda_majors_nr;
+	long cudnn_major;            /* cuDNN major it needs from the base; 0: any */
+	char *origin;
+};
+
+/* frameworks.json: one framework (key: name). */
+struct kb_framework {
+	const char *name;
+	const char *pip_name;
+	const char *parent;             /* "torch" for torchvision; NULL */
+	const char *index_url_template; /* "https://download.pytorch.org/whl/{variant}" */
+	int brings_cuda;                /* its wheels carry their own CUDA libraries */
+	int needs_base_cuda;            /* it loads CUDA libraries from the base */
+	int needs_cudnn;                /* it loads cuDNN from the base */
+	struct kb_fw_release *releases; /* in file order, merged by version */
+	size_t releases_nr;
+	char *origin;
+};
+
+/* libraries.json: one dlopen rule (key: soname). */
+struct kb_dlopen_rule {
+	const char *soname; /* may hold {cuda_major} / {cuda_minor} */
+	struct vec loads;
+};
+
+/* libraries.json: sonames one base flavor provides (key: flavor). */
+struct kb_flavor_libs {
+	const char *flavor;
+	const char *inherits; /* NULL or another flavor */
+	struct vec provides;  /* sonames or globs, may hold {cuda_major} */
+	char *origin;
+};
+
+struct knowledge {
+	struct vec docs; /* json_t roots the strings point into */
+	struct kb_cuda_release *cuda;
+	size_t cuda_nr;
+	struct kb_brand_set *brand_sets;
+	size_t brand_sets_nr;
+	struct kb_repository *repos;
+	size_t repos_nr;
+	struct kb_os *systems;
+	size_t systems_nr;
+	struct kb_framework *frameworks;
+	size_t frameworks_nr;
+	struct kb_dlopen_rule *dlopen;
+	size_t dlopen_nr;
+	struct kb_flavor_libs *flavor_libs;
+	size_t flavor_libs_nr;
+	struct vec driver_sonames; /* union of every file's, first-seen order */
+};
 
 /* Load the built-in plugin directory, then each directory in `extra_dirs`
  * (strings, may be NULL). Errors name the file, line and column. */
 int knowledge_load(struct knowledge **out, const struct vec *extra_dirs);
+/* Load only the given directories, in order (tests; no built-in dir). */
+int knowledge_load_dirs(struct knowledge **out, const struct vec *dirs);
 void knowledge_free(struct knowledge *kb);
 
 /* The built-in plugin directory: $GPUSLIM_PLUGIN_DIR, else plugins/ beside
  * the executable (a source tree), else the installed share directory. */
 const char *knowledge_builtin_dir(void);
+
+/* Lookups; all return borrowed pointers or NULL. */
+const struct kb_cuda_release *kb_find_cuda(const struct knowledge *kb, const char *version);
+const struct kb_brand_set *kb_find_brand_set(const struct knowledge *kb, const char *name);
+const struct kb_repository *kb_find_repository(const struct knowledge *kb, const char *name);
+const struct kb_base_image *kb_repo_find_image(const struct kb_repository *repo,
+					       const char *version);
+const struct kb_image_os *kb_image_find_os(const struct kb_base_image *img, const char *os);
+int kb_image_os_has_flavor(const struct kb_image_os *ios, const char *flavor);
+const struct kb_os *kb_find_os(const struct knowledge *kb, const char *name);
+int kb_os_has_python(const struct kb_os *os, const char *python);
+/* The package lists for `python` on `os` (an override or the template). */
+const struct kb_python_pkgs *kb_os_python_pkgs(const struct kb_os *os, const char *python);
+const struct kb_framework *kb_find_framework(const struct knowledge *kb, const char *name);
+/* Exact release, or for a prefix ("2.4") the newest release of it. */
+const struct kb_fw_release *kb_find_release(const struct kb_framework *fw, const char *version);
+/* The paired version of `child` in a release, or NULL. */
+const char *kb_release_pair(const struct kb_fw_release *rel, const char *child);
+const struct kb_flavor_libs *kb_find_flavor_libs(const struct knowledge *kb, const char *flavor);
+
+/* Compare dotted numeric versions ("3.9" < "3.10"); a missing part is 0. */
+int kb_version_cmp(const char *a, const char *b);
+/* 1 when `version` is `prefix` or starts with `prefix` + ".". */
+int kb_version_matches(const char *version, const char *prefix);
+/* Parse "X.Y" or "X.Y.Z" (patch -1 when absent): 0 or -1. */
+int kb_parse_version(const char *s, int *major, int *minor, int *patch);
+
+/* Expand a template: each "{name}" is replaced by the value paired with it
+ * in `keys`/`values` (n entries); unknown placeholders stay as written.
+ * Newly allocated. */
+char *kb_expand(const char *tmpl, const char *const *keys, const char *const *values, size_t n);
+
+/* The tag of a base image: the repository's tag template with the flavor
+ * spelled as tags spell it (cudnn-runtime -> cudnn9-runtime). Newly
+ * allocated. */
+char *kb_format_tag(const struct kb_repository *repo, const struct kb_cuda_release *rel,
+		    const char *flavor, const char *os);
 
 #endif

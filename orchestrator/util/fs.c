@@ -43,9 +43,10 @@ done:
 	return ret;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len)
+/* Write `len` bytes to a new temporary beside `path`; *tmp_out names it. */
+static int fs_write_temp(const char *path, const void *data, size_t len, int do_fsync,
+			 char **tmp_out)
 {
-	char *dir = fs_dirname(path);
 	char *tmp = xstrfmt("%s.tmp-XXXXXX", path);
 	const char *p = data;
 	int fd, ret = 0;
@@ -53,7 +54,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len)
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
-		goto done;
+		free(tmp);
+		return ret;
 	}
 	while (len) {
 		ssize_t n = write(fd, p, len);
@@ -69,18 +71,79 @@ int fs_write_atomic(const char *path, const void *data, size_t len)
 	}
 	if (!ret && fchmod(fd, 0644) < 0)
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
-	if (!ret && fsync(fd) < 0)
+	if (!ret && do_fsync && fsync(fd) < 0)
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
 	if (close(fd) < 0 && !ret)
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
-	if (!ret && rename(tmp, path) < 0)
-		ret = error_set("cannot write '%s': %s", path, strerror(errno));
-	if (ret)
+	if (ret) {
 		unlink(tmp);
-done:
+		free(tmp);
+		return ret;
+	}
+	*tmp_out = tmp;
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len)
+{
+	char *tmp = NULL;
+	int ret = fs_write_temp(path, data, len, 1, &tmp);
+
+	if (ret < 0)
+		return ret;
+	if (rename(tmp, path) < 0) {
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+		unlink(tmp);
+	}
 	free(tmp);
-	free(dir);
 	return ret;
+}
+
+void fs_batch_init(struct fs_batch *b)
+{
+	vec_init(&b->paths, free);
+	vec_init(&b->tmps, free);
+	b->sync_fd = -1;
+}
+
+int fs_batch_add(struct fs_batch *b, const char *path, const void *data, size_t len)
+{
+	char *tmp = NULL;
+
+	if (fs_write_temp(path, data, len, 0, &tmp) < 0)
+		return -1;
+	if (b->sync_fd < 0)
+		b->sync_fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	vec_pushstr(&b->paths, path);
+	vec_push(&b->tmps, tmp);
+	return 0;
+}
+
+int fs_batch_commit(struct fs_batch *b)
+{
+	if (b->sync_fd >= 0 && syncfs(b->sync_fd) < 0)
+		return error_set("cannot write '%s': %s", (char *)b->paths.items[0],
+				 strerror(errno));
+	for (size_t i = 0; i < b->paths.nr; i++) {
+		if (rename(b->tmps.items[i], b->paths.items[i]) < 0)
+			return error_set("cannot write '%s': %s", (char *)b->paths.items[i],
+					 strerror(errno));
+		free(b->tmps.items[i]);
+		b->tmps.items[i] = NULL;
+	}
+	return 0;
+}
+
+void fs_batch_release(struct fs_batch *b)
+{
+	for (size_t i = 0; i < b->tmps.nr; i++)
+		if (b->tmps.items[i])
+			unlink(b->tmps.items[i]);
+	if (b->sync_fd >= 0)
+		close(b->sync_fd);
+	vec_release(&b->paths);
+	vec_release(&b->tmps);
+	b->sync_fd = -1;
 }
 
 int fs_mkdir_p(const char *path, mode_t mode)

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Benchmark: plan and generate a 1000-cell matrix (10 CUDA versions x 10
+# managed Pythons x 10 OSes). Eight of the OSes are synthetic (debian20 ..
+# debian27), added through --plugins with a synthetic base repository,
+# because the real tables have only a few OSes per CUDA version.
+#
+#   bench/run.sh          writes bench/out/ and prints a results row
+#   RUNS=20 bench/run.sh  more runs (default 10)
+#
+# Uses hyperfine when installed (apt-get install hyperfine), else a loop
+# timed with date +%s%N (mean and min of RUNS runs).
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+GPUSLIM=$ROOT/gpuslim
+RUNS=${RUNS:-10}
+OUT=$ROOT/bench/out
+[ -x "$GPUSLIM" ] || { echo "bench: ./gpuslim is not built (run make)" >&2; exit 2; }
+rm -rf "$OUT"
+mkdir -p "$OUT/plugins" "$OUT/recipe/app" "$OUT/gen"
+
+cudas='"11.8.0", "12.0.0", "12.0.1", "12.1.0", "12.1.1", "12.2.0", "12.2.2", "12.3.2", "12.4.0", "12.4.1"'
+oses='"ubuntu20.04", "ubuntu22.04", "debian20", "debian21", "debian22", "debian23", "debian24", "debian25", "debian26", "debian27"'
+
+# Synthetic OSes (apt, like Debian) and a base repository that has every
+# (CUDA, OS, flavor) the matrix asks for.
+python3 - "$OUT/plugins" "$cudas" "$oses" <<'PY'
+import json, sys
+out, cudas, oses = sys.argv[1], json.loads("[" + sys.argv[2] + "]"), json.loads("[" + sys.argv[3] + "]")
+systems = [{"name": f"debian{n}", "family": "debian", "package_manager": "apt",
+            "python_default": "3.11", "pythons": ["3.11"], "python_bin": "/usr/bin/python{v}",
+            "python_packages": {"builder": ["python{v}", "python{v}-venv"], "final": ["python{v}"]}}
+           for n in range(20, 28)]
+json.dump({"schema_version": 1, "notes": "bench: synthetic OSes", "systems": systems},
+          open(f"{out}/os.json", "w"), indent=1)
+flavors = ["base", "runtime", "devel"]
+images = [{"version": v, "os": {o: flavors for o in oses}} for v in cudas]
+json.dump({"schema_version": 1, "notes": "bench: synthetic base repository",
+           "repositories": [{"repository": "bench/cuda", "tag_template": "{version}-{flavor}-{os}",
+                             "images": images}]},
+          open(f"{out}/bases.json", "w"), indent=1)
+PY
+
+cat >"$OUT/recipe/gpuslim.yaml" <<YAML
+name: bench
+base:
+  os: ubuntu22.04
+  repository: bench/cuda
+cuda: "12.4"
+python: "3.11"
+python_source: managed
+python_packages: ["numpy==2.1.*"]
+app:
+  copy: ["app/"]
+  cmd: ["python", "-m", "app"]
+models:
+  - name: weights
+    path: weights
+matrix:
+  cuda: [$cudas]
+  python: ["3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]
+  os: [$oses]
+YAML
+
+R=$OUT/recipe/gpuslim.yaml
+P=(--plugins "$OUT/plugins")
+cells=$("$GPUSLIM" plan "$R" "${P[@]}" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["cells"]))')
+"$GPUSLIM" generate "$R" "${P[@]}" -o "$OUT/gen" >/dev/null
+files=$(ls -A "$OUT/gen" | wc -l)
+bytes=$(cat "$OUT/gen"/* "$OUT/gen"/.dockerignore | wc -c)
+echo "bench: $cells cells, generate writes $files files ($bytes bytes)"
+
+plan_cmd="$GPUSLIM plan $R --plugins $OUT/plugins --json >/dev/null"
+gen_cmd="$GPUSLIM generate $R --plugins $OUT/plugins -o $OUT/gen >/dev/null"
+# cold: a fresh output directory each run, so all 1002 files are written (and fsync'd)
+gen_cold_cmd="rm -rf $OUT/cold && $GPUSLIM generate $R --plugins $OUT/plugins -o $OUT/cold >/dev/null"
+
+loop_ms() { # mean and min over RUNS, in ms
+	local i t0 t1 sum=0 min=
+	for i in $(seq "$RUNS"); do
+		t0=$(date +%s%N)
+		sh -c "$1"
+		t1=$(date +%s%N)
+		d=$(((t1 - t0) / 1000))
+		sum=$((sum + d))
+		if [ -z "$min" ] || [ "$d" -lt "$min" ]; then min=$d; fi
+	done
+	awk -v s="$sum" -v n="$RUNS" -v m="$min" 'BEGIN { printf "mean %.1f ms, min %.1f ms (%d runs, date loop)\n", s / n / 1000, m / 1000, n }'
+}
+
+if command -v hyperfine >/dev/null; then
+	hyperfine -N --warmup 2 --runs "$RUNS" --export-markdown "$OUT/hyperfine.md" \
+		-n plan "$GPUSLIM plan $R --plugins $OUT/plugins --json" \
+		-n generate "$GPUSLIM generate $R --plugins $OUT/plugins -o $OUT/gen" \
+		-n generate-cold "sh -c '$gen_cold_cmd'" >"$OUT/hyperfine.txt" 2>&1 ||
+		{ cat "$OUT/hyperfine.txt"; exit 1; }
+	cat "$OUT/hyperfine.md"
+else
+	echo "plan --json: $(loop_ms "$plan_cmd")"
+	echo "generate (files unchanged): $(loop_ms "$gen_cmd")"
+	echo "generate (fresh dir):       $(loop_ms "$gen_cold_cmd")"
+fi
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(date -u +%Y-%m-%d)"

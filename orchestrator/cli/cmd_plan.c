@@ -1,0 +1,136 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/knowledge.h"
+#include "core/plan.h"
+#include "core/recipe.h"
+#include "util/strbuf.h"
+
+/*
+ * plan: expand the matrix and resolve every version offline, then show
+ * one line per cell, or the whole plan as JSON (schemas/plan.schema.json).
+ */
+
+static const char *recipe_path;
+static struct vec plugin_dirs = VEC_INIT(free);
+static int as_json;
+
+static const struct cli_opt plan_opts[] = {
+	{CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
+	 CLI_REQUIRED},
+	{CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
+	{CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR",
+	 "also load knowledge plugins from DIR (later directories win)", 0},
+	{CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
+};
+
+static char *plan_cell_frameworks_text(const struct plan_cell *c)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < c->frameworks_nr; i++)
+		strbuf_addf(&sb, "%s%s", i ? " " : "", c->frameworks[i].pip_spec);
+	if (!sb.len)
+		strbuf_addstr(&sb, "-");
+	return strbuf_detach(&sb, NULL);
+}
+
+static int plan_print_width(size_t w)
+{
+	return w > 200 ? 200 : (int)w;
+}
+
+static void plan_print_table(const struct plan *p)
+{
+	size_t wid = strlen("ID"), wcuda = strlen("CUDA"), wpy = strlen("PYTHON"),
+	       wfinal = strlen("FINAL");
+
+	for (size_t i = 0; i < p->cells_nr; i++) {
+		const struct plan_cell *c = &p->cells[i];
+
+		if (strlen(c->id) > wid)
+			wid = strlen(c->id);
+		if (strlen(c->cuda.value) > wcuda)
+			wcuda = strlen(c->cuda.value);
+		if (c->python.value && strlen(c->python.value) > wpy)
+			wpy = strlen(c->python.value);
+		if (strlen(c->final.ref) > wfinal)
+			wfinal = strlen(c->final.ref);
+	}
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", plan_print_width(wid), "ID",
+	       plan_print_width(wcuda), "CUDA", plan_print_width(wpy), "PYTHON",
+	       plan_print_width(wfinal), "FINAL", "FRAMEWORKS");
+	for (size_t i = 0; i < p->cells_nr; i++) {
+		const struct plan_cell *c = &p->cells[i];
+		char *fws = plan_cell_frameworks_text(c);
+
+		printf("%-*s  %-*s  %-*s  %-*s  %s\n", plan_print_width(wid), c->id,
+		       plan_print_width(wcuda), c->cuda.value, plan_print_width(wpy),
+		       c->python.value ? c->python.value : "-", plan_print_width(wfinal),
+		       c->final.ref, fws);
+		free(fws);
+	}
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	struct vec diags = VEC_INIT(free);
+	struct recipe *r = NULL;
+	struct knowledge *kb = NULL;
+	struct plan *p = NULL;
+	json_t *doc = NULL;
+	char *text = NULL;
+	int ret, code = EXIT_OK;
+
+	ret = cli_parse(cli_find_cmd("plan"), plan_opts, argc, argv);
+	if (ret) {
+		vec_release(&plugin_dirs);
+		return ret < 0 ? EXIT_OK : ret;
+	}
+	ret = recipe_load(recipe_path, &r, &diags);
+	if (ret < 0) {
+		if (diags.nr)
+			cli_print_diags(&diags);
+		else
+			cli_error_last();
+		code = cli_exit_for(ret) == EXIT_OK ? EXIT_USAGE : cli_exit_for(ret);
+		goto done;
+	}
+	if (knowledge_load(&kb, &plugin_dirs) < 0) {
+		cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (plan_build(r, kb, &p, &diags) < 0) {
+		if (diags.nr)
+			cli_print_diags(&diags);
+		else
+			cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (as_json) {
+		doc = plan_to_json(p);
+		text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (!text) {
+			cli_error("cannot format the plan as JSON");
+			code = EXIT_FAILED;
+			goto done;
+		}
+		fputs(text, stdout);
+		fputc('\n', stdout);
+	} else {
+		plan_print_table(p);
+	}
+done:
+	free(text);
+	json_decref(doc);
+	plan_free(p);
+	knowledge_free(kb);
+	recipe_free(r);
+	vec_release(&diags);
+	vec_release(&plugin_dirs);
+	return cli_finish_stdout(code);
+}

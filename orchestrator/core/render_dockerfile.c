@@ -1,0 +1,1015 @@
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/render.h"
+
+/*
+ * One cell's Dockerfile: a builder stage that installs, builds, strips and
+ * prunes, and a final stage that only copies what runs. It builds on Docker
+ * Engine 20.10's built-in BuildKit frontend: no `# syntax=` line (it would
+ * pull a frontend image), no COPY --link, no heredocs; cache mounts are fine.
+ *
+ * Quoting rules: every recipe or plan value in a RUN line goes through
+ * render_shell_quote(); COPY/VOLUME use the JSON form with
+ * render_docker_word() items; LABEL/ENV values use render_docker_quote();
+ * CMD/ENTRYPOINT are exec-form JSON. app.build commands are the user's own
+ * shell: each is one RUN, as written (a failing command names itself).
+ */
+
+#define RENDER_UID "10001"
+/* The uv release that installs managed CPythons: pinned, so a rebuild gets
+ * the same interpreter build. (Missing from the plan: see render.h.) */
+#define RENDER_UV_VERSION     "0.8.17"
+#define RENDER_VENV	      "/opt/venv"
+#define RENDER_CLOSURE	      "/opt/gpuslim/closure"
+#define RENDER_CLOSURE_LIBDIR "/usr/local/lib/gpuslim"
+
+struct df {
+	struct strbuf *out;
+	const struct plan *p;
+	const struct recipe *r;
+	const struct plan_cell *c;
+};
+
+/* ---- small writers ---------------------------------------------------- */
+
+/* A comment line; control characters become spaces so text from the
+ * recipe or the plan cannot start a new instruction. */
+static void render_comment(struct strbuf *out, const char *text)
+{
+	strbuf_addstr(out, "# ");
+	for (const unsigned char *u = (const unsigned char *)text; *u; u++)
+		strbuf_addch(out, *u < 0x20 || *u == 0x7f ? ' ' : *u);
+	strbuf_addch(out, '\n');
+}
+
+static void render_commentf(struct strbuf *out, const char *fmt, ...) GS_FMT(2, 3);
+
+static void render_commentf(struct strbuf *out, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	render_comment(out, sb.buf);
+	strbuf_release(&sb);
+}
+
+/* One JSON-array item that BuildKit will also expand as a word. */
+static void render_json_word(struct strbuf *out, const char *s)
+{
+	struct strbuf w = STRBUF_INIT;
+
+	render_docker_word(&w, s);
+	render_json_string(out, w.buf);
+	strbuf_release(&w);
+}
+
+static void render_copy(struct strbuf *out, const char *from, const char *src, const char *dst)
+{
+	strbuf_addstr(out, "COPY ");
+	if (from)
+		strbuf_addf(out, "--from=%s ", from);
+	strbuf_addch(out, '[');
+	render_json_word(out, src);
+	strbuf_addstr(out, ", ");
+	render_json_word(out, dst);
+	strbuf_addstr(out, "]\n");
+}
+
+/* " \\\n    " then the quoted word: one item per line in a long RUN. */
+static void render_quoted_items(struct strbuf *out, const struct vec *items, const char *indent)
+{
+	for (size_t i = 0; i < items->nr; i++) {
+		strbuf_addf(out, " \\\n%s", indent);
+		render_shell_quote(out, items->items[i]);
+	}
+}
+
+/* The words of `list` joined by spaces, shell-quoted as one word: a list a
+ * script splits again under `set -f` (so globs stay patterns). */
+static void render_shell_list(struct strbuf *out, const char *var, const struct vec *list)
+{
+	struct strbuf joined = STRBUF_INIT;
+
+	for (size_t i = 0; i < list->nr; i++)
+		strbuf_addf(&joined, "%s%s", i ? " " : "", (const char *)list->items[i]);
+	strbuf_addf(out, "    %s=", var);
+	render_shell_quote(out, strbuf_cstr(&joined));
+	strbuf_addstr(out, "; \\\n");
+	strbuf_release(&joined);
+}
+
+static void render_rstrlist_to_vec(const struct rstrlist *l, struct vec *v)
+{
+	for (size_t i = 0; i < l->nr; i++)
+		if (l->items[i].v)
+			vec_pushstr(v, l->items[i].v);
+}
+
+/* ---- recipe defaults, read in one place -------------------------------- */
+
+static int render_prunes(const struct recipe *r, const char *class)
+{
+	if (!r->trim.prune.pos.line && !r->trim.prune.nr)
+		return 1; /* absent: every class */
+	for (size_t i = 0; i < r->trim.prune.nr; i++)
+		if (r->trim.prune.items[i].v && !strcmp(r->trim.prune.items[i].v, class))
+			return 1;
+	return 0;
+}
+
+static const char *render_strip_flag(const struct recipe *r)
+{
+	const char *s = r->trim.strip.v;
+
+	if (!s || !strcmp(s, "unneeded"))
+		return "--strip-unneeded";
+	if (!strcmp(s, "debug"))
+		return "--strip-debug";
+	return NULL;
+}
+
+static const char *render_workdir(const struct recipe *r)
+{
+	return r->app.workdir.v ? r->app.workdir.v : "/app";
+}
+
+static int render_has_python(const struct plan_cell *c)
+{
+	return c->python.value != NULL;
+}
+
+static int render_is_managed(const struct plan_cell *c)
+{
+	return c->python_source.value && !strcmp(c->python_source.value, "managed") &&
+	       c->managed_python_dir;
+}
+
+static int render_is_apt(const struct plan_cell *c)
+{
+	return !c->pkg_manager || strcmp(c->pkg_manager, "dnf");
+}
+
+static int render_needs_builder(const struct plan_cell *c)
+{
+	return render_has_python(c) || c->compiles;
+}
+
+/* /models/<name> unless the recipe says where. */
+static char *render_model_target(const struct recipe_model *m)
+{
+	return m->target.v ? xstrdup(m->target.v) : xstrfmt("/models/%s", m->name.v);
+}
+
+/* Where a context path lands under `root`: the same relative path; a glob
+ * or the whole context lands in a directory (trailing slash). */
+static char *render_copy_dest(const char *root, const char *src)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t len;
+	const char *slash;
+
+	while (*src == '/' || starts_with(src, "./"))
+		src += *src == '/' ? 1 : 2;
+	len = strlen(src);
+	while (len && src[len - 1] == '/')
+		len--;
+	strbuf_addstr(&sb, root);
+	if (!len || (len == 1 && *src == '.'))
+		strbuf_addch(&sb, '/');
+	else if (strpbrk(src, "*?[")) {
+		slash = memrchr(src, '/', len);
+		strbuf_addch(&sb, '/');
+		if (slash)
+			strbuf_addf(&sb, "%.*s/", (int)(slash - src), src);
+	} else
+		strbuf_addf(&sb, "/%.*s", (int)len, src);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* ---- checks on values that no quoting can carry ------------------------ */
+
+/* A Dockerfile instruction ends at a newline (no heredocs on 20.10) and a
+ * trailing backslash continues it: neither can be written safely. */
+static int render_check_line(const char *field, const char *v)
+{
+	size_t len = strlen(v);
+
+	if (strpbrk(v, "\n\r"))
+		return error_setc(
+		    GS_EINVAL, "%s: '%s' spans lines, which a Dockerfile cannot carry", field, v);
+	if (len && v[len - 1] == '\\')
+		return error_setc(GS_EINVAL, "%s: '%s' ends in a backslash", field, v);
+	return 0;
+}
+
+static int render_check_list(const char *field, const struct rstrlist *l)
+{
+	for (size_t i = 0; i < l->nr; i++)
+		if (l->items[i].v && render_check_line(field, l->items[i].v) < 0)
+			return GS_EINVAL;
+	return 0;
+}
+
+static int render_check_recipe(const struct recipe *r)
+{
+	if (render_check_list("app.build", &r->app.build) < 0 ||
+	    render_check_list("app.env", &r->app.env) < 0 ||
+	    render_check_list("app.copy", &r->app.copy) < 0 ||
+	    render_check_list("app.artifacts", &r->app.artifacts) < 0 ||
+	    render_check_list("trim.keep_symbols", &r->trim.keep_symbols) < 0)
+		return GS_EINVAL;
+	if (r->app.workdir.v && render_check_line("app.workdir", r->app.workdir.v) < 0)
+		return GS_EINVAL;
+	for (size_t i = 0; i < r->labels_nr; i++)
+		if (render_check_line("labels", r->labels[i].key.v) < 0 ||
+		    (r->labels[i].value.v && render_check_line("labels", r->labels[i].value.v) < 0))
+			return GS_EINVAL;
+	for (size_t i = 0; i < r->models_nr; i++)
+		if (render_check_line("models", r->models[i].path.v) < 0 ||
+		    (r->models[i].target.v &&
+		     render_check_line("models", r->models[i].target.v) < 0))
+			return GS_EINVAL;
+	for (size_t i = 0; i < r->app.env.nr; i++)
+		if (r->app.env.items[i].v && !strchr(r->app.env.items[i].v, '='))
+			return error_setc(GS_EINVAL, "app.env: '%s' is not KEY=value",
+					  r->app.env.items[i].v);
+	return 0;
+}
+
+/* ---- shared stage pieces ---------------------------------------------- */
+
+static void render_from(struct df *d, const struct plan_image *img, const char *stage,
+			const char *role)
+{
+	strbuf_addch(d->out, '\n');
+	if (img->reason)
+		render_commentf(d->out, "%s: %s", role, img->reason);
+	if (!img->digest)
+		render_comment(d->out, "Not pinned by digest yet: `gpuslim lock` pins it.");
+	strbuf_addf(d->out, "FROM %s%s%s AS %s\n", img->ref, img->digest ? "@" : "",
+		    img->digest ? img->digest : "", stage);
+}
+
+/* A safe cache id per OS: lists and packages of two distributions never mix. */
+static void render_cache_id(struct strbuf *out, const char *what, const char *os)
+{
+	strbuf_addf(out, "id=gpuslim-%s-", what);
+	for (const char *s = os ? os : "os"; *s; s++)
+		strbuf_addch(out, isalnum((unsigned char)*s) || *s == '.' ? *s : '-');
+}
+
+static void render_apt_mounts(struct df *d)
+{
+	strbuf_addstr(d->out, "RUN --mount=type=cache,");
+	render_cache_id(d->out, "apt-cache", d->c->os.value);
+	strbuf_addstr(d->out, ",target=/var/cache/apt,sharing=locked \\\n    --mount=type=cache,");
+	render_cache_id(d->out, "apt-lists", d->c->os.value);
+	strbuf_addstr(d->out, ",target=/var/lib/apt/lists,sharing=locked \\\n"
+			      "    rm -f /etc/apt/apt.conf.d/docker-clean");
+}
+
+/* dpkg skips docs, man pages and translations; copyright files stay. */
+static void render_apt_nodocs(struct df *d)
+{
+	static const char *const rules[] = {
+	    "path-exclude=/usr/share/doc/*",
+	    "path-include=/usr/share/doc/*/copyright",
+	    "path-exclude=/usr/share/man/*",
+	    "path-exclude=/usr/share/info/*",
+	    "path-exclude=/usr/share/locale/*",
+	    "path-include=/usr/share/locale/locale.alias",
+	    NULL,
+	};
+
+	strbuf_addstr(d->out, " \\\n    && printf '%s\\n'");
+	for (const char *const *r = rules; *r; r++)
+		strbuf_addf(d->out, " '%s'", *r);
+	strbuf_addstr(d->out, " > /etc/dpkg/dpkg.cfg.d/gpuslim-nodoc");
+}
+
+static void render_useradd(struct df *d, int first)
+{
+	strbuf_addf(d->out,
+		    "%sgroupadd --gid " RENDER_UID " gpuslim \\\n"
+		    "    && useradd --uid " RENDER_UID " --gid " RENDER_UID
+		    " --no-log-init --create-home --shell /usr/sbin/nologin gpuslim",
+		    first ? "RUN " : " \\\n    && ");
+}
+
+static void render_pkg_comment(struct df *d, int final, int nodocs)
+{
+	if (render_is_apt(d->c))
+		render_comment(d->out,
+			       "Cache mounts hold apt's lists and .debs, so neither lands in a "
+			       "layer; docker-clean would empty them.");
+	else
+		render_comment(d->out,
+			       "A cache mount holds dnf's metadata and packages, so neither "
+			       "lands in a layer.");
+	if (nodocs)
+		render_comment(d->out, "trim.prune docs: packages install without docs, man pages "
+				       "or translations.");
+	if (final)
+		render_comment(d->out,
+			       "The app runs as an unprivileged user (uid " RENDER_UID ").");
+}
+
+/*
+ * The OS-package RUN of either stage. The final stage also gets the nodocs
+ * rules (when docs are pruned) and its user, in the same layer.
+ */
+static void render_pkg_install(struct df *d, const struct vec *pkgs, int final)
+{
+	int nodocs = final && render_prunes(d->r, "docs");
+	int apt = render_is_apt(d->c);
+
+	if (!pkgs->nr && !final)
+		return;
+	strbuf_addch(d->out, '\n');
+	if (!pkgs->nr) {
+		render_comment(d->out,
+			       "The app runs as an unprivileged user (uid " RENDER_UID ").");
+		render_useradd(d, 1);
+		strbuf_addch(d->out, '\n');
+		return;
+	}
+	render_pkg_comment(d, final, nodocs);
+	if (apt) {
+		render_apt_mounts(d);
+		if (nodocs)
+			render_apt_nodocs(d);
+		strbuf_addstr(d->out, " \\\n    && apt-get update"
+				      " \\\n    && apt-get install -y --no-install-recommends");
+	} else {
+		strbuf_addstr(d->out, "RUN --mount=type=cache,");
+		render_cache_id(d->out, "dnf", d->c->os.value);
+		strbuf_addf(d->out,
+			    ",target=/var/cache/dnf,sharing=locked \\\n"
+			    "    dnf install -y --setopt=install_weak_deps=False"
+			    " --setopt=keepcache=True%s",
+			    nodocs ? " --setopt=tsflags=nodocs" : "");
+	}
+	render_quoted_items(d->out, pkgs, "       ");
+	if (final)
+		render_useradd(d, 0);
+	strbuf_addch(d->out, '\n');
+}
+
+static void render_is_elf_fn(struct strbuf *out)
+{
+	strbuf_addstr(
+	    out,
+	    "    is_elf() { [ \"$(od -An -tx1 -N4 \"$1\" | tr -d ' \\n')\" = 7f454c46 ]; }; \\\n");
+}
+
+/* ---- builder stage ---------------------------------------------------- */
+
+static void render_managed_python(struct df *d)
+{
+	const struct plan_cell *c = d->c;
+
+	strbuf_addch(d->out, '\n');
+	render_commentf(d->out,
+			"Python %s is not the OS's: a standalone CPython from uv " RENDER_UV_VERSION
+			" (pinned), moved to %s so both stages find it at one path.",
+			c->python.value, c->managed_python_dir);
+	strbuf_addstr(
+	    d->out,
+	    "RUN set -eu; \\\n"
+	    "    curl -fsSL \"https://github.com/astral-sh/uv/releases/download/" RENDER_UV_VERSION
+	    "/uv-$(uname -m)-unknown-linux-gnu.tar.gz\" \\\n"
+	    "      | tar -xz -C /usr/local/bin --strip-components=1; \\\n"
+	    "    UV_PYTHON_INSTALL_DIR=/tmp/uv-python uv python install ");
+	render_shell_quote(d->out, c->python.value);
+	strbuf_addstr(d->out, "; \\\n    set -- /tmp/uv-python/cpython-");
+	render_shell_quote(d->out, c->python.value);
+	strbuf_addstr(d->out, ".*; \\\n"
+			      "    [ \"$#\" -eq 1 ] || { echo \"gpuslim: want one managed CPython, "
+			      "found: $*\" >&2; exit 1; }; \\\n"
+			      "    mv \"$1\" ");
+	render_shell_quote(d->out, c->managed_python_dir);
+	strbuf_addstr(d->out, "; \\\n    rm -rf /tmp/uv-python; \\\n    ");
+	render_shell_quote(d->out, c->python_bin);
+	strbuf_addstr(d->out, " --version\n");
+}
+
+static void render_venv(struct df *d)
+{
+	int managed = render_is_managed(d->c);
+
+	strbuf_addch(d->out, '\n');
+	if (managed)
+		render_comment(
+		    d->out,
+		    "The app's packages live in one venv, copied whole to the final stage.");
+	else
+		render_comment(d->out,
+			       "The app's packages live in one venv, copied whole to the final "
+			       "stage; it sees the OS's Python packages (system_packages).");
+	strbuf_addstr(d->out, "RUN ");
+	render_shell_quote(d->out, d->c->python_bin);
+	strbuf_addf(d->out, " -m venv%s " RENDER_VENV "\n",
+		    managed ? "" : " --system-site-packages");
+	render_comment(d->out,
+		       "Build commands use the venv; pip stays quiet about its own version.");
+	strbuf_addstr(d->out,
+		      "ENV PATH=" RENDER_VENV "/bin:$PATH \\\n    PIP_DISABLE_PIP_VERSION_CHECK=1");
+	if (render_prunes(d->r, "pycache"))
+		strbuf_addstr(d->out, " \\\n    PIP_NO_COMPILE=1");
+	strbuf_addch(d->out, '\n');
+}
+
+/* Framework wheels first (their pip_spec), then the rest of the plan's
+ * requirements, each once: one resolver run sees every constraint. */
+static void render_pip_requirements(const struct plan_cell *c, struct vec *reqs)
+{
+	for (size_t i = 0; i < c->frameworks_nr; i++)
+		if (c->frameworks[i].pip_spec && vec_findstr(reqs, c->frameworks[i].pip_spec) < 0)
+			vec_pushstr(reqs, c->frameworks[i].pip_spec);
+	for (size_t i = 0; i < c->pip_requirements.nr; i++)
+		if (vec_findstr(reqs, c->pip_requirements.items[i]) < 0)
+			vec_pushstr(reqs, c->pip_requirements.items[i]);
+}
+
+static void render_pip(struct df *d)
+{
+	struct vec reqs = VEC_INIT(free);
+
+	render_pip_requirements(d->c, &reqs);
+	if (reqs.nr) {
+		strbuf_addch(d->out, '\n');
+		render_comment(
+		    d->out, "pip's cache is a cache mount: fast rebuilds, no cache in any layer. "
+			    "Framework variants come from their extra index.");
+		strbuf_addstr(d->out,
+			      "RUN --mount=type=cache,target=/root/.cache/pip \\\n    " RENDER_VENV
+			      "/bin/pip install");
+		for (size_t i = 0; i < d->c->extra_index_urls.nr; i++) {
+			strbuf_addstr(d->out, " \\\n      --extra-index-url ");
+			render_shell_quote(d->out, d->c->extra_index_urls.items[i]);
+		}
+		render_quoted_items(d->out, &reqs, "      ");
+		strbuf_addch(d->out, '\n');
+	}
+	vec_release(&reqs);
+}
+
+static void render_build(struct df *d)
+{
+	const struct recipe *r = d->r;
+
+	strbuf_addch(d->out, '\n');
+	render_comment(
+	    d->out,
+	    "The sources are built where the toolchain is; only app.artifacts leave this stage.");
+	strbuf_addstr(d->out, "WORKDIR /src\n");
+	for (size_t i = 0; i < r->app.copy.nr; i++) {
+		char *dst = render_copy_dest("/src", r->app.copy.items[i].v);
+
+		render_copy(d->out, NULL, r->app.copy.items[i].v, dst);
+		free(dst);
+	}
+	render_comment(d->out, "app.build: the recipe's own shell, one RUN per command.");
+	for (size_t i = 0; i < r->app.build.nr; i++)
+		strbuf_addf(d->out, "RUN %s\n", r->app.build.items[i].v);
+}
+
+/* Where stripping and pruning look: the venv, the managed interpreter and,
+ * for a compiled program, its artifacts. */
+static void render_trim_roots(const struct df *d, struct vec *roots, int with_artifacts)
+{
+	if (render_has_python(d->c))
+		vec_pushstr(roots, RENDER_VENV);
+	if (render_is_managed(d->c))
+		vec_pushstr(roots, d->c->managed_python_dir);
+	if (with_artifacts && d->c->compiles)
+		render_rstrlist_to_vec(&d->r->app.artifacts, roots);
+}
+
+static void render_strip(struct df *d)
+{
+	const char *flag = render_strip_flag(d->r);
+	struct vec roots = VEC_INIT(free), keep = VEC_INIT(free);
+
+	render_trim_roots(d, &roots, 1);
+	if (!flag || !roots.nr)
+		goto done;
+	render_rstrlist_to_vec(&d->r->trim.keep_symbols, &keep);
+	strbuf_addch(d->out, '\n');
+	render_commentf(d->out,
+			"trim.strip: %s on ELF files (magic checked, not names), but "
+			"trim.keep_symbols; symbols cost megabytes and nothing at run time.",
+			flag);
+	strbuf_addstr(d->out, "RUN set -eu; set -f; \\\n");
+	render_shell_list(d->out, "keep", &keep);
+	render_is_elf_fn(d->out);
+	strbuf_addstr(d->out, "    find");
+	for (size_t i = 0; i < roots.nr; i++) {
+		strbuf_addch(d->out, ' ');
+		render_shell_quote(d->out, roots.items[i]);
+	}
+	strbuf_addf(
+	    d->out,
+	    " -type f \\( -name '*.so' -o -name '*.so.*' -o -perm -u=x \\) \\\n"
+	    "    | while IFS= read -r f; do \\\n"
+	    "        is_elf \"$f\" || continue; \\\n"
+	    "        for k in $keep; do case \"$f\" in $k|*/$k) continue 2;; esac; done; \\\n"
+	    "        strip %s \"$f\" || echo \"gpuslim: cannot strip $f; left as is\" >&2; \\\n"
+	    "      done\n",
+	    flag);
+done:
+	vec_release(&roots);
+	vec_release(&keep);
+}
+
+static void render_closure_rules(struct df *d)
+{
+	struct strbuf rules = STRBUF_INIT;
+
+	for (size_t i = 0; i < d->c->dlopen_nr; i++) {
+		const struct plan_dlopen_rule *rule = &d->c->dlopen[i];
+
+		strbuf_addf(&rules, "%s%s=", i ? " " : "", rule->soname);
+		for (size_t j = 0; j < rule->loads.nr; j++)
+			strbuf_addf(&rules, "%s%s", j ? "," : "",
+				    (const char *)rule->loads.items[j]);
+	}
+	strbuf_addstr(d->out, "    rules=");
+	render_shell_quote(d->out, strbuf_cstr(&rules));
+	strbuf_addstr(d->out, "; \\\n");
+	strbuf_release(&rules);
+}
+
+/* Shell functions of the closure script; see render_closure(). */
+static const char render_closure_fns[] =
+    "    matches() { n=$1; shift; for g in \"$@\"; do case \"$n\" in $g) return 0;; esac; done; "
+    "return 1; }; \\\n"
+    "    in_roots() { for r in $roots; do case \"$1\" in \"$r\"|\"$r\"/*) return 0;; esac; done; "
+    "return 1; }; \\\n"
+    "    resolve() { \\\n"
+    "      p=$(ldconfig -p | awk -v n=\"$1\" '$1 == n { print $NF; exit }'); \\\n"
+    "      for dir in $(echo \"${LD_LIBRARY_PATH:-}\" | tr : ' ') /usr/local/cuda/lib64; do \\\n"
+    "        if [ -z \"$p\" ] && [ -e \"$dir/$1\" ]; then p=$dir/$1; fi; \\\n"
+    "      done; \\\n"
+    "      echo \"$p\"; }; \\\n"
+    "    ship() { \\\n"
+    "      if matches \"$1\" $driver $skip || [ -e \"$dest/$1\" ]; then return 0; fi; \\\n"
+    "      cp -L \"$2\" \"$dest/$1\" || { echo \"gpuslim: cannot copy $2\" >&2; exit 1; }; \\\n"
+    "      echo \"$2\" >> /tmp/gpuslim-queue; \\\n"
+    "      for rule in $rules; do \\\n"
+    "        matches \"$1\" \"${rule%%=*}\" || continue; \\\n"
+    "        for l in $(echo \"${rule#*=}\" | tr , ' '); do \\\n"
+    "          lp=$(resolve \"$l\"); \\\n"
+    "          if [ -n \"$lp\" ]; then ship \"$l\" \"$lp\"; \\\n"
+    "          else echo \"gpuslim: $l (dlopen()ed with $1) is not in the builder; not shipped\" "
+    ">&2; fi; \\\n"
+    "        done; \\\n"
+    "      done; }; \\\n";
+
+/* The queue walk: ldd each ELF file; a "not found" that is not the driver's
+ * fails the build, everything else outside the artifacts is shipped. */
+static const char render_closure_walk[] =
+    "    find $roots -type f | while IFS= read -r f; do if is_elf \"$f\"; then echo \"$f\"; fi; "
+    "done \\\n"
+    "      > /tmp/gpuslim-queue; \\\n"
+    "    i=0; \\\n"
+    "    while i=$((i + 1)); f=$(sed -n \"${i}p\" /tmp/gpuslim-queue); [ -n \"$f\" ]; do \\\n"
+    "      ldd \"$f\" > /tmp/gpuslim-ldd 2>&1 || true; \\\n"
+    "      while read -r name arrow path rest; do \\\n"
+    "        [ \"$arrow\" = \"=>\" ] || continue; \\\n"
+    "        if [ \"$path\" = not ]; then \\\n"
+    "          matches \"$name\" $driver && continue; \\\n"
+    "          echo \"gpuslim: $f needs $name, found in neither the builder nor the driver\" >&2; "
+    "exit 1; \\\n"
+    "        fi; \\\n"
+    "        in_roots \"$path\" || ship \"$name\" \"$path\"; \\\n"
+    "      done < /tmp/gpuslim-ldd; \\\n"
+    "    done; \\\n"
+    "    rm -f /tmp/gpuslim-queue /tmp/gpuslim-ldd; \\\n"
+    "    ls -l \"$dest\"\n";
+
+static void render_closure(struct df *d)
+{
+	struct vec roots = VEC_INIT(free);
+
+	render_rstrlist_to_vec(&d->r->app.artifacts, &roots);
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out,
+		       "The program's library closure: what ldd resolves (DT_NEEDED) plus what "
+		       "the CUDA libraries dlopen(), copied by soname.");
+	render_comment(d->out,
+		       "Skipped: what the final base already has (closure_skip) and the driver, "
+		       "which the host injects at run time (ldd reports it \"not found\" here).");
+	strbuf_addstr(d->out, "RUN set -eu; set -f; \\\n"
+			      "    dest=" RENDER_CLOSURE RENDER_CLOSURE_LIBDIR "; \\\n"
+			      "    mkdir -p \"$dest\" " RENDER_CLOSURE "/etc/ld.so.conf.d; \\\n"
+			      "    echo " RENDER_CLOSURE_LIBDIR " > " RENDER_CLOSURE
+			      "/etc/ld.so.conf.d/gpuslim.conf; \\\n");
+	render_shell_list(d->out, "roots", &roots);
+	render_shell_list(d->out, "skip", &d->c->closure_skip);
+	render_shell_list(d->out, "driver", &d->c->driver_sonames);
+	render_closure_rules(d);
+	render_is_elf_fn(d->out);
+	strbuf_addstr(d->out, render_closure_fns);
+	strbuf_addstr(d->out, render_closure_walk);
+	vec_release(&roots);
+}
+
+/* One find per prune class, over the trim roots; site-packages classes only
+ * touch directories inside a package (mindepth 2), never a top-level
+ * package that happens to be named `test`. */
+static void render_prune_site(struct df *d, const char *roots)
+{
+	int tests = render_prunes(d->r, "tests"), examples = render_prunes(d->r, "examples");
+
+	if (!tests && !examples)
+		return;
+	strbuf_addf(d->out,
+		    "    for sp in %s; do \\\n"
+		    "      [ -d \"$sp\" ] || continue; \\\n",
+		    roots);
+	if (tests)
+		strbuf_addstr(d->out, "      find \"$sp\" -mindepth 2 -type d \\( -name tests -o "
+				      "-name test \\) -prune -exec rm -rf {} +; \\\n");
+	if (examples)
+		strbuf_addstr(d->out, "      find \"$sp\" -mindepth 2 -type d -name examples "
+				      "-prune -exec rm -rf {} +; \\\n");
+	strbuf_addstr(d->out, "    done; \\\n");
+}
+
+static void render_prune(struct df *d)
+{
+	struct vec roots = VEC_INIT(free);
+	struct strbuf r = STRBUF_INIT, sites = STRBUF_INIT;
+	size_t mark;
+
+	render_trim_roots(d, &roots, 0);
+	if (!roots.nr)
+		goto done;
+	for (size_t i = 0; i < roots.nr; i++) {
+		strbuf_addch(&r, ' ');
+		render_shell_quote(&r, roots.items[i]);
+		strbuf_addf(&sites, "%s%s/lib/python*/site-packages", i ? " " : "",
+			    (const char *)roots.items[i]);
+	}
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out, "trim.prune: files the app never reads at run time.");
+	if (render_prunes(d->r, "pip-cache"))
+		render_comment(
+		    d->out,
+		    "(pip-cache: pip ran with its cache on a cache mount; none is in a layer.)");
+	mark = d->out->len;
+	strbuf_addstr(d->out, "RUN set -eu; \\\n");
+	render_prune_site(d, sites.buf);
+	if (render_prunes(d->r, "pycache"))
+		strbuf_addf(
+		    d->out,
+		    "    find%s \\( -type d -name __pycache__ -prune -exec rm -rf {} + \\) \\\n"
+		    "      -o \\( -type f -name '*.py[co]' -exec rm -f {} + \\); \\\n",
+		    r.buf);
+	if (render_prunes(d->r, "headers"))
+		strbuf_addf(d->out,
+			    "    find%s -type f -path '*/include/*' \\( -name '*.h' -o -name "
+			    "'*.hpp' -o -name '*.cuh' \\) -delete; \\\n",
+			    r.buf);
+	if (render_prunes(d->r, "static-libs"))
+		strbuf_addf(d->out, "    find%s -type f -name '*.a' -delete; \\\n", r.buf);
+	if (render_prunes(d->r, "docs"))
+		for (size_t i = 0; i < roots.nr; i++)
+			strbuf_addf(d->out, "    rm -rf %s/share/doc %s/share/man; \\\n",
+				    (const char *)roots.items[i], (const char *)roots.items[i]);
+	if (d->out->len == mark + strlen("RUN set -eu; \\\n")) {
+		strbuf_setlen(d->out, mark);
+		goto done;
+	}
+	strbuf_setlen(d->out, d->out->len - strlen("; \\\n"));
+	strbuf_addch(d->out, '\n');
+done:
+	strbuf_release(&r);
+	strbuf_release(&sites);
+	vec_release(&roots);
+}
+
+static void render_builder_stage(struct df *d)
+{
+	render_from(d, &d->c->builder, "builder",
+		    d->c->compiles ? "Builder (devel: the cell compiles)" : "Builder");
+	if (render_is_apt(d->c)) {
+		render_comment(d->out, "apt runs unattended.");
+		strbuf_addstr(d->out, "ARG DEBIAN_FRONTEND=noninteractive\n");
+	}
+	render_pkg_install(d, &d->c->builder_packages, 0);
+	if (render_is_managed(d->c))
+		render_managed_python(d);
+	if (render_has_python(d->c)) {
+		render_venv(d);
+		render_pip(d);
+	}
+	if (d->c->compiles)
+		render_build(d);
+	render_strip(d);
+	if (d->c->compiles)
+		render_closure(d);
+	render_prune(d);
+}
+
+/* ---- final stage ------------------------------------------------------ */
+
+static void render_models_baked(struct df *d)
+{
+	int first = 1;
+
+	for (size_t i = 0; i < d->r->models_nr; i++) {
+		const struct recipe_model *m = &d->r->models[i];
+		char *target;
+
+		if (m->mode != MODEL_BAKE)
+			continue;
+		if (first) {
+			strbuf_addch(d->out, '\n');
+			render_comment(
+			    d->out, "Baked models, one layer each and before deps and code: "
+				    "weights change least, so a code change never re-pushes them.");
+			first = 0;
+		}
+		target = render_model_target(m);
+		render_copy(d->out, NULL, m->path.v, target);
+		free(target);
+	}
+}
+
+static void render_copy_runtime(struct df *d)
+{
+	const struct plan_cell *c = d->c;
+
+	if (render_has_python(c)) {
+		strbuf_addch(d->out, '\n');
+		render_comment(d->out,
+			       "The interpreter's packages come whole from the builder: no pip, "
+			       "no compiler in this stage.");
+		if (render_is_managed(c))
+			render_copy(d->out, "builder", c->managed_python_dir,
+				    c->managed_python_dir);
+		render_copy(d->out, "builder", RENDER_VENV, RENDER_VENV);
+	}
+	if (!c->compiles)
+		return;
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out,
+		       "The program's library closure and its loader config; ldconfig makes "
+		       "the loader see it.");
+	render_copy(d->out, "builder", RENDER_CLOSURE "/", "/");
+	strbuf_addstr(d->out, "RUN ldconfig\n");
+	render_comment(d->out, "app.artifacts: what the build produced, at the same paths.");
+	for (size_t i = 0; i < d->r->app.artifacts.nr; i++)
+		render_copy(d->out, "builder", d->r->app.artifacts.items[i].v,
+			    d->r->app.artifacts.items[i].v);
+}
+
+/* A model's env name: GPUSLIM_MODEL_<NAME>, non-alphanumerics as '_'. */
+static void render_model_env_name(struct strbuf *out, const char *name)
+{
+	strbuf_addstr(out, "GPUSLIM_MODEL_");
+	for (; *name; name++)
+		strbuf_addch(out,
+			     isalnum((unsigned char)*name) ? toupper((unsigned char)*name) : '_');
+}
+
+static void render_env_pair(struct strbuf *out, const char *key, size_t keylen, const char *value)
+{
+	strbuf_addf(out, " \\\n    %.*s=", (int)keylen, key);
+	render_docker_quote(out, value);
+}
+
+static void render_capabilities(struct strbuf *out, const struct recipe *r)
+{
+	struct strbuf caps = STRBUF_INIT;
+
+	for (size_t i = 0; i < r->capabilities.nr; i++)
+		strbuf_addf(&caps, "%s%s", i ? "," : "", r->capabilities.items[i].v);
+	render_env_pair(out, "NVIDIA_DRIVER_CAPABILITIES", strlen("NVIDIA_DRIVER_CAPABILITIES"),
+			caps.len ? caps.buf : "compute,utility");
+	strbuf_release(&caps);
+}
+
+static void render_env(struct df *d)
+{
+	const struct recipe *r = d->r;
+	struct strbuf name = STRBUF_INIT;
+
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out, "The driver exposes only the capabilities asked for (the base's "
+			       "NVIDIA_REQUIRE_CUDA stays as it is).");
+	if (render_has_python(d->c))
+		render_comment(d->out, "Python runs from the venv, writes no bytecode (pruned), "
+				       "buffers no output.");
+	strbuf_addstr(d->out, "ENV NVIDIA_VISIBLE_DEVICES=all");
+	render_capabilities(d->out, r);
+	if (render_has_python(d->c))
+		strbuf_addstr(d->out, " \\\n    PATH=" RENDER_VENV "/bin:$PATH"
+				      " \\\n    PYTHONDONTWRITEBYTECODE=1"
+				      " \\\n    PYTHONUNBUFFERED=1");
+	for (size_t i = 0; i < r->models_nr; i++) {
+		char *target = render_model_target(&r->models[i]);
+
+		strbuf_reset(&name);
+		render_model_env_name(&name, r->models[i].name.v);
+		render_env_pair(d->out, name.buf, name.len, target);
+		free(target);
+	}
+	for (size_t i = 0; i < r->app.env.nr; i++) {
+		const char *kv = r->app.env.items[i].v, *eq = strchr(kv, '=');
+
+		render_env_pair(d->out, kv, (size_t)(eq - kv), eq + 1);
+	}
+	strbuf_addch(d->out, '\n');
+	strbuf_release(&name);
+}
+
+static void render_volumes(struct df *d)
+{
+	int first = 1;
+
+	for (size_t i = 0; i < d->r->models_nr; i++) {
+		char *target;
+
+		if (d->r->models[i].mode != MODEL_VOLUME)
+			continue;
+		if (first)
+			render_comment(d->out,
+				       "Volume models are mounted at run time (their paths are in "
+				       ".dockerignore); GPUSLIM_MODEL_* says where.");
+		first = 0;
+		target = render_model_target(&d->r->models[i]);
+		strbuf_addstr(d->out, "VOLUME [");
+		render_json_word(d->out, target);
+		strbuf_addstr(d->out, "]\n");
+		free(target);
+	}
+}
+
+static void render_workdir_user(struct df *d)
+{
+	const struct rstrlist *ports = &d->r->app.ports;
+
+	strbuf_addstr(d->out, "WORKDIR ");
+	render_docker_word(d->out, render_workdir(d->r));
+	strbuf_addch(d->out, '\n');
+	if (ports->nr) {
+		strbuf_addstr(d->out, "EXPOSE");
+		for (size_t i = 0; i < ports->nr; i++) {
+			strbuf_addch(d->out, ' ');
+			render_docker_word(d->out, ports->items[i].v);
+		}
+		strbuf_addch(d->out, '\n');
+	}
+	render_comment(d->out, "Never root at run time.");
+	strbuf_addstr(d->out, "USER " RENDER_UID ":" RENDER_UID "\n");
+}
+
+static void render_app_copy(struct df *d)
+{
+	const struct rstrlist *copy = &d->r->app.copy;
+
+	if (d->c->compiles || !copy->nr)
+		return;
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out, "App code last: it changes most, so only these layers rebuild; "
+			       "owned by root, read-only to the app.");
+	for (size_t i = 0; i < copy->nr; i++) {
+		char *dst = render_copy_dest(render_workdir(d->r), copy->items[i].v);
+
+		render_copy(d->out, NULL, copy->items[i].v, dst);
+		free(dst);
+	}
+}
+
+static void render_label(struct strbuf *out, const char *key, const char *value)
+{
+	strbuf_addstr(out, " \\\n      ");
+	render_docker_quote(out, key);
+	strbuf_addch(out, '=');
+	render_docker_quote(out, value);
+}
+
+/* "2.4.1+cu124" from "torch==2.4.1+cu124"; the plain version otherwise. */
+static const char *render_spec_version(const struct plan_framework *f)
+{
+	const char *eq = f->pip_spec ? strstr(f->pip_spec, "==") : NULL;
+
+	return eq ? eq + 2 : (f->version ? f->version : "");
+}
+
+static void render_labels(struct df *d)
+{
+	const struct plan_cell *c = d->c;
+	struct strbuf key = STRBUF_INIT;
+
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out, "Labels last: the recipe's sha changes with every edit and must not "
+			       "invalidate the layers above.");
+	strbuf_addstr(d->out, "LABEL");
+	render_label(d->out, "org.opencontainers.image.title", d->r->name.v ? d->r->name.v : "");
+	render_label(d->out, "org.opencontainers.image.base.name", c->final.ref);
+	if (c->final.digest)
+		render_label(d->out, "org.opencontainers.image.base.digest", c->final.digest);
+	render_label(d->out, "io.gpuslim.recipe.sha256", d->r->sha256);
+	render_label(d->out, "io.gpuslim.cell", c->id);
+	render_label(d->out, "io.gpuslim.cuda", c->cuda.value ? c->cuda.value : "");
+	if (c->cudnn.value)
+		render_label(d->out, "io.gpuslim.cudnn", c->cudnn.value);
+	if (c->python.value)
+		render_label(d->out, "io.gpuslim.python", c->python.value);
+	for (size_t i = 0; i < c->frameworks_nr; i++) {
+		strbuf_reset(&key);
+		strbuf_addf(&key, "io.gpuslim.framework.%s", c->frameworks[i].name);
+		render_label(d->out, key.buf, render_spec_version(&c->frameworks[i]));
+	}
+	for (size_t i = 0; i < d->r->labels_nr; i++)
+		render_label(d->out, d->r->labels[i].key.v,
+			     d->r->labels[i].value.v ? d->r->labels[i].value.v : "");
+	strbuf_addch(d->out, '\n');
+	strbuf_release(&key);
+}
+
+static void render_exec(struct strbuf *out, const char *instr, const struct rstrlist *l)
+{
+	if (!l->nr)
+		return;
+	strbuf_addf(out, "%s [", instr);
+	for (size_t i = 0; i < l->nr; i++) {
+		if (i)
+			strbuf_addstr(out, ", ");
+		render_json_string(out, l->items[i].v);
+	}
+	strbuf_addstr(out, "]\n");
+}
+
+static void render_final_stage(struct df *d)
+{
+	render_from(d, &d->c->final, "final", "Final");
+	if (render_is_apt(d->c) && d->c->final_packages.nr) {
+		render_comment(d->out, "apt runs unattended.");
+		strbuf_addstr(d->out, "ARG DEBIAN_FRONTEND=noninteractive\n");
+	}
+	render_pkg_install(d, &d->c->final_packages, 1);
+	render_models_baked(d);
+	render_copy_runtime(d);
+	render_env(d);
+	render_volumes(d);
+	render_workdir_user(d);
+	render_app_copy(d);
+	render_labels(d);
+	if (d->r->app.entrypoint.nr || d->r->app.cmd.nr) {
+		strbuf_addch(d->out, '\n');
+		render_comment(d->out, "Exec form: the app is PID 1 and gets the signals.");
+		render_exec(d->out, "ENTRYPOINT", &d->r->app.entrypoint);
+		render_exec(d->out, "CMD", &d->r->app.cmd);
+	}
+}
+
+/* ---- the file --------------------------------------------------------- */
+
+static void render_header(struct df *d, const char *version)
+{
+	const struct plan_cell *c = d->c;
+	struct strbuf axes = STRBUF_INIT;
+
+	render_commentf(d->out, "Generated by gpuslim %s from %s (sha256 %s): do not edit.",
+			version, render_recipe_name(d->p), d->r->sha256);
+	for (size_t i = 0; i < c->axes.nr; i++)
+		strbuf_addf(&axes, "%s%s", i ? ", " : "", (const char *)c->axes.items[i]);
+	if (axes.len)
+		render_commentf(d->out, "Cell %s (%s).", c->id, axes.buf);
+	else
+		render_commentf(d->out, "Cell %s.", c->id);
+	render_commentf(d->out, "CUDA %s on %s%s%s%s%s.", c->cuda.value ? c->cuda.value : "?",
+			c->os.value ? c->os.value : "?", c->python.value ? ", Python " : "",
+			c->python.value ? c->python.value : "",
+			c->python_source.value && c->python.value ? " from " : "",
+			c->python_source.value && c->python.value ? c->python_source.value : "");
+	render_comment(d->out,
+		       "Builds with Docker Engine 20.10's built-in BuildKit (DOCKER_BUILDKIT=1); "
+		       "no syntax directive, so no frontend image is pulled.");
+	strbuf_release(&axes);
+}
+
+int render_dockerfile(const struct plan *p, const struct plan_cell *c, const char *version,
+		      struct strbuf *out)
+{
+	struct df d = {out, p, p->recipe, c};
+	int ret = render_check_recipe(p->recipe);
+
+	if (ret < 0)
+		return ret;
+	render_header(&d, version);
+	if (render_needs_builder(c))
+		render_builder_stage(&d);
+	render_final_stage(&d);
+	return 0;
+}

@@ -1,0 +1,327 @@
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/render.h"
+#include "unit.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+/* The renderer on hand-built plans: quoting, escaping, and the structure of
+ * what it writes. Whole-file output is checked by the golden cases. */
+
+static char *quote_with(void (*fn)(struct strbuf *, const char *), const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	fn(&sb, s);
+	return strbuf_detach(&sb, NULL);
+}
+
+#define CHECK_QUOTE(fn, in, want, what)                                                            \
+	do {                                                                                       \
+		char *got_ = quote_with(fn, in);                                                   \
+		CHECK_STR(got_, want, what);                                                       \
+		free(got_);                                                                        \
+	} while (0)
+
+static void test_shell_quote(void)
+{
+	CHECK_QUOTE(render_shell_quote, "torch==2.4.1", "'torch==2.4.1'", "shell: plain word");
+	CHECK_QUOTE(render_shell_quote, "", "''", "shell: empty string is one empty word");
+	CHECK_QUOTE(render_shell_quote, "it's", "'it'\\''s'", "shell: a single quote");
+	CHECK_QUOTE(render_shell_quote, "$(rm -rf /); `x` \"y\" \\", "'$(rm -rf /); `x` \"y\" \\'",
+		    "shell: $(), backquotes, quotes and backslash stay literal");
+	CHECK_QUOTE(render_shell_quote, "a b\nc", "'a b\nc'",
+		    "shell: blanks and newline stay inside");
+}
+
+static void test_docker_escapes(void)
+{
+	CHECK_QUOTE(render_docker_quote, "plain", "\"plain\"", "docker quote: plain");
+	CHECK_QUOTE(render_docker_quote, "a\"b\\c$HOME", "\"a\\\"b\\\\c\\$HOME\"",
+		    "docker quote: \", \\ and $ escaped");
+	CHECK_QUOTE(render_docker_quote, "${X}", "\"\\${X}\"", "docker quote: ${ not expanded");
+	CHECK_QUOTE(render_docker_word, "/models/my model", "/models/my\\ model",
+		    "docker word: blank escaped");
+	CHECK_QUOTE(render_docker_word, "$x'\"\\", "\\$x\\'\\\"\\\\", "docker word: $, quotes, \\");
+	CHECK_QUOTE(render_json_string, "say \"hi\"\\\n\t\x01",
+		    "\"say \\\"hi\\\"\\\\\\n\\t\\u0001\"",
+		    "json: quotes, backslash, control characters");
+	CHECK_QUOTE(render_json_string, "caf\xc3\xa9", "\"caf\xc3\xa9\"", "json: UTF-8 kept");
+}
+
+static void test_hcl_escapes(void)
+{
+	CHECK_QUOTE(render_hcl_string, "plain", "\"plain\"", "hcl: plain");
+	CHECK_QUOTE(render_hcl_string, "${USER}", "\"$${USER}\"", "hcl: ${ becomes $${");
+	CHECK_QUOTE(render_hcl_string, "%{ if x }", "\"%%{ if x }\"", "hcl: %{ becomes %%{");
+	CHECK_QUOTE(render_hcl_string, "$HOME 100% {", "\"$HOME 100% {\"",
+		    "hcl: $ and % without { stay");
+	CHECK_QUOTE(render_hcl_string, "a\"b\\c\nd", "\"a\\\"b\\\\c\\nd\"",
+		    "hcl: quote, backslash, newline");
+	CHECK_QUOTE(render_hcl_string, "$${x}", "\"$$${x}\"", "hcl: an already doubled $${ grows");
+}
+
+static void test_target_names(void)
+{
+	CHECK(render_is_target_name("cuda12-4_py3-11"), "target: letters, digits, - and _");
+	CHECK(!render_is_target_name("cuda12.4"), "target: a dot is refused");
+	CHECK(!render_is_target_name(""), "target: empty is refused");
+	CHECK(!render_is_target_name(NULL), "target: NULL is refused");
+	CHECK(!render_is_target_name("a b"), "target: blank is refused");
+}
+
+/* ---- a hand-built plan -------------------------------------------------- */
+
+struct fixture {
+	struct recipe r;
+	struct plan p;
+	struct plan_cell cell;
+	struct plan_framework fw;
+	struct recipe_label labels[2];
+	struct rstr copy[1], cmd[2], env[1], build[1], artifacts[1];
+	struct recipe_model models[2];
+};
+
+static struct rstr S(const char *v) {
+	struct rstr s = {(char *)v, {1, 1}};
+	return s;
+}
+
+static void
+fixture_init(struct fixture *f, int compiles)
+{
+	memset(f, 0, sizeof(*f));
+	f->r.file = "tests/x/gpuslim.yaml";
+	f->r.dir = "tests/x";
+	memset(f->r.sha256, 'a', 64);
+	f->r.name = S("demo");
+	f->labels[0].key = S("org.example.note");
+	f->labels[0].value = S("costs ${PRICE} \"now\" $HOME");
+	f->labels[1].key = S("team");
+	f->labels[1].value = S("ml\\infra");
+	f->r.labels = f->labels;
+	f->r.labels_nr = 2;
+	f->copy[0] = S("app");
+	f->r.app.copy.items = f->copy;
+	f->r.app.copy.nr = 1;
+	f->cmd[0] = S("python");
+	f->cmd[1] = S("-c \"print('hi')\"");
+	f->r.app.cmd.items = f->cmd;
+	f->r.app.cmd.nr = 2;
+	f->env[0] = S("GREETING=hello \"$USER\"");
+	f->r.app.env.items = f->env;
+	f->r.app.env.nr = 1;
+	f->models[0].name = S("resnet50");
+	f->models[0].path = S("models/resnet50");
+	f->models[1].name = S("big-llm");
+	f->models[1].path = S("weights/big");
+	f->models[1].mode = MODEL_VOLUME;
+	f->r.models = f->models;
+	f->r.models_nr = 2;
+
+	f->cell.id = "cu124-py311";
+	f->cell.tag = "cu124-py311";
+	f->cell.image_ref = "local/demo:cu124-py311";
+	f->cell.os.value = "ubuntu22.04";
+	f->cell.cuda.value = "12.4.1";
+	f->cell.python.value = compiles ? NULL : "3.11";
+	f->cell.python_source.value = "os";
+	f->cell.python_bin = "/usr/bin/python3.11";
+	f->cell.pkg_manager = "apt";
+	f->cell.builder.ref = "docker.io/nvidia/cuda:12.4.1-base-ubuntu22.04";
+	f->cell.builder.digest = "sha256:1111";
+	f->cell.final.ref = "docker.io/nvidia/cuda:12.4.1-base-ubuntu22.04";
+	f->cell.compiles = compiles;
+	vec_init(&f->cell.axes, free);
+	vec_init(&f->cell.builder_packages, free);
+	vec_init(&f->cell.final_packages, free);
+	vec_init(&f->cell.pip_requirements, free);
+	vec_init(&f->cell.extra_index_urls, free);
+	vec_init(&f->cell.closure_skip, free);
+	vec_init(&f->cell.driver_sonames, free);
+	vec_pushstr(&f->cell.final_packages, "python3.11");
+	vec_pushstr(&f->cell.builder_packages, "python3.11-venv");
+	vec_pushstr(&f->cell.pip_requirements, "fastapi==0.110.0");
+	vec_pushstr(&f->cell.pip_requirements, "weird'name");
+	vec_pushstr(&f->cell.extra_index_urls, "https://download.pytorch.org/whl/cu124");
+	f->fw.name = "torch";
+	f->fw.pip_spec = "torch==2.4.1+cu124";
+	f->cell.frameworks = &f->fw;
+	f->cell.frameworks_nr = compiles ? 0 : 1;
+	if (compiles) {
+		f->build[0] = S("nvcc -o /usr/local/bin/vadd vadd.cu");
+		f->r.app.build.items = f->build;
+		f->r.app.build.nr = 1;
+		f->artifacts[0] = S("/usr/local/bin/vadd");
+		f->r.app.artifacts.items = f->artifacts;
+		f->r.app.artifacts.nr = 1;
+		vec_pushstr(&f->cell.closure_skip, "libc.so.*");
+		vec_pushstr(&f->cell.driver_sonames, "libcuda.so.*");
+	}
+	f->p.recipe = &f->r;
+	f->p.cells = &f->cell;
+	f->p.cells_nr = 1;
+}
+
+static void fixture_release(struct fixture *f)
+{
+	vec_release(&f->cell.axes);
+	vec_release(&f->cell.builder_packages);
+	vec_release(&f->cell.final_packages);
+	vec_release(&f->cell.pip_requirements);
+	vec_release(&f->cell.extra_index_urls);
+	vec_release(&f->cell.closure_skip);
+	vec_release(&f->cell.driver_sonames);
+}
+
+static int has(const char *hay, const char *needle)
+{
+	return strstr(hay, needle) != NULL;
+}
+
+static void test_dockerfile_python(void)
+{
+	struct fixture f;
+	struct strbuf sb = STRBUF_INIT;
+	const char *s;
+
+	fixture_init(&f, 0);
+	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == 0, "dockerfile: renders");
+	s = sb.buf;
+	CHECK(!has(s, "# syntax") && !has(s, "--link") && !has(s, "<<"),
+	      "dockerfile: no syntax line, no COPY --link, no heredoc");
+	CHECK(has(s, "FROM docker.io/nvidia/cuda:12.4.1-base-ubuntu22.04@sha256:1111 AS builder"),
+	      "dockerfile: builder pinned by digest");
+	CHECK(has(s, "\nFROM docker.io/nvidia/cuda:12.4.1-base-ubuntu22.04 AS final"),
+	      "dockerfile: final without digest when the plan has none");
+	CHECK(has(s, "'weird'\\''name'"), "dockerfile: pip requirement shell-quoted");
+	CHECK(has(s, "--extra-index-url 'https://download.pytorch.org/whl/cu124'"),
+	      "dockerfile: extra index quoted");
+	CHECK(strstr(s, "'torch==2.4.1+cu124'") < strstr(s, "'fastapi==0.110.0'"),
+	      "dockerfile: framework wheel first");
+	CHECK(has(s, "\"org.example.note\"=\"costs \\${PRICE} \\\"now\\\" \\$HOME\""),
+	      "dockerfile: label value escaped for Dockerfile syntax");
+	CHECK(has(s, "\"team\"=\"ml\\\\infra\""), "dockerfile: backslash in label doubled");
+	CHECK(has(s, "GREETING=\"hello \\\"\\$USER\\\"\""), "dockerfile: app.env value escaped");
+	CHECK(has(s, "CMD [\"python\", \"-c \\\"print('hi')\\\"\"]"),
+	      "dockerfile: CMD exec-form JSON");
+	CHECK(has(s, "COPY [\"models/resnet50\", \"/models/resnet50\"]"),
+	      "dockerfile: baked model");
+	CHECK(strstr(s, "/models/resnet50\"]") < strstr(s, "COPY [\"app\""),
+	      "dockerfile: models before app code");
+	CHECK(has(s, "VOLUME [\"/models/big-llm\"]") &&
+		  has(s, "GPUSLIM_MODEL_BIG_LLM=\"/models/big-llm\""),
+	      "dockerfile: volume model and its env");
+	CHECK(has(s, "USER 10001:10001") && has(s, "useradd --uid 10001"),
+	      "dockerfile: non-root user");
+	CHECK(has(s, "NVIDIA_DRIVER_CAPABILITIES=\"compute,utility\""),
+	      "dockerfile: default capabilities");
+	CHECK(has(s, "--system-site-packages"), "dockerfile: os python venv sees OS packages");
+	CHECK(has(s, "path-exclude=/usr/share/doc/*"), "dockerfile: docs pruned by dpkg");
+	CHECK(has(s, "-mindepth 2 -type d \\( -name tests -o -name test \\)"),
+	      "dockerfile: tests pruned only inside packages");
+	CHECK(strrchr(s, 'C') && has(strstr(s, "COPY [\"app\""), "LABEL"),
+	      "dockerfile: LABEL after app code");
+	strbuf_release(&sb);
+
+	f.env[0] = S("BAD=line1\nline2");
+	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == GS_EINVAL &&
+		  has(error_last(), "app.env"),
+	      "dockerfile: a newline in a value is refused, naming the field");
+	strbuf_release(&sb);
+	fixture_release(&f);
+}
+
+static void test_dockerfile_compiled(void)
+{
+	struct fixture f;
+	struct strbuf sb = STRBUF_INIT;
+	const char *s;
+
+	fixture_init(&f, 1);
+	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == 0, "compiled: renders");
+	s = sb.buf;
+	CHECK(has(s, "RUN nvcc -o /usr/local/bin/vadd vadd.cu"),
+	      "compiled: build command as written");
+	CHECK(has(s, "skip='libc.so.*'") && has(s, "driver='libcuda.so.*'"),
+	      "compiled: closure skip and driver lists");
+	CHECK(has(s, "COPY --from=builder [\"/opt/gpuslim/closure/\", \"/\"]\nRUN ldconfig"),
+	      "compiled: closure copied, ldconfig run");
+	CHECK(has(s, "COPY --from=builder [\"/usr/local/bin/vadd\", \"/usr/local/bin/vadd\"]"),
+	      "compiled: artifact copied");
+	CHECK(!has(strstr(s, "AS final"), "COPY [\"app\""),
+	      "compiled: sources stay in the builder");
+	CHECK(!has(s, "/opt/venv"), "compiled without python: no venv");
+	strbuf_release(&sb);
+	fixture_release(&f);
+}
+
+static void test_bake_and_ignore(void)
+{
+	struct fixture f;
+	struct strbuf sb = STRBUF_INIT;
+	struct vec files = VEC_INIT(render_file_free);
+	char dir[] = "/tmp/gpuslim-render-XXXXXX";
+
+	fixture_init(&f, 0);
+	CHECK(render_bake(&f.p, "tests/x/out", "0.0.0", &sb) == 0, "bake: renders");
+	CHECK(has(sb.buf, "group \"default\" {\n  targets    = [\"cu124-py311\"]"),
+	      "bake: default group lists the cell");
+	CHECK(has(sb.buf, "\"org.example.note\" = \"costs $${PRICE} \\\"now\\\" $HOME\""),
+	      "bake: label ${ written $${");
+	CHECK(has(sb.buf, "default = \"out\"") &&
+		  has(sb.buf, "\"${GPUSLIM_DOCKERFILE_DIR}/Dockerfile.cu124-py311\""),
+	      "bake: dockerfile dir relative to the context");
+	CHECK(has(sb.buf, "type=registry,ref=local/demo:buildcache-cu124-py311,mode=max"),
+	      "bake: registry cache by default");
+	CHECK(has(sb.buf, "compression=zstd,force-compression=true"),
+	      "bake: zstd by default, forced");
+	strbuf_reset(&sb);
+	CHECK(render_bake(&f.p, "/elsewhere/out", "0.0.0", &sb) == 0 &&
+		  has(sb.buf, "default = \"\""),
+	      "bake: no default dir when the output is outside the context");
+	strbuf_reset(&sb);
+
+	CHECK(render_dockerignore(&f.p, "tests/x/out", &sb) == 0, "dockerignore: renders");
+	CHECK(has(sb.buf, "\n**/*.pyc\n**/__pycache__\n.git\n.gpuslim-cache\nout\nweights/big\n"),
+	      "dockerignore: sorted, with the output dir and volume models");
+	strbuf_release(&sb);
+
+	f.cell.id = "bad.id";
+	CHECK(render_plan(&f.p, "out", "0.0.0", &files) == GS_EINVAL,
+	      "plan: a bad target name fails");
+	vec_release(&files);
+	f.cell.id = "ok";
+	CHECK(render_plan(&f.p, "out", "0.0.0", &files) == 0 && files.nr == 3, "plan: three files");
+	CHECK(mkdtemp(dir) && render_write(&files, dir) == 0, "write: into a directory");
+	CHECK(render_write(&files, "/nonexistent/dir") == GS_EINFRA &&
+		  has(error_last(), "cannot write"),
+	      "write: failure says cannot write");
+	{
+		char *p = fs_join(dir, "Dockerfile.ok");
+		unlink(p);
+		free(p);
+		p = fs_join(dir, "docker-bake.hcl");
+		unlink(p);
+		free(p);
+		p = fs_join(dir, ".dockerignore");
+		unlink(p);
+		free(p);
+		rmdir(dir);
+	}
+	vec_release(&files);
+	fixture_release(&f);
+}
+
+int main(void)
+{
+	test_shell_quote();
+	test_docker_escapes();
+	test_hcl_escapes();
+	test_target_names();
+	test_dockerfile_python();
+	test_dockerfile_compiled();
+	test_bake_and_ignore();
+	return unit_done();
+}
