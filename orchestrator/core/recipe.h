@@ -70,6 +70,7 @@ struct recipe_smoke {
 	struct rbool gpu;
 	struct rstr expect;   /* optional substring the output must contain */
 	long timeout;         /* seconds; 0 when absent */
+	struct rpos timeout_pos;
 	struct rpos pos;
 };
 
@@ -183,6 +184,7 @@ struct recipe {
 		struct rstr cache;        /* registry|inline|local|none; absent: registry */
 		struct rstr compression;  /* gzip|zstd|estargz|uncompressed; absent: zstd */
 		long compression_level;   /* 0 when absent */
+		struct rpos compression_level_pos; /* line 0 when absent */
 		struct rstrlist platforms;/* absent: [linux/amd64] */
 		struct rpos pos;
 	} output;
