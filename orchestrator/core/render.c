@@ -224,6 +224,19 @@ int render_plan(const struct plan *p, const char *out_dir, const char *version, 
 	ret = render_dockerignore(p, out_dir, &sb);
 	if (ret < 0)
 		goto done;
+	/*
+	 * BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile before
+	 * the context's own .dockerignore, so each cell carries a copy: the
+	 * build then never needs to write into the user's context.
+	 */
+	for (size_t i = 0; i < p->cells_nr; i++) {
+		struct strbuf copy = STRBUF_INIT;
+		char *name = xstrfmt("Dockerfile.%s.dockerignore", p->cells[i].id);
+
+		strbuf_add(&copy, sb.buf, sb.len);
+		render_push_file(files, name, &copy);
+		free(name);
+	}
 	render_push_file(files, ".dockerignore", &sb);
 done:
 	strbuf_release(&sb);

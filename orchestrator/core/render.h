@@ -30,8 +30,11 @@
  * /tmp) the default is empty and the caller sets GPUSLIM_DOCKERFILE_DIR in
  * the environment, since any literal path would encode this machine's layout.
  *
- * Docker reads .dockerignore from the root of the context: when OUT is not
- * the context, the builder (or the user) puts OUT/.dockerignore there.
+ *   OUT/Dockerfile.<id>.dockerignore  the same rules, where BuildKit looks
+ *                             first for that Dockerfile (Engine 20.10 too)
+ *
+ * Docker's classic builder reads only the context's .dockerignore: a user
+ * of it copies OUT/.dockerignore to the root of the context.
  */
 
 /* One rendered file. `name` is relative to the output directory. */

@@ -50,7 +50,7 @@ async function checkCase(dir) {
     return;
   }
   const text = fs.readFileSync(path.join(out, "docker-bake.hcl"), "utf8");
-  const cells = fs.readdirSync(out).filter((f) => f.startsWith("Dockerfile.")).map((f) => f.slice(11)).sort();
+  const cells = fs.readdirSync(out).filter((f) => /^Dockerfile\.[A-Za-z0-9_-]+$/.test(f)).map((f) => f.slice(11)).sort();
   let doc;
   try {
     doc = await parse("docker-bake.hcl", text);
