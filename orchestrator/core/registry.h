@@ -1,0 +1,116 @@
+#ifndef GS_REGISTRY_H
+#define GS_REGISTRY_H
+
+#include <stddef.h>
+
+#include "util/strbuf.h"
+#include "util/vec.h"
+
+/*
+ * A client for the OCI distribution API (v2) on libcurl: resolve a tag to a
+ * digest, list tags, fetch manifests and stream blobs, with the Bearer token
+ * and Basic auth flows. docker.io and the local fixture registries go
+ * through the same code.
+ *
+ * Registries are named as in image references: "docker.io",
+ * "127.0.0.1:5000", "nvcr.io". docker.io is reached at registry-1.docker.io
+ * and a one-component repository there gets "library/". Hosts on 127.0.0.0/8,
+ * ::1 and "localhost" are spoken to over plain http, every other over https,
+ * as Docker does by default.
+ *
+ * Credentials, first that exists: the client's username/password; the
+ * "auths" entry for the registry in $DOCKER_CONFIG/config.json (default
+ * ~/.docker/config.json, base64 "user:password" in "auth"); none. Credential
+ * helpers (credsStore) are not run.
+ *
+ * Ownership: a registry_client owns copies of its options and a token cache;
+ * registry_client_free() frees them. Out-parameters (char **) receive newly
+ * allocated strings the caller frees; vectors and strbufs are the caller's
+ * and are appended to. Thread safety: one client may serve many threads at
+ * once: every call uses its own curl handle, the token cache is locked.
+ *
+ * Errors: GS_ENOTFOUND when the registry lacks the repository, tag or blob
+ * ("'127.0.0.1:5000/x/y:tag' does not exist in the registry"); GS_EINFRA when
+ * it cannot be reached, times out or fails (5xx, 429); GS_EINVAL when it
+ * refuses the credentials or access, or answers with something unusable
+ * (bad JSON, a body over the cap, a digest that does not match the content).
+ */
+
+struct registry_opts {
+	long timeout_ms;	 /* whole request, blobs excepted; 0: 30000 */
+	long connect_timeout_ms; /* 0: 10000 */
+	const char *username;	 /* explicit credentials, both or neither */
+	const char *password;
+	const char *docker_config; /* directory of config.json; NULL: $DOCKER_CONFIG, ~/.docker */
+	size_t body_cap;	   /* bytes kept of a manifest, tag list, token; 0: 8 MiB */
+	const char *user_agent;	   /* NULL: "gpuslim" */
+};
+
+struct registry_client;
+
+/* Never NULL (out of memory aborts); initializes libcurl once per process. */
+struct registry_client *registry_client_new(const struct registry_opts *opts);
+void registry_client_free(struct registry_client *c);
+
+/* A parsed image reference. Every field is owned; tag and digest may both
+ * be set ("x:1@sha256:..."), or neither (then the tag "latest" is meant). */
+struct registry_ref {
+	char *registry;	  /* "docker.io" when the reference names none */
+	char *repository; /* "library/ubuntu", "gpuslim-fixtures/cuda" */
+	char *tag;
+	char *digest;
+};
+
+/*
+ * "ubuntu:22.04", "127.0.0.1:5000/x/y:t", "nvcr.io/nvidia/cuda@sha256:..."
+ * into `ref` (which the caller releases with registry_ref_release()).
+ * GS_EINVAL for a malformed reference.
+ */
+int registry_ref_parse(const char *s, struct registry_ref *ref);
+void registry_ref_release(struct registry_ref *ref);
+
+/* Media types a manifest request accepts, in preference order. */
+#define REGISTRY_ACCEPT_MANIFESTS                                                                  \
+	"application/vnd.oci.image.index.v1+json, "                                                \
+	"application/vnd.docker.distribution.manifest.list.v2+json, "                              \
+	"application/vnd.oci.image.manifest.v1+json, "                                             \
+	"application/vnd.docker.distribution.manifest.v2+json"
+
+/*
+ * The digest ("sha256:...") of `reference` (a tag or a digest) in
+ * registry/repository, and its media type (either out-pointer may be NULL).
+ * HEAD first; a registry that answers HEAD without Docker-Content-Digest
+ * (or refuses HEAD) is asked with GET and the body is hashed.
+ */
+int registry_resolve_digest(struct registry_client *c, const char *registry, const char *repository,
+			    const char *reference, char **digest, char **media_type);
+
+/*
+ * Every tag of the repository, appended to `tags` (free_item free()), in
+ * the registry's order, following Link: rel="next" pages (`page_size`
+ * tags each, 0: the registry's default).
+ */
+int registry_list_tags(struct registry_client *c, const char *registry, const char *repository,
+		       size_t page_size, struct vec *tags);
+
+/*
+ * The manifest for `reference`, appended to `body`; `accept` NULL means
+ * REGISTRY_ACCEPT_MANIFESTS. Its digest and media type go to the optional
+ * out-pointers. A manifest asked for by digest is checked against it.
+ */
+int registry_get_manifest(struct registry_client *c, const char *registry, const char *repository,
+			  const char *reference, const char *accept, struct strbuf *body,
+			  char **digest, char **media_type);
+
+/*
+ * Stream the blob `digest` to `sink` as it arrives (redirects to storage
+ * are followed), checking the content against the digest at the end. A
+ * sink that returns nonzero stops the transfer: the call returns GS_ERR with
+ * the error the sink left. The transfer has no overall timeout, only one on
+ * stalls (no byte for the client's timeout).
+ */
+typedef int (*registry_sink_fn)(void *data, const void *buf, size_t len);
+int registry_get_blob(struct registry_client *c, const char *registry, const char *repository,
+		      const char *digest, registry_sink_fn sink, void *data);
+
+#endif

@@ -1,0 +1,663 @@
+/*
+ * The registry client against (a) tests/fake/registry_fake.py, a
+ * fault-injecting registry this test starts on a free port, and (b) the
+ * machine's own registries on 127.0.0.1:5000 (open) and :5001 (htpasswd),
+ * when they and a Docker engine answer; their checks are skipped otherwise.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "core/engine.h"
+#include "core/registry.h"
+#include "unit.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/process.h"
+
+static char tmp[64];
+static char host[64]; /* "127.0.0.1:PORT" of the fake */
+static char blob_digest[80];
+static char manifest_digest[80];
+
+static long long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int run_quiet(struct process *p, int timeout_ms)
+{
+	struct process_result r;
+	int ok;
+
+	p->stdin_null = 1;
+	ok = process_run(p, timeout_ms, &r) == 0 && r.exited && r.exit_code == 0;
+	if (!ok)
+		printf("# '%s' failed: %.300s\n", (char *)p->argv.items[0], p->out.buf);
+	return ok;
+}
+
+static int start_fake(struct process *fake)
+{
+	char *portfile = xstrfmt("%s/port", tmp);
+	struct strbuf port = STRBUF_INIT;
+	const char *py = access("/usr/bin/python3", X_OK) ? "python3" : "/usr/bin/python3";
+	int ok = 0;
+
+	process_init(fake);
+	vec_pushstr(&fake->argv, py);
+	/* Tests run from the repository root; GS_SRCDIR says where it is otherwise. */
+	if (getenv("GS_SRCDIR") && *getenv("GS_SRCDIR"))
+		vec_pushf(&fake->argv, "%s/tests/fake/registry_fake.py", getenv("GS_SRCDIR"));
+	else
+		vec_pushstr(&fake->argv, "tests/fake/registry_fake.py");
+	vec_pushstr(&fake->argv, portfile);
+	fake->stdin_null = 1;
+	fake->new_pgroup = 1;
+	fake->kill_grace_ms = 200;
+	fake->output = PROCESS_OUTPUT_INHERIT;
+	if (process_start(fake) < 0)
+		goto done;
+	for (int i = 0; i < 500 && !ok; i++) {
+		if (fs_read_file(portfile, &port, 64) == 0 && port.len) {
+			snprintf(host, sizeof(host), "127.0.0.1:%s", port.buf);
+			ok = 1;
+		} else {
+			strbuf_reset(&port);
+			usleep(10000);
+		}
+	}
+done:
+	free(portfile);
+	strbuf_release(&port);
+	return ok;
+}
+
+static size_t curl_collect(char *b, size_t s, size_t n, void *data)
+{
+	strbuf_add(data, b, s * n);
+	return s * n;
+}
+
+/* Token fetches the fake has served so far. */
+static long fake_token_count(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *url = xstrfmt("http://%s/stats", host);
+	CURL *h = curl_easy_init();
+	const char *t;
+	long n = -1;
+
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sb);
+	if (curl_easy_perform(h) == CURLE_OK && (t = strstr(sb.buf, "\"token\": ")))
+		n = strtol(t + 9, NULL, 10);
+	curl_easy_cleanup(h);
+	free(url);
+	strbuf_release(&sb);
+	return n;
+}
+
+static struct registry_client *client(const char *user, const char *pass, long timeout_ms)
+{
+	struct registry_opts o = {0};
+
+	o.username = user;
+	o.password = pass;
+	o.timeout_ms = timeout_ms;
+	o.docker_config = tmp; /* no config.json there unless a test writes one */
+	return registry_client_new(&o);
+}
+
+static void test_ref_parse(void)
+{
+	struct registry_ref r;
+
+	CHECK(registry_ref_parse("ubuntu:22.04", &r) == 0 && !strcmp(r.registry, "docker.io") &&
+		  !strcmp(r.repository, "library/ubuntu") && !strcmp(r.tag, "22.04") && !r.digest,
+	      "ubuntu:22.04 is docker.io/library/ubuntu");
+	registry_ref_release(&r);
+	CHECK(registry_ref_parse("127.0.0.1:5000/gpuslim-fixtures/cuda:13.0.0-base", &r) == 0 &&
+		  !strcmp(r.registry, "127.0.0.1:5000") &&
+		  !strcmp(r.repository, "gpuslim-fixtures/cuda") && !strcmp(r.tag, "13.0.0-base"),
+	      "a local registry reference");
+	registry_ref_release(&r);
+	CHECK(registry_ref_parse("localhost/x@sha256:"
+				 "0000000000000000000000000000000000000000000000000000000000000000",
+				 &r) == 0 &&
+		  !strcmp(r.registry, "localhost") && !strcmp(r.repository, "x") && !r.tag &&
+		  r.digest,
+	      "a digest reference on localhost");
+	registry_ref_release(&r);
+	CHECK(registry_ref_parse("nvidia/cuda", &r) == 0 && !strcmp(r.repository, "nvidia/cuda") &&
+		  !r.tag,
+	      "no tag: none set");
+	registry_ref_release(&r);
+	CHECK(registry_ref_parse("Nvidia/CUDA:1", &r) == GS_EINVAL, "uppercase is refused");
+	CHECK_STR(error_last(), "'Nvidia/CUDA:1' is not a valid image reference",
+		  "bad ref message");
+	CHECK(registry_ref_parse("x@sha256:12", &r) == GS_EINVAL, "a short digest is refused");
+}
+
+static void test_resolve(void)
+{
+	struct registry_client *c = client(NULL, NULL, 0);
+	struct strbuf body = STRBUF_INIT;
+	char *d = NULL, *d2 = NULL, *mt = NULL, *want;
+	char hex[65];
+
+	CHECK(registry_get_manifest(c, host, "ok/img", "v1", NULL, &body, &d, &mt) == 0,
+	      "get a manifest (%s)", error_last());
+	hash_sha256_hex(body.buf, body.len, hex);
+	want = xstrfmt("sha256:%s", hex);
+	snprintf(manifest_digest, sizeof(manifest_digest), "%s", want);
+	CHECK_STR(d, want, "its digest is the body's sha256");
+	CHECK_STR(mt, "application/vnd.oci.image.manifest.v1+json", "its media type");
+	free(d);
+	free(mt);
+
+	CHECK(registry_resolve_digest(c, host, "ok/img", "v1", &d, &mt) == 0, "resolve by HEAD");
+	CHECK_STR(d, want, "HEAD gives the same digest");
+	CHECK_STR(mt, "application/vnd.oci.image.manifest.v1+json", "HEAD gives the media type");
+	free(mt);
+	CHECK(registry_resolve_digest(c, host, "nodigest/img", "v1", &d2, NULL) == 0 && d2 &&
+		  !strcmp(d2, want),
+	      "no Docker-Content-Digest: the body is hashed (%s)", error_last());
+	free(d2);
+	CHECK(registry_resolve_digest(c, host, "headless/img", "v1", &d2, NULL) == 0 && d2 &&
+		  !strcmp(d2, want),
+	      "HEAD refused (405): GET instead");
+	free(d2);
+	CHECK(registry_resolve_digest(c, host, "ok/img", d, &d2, NULL) == 0 && d2 &&
+		  !strcmp(d2, want),
+	      "resolve by digest");
+	free(d2);
+	strbuf_reset(&body);
+	CHECK(registry_get_manifest(c, host, "ok/img", d, NULL, &body, NULL, NULL) == 0 &&
+		  body.len > 0,
+	      "get a manifest by digest");
+	free(d);
+
+	CHECK(registry_resolve_digest(c, host, "lying/img", "v1", &d, NULL) == GS_EINVAL && !d,
+	      "a digest that does not match the body is refused");
+	CHECK(strstr(error_last(), "that does not match its digest") != NULL, "mismatch: %s",
+	      error_last());
+	free(want);
+
+	want = xstrfmt("'%s/ok/img:gone' does not exist in the registry", host);
+	CHECK(registry_resolve_digest(c, host, "ok/img", "gone", &d, NULL) == GS_ENOTFOUND,
+	      "a deleted tag is GS_ENOTFOUND");
+	CHECK_STR(error_last(), want, "deleted tag message");
+	free(want);
+	want = xstrfmt("'%s/no/such:v1' does not exist in the registry", host);
+	CHECK(registry_get_manifest(c, host, "no/such", "v1", NULL, &body, NULL, NULL) ==
+		  GS_ENOTFOUND,
+	      "an unknown repository is GS_ENOTFOUND");
+	CHECK_STR(error_last(), want, "unknown repository message");
+	free(want);
+
+	want = xstrfmt("registry '%s' answered 500 for '%s/err500/img:v1'", host, host);
+	CHECK(registry_resolve_digest(c, host, "err500/img", "v1", &d, NULL) == GS_EINFRA,
+	      "500 is GS_EINFRA");
+	CHECK_STR(error_last(), want, "500 message");
+	free(want);
+
+	CHECK(registry_resolve_digest(c, host, "ok/img", "../../etc", &d, NULL) == GS_EINVAL,
+	      "a tag outside the grammar never reaches a URL");
+	CHECK(registry_resolve_digest(c, "127.0.0.1:1", "x/y", "v1", &d, NULL) == GS_EINFRA,
+	      "nothing listening: GS_EINFRA");
+	CHECK_STR(error_last(), "cannot reach registry '127.0.0.1:1': connection refused",
+		  "connection refused message");
+	strbuf_release(&body);
+	registry_client_free(c);
+}
+
+static void test_limits(void)
+{
+	struct registry_client *c = client(NULL, NULL, 500);
+	struct registry_opts o = {0};
+	struct strbuf body = STRBUF_INIT;
+	char *d = NULL, *want;
+	long long t0 = ms_now();
+
+	want =
+	    xstrfmt("registry '%s' did not answer within 500 ms for '%s/slow/img:v1'", host, host);
+	CHECK(registry_resolve_digest(c, host, "slow/img", "v1", &d, NULL) == GS_EINFRA,
+	      "a registry that hangs is GS_EINFRA");
+	CHECK_STR(error_last(), want, "timeout message");
+	CHECK(ms_now() - t0 < 1500, "after the timeout (%lld ms)", ms_now() - t0);
+	free(want);
+	registry_client_free(c);
+
+	o.body_cap = 65536;
+	o.docker_config = tmp;
+	c = registry_client_new(&o);
+	CHECK(registry_get_manifest(c, host, "big/img", "v1", NULL, &body, &d, NULL) == GS_EINVAL &&
+		  body.len == 0,
+	      "a manifest over the cap is refused");
+	CHECK(strstr(error_last(), "sent more than 65536 bytes for") != NULL, "cap message: %s",
+	      error_last());
+	strbuf_release(&body);
+	registry_client_free(c);
+}
+
+static void test_tags(void)
+{
+	struct registry_client *c = client(NULL, NULL, 0);
+	struct vec tags = VEC_INIT(free);
+	struct strbuf sb = STRBUF_INIT;
+
+	CHECK(registry_list_tags(c, host, "paged/img", 2, &tags) == 0, "paged tags (%s)",
+	      error_last());
+	for (size_t i = 0; i < tags.nr; i++)
+		strbuf_addf(&sb, "%s%s", i ? " " : "", (char *)tags.items[i]);
+	CHECK_STR(sb.buf, "1.0 1.1 1.2 2.0 latest", "every page, in order");
+	vec_release(&tags);
+	CHECK(registry_list_tags(c, host, "paged/img", 0, &tags) == 0 && tags.nr == 5,
+	      "one page without n=");
+	vec_release(&tags);
+	CHECK(registry_list_tags(c, host, "garbage/img", 0, &tags) == GS_EINVAL && tags.nr == 0,
+	      "a tag list that is not JSON is GS_EINVAL");
+	CHECK(strstr(error_last(), "sent invalid JSON for the tags of") != NULL, "garbage: %s",
+	      error_last());
+	CHECK(registry_list_tags(c, host, "no/such", 0, &tags) == GS_ENOTFOUND,
+	      "tags of an unknown repository: GS_ENOTFOUND");
+	vec_release(&tags);
+	strbuf_release(&sb);
+	registry_client_free(c);
+}
+
+static void test_auth(void)
+{
+	struct registry_client *c = client("gpuslim", "gpuslim-test", 0);
+	char *d = NULL, *want, *cfg, *json;
+	long before;
+
+	before = fake_token_count();
+	CHECK(registry_resolve_digest(c, host, "bearer/img", "v1", &d, NULL) == 0 && d &&
+		  !strcmp(d, manifest_digest),
+	      "Bearer: 401, token with credentials, retry (%s)", error_last());
+	free(d);
+	CHECK(registry_resolve_digest(c, host, "bearer/img", "v1", &d, NULL) == 0, "Bearer: again");
+	free(d);
+	CHECK(fake_token_count() - before == 1, "the token is fetched once and cached");
+	CHECK(registry_resolve_digest(c, host, "basic/img", "v1", &d, NULL) == 0, "Basic auth");
+	free(d);
+	registry_client_free(c);
+
+	c = client("gpuslim", "wrong", 0);
+	want = xstrfmt("registry '%s' refused the credentials for user 'gpuslim'", host);
+	CHECK(registry_resolve_digest(c, host, "bearer/img", "v1", &d, NULL) == GS_EINVAL,
+	      "Bearer with wrong credentials: GS_EINVAL");
+	CHECK_STR(error_last(), want, "Bearer refusal message");
+	CHECK(registry_resolve_digest(c, host, "basic/img", "v1", &d, NULL) == GS_EINVAL,
+	      "Basic with wrong credentials: GS_EINVAL");
+	CHECK_STR(error_last(), want, "Basic refusal message");
+	free(want);
+	registry_client_free(c);
+
+	c = client(NULL, NULL, 0);
+	CHECK(registry_resolve_digest(c, host, "anon/img", "v1", &d, NULL) == 0,
+	      "anonymous Bearer token");
+	free(d);
+	CHECK(registry_resolve_digest(c, host, "basic/img", "v1", &d, NULL) == GS_EINVAL &&
+		  strstr(error_last(), "requires credentials for"),
+	      "Basic without credentials: %s", error_last());
+
+	/* Credentials from config.json, as `docker login` leaves them. */
+	cfg = xstrfmt("%s/config.json", tmp);
+	json = xstrfmt("{\"auths\":{\"http://%s\":{\"auth\":\"Z3B1c2xpbTpncHVzbGltLXRlc3Q=\"}}}",
+		       host);
+	fs_write_atomic(cfg, json, strlen(json));
+	CHECK(registry_resolve_digest(c, host, "basic/img", "v1", &d, NULL) == 0,
+	      "Basic with credentials from config.json (%s)", error_last());
+	free(d);
+	CHECK(registry_resolve_digest(c, host, "bearer/img", "v1", &d, NULL) == 0,
+	      "Bearer with credentials from config.json");
+	free(d);
+	unlink(cfg);
+	free(cfg);
+	free(json);
+	registry_client_free(c);
+}
+
+struct blob_sink {
+	size_t bytes;
+	int fail_after;
+};
+
+static int blob_sink(void *data, const void *buf, size_t len)
+{
+	struct blob_sink *s = data;
+
+	s->bytes += len;
+	if (s->fail_after && s->bytes > (size_t)s->fail_after)
+		return error_set("disk full while writing 'layer.tar'");
+	return 0;
+}
+
+static void test_blobs(void)
+{
+	struct registry_client *c = client(NULL, NULL, 0);
+	struct blob_sink s = {0, 0};
+
+	CHECK(registry_get_blob(c, host, "ok/img", blob_digest, blob_sink, &s) == 0 &&
+		  s.bytes == 130000,
+	      "a blob through a redirect, streamed and verified (%zu bytes, %s)", s.bytes,
+	      error_last());
+	s.bytes = 0;
+	CHECK(registry_get_blob(c, host, "lying/img", blob_digest, blob_sink, &s) == GS_EINVAL &&
+		  strstr(error_last(), "sent a blob for"),
+	      "a blob that does not match its digest: GS_EINVAL");
+	s.bytes = 0;
+	s.fail_after = 1000;
+	CHECK(registry_get_blob(c, host, "ok/img", blob_digest, blob_sink, &s) == GS_ERR,
+	      "a sink that fails stops the transfer");
+	CHECK_STR(error_last(), "disk full while writing 'layer.tar'", "the sink's error stands");
+	s.fail_after = 0;
+	CHECK(registry_get_blob(c, host, "ok/img", manifest_digest, blob_sink, &s) == GS_ENOTFOUND,
+	      "an unknown blob: GS_ENOTFOUND");
+	registry_client_free(c);
+}
+
+struct thread_arg {
+	struct registry_client *c;
+	int ok;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *a = p;
+
+	a->ok = 1;
+	for (int i = 0; i < 5; i++) {
+		char *d = NULL;
+
+		if (registry_resolve_digest(a->c, host, i % 2 ? "bearer/img" : "basic/img", "v1",
+					    &d, NULL) < 0)
+			a->ok = 0;
+		free(d);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct registry_client *c = client("gpuslim", "gpuslim-test", 0);
+	struct thread_arg args[4];
+	pthread_t th[4];
+	int ok = 1;
+
+	for (int i = 0; i < 4; i++) {
+		args[i].c = c;
+		pthread_create(&th[i], NULL, thread_main, &args[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ok &= args[i].ok;
+	}
+	CHECK(ok, "4 threads share one client");
+	registry_client_free(c);
+}
+
+/* ---- the machine's registries ---- */
+
+/* The RepoDigests entry of `image` for `registry`, from the engine. */
+static char *repo_digest_for(const struct engine *e, const char *image, const char *registry)
+{
+	struct process p;
+	char *line, *found = NULL, *save = NULL;
+
+	process_init(&p);
+	vec_pushstr(&p.argv, e->docker);
+	vec_pushstr(&p.argv, "image");
+	vec_pushstr(&p.argv, "inspect");
+	vec_pushstr(&p.argv, "--format");
+	vec_pushstr(&p.argv, "{{range .RepoDigests}}{{println .}}{{end}}");
+	vec_pushstr(&p.argv, image);
+	if (run_quiet(&p, 30000)) {
+		for (line = strtok_r(p.out.buf, "\n", &save); line && !found;
+		     line = strtok_r(NULL, "\n", &save))
+			if (starts_with(line, registry) && line[strlen(registry)] == '/' &&
+			    strchr(line, '@'))
+				found = xstrdup(strchr(line, '@') + 1);
+	}
+	process_release(&p);
+	return found;
+}
+
+static int docker_do(const struct engine *e, const char *dconfig, const char *a1, const char *a2,
+		     const char *a3)
+{
+	struct process p;
+	int ok;
+
+	process_init(&p);
+	vec_pushstr(&p.argv, e->docker);
+	vec_pushstr(&p.argv, a1);
+	vec_pushstr(&p.argv, a2);
+	if (a3)
+		vec_pushstr(&p.argv, a3);
+	vec_pushf(&p.env, "DOCKER_CONFIG=%s", dconfig);
+	ok = run_quiet(&p, 60000);
+	process_release(&p);
+	return ok;
+}
+
+static int registry_answers(const char *reg)
+{
+	struct registry_client *c = client(NULL, NULL, 2000);
+	char *d = NULL;
+	int rc = registry_resolve_digest(c, reg, "gpuslim-test/absent", "none", &d, NULL);
+
+	registry_client_free(c);
+	return rc == GS_ENOTFOUND || (rc == GS_EINVAL && strstr(error_last(), "credentials"));
+}
+
+static void test_real(void)
+{
+	static const char *repo = "gpuslim-test/registry-unit";
+	struct engine e = {0};
+	struct process p;
+	struct registry_client *c;
+	struct registry_opts o = {0};
+	struct vec tags = VEC_INIT(free);
+	char *local = "gpuslim-test/registry-unit:t1";
+	char *open_ref = "127.0.0.1:5000/gpuslim-test/registry-unit:t1";
+	char *auth_ref = "127.0.0.1:5001/gpuslim-test/registry-unit:t1";
+	char *dconf = xstrfmt("%s/dockercfg", tmp), *emptyconf = xstrfmt("%s/empty", tmp);
+	char *cfg = NULL, *json = NULL, *tar = NULL, *want = NULL, *got = NULL;
+	int have_open = registry_answers("127.0.0.1:5000");
+	int have_auth = registry_answers("127.0.0.1:5001");
+
+	if (!have_open && !have_auth) {
+		printf("# skip real registry: nothing answers on 127.0.0.1:5000 or :5001 "
+		       "(scripts/infra/start-registry.sh)\n");
+		goto out;
+	}
+	e.timeout_ms = 5000;
+	if (engine_detect(&e, NULL, NULL) < 0) {
+		printf("# skip real registry push checks: %s\n", error_last());
+		goto out;
+	}
+	mkdir(dconf, 0700);
+	mkdir(emptyconf, 0700);
+	cfg = xstrfmt("%s/config.json", dconf);
+	/* gpuslim:gpuslim-test, the credentials start-registry.sh sets up. */
+	json =
+	    xstrdup("{\"auths\":{\"127.0.0.1:5001\":{\"auth\":\"Z3B1c2xpbTpncHVzbGltLXRlc3Q=\"}}}");
+	fs_write_atomic(cfg, json, strlen(json));
+
+	/* A one-file image made here: no pull, no network. */
+	{
+		char *file = xstrfmt("%s/hello", tmp);
+
+		fs_write_atomic(file, "gpuslim registry test\n", 22);
+		free(file);
+	}
+	tar = xstrfmt("%s/img.tar", tmp);
+	process_init(&p);
+	vec_pushstr(&p.argv, "tar");
+	vec_pushstr(&p.argv, "--mtime=2020-01-01");
+	vec_pushstr(&p.argv, "-C");
+	vec_pushstr(&p.argv, tmp);
+	vec_pushstr(&p.argv, "-cf");
+	vec_pushstr(&p.argv, tar);
+	vec_pushstr(&p.argv, "hello");
+	if (!run_quiet(&p, 10000) || !docker_do(&e, dconf, "import", tar, local)) {
+		CHECK(0, "making the test image");
+		process_release(&p);
+		goto out;
+	}
+	process_release(&p);
+
+	if (have_open && docker_do(&e, dconf, "tag", local, open_ref) &&
+	    docker_do(&e, dconf, "push", open_ref, NULL)) {
+		c = client(NULL, NULL, 5000);
+		want = repo_digest_for(&e, local, "127.0.0.1:5000");
+		CHECK(registry_resolve_digest(c, "127.0.0.1:5000", repo, "t1", &got, NULL) == 0 &&
+			  want && got && !strcmp(want, got),
+		      "127.0.0.1:5000: the digest is the one docker push reports (%s, %s)",
+		      got ? got : error_last(), want ? want : "?");
+		CHECK(registry_list_tags(c, "127.0.0.1:5000", repo, 0, &tags) == 0 &&
+			  vec_findstr(&tags, "t1") >= 0,
+		      "127.0.0.1:5000: the tag is listed");
+		free(got);
+		got = NULL;
+		CHECK(registry_resolve_digest(c, "127.0.0.1:5000", repo, "gone", &got, NULL) ==
+			      GS_ENOTFOUND &&
+			  !strcmp(error_last(), "'127.0.0.1:5000/gpuslim-test/registry-unit:gone' "
+						"does not exist in the registry"),
+		      "127.0.0.1:5000: a missing tag is GS_ENOTFOUND");
+		vec_release(&tags);
+		free(want);
+		free(got);
+		want = got = NULL;
+		registry_client_free(c);
+	} else if (have_open) {
+		CHECK(0, "push to 127.0.0.1:5000");
+	} else {
+		printf("# skip 127.0.0.1:5000: no registry answers\n");
+	}
+
+	if (have_auth && docker_do(&e, dconf, "tag", local, auth_ref) &&
+	    docker_do(&e, dconf, "push", auth_ref, NULL)) {
+		want = repo_digest_for(&e, local, "127.0.0.1:5001");
+		o.docker_config = dconf;
+		c = registry_client_new(&o);
+		CHECK(registry_resolve_digest(c, "127.0.0.1:5001", repo, "t1", &got, NULL) == 0 &&
+			  want && got && !strcmp(want, got),
+		      "127.0.0.1:5001: credentials from config.json, the pushed digest (%s)",
+		      got ? got : error_last());
+		registry_client_free(c);
+		free(got);
+		got = NULL;
+
+		c = client("gpuslim", "gpuslim-test", 5000);
+		{
+			struct strbuf body = STRBUF_INIT;
+
+			CHECK(registry_get_manifest(c, "127.0.0.1:5001", repo, "t1", NULL, &body,
+						    &got, NULL) == 0 &&
+				  got && want && !strcmp(got, want),
+			      "127.0.0.1:5001: the manifest with explicit credentials");
+			strbuf_release(&body);
+		}
+		registry_client_free(c);
+		free(got);
+		got = NULL;
+
+		c = client("gpuslim", "not-the-password", 5000);
+		CHECK(registry_resolve_digest(c, "127.0.0.1:5001", repo, "t1", &got, NULL) ==
+			  GS_EINVAL,
+		      "127.0.0.1:5001: wrong credentials are GS_EINVAL");
+		CHECK_STR(error_last(),
+			  "registry '127.0.0.1:5001' refused the credentials for user 'gpuslim'",
+			  "127.0.0.1:5001: refusal message");
+		registry_client_free(c);
+
+		o.docker_config = emptyconf;
+		c = registry_client_new(&o);
+		CHECK(registry_resolve_digest(c, "127.0.0.1:5001", repo, "t1", &got, NULL) ==
+			      GS_EINVAL &&
+			  strstr(error_last(), "requires credentials for "
+					       "'127.0.0.1:5001/gpuslim-test/registry-unit:t1'"),
+		      "127.0.0.1:5001: no credentials: %s", error_last());
+		registry_client_free(c);
+	} else if (have_auth) {
+		CHECK(0, "push to 127.0.0.1:5001");
+	} else {
+		printf("# skip 127.0.0.1:5001: no registry answers\n");
+	}
+	engine_rmi(&e, open_ref);
+	engine_rmi(&e, auth_ref);
+	engine_rmi(&e, local);
+out:
+	engine_release(&e);
+	free(want);
+	free(got);
+	free(cfg);
+	free(json);
+	free(tar);
+	free(dconf);
+	free(emptyconf);
+}
+
+int main(void)
+{
+	struct process fake;
+	long long t0 = ms_now(), t;
+	static char blob[130001];
+	char hex[65];
+
+	snprintf(tmp, sizeof(tmp), "/tmp/gs-registry-XXXXXX");
+	if (!mkdtemp(tmp)) {
+		CHECK(0, "setup: a temporary directory");
+		return unit_done();
+	}
+	for (int i = 0; i < 10000; i++)
+		memcpy(blob + 13 * i, "gpuslim blob ", 13);
+	hash_sha256_hex(blob, 130000, hex);
+	snprintf(blob_digest, sizeof(blob_digest), "sha256:%s", hex);
+
+	test_ref_parse();
+	if (!start_fake(&fake)) {
+		CHECK(0, "the fake registry starts (tests/fake/registry_fake.py)");
+	} else {
+		test_resolve();
+		test_limits();
+		test_tags();
+		test_auth();
+		test_blobs();
+		test_threads();
+	}
+	process_release(&fake);
+	t = ms_now();
+	printf("# fake registry checks took %lld ms\n", t - t0);
+	test_real();
+	printf("# real registry checks took %lld ms\n", ms_now() - t);
+
+	{
+		struct process p;
+		struct process_result r;
+
+		process_init(&p);
+		vec_pushstr(&p.argv, "/bin/rm");
+		vec_pushstr(&p.argv, "-rf");
+		vec_pushstr(&p.argv, tmp);
+		p.output = PROCESS_OUTPUT_NULL;
+		process_run(&p, 5000, &r);
+		process_release(&p);
+	}
+	return unit_done();
+}
