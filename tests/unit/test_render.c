@@ -293,7 +293,8 @@ static void test_bake_and_ignore(void)
 	      "plan: a bad target name fails");
 	vec_release(&files);
 	f.cell.id = "ok";
-	CHECK(render_plan(&f.p, "out", "0.0.0", &files) == 0 && files.nr == 3, "plan: three files");
+	CHECK(render_plan(&f.p, "out", "0.0.0", &files) == 0 && files.nr == 4,
+	      "plan: Dockerfile, its .dockerignore, bake file, .dockerignore");
 	CHECK(mkdtemp(dir) && render_write(&files, dir) == 0, "write: into a directory");
 	CHECK(render_write(&files, "/nonexistent/dir") == GS_EINFRA &&
 		  has(error_last(), "cannot write"),
