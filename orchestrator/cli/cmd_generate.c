@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "cli/resolve.h"
 #include "core/knowledge.h"
 #include "core/plan.h"
 #include "core/recipe.h"
@@ -11,12 +12,14 @@
 /*
  * generate: plan the recipe and write one Dockerfile per cell, the bake
  * file and the .dockerignore. Everything is rendered in memory first, so a
- * bad value writes nothing; each file is then replaced atomically.
+ * bad value writes nothing; each file is then replaced atomically. With
+ * --resolve the base images are pinned by digest first (FROM ref@sha256).
  */
 
 static const char *recipe_path;
 static const char *out_dir;
 static struct vec plugin_dirs = VEC_INIT(free);
+static int resolve;
 
 static const struct cli_opt generate_opts[] = {
     {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
@@ -24,6 +27,8 @@ static const struct cli_opt generate_opts[] = {
     {CLI_OPT_VALUE, "out", 'o', &out_dir, "DIR", "write the files into DIR (created if missing)",
      CLI_REQUIRED},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
+    {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
+     "ask the registries: pin base images by digest, replace deleted tags", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -46,6 +51,8 @@ static int generate_plan(struct recipe **r, struct knowledge **kb, struct plan *
 		return generate_fail(diags, EXIT_USAGE);
 	if (plan_build(*r, *kb, p, diags) < 0)
 		return generate_fail(diags, EXIT_USAGE);
+	if (resolve)
+		return cli_resolve_images(*p);
 	return EXIT_OK;
 }
 

@@ -3,24 +3,30 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/resolve.h"
 #include "core/knowledge.h"
 #include "core/plan.h"
 #include "core/recipe.h"
 #include "util/strbuf.h"
 
 /*
- * plan: expand the matrix and resolve every version offline, then show
- * one line per cell, or the whole plan as JSON (schemas/plan.schema.json).
+ * plan: expand the matrix and resolve every version offline (with
+ * --resolve, then ask the registries and pin the base images by digest),
+ * and show one line per cell, or the whole plan as JSON
+ * (schemas/plan.schema.json).
  */
 
 static const char *recipe_path;
 static struct vec plugin_dirs = VEC_INIT(free);
 static int as_json;
+static int resolve;
 
 static const struct cli_opt plan_opts[] = {
 	{CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
 	 CLI_REQUIRED},
 	{CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
+	{CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
+	 "ask the registries: pin base images by digest, replace deleted tags", 0},
 	{CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR",
 	 "also load knowledge plugins from DIR (later directories win)", 0},
 	{CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
@@ -111,6 +117,8 @@ int cmd_plan(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto done;
 	}
+	if (resolve && (code = cli_resolve_images(p)) != EXIT_OK)
+		goto done;
 	if (as_json) {
 		doc = plan_to_json(p);
 		text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -171,6 +171,28 @@ const struct kb_base_image *kb_repo_find_image(const struct kb_repository *repo,
 	return NULL;
 }
 
+const char *kb_image_cudnn_version(const struct kb_base_image *img,
+				   const struct kb_cuda_release *rel)
+{
+	if (img && img->cudnn_version)
+		return img->cudnn_version;
+	return rel ? rel->cudnn_version : NULL;
+}
+
+char *kb_require_cuda(const struct knowledge *kb, const struct kb_cuda_release *rel)
+{
+	const struct kb_brand_set *set = kb_find_brand_set(kb, rel->brands);
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "cuda>=%d.%d", rel->major, rel->minor);
+	for (size_t b = 0; b < rel->branches_nr; b++)
+		for (size_t i = 0; set && i < set->brands.nr; i++)
+			strbuf_addf(&sb, " brand=%s,driver>=%ld,driver<%ld",
+				    (const char *)set->brands.items[i], rel->branches[b],
+				    rel->branches[b] + 1);
+	return strbuf_detach(&sb, NULL);
+}
+
 const struct kb_image_os *kb_image_find_os(const struct kb_base_image *img, const char *os)
 {
 	for (size_t i = 0; i < img->os_nr; i++)
@@ -630,8 +652,10 @@ static int kb_load_cuda(struct knowledge *kb, struct kb_reader *rd, json_t *root
 		    (ret = kb_get_str(rd, item, "brands", 1, &rel.brands)) ||
 		    (ret = kb_get(rd, item, "require_branches", KB_ARRAY, 1, &branches)))
 			goto done;
-		if (!rel.cudnn_tag != !rel.cudnn_version) {
-			ret = kb_fail(rd, "cudnn_tag and cudnn_version go together");
+		/* A tag without a version is allowed: NVIDIA's images exist but
+		 * what they carry is unknown (bases.json may say it per image). */
+		if (rel.cudnn_version && !rel.cudnn_tag) {
+			ret = kb_fail(rd, "cudnn_version needs cudnn_tag");
 			goto done;
 		}
 		kb_push_key(rd, "require_branches");
@@ -672,14 +696,15 @@ done:
 
 static int kb_load_image(struct kb_reader *rd, json_t *item, struct kb_base_image *img)
 {
-	static const char *const img_keys[] = {"version", "os", "notes", NULL};
+	static const char *const img_keys[] = {"version", "cudnn_version", "os", "notes", NULL};
 	const char *os;
 	json_t *map, *flavors;
 	int ret;
 
 	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
 	    (ret = kb_check_keys(rd, item, img_keys)) ||
-	    (ret = kb_get_str(rd, item, "version", 1, &img->version)))
+	    (ret = kb_get_str(rd, item, "version", 1, &img->version)) ||
+	    (ret = kb_get_str(rd, item, "cudnn_version", 0, &img->cudnn_version)))
 		return ret;
 	if (kb_parse_version(img->version, &img->major, &img->minor, &img->patch) ||
 	    img->patch < 0) {
@@ -1292,6 +1317,11 @@ static int kb_check_refs(struct knowledge *kb)
 			if (!c)
 				return error_setc(GS_EINVAL,
 						  "%s.version: CUDA %s has no release in cuda.json",
+						  img->origin, img->version);
+			if (img->cudnn_version && !c->cudnn_tag)
+				return error_setc(GS_EINVAL,
+						  "%s.cudnn_version: CUDA %s has no cudnn_tag in "
+						  "cuda.json, so its images carry no cuDNN",
 						  img->origin, img->version);
 			for (size_t k = 0; k < img->os_nr; k++) {
 				const struct kb_image_os *ios = &img->os[k];

@@ -25,7 +25,7 @@ struct kb_cuda_release {
 	const char *version; /* "12.4.1" */
 	int major, minor, patch;
 	const char *cudnn_tag;     /* "cudnn8", "cudnn9", "cudnn"; NULL: no cuDNN images */
-	const char *cudnn_version; /* "9.1.0.70"; NULL with cudnn_tag */
+	const char *cudnn_version; /* "9.1.0.70"; NULL: no cuDNN images, or unknown */
 	const char *driver;        /* driver shipped with the toolkit */
 	const char *driver_floor;  /* minor-version-compatibility floor */
 	long branches[16];         /* NVIDIA_REQUIRE_CUDA driver branches, in order */
@@ -51,6 +51,7 @@ struct kb_image_os {
 struct kb_base_image {
 	const char *version;
 	int major, minor, patch;
+	const char *cudnn_version; /* what these images carry; NULL: the release's */
 	struct kb_image_os *os;
 	size_t os_nr;
 	char *origin;
@@ -166,6 +167,14 @@ const struct kb_repository *kb_find_repository(const struct knowledge *kb, const
 const struct kb_base_image *kb_repo_find_image(const struct kb_repository *repo,
 					       const char *version);
 const struct kb_image_os *kb_image_find_os(const struct kb_base_image *img, const char *os);
+/* The cuDNN version images of `rel` carry in a repository: the image's own
+ * (bases.json), else the release's (cuda.json); NULL when unknown. `img`
+ * may be NULL. */
+const char *kb_image_cudnn_version(const struct kb_base_image *img,
+				   const struct kb_cuda_release *rel);
+/* NVIDIA_REQUIRE_CUDA of a release: "cuda>=X.Y" and one
+ * "brand=B,driver>=N,driver<N+1" per branch and brand. Newly allocated. */
+char *kb_require_cuda(const struct knowledge *kb, const struct kb_cuda_release *rel);
 int kb_image_os_has_flavor(const struct kb_image_os *ios, const char *flavor);
 const struct kb_os *kb_find_os(const struct knowledge *kb, const char *name);
 int kb_os_has_python(const struct kb_os *os, const char *python);

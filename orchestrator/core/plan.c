@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/plan.h"
+#include "core/plan_private.h"
 #include "util/strbuf.h"
 
 /* Where a managed interpreter lives in both stages: a project convention,
@@ -495,6 +496,7 @@ static const struct kb_cuda_release *plan_resolve_cuda(struct plan_ctx *ctx,
 						       const struct plan_spec *spec,
 						       const struct kb_os *os,
 						       struct plan_cell *cell,
+						       const struct kb_base_image **img_out,
 						       const struct kb_image_os **ios_out)
 {
 	const struct kb_repository *repo = ctx->repo;
@@ -508,11 +510,16 @@ static const struct kb_cuda_release *plan_resolve_cuda(struct plan_ctx *ctx,
 	char *list;
 
 	*ios_out = NULL;
+	*img_out = NULL;
 	plan_get(ctx, spec, "cuda", &src);
 	if (!src.value) {
 		plan_diag(ctx, &src, "missing: set cuda");
 		goto done;
 	}
+	cell->cuda_asked.value = xstrdup(src.value);
+	cell->cuda_asked.field = xstrdup(src.field);
+	cell->cuda_asked.says = xstrdup(plan_src_says(&src, &from));
+	cell->cuda_asked.pos = src.pos;
 	if (kb_parse_version(src.value, &major, &minor, &patch)) {
 		plan_diag(ctx, &src, "expected a CUDA version like 12.4 or 12.4.1, got '%s'",
 			  src.value);
@@ -576,6 +583,7 @@ static const struct kb_cuda_release *plan_resolve_cuda(struct plan_ctx *ctx,
 	}
 	rel = kb_find_cuda(ctx->kb, best->version);
 	*ios_out = best_os;
+	*img_out = best;
 	if (patch >= 0)
 		plan_set_value(&cell->cuda, best->version,
 			       xstrfmt("%s is pinned by %s and %s has it for %s.", best->version,
@@ -967,6 +975,23 @@ done:
 	strbuf_release(&from2);
 }
 
+void plan_set_cudnn(struct plan_value *cudnn, const char *final_flavor, const char *version,
+		    const char *repository, const char *cuda)
+{
+	if (!starts_with(final_flavor, "cudnn-"))
+		plan_set_value(cudnn, NULL, xstrdup("no cuDNN in the final image."));
+	else if (version)
+		plan_set_value(cudnn, version,
+			       xstrfmt("the final image is %s, which carries cuDNN %s in %s %s "
+				       "images.",
+				       final_flavor, version, repository, cuda));
+	else
+		plan_set_value(cudnn, NULL,
+			       xstrfmt("the final image is %s, which carries cuDNN, but the plugins "
+				       "do not know which version %s %s images carry (unverified).",
+				       final_flavor, repository, cuda));
+}
+
 static void plan_image_set(struct plan_ctx *ctx, struct plan_image *img, const char *flavor,
 			   const struct kb_cuda_release *cuda, const char *os, char *reason)
 {
@@ -981,9 +1006,11 @@ static void plan_image_set(struct plan_ctx *ctx, struct plan_image *img, const c
 
 /* The final flavor: the smallest that carries what the image loads. */
 static void plan_choose_flavors(struct plan_ctx *ctx, const struct plan_spec *spec,
-				const struct kb_cuda_release *cuda, const struct kb_image_os *ios,
-				struct plan_fw_src *fws, size_t n, struct plan_cell *cell)
+				const struct kb_cuda_release *cuda, const struct kb_base_image *img,
+				const struct kb_image_os *ios, struct plan_fw_src *fws, size_t n,
+				struct plan_cell *cell)
 {
+	const char *cudnn_version = kb_image_cudnn_version(img, cuda);
 	const struct recipe *r = ctx->r;
 	const struct plan_fw_src *needs_base = NULL, *needs_cudnn = NULL, *brings = NULL;
 	struct plan_src cudnn_src, flavor_src, cuda_src;
@@ -1094,39 +1121,22 @@ static void plan_choose_flavors(struct plan_ctx *ctx, const struct plan_spec *sp
 			return;
 		}
 	}
+	/* An unknown cuDNN version (a cudnn_tag without a version) cannot be
+	 * checked: the images exist, and the reason below says it is unknown. */
 	if (needs_cudnn && needs_cudnn->rel && needs_cudnn->rel->cudnn_major &&
-	    (!cuda->cudnn_version || atol(cuda->cudnn_version) != needs_cudnn->rel->cudnn_major)) {
+	    (cudnn_version ? atol(cudnn_version) != needs_cudnn->rel->cudnn_major
+			   : !cuda->cudnn_tag)) {
 		plan_diag(ctx, &needs_cudnn->version, "%s %s needs cuDNN %ld; CUDA %s images carry %s%s",
 			  needs_cudnn->name, needs_cudnn->rel->version, needs_cudnn->rel->cudnn_major,
-			  cuda->version, cuda->cudnn_version ? "cuDNN " : "no cuDNN",
-			  cuda->cudnn_version ? cuda->cudnn_version : "");
+			  cuda->version, cudnn_version ? "cuDNN " : "no cuDNN",
+			  cudnn_version ? cudnn_version : "");
 		free(final_reason);
 		free(builder_reason);
 		return;
 	}
 	plan_image_set(ctx, &cell->final, final, cuda, cell->os.value, final_reason);
 	plan_image_set(ctx, &cell->builder, builder, cuda, cell->os.value, builder_reason);
-	if (starts_with(final, "cudnn-"))
-		plan_set_value(&cell->cudnn, cuda->cudnn_version,
-			       xstrfmt("the final image is %s, which carries cuDNN %s in %s %s "
-				       "images.",
-				       final, cuda->cudnn_version, ctx->repo->name, cuda->version));
-	else
-		plan_set_value(&cell->cudnn, NULL, xstrdup("no cuDNN in the final image."));
-}
-
-static char *plan_require_cuda(const struct plan_ctx *ctx, const struct kb_cuda_release *cuda)
-{
-	const struct kb_brand_set *set = kb_find_brand_set(ctx->kb, cuda->brands);
-	struct strbuf sb = STRBUF_INIT;
-
-	strbuf_addf(&sb, "cuda>=%d.%d", cuda->major, cuda->minor);
-	for (size_t b = 0; b < cuda->branches_nr; b++)
-		for (size_t i = 0; set && i < set->brands.nr; i++)
-			strbuf_addf(&sb, " brand=%s,driver>=%ld,driver<%ld",
-				    (const char *)set->brands.items[i], cuda->branches[b],
-				    cuda->branches[b] + 1);
-	return strbuf_detach(&sb, NULL);
+	plan_set_cudnn(&cell->cudnn, final, cudnn_version, ctx->repo->name, cuda->version);
 }
 
 static void plan_sort_unique(struct vec *v)
@@ -1242,6 +1252,7 @@ static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec
 {
 	const struct kb_os *os;
 	const struct kb_cuda_release *cuda = NULL;
+	const struct kb_base_image *img = NULL;
 	const struct kb_image_os *ios = NULL;
 	struct plan_fw_src *fws = NULL;
 	struct plan_src py;
@@ -1251,17 +1262,17 @@ static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec
 	cell->compiles = ctx->r->app.build.nr > 0;
 	os = plan_resolve_os(ctx, spec, cell);
 	if (os)
-		cuda = plan_resolve_cuda(ctx, spec, os, cell, &ios);
+		cuda = plan_resolve_cuda(ctx, spec, os, cell, &img, &ios);
 	plan_get(ctx, spec, "python", &py);
 	n = plan_cell_frameworks(ctx, spec, &fws);
 	plan_resolve_frameworks(ctx, spec, fws, n, cuda, py.value, cell);
 	plan_resolve_python(ctx, spec, os, fws, n, cell);
 	if (!cuda || ctx->cell_failed)
 		goto done;
-	plan_choose_flavors(ctx, spec, cuda, ios, fws, n, cell);
+	plan_choose_flavors(ctx, spec, cuda, img, ios, fws, n, cell);
 	if (ctx->cell_failed)
 		goto done;
-	cell->require_cuda = plan_require_cuda(ctx, cuda);
+	cell->require_cuda = kb_require_cuda(ctx->kb, cuda);
 	cell->driver_min = xstrdup(cuda->driver);
 	cell->driver_floor = xstrdup(cuda->driver_floor);
 	plan_packages(ctx, os, cell);
@@ -1310,6 +1321,7 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 
 	*out = NULL;
 	p->recipe = r;
+	p->kb = kb;
 	ctx.registry = r->base.registry.v ? r->base.registry.v : PLAN_DEFAULT_REGISTRY;
 	ctx.repo = kb_find_repository(kb, repo_name);
 	if (!ctx.repo) {
@@ -1380,6 +1392,9 @@ static void plan_cell_release(struct plan_cell *c)
 	plan_value_release(&c->os);
 	plan_value_release(&c->cuda);
 	free(c->cuda_minor);
+	free(c->cuda_asked.value);
+	free(c->cuda_asked.field);
+	free(c->cuda_asked.says);
 	plan_value_release(&c->cudnn);
 	plan_value_release(&c->python);
 	plan_value_release(&c->python_source);

@@ -11,9 +11,10 @@
 /*
  * A plan: the recipe's matrix expanded into cells, each resolved to exact
  * versions and images, with the reason for every choice. The plan owns
- * every string and array in it and borrows the recipe (which must outlive
- * it). Everything the renderer needs is here: it never reads the
- * knowledge plugins itself.
+ * every string and array in it and borrows the recipe and the knowledge
+ * (both must outlive it: plan_resolve_images() reads the knowledge again).
+ * Everything the renderer needs is here: it never reads the knowledge
+ * plugins itself.
  */
 
 /* A resolved value and why it is what it is. */
@@ -40,7 +41,7 @@ struct plan_image {
 	char *repository; /* "nvidia/cuda" */
 	char *tag;        /* "12.4.1-base-ubuntu22.04" */
 	char *ref;        /* registry/repository:tag */
-	char *digest;     /* "sha256:…" once pinned by a lock; NULL in an offline plan */
+	char *digest;     /* "sha256:…" once pinned (plan_resolve_images); NULL offline */
 	char *reason;
 };
 
@@ -49,6 +50,14 @@ struct plan_image {
 struct plan_dlopen_rule {
 	char *soname;
 	struct vec loads; /* sonames, owned */
+};
+
+/* Where a recipe value of a cell came from, for messages after planning. */
+struct plan_origin {
+	char *value; /* as written: "12.4" */
+	char *field; /* "cuda", "matrix.cuda[1]", "matrix.include[0].cuda" */
+	char *says;  /* "the recipe's cuda", "the matrix (matrix.cuda[1])" */
+	struct rpos pos;
 };
 
 struct plan_cell {
@@ -61,6 +70,7 @@ struct plan_cell {
 	struct plan_value os;            /* "ubuntu22.04" */
 	struct plan_value cuda;          /* exact "12.4.1" */
 	char *cuda_minor;                /* "12.4" */
+	struct plan_origin cuda_asked;   /* the recipe's cuda value for this cell */
 	struct plan_value cudnn;         /* "9.1.0.70" or NULL value */
 	struct plan_value python;        /* "3.11" or NULL value */
 	struct plan_value python_source; /* "os" | "managed" */
@@ -94,7 +104,8 @@ struct plan_cell {
 };
 
 struct plan {
-	const struct recipe *recipe; /* borrowed */
+	const struct recipe *recipe;  /* borrowed */
+	const struct knowledge *kb;   /* borrowed */
 	struct plan_cell *cells;
 	size_t cells_nr;
 };
@@ -107,6 +118,29 @@ struct plan {
 int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan **out,
 	       struct vec *diags);
 void plan_free(struct plan *p);
+
+struct registry_client;
+
+/*
+ * Ask each base image's registry what it really has (DESIGN: what the
+ * registry has wins over the table). Every builder and final image gets
+ * its digest; a tag the tables name but the registry lacks (deleted
+ * upstream) is replaced by the newest patch of the same CUDA minor that
+ * the registry has for every image of the cell, and the cell's reasons
+ * say so. A cell none of whose candidates exist is an error in `diags`
+ * (GS_EINVAL); an unreachable registry is GS_EINFRA with error_last() set.
+ * Each (registry, repository) is listed once, each tag resolved once.
+ *
+ * The substitute may be a patch cuda.json does not know (newer than the
+ * tables): the cell then keeps the driver and NVIDIA_REQUIRE_CUDA facts of
+ * the patch it planned, and says so. A recipe that pins an exact patch
+ * ("12.4.1") gets no substitute: its missing tag is an error. The
+ * diagnostics point at the cell's cuda value (or base.repository when the
+ * registry lacks the repository). On failure the plan may be half
+ * resolved: free it, do not render it. The knowledge the plan was built
+ * with must still be alive.
+ */
+int plan_resolve_images(struct plan *p, struct registry_client *rc, struct vec *diags);
 
 /* The plan as JSON (schemas/plan.schema.json): every cell, every value,
  * every reason. Key order is fixed, so the output is byte-stable. */

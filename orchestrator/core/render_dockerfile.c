@@ -250,7 +250,9 @@ static void render_from(struct df *d, const struct plan_image *img, const char *
 	if (img->reason)
 		render_commentf(d->out, "%s: %s", role, img->reason);
 	if (!img->digest)
-		render_comment(d->out, "Not pinned by digest yet: `gpuslim lock` pins it.");
+		render_comment(d->out,
+			       "Not pinned by digest: `gpuslim generate --resolve` pins it, "
+			       "`gpuslim build` always does.");
 	strbuf_addf(d->out, "FROM %s%s%s AS %s\n", img->ref, img->digest ? "@" : "",
 		    img->digest ? img->digest : "", stage);
 }
