@@ -413,6 +413,28 @@ static void test_big_matrix(void)
 	strbuf_release(&sb);
 }
 
+/* The fixtures' cuDNN comes from bases.json, not from cuda.json, which
+ * does not know what NVIDIA's 13.0.2 images carry. */
+static void test_fixture_cudnn(void)
+{
+	PLAN("name: f\n"
+	     "base: {os: debian12, registry: \"127.0.0.1:5000\", repository: "
+	     "gpuslim-fixtures/cuda}\n"
+	     "cuda: \"13.0\"\n"
+	     "cudnn: true\n");
+
+	CHECK(p && p->cells_nr == 1, "fixture recipe plans");
+	if (!p)
+		goto done;
+	CHECK_STR(p->cells[0].cuda.value, "13.0.2", "the fixtures are 13.0.2");
+	CHECK_STR(p->cells[0].final.tag, "13.0.2-cudnn-runtime-debian12", "cudnn fixture tag");
+	CHECK_STR(p->cells[0].cudnn.value, "9.19.0.56", "cuDNN from the image entry of bases.json");
+	CHECK_STR(p->cells[0].driver_min, "580.95.05", "13.0 Update 2's driver");
+	CHECK(!p->cells[0].final.digest, "an offline plan has no digest");
+done:
+	PLAN_DONE();
+}
+
 int main(void)
 {
 	if (!getenv("GPUSLIM_PLUGIN_DIR"))
@@ -429,6 +451,7 @@ int main(void)
 	test_override_order();
 	test_json_stable();
 	test_big_matrix();
+	test_fixture_cudnn();
 	knowledge_free(kb);
 	return unit_done();
 }
