@@ -2,21 +2,14 @@
 # Smoke test of scripts/infra: engine, both registries (auth enforced), every fixture in
 # the registry with its inputs label, the devel fixture compiling CUDA, and an idempotent
 # rerun of up.sh that does no work.
-# Skips (exit 77) when the infra is not up, unless GPUSLIM_INFRA_UP=1, which brings it up.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-. "$ROOT/scripts/infra/lib.sh"
+# Brings the infra up first when no engine answers (tests/integration/lib.sh).
+. "$(dirname "$0")/lib.sh"
+set -o pipefail
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
+# A failed check ends this script: the later checks stand on the earlier ones.
+fail() { notok "$*"; it_done; }
 
-[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 77; }
-if [ ! -f "$STATE/fixtures.env" ] || ! engine_up 5 || ! registry_up "$REG_OPEN_ADDR"; then
-	if [ "${GPUSLIM_INFRA_UP:-0}" = 1 ]; then bash "$ROOT/scripts/infra/up.sh"
-	else echo "skipped: infra not up (run scripts/infra/up.sh, or set GPUSLIM_INFRA_UP=1)"; exit 77; fi
-fi
-# shellcheck disable=SC1091
-. "$STATE/fixtures.env"
+it_require_infra "infra: engine, registries, fixtures"
 
 engine_up 5 || fail "engine does not answer"
 [ "$(dk version --format '{{.Server.Version}}')" != "" ] && ok "engine $(dk version --format '{{.Server.Version}}') ($(dk info --format '{{.Driver}}'))"
@@ -60,4 +53,4 @@ bash "$ROOT/scripts/infra/up.sh" >/tmp/gpuslim-infra-rerun.log 2>&1 || { cat /tm
 grep -qE ': (built|pushed|pulled) ' /tmp/gpuslim-infra-rerun.log && { cat /tmp/gpuslim-infra-rerun.log; fail "up.sh rerun did work"; }
 ok "up.sh rerun is a no-op ($(elapsed "$t0")s)"
 rm -f /tmp/gpuslim-infra-rerun.log
-echo "PASS infra_test"
+it_done

@@ -1,0 +1,60 @@
+# Sourced by tests/integration/test_*.sh: counters, the closing line tests/run.sh reads,
+# and the local infrastructure (engine, registries, fixtures from scripts/infra).
+#
+# Each test script ends with `it_done`, which prints "integration: N passed, N failed,
+# N skipped" and exits nonzero on a failure. With no engine answering, the scripts bring
+# the infrastructure up (scripts/infra/up.sh) unless GPUSLIM_INFRA_UP=0, in which case
+# they report their checks as skipped.
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../../scripts/infra/lib.sh
+. "$ROOT/scripts/infra/lib.sh"
+GPUSLIM="$ROOT/gpuslim"
+DOCKER="$(docker_client)"
+
+it_passed=0 it_failed=0 it_skipped=0
+ok() { it_passed=$((it_passed + 1)); echo "ok - $1"; }
+notok() {
+	it_failed=$((it_failed + 1))
+	echo "not ok - $1"
+	if [ $# -gt 1 ] && [ -n "$2" ]; then printf '%s\n' "$2" | tail -n 60 | sed 's/^/#   /'; fi
+	return 0
+}
+skip() { it_skipped=$((it_skipped + 1)); echo "skip - $1"; }
+# check DESCRIPTION COMMAND...: ok when the command succeeds, else notok with its output.
+check() {
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$what"; else notok "$what" "$out"; fi
+}
+it_done() {
+	echo "integration: $it_passed passed, $it_failed failed, $it_skipped skipped"
+	[ "$it_failed" -eq 0 ]
+	exit
+}
+
+# Bring the infrastructure up, or skip every listed check when that is not wanted.
+# Usage: it_require_infra "check one" "check two" ...
+it_require_infra() {
+	if [ -f "$STATE/fixtures.env" ] && engine_up 5 && registry_up "$REG_OPEN_ADDR"; then
+		:
+	elif [ "${GPUSLIM_INFRA_UP:-1}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
+		bash "$ROOT/scripts/infra/up.sh" >&2 || { notok "scripts/infra/up.sh failed"; it_done; }
+	else
+		local c
+		for c in "$@"; do skip "$c (no engine: run scripts/infra/up.sh)"; done
+		it_done
+	fi
+	# shellcheck disable=SC1091
+	. "$STATE/fixtures.env"
+}
+
+# A scratch directory removed at exit, and images to remove at exit.
+IT_TMP=$(mktemp -d /tmp/gpuslim-it.XXXXXX)
+IT_IMAGES=()
+it_cleanup() {
+	local i
+	for i in "${IT_IMAGES[@]}"; do "$DOCKER" rmi -f "$i" >/dev/null 2>&1 || true; done
+	rm -rf "$IT_TMP"
+}
+trap it_cleanup EXIT
