@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,6 +519,25 @@ int engine_image_id(const struct engine *e, const char *ref, char **id)
 		free(*id);
 		*id = NULL;
 	}
+	return ret;
+}
+
+int engine_image_size(const struct engine *e, const char *ref, long long *bytes)
+{
+	char *text = NULL, *end = NULL;
+	int ret = engine_inspect(e, ref, "{{.Size}}", &text);
+
+	*bytes = -1;
+	if (ret < 0)
+		return ret;
+	errno = 0;
+	*bytes = strtoll(text, &end, 10);
+	if (errno || end == text || *end || *bytes < 0) {
+		*bytes = -1;
+		ret =
+		    error_setc(GS_EINFRA, "the engine gave image '%s' an odd size '%s'", ref, text);
+	}
+	free(text);
 	return ret;
 }
 

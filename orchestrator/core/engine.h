@@ -111,6 +111,10 @@ int engine_push_argv(const struct engine *e, const char *ref, struct vec *argv, 
  */
 int engine_image_id(const struct engine *e, const char *ref, char **id);
 
+/* The size in bytes the engine reports for a local image (`.Size`: the
+ * uncompressed layers); GS_ENOTFOUND when absent, GS_EINFRA otherwise. */
+int engine_image_size(const struct engine *e, const char *ref, long long *bytes);
+
 /* The first repo digest ("127.0.0.1:5000/x@sha256:...") of a local image,
  * newly allocated; GS_ENOTFOUND when the image or its digest is absent. */
 int engine_repo_digest(const struct engine *e, const char *ref, char **digest);
