@@ -66,6 +66,13 @@ int cli_finish_stdout(int code);
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+
+/* build's exit codes, after its options in --help. */
+#define BUILD_USAGE_TAIL                                                                           \
+	"exit codes: 0 every cell built (and pushed), 1 a cell failed or was cancelled, or a\n"   \
+	"push failed, 2 bad usage or input, 3 infrastructure (no engine, registry down),\n"      \
+	"130 interrupted (every build stopped).\n"
 
 #define GPUSLIM_VERSION "0.1.0"
 

@@ -8,6 +8,7 @@ static const struct cli_cmd commands[] = {
 	{"validate", cmd_validate, "parse and check a recipe", NULL},
 	{"plan", cmd_plan, "expand the matrix and resolve every version", NULL},
 	{"generate", cmd_generate, "write the Dockerfiles, docker-bake.hcl and .dockerignore", NULL},
+	{"build", cmd_build, "build every matrix cell into an image, in parallel", BUILD_USAGE_TAIL},
 	{NULL, NULL, NULL, NULL},
 };
 

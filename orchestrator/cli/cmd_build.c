@@ -1,0 +1,652 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/build.h"
+#include "core/engine.h"
+#include "core/knowledge.h"
+#include "core/plan.h"
+#include "core/recipe.h"
+#include "core/registry.h"
+#include "core/render.h"
+#include "util/fs.h"
+#include "util/signals.h"
+
+/*
+ * build: plan the recipe, resolve its base images against their registry,
+ * write the build files, then build every cell on the executor (core/build)
+ * and show it: a live block on a terminal, plain lines otherwise. Only this
+ * file prints; core/build reports through one callback on this thread.
+ *
+ * stderr: the backend line, notes, progress, failed cells' logs, the
+ * closing line. stdout: the summary table and the pushed refs, so that
+ * `gpuslim build R | ...` reads results only.
+ */
+
+static const char *recipe_path;
+static const char *out_dir;
+static const char *jobs_arg;
+static const char *docker_path;
+static const char *backend_arg;
+static const char *network_arg;
+static const char *progress_arg;
+static const char *json_path;
+static int keep_going, fail_fast, push, offline, no_cache;
+static struct vec plugin_dirs = VEC_INIT(free);
+
+static const struct cli_opt build_opts_spec[] = {
+    {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
+     CLI_REQUIRED},
+    {CLI_OPT_VALUE, "out", 'o', &out_dir, "DIR",
+     "build directory: Dockerfiles, logs/ (default <recipe dir>/.gpuslim/build)", 0},
+    {CLI_OPT_VALUE, "jobs", 'j', &jobs_arg, "N", "build N cells at once (default: online CPUs)", 0},
+    {CLI_OPT_SWITCH, "keep-going", 0, &keep_going, NULL,
+     "when a cell fails, finish the others (the default)", 0},
+    {CLI_OPT_SWITCH, "fail-fast", 0, &fail_fast, NULL, "when a cell fails, cancel the others", 0},
+    {CLI_OPT_SWITCH, "push", 0, &push, NULL, "push every image, only if every cell built", 0},
+    {CLI_OPT_VALUE, "json", 0, &json_path, "FILE", "write the build report (JSON) to FILE", 0},
+    {CLI_OPT_SWITCH, "offline", 0, &offline, NULL,
+     "do not ask the registry for base images: build from the plan's tags", 0},
+    {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
+    {CLI_OPT_VALUE, "backend", 0, &backend_arg, "NAME", "buildx or buildkit (default: detected)",
+     0},
+    {CLI_OPT_VALUE, "network", 0, &network_arg, "MODE",
+     "network for RUN steps (host, none, ...; default: the engine's)", 0},
+    {CLI_OPT_VALUE, "progress", 0, &progress_arg, "MODE",
+     "auto (live block on a terminal), tty or plain", 0},
+    {CLI_OPT_SWITCH, "no-cache", 0, &no_cache, NULL, "build without the engine's cache", 0},
+    {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
+    {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "41.2s", "3m07s". */
+static void fmt_elapsed(char *buf, size_t n, long long ms)
+{
+	if (ms < 60000)
+		snprintf(buf, n, "%.1fs", (double)ms / 1000.0);
+	else
+		snprintf(buf, n, "%lldm%02llds", ms / 60000, (ms / 1000) % 60);
+}
+
+/* Decimal units, as `docker images` shows them. */
+static void fmt_size(char *buf, size_t n, long long bytes)
+{
+	if (bytes < 0)
+		snprintf(buf, n, "?");
+	else if (bytes < 1000 * 1000)
+		snprintf(buf, n, "%.1f kB", (double)bytes / 1e3);
+	else if (bytes < 1000LL * 1000 * 1000)
+		snprintf(buf, n, "%.1f MB", (double)bytes / 1e6);
+	else
+		snprintf(buf, n, "%.2f GB", (double)bytes / 1e9);
+}
+
+/*
+ * The display. Live: one line per cell at the bottom of the terminal,
+ * redrawn in place (cursor up, clear line), at most every DRAW_MS for
+ * progress alone; a cell that starts or ends is drawn at once. Plain: one
+ * line per event.
+ */
+#define DRAW_MS 100
+
+struct display {
+	int live;
+	int cols;
+	int drawn; /* lines of the block on screen */
+	long long last_draw;
+	size_t id_width;
+	struct strbuf line;
+};
+
+static void cell_state_text(const struct build_cell *bc, struct strbuf *sb)
+{
+	char t[32], s[32];
+
+	switch (bc->push) {
+	case BUILD_PUSH_RUNNING:
+		fmt_elapsed(t, sizeof(t), mono_ms() - bc->started_ms);
+		strbuf_addf(sb, "pushing %s (%s)", bc->cell->image_ref, t);
+		return;
+	case BUILD_PUSH_OK:
+		strbuf_addf(sb, "pushed %s@%s", bc->cell->image_ref, bc->digest ? bc->digest : "?");
+		return;
+	case BUILD_PUSH_FAILED:
+		strbuf_addf(sb, "push FAILED: %s", bc->push_error ? bc->push_error : "");
+		return;
+	case BUILD_PUSH_CANCELLED:
+		strbuf_addstr(sb, "push cancelled");
+		return;
+	default:
+		break;
+	}
+	switch (bc->status) {
+	case BUILD_QUEUED:
+		strbuf_addstr(sb, "queued");
+		break;
+	case BUILD_RUNNING:
+		fmt_elapsed(t, sizeof(t), mono_ms() - bc->started_ms);
+		if (!bc->progress.step) {
+			strbuf_addf(sb, "building (%s)", t);
+			break;
+		}
+		strbuf_addf(sb, "building step %d/%d (%s)", bc->progress.step, bc->progress.steps,
+			    t);
+		if (bc->progress.stage[0])
+			strbuf_addf(sb, " [%s]", bc->progress.stage);
+		strbuf_addf(sb, " %s", bc->progress.text);
+		break;
+	case BUILD_OK:
+		fmt_elapsed(t, sizeof(t), bc->elapsed_ms);
+		fmt_size(s, sizeof(s), bc->size_bytes);
+		strbuf_addf(sb, "done in %s, %s", t, s);
+		break;
+	case BUILD_FAILED:
+		fmt_elapsed(t, sizeof(t), bc->elapsed_ms);
+		if (bc->signal)
+			strbuf_addf(sb, "FAILED (signal %d) after %s", bc->signal, t);
+		else if (bc->exit_code >= 0)
+			strbuf_addf(sb, "FAILED (exit %d) after %s", bc->exit_code, t);
+		else
+			strbuf_addf(sb, "FAILED: %s", bc->error ? bc->error : "");
+		break;
+	case BUILD_CANCELLED:
+		strbuf_addstr(sb, bc->started_ms ? "cancelled" : "cancelled (not started)");
+		break;
+	}
+}
+
+static void display_draw(struct display *d, const struct build *b)
+{
+	if (d->drawn)
+		fprintf(stderr, "\033[%dA", d->drawn);
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		const struct build_cell *bc = &b->cells[i];
+
+		strbuf_reset(&d->line);
+		strbuf_addf(&d->line, "  %-*s  ", (int)d->id_width, bc->cell->id);
+		cell_state_text(bc, &d->line);
+		/* Never wrap: a wrapped line would throw the cursor arithmetic off. */
+		if (d->cols > 1 && d->line.len > (size_t)d->cols - 1)
+			strbuf_setlen(&d->line, (size_t)d->cols - 1);
+		fprintf(stderr, "\r\033[2K%s\n", d->line.buf);
+	}
+	fflush(stderr);
+	d->drawn = (int)b->cells_nr;
+	d->last_draw = mono_ms();
+}
+
+static void display_plain(struct display *d, const struct build *b, const struct build_cell *bc,
+			  enum build_event ev)
+{
+	const char *id = bc->cell->id;
+	char t[32], s[32];
+
+	switch (ev) {
+	case BUILD_EV_STARTED:
+		fprintf(stderr, "[%s] started\n", id);
+		break;
+	case BUILD_EV_PROGRESS:
+		fprintf(stderr, "[%s] step %d/%d", id, bc->progress.step, bc->progress.steps);
+		if (bc->progress.stage[0])
+			fprintf(stderr, " [%s]", bc->progress.stage);
+		fprintf(stderr, " %.60s\n", bc->progress.text);
+		break;
+	case BUILD_EV_FINISHED:
+		fmt_elapsed(t, sizeof(t), bc->elapsed_ms);
+		fmt_size(s, sizeof(s), bc->size_bytes);
+		if (bc->status == BUILD_OK)
+			fprintf(stderr, "[%s] done in %s (%s)\n", id, t, s);
+		else if (bc->status == BUILD_FAILED && bc->signal)
+			fprintf(stderr, "[%s] FAILED (signal %d), log: %s\n", id, bc->signal,
+				bc->log_path);
+		else if (bc->status == BUILD_FAILED && bc->exit_code >= 0)
+			fprintf(stderr, "[%s] FAILED (exit %d), log: %s\n", id, bc->exit_code,
+				bc->log_path);
+		else if (bc->status == BUILD_FAILED)
+			fprintf(stderr, "[%s] FAILED (%s), log: %s\n", id, bc->error, bc->log_path);
+		else if (bc->started_ms)
+			fprintf(stderr, "[%s] cancelled after %s\n", id, t);
+		else
+			fprintf(stderr, "[%s] cancelled (not started)\n", id);
+		break;
+	case BUILD_EV_PUSH_STARTED:
+		fprintf(stderr, "[%s] pushing %s\n", id, bc->cell->image_ref);
+		break;
+	case BUILD_EV_PUSH_FINISHED:
+		if (bc->push == BUILD_PUSH_OK)
+			fprintf(stderr, "[%s] pushed %s@%s\n", id, bc->cell->image_ref,
+				bc->digest ? bc->digest : "?");
+		else if (bc->push == BUILD_PUSH_FAILED)
+			fprintf(stderr, "[%s] push FAILED (%s), log: %s\n", id,
+				bc->push_error ? bc->push_error : "", bc->log_path);
+		else
+			fprintf(stderr, "[%s] push cancelled\n", id);
+		break;
+	}
+	(void)d;
+	(void)b;
+}
+
+static void on_build_event(void *ctx, const struct build *b, size_t cell, enum build_event ev)
+{
+	struct display *d = ctx;
+
+	if (!d->live) {
+		display_plain(d, b, &b->cells[cell], ev);
+		return;
+	}
+	if (ev == BUILD_EV_PROGRESS && mono_ms() - d->last_draw < DRAW_MS)
+		return;
+	display_draw(d, b);
+}
+
+static void display_init(struct display *d, const struct build *b)
+{
+	struct winsize ws;
+	int rows = 24;
+
+	memset(d, 0, sizeof(*d));
+	strbuf_init(&d->line, 256);
+	d->cols = 80;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+		d->cols = ws.ws_col;
+		rows = ws.ws_row;
+	}
+	if (progress_arg && !strcmp(progress_arg, "tty"))
+		d->live = 1;
+	else if (progress_arg && !strcmp(progress_arg, "plain"))
+		d->live = 0;
+	else
+		d->live = isatty(STDERR_FILENO);
+	/* A block taller than the screen cannot be redrawn in place. */
+	if (d->live && rows > 0 && b->cells_nr + 2 > (size_t)rows)
+		d->live = 0;
+	for (size_t i = 0; i < b->cells_nr; i++)
+		if (strlen(b->cells[i].cell->id) > d->id_width)
+			d->id_width = strlen(b->cells[i].cell->id);
+}
+
+/* Each failed cell's whole log, after the block, under a header naming it. */
+static void show_failed_logs(const struct build *b)
+{
+	/* A runaway log is shown by its end, where the error is. */
+	const size_t cap = 8u << 20;
+
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		const struct build_cell *bc = &b->cells[i];
+		struct strbuf log = STRBUF_INIT;
+		size_t from = 0;
+
+		if (bc->status != BUILD_FAILED)
+			continue;
+		fprintf(stderr, "\n==> cell '%s' failed: %s; its log (%s):\n", bc->cell->id,
+			bc->error ? bc->error : "", bc->log_path);
+		if (fs_read_file(bc->log_path, &log, 0) < 0) {
+			fprintf(stderr, "gpuslim: %s\n", error_last());
+		} else {
+			if (log.len > cap) {
+				from = log.len - cap;
+				fprintf(stderr, "[... first %zu bytes left out ...]\n", from);
+			}
+			fwrite(log.buf + from, 1, log.len - from, stderr);
+			if (log.len && log.buf[log.len - 1] != '\n')
+				fputc('\n', stderr);
+		}
+		fprintf(stderr, "<== end of the log of cell '%s'\n", bc->cell->id);
+		strbuf_release(&log);
+	}
+}
+
+/* The table on stdout: one row per cell. */
+static void print_summary(const struct build *b, size_t id_width)
+{
+	char t[32], s[32];
+
+	if (id_width < 4)
+		id_width = 4;
+	printf("%-*s  %-9s  %8s  %10s  %s\n", (int)id_width, "CELL", "STATUS", "TIME", "SIZE",
+	       "IMAGE");
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		const struct build_cell *bc = &b->cells[i];
+
+		fmt_elapsed(t, sizeof(t), bc->elapsed_ms);
+		fmt_size(s, sizeof(s), bc->size_bytes);
+		printf("%-*s  %-9s  %8s  %10s  %s\n", (int)id_width, bc->cell->id,
+		       build_status_name(bc->status), bc->started_ms ? t : "-",
+		       bc->status == BUILD_OK ? s : "-", bc->cell->image_ref);
+	}
+	for (size_t i = 0; i < b->cells_nr; i++)
+		if (b->cells[i].push == BUILD_PUSH_OK)
+			printf("pushed %s@%s\n", b->cells[i].cell->image_ref,
+			       b->cells[i].digest ? b->cells[i].digest : "?");
+}
+
+/* "a, b, c" of the cells with status `s` (or push status `ps` when >= 0). */
+static void list_cells(const struct build *b, int s, int ps, struct strbuf *out)
+{
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		const struct build_cell *bc = &b->cells[i];
+
+		if (ps >= 0 ? (int)bc->push != ps : (int)bc->status != s)
+			continue;
+		strbuf_addf(out, "%s%s", out->len ? ", " : "",
+			    ps >= 0 ? bc->cell->image_ref : bc->cell->id);
+	}
+}
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	}
+	return "a signal";
+}
+
+static int interrupted_exit(void)
+{
+	cli_error("interrupted by %s before any build started; nothing was built",
+		  signal_name(signals_caught()));
+	return EXIT_INTERRUPTED;
+}
+
+/* Print the diagnostics, or the last error when there are none. */
+static int build_fail(const struct vec *diags, int code)
+{
+	if (diags->nr)
+		cli_print_diags(diags);
+	else
+		cli_error_last();
+	return code;
+}
+
+static int parse_jobs(int *jobs)
+{
+	char *end;
+	long v;
+
+	*jobs = 0;
+	if (!jobs_arg)
+		return 0;
+	errno = 0;
+	v = strtol(jobs_arg, &end, 10);
+	if (errno || end == jobs_arg || *end || v < 1 || v > 1024) {
+		cli_error("-j/--jobs wants a number from 1 to 1024, not '%s'", jobs_arg);
+		return -1;
+	}
+	*jobs = (int)v;
+	return 0;
+}
+
+/* Load, plan, resolve, render and write: everything before the engine. */
+static int prepare(struct recipe **r, struct knowledge **kb, struct plan **p, const char *dir,
+		   struct vec *diags)
+{
+	struct vec files = VEC_INIT(render_file_free);
+	int code = EXIT_OK, ret;
+
+	if (recipe_load(recipe_path, r, diags) < 0)
+		return build_fail(diags, EXIT_USAGE);
+	if (knowledge_load(kb, &plugin_dirs) < 0)
+		return build_fail(diags, EXIT_USAGE);
+	if (plan_build(*r, *kb, p, diags) < 0)
+		return build_fail(diags, EXIT_USAGE);
+	if (signals_caught())
+		return interrupted_exit();
+	if (!offline) {
+		struct registry_client *rc = registry_client_new(NULL);
+
+		ret = plan_resolve_images(*p, rc, diags);
+		registry_client_free(rc);
+		if (ret < 0) {
+			build_fail(diags, 0);
+			if (ret == GS_EINFRA)
+				fprintf(stderr, "gpuslim: (--offline builds from the plan's tags "
+						"without asking the registry)\n");
+			return ret == GS_EINFRA ? EXIT_INFRA : EXIT_USAGE;
+		}
+		if (signals_caught())
+			return interrupted_exit();
+	}
+	if (render_plan(*p, dir, GPUSLIM_VERSION, &files) < 0) {
+		cli_error_last();
+		code = EXIT_USAGE;
+	} else if (fs_mkdir_p(dir, 0755) < 0 || render_write(&files, dir) < 0) {
+		cli_error_last();
+		code = EXIT_INFRA;
+	}
+	vec_release(&files);
+	return code;
+}
+
+static int detect_engine(struct engine *e)
+{
+	int ret = engine_detect(e, docker_path, backend_arg);
+	char *desc;
+
+	if (ret < 0) {
+		cli_error_last();
+		for (size_t i = 0; i < e->notes.nr; i++)
+			fprintf(stderr, "gpuslim: passed over %s\n",
+				(const char *)e->notes.items[i]);
+		return ret == GS_EINVAL ? EXIT_USAGE : EXIT_INFRA;
+	}
+	desc = engine_describe(e);
+	fprintf(stderr, "backend: %s\n", desc);
+	free(desc);
+	return EXIT_OK;
+}
+
+/* The closing line on stderr and the exit code of a finished run. */
+static int conclude(const struct build *b, int build_ret, int push_ret)
+{
+	struct strbuf failed = STRBUF_INIT, cancelled = STRBUF_INIT, pushed = STRBUF_INIT;
+	size_t nf = build_count(b, BUILD_FAILED), nc = build_count(b, BUILD_CANCELLED);
+	char t[32];
+	int code = EXIT_OK;
+
+	list_cells(b, BUILD_FAILED, -1, &failed);
+	list_cells(b, BUILD_CANCELLED, -1, &cancelled);
+	list_cells(b, -1, BUILD_PUSH_OK, &pushed);
+	fmt_elapsed(t, sizeof(t), b->elapsed_ms);
+	if (b->interrupted) {
+		cli_error("interrupted by %s: every build and push stopped; cancelled: %s%s%s",
+			  signal_name(signals_caught()), cancelled.len ? cancelled.buf : "none",
+			  pushed.len ? "; already pushed: " : "", pushed.len ? pushed.buf : "");
+		code = EXIT_INTERRUPTED;
+	} else if (build_ret < 0) {
+		if (nf)
+			fprintf(stderr, "gpuslim: %zu of %zu cells failed: %s\n", nf, b->cells_nr,
+				failed.buf);
+		if (nc)
+			fprintf(stderr, "gpuslim: %zu of %zu cells cancelled (fail-fast): %s\n", nc,
+				b->cells_nr, cancelled.buf);
+		if (!nf && !nc)
+			cli_error("%s", error_last());
+		if (push)
+			fprintf(stderr, "gpuslim: not pushing: every cell must build first; "
+					"nothing was pushed\n");
+		code = EXIT_FAILED;
+	} else if (push_ret < 0) {
+		cli_error("%s; already pushed: %s", error_last(), pushed.len ? pushed.buf : "none");
+		code = EXIT_FAILED;
+	} else {
+		fprintf(stderr, "built %zu of %zu cells in %s%s\n", b->cells_nr, b->cells_nr, t,
+			push ? ", pushed every image" : "");
+	}
+	strbuf_release(&failed);
+	strbuf_release(&cancelled);
+	strbuf_release(&pushed);
+	return code;
+}
+
+int cmd_build(int argc, char **argv)
+{
+	struct vec diags = VEC_INIT(free);
+	struct recipe *r = NULL;
+	struct knowledge *kb = NULL;
+	struct plan *p = NULL;
+	struct engine e;
+	struct build b;
+	struct build_opts bo;
+	struct display d;
+	char *dir = NULL, *log_dir = NULL, *ctx_rel = NULL, *ctx = NULL, *cache_dir = NULL;
+	int ret, code, jobs, build_ret = 0, push_ret = 0, have_build = 0;
+
+	memset(&e, 0, sizeof(e));
+	vec_init(&e.notes, free);
+	memset(&d, 0, sizeof(d));
+	ret = cli_parse(cli_find_cmd("build"), build_opts_spec, argc, argv);
+	if (ret) {
+		/* --help has closed stdout already. */
+		vec_release(&plugin_dirs);
+		engine_release(&e);
+		return ret < 0 ? EXIT_OK : ret;
+	}
+	if (keep_going && fail_fast) {
+		cli_error("--keep-going and --fail-fast contradict each other");
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (progress_arg && strcmp(progress_arg, "auto") && strcmp(progress_arg, "tty") &&
+	    strcmp(progress_arg, "plain")) {
+		cli_error("--progress wants auto, tty or plain, not '%s'", progress_arg);
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (parse_jobs(&jobs) < 0) {
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (signals_install() < 0) {
+		cli_error_last();
+		code = EXIT_INFRA;
+		goto done;
+	}
+
+	/* The default build directory lies in the recipe's directory; the
+	 * generated .dockerignore keeps it out of the context. */
+	if (out_dir) {
+		dir = fs_abspath(out_dir);
+	} else {
+		char *rdir = fs_dirname(recipe_path), *rel = fs_join(rdir, ".gpuslim/build");
+
+		dir = fs_abspath(rel);
+		free(rdir);
+		free(rel);
+	}
+	code = prepare(&r, &kb, &p, dir, &diags);
+	if (code != EXIT_OK)
+		goto done;
+	code = detect_engine(&e);
+	if (code != EXIT_OK)
+		goto done;
+	if (signals_caught()) {
+		code = interrupted_exit();
+		goto done;
+	}
+
+	log_dir = fs_join(dir, "logs");
+	cache_dir = fs_join(dir, "cache");
+	ctx_rel = render_context_dir(p);
+	{
+		char *joined = fs_join(r->dir, ctx_rel);
+
+		ctx = fs_abspath(joined);
+		free(joined);
+	}
+	memset(&bo, 0, sizeof(bo));
+	bo.engine = &e;
+	bo.dockerfile_dir = dir;
+	bo.log_dir = log_dir;
+	bo.context = ctx;
+	bo.jobs = jobs;
+	bo.fail_fast = fail_fast;
+	bo.abort_fd = signals_fd();
+	bo.network = network_arg;
+	bo.cache = r->output.cache.v;
+	bo.cache_dir = cache_dir;
+	bo.no_cache = no_cache;
+	bo.on_event = on_build_event;
+	bo.ctx = &d;
+	ret = build_init(&b, p, &bo);
+	have_build = 1;
+	if (ret < 0) {
+		cli_error_last();
+		code = cli_exit_for(ret);
+		goto done;
+	}
+	for (size_t i = 0; i < b.notes.nr; i++)
+		fprintf(stderr, "note: %s\n", (const char *)b.notes.items[i]);
+	display_init(&d, &b);
+	fprintf(stderr, "building %zu cell%s, %d at a time; logs in %s\n", b.cells_nr,
+		b.cells_nr == 1 ? "" : "s", b.jobs, log_dir);
+	if (d.live)
+		display_draw(&d, &b);
+
+	build_ret = build_run(&b);
+	if (d.live)
+		display_draw(&d, &b);
+	if (build_ret < 0 && build_ret != BUILD_EFAILED && build_ret != BUILD_EINTERRUPTED) {
+		/* Not a cell's failure: the log directory, a log file, the executor. */
+		cli_error_last();
+		code = cli_exit_for(build_ret) == EXIT_USAGE ? EXIT_USAGE : EXIT_INFRA;
+		goto report;
+	}
+	show_failed_logs(&b);
+
+	if (push && !b.interrupted) {
+		push_ret = build_push(&b);
+		if (push_ret == GS_EINVAL) {
+			push_ret = 0; /* conclude() says it: a cell did not build */
+		} else if (d.live) {
+			display_draw(&d, &b);
+		}
+		if (push_ret == BUILD_EINTERRUPTED)
+			b.interrupted = 1;
+	}
+	print_summary(&b, d.id_width);
+	fflush(stdout);
+	code = conclude(&b, build_ret, push_ret);
+report:
+	if (json_path && build_write_report(&b, json_path) < 0) {
+		cli_error_last();
+		if (code == EXIT_OK)
+			code = EXIT_INFRA;
+	}
+done:
+	if (have_build)
+		build_release(&b);
+	strbuf_release(&d.line);
+	engine_release(&e);
+	plan_free(p);
+	knowledge_free(kb);
+	recipe_free(r);
+	vec_release(&diags);
+	vec_release(&plugin_dirs);
+	free(dir);
+	free(log_dir);
+	free(cache_dir);
+	free(ctx_rel);
+	free(ctx);
+	signals_uninstall();
+	return cli_finish_stdout(code);
+}

@@ -1,0 +1,703 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/build.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+/*
+ * The scheduler of `gpuslim build`: every cell is one process job on the
+ * executor, so the bound (-j), fail-fast, the abort fd, process groups and
+ * reaping are the executor's, and this file only turns cells into argvs and
+ * child ends into results. The callbacks run on the coordinating thread,
+ * which is also the only thread that touches the struct build.
+ */
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *build_status_name(enum build_status s)
+{
+	switch (s) {
+	case BUILD_QUEUED:
+		return "queued";
+	case BUILD_RUNNING:
+		return "building";
+	case BUILD_OK:
+		return "ok";
+	case BUILD_FAILED:
+		return "failed";
+	case BUILD_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+const char *build_push_status_name(enum build_push_status s)
+{
+	switch (s) {
+	case BUILD_PUSH_NONE:
+		return "none";
+	case BUILD_PUSH_SKIPPED:
+		return "skipped";
+	case BUILD_PUSH_QUEUED:
+		return "queued";
+	case BUILD_PUSH_RUNNING:
+		return "pushing";
+	case BUILD_PUSH_OK:
+		return "pushed";
+	case BUILD_PUSH_FAILED:
+		return "failed";
+	case BUILD_PUSH_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+const char *build_cache_name(enum build_cache c)
+{
+	switch (c) {
+	case BUILD_CACHE_NONE:
+		return "none";
+	case BUILD_CACHE_INLINE:
+		return "inline";
+	case BUILD_CACHE_REGISTRY:
+		return "registry";
+	case BUILD_CACHE_LOCAL:
+		return "local";
+	}
+	return "unknown";
+}
+
+static int parse_int(const char **s, int *out)
+{
+	long v = 0;
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9') {
+		v = v * 10 + (*p - '0');
+		if (v > 1000000)
+			return 0;
+		p++;
+	}
+	*out = (int)v;
+	*s = p;
+	return 1;
+}
+
+static void copy_cut(char *dst, size_t size, const char *src, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+int build_parse_progress(const char *line, struct build_progress *out)
+{
+	const char *p = line, *open, *close, *sep, *q;
+	int vertex, step, steps;
+
+	if (*p++ != '#' || !parse_int(&p, &vertex) || *p++ != ' ' || *p != '[')
+		return 0;
+	open = p + 1;
+	close = strchr(open, ']');
+	if (!close)
+		return 0;
+	/* "[builder 3/9]" or "[3/9]": the k/n is the last word inside. */
+	for (sep = close; sep > open && sep[-1] != ' '; sep--)
+		;
+	q = sep;
+	if (!parse_int(&q, &step) || *q++ != '/' || !parse_int(&q, &steps) || q != close)
+		return 0;
+	if (step < 1 || steps < step)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->vertex = vertex;
+	out->step = step;
+	out->steps = steps;
+	copy_cut(out->stage, sizeof(out->stage), open, sep > open ? (size_t)(sep - 1 - open) : 0);
+	q = close + 1;
+	while (*q == ' ')
+		q++;
+	copy_cut(out->text, sizeof(out->text), q, strlen(q));
+	return 1;
+}
+
+/* "<repository>:buildcache-<tag>" from "<repository>:<tag>". */
+static char *cache_ref_of(const struct plan_cell *c)
+{
+	size_t rl = strlen(c->image_ref), tl = strlen(c->tag);
+
+	if (rl <= tl + 1 || strcmp(c->image_ref + rl - tl, c->tag) ||
+	    c->image_ref[rl - tl - 1] != ':')
+		return NULL;
+	if (tl + strlen("buildcache-") > 128)
+		return NULL;
+	return xstrfmt("%.*s:buildcache-%s", (int)(rl - tl - 1), c->image_ref, c->tag);
+}
+
+static int choose_cache(struct build *b)
+{
+	const struct engine *e = b->opts->engine;
+	const char *want = b->opts->cache ? b->opts->cache : "registry";
+
+	if (!strcmp(want, "none")) {
+		b->cache = BUILD_CACHE_NONE;
+	} else if (!strcmp(want, "inline")) {
+		b->cache = BUILD_CACHE_INLINE;
+	} else if (!strcmp(want, "registry")) {
+		b->cache = BUILD_CACHE_REGISTRY;
+		if (!(e->caps & ENGINE_CAP_CACHE_TO))
+			vec_pushf(
+			    &b->notes,
+			    "cache 'registry': %s imports <image>:buildcache-<tag> and the "
+			    "image's inline cache, and exports inline only (a cache ref needs "
+			    "buildx)",
+			    engine_backend_name(e->backend));
+	} else if (!strcmp(want, "local")) {
+		if (e->backend != ENGINE_BUILDX || !b->opts->cache_dir) {
+			b->cache = BUILD_CACHE_NONE;
+			vec_pushf(&b->notes,
+				  "cache 'local' needs buildx (type=local): building without a "
+				  "cache on %s",
+				  engine_backend_name(e->backend));
+		} else {
+			b->cache = BUILD_CACHE_LOCAL;
+		}
+	} else {
+		return error_setc(GS_EINVAL,
+				  "unknown cache mode '%s': use registry, inline, local or none",
+				  want);
+	}
+	return 0;
+}
+
+/* The argv and environment of one cell's build. */
+static int cell_build_argv(const struct build *b, const struct build_cell *bc, struct vec *argv,
+			   struct vec *env)
+{
+	const struct plan_cell *c = bc->cell;
+	struct engine_build_opts o;
+	struct vec cache_from = VEC_INIT(free);
+	char *dir = NULL;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.dockerfile = bc->dockerfile;
+	o.context = b->opts->context;
+	o.tag = c->image_ref;
+	o.network = b->opts->network;
+	o.no_cache = b->opts->no_cache;
+	switch (b->cache) {
+	case BUILD_CACHE_REGISTRY:
+		if (bc->cache_ref)
+			vec_pushstr(&cache_from, bc->cache_ref);
+		if (b->opts->engine->caps & ENGINE_CAP_CACHE_TO) {
+			o.cache_to = bc->cache_ref;
+		} else {
+			/* Without a cache ref to export to, the cache travels
+			 * inside the pushed image: import that too. */
+			vec_pushstr(&cache_from, c->image_ref);
+			o.cache_inline = 1;
+		}
+		break;
+	case BUILD_CACHE_INLINE:
+		vec_pushstr(&cache_from, c->image_ref);
+		o.cache_inline = 1;
+		break;
+	case BUILD_CACHE_LOCAL:
+	case BUILD_CACHE_NONE:
+		break;
+	}
+	o.cache_from = cache_from.nr ? &cache_from : NULL;
+	ret = engine_build_argv(b->opts->engine, &o, argv, env);
+	if (!ret && b->cache == BUILD_CACHE_LOCAL && argv->nr) {
+		/* engine_build_argv knows registry caches only; the local one
+		 * goes before the context, the last word. */
+		char *context = argv->items[--argv->nr];
+
+		argv->items[argv->nr] = NULL;
+		dir = fs_join(b->opts->cache_dir, c->id);
+		vec_pushstr(argv, "--cache-from");
+		vec_pushf(argv, "type=local,src=%s", dir);
+		vec_pushstr(argv, "--cache-to");
+		vec_pushf(argv, "type=local,dest=%s,mode=max", dir);
+		vec_push(argv, context);
+	}
+	free(dir);
+	vec_release(&cache_from);
+	return ret;
+}
+
+int build_init(struct build *b, const struct plan *p, const struct build_opts *o)
+{
+	struct vec argv = VEC_INIT(free), env = VEC_INIT(free);
+	int ret = 0;
+
+	memset(b, 0, sizeof(*b));
+	vec_init(&b->notes, free);
+	b->plan = p;
+	b->opts = o;
+	b->jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (b->jobs < 1)
+		b->jobs = 1;
+	if (!o->engine || !o->dockerfile_dir || !o->log_dir || !o->context) {
+		ret =
+		    error_setc(GS_EINVAL, "a build needs an engine, a Dockerfile directory, a log "
+					  "directory and a context");
+		goto done;
+	}
+	ret = choose_cache(b);
+	if (ret < 0)
+		goto done;
+	b->cells = xcalloc(p->cells_nr ? p->cells_nr : 1, sizeof(*b->cells));
+	b->cells_nr = p->cells_nr;
+	for (size_t i = 0; i < p->cells_nr; i++) {
+		struct build_cell *bc = &b->cells[i];
+		char *name = xstrfmt("Dockerfile.%s", p->cells[i].id);
+		char *log = xstrfmt("%s.log", p->cells[i].id);
+		char *df = fs_join(o->dockerfile_dir, name), *lp = fs_join(o->log_dir, log);
+
+		bc->cell = &p->cells[i];
+		bc->dockerfile = fs_abspath(df);
+		bc->log_path = fs_abspath(lp);
+		bc->cache_ref = b->cache == BUILD_CACHE_REGISTRY ? cache_ref_of(bc->cell) : NULL;
+		bc->exit_code = -1;
+		bc->size_bytes = -1;
+		bc->push = BUILD_PUSH_NONE;
+		free(name);
+		free(log);
+		free(df);
+		free(lp);
+		/* Refuse here what the engine cannot do, before any build starts. */
+		ret = cell_build_argv(b, bc, &argv, &env);
+		vec_release(&argv);
+		vec_release(&env);
+		if (ret < 0) {
+			error_prefix("cell '%s'", bc->cell->id);
+			goto done;
+		}
+	}
+done:
+	return ret;
+}
+
+void build_release(struct build *b)
+{
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		struct build_cell *bc = &b->cells[i];
+
+		free(bc->dockerfile);
+		free(bc->log_path);
+		free(bc->cache_ref);
+		free(bc->error);
+		free(bc->image_id);
+		free(bc->digest);
+		free(bc->push_error);
+	}
+	free(b->cells);
+	b->cells = NULL;
+	b->cells_nr = 0;
+	vec_release(&b->notes);
+}
+
+size_t build_count(const struct build *b, enum build_status s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->cells_nr; i++)
+		n += b->cells[i].status == s;
+	return n;
+}
+
+size_t build_count_push(const struct build *b, enum build_push_status s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->cells_nr; i++)
+		n += b->cells[i].push == s;
+	return n;
+}
+
+static void emit(struct build *b, struct build_cell *bc, enum build_event ev)
+{
+	if (b->opts->on_event)
+		b->opts->on_event(b->opts->ctx, b, (size_t)(bc - b->cells), ev);
+}
+
+/* Start a log: truncated, with a header saying what ran, so that a log is
+ * readable on its own. `append` keeps what is there (the push after a build). */
+static int log_start(const char *path, const char *what, const struct vec *argv, int append)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int fd, ret = 0;
+
+	strbuf_addf(&sb, "# gpuslim %s:", what);
+	for (size_t i = 0; i < argv->nr; i++)
+		strbuf_addf(&sb, " %s", (const char *)argv->items[i]);
+	strbuf_addch(&sb, '\n');
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+	if (fd < 0) {
+		ret = error_setc(GS_EINFRA, "cannot write '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (write(fd, sb.buf, sb.len) != (ssize_t)sb.len)
+		ret = error_setc(GS_EINFRA, "cannot write '%s': %s", path, strerror(errno));
+	close(fd);
+done:
+	strbuf_release(&sb);
+	return ret;
+}
+
+/* Build phase: the executor callbacks. */
+struct build_ctx {
+	struct build *b;
+	size_t next;
+};
+
+static int build_get_next(void *ctx, struct exec_job *job)
+{
+	struct build_ctx *bx = ctx;
+	struct build *b = bx->b;
+	struct build_cell *bc;
+	int ret;
+
+	if (bx->next >= b->cells_nr)
+		return 1;
+	bc = &b->cells[bx->next++];
+	ret = cell_build_argv(b, bc, &job->proc.argv, &job->proc.env);
+	if (ret < 0)
+		return ret;
+	ret = log_start(bc->log_path, "build", &job->proc.argv, 0);
+	if (ret < 0)
+		return ret;
+	job->proc.output = PROCESS_OUTPUT_FILE;
+	job->proc.output_path = bc->log_path;
+	job->data = bc;
+	return 0;
+}
+
+static void build_started(void *ctx, struct exec_job *job)
+{
+	struct build_ctx *bx = ctx;
+	struct build_cell *bc = job->data;
+
+	bc->status = BUILD_RUNNING;
+	bc->started_ms = mono_ms();
+	emit(bx->b, bc, BUILD_EV_STARTED);
+}
+
+static void build_progress_line(void *ctx, struct exec_job *job, const char *line)
+{
+	struct build_ctx *bx = ctx;
+	struct build_cell *bc = job->data;
+	struct build_progress pr;
+
+	if (!build_parse_progress(line, &pr))
+		return;
+	/* BuildKit repeats a header when it interleaves vertices: a step is
+	 * news only once. */
+	if (pr.step == bc->progress.step && pr.steps == bc->progress.steps &&
+	    !strcmp(pr.stage, bc->progress.stage))
+		return;
+	bc->progress = pr;
+	emit(bx->b, bc, BUILD_EV_PROGRESS);
+}
+
+static void record_end(const struct exec_result *res, int *exit_code, int *sig, char **error)
+{
+	*exit_code = res->proc.exited ? res->proc.exit_code : -1;
+	*sig = res->proc.signaled ? res->proc.signal : 0;
+	free(*error);
+	*error = res->status == EXEC_OK ? NULL : xstrdup(*res->error ? res->error : "failed");
+}
+
+static int build_finished(void *ctx, struct exec_job *job, const struct exec_result *res)
+{
+	struct build_ctx *bx = ctx;
+	struct build_cell *bc = job->data;
+	const struct engine *e = bx->b->opts->engine;
+
+	bc->elapsed_ms = res->elapsed_ms;
+	record_end(res, &bc->exit_code, &bc->signal, &bc->error);
+	bc->status = res->status == EXEC_OK	  ? BUILD_OK
+		     : res->status == EXEC_FAILED ? BUILD_FAILED
+						  : BUILD_CANCELLED;
+	if (bc->status == BUILD_OK) {
+		/* What was built, for the summary and the report. A failed
+		 * inspection leaves them unknown: the build itself succeeded. */
+		if (engine_image_id(e, bc->cell->image_ref, &bc->image_id) < 0)
+			bc->image_id = NULL;
+		if (engine_image_size(e, bc->cell->image_ref, &bc->size_bytes) < 0)
+			bc->size_bytes = -1;
+	}
+	emit(bx->b, bc, BUILD_EV_FINISHED);
+	return 0;
+}
+
+/* Cells the run never started: cancelled, and said so. */
+static void cancel_unstarted(struct build *b, const char *why)
+{
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		struct build_cell *bc = &b->cells[i];
+
+		if (bc->status != BUILD_QUEUED && bc->status != BUILD_RUNNING)
+			continue;
+		bc->status = BUILD_CANCELLED;
+		free(bc->error);
+		bc->error = xstrfmt("not started: %s", why);
+		emit(b, bc, BUILD_EV_FINISHED);
+	}
+}
+
+int build_run(struct build *b)
+{
+	struct exec_opts eo = EXEC_OPTS_INIT;
+	struct build_ctx bx = {b, 0};
+	long long t0 = mono_ms();
+	size_t failed, cancelled;
+	int ret;
+
+	if (fs_mkdir_p(b->opts->log_dir, 0755) < 0)
+		return GS_EINFRA; /* error_last() names the directory */
+	eo.jobs = b->jobs;
+	eo.fail_fast = b->opts->fail_fast;
+	eo.abort_fd = b->opts->abort_fd;
+	eo.grace_ms = b->opts->grace_ms;
+	eo.get_next = build_get_next;
+	eo.started = build_started;
+	eo.progress = build_progress_line;
+	eo.finished = build_finished;
+	eo.ctx = &bx;
+	ret = executor_run(&eo);
+	b->elapsed_ms = mono_ms() - t0;
+	if (ret == EXEC_EINTERRUPTED) {
+		b->interrupted = 1;
+		cancel_unstarted(b, "interrupted");
+	} else {
+		cancel_unstarted(b, ret == EXEC_EJOBS ? "an earlier cell failed (fail-fast)"
+						      : "the run stopped");
+	}
+	failed = build_count(b, BUILD_FAILED);
+	cancelled = build_count(b, BUILD_CANCELLED);
+	if (ret == EXEC_EINTERRUPTED)
+		return error_setc(BUILD_EINTERRUPTED, "interrupted: %zu of %zu cells cancelled",
+				  cancelled, b->cells_nr);
+	if (ret < 0 && ret != EXEC_EJOBS)
+		return ret; /* get_next or the executor failed; error_last() says why */
+	if (failed || cancelled)
+		return error_setc(BUILD_EFAILED, "%zu of %zu cells failed, %zu cancelled", failed,
+				  b->cells_nr, cancelled);
+	return 0;
+}
+
+/* Push phase. */
+static int push_get_next(void *ctx, struct exec_job *job)
+{
+	struct build_ctx *bx = ctx;
+	struct build *b = bx->b;
+	struct build_cell *bc;
+	int ret;
+
+	if (bx->next >= b->cells_nr)
+		return 1;
+	bc = &b->cells[bx->next++];
+	ret =
+	    engine_push_argv(b->opts->engine, bc->cell->image_ref, &job->proc.argv, &job->proc.env);
+	if (ret < 0)
+		return ret;
+	ret = log_start(bc->log_path, "push", &job->proc.argv, 1);
+	if (ret < 0)
+		return ret;
+	job->proc.output = PROCESS_OUTPUT_FILE;
+	job->proc.output_path = bc->log_path;
+	job->data = bc;
+	return 0;
+}
+
+static void push_started(void *ctx, struct exec_job *job)
+{
+	struct build_ctx *bx = ctx;
+	struct build_cell *bc = job->data;
+
+	bc->push = BUILD_PUSH_RUNNING;
+	bc->started_ms = mono_ms();
+	emit(bx->b, bc, BUILD_EV_PUSH_STARTED);
+}
+
+/* `docker push` ends with "<tag>: digest: sha256:<hex> size: <n>". */
+static void push_progress_line(void *ctx, struct exec_job *job, const char *line)
+{
+	struct build_cell *bc = job->data;
+	const char *d = strstr(line, "digest: sha256:");
+	size_t n;
+
+	if (!d)
+		return;
+	d += strlen("digest: ");
+	n = strspn(d + 7, "0123456789abcdef");
+	if (n != 64)
+		return;
+	free(bc->digest);
+	bc->digest = xstrndup(d, 7 + n);
+}
+
+static int push_finished(void *ctx, struct exec_job *job, const struct exec_result *res)
+{
+	struct build_ctx *bx = ctx;
+	struct build_cell *bc = job->data;
+	int code, sig;
+	char *at;
+
+	bc->push_ms = res->elapsed_ms;
+	record_end(res, &code, &sig, &bc->push_error);
+	bc->push = res->status == EXEC_OK	? BUILD_PUSH_OK
+		   : res->status == EXEC_FAILED ? BUILD_PUSH_FAILED
+						: BUILD_PUSH_CANCELLED;
+	if (bc->push == BUILD_PUSH_OK && !bc->digest &&
+	    engine_repo_digest(bx->b->opts->engine, bc->cell->image_ref, &at) == 0) {
+		char *sha = strchr(at, '@');
+
+		bc->digest = xstrdup(sha ? sha + 1 : at);
+		free(at);
+	}
+	emit(bx->b, bc, BUILD_EV_PUSH_FINISHED);
+	return 0;
+}
+
+int build_push(struct build *b)
+{
+	struct exec_opts eo = EXEC_OPTS_INIT;
+	struct build_ctx bx = {b, 0};
+	size_t built = build_count(b, BUILD_OK);
+	const char *first_failed = NULL;
+	int ret;
+
+	if (built != b->cells_nr) {
+		for (size_t i = 0; i < b->cells_nr; i++)
+			b->cells[i].push = BUILD_PUSH_SKIPPED;
+		return error_setc(GS_EINVAL,
+				  "not pushing: %zu of %zu cells did not build (all or "
+				  "nothing)",
+				  b->cells_nr - built, b->cells_nr);
+	}
+	for (size_t i = 0; i < b->cells_nr; i++)
+		b->cells[i].push = BUILD_PUSH_QUEUED;
+	eo.jobs = b->opts->push_jobs > 0 ? b->opts->push_jobs : b->jobs;
+	eo.fail_fast = 1;
+	eo.abort_fd = b->opts->abort_fd;
+	eo.grace_ms = b->opts->grace_ms;
+	eo.get_next = push_get_next;
+	eo.started = push_started;
+	eo.progress = push_progress_line;
+	eo.finished = push_finished;
+	eo.ctx = &bx;
+	ret = executor_run(&eo);
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		struct build_cell *bc = &b->cells[i];
+
+		if (bc->push == BUILD_PUSH_QUEUED) {
+			bc->push = BUILD_PUSH_CANCELLED;
+			emit(b, bc, BUILD_EV_PUSH_FINISHED);
+		}
+		if (bc->push == BUILD_PUSH_FAILED && !first_failed)
+			first_failed = bc->cell->image_ref;
+	}
+	if (ret == EXEC_EINTERRUPTED) {
+		b->interrupted = 1;
+		return error_setc(BUILD_EINTERRUPTED, "interrupted: %zu of %zu pushes done",
+				  build_count_push(b, BUILD_PUSH_OK), b->cells_nr);
+	}
+	if (ret < 0 && ret != EXEC_EJOBS)
+		return ret;
+	if (ret == EXEC_EJOBS) {
+		if (first_failed)
+			return error_setc(BUILD_EFAILED, "cannot push '%s'", first_failed);
+		return error_setc(BUILD_EFAILED, "%zu of %zu pushes cancelled",
+				  build_count_push(b, BUILD_PUSH_CANCELLED), b->cells_nr);
+	}
+	return 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *build_to_json(const struct build *b)
+{
+	json_t *root = json_object(), *cells = json_array();
+	const struct engine *e = b->opts->engine;
+	size_t ok = build_count(b, BUILD_OK);
+
+	json_object_set_new(root, "recipe", str_or_null(b->plan->recipe->file));
+	json_object_set_new(root, "backend", json_string(engine_backend_name(e->backend)));
+	json_object_set_new(root, "docker", str_or_null(e->docker));
+	json_object_set_new(root, "cache", json_string(build_cache_name(b->cache)));
+	json_object_set_new(root, "jobs", json_integer(b->jobs));
+	json_object_set_new(root, "elapsed_ms", json_integer(b->elapsed_ms));
+	json_object_set_new(root, "interrupted", json_boolean(b->interrupted));
+	json_object_set_new(root, "status",
+			    json_string(b->interrupted	    ? "interrupted"
+					: ok == b->cells_nr ? "ok"
+							    : "failed"));
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		const struct build_cell *bc = &b->cells[i];
+		json_t *c = json_object(), *push = json_object();
+
+		json_object_set_new(c, "id", json_string(bc->cell->id));
+		json_object_set_new(c, "image", json_string(bc->cell->image_ref));
+		json_object_set_new(c, "status", json_string(build_status_name(bc->status)));
+		json_object_set_new(c, "exit_code",
+				    bc->exit_code >= 0 ? json_integer(bc->exit_code) : json_null());
+		json_object_set_new(c, "signal",
+				    bc->signal ? json_integer(bc->signal) : json_null());
+		json_object_set_new(c, "elapsed_ms", json_integer(bc->elapsed_ms));
+		json_object_set_new(c, "log", json_string(bc->log_path));
+		json_object_set_new(c, "dockerfile", json_string(bc->dockerfile));
+		json_object_set_new(c, "image_id", str_or_null(bc->image_id));
+		json_object_set_new(c, "size_bytes",
+				    bc->size_bytes >= 0 ? json_integer(bc->size_bytes)
+							: json_null());
+		json_object_set_new(c, "error", str_or_null(bc->error));
+		json_object_set_new(push, "status", json_string(build_push_status_name(bc->push)));
+		json_object_set_new(push, "digest", str_or_null(bc->digest));
+		json_object_set_new(push, "error", str_or_null(bc->push_error));
+		json_object_set_new(push, "elapsed_ms", json_integer(bc->push_ms));
+		json_object_set_new(c, "push", push);
+		json_array_append_new(cells, c);
+	}
+	json_object_set_new(root, "cells", cells);
+	return root;
+}
+
+int build_write_report(const struct build *b, const char *path)
+{
+	json_t *j = build_to_json(b);
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	struct strbuf sb = STRBUF_INIT;
+	int ret = 0;
+
+	json_decref(j);
+	if (!text)
+		return error_set("cannot encode the build report");
+	strbuf_addstr(&sb, text);
+	strbuf_addch(&sb, '\n');
+	free(text);
+	if (fs_write_atomic(path, sb.buf, sb.len) < 0)
+		ret = GS_EINFRA; /* error_last() names the file */
+	strbuf_release(&sb);
+	return ret;
+}

@@ -1,0 +1,191 @@
+#ifndef GS_BUILD_H
+#define GS_BUILD_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/engine.h"
+#include "core/plan.h"
+#include "util/executor.h"
+#include "util/vec.h"
+
+/*
+ * Building a plan's cells into images, in parallel, on the bounded executor
+ * (util/executor.h): one `docker build` (or `docker buildx build`) per cell,
+ * each child in its own process group with its whole output appended to
+ * its own log file, then optionally one `docker push` per cell, only when
+ * every cell built (an atomic publish: all or nothing).
+ *
+ * core/ never prints: the caller watches the run through `on_event`, which
+ * runs on the thread that called build_run()/build_push(), never
+ * concurrently, with the struct build up to date; it may read anything in
+ * it. Results stay in the struct build for the summary and the JSON report.
+ *
+ * Ownership: a struct build owns its cells and every string in them; it
+ * borrows the plan, the engine and the option strings, which must outlive
+ * it. build_release() frees what it owns.
+ */
+
+enum build_status {
+	BUILD_QUEUED, /* not started (yet, or ever: see BUILD_CANCELLED) */
+	BUILD_RUNNING,
+	BUILD_OK,
+	BUILD_FAILED,	 /* nonzero exit, signal, start failure */
+	BUILD_CANCELLED, /* stopped by fail-fast or an interrupt, or never started because of one */
+};
+
+enum build_push_status {
+	BUILD_PUSH_NONE,    /* no push asked for */
+	BUILD_PUSH_SKIPPED, /* not pushed: a cell failed (all or nothing) */
+	BUILD_PUSH_QUEUED,
+	BUILD_PUSH_RUNNING,
+	BUILD_PUSH_OK,
+	BUILD_PUSH_FAILED,
+	BUILD_PUSH_CANCELLED,
+};
+
+/* What the cache of a build does; chosen once per run from output.cache
+ * and the engine's capabilities. */
+enum build_cache {
+	BUILD_CACHE_NONE,
+	BUILD_CACHE_INLINE,   /* import from the image's own ref, export inline */
+	BUILD_CACHE_REGISTRY, /* import <image>:buildcache-<tag>; buildx also exports there */
+	BUILD_CACHE_LOCAL,    /* buildx only: a directory under the build dir */
+};
+
+/* One line of BuildKit's plain progress: "#5 [builder 3/9] RUN nvcc ...". */
+struct build_progress {
+	int vertex;	/* 5 */
+	char stage[64]; /* "builder"; "" for a single-stage "[3/9]" */
+	int step;	/* 3 */
+	int steps;	/* 9 */
+	char text[160]; /* "RUN nvcc ...", cut */
+};
+
+/* 1 when `line` is a step header and `out` is filled, else 0. */
+int build_parse_progress(const char *line, struct build_progress *out);
+
+struct build_cell {
+	const struct plan_cell *cell; /* borrowed from the plan */
+	char *dockerfile;	      /* absolute path of Dockerfile.<id> */
+	char *log_path;		      /* absolute path of logs/<id>.log */
+	char *cache_ref;	      /* registry cache ref, NULL when none */
+
+	enum build_status status;
+	struct build_progress progress; /* the latest step header; step 0 before any */
+	long long started_ms;		/* monotonic clock, for a live elapsed time */
+	long long elapsed_ms;
+	int exit_code; /* -1 when the child did not exit on its own */
+	int signal;    /* 0 unless the child died of a signal */
+	char *error;   /* one line when not OK, else NULL */
+	char *image_id;
+	long long size_bytes; /* -1: unknown */
+
+	enum build_push_status push;
+	char *digest; /* "sha256:..." of the pushed manifest */
+	char *push_error;
+	long long push_ms;
+};
+
+enum build_event {
+	BUILD_EV_STARTED,
+	BUILD_EV_PROGRESS, /* cell->progress changed to a new step */
+	BUILD_EV_FINISHED, /* status is OK, FAILED or CANCELLED; image_id/size set when OK */
+	BUILD_EV_PUSH_STARTED,
+	BUILD_EV_PUSH_FINISHED,
+};
+
+struct build;
+
+struct build_opts {
+	const struct engine *engine; /* detected once, shared read-only */
+	const char *dockerfile_dir;  /* where render_write() put Dockerfile.<id> */
+	const char *log_dir;	     /* created if missing; <id>.log per cell, truncated */
+	const char *context;	     /* the build context (app.path against the recipe dir) */
+	int jobs;		     /* <= 0: online CPUs */
+	int fail_fast;		     /* the first failure cancels the others */
+	int abort_fd;		     /* -1, or signals_fd(): readable means stop everything */
+	int grace_ms;		     /* SIGTERM -> SIGKILL for stopped builds; 0: default */
+	const char *network;	     /* --network MODE, NULL: the engine's default */
+	const char *cache;	     /* output.cache: registry|inline|local|none; NULL: registry */
+	const char *cache_dir;	     /* local cache root (BUILD_CACHE_LOCAL); NULL: none */
+	int no_cache;
+	int push_jobs; /* pushes at once; <= 0: `jobs` */
+
+	/* Called on the coordinating thread; optional. */
+	void (*on_event)(void *ctx, const struct build *b, size_t cell, enum build_event ev);
+	void *ctx;
+};
+
+struct build {
+	const struct plan *plan;
+	const struct build_opts *opts;
+	struct build_cell *cells;
+	size_t cells_nr;
+	enum build_cache cache;
+	int jobs; /* builds at once: opts->jobs, or the online CPUs */
+	/* Said once for the run ("'local' cache needs buildx: building without
+	 * a cache"); owned strings. */
+	struct vec notes;
+	int interrupted; /* the abort fd fired during build_run() or build_push() */
+	long long elapsed_ms;
+};
+
+/* Codes of build_run() and build_push() besides 0 and the usual GS_*. */
+enum {
+	BUILD_EFAILED = EXEC_EJOBS,		/* a cell (or push) failed or was cancelled */
+	BUILD_EINTERRUPTED = EXEC_EINTERRUPTED, /* the abort fd fired */
+};
+
+/*
+ * Prepare a build of every cell of `p`: paths, the cache mode (with a note
+ * when the backend cannot honour output.cache), and every argv, so that a
+ * build that cannot be expressed fails here (GS_EINVAL) before any starts.
+ * Call build_release() either way.
+ */
+int build_init(struct build *b, const struct plan *p, const struct build_opts *o);
+void build_release(struct build *b);
+
+/*
+ * Build every cell, opts->jobs at a time. Returns 0 when every cell built;
+ * BUILD_EFAILED when one failed or was cancelled (by fail-fast), with
+ * error_last() "1 of 3 cells failed, 1 cancelled"; BUILD_EINTERRUPTED when
+ * the abort fd fired (every child stopped and reaped, the cells not started
+ * marked cancelled); GS_EINFRA when the log directory cannot be made.
+ */
+int build_run(struct build *b);
+
+/*
+ * Push every cell's image_ref, only when every cell's status is BUILD_OK:
+ * otherwise no push starts, every cell's push is BUILD_PUSH_SKIPPED and the
+ * call returns GS_EINVAL ("not pushing: 1 of 3 cells did not build").
+ * Pushes run on the executor; the first failure cancels the others (a
+ * cancelled `docker push` never tags the manifest). Each pushed cell gets
+ * its digest from the push's output, else from the engine. Returns 0,
+ * BUILD_EFAILED (error_last() names the first ref that failed) or
+ * BUILD_EINTERRUPTED.
+ */
+int build_push(struct build *b);
+
+/* Counts of cells by status. */
+size_t build_count(const struct build *b, enum build_status s);
+size_t build_count_push(const struct build *b, enum build_push_status s);
+
+const char *build_status_name(enum build_status s);	      /* "ok", "failed", ... */
+const char *build_push_status_name(enum build_push_status s); /* "pushed", "skipped", ... */
+const char *build_cache_name(enum build_cache c);
+
+/*
+ * The run as JSON: {"recipe", "backend", "cache", "jobs", "elapsed_ms",
+ * "interrupted", "status", "cells": [{"id", "image", "status", "exit_code",
+ * "signal", "elapsed_ms", "log", "dockerfile", "image_id", "size_bytes",
+ * "error", "push": {"status", "digest", "error", "elapsed_ms"}}]}; absent
+ * values are null. New reference.
+ */
+json_t *build_to_json(const struct build *b);
+
+/* build_to_json() written to `path` with fs_write_atomic(). GS_EINFRA when
+ * it cannot be written. */
+int build_write_report(const struct build *b, const char *path);
+
+#endif
