@@ -106,7 +106,7 @@ static void copy_cut(char *dst, size_t size, const char *src, size_t len)
 
 int build_parse_progress(const char *line, struct build_progress *out)
 {
-	const char *p = line, *open, *close, *sep, *q;
+	const char *p = line, *open, *close, *sep, *end, *q;
 	int vertex, step, steps;
 
 	if (*p++ != '#' || !parse_int(&p, &vertex) || *p++ != ' ' || *p != '[')
@@ -127,7 +127,10 @@ int build_parse_progress(const char *line, struct build_progress *out)
 	out->vertex = vertex;
 	out->step = step;
 	out->steps = steps;
-	copy_cut(out->stage, sizeof(out->stage), open, sep > open ? (size_t)(sep - 1 - open) : 0);
+	/* BuildKit pads the stage to align the counts: "[builder  1/10]". */
+	for (end = sep; end > open && end[-1] == ' '; end--)
+		;
+	copy_cut(out->stage, sizeof(out->stage), open, (size_t)(end - open));
 	q = close + 1;
 	while (*q == ' ')
 		q++;

@@ -307,6 +307,9 @@ static void test_parse_progress(void)
 	CHECK(build_parse_progress("#7 [stage-1 10/12] COPY --from=builder /a /b", &pr) == 1 &&
 		  pr.step == 10 && pr.steps == 12 && !strcmp(pr.stage, "stage-1"),
 	      "progress: two-digit steps");
+	CHECK(build_parse_progress("#9 [builder  1/10] FROM x", &pr) == 1 && pr.step == 1 &&
+		  pr.steps == 10 && !strcmp(pr.stage, "builder"),
+	      "progress: the padding BuildKit puts after a stage name is not part of it");
 	CHECK(!build_parse_progress("#1 [internal] load build definition from Dockerfile", &pr),
 	      "progress: [internal] is no step");
 	CHECK(!build_parse_progress("#5 DONE 0.1s", &pr) &&
