@@ -57,8 +57,8 @@ struct plan_ctx {
 };
 
 /* Keys a matrix may set besides framework names. */
-static const char *const plan_cell_keys[] = {"cuda", "os", "python", "python_source", "cudnn",
-					     NULL};
+static const char *const plan_cell_keys[] = {"cuda",  "os",    "python", "python_source",
+					     "cudnn", "strip", NULL};
 
 static int plan_is_cell_key(const char *key)
 {
@@ -154,6 +154,9 @@ static void plan_top(const struct recipe *r, const char *key, struct plan_src *o
 	} else if (!strcmp(key, "cudnn")) {
 		plan_src_set(out, r->cudnn.set ? (r->cudnn.v ? "true" : "false") : NULL,
 			     r->cudnn.pos, PLAN_FROM_RECIPE, "cudnn");
+	} else if (!strcmp(key, "strip")) {
+		plan_src_set(out, r->trim.strip.v, r->trim.strip.pos, PLAN_FROM_RECIPE,
+			     "trim.strip");
 	} else {
 		plan_src_set(out, NULL, (struct rpos){0, 0}, PLAN_FROM_NONE, "frameworks.%s", key);
 		for (size_t i = 0; i < r->frameworks_nr; i++)
@@ -360,7 +363,8 @@ static void plan_expand(struct plan_ctx *ctx, struct plan_spec **specs, size_t *
 
 /* ---- ids and tags ----------------------------------------------------- */
 
-/* One axis as a word of the id and tag: "cuda12.4", "python3.11", "torch2.4". */
+/* One axis as a word of the id and tag: "cuda12.4", "python3.11", "torch2.4",
+ * "strip-none". */
 static void plan_axis_word(struct strbuf *sb, const char *key, const char *value)
 {
 	if (!strcmp(key, "os"))
@@ -369,6 +373,8 @@ static void plan_axis_word(struct strbuf *sb, const char *key, const char *value
 		strbuf_addstr(sb, !strcmp(value, "true") ? "cudnn" : "nocudnn");
 	else if (!strcmp(key, "python_source"))
 		strbuf_addf(sb, "py-%s", value);
+	else if (!strcmp(key, "strip"))
+		strbuf_addf(sb, "strip-%s", value);
 	else
 		strbuf_addf(sb, "%s%s", key, value);
 }
@@ -975,6 +981,29 @@ done:
 	strbuf_release(&from2);
 }
 
+/* Symbol stripping of the cell: the matrix's or the recipe's trim.strip,
+ * else unneeded. keep_symbols stays recipe-wide. */
+static void plan_resolve_strip(struct plan_ctx *ctx, const struct plan_spec *spec,
+			       struct plan_cell *cell)
+{
+	struct strbuf from = STRBUF_INIT;
+	struct plan_src src;
+
+	plan_get(ctx, spec, "strip", &src);
+	if (!src.value) {
+		plan_set_value(&cell->strip, "unneeded",
+			       xstrdup("unneeded is the default: symbols cost megabytes and "
+				       "nothing at run time."));
+	} else if (strcmp(src.value, "none") && strcmp(src.value, "debug") &&
+		   strcmp(src.value, "unneeded")) {
+		plan_diag(ctx, &src, "expected one of none, debug, unneeded, got '%s'", src.value);
+	} else {
+		plan_set_value(&cell->strip, src.value,
+			       xstrfmt("%s comes from %s.", src.value, plan_src_says(&src, &from)));
+	}
+	strbuf_release(&from);
+}
+
 void plan_set_cudnn(struct plan_value *cudnn, const char *final_flavor, const char *version,
 		    const char *repository, const char *cuda)
 {
@@ -1169,7 +1198,8 @@ static void plan_packages(const struct plan_ctx *ctx, const struct kb_os *os,
 	const struct recipe *r = ctx->r;
 	int os_python = cell->python.value && cell->python_source.value &&
 			!strcmp(cell->python_source.value, "os");
-	int strip = !r->trim.strip.v || r->trim.strip_v != STRIP_NONE;
+	/* The builder needs binutils' strip only when the cell strips. */
+	int strip = !cell->strip.value || strcmp(cell->strip.value, "none");
 
 	if (os_python) {
 		static const char *const keys[] = {"v"};
@@ -1267,6 +1297,7 @@ static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec
 	n = plan_cell_frameworks(ctx, spec, &fws);
 	plan_resolve_frameworks(ctx, spec, fws, n, cuda, py.value, cell);
 	plan_resolve_python(ctx, spec, os, fws, n, cell);
+	plan_resolve_strip(ctx, spec, cell);
 	if (!cuda || ctx->cell_failed)
 		goto done;
 	plan_choose_flavors(ctx, spec, cuda, img, ios, fws, n, cell);
@@ -1398,6 +1429,7 @@ static void plan_cell_release(struct plan_cell *c)
 	plan_value_release(&c->cudnn);
 	plan_value_release(&c->python);
 	plan_value_release(&c->python_source);
+	plan_value_release(&c->strip);
 	free(c->python_bin);
 	free(c->managed_python_dir);
 	free(c->pkg_manager);
@@ -1509,6 +1541,7 @@ static json_t *plan_jcell(const struct plan_cell *c)
 	json_object_set_new(x, "managed_dir", plan_jstr(c->managed_python_dir));
 	json_object_set_new(o, "python", x);
 	json_object_set_new(o, "python_source", plan_jvalue(&c->python_source));
+	json_object_set_new(o, "strip", plan_jvalue(&c->strip));
 	for (size_t i = 0; i < c->frameworks_nr; i++) {
 		const struct plan_framework *f = &c->frameworks[i];
 		json_t *fo = json_object();

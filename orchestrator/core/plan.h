@@ -74,6 +74,7 @@ struct plan_cell {
 	struct plan_value cudnn;         /* "9.1.0.70" or NULL value */
 	struct plan_value python;        /* "3.11" or NULL value */
 	struct plan_value python_source; /* "os" | "managed" */
+	struct plan_value strip;         /* "none" | "debug" | "unneeded" (trim.strip per cell) */
 	char *python_bin;                /* interpreter in both stages: /usr/bin/python3.11 */
 	char *managed_python_dir;        /* managed: /opt/python, else NULL */
 	char *pkg_manager;               /* "apt" | "dnf" */

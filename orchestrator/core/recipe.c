@@ -1223,10 +1223,13 @@ enum rc_axis {
 	AXIS_PYTHON,
 	AXIS_PYTHON_SOURCE,
 	AXIS_CUDNN,
+	AXIS_STRIP,
 	AXIS_FRAMEWORK
 };
 
-static const char *const axis_names[] = {"cuda", "os", "python", "python_source", "cudnn", NULL};
+/* In the order of enum rc_axis, from AXIS_CUDA. */
+static const char *const axis_names[] = {"cuda",  "os",	   "python", "python_source",
+					 "cudnn", "strip", NULL};
 
 static enum rc_axis rc_axis_kind(struct rctx *c, const char *key)
 {
@@ -1236,15 +1239,15 @@ static enum rc_axis rc_axis_kind(struct rctx *c, const char *key)
 	return ytree_get(c->frameworks, key) ? AXIS_FRAMEWORK : AXIS_NONE;
 }
 
-/* One matrix value, as the top-level field of that name would take it;
- * cudnn's booleans become "true"/"false". */
+/* One matrix value, as the top-level field of that name would take it
+ * (strip as trim.strip); cudnn's booleans become "true"/"false". */
 static int rc_axis_value(struct rctx *c, const struct ynode *n, const char *field,
 			 enum rc_axis kind, struct rstr *out)
 {
 	static const struct rfmt *const fmts[] = {
-	    [AXIS_CUDA] = &fmt_cuda,	     [AXIS_OS] = &fmt_os,
-	    [AXIS_PYTHON] = &fmt_python,     [AXIS_PYTHON_SOURCE] = &fmt_python_source,
-	    [AXIS_FRAMEWORK] = &fmt_fw_axis,
+	    [AXIS_CUDA] = &fmt_cuda,	 [AXIS_OS] = &fmt_os,
+	    [AXIS_PYTHON] = &fmt_python, [AXIS_PYTHON_SOURCE] = &fmt_python_source,
+	    [AXIS_STRIP] = &fmt_strip,	 [AXIS_FRAMEWORK] = &fmt_fw_axis,
 	};
 	struct rbool b = {0};
 
@@ -1276,8 +1279,8 @@ static void rc_unknown_axis(struct rctx *c, const struct ynode *key, const char 
 			near);
 	else
 		rc_diag(c, key->line, key->col, field,
-			"unknown matrix axis; axes are cuda, os, python, python_source, cudnn and "
-			"the names under 'frameworks'");
+			"unknown matrix axis; axes are cuda, os, python, python_source, cudnn, "
+			"strip and the names under 'frameworks'");
 	vec_release(&known);
 }
 

@@ -75,7 +75,8 @@ struct recipe_smoke {
 };
 
 /* One matrix axis: `cuda: ["12.1", "12.4"]`. Keys: cuda, os, python,
- * python_source, cudnn, and any framework name. */
+ * python_source, cudnn, strip (trim.strip per cell), and any framework
+ * name. */
 struct recipe_axis {
 	struct rstr key;
 	struct rstrlist values;

@@ -122,9 +122,11 @@ static int render_prunes(const struct recipe *r, const char *class)
 	return 0;
 }
 
-static const char *render_strip_flag(const struct recipe *r)
+/* The cell's strip mode (the matrix may vary it; the plan resolved the
+ * recipe's trim.strip and the default). */
+static const char *render_strip_flag(const struct plan_cell *c)
 {
-	const char *s = r->trim.strip.v;
+	const char *s = c->strip.value;
 
 	if (!s || !strcmp(s, "unneeded"))
 		return "--strip-unneeded";
@@ -493,20 +495,50 @@ static void render_trim_roots(const struct df *d, struct vec *roots, int with_ar
 		render_rstrlist_to_vec(&d->r->app.artifacts, roots);
 }
 
+/* The matrix varies strip: the cell's comment gives the plan's reason,
+ * since trim.strip alone no longer decides. */
+static int render_strip_is_axis(const struct plan_cell *c)
+{
+	for (size_t i = 0; i < c->axes.nr; i++)
+		if (!strncmp(c->axes.items[i], "strip=", 6))
+			return 1;
+	return 0;
+}
+
 static void render_strip(struct df *d)
 {
-	const char *flag = render_strip_flag(d->r);
+	const char *flag = render_strip_flag(d->c);
+	const char *reason = d->c->strip.reason ? d->c->strip.reason : "";
+	int is_axis = render_strip_is_axis(d->c);
 	struct vec roots = VEC_INIT(free), keep = VEC_INIT(free);
 
 	render_trim_roots(d, &roots, 1);
-	if (!flag || !roots.nr)
+	if (!roots.nr)
 		goto done;
+	if (!flag) {
+		/* Say why nothing is stripped where a sibling cell strips. */
+		if (is_axis) {
+			strbuf_addch(d->out, '\n');
+			render_commentf(d->out,
+					"No strip: %s Symbols kept, to compare with the cells "
+					"that strip.",
+					reason);
+		}
+		goto done;
+	}
 	render_rstrlist_to_vec(&d->r->trim.keep_symbols, &keep);
 	strbuf_addch(d->out, '\n');
-	render_commentf(d->out,
-			"trim.strip: %s on ELF files (magic checked, not names), but "
-			"trim.keep_symbols; symbols cost megabytes and nothing at run time.",
-			flag);
+	if (is_axis)
+		render_commentf(d->out,
+				"strip: %s on ELF files (magic checked, not names), but "
+				"trim.keep_symbols; %s",
+				flag, reason);
+	else
+		render_commentf(
+		    d->out,
+		    "trim.strip: %s on ELF files (magic checked, not names), but "
+		    "trim.keep_symbols; symbols cost megabytes and nothing at run time.",
+		    flag);
 	strbuf_addstr(d->out, "RUN set -eu; set -f; \\\n");
 	render_shell_list(d->out, "keep", &keep);
 	render_is_elf_fn(d->out);

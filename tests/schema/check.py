@@ -3,7 +3,8 @@
 the bad recipes it must refuse.
 
 (a) The schema is a valid 2020-12 schema, and every good recipe
-    (recipes/*.yaml, tests/golden/*/gpuslim.yaml, gpuslim.yaml.example)
+    (recipes/*.yaml, recipes/*/gpuslim.yaml, tests/golden/*/gpuslim.yaml,
+    gpuslim.yaml.example)
     validates against it.
 (b) Every recipe-level bad case (tests/bad/0*.yaml) is refused by PyYAML's
     safe loader or by the schema, except the cases listed in SCHEMA_BLIND:
@@ -81,6 +82,7 @@ def main():
     validator = Draft202012Validator(schema)
 
     good = sorted(glob.glob(os.path.join(ROOT, "recipes", "*.yaml")))
+    good += sorted(glob.glob(os.path.join(ROOT, "recipes", "*", "gpuslim.yaml")))
     good += sorted(glob.glob(os.path.join(ROOT, "tests", "golden", "*", "gpuslim.yaml")))
     good.append(os.path.join(ROOT, "gpuslim.yaml.example"))
     for path in good:

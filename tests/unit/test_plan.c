@@ -435,6 +435,108 @@ done:
 	PLAN_DONE();
 }
 
+/* The strip axis: each cell's strip with its reason, in the id and tag;
+ * binutils only in the builders of cells that strip. */
+static void test_strip(void)
+{
+	static const char fixture[] = "name: s\n"
+				      "base: {os: debian12, registry: \"127.0.0.1:5000\", "
+				      "repository: gpuslim-fixtures/cuda}\n"
+				      "cuda: \"13.0\"\n"
+				      "python: \"3.11\"\n";
+
+	{
+		PLAN(fixture);
+
+		CHECK(p && p->cells_nr == 1, "no matrix, no trim: plans");
+		if (p) {
+			CHECK_STR(p->cells[0].strip.value, "unneeded",
+				  "strip defaults to unneeded");
+			CHECK_STR(
+			    p->cells[0].strip.reason,
+			    "unneeded is the default: symbols cost megabytes and nothing at run "
+			    "time.",
+			    "the default says why");
+			CHECK(vec_findstr(&p->cells[0].builder_packages, "binutils") >= 0,
+			      "the default strips: binutils in the builder");
+			CHECK_STR(p->cells[0].id, "s", "no matrix: no strip word in the id");
+		}
+		PLAN_DONE();
+	}
+	{
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_addf(&sb, "%strim: {strip: none}\n", fixture);
+		{
+			PLAN(sb.buf);
+
+			CHECK(p && p->cells_nr == 1, "trim.strip none: plans");
+			if (p) {
+				CHECK_STR(p->cells[0].strip.value, "none", "trim.strip none");
+				CHECK_STR(p->cells[0].strip.reason,
+					  "none comes from the recipe's trim.strip.",
+					  "reason names trim.strip");
+				CHECK(vec_findstr(&p->cells[0].builder_packages, "binutils") < 0,
+				      "strip none: no binutils");
+			}
+			PLAN_DONE();
+		}
+		strbuf_release(&sb);
+	}
+	{
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_addf(&sb,
+			    "%stag: v1\n"
+			    "trim: {strip: debug}\n"
+			    "matrix:\n"
+			    "  cudnn: [false, true]\n"
+			    "  strip: [none, unneeded]\n"
+			    "  include:\n"
+			    "    - {cudnn: true}\n",
+			    fixture);
+		{
+			PLAN(sb.buf);
+
+			CHECK(p && p->cells_nr == 5, "cudnn x strip plus an include: %zu cells",
+			      p ? p->cells_nr : 0);
+			if (!p)
+				goto done;
+			CHECK_STR(p->cells[0].id, "s-nocudnn-strip-none", "strip word in the id");
+			CHECK_STR(p->cells[1].tag, "v1-nocudnn-strip-unneeded",
+				  "strip word in the tag");
+			CHECK_STR(p->cells[3].image_ref, "local/s:v1-cudnn-strip-unneeded",
+				  "image ref of the last product cell");
+			CHECK(p->cells[3].axes.nr == 2 &&
+				  !strcmp(p->cells[3].axes.items[1], "strip=unneeded"),
+			      "strip is one of the cell's axes");
+			CHECK_STR(p->cells[0].strip.value, "none",
+				  "matrix value wins over trim.strip");
+			CHECK_STR(p->cells[0].strip.reason,
+				  "none comes from the matrix (matrix.strip[0]).",
+				  "reason names the matrix entry");
+			CHECK_STR(p->cells[2].final.flavor, "cudnn-runtime",
+				  "the cudnn axis still picks the final flavor");
+			CHECK(vec_findstr(&p->cells[0].builder_packages, "binutils") < 0 &&
+				  vec_findstr(&p->cells[2].builder_packages, "binutils") < 0,
+			      "cells that keep symbols: no binutils");
+			CHECK(vec_findstr(&p->cells[1].builder_packages, "binutils") >= 0 &&
+				  vec_findstr(&p->cells[3].builder_packages, "binutils") >= 0,
+			      "cells that strip: binutils");
+			CHECK_STR(p->cells[4].id, "s-cudnn-strip-debug",
+				  "an include without strip takes trim.strip");
+			CHECK_STR(p->cells[4].strip.reason,
+				  "debug comes from the recipe's trim.strip.",
+				  "the include's reason names trim.strip");
+			CHECK(vec_findstr(&p->cells[4].builder_packages, "binutils") >= 0,
+			      "strip debug needs binutils too");
+		done:
+			PLAN_DONE();
+		}
+		strbuf_release(&sb);
+	}
+}
+
 int main(void)
 {
 	if (!getenv("GPUSLIM_PLUGIN_DIR"))
@@ -452,6 +554,7 @@ int main(void)
 	test_json_stable();
 	test_big_matrix();
 	test_fixture_cudnn();
+	test_strip();
 	knowledge_free(kb);
 	return unit_done();
 }

@@ -322,6 +322,68 @@ static void test_diags(void)
 	vec_release(&diags);
 }
 
+/* strip as a matrix axis: the values trim.strip takes, the same messages. */
+static void test_strip_axis(void)
+{
+	struct vec diags = VEC_INIT(free);
+	struct recipe *r;
+	int ret;
+
+	r = parse(MIN "trim: {strip: debug}\n"
+		      "matrix:\n"
+		      "  strip: [none, unneeded]\n"
+		      "  exclude:\n"
+		      "    - {strip: none}\n"
+		      "  include:\n"
+		      "    - {strip: debug}\n",
+		  &diags, &ret);
+	CHECK(ret == 0 && r, "strip is a matrix axis");
+	if (!r)
+		goto done;
+	CHECK(r->matrix.axes_nr == 1 && !strcmp(r->matrix.axes[0].key.v, "strip") &&
+		  r->matrix.axes[0].values.nr == 2 &&
+		  !strcmp(r->matrix.axes[0].values.items[1].v, "unneeded") &&
+		  r->matrix.axes[0].values.items[1].pos.line == 7,
+	      "strip axis values and positions");
+	CHECK(r->matrix.exclude_nr == 1 && !strcmp(r->matrix.exclude[0].keys[0].v, "strip") &&
+		  !strcmp(r->matrix.exclude[0].values[0].v, "none"),
+	      "an exclude names the strip axis");
+	CHECK(r->matrix.include_nr == 1 && !strcmp(r->matrix.include[0].values[0].v, "debug"),
+	      "an include sets strip");
+	CHECK(r->trim.strip_v == STRIP_DEBUG, "trim.strip stays the recipe's own");
+	recipe_free(r);
+	r = NULL;
+
+	CHECK_DIAG(MIN "matrix:\n  strip: [none, unneded]\n",
+		   "t.yaml:6:17: matrix.strip[1]: expected one of none, debug, unneeded, got "
+		   "\"unneded\"; did you mean 'unneeded'?",
+		   "bad strip axis value, with trim.strip's message");
+	CHECK_DIAG(MIN "matrix:\n  strip: [none, none]\n",
+		   "t.yaml:6:17: matrix.strip[1]: \"none\" is listed twice; first at line 6",
+		   "duplicate strip axis value");
+	CHECK_DIAG(MIN "matrix:\n  strip: none\n",
+		   "t.yaml:6:10: matrix.strip: expected a non-empty list of values, got a string "
+		   "\"none\"",
+		   "a strip axis is a list");
+	CHECK_DIAG(MIN "matrix:\n  strip: [no]\n",
+		   "t.yaml:6:11: matrix.strip[0]: no is a boolean to YAML tools; quote it: \"no\"",
+		   "YAML 1.1 boolean trap in the strip axis");
+	CHECK_DIAG(MIN "matrix:\n  cuda: [\"12.4\"]\n  include:\n    - {strip: full}\n",
+		   "t.yaml:8:15: matrix.include[0].strip: expected one of none, debug, unneeded, "
+		   "got \"full\"",
+		   "bad strip in an include");
+	CHECK_DIAG(MIN "matrix:\n  cuda: [\"12.4\"]\n  exclude:\n    - {strip: none}\n",
+		   "t.yaml:8:8: matrix.exclude[0].strip: 'strip' is not an axis of this matrix; an "
+		   "exclude names only axes declared under matrix",
+		   "an exclude names strip only when the matrix varies it");
+	CHECK_DIAG(MIN "matrix:\n  stirp: [none]\n",
+		   "t.yaml:6:3: matrix.stirp: unknown matrix axis; did you mean 'strip'?",
+		   "strip is suggested for a typo");
+done:
+	recipe_free(r);
+	vec_release(&diags);
+}
+
 static void test_sizes(void)
 {
 	static const struct {
@@ -464,6 +526,7 @@ int main(void)
 	test_full();
 	test_absent();
 	test_diags();
+	test_strip_axis();
 	test_sizes();
 	test_yaml11();
 	test_edit_distance();
