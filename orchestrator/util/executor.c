@@ -244,6 +244,7 @@ int executor_run(const struct exec_opts *o)
 	struct exec_counts counts = {0, 0, 0};
 	size_t running = 0, seq = 0;
 	int ret = 0, no_more = 0, interrupted = 0, stopping = 0;
+	long long next_tick = -1;
 	char *next_error = NULL;
 
 	if (!o->get_next)
@@ -265,7 +266,7 @@ int executor_run(const struct exec_opts *o)
 	for (;;) {
 		struct pollfd fds[2];
 		struct exec_event *ev;
-		int nfds = 1, n;
+		int nfds = 1, n, wait_ms = -1;
 		char buf[256];
 
 		while (!stopping && !no_more && running < (size_t)ex.max) {
@@ -321,7 +322,18 @@ int executor_run(const struct exec_opts *o)
 		fds[0] = (struct pollfd){ex.wake[0], POLLIN, 0};
 		if (o->abort_fd >= 0 && !interrupted)
 			fds[nfds++] = (struct pollfd){o->abort_fd, POLLIN, 0};
-		n = poll(fds, (nfds_t)nfds, -1);
+		if (o->tick && o->tick_ms > 0) {
+			long long now = mono_ms();
+
+			if (next_tick < 0)
+				next_tick = now + o->tick_ms;
+			if (now >= next_tick) {
+				o->tick(o->ctx);
+				next_tick = now + o->tick_ms;
+			}
+			wait_ms = (int)(next_tick - now);
+		}
+		n = poll(fds, (nfds_t)nfds, wait_ms);
 		if (n < 0 && errno != EINTR) {
 			/* Without poll we cannot wait well: stop, and wait for the
 			 * workers with a blocking join below. */

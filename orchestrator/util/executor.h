@@ -93,11 +93,16 @@ struct exec_opts {
 	 * output. Nonzero stops the run (cancels the others). Optional. */
 	int (*finished)(void *ctx, struct exec_job *job, const struct exec_result *res);
 	void *ctx;
+	/* Every `tick_ms` (> 0) while the run lasts, whether or not a job said
+	 * anything: a live display's clock keeps moving through a silent step.
+	 * Optional; zero-initialized by EXEC_OPTS_INIT. */
+	void (*tick)(void *ctx);
+	int tick_ms;
 };
 
 #define EXEC_OPTS_INIT                                                                             \
 	{                                                                                          \
-		0, 0, -1, 0, NULL, NULL, NULL, NULL, NULL                                          \
+		0, 0, -1, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0                                 \
 	}
 
 /* executor_run()'s codes besides 0 and GS_ERR (an executor failure). */
