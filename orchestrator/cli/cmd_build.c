@@ -102,6 +102,7 @@ static void fmt_size(char *buf, size_t n, long long bytes)
  * line per event.
  */
 #define DRAW_MS 100
+#define TICK_MS 500
 
 struct display {
 	int live;
@@ -252,6 +253,15 @@ static void on_build_event(void *ctx, const struct build *b, size_t cell, enum b
 	if (ev == BUILD_EV_PROGRESS && mono_ms() - d->last_draw < DRAW_MS)
 		return;
 	display_draw(d, b);
+}
+
+/* The clock of the live block moves through a silent step. */
+static void on_build_tick(void *ctx, const struct build *b)
+{
+	struct display *d = ctx;
+
+	if (d->live)
+		display_draw(d, b);
 }
 
 static void display_init(struct display *d, const struct build *b)
@@ -586,6 +596,8 @@ int cmd_build(int argc, char **argv)
 	bo.cache_dir = cache_dir;
 	bo.no_cache = no_cache;
 	bo.on_event = on_build_event;
+	bo.on_tick = on_build_tick;
+	bo.tick_ms = TICK_MS;
 	bo.ctx = &d;
 	ret = build_init(&b, p, &bo);
 	have_build = 1;

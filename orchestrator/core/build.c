@@ -450,6 +450,13 @@ static int build_finished(void *ctx, struct exec_job *job, const struct exec_res
 	return 0;
 }
 
+static void build_tick(void *ctx)
+{
+	struct build_ctx *bx = ctx;
+
+	bx->b->opts->on_tick(bx->b->opts->ctx, bx->b);
+}
+
 /* Cells the run never started: cancelled, and said so. */
 static void cancel_unstarted(struct build *b, const char *why)
 {
@@ -482,6 +489,10 @@ int build_run(struct build *b)
 	eo.get_next = build_get_next;
 	eo.started = build_started;
 	eo.progress = build_progress_line;
+	if (b->opts->on_tick && b->opts->tick_ms > 0) {
+		eo.tick = build_tick;
+		eo.tick_ms = b->opts->tick_ms;
+	}
 	eo.finished = build_finished;
 	eo.ctx = &bx;
 	ret = executor_run(&eo);
@@ -605,6 +616,10 @@ int build_push(struct build *b)
 	eo.get_next = push_get_next;
 	eo.started = push_started;
 	eo.progress = push_progress_line;
+	if (b->opts->on_tick && b->opts->tick_ms > 0) {
+		eo.tick = build_tick;
+		eo.tick_ms = b->opts->tick_ms;
+	}
 	eo.finished = push_finished;
 	eo.ctx = &bx;
 	ret = executor_run(&eo);

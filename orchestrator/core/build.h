@@ -114,6 +114,10 @@ struct build_opts {
 
 	/* Called on the coordinating thread; optional. */
 	void (*on_event)(void *ctx, const struct build *b, size_t cell, enum build_event ev);
+	/* Every tick_ms (> 0) while builds or pushes run, even when no child
+	 * said anything: the clock of a live display. Optional. */
+	void (*on_tick)(void *ctx, const struct build *b);
+	int tick_ms;
 	void *ctx;
 };
 

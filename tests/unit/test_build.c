@@ -185,6 +185,7 @@ static int no_orphans(void)
 
 /* What the run saw through on_event. */
 struct seen {
+	int ticks;
 	int started, finished, progress, running, max_running;
 	int push_started, push_finished;
 	int step3_builder; /* a progress event with [builder 2/3]-style data */
@@ -225,6 +226,14 @@ static void on_event(void *ctx, const struct build *b, size_t cell, enum build_e
 		s->push_finished++;
 		break;
 	}
+}
+
+static void on_tick(void *ctx, const struct build *b)
+{
+	struct seen *s = ctx;
+
+	s->ticks++;
+	(void)b;
 }
 
 /* A plan of the test recipe (4 cells), rendered into <tmp>/out. */
@@ -290,6 +299,8 @@ static void opts_for(struct build_opts *o, struct fixture *f, int jobs, struct s
 	o->grace_ms = 1000;
 	o->cache = "none";
 	o->on_event = on_event;
+	o->on_tick = on_tick;
+	o->tick_ms = 100;
 	o->ctx = s;
 }
 
@@ -443,6 +454,7 @@ static void test_fail_fast(struct fixture *f)
 		  strstr(b.cells[2].error, "not started"),
 	      "fail-fast: the queued cells are cancelled, never started");
 	CHECK(s.finished == 4 && !s.off_order, "fail-fast: every cell reported finished once");
+	CHECK(s.ticks >= 3, "ticks: every 100 ms through a silent step (%d)", s.ticks);
 	CHECK(no_orphans(), "fail-fast: the cancelled build's processes are gone");
 	build_release(&b);
 }
