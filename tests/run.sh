@@ -2,7 +2,8 @@
 # Runs every test of gpuslim and closes on one line: "tests: N passed, N failed, N skipped".
 #
 #   tests/run.sh                 everything
-#   tests/run.sh unit bad        only these groups (unit bad plugins golden schema hcl integration)
+#   tests/run.sh unit bad        only these groups (unit bad plugins golden examples schema hcl
+#                                integration)
 #   GPUSLIM_VALGRIND=1 tests/run.sh   every gpuslim run under valgrind (leaks fail the test)
 #
 # Tests are data where the behaviour is data: tests/bad/NAME.yaml beside NAME.err (the
@@ -140,6 +141,18 @@ group_golden() {
 	done
 }
 
+# The shipped example and every recipe under recipes/ plan cleanly, offline.
+group_examples() {
+	local y
+	for y in gpuslim.yaml.example recipes/*/gpuslim.yaml; do
+		if gs validate "$y" >"$TMP/out" 2>&1; then
+			ok "example $y: $(cat "$TMP/out")"
+		else
+			notok "example $y does not validate" "$(cat "$TMP/out")"
+		fi
+	done
+}
+
 # A sub-runner that closes on "<word>: N passed, M failed".
 run_counted() {
 	local what=$1 out rc p f
@@ -185,7 +198,7 @@ group_integration() {
 }
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(unit bad plugins golden schema hcl integration)
+[ ${#groups[@]} -gt 0 ] || groups=(unit bad plugins golden examples schema hcl integration)
 if [ ! -x "$GPUSLIM" ]; then
 	echo "tests: ./gpuslim is not built (run make)" >&2
 	exit 2

@@ -9,6 +9,8 @@ set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../../scripts/infra/lib.sh
 . "$ROOT/scripts/infra/lib.sh"
+# Checks count failures themselves: a failing command must not end the script.
+set +e +o pipefail
 GPUSLIM="$ROOT/gpuslim"
 DOCKER="$(docker_client)"
 
