@@ -453,10 +453,7 @@ static int detect_engine(struct engine *e)
 	char *desc;
 
 	if (ret < 0) {
-		cli_error_last();
-		for (size_t i = 0; i < e->notes.nr; i++)
-			fprintf(stderr, "gpuslim: passed over %s\n",
-				(const char *)e->notes.items[i]);
+		cli_error_last(); /* it names the candidates passed over, and why */
 		return ret == GS_EINVAL ? EXIT_USAGE : EXIT_INFRA;
 	}
 	desc = engine_describe(e);
