@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Real builds on the real engine and registry (scripts/infra): the example recipes build
+# and their images run; a failing cell under --keep-going and --fail-fast; SIGINT in the
+# middle of a build leaves no process, container or partial file; no engine is exit 3.
+. "$(dirname "$0")/lib.sh"
+
+it_require_infra "cuda-vadd builds and runs" "torch-cpu builds and runs" "matrix builds" \
+	"keep-going" "fail-fast" "SIGINT" "no engine"
+
+# report FILE FIELD: one line per cell of a build report, the field's value.
+report() {
+	/usr/bin/python3 -c 'import json,sys
+for c in json.load(open(sys.argv[1]))["cells"]: print(c.get(sys.argv[2]) or "")' "$1" "$2"
+}
+# build NAME RECIPE ARGS...: gpuslim build into $IT_TMP/NAME, output in $IT_TMP/NAME.out.
+build() {
+	local name=$1 recipe=$2
+	shift 2
+	"$GPUSLIM" build "$recipe" -o "$IT_TMP/$name" --progress plain --json "$IT_TMP/$name.json" \
+		"$@" >"$IT_TMP/$name.out" 2>&1
+}
+track_images() {
+	local ref
+	for ref in $(report "$1" image); do IT_IMAGES+=("$ref"); done
+}
+
+# --- The CUDA program: compiled in devel, shipped with its closure on base.
+if build vadd recipes/cuda-vadd/gpuslim.yaml; then
+	ok "cuda-vadd builds"
+	track_images "$IT_TMP/vadd.json"
+	ref=$(report "$IT_TMP/vadd.json" image)
+	out=$("$DOCKER" run --rm "$ref" 2>&1)
+	case "$out" in
+	*"error while loading shared libraries"*) notok "cuda-vadd: a library is missing" "$out" ;;
+	*cudaErrorInsufficientDriver* | *cudaErrorNoDevice* | *"no CUDA-capable device"* | *"driver version is insufficient"*)
+		ok "cuda-vadd runs and reaches the CUDA runtime without a GPU: $(printf '%s' "$out" | head -n1)" ;;
+	*) notok "cuda-vadd: unexpected output" "$out" ;;
+	esac
+	if "$DOCKER" run --rm --entrypoint sh "$ref" -c 'command -v nvcc || ls /usr/local/cuda/bin/nvcc' >/dev/null 2>&1; then
+		notok "cuda-vadd: nvcc shipped in the final image"
+	else
+		ok "cuda-vadd: no nvcc in the final image"
+	fi
+	size=$("$DOCKER" image inspect --format '{{.Size}}' "$ref")
+	if [ "$size" -lt 400000000 ]; then ok "cuda-vadd: $((size / 1000000)) MB, under its 400 MB budget"
+	else notok "cuda-vadd: $size bytes"; fi
+else
+	notok "cuda-vadd builds" "$(cat "$IT_TMP/vadd.out")"
+fi
+
+# --- Debian's CPU PyTorch, stripped and pruned, still imports and multiplies.
+if build torch recipes/torch-cpu/gpuslim.yaml; then
+	ok "torch-cpu builds"
+	track_images "$IT_TMP/torch.json"
+	ref=$(report "$IT_TMP/torch.json" image)
+	out=$("$DOCKER" run --rm "$ref" 2>&1)
+	case "$out" in
+	*"torch-cpu: ok"*) ok "torch-cpu imports torch and multiplies: $(printf '%s' "$out" | tail -n1)" ;;
+	*) notok "torch-cpu: unexpected output" "$out" ;;
+	esac
+else
+	notok "torch-cpu builds" "$(cat "$IT_TMP/torch.out")"
+fi
+
+# --- A matrix of four cells, two at a time.
+if build matrix recipes/matrix/gpuslim.yaml -j 2; then
+	track_images "$IT_TMP/matrix.json"
+	n=$(report "$IT_TMP/matrix.json" image | wc -l)
+	if [ "$n" -ge 4 ]; then ok "matrix: $n cells built"; else notok "matrix: only $n cells"; fi
+	bad=0
+	for ref in $(report "$IT_TMP/matrix.json" image); do
+		out=$("$DOCKER" run --rm "$ref" 2>&1) || bad=1
+		case "$out" in *"matrix: ok"*) ;; *) bad=1; notok "matrix: $ref" "$out" ;; esac
+	done
+	[ "$bad" -eq 0 ] && ok "matrix: every cell's image runs"
+else
+	notok "matrix builds" "$(cat "$IT_TMP/matrix.out")"
+fi
+
+# --- One cell fails: --keep-going finishes the other, --fail-fast cancels it.
+failing=tests/integration/recipes/failing/gpuslim.yaml
+build keep "$failing" -j 2 --keep-going
+rc=$?
+track_images "$IT_TMP/keep.json" 2>/dev/null
+statuses=$(report "$IT_TMP/keep.json" status 2>/dev/null | sort | tr '\n' ' ')
+if [ "$rc" -eq 1 ] && [ "$statuses" = "failed ok " ]; then
+	ok "keep-going: exit 1, the other cell still built"
+else
+	notok "keep-going: exit $rc, statuses '$statuses'" "$(cat "$IT_TMP/keep.out")"
+fi
+if grep -q "failing on purpose" "$IT_TMP/keep.out"; then ok "keep-going: the failed cell's log is shown whole"
+else notok "keep-going: the failed cell's log is not shown" "$(cat "$IT_TMP/keep.out")"; fi
+
+start=$(date +%s)
+build fast "$failing" -j 2 --fail-fast --no-cache
+rc=$?
+took=$(($(date +%s) - start))
+statuses=$(report "$IT_TMP/fast.json" status 2>/dev/null | sort | tr '\n' ' ')
+if [ "$rc" -eq 1 ] && [ "$statuses" = "cancelled failed " ] && [ "$took" -lt 20 ]; then
+	ok "fail-fast: exit 1 after ${took}s, the sleeping cell cancelled"
+else
+	notok "fail-fast: exit $rc after ${took}s, statuses '$statuses'" "$(cat "$IT_TMP/fast.out")"
+fi
+
+# --- SIGINT in the middle of a build.
+containers_before=$("$DOCKER" ps -aq | wc -l)
+"$GPUSLIM" build tests/integration/recipes/slow/gpuslim.yaml -o "$IT_TMP/slow" --progress plain \
+	--no-cache >"$IT_TMP/slow.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 120); do
+	pgrep -f "sleep 61" >/dev/null && break
+	sleep 0.5
+done
+if ! pgrep -f "sleep 61" >/dev/null; then
+	notok "SIGINT: the slow build never reached its sleep" "$(cat "$IT_TMP/slow.out")"
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid"
+else
+	kill -INT "$pid"
+	wait "$pid"
+	rc=$?
+	sleep 2
+	left=$(pgrep -af "sleep 61|docker build|docker buildx" || true)
+	partial=$(find "$IT_TMP/slow" -name '*.tmp-*' 2>/dev/null)
+	containers_after=$("$DOCKER" ps -aq | wc -l)
+	if [ "$rc" -eq 130 ]; then ok "SIGINT: exit 130"; else notok "SIGINT: exit $rc" "$(cat "$IT_TMP/slow.out")"; fi
+	if [ -z "$left" ]; then ok "SIGINT: no build process left, the engine's RUN step stopped too"
+	else notok "SIGINT: processes left" "$left"; fi
+	if [ -z "$partial" ]; then ok "SIGINT: no half-written file"; else notok "SIGINT: partial files" "$partial"; fi
+	if [ "$containers_after" -eq "$containers_before" ]; then ok "SIGINT: no leftover container"
+	else notok "SIGINT: containers $containers_before -> $containers_after" "$("$DOCKER" ps -a)"; fi
+fi
+
+# --- No engine answering.
+out=$(DOCKER_HOST=unix:///tmp/gpuslim-no-engine.sock "$GPUSLIM" build recipes/cuda-vadd/gpuslim.yaml \
+	-o "$IT_TMP/noengine" --offline 2>&1)
+rc=$?
+case "$rc:$out" in
+3:*"no Docker engine answers"*) ok "no engine: exit 3, $(printf '%s' "$out" | grep -m1 'no Docker engine')" ;;
+*) notok "no engine: exit $rc" "$out" ;;
+esac
+
+it_done
