@@ -2,8 +2,8 @@
 # Runs every test of gpuslim and closes on one line: "tests: N passed, N failed, N skipped".
 #
 #   tests/run.sh                 everything
-#   tests/run.sh unit bad        only these groups (unit bad plugins golden examples schema hcl
-#                                integration)
+#   tests/run.sh unit bad        only these groups (unit cli bad plugins golden examples schema
+#                                hcl integration)
 #   GPUSLIM_VALGRIND=1 tests/run.sh   every gpuslim run under valgrind (leaks fail the test)
 #
 # Tests are data where the behaviour is data: tests/bad/NAME.yaml beside NAME.err (the
@@ -141,6 +141,42 @@ group_golden() {
 	done
 }
 
+# The command line itself: usage errors are exit 2 with a message, --help is exit 0.
+# expect_cli WHAT CODE PATTERN ARGS...: exit CODE and PATTERN (grep -E) in the output.
+expect_cli() {
+	local what=$1 code=$2 pattern=$3 rc
+	shift 3
+	gs "$@" >"$TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$code" ] && grep -qE -- "$pattern" "$TMP/out"; then
+		ok "cli: $what"
+	else
+		notok "cli: $what: exit $rc, want $code and /$pattern/" "$(cat "$TMP/out")"
+	fi
+}
+
+group_cli() {
+	local y=recipes/cuda-vadd/gpuslim.yaml
+	expect_cli "no command" 2 '^usage: gpuslim <command>'
+	expect_cli "unknown command" 2 "'frobnicate' is not a command" frobnicate
+	expect_cli "--help lists the commands" 0 '^  generate ' --help
+	expect_cli "--version" 0 '^gpuslim [0-9]' --version
+	expect_cli "a command's --help" 0 '^usage: gpuslim plan \[options\] RECIPE' plan --help
+	expect_cli "unknown long option" 2 "unknown option '--frob'" plan "$y" --frob
+	expect_cli "unknown short option" 2 "unknown option '-x'" plan -x "$y"
+	expect_cli "missing argument" 2 'missing argument RECIPE' plan
+	expect_cli "missing option value" 2 "option '--out' needs a value" generate "$y" --out
+	expect_cli "required option" 2 'missing option --out' generate "$y"
+	expect_cli "a switch takes no value" 2 "option '--json' takes no value" plan "$y" --json=yes
+	expect_cli "extra argument" 2 "unexpected argument 'extra'" plan "$y" extra
+	expect_cli "a missing recipe file" 2 "cannot read 'nope.yaml'" validate nope.yaml
+	expect_cli "a short option's value attached (-oDIR)" 0 "$TMP/attached/Dockerfile" \
+		generate "$y" "-o$TMP/attached"
+	expect_cli "--name=value" 0 "$TMP/eq/Dockerfile" generate "$y" "--out=$TMP/eq"
+	expect_cli "unwritable output directory is exit 3" 3 "cannot (create|write)" \
+		generate "$y" -o /proc/gpuslim-cannot-write
+}
+
 # The shipped example and every recipe under recipes/ plan cleanly, offline.
 group_examples() {
 	local y
@@ -198,7 +234,7 @@ group_integration() {
 }
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(unit bad plugins golden examples schema hcl integration)
+[ ${#groups[@]} -gt 0 ] || groups=(unit cli bad plugins golden examples schema hcl integration)
 if [ ! -x "$GPUSLIM" ]; then
 	echo "tests: ./gpuslim is not built (run make)" >&2
 	exit 2

@@ -75,12 +75,16 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *spec, int argc, c
 				return usage_error(cmd, spec, "unknown option '%s'", a);
 			if (eq)
 				inline_value = eq + 1;
-		} else if (!only_args && a[0] == '-' && a[1] && !a[2]) {
+		} else if (!only_args && a[0] == '-' && a[1]) {
 			o = find_short(spec, a[1]);
 			if (!o)
-				return usage_error(cmd, spec, "unknown option '%s'", a);
-		} else if (!only_args && a[0] == '-' && a[1]) {
-			return usage_error(cmd, spec, "unknown option '%s'", a);
+				return usage_error(cmd, spec, "unknown option '-%c'", a[1]);
+			/* -j2: a short option's value may follow the letter */
+			if (a[2]) {
+				if (o->type == CLI_OPT_SWITCH)
+					return usage_error(cmd, spec, "unknown option '%s'", a);
+				inline_value = a + 2;
+			}
 		}
 
 		if (!o) {
