@@ -22,6 +22,19 @@ const char *const recipe_prune_classes[] = {
     "tests", "pycache", "examples", "headers", "static-libs", "pip-cache", "docs", NULL,
 };
 
+const char *const recipe_rule_ids[] = {
+    "devel-toolchain", "driver-in-image", "missing-library", "dangling-interpreter",
+    "duplicate-library", "missing-command", "unstripped-elf", "caches",
+    "tests-examples", "root-user", "nvidia-env", NULL,
+};
+
+static const char *const severity_names[] = {"error", "warn", "off", NULL};
+
+const char *recipe_severity_name(enum rule_severity s)
+{
+	return s == RULE_ERROR ? "error" : s == RULE_WARN ? "warn" : "off";
+}
+
 const char *const recipe_capability_names[] = {
     "compute", "compat32", "graphics", "utility", "video", "display", "all", NULL,
 };
@@ -864,6 +877,7 @@ static const struct rfmt fmt_label_key = {
     0,
     NULL,
     0};
+static const struct rfmt fmt_severity = {"a severity", NULL, severity_names, 0, NULL, 0};
 static const struct rfmt fmt_cache = {"a cache mode", NULL, cache_names, 0, NULL, 0};
 static const struct rfmt fmt_compression = {"a compression", NULL, compression_names, 0, NULL, 0};
 static const struct rfmt fmt_platform = {"a platform like \"linux/amd64\" or \"linux/arm64/v8\"",
@@ -894,6 +908,7 @@ static const char *const top_keys[] = {
     "matrix",
     "budgets",
     "smoke",
+    "rules",
     "labels",
     "output",
     NULL,
@@ -903,7 +918,8 @@ static const char *const app_keys[] = {"path",	     "copy",	"build", "artifacts"
 				       "entrypoint", "workdir", "env",	 "ports",     NULL};
 static const char *const model_keys[] = {"name", "path", "mode", "target", NULL};
 static const char *const trim_keys[] = {"strip", "keep_symbols", "prune", NULL};
-static const char *const budget_keys[] = {"size", "compressed", "wasted", "layers", "paths", NULL};
+static const char *const budget_keys[] = {"size",  "compressed", "wasted", "layers",
+					  "paths", "growth",	 NULL};
 static const char *const smoke_keys[] = {"name", "run", "gpu", "expect", "timeout", NULL};
 static const char *const output_keys[] = {"cache", "compression", "compression_level", "platforms",
 					  NULL};
@@ -1115,6 +1131,68 @@ static void rc_trim(struct rctx *c, const struct ynode *n)
 	rc_strlist(c, ytree_get(n, "prune"), "trim.prune", &fmt_prune, RC_UNIQUE, &r->trim.prune);
 }
 
+static const char growth_expect[] =
+    "a growth like \"10%\" (of the baseline's size) or a size like \"200MB\"";
+
+/* "10%", "2.5%" (one decimal at most), or a size. */
+static int rc_parse_percent(const char *s, uint64_t *permille)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > 100000000)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	v *= 10;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		v += (uint64_t)(p[1] - '0');
+		p += 2;
+	}
+	if (strcmp(p, "%"))
+		return -1;
+	*permille = v;
+	return 0;
+}
+
+static void rc_growth(struct rctx *c, const struct ynode *n, const char *field,
+		      struct recipe_growth *out)
+{
+	const char *s;
+	long v;
+
+	if (!n)
+		return;
+	if (n->type == YNODE_SCALAR && n->plain && ytree_yaml11_kind(n->text) == YAML11_INT) {
+		if (ytree_yaml11_int(n->text, &v) || v < 0) {
+			rc_expected(c, n, field, growth_expect);
+			return;
+		}
+		out->bytes = (uint64_t)v;
+	} else {
+		if (!(s = rc_string(c, n, field, growth_expect)))
+			return;
+		if (!rc_parse_percent(s, &out->permille)) {
+			out->percent = 1;
+		} else if (recipe_parse_size(s, &out->bytes)) {
+			char *q = rc_quote(s);
+
+			rc_diag(c, n->line, n->col, field, "expected %s, got %s", growth_expect, q);
+			free(q);
+			return;
+		}
+	}
+	out->set = 1;
+	out->text = xstrdup(n->text);
+	out->pos.line = n->line;
+	out->pos.col = n->col;
+}
+
 static void rc_budgets(struct rctx *c, const struct ynode *n)
 {
 	struct recipe *r = c->r;
@@ -1129,6 +1207,7 @@ static void rc_budgets(struct rctx *c, const struct ynode *n)
 	rc_size(c, ytree_get(n, "wasted"), "budgets.wasted", &r->budgets.wasted);
 	rc_int(c, ytree_get(n, "layers"), "budgets.layers", 1, INT_MAX, &r->budgets.layers,
 	       &r->budgets.layers_pos);
+	rc_growth(c, ytree_get(n, "growth"), "budgets.growth", &r->budgets.growth);
 	if (!(paths = ytree_get(n, "paths")))
 		return;
 	ok = xcalloc(paths->type == YNODE_MAP && paths->nr ? paths->nr : 1, 1);
@@ -1149,6 +1228,67 @@ static void rc_budgets(struct rctx *c, const struct ynode *n)
 			rc_size(c, paths->items[i], field, &pb->size);
 			r->budgets.paths_nr++;
 		}
+		free(field);
+	}
+done:
+	free(ok);
+}
+
+/* rules: {rule-id: error|warn|off}. A plain `off` is the boolean false
+ * to YAML 1.1 tools, and the schema takes false for off too. */
+static void rc_rules(struct rctx *c, const struct ynode *n)
+{
+	struct recipe *r = c->r;
+	char *ok;
+
+	ok = xcalloc(n->type == YNODE_MAP && n->nr ? n->nr : 1, 1);
+	if (rc_map(c, n, "rules", NULL, "key", ok))
+		goto done;
+	rc_setpos(&r->rules_pos, n);
+	r->rules = xcalloc(n->nr ? n->nr : 1, sizeof(*r->rules));
+	for (size_t i = 0; i < n->nr; i++) {
+		const struct ynode *key = n->keys[i], *val = n->items[i];
+		struct recipe_rule *rule = &r->rules[r->rules_nr];
+		char *field;
+		const char *sev;
+
+		if (!ok[i])
+			continue;
+		field = rc_field("rules", key->text);
+		if (!rc_is_known(recipe_rule_ids, key->text)) {
+			const char *near = rc_suggest(key->text, recipe_rule_ids);
+			char *all = rc_join(recipe_rule_ids, ", ");
+
+			if (near)
+				rc_diag(c, key->line, key->col, field,
+					"unknown rule; did you mean '%s'?", near);
+			else
+				rc_diag(c, key->line, key->col, field,
+					"unknown rule; expected one of %s", all);
+			free(all);
+			free(field);
+			continue;
+		}
+		if (val->type == YNODE_SCALAR && val->plain && ytree_yaml11_bool(val->text) == 0) {
+			rule->severity = RULE_OFF;
+		} else if (val->type == YNODE_SCALAR && val->plain &&
+			   ytree_yaml11_bool(val->text) == 1) {
+			rc_expected(c, val, field, "error, warn or off");
+			free(field);
+			continue;
+		} else if (!(sev = rc_string(c, val, field, "error, warn or off")) ||
+			   rc_check_fmt(c, val, field, &fmt_severity, sev)) {
+			free(field);
+			continue;
+		} else {
+			rule->severity = !strcmp(sev, "error")	 ? RULE_ERROR
+					 : !strcmp(sev, "warn") ? RULE_WARN
+								 : RULE_OFF;
+		}
+		rule->id.v = xstrdup(key->text);
+		rc_setpos(&rule->id.pos, key);
+		rc_setpos(&rule->severity_pos, val);
+		r->rules_nr++;
 		free(field);
 	}
 done:
@@ -1459,6 +1599,8 @@ static void rc_top(struct rctx *c, const struct ynode *root)
 		rc_budgets(c, n);
 	if ((n = ytree_get(root, "smoke")))
 		rc_smoke(c, n);
+	if ((n = ytree_get(root, "rules")))
+		rc_rules(c, n);
 	if ((n = ytree_get(root, "labels")))
 		rc_labels(c, n);
 	if ((n = ytree_get(root, "output")))
@@ -1728,6 +1870,10 @@ void recipe_free(struct recipe *r)
 		free(r->budgets.paths[i].size.text);
 	}
 	free(r->budgets.paths);
+	free(r->budgets.growth.text);
+	for (size_t i = 0; i < r->rules_nr; i++)
+		free(r->rules[i].id.v);
+	free(r->rules);
 	for (size_t i = 0; i < r->smoke_nr; i++) {
 		free(r->smoke[i].name.v);
 		rc_free_list(&r->smoke[i].run);

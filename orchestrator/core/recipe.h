@@ -95,6 +95,25 @@ struct recipe_path_budget {
 	struct rsize size;
 };
 
+/* budgets.growth: "10%" (of the baseline's size) or a size ("200MB"). */
+struct recipe_growth {
+	int set;
+	int percent;      /* 1: `permille` applies; 0: `bytes` applies */
+	uint64_t permille; /* "10%" -> 100, "2.5%" -> 25 (tenths of a percent) */
+	uint64_t bytes;
+	struct rpos pos;
+	char *text; /* as written, for messages */
+};
+
+/* rules: {unstripped-elf: error, root-user: off}; order as written. */
+enum rule_severity { RULE_ERROR = 0, RULE_WARN, RULE_OFF };
+
+struct recipe_rule {
+	struct rstr id; /* one of recipe_rule_ids */
+	enum rule_severity severity;
+	struct rpos severity_pos;
+};
+
 struct recipe_label {
 	struct rstr key;
 	struct rstr value;
@@ -172,8 +191,13 @@ struct recipe {
 		struct rpos layers_pos;
 		struct recipe_path_budget *paths;
 		size_t paths_nr;
+		struct recipe_growth growth; /* against a baseline report */
 		struct rpos pos;
 	} budgets;
+
+	struct recipe_rule *rules; /* severities the recipe tunes, order as written */
+	size_t rules_nr;
+	struct rpos rules_pos;
 
 	struct recipe_smoke *smoke;
 	size_t smoke_nr;
@@ -193,6 +217,11 @@ struct recipe {
 
 /* The prune classes trim.prune accepts, NULL-terminated, in canonical order. */
 extern const char *const recipe_prune_classes[];
+/* The analyzer's finding rule ids (core/analyze.h) `rules` accepts,
+ * NULL-terminated. */
+extern const char *const recipe_rule_ids[];
+/* "error", "warn", "off". */
+const char *recipe_severity_name(enum rule_severity s);
 /* The capability names `capabilities` accepts, NULL-terminated. */
 extern const char *const recipe_capability_names[];
 
