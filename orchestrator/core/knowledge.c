@@ -319,8 +319,16 @@ static void kb_release_fw_release(struct kb_fw_release *rel)
 	free(rel->origin);
 }
 
+static void kb_release_smoke(struct kb_smoke *sm, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		vec_release(&sm[i].run);
+	free(sm);
+}
+
 static void kb_release_framework(struct kb_framework *fw)
 {
+	kb_release_smoke(fw->smoke, fw->smoke_nr);
 	for (size_t i = 0; i < fw->releases_nr; i++)
 		kb_release_fw_release(&fw->releases[i]);
 	free(fw->releases);
@@ -364,6 +372,9 @@ void knowledge_free(struct knowledge *kb)
 		kb_release_flavor_libs(&kb->flavor_libs[i]);
 	free(kb->flavor_libs);
 	vec_release(&kb->driver_sonames);
+	for (size_t i = 0; i < kb->components_nr; i++)
+		vec_release(&kb->components[i].patterns);
+	free(kb->components);
 	vec_release(&kb->docs);
 	free(kb);
 }
@@ -1011,13 +1022,82 @@ static int kb_load_fw_release(struct kb_reader *rd, json_t *item, struct kb_fw_r
 	return 0;
 }
 
+/* "smoke": [{"name", "run": [...], "gpu", "expect", "reject", "any_exit", "timeout"}] */
+static int kb_load_fw_smoke(struct kb_reader *rd, json_t *arr, struct kb_smoke **out,
+			    size_t *out_nr)
+{
+	static const char *const smoke_keys[] = {"name",     "run",	"gpu",	 "expect", "reject",
+						 "any_exit", "timeout", "notes", NULL};
+	struct kb_smoke *sm = xcalloc(json_array_size(arr) + 1, sizeof(*sm));
+	size_t i, nr = 0, old = kb_push_key(rd, "smoke");
+	json_t *item, *t;
+	int ret = 0;
+
+	json_array_foreach(arr, i, item) {
+		size_t o2 = kb_push_index(rd, i);
+		struct kb_smoke *s = &sm[nr];
+
+		vec_init(&s->run, NULL);
+		nr++;
+		if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+		    (ret = kb_check_keys(rd, item, smoke_keys)) ||
+		    (ret = kb_get_str(rd, item, "name", 1, &s->name)) ||
+		    (ret = kb_get_bool(rd, item, "gpu", &s->gpu)) ||
+		    (ret = kb_get_str(rd, item, "expect", 0, &s->expect)) ||
+		    (ret = kb_get_str(rd, item, "reject", 0, &s->reject)) ||
+		    (ret = kb_get_bool(rd, item, "any_exit", &s->any_exit)) ||
+		    (ret = kb_get(rd, item, "timeout", KB_INT, 0, &t)))
+			goto done;
+		/* An argv may repeat an argument: no kb_get_strlist() here. */
+		{
+			json_t *run, *a;
+			size_t k;
+
+			if ((ret = kb_get(rd, item, "run", KB_ARRAY, 1, &run)))
+				goto done;
+			json_array_foreach(run, k, a) {
+				if (!json_is_string(a)) {
+					kb_push_key(rd, "run");
+					kb_push_index(rd, k);
+					ret = kb_fail(rd, "expected a string");
+					goto done;
+				}
+				vec_push(&s->run, (void *)json_string_value(a));
+			}
+			if (!s->run.nr) {
+				kb_push_key(rd, "run");
+				ret = kb_fail(rd, "expected at least one argument");
+				goto done;
+			}
+		}
+		s->gpu = s->gpu > 0;
+		s->any_exit = s->any_exit > 0;
+		s->timeout = t ? (long)json_integer_value(t) : 0;
+		if (s->timeout < 0) {
+			kb_push_key(rd, "timeout");
+			ret = kb_fail(rd, "expected a positive number of seconds");
+			goto done;
+		}
+		kb_pop(rd, o2);
+	}
+done:
+	kb_pop(rd, old);
+	if (ret) {
+		kb_release_smoke(sm, nr);
+		return ret;
+	}
+	*out = sm;
+	*out_nr = nr;
+	return 0;
+}
+
 static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
 	static const char *const top_keys[] = {"schema_version", "notes", "frameworks", NULL};
 	static const char *const fw_keys[] = {"name",	      "pip_name",	 "parent",
 					      "index_url_template", "brings_cuda", "needs_base_cuda",
 					      "needs_cudnn",	      "notes",		 "releases",
-					      NULL};
+					      "smoke",		      NULL};
 	struct vec keys = VEC_INIT(NULL), paths = VEC_INIT(free);
 	json_t *arr, *item;
 	size_t i;
@@ -1029,7 +1109,7 @@ static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t
 	for (i = 0; arr && i < json_array_size(arr); i++) {
 		const char *name, *pip_name, *parent, *tmpl;
 		int brings, needs_base, needs_cudnn;
-		json_t *releases;
+		json_t *releases, *smoke;
 		struct kb_framework *fw;
 		struct vec vkeys = VEC_INIT(NULL), vpaths = VEC_INIT(free);
 		size_t j, k, old = kb_push_key(rd, "frameworks");
@@ -1046,7 +1126,8 @@ static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t
 		    (ret = kb_get_bool(rd, item, "brings_cuda", &brings)) ||
 		    (ret = kb_get_bool(rd, item, "needs_base_cuda", &needs_base)) ||
 		    (ret = kb_get_bool(rd, item, "needs_cudnn", &needs_cudnn)) ||
-		    (ret = kb_get(rd, item, "releases", KB_ARRAY, 0, &releases)))
+		    (ret = kb_get(rd, item, "releases", KB_ARRAY, 0, &releases)) ||
+		    (ret = kb_get(rd, item, "smoke", KB_ARRAY, 0, &smoke)))
 			goto done;
 		/* A later file may name an existing framework only to add a
 		 * release: fields it leaves out keep their earlier value. */
@@ -1073,6 +1154,16 @@ static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t
 			fw->needs_base_cuda = needs_base;
 		if (needs_cudnn >= 0)
 			fw->needs_cudnn = needs_cudnn;
+		if (smoke) {
+			struct kb_smoke *sm;
+			size_t sm_nr;
+
+			if ((ret = kb_load_fw_smoke(rd, smoke, &sm, &sm_nr)))
+				goto done;
+			kb_release_smoke(fw->smoke, fw->smoke_nr);
+			fw->smoke = sm;
+			fw->smoke_nr = sm_nr;
+		}
 		kb_push_key(rd, "releases");
 		for (k = 0; releases && k < json_array_size(releases); k++) {
 			struct kb_fw_release rel = {0};
@@ -1112,9 +1203,10 @@ done:
 static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
 	static const char *const top_keys[] = {"schema_version", "notes", "driver_sonames",
-					       "dlopen",	 "flavors", NULL};
+					       "dlopen",	 "flavors", "components", NULL};
 	static const char *const rule_keys[] = {"soname", "loads", "notes", NULL};
 	static const char *const flavor_keys[] = {"flavor", "inherits", "provides", "notes", NULL};
+	static const char *const comp_keys[] = {"name", "patterns", "notes", NULL};
 	struct vec keys = VEC_INIT(NULL), paths = VEC_INIT(free), driver = VEC_INIT(NULL);
 	json_t *arr;
 	size_t i;
@@ -1184,6 +1276,36 @@ static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t 
 		else
 			kb_release_flavor_libs(&kb->flavor_libs[j]);
 		kb->flavor_libs[j] = fl;
+		kb_pop(rd, old);
+	}
+	vec_release(&keys);
+	vec_release(&paths);
+
+	if ((ret = kb_get(rd, root, "components", KB_ARRAY, 0, &arr)))
+		goto done;
+	for (i = 0; arr && i < json_array_size(arr); i++) {
+		struct kb_component comp = {0};
+		json_t *item = json_array_get(arr, i);
+		size_t j, old = kb_push_key(rd, "components");
+
+		kb_push_index(rd, i);
+		vec_init(&comp.patterns, NULL);
+		if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+		    (ret = kb_check_keys(rd, item, comp_keys)) ||
+		    (ret = kb_get_str(rd, item, "name", 1, &comp.name)) ||
+		    (ret = kb_seen(rd, &keys, &paths, comp.name, "name")) ||
+		    (ret = kb_get_strlist(rd, item, "patterns", 1, &comp.patterns))) {
+			vec_release(&comp.patterns);
+			goto done;
+		}
+		for (j = 0; j < kb->components_nr; j++)
+			if (!strcmp(kb->components[j].name, comp.name))
+				break;
+		if (j == kb->components_nr)
+			kb->components = kb_grow(kb->components, kb->components_nr++, sizeof(comp));
+		else
+			vec_release(&kb->components[j].patterns);
+		kb->components[j] = comp;
 		kb_pop(rd, old);
 	}
 done:

@@ -102,6 +102,18 @@ struct kb_fw_release {
 	char *origin;
 };
 
+/* frameworks.json: a default smoke test of a framework. The strings may
+ * hold {version}, {variant}, {name} and {pip_name}, expanded per cell. */
+struct kb_smoke {
+	const char *name;
+	struct vec run;     /* argv templates, borrowed */
+	int gpu;
+	const char *expect; /* NULL: none */
+	const char *reject; /* NULL: none; the output must not contain it */
+	int any_exit;       /* the exit status (or a timeout) does not fail the test */
+	long timeout;       /* seconds; 0: the default */
+};
+
 /* frameworks.json: one framework (key: name). */
 struct kb_framework {
 	const char *name;
@@ -113,6 +125,8 @@ struct kb_framework {
 	int needs_cudnn;                /* it loads cuDNN from the base */
 	struct kb_fw_release *releases; /* in file order, merged by version */
 	size_t releases_nr;
+	struct kb_smoke *smoke;         /* default smoke tests; a later file replaces the list */
+	size_t smoke_nr;
 	char *origin;
 };
 
@@ -128,6 +142,12 @@ struct kb_flavor_libs {
 	const char *inherits; /* NULL or another flavor */
 	struct vec provides;  /* sonames or globs, may hold {cuda_major} */
 	char *origin;
+};
+
+/* libraries.json: one CUDA component, for sizes per component (key: name). */
+struct kb_component {
+	const char *name;    /* "cublas" */
+	struct vec patterns; /* globs on file names: "libcublas.so*" */
 };
 
 struct knowledge {
@@ -147,6 +167,8 @@ struct knowledge {
 	struct kb_flavor_libs *flavor_libs;
 	size_t flavor_libs_nr;
 	struct vec driver_sonames; /* union of every file's, first-seen order */
+	struct kb_component *components; /* in file order, merged by name */
+	size_t components_nr;
 };
 
 /* Load the built-in plugin directory, then each directory in `extra_dirs`
