@@ -1,0 +1,105 @@
+#ifndef GS_ANALYZE_H
+#define GS_ANALYZE_H
+
+#include <jansson.h>
+
+#include "core/image.h"
+#include "core/knowledge.h"
+#include "util/vec.h"
+
+/*
+ * The analyzer: one pass over an image's layers (core/image.h), memory
+ * bounded, producing the report document that schemas/report.schema.json
+ * describes. The report is the contract between the analyzer and the
+ * gates (core/gate.h): gates read only the JSON, so a saved report works
+ * as a baseline (`gpuslim gate --baseline old.json`).
+ *
+ * The report (keys in this order; sizes in bytes; "null" where unknown):
+ *
+ * {
+ *   "schema_version": 1,
+ *   "tool": "gpuslim 0.1.0",
+ *   "image": {"name", "source", "id", "manifest_digest", "repo_tags": [...]},
+ *   "summary": {
+ *     "size",             sum of the layers' regular-file bytes (what `docker images` shows)
+ *     "compressed_size",  sum of the layer blobs (registry/oci sources), else null
+ *     "layers", "files",  layer count; paths visible in the final filesystem
+ *     "base": {"name", "layers", "matched_by": "digest"|"label"|"none"},
+ *     "base_bytes", "own_bytes",   every layer of the FROM image vs the rest
+ *     "wasted_bytes",     copies overwritten or deleted by later layers, each counted once
+ *     "visible_bytes",    bytes of the files visible at the end (hardlinked content once)
+ *     "unowned_bytes"     visible file bytes no package owns
+ *   },
+ *   "layers": [{"index", "diff_id", "blob_digest", "media_type", "created_by", "size",
+ *               "compressed_size", "files", "base": true|false, "wasted_bytes"}],
+ *   "wasted": [{"path", "bytes", "layer", "by_layer", "reason": "overwritten"|"deleted"}],
+ *                      the biggest first, at most opts->top
+ *   "packages": [{"manager": "dpkg"|"pip", "name", "version", "bytes", "files"}],
+ *                      visible bytes per package, biggest first
+ *   "cuda": {
+ *     "components": [{"name": "cudnn"|"cublas"|..., "bytes", "files"}],
+ *     "duplicates": [{"soname", "version", "paths": [...], "copies": [{"path", "bytes"}], "bytes"}]
+ *                      the same library (soname and version) at several paths; bytes =
+ *                      all copies but the biggest
+ *   },
+ *   "elf": {"files", "bytes", "unstripped_files", "unstripped_bytes"},
+ *   "closure": {
+ *     "checked_files",
+ *     "missing": [{"file", "needed", "via": "DT_NEEDED"|"dlopen"}],        DT_NEEDED (and dlopen rules) not resolvable
+ *     "driver_expected": [...],               driver sonames needed: come from the host
+ *     "driver_in_image": [{"path", "bytes"}], a driver library inside the image
+ *     "dangling_interpreters": [{"path", "target"}]
+ *   },
+ *   "config": {"user", "root": bool, "entrypoint": [...]|null, "cmd": [...]|null,
+ *              "workdir", "env": {"NVIDIA_VISIBLE_DEVICES": ..., "NVIDIA_DRIVER_CAPABILITIES": ...,
+ *              "NVIDIA_REQUIRE_CUDA": ..., "LD_LIBRARY_PATH": ..., "PATH": ...},
+ *              "command": the resolved path of entrypoint[0] or cmd[0], or null,
+ *              "command_exists": bool|null},
+ *   "devel": {"tools": [{"path", "bytes"}], "headers": {"files", "bytes"},
+ *             "static_libs": {"files", "bytes"}},
+ *   "caches": [{"kind": "apt-lists"|"pip-cache"|"uv-cache"|"huggingface-cache"|"pycache",
+ *               "bytes", "files"}],
+ *   "tests_examples": {"files", "bytes", "dirs": [...]},
+ *   "findings": [{"rule", "severity": "error"|"warn"|"info", "message", "path", "bytes"}]
+ * }
+ *
+ * Finding rules (ids are stable; gates may change their severity):
+ *   devel-toolchain (error)   nvcc, compilers, linkers, CUDA/C headers, static libraries
+ *   driver-in-image (error)   libcuda.so*, libnvidia-*.so* inside the image
+ *   missing-library (error)   a DT_NEEDED (or dlopen rule) no path in the image resolves
+ *   dangling-interpreter (error)  a symlink to an interpreter that is not there (a venv
+ *                             copied without its Python)
+ *   duplicate-library (error) the same soname and version twice (CUDA twice)
+ *   missing-command (error)   entrypoint/cmd[0] does not exist in the image
+ *   unstripped-elf (warn)     ELF files with symbol tables or debug info
+ *   caches (warn)             apt lists, pip/uv caches, model hub caches, __pycache__
+ *   tests-examples (warn)     tests/ and examples/ directories in site-packages
+ *   root-user (warn)          the image runs as root
+ *   nvidia-env (warn)         NVIDIA_VISIBLE_DEVICES / NVIDIA_DRIVER_CAPABILITIES unset or "all"
+ */
+
+struct analyze_opts {
+	/* diff_ids of the FROM image, bottom first; NULL when unknown (then the
+	 * analyzer tries the image's org.opencontainers.image.base.* labels via
+	 * `resolve_base`, else treats no layer as base) */
+	const struct vec *base_diff_ids;
+	const char *base_name;
+	/* how the caller found base_diff_ids: "digest" (NULL: the default) or
+	 * "label" (resolved from the org.opencontainers.image.base.* labels) */
+	const char *base_matched_by;
+	const struct knowledge *kb; /* library rules: driver sonames, dlopen, components */
+	size_t top;                 /* longest lists (wasted); 0: 50 */
+	/* PROPOSED (gates, core/gate.h): the recipe's budgets.paths keys,
+	 * strings, or NULL. For each, the report gets an entry of
+	 *   "paths": [{"path": KEY, "bytes", "files"}]   (in the given order)
+	 * = the regular files visible in the final filesystem whose path
+	 * contains KEY as a substring (hardlinked content once), which
+	 * gate_path_bytes() reads; without it a per-path budget is skipped
+	 * with a note. The fsindex walk at the end has everything needed. */
+	const struct vec *paths;
+};
+
+/* Analyze `img` (opened, not yet walked) into a new report document. */
+int analyze_image(struct image *img, const struct analyze_opts *opts, json_t **report);
+
+#endif

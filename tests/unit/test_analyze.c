@@ -1,0 +1,608 @@
+/* The analyzer on synthetic layers: the visitor's callbacks called
+ * directly with entries and a fake reader, ELF files compiled here. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/analyze_private.h"
+#include "core/fsindex.h"
+#include "unit.h"
+#include "util/fs.h"
+#include "util/process.h"
+#include "util/strbuf.h"
+
+static char tmp[] = "/tmp/gs-test-analyze.XXXXXX";
+
+struct fake_reader {
+	const char *data;
+	size_t len, pos;
+};
+
+static long fake_read(struct image_reader *rd, void *buf, size_t len)
+{
+	struct fake_reader *f = (struct fake_reader *)rd;
+	size_t n = f->len - f->pos;
+
+	if (n > len)
+		n = len;
+	if (n > 4096)
+		n = 4096; /* short reads, as a real stream */
+	memcpy(buf, f->data + f->pos, n);
+	f->pos += n;
+	return (long)n;
+}
+
+/* One tar entry: F file (content or size), D dir, L symlink, H hardlink,
+ * W whiteout, O opaque. */
+struct ent {
+	char t;
+	const char *path;
+	const char *content; /* F: bytes (NULL: `size` zero bytes) */
+	size_t size;         /* F with content: its length (0: strlen) */
+};
+
+#define MAX_LAYERS 8
+static struct image_layer layers[MAX_LAYERS];
+static char diff_ids[MAX_LAYERS][80];
+
+static void feed_layer(struct analysis *an, const struct image_visitor *v, size_t idx,
+		       const struct ent *ents)
+{
+	struct image_layer *l = &layers[idx];
+	static char zeros[1 << 16];
+
+	memset(l, 0, sizeof(*l));
+	l->index = idx;
+	snprintf(diff_ids[idx], sizeof(diff_ids[idx]), "sha256:%064zx", idx + 1);
+	v->layer_begin(v->ctx, l);
+	for (const struct ent *e = ents; e->t; e++) {
+		struct image_entry ie = {e->path, IMAGE_ENTRY_FILE, 0, 0644, NULL};
+		struct fake_reader fr = {NULL, 0, 0};
+
+		switch (e->t) {
+		case 'F':
+			fr.data = e->content ? e->content : zeros;
+			fr.len = e->content ? (e->size ? e->size : strlen(e->content)) : e->size;
+			ie.size = fr.len;
+			break;
+		case 'D':
+			ie.type = IMAGE_ENTRY_DIR;
+			break;
+		case 'L':
+			ie.type = IMAGE_ENTRY_SYMLINK;
+			ie.link = e->content;
+			break;
+		case 'H':
+			ie.type = IMAGE_ENTRY_HARDLINK;
+			ie.link = e->content;
+			break;
+		case 'W':
+			ie.type = IMAGE_ENTRY_WHITEOUT;
+			break;
+		case 'O':
+			ie.type = IMAGE_ENTRY_OPAQUE;
+			break;
+		}
+		if (v->entry(v->ctx, l, &ie, (struct image_reader *)&fr) < 0)
+			printf("# entry '%s' failed: %s\n", e->path, error_last());
+	}
+	l->diff_id = diff_ids[idx];
+	v->layer_end(v->ctx, l);
+	(void)an;
+}
+
+static json_t *jget(json_t *root, const char *dotted)
+{
+	char *copy = xstrdup(dotted), *save = NULL;
+	json_t *cur = root;
+
+	for (char *tok = strtok_r(copy, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save)) {
+		char *end;
+		long idx = strtol(tok, &end, 10);
+
+		cur = *end ? json_object_get(cur, tok) : json_array_get(cur, (size_t)idx);
+	}
+	free(copy);
+	return cur;
+}
+
+static long long jint_at(json_t *root, const char *dotted)
+{
+	json_t *v = jget(root, dotted);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+static json_t *find_by(json_t *arr, const char *key, const char *value)
+{
+	size_t i;
+	json_t *it;
+
+	json_array_foreach(arr, i, it)
+	{
+		const char *s = json_string_value(json_object_get(it, key));
+
+		if (s && !strcmp(s, value))
+			return it;
+	}
+	return NULL;
+}
+
+static int count_rule(json_t *report, const char *rule, const char *severity)
+{
+	json_t *it;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(json_object_get(report, "findings"), i, it)
+	{
+		if (!strcmp(json_string_value(json_object_get(it, "rule")), rule) &&
+		    (!severity ||
+		     !strcmp(json_string_value(json_object_get(it, "severity")), severity)))
+			n++;
+	}
+	return n;
+}
+
+static void meta_init(struct image_meta *m, size_t nlayers, json_t *config)
+{
+	memset(m, 0, sizeof(*m));
+	m->name = "test/image:1";
+	m->source = IMAGE_SOURCE_ARCHIVE;
+	m->id = "sha256:feed";
+	m->config = config;
+	vec_init(&m->diff_ids, NULL);
+	vec_init(&m->created_by, NULL);
+	vec_init(&m->repo_tags, NULL);
+	for (size_t i = 0; i < nlayers; i++) {
+		snprintf(diff_ids[i], sizeof(diff_ids[i]), "sha256:%064zx", i + 1);
+		vec_push(&m->diff_ids, diff_ids[i]);
+	}
+}
+
+static void meta_release(struct image_meta *m)
+{
+	vec_release(&m->diff_ids);
+	vec_release(&m->created_by);
+	vec_release(&m->repo_tags);
+}
+
+/* ---- scenario 1: overwrite, delete file, delete dir, opaque, hardlinks -- */
+
+static void test_waste(void)
+{
+	struct analyze_opts o = {0};
+	struct vec base = VEC_INIT(NULL);
+	struct image_meta meta;
+	json_t *cfg = json_pack("{s:{s:s},s:[{s:s},{s:s,s:b},{s:s},{s:s}]}", "config", "User",
+				"app", "history", "created_by", "ADD rootfs /", "created_by",
+				"ENV X=1", "empty_layer", 1, "created_by", "RUN rm -rf /opt/d",
+				"created_by", "RUN rm /h/link");
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *w;
+	const struct ent l0[] = {
+		{'D', "usr", 0, 0},	     {'F', "usr/a", NULL, 100},   {'F', "usr/b", NULL, 200},
+		{'D', "opt/d", 0, 0},	     {'F', "opt/d/x", NULL, 300}, {'F', "opt/d/y", NULL, 400},
+		{'F', "keep/k", NULL, 50},   {'D', "o", 0, 0},		  {'F', "o/p", NULL, 60},
+		{'F', "o/sub/q", NULL, 70},  {'F', "h/orig", NULL, 500},  {'H', "h/link", "h/orig", 0},
+		{0, 0, 0, 0}};
+	const struct ent l1[] = {{'F', "usr/a", NULL, 150}, {'W', "usr/b", 0, 0},
+				 {'W', "opt/d", 0, 0},	    {'F', "o/new", NULL, 10},
+				 {'O', "o", 0, 0},	    {'W', "h/orig", 0, 0},
+				 {0, 0, 0, 0}};
+	const struct ent l2[] = {{'W', "h/link", 0, 0}, {0, 0, 0, 0}};
+
+	meta_init(&meta, 3, cfg);
+	vec_push(&base, (void *)"sha256:0000000000000000000000000000000000000000000000000000000000000001");
+	o.base_diff_ids = &base;
+	o.base_name = "test/base:1";
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	/* Layers arrive out of order: the replay puts them bottom up. */
+	feed_layer(an, &v, 2, l2);
+	feed_layer(an, &v, 0, l0);
+	feed_layer(an, &v, 1, l1);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the waste scenario (%s)",
+	      error_last());
+	if (!r)
+		goto done;
+	CHECK(jint_at(r, "summary.size") == 1840, "size: every layer's file bytes (%lld)",
+	      jint_at(r, "summary.size"));
+	CHECK(jint_at(r, "summary.wasted_bytes") == 1630,
+	      "wasted: overwrite 100 + delete 200 + dir 700 + opaque 130 + last hardlink 500, "
+	      "never the kept copy (%lld)",
+	      jint_at(r, "summary.wasted_bytes"));
+	CHECK(jint_at(r, "layers.0.wasted_bytes") == 1630 && jint_at(r, "layers.1.wasted_bytes") == 0,
+	      "wasted bytes charged to the layer holding the dead copy");
+	CHECK(jint_at(r, "summary.files") == 3, "visible files: usr/a keep/k o/new (%lld)",
+	      jint_at(r, "summary.files"));
+	CHECK(jint_at(r, "summary.visible_bytes") == 210, "visible bytes 150+50+10 (%lld)",
+	      jint_at(r, "summary.visible_bytes"));
+	w = json_object_get(r, "wasted");
+	CHECK_STR(json_string_value(jget(w, "0.path")), "/opt/d", "biggest waste: the deleted dir");
+	CHECK(jint_at(w, "0.bytes") == 700 && jint_at(w, "0.by_layer") == 1 && jint_at(w, "0.layer") == 0,
+	      "deleted dir: 700 bytes of layer 0 by layer 1");
+	CHECK_STR(json_string_value(jget(w, "0.reason")), "deleted", "reason deleted");
+	CHECK(find_by(w, "path", "/h/link") && jint_at(find_by(w, "path", "/h/link"), "bytes") == 500,
+	      "hardlinked content wasted when its last name goes");
+	CHECK(!find_by(w, "path", "/h/orig"), "deleting one name of a hardlink wastes nothing");
+	CHECK(find_by(w, "path", "/o") && jint_at(find_by(w, "path", "/o"), "bytes") == 130,
+	      "opaque dir: the lower layer's 130 bytes");
+	CHECK(find_by(w, "path", "/usr/a") &&
+		      !strcmp(json_string_value(json_object_get(find_by(w, "path", "/usr/a"),
+								"reason")),
+			      "overwritten") &&
+		      jint_at(find_by(w, "path", "/usr/a"), "bytes") == 100,
+	      "overwrite: the old copy's 100 bytes, not the new 150");
+	CHECK(jint_at(r, "summary.base.layers") == 1 && jint_at(r, "summary.base_bytes") == 1680 &&
+		      jint_at(r, "summary.own_bytes") == 160,
+	      "base: layer 0 by diff_id, 1680 base bytes, 160 own");
+	CHECK_STR(json_string_value(jget(r, "summary.base.matched_by")), "digest", "matched_by digest");
+	CHECK_STR(json_string_value(jget(r, "layers.1.created_by")), "RUN rm -rf /opt/d",
+	      "created_by from history, empty layers skipped");
+	CHECK(json_is_false(jget(r, "config.root")) && !count_rule(r, "root-user", NULL),
+	      "USER app: not root");
+	CHECK(json_is_null(jget(r, "summary.compressed_size")), "compressed size unknown: null");
+done:
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+	vec_release(&base);
+	json_decref(cfg);
+}
+
+/* ---- scenario 2: packages, ELF, closure, CUDA, config -------------------- */
+
+static char *slurp(const char *name, size_t *len)
+{
+	char *path = xstrfmt("%s/%s", tmp, name);
+	struct strbuf sb = STRBUF_INIT;
+
+	if (fs_read_file(path, &sb, 0) < 0)
+		printf("# cannot read %s\n", path);
+	free(path);
+	return strbuf_detach(&sb, len);
+}
+
+static int build_elves(void)
+{
+	static const char script[] =
+		"set -e\n"
+		"printf 'int foo(double x){return (int)x;}\\n' > foo.c\n"
+		"printf 'int bar(void){return 2;}\\n' > bar.c\n"
+		"printf 'int cu(void){return 3;}\\n' > cu.c\n"
+		"printf 'int cuInit(int x){return x;}\\n' > cuda.c\n"
+		"printf 'int foo(double);\\nint main(void){return foo(4.0);}\\n' > main.c\n"
+		"printf 'int bar(void);\\nint main(void){return bar();}\\n' > mainbar.c\n"
+		"printf 'int cuInit(int);\\nint f(void){return cuInit(0);}\\n' > needcuda.c\n"
+		"cc -shared -fPIC -g -o libfoo.so.1.2.3 -Wl,-soname,libfoo.so.1 foo.c -lm\n"
+		"ln -sf libfoo.so.1.2.3 libfoo.so\n"
+		"cc -shared -fPIC -s -o libbar.so.2 -Wl,-soname,libbar.so.2 bar.c\n"
+		"cc -shared -fPIC -s -o libbaz.so.1 -Wl,-soname,libbaz.so.1 bar.c\n"
+		"cc -shared -fPIC -s -o libcublas.so.12.4.5.8 -Wl,-soname,libcublas.so.12 cu.c\n"
+		"cc -shared -fPIC -s -o libcuda.so.1 -Wl,-soname,libcuda.so.1 cuda.c\n"
+		"ln -sf libcuda.so.1 libcuda.so\n"
+		"cc -shared -fPIC -s -o libneedscuda.so -Wl,-soname,libneedscuda.so needcuda.c -L. "
+		"-lcuda\n"
+		"cc -s -o app main.c -L. -lfoo -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
+		"cc -s -o app2 main.c -L. -lfoo\n"
+		"ln -sf libbaz.so.1 libbaz.so\n"
+		"cc -s -o app3 mainbar.c -L. -lbaz\n";
+	struct process p;
+	struct process_result res;
+	int ok;
+
+	process_init(&p);
+	vec_pushstr(&p.argv, "/bin/sh");
+	vec_pushstr(&p.argv, "-c");
+	vec_pushstr(&p.argv, script);
+	p.cwd = tmp;
+	p.output = PROCESS_OUTPUT_CAPTURE;
+	ok = process_run(&p, 120000, &res) == 0 && res.exited && res.exit_code == 0;
+	if (!ok)
+		printf("# build failed: %s\n", p.out.buf);
+	process_release(&p);
+	return ok;
+}
+
+static void test_contents(const struct knowledge *kb)
+{
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	json_t *cfg = json_pack(
+		"{s:{s:s,s:[s],s:[s,s,s],s:s}}", "config", "User", "", "Cmd", "app", "Env",
+		"PATH=/usr/local/sbin:/usr/local/bin:/opt/app/bin:/usr/bin:/bin", "CUDA_VERSION=12.4.1",
+		"NVIDIA_DRIVER_CAPABILITIES=all", "WorkingDir", "/");
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *it;
+	size_t foo_n, app_n, app2_n, app3_n, cublas_n, bar_n, baz_n, cuda_n, needs_n;
+	char *foo = slurp("libfoo.so.1.2.3", &foo_n), *app = slurp("app", &app_n),
+	     *app2 = slurp("app2", &app2_n), *app3 = slurp("app3", &app3_n),
+	     *cublas = slurp("libcublas.so.12.4.5.8", &cublas_n), *bar = slurp("libbar.so.2", &bar_n),
+	     *baz = slurp("libbaz.so.1", &baz_n), *cuda = slurp("libcuda.so.1", &cuda_n),
+	     *needs = slurp("libneedscuda.so", &needs_n);
+	const char *status = "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n\n"
+			     "Package: foo\nStatus: install ok installed\nVersion: 1.0\n"
+			     "Description: a thing\n with a continuation: line\n\n"
+			     "Package: gone\nStatus: deinstall ok config-files\nVersion: 0.1\n";
+	const struct ent l0[] = {
+		{'F', "var/lib/dpkg/status", status, 0},
+		{'F', "var/lib/dpkg/info/libc6:amd64.list",
+		 "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n"
+		 "/lib/x86_64-linux-gnu/libm-2.36.so\n/lib/x86_64-linux-gnu/libm.so.6\n",
+		 0},
+		{'F', "var/lib/dpkg/info/foo.list", "/usr\n/usr/share/foo/data\n", 0},
+		{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+		{'F', "lib/x86_64-linux-gnu/libm-2.36.so", NULL, 400},
+		{'L', "lib/x86_64-linux-gnu/libm.so.6", "libm-2.36.so", 0},
+		{'F', "usr/share/foo/data", NULL, 300},
+		{'F', "srv/blob", NULL, 1234},
+		{'D', "usr/lib/python3/dist-packages", 0, 0},
+		{'F', "usr/lib/python3/dist-packages/pkg-1.0.dist-info/RECORD",
+		 "pkg/__init__.py,sha256=abc,10\n\"pkg/we,ird.py\",,\npkg-1.0.dist-info/RECORD,,\n"
+		 "../../../bin/pkgtool,,\n",
+		 0},
+		{'F', "usr/lib/python3/dist-packages/pkg/__init__.py", NULL, 10},
+		{'F', "usr/lib/python3/dist-packages/pkg/we,ird.py", NULL, 7},
+		{'F', "usr/bin/pkgtool", NULL, 20},
+		{'F', "usr/lib/python3/dist-packages/pkg/__pycache__/x.cpython-311.pyc", NULL, 5},
+		{'F', "usr/lib/python3/dist-packages/pkg/tests/test_a.py", NULL, 40},
+		{'F', "var/lib/apt/lists/deb.debian.org_dists_bookworm_InRelease", NULL, 100},
+		{'F', "var/lib/apt/lists/lock", NULL, 0},
+		{'F', "root/.cache/pip/http/a", NULL, 50},
+		{0, 0, 0, 0}};
+	const struct ent l1[] = {
+		{'F', "opt/app/lib/libfoo.so.1.2.3", foo, foo_n},
+		{'L', "opt/app/lib/libfoo.so.1", "libfoo.so.1.2.3", 0},
+		{'F', "opt/app/bin/app", app, app_n},
+		{'F', "usr/local/bin/app2", app2, app2_n},
+		{'F', "usr/local/bin/app3", app3, app3_n},
+		{'F', "etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n", 0},
+		{'F', "etc/ld.so.conf.d/baz.conf", "# baz\n/opt/ldconf/lib\n", 0},
+		{'F', "opt/ldconf/lib/libbaz.so.1", baz, baz_n},
+		{'F', "usr/local/cuda/lib64/libcublas.so.12.4.5.8", cublas, cublas_n},
+		{'L', "usr/local/cuda/lib64/libcublas.so.12", "libcublas.so.12.4.5.8", 0},
+		{'L', "usr/local/cuda/lib64/libcublas.so", "libcublas.so.12", 0},
+		{'F', "usr/lib/python3/dist-packages/nvidia/cublas/lib/libcublas.so.12", cublas,
+		 cublas_n},
+		{'F', "usr/lib/x86_64-linux-gnu/libbar.so.2", bar, bar_n},
+		{'H', "usr/lib/x86_64-linux-gnu/libbar-alias.so.2", "usr/lib/x86_64-linux-gnu/libbar.so.2",
+		 0},
+		{'F', "usr/lib/x86_64-linux-gnu/libneedscuda.so", needs, needs_n},
+		{'F', "usr/lib/x86_64-linux-gnu/libcuda.so.1", cuda, cuda_n},
+		{'F', "usr/local/cuda/lib64/stubs/libcuda.so", cuda, cuda_n},
+		{'F', "usr/bin/x86_64-linux-gnu-gcc-12", app2, app2_n},
+		{'F', "usr/include/zlib.h", NULL, 100},
+		{'F', "usr/include/zconf.h", NULL, 50},
+		{'F', "usr/lib/x86_64-linux-gnu/libz.a", NULL, 2000},
+		{'L', "venv/bin/python", "/usr/bin/python3.12", 0},
+		{'L', "venv/bin/python3", "python", 0},
+		{'L', "usr/bin/python3", "python3.11", 0},
+		{'F', "usr/bin/python3.11", NULL, 60},
+		{'L', "loop/python", "python2", 0},
+		{'L', "loop/python2", "python", 0},
+		{'L', "usr/bin/pythonloop", "/loop/python", 0},
+		{0, 0, 0, 0}};
+
+	memset(&meta, 0, sizeof(meta));
+	meta_init(&meta, 2, cfg);
+	o.kb = kb;
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, l0);
+	feed_layer(an, &v, 1, l1);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the contents scenario (%s)",
+	      error_last());
+	if (!r)
+		goto done;
+	if (getenv("GS_TEST_DUMP")) {
+		char *s = json_dumps(r, JSON_INDENT(2));
+
+		printf("%s\n", s);
+		free(s);
+	}
+
+	/* Packages. */
+	it = find_by(json_object_get(r, "packages"), "name", "libc6");
+	CHECK(it && jint_at(it, "bytes") == 1400 && jint_at(it, "files") == 2,
+	      "dpkg libc6: 1400 bytes in 2 files (the symlink owns no bytes)");
+	CHECK_STR(json_string_value(json_object_get(it, "version")), "2.36-9", "dpkg version");
+	it = find_by(json_object_get(r, "packages"), "name", "foo");
+	CHECK(it && jint_at(it, "bytes") == 300, "dpkg foo: 300 bytes");
+	CHECK(!find_by(json_object_get(r, "packages"), "name", "gone"),
+	      "a deinstalled package is not listed");
+	it = find_by(json_object_get(r, "packages"), "name", "pkg");
+	CHECK(it && jint_at(it, "bytes") > 37 && jint_at(it, "files") == 4,
+	      "pip pkg: __init__, the quoted name, its RECORD, ../../../bin/pkgtool (%lld files)",
+	      it ? jint_at(it, "files") : -1);
+	CHECK_STR(it ? json_string_value(json_object_get(it, "manager")) : NULL, "pip",
+		  "manager pip");
+	CHECK_STR(it ? json_string_value(json_object_get(it, "version")) : NULL, "1.0",
+		  "pip version from the dist-info name");
+	CHECK(jint_at(r, "summary.unowned_bytes") > 1234, "unowned bytes include srv/blob");
+
+	/* ELF and closure. */
+	CHECK(jint_at(r, "elf.files") >= 9, "ELF files counted (%lld)", jint_at(r, "elf.files"));
+	CHECK(jint_at(r, "elf.unstripped_files") == 1 &&
+		      jint_at(r, "elf.unstripped_bytes") == (long long)foo_n,
+	      "one unstripped ELF: libfoo built with -g");
+	CHECK(count_rule(r, "unstripped-elf", "warn") == 1, "unstripped-elf warning");
+	it = json_object_get(jget(r, "closure"), "missing");
+	CHECK(find_by(it, "file", "/usr/local/bin/app2") &&
+		      !strcmp(json_string_value(json_object_get(find_by(it, "file", "/usr/local/bin/app2"), "needed")),
+			      "libfoo.so.1"),
+	      "app2 without RUNPATH: libfoo.so.1 missing");
+	CHECK(!find_by(it, "file", "/opt/app/bin/app"), "app finds libfoo.so.1 through $ORIGIN/../lib");
+	CHECK(!find_by(it, "file", "/usr/local/bin/app3"), "app3 finds libbaz through ld.so.conf.d");
+	CHECK(!find_by(it, "file", "/opt/app/lib/libfoo.so.1.2.3"),
+	      "libfoo finds libm.so.6 through a symlink in the multiarch dir");
+	CHECK(find_by(it, "needed", "libcublasLt.so.12") &&
+		      !strcmp(json_string_value(json_object_get(find_by(it, "needed", "libcublasLt.so.12"), "via")),
+			      "dlopen"),
+	      "dlopen rule: libcublas.so.12 loads libcublasLt.so.12, missing");
+	CHECK(count_rule(r, "missing-library", "error") >= 2, "missing-library findings");
+	CHECK(json_array_size(jget(r, "closure.driver_expected")) == 1 &&
+		      !strcmp(json_string_value(jget(r, "closure.driver_expected.0")), "libcuda.so.1"),
+	      "libcuda.so.1 expected from the driver, not missing");
+	CHECK(!find_by(it, "needed", "libcuda.so.1"), "the driver's library is never missing");
+	CHECK(json_array_size(jget(r, "closure.driver_in_image")) == 1 &&
+		      !strcmp(json_string_value(jget(r, "closure.driver_in_image.0.path")),
+			      "/usr/lib/x86_64-linux-gnu/libcuda.so.1"),
+	      "a copy of libcuda.so.1 in the image (the devel stub aside)");
+	CHECK(count_rule(r, "driver-in-image", "error") == 1, "driver-in-image error");
+	it = jget(r, "closure.dangling_interpreters");
+	CHECK(find_by(it, "path", "/venv/bin/python") && find_by(it, "path", "/venv/bin/python3"),
+	      "venv python -> /usr/bin/python3.12 missing: dangling (and python3 -> python)");
+	CHECK(!find_by(it, "path", "/usr/bin/python3"), "a link to a present python is fine");
+	CHECK(find_by(it, "path", "/usr/bin/pythonloop"), "a symlink loop ends, as dangling");
+	CHECK(count_rule(r, "dangling-interpreter", "error") >= 2, "dangling-interpreter errors");
+
+	/* CUDA. */
+	it = jget(r, "cuda.duplicates");
+	CHECK(json_array_size(it) == 1, "one duplicate (symlinks and hardlinks are not copies): %zu",
+	      json_array_size(it));
+	CHECK_STR(json_string_value(jget(it, "0.soname")), "libcublas.so.12", "duplicate soname");
+	CHECK_STR(json_string_value(jget(it, "0.version")), "12.4.5.8",
+		  "version from the real file name");
+	CHECK(jint_at(it, "0.bytes") == (long long)cublas_n && json_array_size(jget(it, "0.paths")) == 2,
+	      "duplicate bytes: one copy (%lld), 2 paths", jint_at(it, "0.bytes"));
+	CHECK(count_rule(r, "duplicate-library", "error") == 1, "duplicate-library error");
+	it = find_by(jget(r, "cuda.components"), "name", "cublas");
+	CHECK(it && jint_at(it, "bytes") == 2 * (long long)cublas_n && jint_at(it, "files") == 2,
+	      "component cublas: both copies");
+
+	/* Devel, caches, tests. */
+	CHECK(json_array_size(jget(r, "devel.tools")) == 1 && count_rule(r, "devel-toolchain", "error") >= 1,
+	      "a compiler binary: devel-toolchain error");
+	CHECK(jint_at(r, "devel.headers.files") == 2, "2 headers");
+	CHECK(jint_at(r, "devel.static_libs.files") == 1 && jint_at(r, "devel.static_libs.bytes") == 2000,
+	      "1 static library");
+	CHECK(count_rule(r, "devel-toolchain", "info") == 2, "a few headers, a small .a: info");
+	it = json_object_get(r, "caches");
+	CHECK(find_by(it, "kind", "apt-lists") && jint_at(find_by(it, "kind", "apt-lists"), "bytes") == 100,
+	      "apt lists cache (the lock file aside)");
+	CHECK(find_by(it, "kind", "pip-cache") && find_by(it, "kind", "pycache"), "pip cache, __pycache__");
+	CHECK(count_rule(r, "caches", "warn") == 3, "3 cache warnings");
+	CHECK(jint_at(r, "tests_examples.bytes") == 40 &&
+		      !strcmp(json_string_value(jget(r, "tests_examples.dirs.0")),
+			      "/usr/lib/python3/dist-packages/pkg/tests"),
+	      "tests dir in dist-packages");
+
+	/* Config. */
+	CHECK(json_is_true(jget(r, "config.root")) && count_rule(r, "root-user", "warn") == 1,
+	      "USER \"\": root");
+	CHECK_STR(json_string_value(jget(r, "config.command")), "/opt/app/bin/app",
+		  "cmd resolved through PATH");
+	CHECK(json_is_true(jget(r, "config.command_exists")), "command exists");
+	CHECK(count_rule(r, "nvidia-env", "warn") == 2,
+	      "NVIDIA_DRIVER_CAPABILITIES all, NVIDIA_VISIBLE_DEVICES unset");
+	CHECK(!count_rule(r, "missing-command", NULL), "no missing-command");
+done:
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+	json_decref(cfg);
+	free(foo);
+	free(app);
+	free(app2);
+	free(app3);
+	free(cublas);
+	free(bar);
+	free(baz);
+	free(cuda);
+	free(needs);
+}
+
+/* ---- scenario 3: a missing command through a symlink loop -------------- */
+
+static void test_command(void)
+{
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	json_t *cfg = json_pack("{s:{s:s,s:[s,s],s:s}}", "config", "User", "0:0", "Entrypoint",
+				"/loop/a", "x", "WorkingDir", "/srv");
+	struct analysis *an = analysis_new(&o, fake_read);
+	struct image_visitor v;
+	json_t *r = NULL;
+	const struct ent l0[] = {{'L', "loop/a", "b", 0}, {'L', "loop/b", "a", 0}, {0, 0, 0, 0}};
+
+	meta_init(&meta, 1, cfg);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, l0);
+	CHECK(analysis_report(an, NULL, &r) == 0, "report of a looping entrypoint");
+	CHECK(r && json_is_false(jget(r, "config.command_exists")) &&
+		      count_rule(r, "missing-command", "error") == 1,
+	      "entrypoint through a symlink loop: missing-command");
+	CHECK(r && json_is_true(jget(r, "config.root")), "USER 0:0 is root");
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+	json_decref(cfg);
+}
+
+/* ---- the path index on its own ------------------------------------------ */
+
+static void test_fsindex(void)
+{
+	struct fsindex fsi;
+	struct strbuf sb = STRBUF_INIT;
+	uint32_t a, b;
+
+	fsi_init(&fsi);
+	for (int i = 0; i < 20000; i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "usr/lib/d%d/f%d", i % 97, i);
+		fsi_lookup(&fsi, FSI_ROOT, p, 1);
+	}
+	a = fsi_lookup(&fsi, FSI_ROOT, "usr/lib/d5/f5", 0);
+	b = fsi_lookup(&fsi, FSI_ROOT, "/usr//lib/d5/f5", 0);
+	CHECK(a != FSI_NONE && a == b, "lookup after 20000 inserts, slashes folded");
+	fsi_path(&fsi, a, &sb);
+	CHECK_STR(sb.buf, "/usr/lib/d5/f5", "path of a node");
+	CHECK(fsi_lookup(&fsi, FSI_ROOT, "usr/lib/d5/nope", 0) == FSI_NONE, "absent path");
+	CHECK(fsi_intern(&fsi, "lib", 3) == fsi_node(&fsi, fsi_lookup(&fsi, FSI_ROOT, "usr/lib", 0))->name,
+	      "names interned once");
+	strbuf_release(&sb);
+	fsi_release(&fsi);
+}
+
+int main(void)
+{
+	struct knowledge *kb = NULL;
+	struct vec dirs = VEC_INIT(NULL);
+
+	test_fsindex();
+	test_waste();
+	test_command();
+	if (!mkdtemp(tmp)) {
+		CHECK(0, "mkdtemp");
+		return unit_done();
+	}
+	vec_push(&dirs, (void *)"plugins");
+	CHECK(knowledge_load_dirs(&kb, &dirs) == 0, "load plugins/ (%s)", error_last());
+	if (build_elves() && kb)
+		test_contents(kb);
+	else
+		CHECK(0, "cc builds the ELF files");
+	knowledge_free(kb);
+	vec_release(&dirs);
+	{
+		struct process p;
+		struct process_result res;
+
+		process_init(&p);
+		vec_pushstr(&p.argv, "rm");
+		vec_pushstr(&p.argv, "-rf");
+		vec_pushstr(&p.argv, tmp);
+		process_run(&p, 10000, &res);
+		process_release(&p);
+	}
+	return unit_done();
+}
