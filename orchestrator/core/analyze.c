@@ -1642,7 +1642,9 @@ static json_t *duplicates_json(struct analysis *an, struct tally *t, json_t *fin
 		if (!strcmp(fsi_str(&an->fsi, fsi_node(&an->fsi, nd->parent)->name), "stubs"))
 			continue;
 		if (!so) {
-			if (!strstr(b, ".so"))
+			/* Without a SONAME only a versioned library name counts: plugin
+			 * modules (perl's auto/.../Util.so) share base names freely. */
+			if (!starts_with(b, "lib") || !strstr(b, ".so."))
 				continue;
 			so = b;
 		}
