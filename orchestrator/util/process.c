@@ -73,6 +73,7 @@ void process_init(struct process *p)
 	strbuf_init(&p->out, 0);
 	strbuf_init(&p->line_, 0);
 	p->out_fd_ = p->file_fd_ = p->pidfd_ = -1;
+	p->stdout_fd = -1;
 }
 
 static int is_running(const struct process *p)
@@ -91,6 +92,7 @@ void process_release(struct process *p)
 	close_fd(&p->out_fd_);
 	close_fd(&p->file_fd_);
 	close_fd(&p->pidfd_);
+	close_fd(&p->stdout_fd);
 	vec_release(&p->argv);
 	vec_release(&p->env);
 	strbuf_release(&p->out);
@@ -217,7 +219,7 @@ static void child_fail(int fd, int stage)
  * only; everything was prepared before the fork.
  */
 static void child_exec(const struct process *p, const char *prog, char **envp, int in_fd,
-		       int out_fd, int err_fd, const sigset_t *empty)
+		       int out_fd, int stdout_fd, int err_fd, const sigset_t *empty)
 {
 	struct sigaction dfl;
 
@@ -234,6 +236,8 @@ static void child_exec(const struct process *p, const char *prog, char **envp, i
 	if (in_fd >= 0 && child_dup(in_fd, 0) < 0)
 		child_fail(err_fd, STAGE_SETUP);
 	if (out_fd >= 0 && (child_dup(out_fd, 1) < 0 || child_dup(out_fd, 2) < 0))
+		child_fail(err_fd, STAGE_SETUP);
+	if (stdout_fd >= 0 && child_dup(stdout_fd, 1) < 0)
 		child_fail(err_fd, STAGE_SETUP);
 	if (p->cwd && chdir(p->cwd) < 0)
 		child_fail(err_fd, STAGE_CHDIR);
@@ -264,8 +268,8 @@ static int open_pidfd(pid_t pid)
 int process_start(struct process *p)
 {
 	int ret = 0;
-	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-	int in_fd = -1, null_out = -1, file_fd = -1, child_out = -1;
+	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, std_pipe[2] = {-1, -1};
+	int in_fd = -1, null_out = -1, file_fd = -1, child_out = -1, child_stdout = -1;
 	char **envp = NULL;
 	char *prog = NULL;
 	const char *name, *path;
@@ -307,6 +311,16 @@ int process_start(struct process *p)
 		/* The child writes to a pipe that the parent copies into
 		 * the file, so that on_line sees the lines too. */
 		__attribute__((fallthrough));
+	case PROCESS_OUTPUT_PIPE:
+		if (p->output == PROCESS_OUTPUT_PIPE) {
+			if (pipe2(std_pipe, O_CLOEXEC) < 0) {
+				ret = error_set("cannot run '%s': %s", name,
+						errstr(errno, eb, sizeof(eb)));
+				goto done;
+			}
+			child_stdout = std_pipe[1];
+		}
+		__attribute__((fallthrough));
 	case PROCESS_OUTPUT_CAPTURE:
 		if (pipe2(out_pipe, O_CLOEXEC) < 0) {
 			ret = error_set("cannot run '%s': %s", name, errstr(errno, eb, sizeof(eb)));
@@ -336,7 +350,7 @@ int process_start(struct process *p)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0)
-		child_exec(p, prog, envp, in_fd, child_out, err_pipe[1], &empty);
+		child_exec(p, prog, envp, in_fd, child_out, child_stdout, err_pipe[1], &empty);
 	ce.err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
@@ -349,6 +363,7 @@ int process_start(struct process *p)
 		setpgid(pid, pid);
 	close_fd(&err_pipe[1]);
 	close_fd(&out_pipe[1]);
+	close_fd(&std_pipe[1]);
 	do {
 		n = read(err_pipe[0], &ce, sizeof(ce));
 	} while (n < 0 && errno == EINTR);
@@ -374,6 +389,8 @@ int process_start(struct process *p)
 		fcntl(p->out_fd_, F_SETFL, fcntl(p->out_fd_, F_GETFL) | O_NONBLOCK);
 	p->file_fd_ = file_fd;
 	file_fd = -1;
+	p->stdout_fd = std_pipe[0];
+	std_pipe[0] = -1;
 	p->pidfd_ = open_pidfd(pid);
 
 done:
@@ -381,6 +398,8 @@ done:
 	close_fd(&out_pipe[1]);
 	close_fd(&err_pipe[0]);
 	close_fd(&err_pipe[1]);
+	close_fd(&std_pipe[0]);
+	close_fd(&std_pipe[1]);
 	close_fd(&in_fd);
 	close_fd(&null_out);
 	close_fd(&file_fd);
@@ -469,7 +488,7 @@ static void keep_output(struct process *p, const char *buf, size_t len)
 			q += w;
 			left -= (size_t)w;
 		}
-	} else if (p->output == PROCESS_OUTPUT_CAPTURE) {
+	} else if (p->output == PROCESS_OUTPUT_CAPTURE || p->output == PROCESS_OUTPUT_PIPE) {
 		size_t room = p->output_cap > p->out.len ? p->output_cap - p->out.len : 0;
 
 		if (len > room)
@@ -502,6 +521,39 @@ static int pump_output(struct process *p)
 		if (p->on_line && (p->line_.len || p->line_cut_))
 			emit_line(p);
 		return 1;
+	}
+}
+
+long process_read_stdout(struct process *p, void *buf, size_t len)
+{
+	char eb[128];
+
+	if (p->stdout_fd < 0)
+		return error_set("cannot read the output of '%s': not piped",
+				 p->argv.nr ? (const char *)p->argv.items[0] : "");
+	for (;;) {
+		struct pollfd fds[2] = {{p->stdout_fd, POLLIN, 0}, {p->out_fd_, POLLIN, 0}};
+		int n = poll(fds, p->out_fd_ >= 0 ? 2 : 1, -1);
+		ssize_t r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_set("cannot read the output of '%s': %s",
+					 (const char *)p->argv.items[0],
+					 errstr(errno, eb, sizeof(eb)));
+		if (p->out_fd_ >= 0 && fds[1].revents)
+			pump_output(p);
+		if (!fds[0].revents)
+			continue;
+		do {
+			r = read(p->stdout_fd, buf, len);
+		} while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return error_set("cannot read the output of '%s': %s",
+					 (const char *)p->argv.items[0],
+					 errstr(errno, eb, sizeof(eb)));
+		return (long)r;
 	}
 }
 

@@ -30,6 +30,11 @@ enum process_output {
 	PROCESS_OUTPUT_FILE,	/* stdout+stderr appended to `output_path` */
 	PROCESS_OUTPUT_INHERIT, /* the parent's stdout and stderr */
 	PROCESS_OUTPUT_NULL,	/* /dev/null */
+	/* stdout to a pipe (`stdout_fd`) that the caller streams with
+	 * process_read_stdout(); stderr captured into `out` as with CAPTURE,
+	 * read meanwhile so a chatty stderr never blocks the child. Call
+	 * process_wait() once stdout is done (or closed). */
+	PROCESS_OUTPUT_PIPE,
 };
 
 /* Captured output is kept up to this many bytes by default. */
@@ -67,6 +72,8 @@ struct process {
 	struct strbuf out; /* the captured output (owned; strbuf_detach() to keep it) */
 	size_t out_total;  /* bytes the child wrote, kept or not */
 	int out_truncated; /* out_total > output_cap: only the first bytes are in `out` */
+	int stdout_fd;	   /* PROCESS_OUTPUT_PIPE: read end of the child's stdout, else -1;
+			      owned: process_release() closes it */
 
 	/* Private. */
 	int out_fd_, file_fd_, pidfd_, reaped_, status_, status_lost_, file_errno_, timeout_ms_;
@@ -96,6 +103,13 @@ int process_start(struct process *p);
  * with `res` filled; negative on a system error (the child is still reaped).
  */
 int process_wait(struct process *p, int timeout_ms, struct process_result *res);
+
+/*
+ * PROCESS_OUTPUT_PIPE: read up to `len` bytes of the child's stdout,
+ * blocking until some arrive, while keeping its stderr drained into `out`.
+ * Returns the count, 0 at end of stdout, -1 with error_last() set on error.
+ */
+long process_read_stdout(struct process *p, void *buf, size_t len);
 
 /* process_start() then process_wait(). */
 int process_run(struct process *p, int timeout_ms, struct process_result *res);

@@ -327,6 +327,36 @@ static void test_cancel_kill_release(void)
 	signal(SIGCHLD, SIG_DFL);
 }
 
+/* PROCESS_OUTPUT_PIPE: stdout streamed through stdout_fd, stderr captured apart,
+ * a stderr larger than a pipe does not block the child while stdout is read. */
+static void test_stdout_pipe(void)
+{
+	struct process p;
+	struct process_result res;
+	char buf[65536];
+	size_t total = 0;
+	long n;
+
+	process_init(&p);
+	vec_pushstr(&p.argv, "sh");
+	vec_pushstr(&p.argv, "-c");
+	vec_pushstr(&p.argv, "head -c 200000 /dev/zero >&2; head -c 3000000 /dev/zero; "
+			     "echo done >&2; exit 3");
+	p.output = PROCESS_OUTPUT_PIPE;
+	p.stdin_null = 1;
+	CHECK(process_start(&p) == 0 && p.stdout_fd >= 0, "pipe: started, stdout_fd open");
+	while ((n = process_read_stdout(&p, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	CHECK(total == 3000000, "pipe: every stdout byte read (%zu)", total);
+	CHECK(process_wait(&p, 10000, &res) == 0 && res.exited && res.exit_code == 3,
+	      "pipe: exit code kept");
+	CHECK(p.out_total == 200005 && p.out.len == 200005 &&
+		  !memcmp(p.out.buf + p.out.len - 5, "done\n", 5),
+	      "pipe: stderr captured apart (%zu bytes)", p.out_total);
+	process_release(&p);
+	CHECK(p.stdout_fd == -1, "pipe: release closes stdout_fd");
+}
+
 int main(void)
 {
 	long long t0 = ms_now();
@@ -344,6 +374,7 @@ int main(void)
 	test_lines_and_file();
 	test_timeout_group();
 	test_cancel_kill_release();
+	test_stdout_pipe();
 	CHECK(no_children_left(), "no child is left to reap");
 	printf("# test_process took %lld ms\n", ms_now() - t0);
 	fake_cleanup();
