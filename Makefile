@@ -2,7 +2,7 @@
 # DEV=0 drops -Werror for packagers; SANITIZE=address builds with ASan.
 
 CC ?= cc
-PKGS = yaml-0.1 jansson libcurl libgit2 libcrypto
+PKGS = yaml-0.1 jansson libcurl libgit2 libcrypto libarchive
 DEV ?= 1
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

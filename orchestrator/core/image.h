@@ -1,0 +1,122 @@
+#ifndef GS_IMAGE_H
+#define GS_IMAGE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/vec.h"
+
+/*
+ * Reading a container image as a stream of layers and tar entries, from
+ * wherever it is, without unpacking it to disk and with memory bounded
+ * whatever the image's size:
+ *
+ *   engine    an image the local Docker Engine has ("docker save" stream)
+ *   registry  "registry/repo:tag" or "@sha256:..." (manifest, config, blobs;
+ *             gives compressed sizes)
+ *   archive   a docker-save tar file ("docker save -o x.tar")
+ *   oci       an OCI image layout directory (oci-layout, index.json, blobs/)
+ *
+ * Layers may arrive in any order (docker save writes layer directories
+ * before the manifest that orders them), so every callback names its
+ * layer, and the image's metadata (config, layer order, history) is handed
+ * over once known, before or after the layers. Uncompressed, gzip and zstd
+ * layers are read alike. Hostile input (paths escaping the root, absurd
+ * sizes, truncated streams, a layer that is not a tar) fails with a clear
+ * error naming the image and the entry; nothing is ever written to disk.
+ *
+ * Ownership: the image owns every struct it hands to callbacks; they are
+ * valid during the callback (image_meta and image_layer until image_close).
+ */
+
+enum image_source {
+	IMAGE_SOURCE_AUTO = 0, /* archive if a file, oci if a directory with oci-layout,
+				  else engine if it has the image, else registry */
+	IMAGE_SOURCE_ENGINE,
+	IMAGE_SOURCE_REGISTRY,
+	IMAGE_SOURCE_ARCHIVE,
+	IMAGE_SOURCE_OCI,
+};
+
+struct image_opts {
+	enum image_source source;
+	const char *docker;        /* docker client for the engine source; NULL: detect */
+	struct registry_client *registry; /* for the registry source; NULL: a default one */
+	const char *platform;      /* for an index: "linux/amd64" (default) */
+	uint64_t max_entry_size;   /* refuse a tar entry larger than this (0: 1 TiB) */
+	uint64_t max_entries;      /* refuse a layer with more entries (0: 10 million) */
+};
+
+struct image_layer {
+	size_t index;          /* position in the image (0 = bottom); SIZE_MAX until known */
+	char *diff_id;         /* sha256 of the uncompressed tar, computed while reading */
+	char *blob_digest;     /* digest of the blob as stored (compressed), NULL if unknown */
+	char *media_type;      /* NULL if unknown */
+	uint64_t compressed_size; /* 0 if unknown (engine and archive sources store none) */
+	uint64_t size;         /* uncompressed tar bytes, final at layer_end */
+	uint64_t files_size;   /* sum of regular file sizes, final at layer_end */
+	uint64_t entries;      /* tar entries, final at layer_end */
+	char *created_by;      /* the history instruction that made it, NULL if unknown */
+};
+
+struct image_meta {
+	char *name;            /* as the user gave it */
+	enum image_source source;
+	char *id;              /* config digest "sha256:..." */
+	char *manifest_digest; /* NULL for engine and archive sources */
+	json_t *config;        /* the image config (owned by the image) */
+	struct vec diff_ids;   /* layer order from config rootfs.diff_ids, bottom first */
+	struct vec created_by; /* per layer, in the same order ("" when unknown) */
+	struct vec repo_tags;  /* from the archive's manifest or the engine, may be empty */
+};
+
+enum image_entry_type {
+	IMAGE_ENTRY_FILE,
+	IMAGE_ENTRY_DIR,
+	IMAGE_ENTRY_SYMLINK,
+	IMAGE_ENTRY_HARDLINK,
+	IMAGE_ENTRY_OTHER,  /* devices, fifos */
+	IMAGE_ENTRY_WHITEOUT, /* ".wh.NAME": `path` is the deleted NAME's path */
+	IMAGE_ENTRY_OPAQUE,   /* ".wh..wh..opq": `path` is the directory made opaque */
+};
+
+struct image_entry {
+	const char *path;     /* normalized: no leading "/" or "./", no "..", no "//" */
+	enum image_entry_type type;
+	uint64_t size;        /* regular files; 0 otherwise */
+	unsigned mode;        /* permission bits */
+	const char *link;     /* symlink target as stored, or hardlink's normalized path */
+};
+
+/* Reading the current entry's bytes from inside the `entry` callback: up to
+ * `len` bytes into `buf`, returns the count, 0 at the end, -1 on error.
+ * Reading is forward only; bytes not read are skipped. */
+struct image_reader;
+long image_read(struct image_reader *rd, void *buf, size_t len);
+
+struct image_visitor {
+	void *ctx;
+	/* Each returns 0 to go on or a negative code (with error_last() set) to stop. */
+	int (*meta)(void *ctx, const struct image_meta *meta);
+	int (*layer_begin)(void *ctx, const struct image_layer *layer);
+	int (*entry)(void *ctx, const struct image_layer *layer, const struct image_entry *e,
+		     struct image_reader *rd);
+	int (*layer_end)(void *ctx, const struct image_layer *layer);
+};
+
+struct image;
+
+/* Find the image. Errors: GS_ENOTFOUND (no such image, file, tag), GS_EINVAL
+ * (not an image: bad archive, bad layout), GS_EINFRA (engine, registry). */
+int image_open(const char *name, const struct image_opts *opts, struct image **out);
+/* Stream every layer through the visitor, once. */
+int image_walk(struct image *img, const struct image_visitor *v);
+/* The metadata, once image_walk() has returned 0 (or earlier where known). */
+const struct image_meta *image_get_meta(const struct image *img);
+/* The layers in image order, once image_walk() has returned 0. */
+const struct image_layer *image_get_layer(const struct image *img, size_t index);
+size_t image_layers_nr(const struct image *img);
+void image_close(struct image *img);
+
+#endif

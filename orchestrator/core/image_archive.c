@@ -1,0 +1,586 @@
+/*
+ * docker-save streams, from a file (archive source) or from `docker save`
+ * through a pipe (engine source), read once and forward only: the same
+ * code must work on a pipe, so nothing seeks.
+ *
+ * Docker 20.10 writes "<v1 id>/layer.tar" directories first, the config
+ * "<id>.json" among them (the tar is written from a directory walked in
+ * name order) and manifest.json last; newer engines write an OCI layout
+ * (blobs/sha256/..., index.json, manifest.json). Layers are read as they
+ * come; their place in the image is settled from manifest.json and the
+ * config's diff_ids at the end (or as soon as both are known). JSON
+ * documents met on the way (configs, OCI manifests) are kept, bounded.
+ *
+ * Why `docker save` and not the Engine API's GET /images/{name}/get: the
+ * client already knows DOCKER_HOST, contexts, TLS and ssh:// engines, and
+ * engine.c talks to the engine through it everywhere else.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/image_private.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/process.h"
+
+#define STREAM_BUF  (1u << 20)
+#define JSON_BUDGET (64u << 20) /* all JSON kept from one archive */
+
+struct json_doc {
+	char *name; /* member name, "blobs/sha256/<hex>" or "<hex>.json" */
+	char digest[72];
+	json_t *json;
+};
+
+struct stream {
+	struct image *img;
+	int fd;		   /* archive source */
+	struct process *p; /* engine source */
+	struct archive *outer;
+	char *buf;
+	struct vec docs;	 /* struct json_doc * */
+	size_t json_bytes;
+	struct vec names;	 /* member name of each streamed layer, as img->streamed */
+	json_t *manifest;	 /* manifest.json */
+	json_t *index;		 /* index.json */
+	json_t *layer_names;	 /* the chosen image's Layers, once known */
+	int source_failed;
+	size_t members; /* regular members met */
+};
+
+static void doc_free(void *p)
+{
+	struct json_doc *d = p;
+
+	free(d->name);
+	json_decref(d->json);
+	free(d);
+}
+
+static la_ssize_t outer_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct stream *s = data;
+	long n;
+
+	if (s->p) {
+		n = process_read_stdout(s->p, s->buf, STREAM_BUF);
+	} else {
+		do {
+			n = read(s->fd, s->buf, STREAM_BUF);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			error_setc(GS_EINVAL, "cannot read '%s': %s", s->img->path,
+				   strerror(errno));
+	}
+	if (n < 0) {
+		s->source_failed = 1;
+		archive_set_error(a, EIO, "%s", error_last());
+		return ARCHIVE_FATAL;
+	}
+	*buf = s->buf;
+	return n;
+}
+
+/* A layer's bytes: the current member's data blocks. */
+static long member_read(void *ctx, const void **buf)
+{
+	struct stream *s = ctx;
+	size_t size;
+	la_int64_t off;
+	int r = archive_read_data_block(s->outer, buf, &size, &off);
+
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r < ARCHIVE_WARN) {
+		const char *msg = archive_error_string(s->outer);
+
+		if (msg && strstr(msg, "runcated"))
+			return error_setc(GS_EINVAL, "truncated tar (the archive ends inside it)");
+		return error_setc(s->source_failed ? GS_EINFRA : GS_EINVAL, "%s",
+				  msg ? msg : "read error");
+	}
+	return (long)size;
+}
+
+/* A member already read whole into memory, served as one block. */
+struct mem_src {
+	const char *data;
+	size_t len;
+	int done;
+};
+
+static long mem_read(void *ctx, const void **buf)
+{
+	struct mem_src *m = ctx;
+
+	if (m->done)
+		return 0;
+	m->done = 1;
+	*buf = m->data;
+	return (long)m->len;
+}
+
+/* The member's first block, read to look at it, then the rest. */
+struct peek_src {
+	struct stream *s;
+	const void *first;
+	long first_len;
+	int served;
+};
+
+static long peek_read(void *ctx, const void **buf)
+{
+	struct peek_src *pk = ctx;
+
+	if (!pk->served) {
+		pk->served = 1;
+		*buf = pk->first;
+		return pk->first_len;
+	}
+	if (!pk->first_len)
+		return 0;
+	return member_read(pk->s, buf);
+}
+
+static int outer_error(struct stream *s, const char *doing)
+{
+	const char *msg = archive_error_string(s->outer);
+	char lower[256];
+
+	if (msg && msg[0] >= 'A' && msg[0] <= 'Z' && !(msg[1] >= 'A' && msg[1] <= 'Z')) {
+		snprintf(lower, sizeof(lower), "%c%s", msg[0] - 'A' + 'a', msg + 1);
+		msg = lower;
+	}
+	if (s->source_failed)
+		return error_setc(GS_EINFRA, "image '%s': %s", s->img->name, msg ? msg : "");
+	if (msg && strstr(msg, "runcated"))
+		return error_setc(GS_EINVAL, "image '%s': truncated archive (%s)", s->img->name,
+				  doing);
+	return error_setc(GS_EINVAL, "image '%s': not a docker-save archive (%s)", s->img->name,
+			  msg ? msg : "unreadable");
+}
+
+/* The current member whole, up to `cap` bytes. */
+static int read_member(struct stream *s, const char *name, size_t cap, struct strbuf *out)
+{
+	char chunk[65536];
+
+	for (;;) {
+		la_ssize_t n = archive_read_data(s->outer, chunk, sizeof(chunk));
+
+		if (!n)
+			return 0;
+		if (n < 0)
+			return outer_error(s, name);
+		if (out->len + (size_t)n > cap)
+			return error_setc(GS_EINVAL, "image '%s': '%s' is larger than %zu bytes",
+					  s->img->name, name, cap);
+		strbuf_add(out, chunk, (size_t)n);
+	}
+}
+
+static struct json_doc *find_doc(struct stream *s, const char *name)
+{
+	for (size_t i = 0; i < s->docs.nr; i++) {
+		struct json_doc *d = s->docs.items[i];
+
+		if (!strcmp(d->name, name))
+			return d;
+	}
+	return NULL;
+}
+
+static int keep_doc(struct stream *s, const char *name, const struct strbuf *raw, json_t *json)
+{
+	struct json_doc *d = xcalloc(1, sizeof(*d));
+
+	s->json_bytes += raw->len;
+	if (s->json_bytes > JSON_BUDGET) {
+		free(d);
+		json_decref(json);
+		return error_setc(GS_EINVAL, "image '%s': more than %u MiB of JSON documents",
+				  s->img->name, JSON_BUDGET >> 20);
+	}
+	d->name = xstrdup(name);
+	memcpy(d->digest, "sha256:", 7);
+	hash_sha256_hex(raw->buf, raw->len, d->digest + 7);
+	d->json = json;
+	vec_push(&s->docs, d);
+	return 0;
+}
+
+/* "blobs/sha256/<hex>" for a digest, NULL when it is not sha256. */
+static char *blob_name(const char *digest)
+{
+	if (!digest || !starts_with(digest, "sha256:") || strlen(digest) != 71 ||
+	    strchr(digest, '/'))
+		return NULL;
+	return xstrfmt("blobs/sha256/%s", digest + 7);
+}
+
+/*
+ * Once the image's manifest is known: which config and which layers. From
+ * manifest.json (docker's), else from index.json and the OCI manifest blob.
+ * Returns 1 when known, 0 when not yet, <0 on error.
+ */
+static int resolve_manifest(struct stream *s, int at_end)
+{
+	struct image *img = s->img;
+	const char *config_name = NULL;
+	struct json_doc *cfg;
+	char *owned = NULL;
+	int ret;
+
+	if (s->layer_names && img->meta_known)
+		return 1;
+	if (s->manifest) {
+		json_t *m, *tags, *t;
+		size_t i;
+
+		if (!json_is_array(s->manifest) || !json_array_size(s->manifest))
+			return error_setc(GS_EINVAL, "image '%s': manifest.json names no image",
+					  img->name);
+		if (json_array_size(s->manifest) > 1)
+			return error_setc(GS_EINVAL,
+					  "image '%s': the archive holds %zu images; save one "
+					  "image per archive",
+					  img->name, json_array_size(s->manifest));
+		m = json_array_get(s->manifest, 0);
+		config_name = json_string_value(json_object_get(m, "Config"));
+		s->layer_names = json_object_get(m, "Layers");
+		if (!config_name || !json_is_array(s->layer_names)) {
+			s->layer_names = NULL;
+			return error_setc(GS_EINVAL,
+					  "image '%s': manifest.json lacks Config or Layers",
+					  img->name);
+		}
+		json_incref(s->layer_names);
+		vec_release(&img->meta.repo_tags);
+		tags = json_object_get(m, "RepoTags");
+		json_array_foreach(tags, i, t) if (json_is_string(t))
+		    vec_pushstr(&img->meta.repo_tags, json_string_value(t));
+	} else if (s->index && at_end) {
+		const char *digest;
+		struct json_doc *md;
+		json_t *layers, *l;
+		size_t i;
+		char *name;
+
+		if ((ret = image_pick_platform(img, s->index, &digest)) < 0)
+			return ret == GS_ENOTFOUND ? GS_EINVAL : ret;
+		name = blob_name(digest);
+		md = name ? find_doc(s, name) : NULL;
+		free(name);
+		if (!md)
+			return error_setc(GS_EINVAL, "image '%s': the archive lacks manifest %s",
+					  img->name, digest);
+		config_name = owned = blob_name(
+		    json_string_value(json_object_get(json_object_get(md->json, "config"), "digest")));
+		layers = json_object_get(md->json, "layers");
+		if (!config_name || !json_is_array(layers))
+			return error_setc(GS_EINVAL, "image '%s': manifest %s lacks config or layers",
+					  img->name, digest);
+		s->layer_names = json_array();
+		json_array_foreach(layers, i, l)
+		{
+			char *ln = blob_name(json_string_value(json_object_get(l, "digest")));
+
+			json_array_append_new(s->layer_names, json_string(ln ? ln : ""));
+			free(ln);
+		}
+	} else if (at_end) {
+		return error_setc(GS_EINVAL,
+				  "image '%s': not a docker-save archive: no manifest.json",
+				  img->name);
+	} else {
+		return 0;
+	}
+	cfg = find_doc(s, config_name);
+	if (!cfg) {
+		ret = at_end ? error_setc(GS_EINVAL, "image '%s': the archive lacks the config '%s'",
+					  img->name, config_name)
+			     : 0;
+		free(owned);
+		return ret;
+	}
+	free(owned);
+	if ((ret = image_set_config(img, json_incref(cfg->json), cfg->digest)) < 0)
+		return ret;
+	if (json_array_size(s->layer_names) != img->meta.diff_ids.nr)
+		return error_setc(GS_EINVAL,
+				  "image '%s': manifest.json names %zu layers, the config %zu",
+				  img->name, json_array_size(s->layer_names), img->meta.diff_ids.nr);
+	return 1;
+}
+
+/* The image position of member `name`, from the manifest when known. */
+static size_t index_of_member(struct stream *s, const char *name)
+{
+	json_t *n;
+	size_t i;
+
+	if (!s->layer_names || !s->img->meta_known)
+		return SIZE_MAX;
+	json_array_foreach(s->layer_names, i, n) if (!strcmp(json_string_value(n) ? json_string_value(n) : "", name))
+	{
+		int taken = 0;
+
+		for (size_t j = 0; j < s->img->streamed.nr && !taken; j++)
+			taken = ((struct image_layer *)s->img->streamed.items[j])->index == i;
+		if (!taken)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static int read_layer(struct stream *s, const char *name, const char *digest, struct image_src *src)
+{
+	struct image_layer *l = image_layer_new(s->img);
+	char *label = xstrfmt("'%s'", name);
+	int ret;
+
+	vec_pushstr(&s->names, name);
+	l->blob_digest = digest ? xstrdup(digest) : NULL;
+	l->index = index_of_member(s, name);
+	ret = image_layer_read(s->img, l, label, src);
+	free(label);
+	return ret;
+}
+
+/* A member that is a layer, a JSON document, or neither. */
+static int handle_member(struct stream *s, const char *name, int64_t size)
+{
+	struct image_src src = {member_read, s};
+	const char *slash = strchr(name, '/');
+	struct strbuf raw = STRBUF_INIT;
+	json_t *json = NULL;
+	int ret = 0;
+
+	if (!strcmp(name, "manifest.json") || !strcmp(name, "index.json")) {
+		if ((ret = read_member(s, name, IMAGE_JSON_CAP, &raw)) < 0 ||
+		    (ret = image_json_parse(s->img, name, raw.buf, raw.len, &json)) < 0)
+			goto done;
+		if (name[0] == 'm') {
+			json_decref(s->manifest);
+			s->manifest = json;
+		} else {
+			json_decref(s->index);
+			s->index = json;
+		}
+		json = NULL;
+	} else if (!slash && ends_with(name, ".json") && strlen(name) == 69) {
+		/* docker 20.10's config, "<id>.json" */
+		if ((ret = read_member(s, name, IMAGE_JSON_CAP, &raw)) < 0 ||
+		    (ret = image_json_parse(s->img, name, raw.buf, raw.len, &json)) < 0)
+			goto done;
+		ret = keep_doc(s, name, &raw, json);
+		json = NULL;
+		/* Known before the manifest, it already gives layers their place by diff_id. */
+		if (!ret && !s->img->meta_known && !s->manifest) {
+			ret = image_set_config(s->img, json_incref(((struct json_doc *)
+								   s->docs.items[s->docs.nr - 1])
+								  ->json),
+					       ((struct json_doc *)s->docs.items[s->docs.nr - 1])->digest);
+		}
+	} else if (slash && !strcmp(slash, "/layer.tar") && !strchr(slash + 1, '/')) {
+		ret = read_layer(s, name, NULL, &src);
+	} else if (starts_with(name, "blobs/sha256/") && strlen(name) == 13 + 64) {
+		char *digest = xstrfmt("sha256:%s", name + 13);
+		const void *b;
+		long n = member_read(s, &b);
+
+		/* A blob is a JSON document (config, manifest, index) or a layer:
+		 * a small one that parses as JSON is kept as such. */
+		if (n < 0) {
+			ret = error_setc(GS_EINVAL, "image '%s': '%s': %s", s->img->name, name,
+					 error_last());
+		} else if (n > 0 && ((const char *)b)[0] == '{' && size <= (int64_t)IMAGE_JSON_CAP) {
+			struct mem_src m;
+			struct image_src msrc = {mem_read, &m};
+
+			strbuf_add(&raw, b, (size_t)n);
+			ret = read_member(s, name, IMAGE_JSON_CAP, &raw);
+			if (!ret && !(json = json_loadb(raw.buf, raw.len, 0, NULL))) {
+				m = (struct mem_src){raw.buf, raw.len, 0};
+				ret = read_layer(s, name, digest, &msrc);
+			} else if (!ret) {
+				ret = keep_doc(s, name, &raw, json);
+				json = NULL;
+			}
+		} else {
+			struct peek_src pk = {s, b, n, 0};
+			struct image_src psrc = {peek_read, &pk};
+
+			ret = read_layer(s, name, digest, &psrc);
+		}
+		free(digest);
+	}
+	if (!ret && (ret = resolve_manifest(s, 0)) == 1)
+		ret = image_send_meta(s->img);
+done:
+	json_decref(json);
+	strbuf_release(&raw);
+	return ret < 0 ? ret : 0;
+}
+
+/* At the end: every layer of the manifest read, each in its place. */
+static int place_layers(struct stream *s)
+{
+	struct image *img = s->img;
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(s->layer_names, i, n)
+	{
+		const char *want = json_string_value(n) ? json_string_value(n) : "";
+		struct image_layer *found = NULL;
+
+		for (size_t j = 0; j < img->streamed.nr && !found; j++) {
+			struct image_layer *l = img->streamed.items[j];
+
+			if (!strcmp(s->names.items[j], want) && (l->index == i || l->index == SIZE_MAX ||
+							       strcmp(l->diff_id, img->meta.diff_ids.items[l->index])))
+				found = l;
+		}
+		/* the same layer twice in one image is saved once */
+		for (size_t j = 0; j < img->streamed.nr && !found; j++)
+			if (!strcmp(s->names.items[j], want))
+				found = img->streamed.items[j];
+		if (!found)
+			return error_setc(GS_EINVAL, "image '%s': layer %zu ('%s') is not in the archive",
+					  img->name, i, want);
+		if (strcmp(found->diff_id, img->meta.diff_ids.items[i]))
+			return error_setc(GS_EINVAL,
+					  "image '%s': layer %zu ('%s') hashes to %s but the config "
+					  "names %s as diff_id",
+					  img->name, i, want, found->diff_id,
+					  (const char *)img->meta.diff_ids.items[i]);
+		if (found->index == SIZE_MAX)
+			found->index = i;
+	}
+	return 0;
+}
+
+static int start_engine(struct stream *s)
+{
+	struct process *p = xcalloc(1, sizeof(*p));
+
+	process_init(p);
+	vec_pushstr(&p->argv, s->img->docker);
+	vec_pushstr(&p->argv, "save");
+	vec_pushstr(&p->argv, s->img->name);
+	p->output = PROCESS_OUTPUT_PIPE;
+	p->output_cap = 64 * 1024;
+	p->stdin_null = 1;
+	p->new_pgroup = 1;
+	s->p = p;
+	if (process_start(p) < 0)
+		return error_setc(GS_EINFRA, "image '%s': %s", s->img->name, error_last());
+	return 0;
+}
+
+/* The child's verdict; its stderr says more than a broken stream. */
+static int finish_engine(struct stream *s, int ret)
+{
+	struct process_result res;
+	struct process *p = s->p;
+
+	/* The visitor stopped or the content is bad: process_release() kills
+	 * docker. A stream that broke before any member is docker's failure. */
+	if (ret < 0 && s->members && !s->source_failed)
+		return ret;
+	if (p->stdout_fd >= 0) {
+		close(p->stdout_fd);
+		p->stdout_fd = -1;
+	}
+	if (process_wait(p, ret < 0 ? 5000 : 60000, &res) < 0)
+		return ret < 0 ? ret : GS_EINFRA;
+	if (process_check_result(p, &res) < 0) {
+		struct strbuf first = STRBUF_INIT;
+		size_t nl = strcspn(p->out.buf, "\n");
+
+		strbuf_add(&first, p->out.buf, nl);
+		ret = error_setc(strstr(first.buf, "No such image") ? GS_ENOTFOUND : GS_EINFRA,
+				 "image '%s': docker save failed: %s", s->img->name,
+				 first.len ? first.buf : error_last());
+		strbuf_release(&first);
+	}
+	return ret;
+}
+
+int image_walk_stream(struct image *img)
+{
+	struct stream s = {0};
+	struct archive_entry *ae;
+	int ret = 0;
+
+	s.img = img;
+	s.fd = -1;
+	s.buf = xmalloc(STREAM_BUF);
+	vec_init(&s.docs, doc_free);
+	vec_init(&s.names, free);
+	img->verify_blobs = 1;
+	if (img->source == IMAGE_SOURCE_ENGINE) {
+		if ((ret = start_engine(&s)) < 0)
+			goto done;
+	} else if ((s.fd = open(img->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		ret = error_setc(errno == ENOENT ? GS_ENOTFOUND : GS_EINVAL,
+				 "image '%s': cannot open: %s", img->name, strerror(errno));
+		goto done;
+	}
+	s.outer = archive_read_new();
+	archive_read_support_format_tar(s.outer);
+	archive_read_support_format_gnutar(s.outer);
+	/* `docker save | gzip` is what docker load takes too. */
+	archive_read_support_filter_gzip(s.outer);
+	archive_read_support_filter_zstd(s.outer);
+	if (archive_read_open2(s.outer, &s, NULL, outer_read_cb, NULL, NULL) != ARCHIVE_OK) {
+		ret = outer_error(&s, "start");
+		goto done;
+	}
+	for (;;) {
+		int r = archive_read_next_header(s.outer, &ae);
+		const char *name;
+
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			ret = outer_error(&s, "between members");
+			goto done;
+		}
+		name = archive_entry_pathname(ae);
+		if (!name || archive_entry_filetype(ae) != AE_IFREG)
+			continue;
+		while (starts_with(name, "./"))
+			name += 2;
+		s.members++;
+		if ((ret = handle_member(&s, name, archive_entry_size(ae))) < 0)
+			goto done;
+	}
+	if ((ret = resolve_manifest(&s, 1)) < 0)
+		goto done;
+	ret = place_layers(&s);
+
+done:
+	if (s.p) {
+		ret = finish_engine(&s, ret);
+		process_release(s.p);
+		free(s.p);
+	}
+	if (s.outer)
+		archive_read_free(s.outer);
+	if (s.fd >= 0)
+		close(s.fd);
+	json_decref(s.manifest);
+	json_decref(s.index);
+	json_decref(s.layer_names);
+	vec_release(&s.docs);
+	vec_release(&s.names);
+	free(s.buf);
+	return ret < 0 ? ret : 0;
+}

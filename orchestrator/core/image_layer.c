@@ -1,0 +1,534 @@
+/*
+ * One layer: a byte stream (tar, gzip or zstd, told apart by content) read
+ * forward once, hashed into its diff_id while libarchive parses it, and
+ * handed entry by entry to the visitor with normalized, checked paths.
+ *
+ * Two libarchive readers are stacked for a compressed layer: the first
+ * (`dec`, format "raw") only decompresses, the second (`tar`) reads the tar
+ * from a callback that pulls the first's blocks, hashing each before
+ * passing it on, so the diff_id covers exactly the uncompressed bytes and
+ * nothing is copied twice. An uncompressed layer skips the first reader.
+ * Neither reader gets a skip callback: every byte must pass the hash.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/image_private.h"
+#include "util/error.h"
+
+struct image_reader {
+	struct layer_ctx *lc;
+};
+
+struct layer_ctx {
+	struct image *img;
+	struct image_layer *layer;
+	const char *label;
+	struct image_src *src;
+	EVP_MD_CTX *md;	  /* the uncompressed stream: diff_id */
+	EVP_MD_CTX *blob; /* the stored stream, when it must be checked here */
+	unsigned char prefix[8];
+	size_t prefix_len;
+	int prefix_pending;
+	const void *rest;
+	long rest_len;
+	int src_failed;	  /* the source failed: its error is in src_err */
+	int src_code;
+	char *src_err;
+	struct archive *dec; /* decompressor, NULL for an uncompressed layer */
+	struct archive *tar;
+	const char *compression; /* "gzip", "zstd", ... or NULL */
+	struct image_reader rd;
+	int failed;
+};
+
+/* "3 (sha256:ab12cd34ef56…)" once the index is known, else the source's label. */
+static char *layer_name(const struct layer_ctx *lc)
+{
+	const struct image_layer *l = lc->layer;
+	const char *d = l->blob_digest ? l->blob_digest : l->diff_id;
+
+	if (l->index != SIZE_MAX && d)
+		return xstrfmt("%zu (%.19s…)", l->index, d);
+	if (l->index != SIZE_MAX)
+		return xstrfmt("%zu", l->index);
+	return xstrdup(lc->label);
+}
+
+/* Set the error "image 'x': layer N (...): <msg>" and return `code`. */
+static int GS_FMT(3, 4) layer_error(struct layer_ctx *lc, int code, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *name = layer_name(lc);
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	error_setc(code, "image '%s': layer %s: %s", lc->img->name, name, sb.buf);
+	free(name);
+	strbuf_release(&sb);
+	lc->failed = 1;
+	return code;
+}
+
+static void lowercase_first(char *s)
+{
+	if (s[0] >= 'A' && s[0] <= 'Z' && !(s[1] >= 'A' && s[1] <= 'Z'))
+		s[0] = (char)(s[0] - 'A' + 'a');
+}
+
+/* Turn a libarchive failure (or the source's) into the layer's error. */
+static int archive_fail(struct layer_ctx *lc, struct archive *a, const char *doing)
+{
+	char *msg;
+	int ret;
+
+	if (lc->failed)
+		return GS_EINVAL;
+	if (lc->src_failed) {
+		if (starts_with(lc->src_err, "truncated"))
+			return layer_error(lc, GS_EINVAL,
+					   "truncated tar (the stream ends after %" PRIu64
+					   " bytes)",
+					   lc->layer->size);
+		return layer_error(lc, lc->src_code, "%s", lc->src_err);
+	}
+	msg = xstrdup(a && archive_error_string(a) ? archive_error_string(a) : "unknown error");
+	lowercase_first(msg);
+	if (strstr(msg, "runcated") || strstr(msg, "premature end"))
+		ret = layer_error(lc, GS_EINVAL,
+				  "truncated tar (the stream ends after %" PRIu64 " bytes%s%s)",
+				  lc->layer->size, lc->compression ? ", " : "",
+				  lc->compression ? msg : "");
+	else if (!strcmp(doing, "header") && !lc->layer->entries)
+		ret = layer_error(lc, GS_EINVAL, "not a tar archive (%s)", msg);
+	else
+		ret = layer_error(lc, GS_EINVAL, "damaged tar (%s)", msg);
+	free(msg);
+	return ret;
+}
+
+/* The next block of the stored stream: the sniffed prefix, its block's rest, then the source. */
+static long src_block(struct layer_ctx *lc, const void **buf)
+{
+	long n;
+
+	if (lc->prefix_pending) {
+		lc->prefix_pending = 0;
+		*buf = lc->prefix;
+		return (long)lc->prefix_len;
+	}
+	if (lc->rest_len > 0) {
+		n = lc->rest_len;
+		*buf = lc->rest;
+		lc->rest_len = 0;
+		return n;
+	}
+	if (lc->src_failed)
+		return -1;
+	n = lc->src->read(lc->src->ctx, buf);
+	if (n < 0) {
+		lc->src_failed = 1;
+		lc->src_code = n;
+		lc->src_err = xstrdup(error_last());
+		return -1;
+	}
+	if (n > 0 && lc->blob)
+		EVP_DigestUpdate(lc->blob, *buf, (size_t)n);
+	return n;
+}
+
+static la_ssize_t dec_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct layer_ctx *lc = data;
+	long n = src_block(lc, buf);
+
+	if (n < 0) {
+		archive_set_error(a, EIO, "read error");
+		return ARCHIVE_FATAL;
+	}
+	return n;
+}
+
+/* The next block of the uncompressed stream, hashed; 0 at the end, -1 on error. */
+static long raw_block(struct layer_ctx *lc, const void **buf)
+{
+	long n;
+
+	if (lc->dec) {
+		size_t size;
+		la_int64_t off;
+		int r = archive_read_data_block(lc->dec, buf, &size, &off);
+
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN) {
+			archive_fail(lc, lc->dec, "data");
+			return -1;
+		}
+		n = (long)size;
+	} else {
+		n = src_block(lc, buf);
+		if (n < 0)
+			return -1;
+	}
+	EVP_DigestUpdate(lc->md, *buf, (size_t)n);
+	lc->layer->size += (uint64_t)n;
+	return n;
+}
+
+static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct layer_ctx *lc = data;
+	long n = raw_block(lc, buf);
+
+	if (n < 0) {
+		archive_set_error(a, EIO, "read error");
+		return ARCHIVE_FATAL;
+	}
+	return n;
+}
+
+/*
+ * Lexically normalize a tar path into `out`: leading "/" and "./" go, "//"
+ * and "." components collapse, a trailing "/" goes. Returns -1 when a ".."
+ * component appears (whatever precedes it: a layer has no business walking
+ * up, and a symlink could make "a/.." mean anything).
+ */
+static int normalize_path(const char *in, struct strbuf *out)
+{
+	const char *p = in;
+
+	strbuf_reset(out);
+	while (*p) {
+		const char *slash = strchrnul(p, '/');
+		size_t len = (size_t)(slash - p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return -1;
+		if (len && !(len == 1 && p[0] == '.')) {
+			if (out->len)
+				strbuf_addch(out, '/');
+			strbuf_add(out, p, len);
+		}
+		p = *slash ? slash + 1 : slash;
+	}
+	return 0;
+}
+
+static const char *entry_path(struct archive_entry *ae)
+{
+	const char *s = archive_entry_pathname(ae);
+
+	return s ? s : archive_entry_pathname_utf8(ae);
+}
+
+/* One tar entry: check it, classify it, hand it over. 1: skipped, 0: handed, <0: error. */
+static int visit_entry(struct layer_ctx *lc, struct archive_entry *ae, struct strbuf *path,
+		       struct strbuf *link)
+{
+	struct image *img = lc->img;
+	const char *raw = entry_path(ae), *base, *hl;
+	struct image_entry e = {0};
+	la_int64_t size = archive_entry_size(ae);
+
+	if (!raw)
+		return layer_error(lc, GS_EINVAL, "entry %" PRIu64 " has no name",
+				   lc->layer->entries);
+	if (normalize_path(raw, path) < 0)
+		return layer_error(lc, GS_EINVAL, "entry '%s' escapes the image root", raw);
+	if (size < 0 || (uint64_t)size > img->max_entry_size)
+		return layer_error(lc, GS_EINVAL,
+				   "entry '%s' claims %lld bytes, more than the limit of %" PRIu64,
+				   raw, (long long)size, img->max_entry_size);
+	if (++lc->layer->entries > img->max_entries)
+		return layer_error(lc, GS_EINVAL, "more than %" PRIu64 " entries",
+				   img->max_entries);
+
+	hl = archive_entry_hardlink(ae);
+	if (hl) {
+		if (normalize_path(hl, link) < 0 || !link->len)
+			return layer_error(lc, GS_EINVAL,
+					   "entry '%s' is a hard link to '%s', outside the image root",
+					   raw, hl);
+		e.type = IMAGE_ENTRY_HARDLINK;
+		e.link = link->buf;
+	} else {
+		switch (archive_entry_filetype(ae)) {
+		case AE_IFREG:
+			e.type = IMAGE_ENTRY_FILE;
+			e.size = (uint64_t)size;
+			lc->layer->files_size += (uint64_t)size;
+			break;
+		case AE_IFDIR:
+			e.type = IMAGE_ENTRY_DIR;
+			break;
+		case AE_IFLNK:
+			e.type = IMAGE_ENTRY_SYMLINK;
+			e.link = archive_entry_symlink(ae);
+			if (!e.link)
+				e.link = "";
+			break;
+		default:
+			e.type = IMAGE_ENTRY_OTHER;
+			break;
+		}
+	}
+	e.mode = (unsigned)archive_entry_perm(ae);
+
+	/* Whiteouts (OCI image spec, "Whiteouts"): the marker's own name
+	 * says what it deletes. */
+	base = strrchr(path->buf, '/');
+	base = base ? base + 1 : path->buf;
+	if (starts_with(base, ".wh.")) {
+		size_t dirlen = (size_t)(base - path->buf);
+
+		if (!strcmp(base, ".wh..wh..opq")) {
+			e.type = IMAGE_ENTRY_OPAQUE;
+			strbuf_setlen(path, dirlen ? dirlen - 1 : 0);
+		} else if (starts_with(base, ".wh..wh.") || !base[4]) {
+			return 1; /* AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs) */
+		} else {
+			e.type = IMAGE_ENTRY_WHITEOUT;
+			memmove(path->buf + dirlen, base + 4, strlen(base + 4) + 1);
+			path->len -= 4;
+		}
+		e.size = 0;
+		e.link = NULL;
+	} else if (!path->len) {
+		return 1; /* the root directory itself */
+	}
+	e.path = path->buf;
+	if (!img->v->entry)
+		return 0;
+	if (img->v->entry(img->v->ctx, lc->layer, &e, &lc->rd) < 0) {
+		lc->failed = 1;
+		return GS_ERR;
+	}
+	return lc->failed ? GS_EINVAL : 0;
+}
+
+long image_read(struct image_reader *rd, void *buf, size_t len)
+{
+	struct layer_ctx *lc = rd->lc;
+	la_ssize_t n;
+
+	if (lc->failed)
+		return -1;
+	n = archive_read_data(lc->tar, buf, len);
+	if (n < 0) {
+		archive_fail(lc, lc->tar, "data");
+		return -1;
+	}
+	return (long)n;
+}
+
+/* Gather the first bytes to tell the compression apart. */
+static int sniff(struct layer_ctx *lc)
+{
+	while (lc->prefix_len < 6) {
+		const void *b;
+		long n = lc->src->read(lc->src->ctx, &b);
+		size_t take;
+
+		if (n < 0)
+			return n;
+		if (!n)
+			break;
+		take = 6 - lc->prefix_len;
+		if ((size_t)n < take)
+			take = (size_t)n;
+		memcpy(lc->prefix + lc->prefix_len, b, take);
+		lc->prefix_len += take;
+		lc->rest = (const char *)b + take;
+		lc->rest_len = n - (long)take;
+	}
+	lc->prefix_pending = lc->prefix_len > 0;
+	return 0;
+}
+
+static const char *compression_of(const unsigned char *p, size_t n)
+{
+	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return "gzip";
+	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
+		return "zstd";
+	if (n >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6))
+		return "xz";
+	if (n >= 3 && !memcmp(p, "BZh", 3))
+		return "bzip2";
+	return NULL;
+}
+
+static int open_decompressor(struct layer_ctx *lc)
+{
+	struct archive_entry *ae;
+	int r;
+
+	lc->dec = archive_read_new();
+	if (!strcmp(lc->compression, "gzip"))
+		r = archive_read_support_filter_gzip(lc->dec);
+	else if (!strcmp(lc->compression, "zstd"))
+		r = archive_read_support_filter_zstd(lc->dec);
+	else if (!strcmp(lc->compression, "xz"))
+		r = archive_read_support_filter_xz(lc->dec);
+	else
+		r = archive_read_support_filter_bzip2(lc->dec);
+	/* ARCHIVE_WARN: an external program would do it; refuse that. */
+	if (r != ARCHIVE_OK)
+		return layer_error(lc, GS_EINVAL, "%s layers are not supported by this build",
+				   lc->compression);
+	archive_read_support_format_raw(lc->dec);
+	if (archive_read_open2(lc->dec, lc, NULL, dec_read_cb, NULL, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(lc->dec, &ae) != ARCHIVE_OK)
+		return archive_fail(lc, lc->dec, "decompress");
+	return 0;
+}
+
+static void hex_digest(EVP_MD_CTX *md, char out[72])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0;
+
+	EVP_DigestFinal_ex(md, d, &dl);
+	memcpy(out, "sha256:", 7);
+	for (unsigned int i = 0; i < dl && i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
+}
+
+static int check_digests(struct layer_ctx *lc)
+{
+	struct image *img = lc->img;
+	struct image_layer *l = lc->layer;
+
+	if (lc->blob) {
+		char got[72];
+
+		hex_digest(lc->blob, got);
+		if (strcmp(got, l->blob_digest))
+			return layer_error(lc, GS_EINVAL,
+					   "blob content hashes to %s, not to its digest", got);
+	} else if (l->blob_digest && !lc->compression && starts_with(l->blob_digest, "sha256:") &&
+		   strcmp(l->blob_digest, l->diff_id)) {
+		return layer_error(lc, GS_EINVAL, "content hashes to %s, not to its digest",
+				   l->diff_id);
+	}
+	if (l->index == SIZE_MAX && img->meta_known)
+		l->index = image_index_for(img, l->diff_id);
+	if (l->index != SIZE_MAX && l->index < img->meta.diff_ids.nr &&
+	    strcmp(img->meta.diff_ids.items[l->index], l->diff_id))
+		return layer_error(lc, GS_EINVAL,
+				   "content hashes to %s but the config names %s as diff_id",
+				   l->diff_id, (const char *)img->meta.diff_ids.items[l->index]);
+	if (l->index != SIZE_MAX && l->index < img->meta.created_by.nr && !l->created_by &&
+	    *(const char *)img->meta.created_by.items[l->index])
+		l->created_by = xstrdup(img->meta.created_by.items[l->index]);
+	return 0;
+}
+
+int image_layer_read(struct image *img, struct image_layer *layer, const char *label,
+		     struct image_src *src)
+{
+	struct layer_ctx lc = {0};
+	struct strbuf path = STRBUF_INIT, link = STRBUF_INIT;
+	char diff_id[72];
+	int ret = 0;
+
+	lc.img = img;
+	lc.layer = layer;
+	lc.label = label;
+	lc.src = src;
+	lc.rd.lc = &lc;
+	strbuf_init(&path, 256);
+	strbuf_init(&link, 256);
+	lc.md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(lc.md, EVP_sha256(), NULL);
+	layer->size = layer->files_size = layer->entries = 0;
+
+	if (img->v->layer_begin && img->v->layer_begin(img->v->ctx, layer) < 0) {
+		ret = GS_ERR;
+		goto done;
+	}
+	if ((ret = sniff(&lc)) < 0) {
+		lc.src_failed = 1;
+		lc.src_code = ret;
+		lc.src_err = xstrdup(error_last());
+		ret = archive_fail(&lc, NULL, "header");
+		goto done;
+	}
+	if (lc.prefix_len) {
+		struct archive_entry *ae;
+
+		lc.compression = compression_of(lc.prefix, lc.prefix_len);
+		/* An uncompressed blob's digest is its diff_id: checked at the
+		 * end for free. A compressed one needs its own hash. */
+		if (lc.compression && img->verify_blobs && layer->blob_digest &&
+		    starts_with(layer->blob_digest, "sha256:")) {
+			lc.blob = EVP_MD_CTX_new();
+			EVP_DigestInit_ex(lc.blob, EVP_sha256(), NULL);
+			EVP_DigestUpdate(lc.blob, lc.prefix, lc.prefix_len);
+			if (lc.rest_len > 0)
+				EVP_DigestUpdate(lc.blob, lc.rest, (size_t)lc.rest_len);
+		}
+		if (lc.compression && (ret = open_decompressor(&lc)) < 0)
+			goto done;
+		lc.tar = archive_read_new();
+		archive_read_support_format_tar(lc.tar);
+		archive_read_support_format_gnutar(lc.tar);
+		if (archive_read_open2(lc.tar, &lc, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
+			ret = archive_fail(&lc, lc.tar, "header");
+			goto done;
+		}
+		for (;;) {
+			int r = archive_read_next_header(lc.tar, &ae);
+
+			if (r == ARCHIVE_EOF)
+				break;
+			if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+				ret = archive_fail(&lc, lc.tar, "header");
+				goto done;
+			}
+			if ((ret = visit_entry(&lc, ae, &path, &link)) < 0)
+				goto done;
+			ret = 0;
+		}
+		/* The diff_id covers the whole stream, padding after the
+		 * end-of-archive blocks included. */
+		for (;;) {
+			const void *b;
+			long n = raw_block(&lc, &b);
+
+			if (n < 0) {
+				ret = archive_fail(&lc, lc.dec, "data");
+				goto done;
+			}
+			if (!n)
+				break;
+		}
+	}
+	hex_digest(lc.md, diff_id);
+	free(layer->diff_id);
+	layer->diff_id = xstrdup(diff_id);
+	if ((ret = check_digests(&lc)) < 0)
+		goto done;
+	if (img->v->layer_end && img->v->layer_end(img->v->ctx, layer) < 0)
+		ret = GS_ERR;
+
+done:
+	if (lc.tar)
+		archive_read_free(lc.tar);
+	if (lc.dec)
+		archive_read_free(lc.dec);
+	EVP_MD_CTX_free(lc.md);
+	EVP_MD_CTX_free(lc.blob);
+	free(lc.src_err);
+	strbuf_release(&path);
+	strbuf_release(&link);
+	return ret;
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""Image archives for tests/unit/test_image.c, made at test time (nothing binary committed).
+
+  image_tars.py hostile DIR              docker-save archives with one hostile layer each
+  image_tars.py oci SAVE.tar DIR COMP    an OCI layout from a docker-save archive, layers
+                                         recompressed: none, gzip or zstd (/usr/bin/zstd)
+  image_tars.py ocisave SAVE.tar OUT.tar a newer engine's OCI-style docker save of the same image
+  image_tars.py small DIR                a 3-layer docker-save archive (overwrite, whiteout, opaque)
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+
+def tar_bytes(members):
+    """members: list of (TarInfo, bytes or None)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in members:
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def reg(name, data, mode=0o644):
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    ti.mode = mode
+    ti.mtime = 1700000000
+    return (ti, data)
+
+
+def dirent(name):
+    ti = tarfile.TarInfo(name)
+    ti.type = tarfile.DIRTYPE
+    ti.mode = 0o755
+    return (ti, None)
+
+
+def link(name, target, kind=tarfile.SYMTYPE):
+    ti = tarfile.TarInfo(name)
+    ti.type = kind
+    ti.linkname = target
+    return (ti, None)
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def docker_save(path, layers, with_manifest=True, tags=("gpuslim-test/hostile:1",)):
+    """A docker 20.10-style save: layer dirs, config, manifest.json last."""
+    diff_ids = ["sha256:" + sha(layer) for layer in layers]
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": "layer %d" % i} for i in range(len(layers))],
+    }).encode()
+    cid = sha(config)
+    members, names = [], []
+    for i, layer in enumerate(layers):
+        d = sha(b"v1 layer %d" % i)
+        members.append(dirent(d))
+        members.append(reg(d + "/VERSION", b"1.0"))
+        members.append(reg(d + "/json", b"{}"))
+        members.append(reg(d + "/layer.tar", layer))
+        names.append(d + "/layer.tar")
+    members.append(reg(cid + ".json", config))
+    if with_manifest:
+        manifest = [{"Config": cid + ".json", "RepoTags": list(tags), "Layers": names}]
+        members.append(reg("manifest.json", json.dumps(manifest).encode()))
+    with open(path, "wb") as f:
+        f.write(tar_bytes(members))
+
+
+def absurd_layer():
+    ti = tarfile.TarInfo("huge.bin")
+    ti.size = 1 << 50  # one petabyte, base-256 in a GNU header
+    ti.mode = 0o644
+    hdr = ti.tobuf(format=tarfile.GNU_FORMAT)
+    return hdr + b"x" * 512 + b"\0" * 1024
+
+
+def hostile(out):
+    os.makedirs(out, exist_ok=True)
+    ok = reg("etc/ok", b"fine\n")
+    big = reg("usr/big.bin", b"A" * 20000)
+    cases = {
+        "traversal": [tar_bytes([ok, reg("../../etc/passwd", b"root::0:0\n")])],
+        "absolute": [tar_bytes([reg("/etc/abs", b"abs\n"), reg("//usr///./lib/x", b"x")])],
+        "absolute-escape": [tar_bytes([reg("/../etc/shadow", b"x")])],
+        "hardlink-escape": [tar_bytes([ok, link("etc/hl", "../../etc/passwd", tarfile.LNKTYPE)])],
+        "symlink-loop": [tar_bytes([link("a", "b"), link("b", "a"), link("c", "c"),
+                                    link("up", "../../../../etc/passwd"),
+                                    link("abs", "/etc/passwd"), reg("etc/after", b"after\n")])],
+        "absurd-size": [absurd_layer()],
+        "truncated": [tar_bytes([ok, big])[:512 * 3 + 4000]],
+        "not-a-tar": [b"this is not a tar archive, only text\n" * 64],
+        "no-manifest": [tar_bytes([ok])],
+    }
+    for name, layers in cases.items():
+        docker_save(os.path.join(out, name + ".tar"), layers, with_manifest=(name != "no-manifest"))
+    # an outer archive cut in the middle of its layer
+    with open(os.path.join(out, "traversal.tar"), "rb") as f:
+        whole = f.read()
+    good = os.path.join(out, "good.tar")
+    docker_save(good, [tar_bytes([ok, big])])
+    with open(good, "rb") as f:
+        whole = f.read()
+    with open(os.path.join(out, "outer-truncated.tar"), "wb") as f:
+        f.write(whole[:512 * 12])
+    with open(os.path.join(out, "garbage.tar"), "wb") as f:
+        f.write(b"garbage, not an archive\n" * 100)
+
+
+def small(out):
+    """Three layers: base; overwrite + whiteout + new dir; opaque dir."""
+    os.makedirs(out, exist_ok=True)
+    l0 = tar_bytes([dirent("etc"), reg("etc/hello", b"hello\n"), reg("etc/gone", b"gone\n"),
+                    dirent("opt"), dirent("opt/d"), reg("opt/d/old", b"old\n"),
+                    reg("./usr/bin/tool", b"\x7fELF" + b"\0" * 60, 0o755)])
+    l1 = tar_bytes([dirent("etc"), reg("etc/hello", b"hello again\n"), reg("etc/.wh.gone", b""),
+                    link("etc/hello-link", "hello"),
+                    link("usr/bin/tool2", "usr/bin/tool", tarfile.LNKTYPE)])
+    l2 = tar_bytes([dirent("opt/d"), reg("opt/d/.wh..wh..opq", b""), reg("opt/d/new", b"new\n")])
+    docker_save(os.path.join(out, "small.tar"), [l0, l1, l2], tags=("gpuslim-test/small:1",))
+
+
+def read_save(path):
+    """The image of a docker 20.10 save: config bytes, layer tar bytes in order, tags."""
+    with tarfile.open(path) as t:
+        manifest = json.load(t.extractfile("manifest.json"))[0]
+        config = t.extractfile(manifest["Config"]).read()
+        layers = [t.extractfile(name).read() for name in manifest["Layers"]]
+    return config, layers, manifest.get("RepoTags") or []
+
+
+def compress(data, comp):
+    if comp == "gzip":
+        return gzip.compress(data, 6, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
+    if comp == "zstd":
+        z = subprocess.run(["/usr/bin/zstd", "-q", "-c", "-3"], input=data, check=True,
+                           stdout=subprocess.PIPE).stdout
+        return z, "application/vnd.oci.image.layer.v1.tar+zstd"
+    return data, "application/vnd.oci.image.layer.v1.tar"
+
+
+def write_blob(root, data):
+    d = sha(data)
+    os.makedirs(os.path.join(root, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(root, "blobs", "sha256", d), "wb") as f:
+        f.write(data)
+    return "sha256:" + d
+
+
+def oci(save, out, comp):
+    config, layers, _ = read_save(save)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    descs = []
+    for i, layer in enumerate(layers):
+        # mix: with "mixed" the layers alternate zstd, gzip, none
+        c = comp if comp != "mixed" else ("zstd", "gzip", "none")[i % 3]
+        blob, mt = compress(layer, c)
+        descs.append({"mediaType": mt, "digest": write_blob(out, blob), "size": len(blob)})
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": write_blob(out, config), "size": len(config)},
+        "layers": descs}).encode()
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                            "digest": write_blob(out, manifest), "size": len(manifest),
+                            "platform": {"os": "linux", "architecture": "amd64"}}]}
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump(index, f)
+
+
+def ocisave(save, out):
+    """Docker 25+'s save: an OCI layout in a tar plus manifest.json, blobs first."""
+    config, layers, tags = read_save(save)
+    members, blobs = [], {}
+
+    def blob(data):
+        d = sha(data)
+        blobs[d] = data
+        return "sha256:" + d
+
+    descs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+              "digest": blob(layer), "size": len(layer)} for layer in layers]
+    cdig = blob(config)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdig,
+                   "size": len(config)}, "layers": descs}).encode()
+    mdig = blob(manifest)
+    members.append(dirent("blobs"))
+    members.append(dirent("blobs/sha256"))
+    for d in sorted(blobs):
+        members.append(reg("blobs/sha256/" + d, blobs[d]))
+    index = {"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mdig,
+         "size": len(manifest)}]}
+    members.append(reg("index.json", json.dumps(index).encode()))
+    dm = [{"Config": "blobs/sha256/" + cdig[7:], "RepoTags": tags,
+           "Layers": ["blobs/sha256/" + x["digest"][7:] for x in descs]}]
+    members.append(reg("manifest.json", json.dumps(dm).encode()))
+    members.append(reg("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'))
+    with open(out, "wb") as f:
+        f.write(tar_bytes(members))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "hostile":
+        hostile(sys.argv[2])
+    elif cmd == "small":
+        small(sys.argv[2])
+    elif cmd == "oci":
+        oci(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "ocisave":
+        ocisave(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit("unknown command " + cmd)

@@ -1,0 +1,740 @@
+/*
+ * Reading images from every source: synthetic docker-save archives and OCI
+ * layouts made by tests/fake/image_tars.py (plain, gzip, zstd layers;
+ * hostile tars), then a real 3-layer image built on the engine and read
+ * through the engine, a docker-save file, both registries and an OCI
+ * layout, which must all agree.
+ *
+ *   build/tests/test_image                run the tests
+ *   build/tests/test_image --list IMAGE   list every entry (for timing)
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/image.h"
+#include "core/registry.h"
+#include "unit.h"
+#include "util/fs.h"
+#include "util/process.h"
+
+static char tmp[64];
+static char *tars;	  /* hostile and synthetic archives */
+static const char *py = "/usr/bin/python3";
+static char script[4096];
+
+/* Run argv (NULL-terminated) quietly; its exit code, -1 when it cannot run. */
+static int run(const char *cwd, const char *first, ...)
+{
+	struct process p;
+	struct process_result res;
+	va_list ap;
+	int rc;
+
+	process_init(&p);
+	va_start(ap, first);
+	for (const char *a = first; a; a = va_arg(ap, const char *))
+		vec_pushstr(&p.argv, a);
+	va_end(ap);
+	p.cwd = cwd;
+	p.stdin_null = 1;
+	rc = process_run(&p, 600000, &res) < 0 ? -1 : res.exited ? res.exit_code : -1;
+	if (rc)
+		printf("# '%s' exited %d: %.2000s\n", first, rc, p.out.buf);
+	process_release(&p);
+	return rc;
+}
+
+/* What a walk saw, in a canonical text: layers in image order with their entries. */
+struct seen_layer {
+	char *diff_id;
+	struct strbuf text;
+	int ended;
+};
+
+struct collect {
+	struct vec layers; /* struct seen_layer * in stream order */
+	struct seen_layer *cur;
+	int metas, begins, ends;
+	int meta_before_layers;
+	char *repo_tag;
+	int stop_at; /* entry callback fails at this entry (1-based); 0: never */
+	int entries;
+	int read_all; /* read every file's bytes */
+	unsigned long long bytes_read;
+};
+
+static void seen_free(void *p)
+{
+	struct seen_layer *s = p;
+
+	free(s->diff_id);
+	strbuf_release(&s->text);
+	free(s);
+}
+
+static int c_meta(void *ctx, const struct image_meta *m)
+{
+	struct collect *c = ctx;
+
+	c->metas++;
+	c->meta_before_layers = !c->begins;
+	if (m->repo_tags.nr && !c->repo_tag)
+		c->repo_tag = xstrdup(m->repo_tags.items[0]);
+	return 0;
+}
+
+static int c_begin(void *ctx, const struct image_layer *l)
+{
+	struct collect *c = ctx;
+	struct seen_layer *s = xcalloc(1, sizeof(*s));
+
+	strbuf_init(&s->text, 0);
+	vec_push(&c->layers, s);
+	c->cur = s;
+	c->begins++;
+	return 0;
+}
+
+static const char *type_name(enum image_entry_type t)
+{
+	static const char *names[] = {"file", "dir", "symlink", "hardlink", "other", "whiteout",
+				      "opaque"};
+	return names[t];
+}
+
+static int c_entry(void *ctx, const struct image_layer *l, const struct image_entry *e,
+		   struct image_reader *rd)
+{
+	struct collect *c = ctx;
+	struct strbuf *t = &c->cur->text;
+
+	if (c->stop_at && ++c->entries == c->stop_at)
+		return error_setc(GS_ERR, "stopped at '%s'", e->path);
+	strbuf_addf(t, "%s %s %llu %o", type_name(e->type), e->path, (unsigned long long)e->size,
+		    e->mode);
+	if (e->link)
+		strbuf_addf(t, " -> %s", e->link);
+	/* Small files are read whole, from a few reads, to check image_read(). */
+	if (e->type == IMAGE_ENTRY_FILE && (c->read_all || e->size <= 64)) {
+		char buf[16];
+		long n;
+		unsigned long long total = 0;
+
+		if (!c->read_all)
+			strbuf_addstr(t, " = ");
+		while ((n = image_read(rd, buf, sizeof(buf))) > 0) {
+			total += (unsigned long long)n;
+			if (!c->read_all)
+				for (long i = 0; i < n; i++)
+					strbuf_addf(t, "%02x", (unsigned char)buf[i]);
+		}
+		if (n < 0)
+			return -1;
+		c->bytes_read += total;
+	}
+	strbuf_addch(t, '\n');
+	return 0;
+}
+
+static int c_end(void *ctx, const struct image_layer *l)
+{
+	struct collect *c = ctx;
+
+	c->cur->diff_id = xstrdup(l->diff_id);
+	c->cur->ended = 1;
+	c->ends++;
+	return 0;
+}
+
+static void collect_init(struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	vec_init(&c->layers, seen_free);
+}
+
+static void collect_release(struct collect *c)
+{
+	vec_release(&c->layers);
+	free(c->repo_tag);
+}
+
+/* "layer N sha256:... created_by\n<entries>" for each layer in image order. */
+static char *canonical(struct image *img, struct collect *c)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < image_layers_nr(img); i++) {
+		const struct image_layer *l = image_get_layer(img, i);
+
+		strbuf_addf(&sb, "layer %zu %s size=%llu files=%llu entries=%llu by=%s\n", l->index,
+			    l->diff_id, (unsigned long long)l->size,
+			    (unsigned long long)l->files_size, (unsigned long long)l->entries,
+			    l->created_by ? l->created_by : "");
+		for (size_t j = 0; j < c->layers.nr; j++) {
+			struct seen_layer *s = c->layers.items[j];
+
+			if (s->diff_id && !strcmp(s->diff_id, l->diff_id)) {
+				strbuf_addstr(&sb, s->text.buf);
+				break;
+			}
+		}
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+static struct image_visitor visitor(struct collect *c)
+{
+	struct image_visitor v = {c, c_meta, c_begin, c_entry, c_end};
+
+	return v;
+}
+
+/* Open and walk; the canonical listing, or NULL with the error in *err. */
+static char *read_image(const char *name, const struct image_opts *opts, int *code, char **err,
+			struct collect *c)
+{
+	struct image *img = NULL;
+	struct image_visitor v = visitor(c);
+	char *out = NULL;
+	int ret = image_open(name, opts, &img);
+
+	if (!ret)
+		ret = image_walk(img, &v);
+	if (!ret)
+		out = canonical(img, c);
+	*code = ret;
+	*err = ret ? xstrdup(error_last()) : NULL;
+	image_close(img);
+	return out;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	return xstrfmt("%s/%s", dir, name);
+}
+
+static void expect_error(const char *file, enum image_source src, int want_code, const char *want)
+{
+	struct image_opts o = {0};
+	struct collect c;
+	char *path = path_in(tars, file), *err = NULL, *out;
+	int code;
+
+	o.source = src;
+	collect_init(&c);
+	out = read_image(path, &o, &code, &err, &c);
+	CHECK(!out && code == want_code, "%s: fails with code %d (got %d)", file, want_code, code);
+	if (want) {
+		const char *at = strstr(want, "%s");
+		char *full = at ? xstrfmt("%.*s%s%s", (int)(at - want), want, path, at + 2)
+				: xstrdup(want);
+
+		CHECK_STR(err, full, file);
+		free(full);
+	}
+	free(out);
+	free(err);
+	free(path);
+	collect_release(&c);
+}
+
+static const char *small_expected =
+    "layer 0 sha256:%s size=10240 files=75 entries=7 by=layer 0\n"
+    "dir etc 0 755\n"
+    "file etc/hello 6 644 = 68656c6c6f0a\n"
+    "file etc/gone 5 644 = 676f6e650a\n"
+    "dir opt 0 755\n"
+    "dir opt/d 0 755\n"
+    "file opt/d/old 4 644 = 6f6c640a\n"
+    "file usr/bin/tool 64 755 = "
+    "7f454c46000000000000000000000000000000000000000000000000000000000000000000000000"
+    "000000000000000000000000000000000000000000000000\n";
+
+static void test_small_archive(void)
+{
+	struct image_opts o = {0};
+	struct collect c;
+	char *path = path_in(tars, "small.tar"), *err = NULL, *out;
+	int code;
+
+	collect_init(&c);
+	out = read_image(path, &o, &code, &err, &c);
+	CHECK(out != NULL, "small.tar: read (%s)", err ? err : "ok");
+	if (out) {
+		CHECK(strstr(out, "dir etc 0 755\nfile etc/hello 6 644 = 68656c6c6f0a\n") != NULL,
+		      "small.tar: layer 0 entries, file bytes through image_read()");
+		CHECK(strstr(out, "file usr/bin/tool 64 755") != NULL,
+		      "small.tar: './usr' normalized");
+		CHECK(strstr(out, "layer 1 ") && strstr(out, "whiteout etc/gone 0 644\n"),
+		      "small.tar: '.wh.gone' is a whiteout of etc/gone");
+		CHECK(strstr(out, "symlink etc/hello-link 0 644 -> hello\n") != NULL,
+		      "small.tar: symlink target as stored");
+		CHECK(strstr(out, "hardlink usr/bin/tool2 0 644 -> usr/bin/tool\n") != NULL,
+		      "small.tar: hard link target normalized");
+		CHECK(strstr(out, "file etc/hello 12 644 = 68656c6c6f20616761696e0a\n") != NULL,
+		      "small.tar: overwritten file in layer 1");
+		CHECK(strstr(out, "layer 2 ") && strstr(out, "opaque opt/d 0 644\nfile opt/d/new"),
+		      "small.tar: '.wh..wh..opq' makes opt/d opaque");
+		CHECK(strstr(out, "by=layer 2\n") != NULL, "small.tar: created_by from history");
+	}
+	CHECK(c.metas == 1 && c.begins == 3 && c.ends == 3 && !c.meta_before_layers,
+	      "small.tar: meta once, after the layers (20.10 order), 3 layers");
+	CHECK_STR(c.repo_tag, "gpuslim-test/small:1", "small.tar: repo tag from manifest.json");
+	free(out);
+	free(err);
+	free(path);
+	collect_release(&c);
+	(void)small_expected;
+}
+
+/* Every other way of holding the same image reads the same. */
+static void test_same_everywhere(const char *save, const char *what)
+{
+	struct image_opts o = {0};
+	struct collect c;
+	char *err = NULL, *ref, *other, *dir;
+	const char *comps[] = {"none", "gzip", "zstd", "mixed"};
+	int code;
+
+	collect_init(&c);
+	ref = read_image(save, &o, &code, &err, &c);
+	CHECK(ref != NULL, "%s: docker-save archive read (%s)", what, err ? err : "ok");
+	collect_release(&c);
+	free(err);
+	if (!ref)
+		return;
+
+	for (size_t i = 0; i < sizeof(comps) / sizeof(*comps); i++) {
+		struct image *img = NULL;
+
+		if (!strcmp(comps[i], "zstd") && access("/usr/bin/zstd", X_OK)) {
+			printf("# skip zstd: no /usr/bin/zstd\n");
+			continue;
+		}
+		dir = xstrfmt("%s/oci-%s-%s", tmp, what, comps[i]);
+		CHECK(!run(NULL, py, script, "oci", save, dir, comps[i], NULL),
+		      "%s: OCI layout with %s layers made", what, comps[i]);
+		collect_init(&c);
+		other = read_image(dir, &o, &code, &err, &c);
+		CHECK(other && !strcmp(other, ref), "%s: OCI layout (%s layers) reads the same (%s)",
+		      what, comps[i], err ? err : "ok");
+		CHECK(c.meta_before_layers, "%s: OCI meta before the layers", what);
+		if (!image_open(dir, &o, &img) && !image_walk(img, NULL)) {
+			const struct image_layer *l = image_get_layer(img, 0);
+
+			CHECK(l && l->compressed_size > 0 && l->media_type && l->blob_digest,
+			      "%s: OCI layer 0 has media type, blob digest and compressed size",
+			      what);
+			CHECK(image_get_meta(img)->manifest_digest != NULL,
+			      "%s: OCI manifest digest", what);
+		}
+		image_close(img);
+		collect_release(&c);
+		free(other);
+		free(err);
+		free(dir);
+	}
+
+	/* newer engines' OCI-style save */
+	dir = xstrfmt("%s/ocisave-%s.tar", tmp, what);
+	CHECK(!run(NULL, py, script, "ocisave", save, dir, NULL), "%s: OCI-style save made", what);
+	collect_init(&c);
+	other = read_image(dir, &o, &code, &err, &c);
+	CHECK(other && !strcmp(other, ref), "%s: OCI-style docker save reads the same (%s)", what,
+	      err ? err : "ok");
+	collect_release(&c);
+	free(other);
+	free(err);
+	free(dir);
+
+	/* `docker save | gzip`, through a FIFO: nothing may seek */
+	dir = xstrfmt("%s/save-%s.tar.gz", tmp, what);
+	{
+		char *cmd = xstrfmt("gzip -1 -c '%s' > '%s'", save, dir);
+
+		CHECK(!run(NULL, "sh", "-c", cmd, NULL), "%s: gzip'd save made", what);
+		free(cmd);
+	}
+	collect_init(&c);
+	other = read_image(dir, &o, &code, &err, &c);
+	CHECK(other && !strcmp(other, ref), "%s: gzip'd docker-save reads the same (%s)", what,
+	      err ? err : "ok");
+	collect_release(&c);
+	free(other);
+	free(err);
+	free(dir);
+	{
+		char *fifo = xstrfmt("%s/fifo-%s", tmp, what), *cmd;
+		struct process feeder;
+
+		mkfifo(fifo, 0600);
+		cmd = xstrfmt("cat '%s' > '%s'", save, fifo);
+		process_init(&feeder);
+		vec_pushstr(&feeder.argv, "sh");
+		vec_pushstr(&feeder.argv, "-c");
+		vec_pushstr(&feeder.argv, cmd);
+		feeder.stdin_null = 1;
+		process_start(&feeder);
+		o.source = IMAGE_SOURCE_ARCHIVE;
+		collect_init(&c);
+		other = read_image(fifo, &o, &code, &err, &c);
+		CHECK(other && !strcmp(other, ref), "%s: docker-save through a FIFO reads the same (%s)",
+		      what, err ? err : "ok");
+		o.source = IMAGE_SOURCE_AUTO;
+		collect_release(&c);
+		process_release(&feeder);
+		free(other);
+		free(err);
+		free(cmd);
+		free(fifo);
+	}
+	free(ref);
+}
+
+static void test_hostile(void)
+{
+	struct image_opts o = {0};
+	struct collect c;
+	char *path, *err = NULL, *out;
+	int code;
+
+#define L "image '%s': layer '3611763f8791040675b652e570b82081d27f8c8ed7e0790d5d8f4d2f41f1c1cd/layer.tar': "
+	expect_error("traversal.tar", IMAGE_SOURCE_AUTO, GS_EINVAL,
+		     L "entry '../../etc/passwd' escapes the image root");
+	expect_error("absolute-escape.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     L "entry '/../etc/shadow' escapes the image root");
+	expect_error("hardlink-escape.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     L "entry 'etc/hl' is a hard link to '../../etc/passwd', outside the image root");
+	expect_error("absurd-size.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     L "entry 'huge.bin' claims 1125899906842624 bytes, more than the limit of "
+		       "1099511627776");
+	expect_error("truncated.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     L "truncated tar (the stream ends after 5536 bytes)");
+	expect_error("outer-truncated.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     L "truncated tar (the stream ends after 3072 bytes)");
+	expect_error("not-a-tar.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     L "not a tar archive (unrecognized archive format)");
+#undef L
+	expect_error("no-manifest.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     "image '%s': not a docker-save archive: no manifest.json");
+	expect_error("garbage.tar", IMAGE_SOURCE_AUTO, GS_EINVAL,
+		     "image '%s': not a docker-save archive (unrecognized archive format)");
+	expect_error("does-not-exist.tar", IMAGE_SOURCE_ARCHIVE, GS_ENOTFOUND, NULL);
+
+	/* absolute paths are rooted at the image root; loops pass through as links */
+	collect_init(&c);
+	path = path_in(tars, "absolute.tar");
+	out = read_image(path, &o, &code, &err, &c);
+	CHECK(out && strstr(out, "file etc/abs 4 644") && strstr(out, "file usr/lib/x 1 644"),
+	      "absolute.tar: '/etc/abs' and '//usr///./lib/x' normalized (%s)", err ? err : "ok");
+	free(out);
+	free(err);
+	free(path);
+	collect_release(&c);
+	collect_init(&c);
+	path = path_in(tars, "symlink-loop.tar");
+	out = read_image(path, &o, &code, &err, &c);
+	CHECK(out && strstr(out, "symlink a 0 644 -> b\nsymlink b 0 644 -> a\nsymlink c 0 644 -> c\n") &&
+		  strstr(out, "symlink up 0 644 -> ../../../../etc/passwd\n") &&
+		  strstr(out, "file etc/after 6 644"),
+	      "symlink-loop.tar: loops and escaping symlinks pass through as stored (%s)",
+	      err ? err : "ok");
+	free(out);
+	free(err);
+	free(path);
+	collect_release(&c);
+}
+
+/* Limits from the options, and a visitor that stops the walk. */
+static void test_limits_and_stop(void)
+{
+	struct image_opts o = {0};
+	struct collect c;
+	char *path = path_in(tars, "small.tar"), *err = NULL, *out;
+	int code;
+
+	o.max_entries = 3;
+	collect_init(&c);
+	out = read_image(path, &o, &code, &err, &c);
+	CHECK(!out && code == GS_EINVAL && err && strstr(err, ": more than 3 entries"),
+	      "max_entries: '%s'", err ? err : "");
+	free(err);
+	collect_release(&c);
+
+	o.max_entries = 0;
+	o.max_entry_size = 10;
+	collect_init(&c);
+	out = read_image(path, &o, &code, &err, &c);
+	CHECK(!out && code == GS_EINVAL && err &&
+		  strstr(err, "entry './usr/bin/tool' claims 64 bytes, more than the limit of 10"),
+	      "max_entry_size: '%s'", err ? err : "");
+	free(err);
+	collect_release(&c);
+
+	o.max_entry_size = 0;
+	collect_init(&c);
+	c.stop_at = 4;
+	out = read_image(path, &o, &code, &err, &c);
+	CHECK(!out && code == GS_ERR && err && !strcmp(err, "stopped at 'opt'"),
+	      "a visitor's error stops the walk and stays the error: '%s'", err ? err : "");
+	free(err);
+	collect_release(&c);
+	free(path);
+}
+
+/* No reader writes anything: the hostile archives leave no file anywhere. */
+static void test_nothing_written(const char *empty)
+{
+	const char *never[] = {"/etc/ok", "/etc/abs", "/etc/after", "/etc/hl", "/huge.bin",
+			       "/usr/lib/x", "/etc/shadow-gpuslim-test"};
+	DIR *d = opendir(empty);
+	struct dirent *de;
+	int files = 0;
+
+	while (d && (de = readdir(d)))
+		files += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (d)
+		closedir(d);
+	CHECK(d && !files, "the working directory of the reads is still empty");
+	for (size_t i = 0; i < sizeof(never) / sizeof(*never); i++)
+		CHECK(access(never[i], F_OK) && errno == ENOENT, "'%s' was not created", never[i]);
+}
+
+static int engine_answers(const char *docker)
+{
+	return !run(NULL, docker, "version", "--format", "{{.Server.Version}}", NULL);
+}
+
+/* A real image, built on the engine, through every source. */
+static void test_real_image(void)
+{
+	const char *docker = getenv("GPUSLIM_DOCKER") ? getenv("GPUSLIM_DOCKER") : "/usr/bin/docker";
+	const char *base = "127.0.0.1:5000/gpuslim-fixtures/debian:12-minbase";
+	const char *tag = "gpuslim-test/image-read:1";
+	const char *pushed = "127.0.0.1:5000/gpuslim-test/image-read:1";
+	const char *pushed_auth = "127.0.0.1:5001/gpuslim-test/image-read:1";
+	char *ctx = path_in(tmp, "ctx"), *df, *save, *cfg, *err = NULL, *ref = NULL, *got;
+	struct image_opts o = {0};
+	struct collect c;
+	int code;
+
+	if (access(docker, X_OK) || !engine_answers(docker)) {
+		printf("# skip real image: no engine answers through '%s'\n", docker);
+		free(ctx);
+		return;
+	}
+	if (run(NULL, docker, "image", "inspect", base, NULL) &&
+	    run(NULL, docker, "pull", base, NULL)) {
+		printf("# skip real image: no '%s'\n", base);
+		free(ctx);
+		return;
+	}
+	fs_mkdir_p(ctx, 0755);
+	df = path_in(ctx, "Dockerfile");
+	{
+		const char *text =
+		    "FROM 127.0.0.1:5000/gpuslim-fixtures/debian:12-minbase\n"
+		    "RUN echo one > /etc/gs-one && rm /etc/issue && mkdir -p /opt/d && "
+		    "echo old > /opt/d/old && ln -s gs-one /etc/gs-link\n"
+		    "RUN echo two > /etc/gs-one && rm -rf /opt/d && mkdir /opt/d && echo new > /opt/d/new\n"
+		    "COPY f /etc/gs-copied\n";
+		char *f = path_in(ctx, "f");
+
+		fs_write_atomic(df, text, strlen(text));
+		fs_write_atomic(f, "copied\n", 7);
+		free(f);
+	}
+	CHECK(!run(ctx, docker, "build", "-q", "-t", tag, ".", NULL), "real: image built");
+
+	/* engine */
+	o.source = IMAGE_SOURCE_ENGINE;
+	o.docker = docker;
+	collect_init(&c);
+	ref = read_image(tag, &o, &code, &err, &c);
+	CHECK(ref != NULL, "real: read from the engine (%s)", err ? err : "ok");
+	CHECK(ref && strstr(ref, "whiteout etc/issue ") && strstr(ref, "opaque opt/d ") &&
+		  strstr(ref, "file etc/gs-one 4 644 = 74776f0a") &&
+		  strstr(ref, "symlink etc/gs-link 0 777 -> gs-one") &&
+		  strstr(ref, "file etc/gs-copied 7 644 = 636f706965640a"),
+	      "real: whiteout, opaque dir, overwritten file, symlink and copy seen");
+	CHECK_STR(c.repo_tag, "gpuslim-test/image-read:1", "real: engine repo tag");
+	collect_release(&c);
+	free(err);
+	if (!ref)
+		goto done;
+
+	/* the engine source stops docker save cleanly when the visitor stops */
+	collect_init(&c);
+	c.stop_at = 10;
+	got = read_image(tag, &o, &code, &err, &c);
+	CHECK(!got && code == GS_ERR, "real: engine read stopped by the visitor (%s)", err);
+	collect_release(&c);
+	free(err);
+	free(got);
+
+	/* archive: docker save -o */
+	save = path_in(tmp, "real.tar");
+	CHECK(!run(NULL, docker, "save", "-o", save, tag, NULL), "real: docker save -o");
+	o.source = IMAGE_SOURCE_AUTO;
+	collect_init(&c);
+	got = read_image(save, &o, &code, &err, &c);
+	CHECK(got && !strcmp(got, ref), "real: docker-save archive reads as the engine (%s)",
+	      err ? err : "ok");
+	collect_release(&c);
+	free(err);
+	free(got);
+	test_same_everywhere(save, "real");
+
+	/* registry, open */
+	CHECK(!run(NULL, docker, "tag", tag, pushed, NULL) && !run(NULL, docker, "push", pushed, NULL),
+	      "real: pushed to 127.0.0.1:5000");
+	o.source = IMAGE_SOURCE_REGISTRY;
+	collect_init(&c);
+	got = read_image(pushed, &o, &code, &err, &c);
+	CHECK(got && !strcmp(got, ref), "real: registry 127.0.0.1:5000 reads as the engine (%s)",
+	      err ? err : "ok");
+	CHECK(c.meta_before_layers, "real: registry meta before the layers");
+	collect_release(&c);
+	free(err);
+	free(got);
+
+	/* registry with credentials */
+	cfg = path_in(tmp, "docker-config");
+	fs_mkdir_p(cfg, 0700);
+	if (!run(NULL, docker, "--config", cfg, "login", "-u", "gpuslim", "-p", "gpuslim-test",
+		 "127.0.0.1:5001", NULL) &&
+	    !run(NULL, docker, "tag", tag, pushed_auth, NULL) &&
+	    !run(NULL, docker, "--config", cfg, "push", pushed_auth, NULL)) {
+		struct registry_opts ro = {0};
+		struct registry_client *rc;
+		struct image *img = NULL;
+
+		ro.username = "gpuslim";
+		ro.password = "gpuslim-test";
+		ro.docker_config = tmp; /* no config.json there */
+		rc = registry_client_new(&ro);
+		o.registry = rc;
+		collect_init(&c);
+		got = read_image(pushed_auth, &o, &code, &err, &c);
+		CHECK(got && !strcmp(got, ref), "real: registry 127.0.0.1:5001 with credentials (%s)",
+		      err ? err : "ok");
+		collect_release(&c);
+		free(err);
+		free(got);
+		if (!image_open(pushed_auth, &o, &img) && !image_walk(img, NULL)) {
+			const struct image_layer *l = image_get_layer(img, 0);
+
+			CHECK(l && l->compressed_size > 0 && l->compressed_size < l->size &&
+				  l->media_type && strstr(l->media_type, "gzip"),
+			      "real: registry layers have compressed sizes and media types");
+		}
+		image_close(img);
+		registry_client_free(rc);
+		o.registry = NULL;
+		ro.username = ro.password = NULL;
+		rc = registry_client_new(&ro);
+		o.registry = rc;
+		CHECK(image_open(pushed_auth, &o, &img) == GS_EINVAL,
+		      "real: 127.0.0.1:5001 without credentials refused: %s", error_last());
+		image_close(img);
+		registry_client_free(rc);
+		o.registry = NULL;
+		run(NULL, docker, "rmi", pushed_auth, NULL);
+	} else {
+		printf("# skip registry with credentials: cannot push to 127.0.0.1:5001\n");
+	}
+	free(cfg);
+
+	/* not found, per source */
+	{
+		struct image *img = NULL;
+
+		o.source = IMAGE_SOURCE_ENGINE;
+		CHECK(image_open("gpuslim-test/no-such-image:404", &o, &img) == GS_ENOTFOUND,
+		      "engine: absent image: %s", error_last());
+		o.source = IMAGE_SOURCE_REGISTRY;
+		CHECK(image_open("127.0.0.1:5000/gpuslim-test/no-such-image:404", &o, &img) ==
+			  GS_ENOTFOUND,
+		      "registry: absent image: %s", error_last());
+		o.source = IMAGE_SOURCE_AUTO;
+		CHECK(image_open("127.0.0.1:5000/gpuslim-test/no-such-image:404", &o, &img) ==
+			  GS_ENOTFOUND,
+		      "auto: absent everywhere: %s", error_last());
+	}
+	run(NULL, docker, "rmi", pushed, NULL);
+	unlink(save);
+	free(save);
+done:
+	run(NULL, docker, "rmi", tag, NULL);
+	free(ref);
+	free(df);
+	free(ctx);
+}
+
+int main(int argc, char **argv)
+{
+	char *exe_dir;
+
+	if (argc == 3 && !strcmp(argv[1], "--list")) {
+		struct collect c;
+		struct image_opts o = {0};
+		char *err = NULL, *out;
+		int code;
+
+		collect_init(&c);
+		c.read_all = getenv("IMAGE_READ_ALL") != NULL;
+		out = read_image(argv[2], &o, &code, &err, &c);
+		if (!out) {
+			fprintf(stderr, "error: %s\n", err);
+			return 1;
+		}
+		fputs(out, stdout);
+		free(out);
+		collect_release(&c);
+		return 0;
+	}
+
+	snprintf(tmp, sizeof(tmp), "/tmp/gpuslim-image-test.XXXXXX");
+	if (!mkdtemp(tmp)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	exe_dir = fs_abspath("tests/fake/image_tars.py");
+	snprintf(script, sizeof(script), "%s", exe_dir);
+	free(exe_dir);
+	tars = path_in(tmp, "tars");
+	CHECK(!run(NULL, py, script, "hostile", tars, NULL) && !run(NULL, py, script, "small", tars, NULL),
+	      "fixture archives made");
+
+	test_small_archive();
+	{
+		char *small = path_in(tars, "small.tar");
+
+		test_same_everywhere(small, "small");
+		free(small);
+	}
+	{
+		char *empty = path_in(tmp, "empty"), *cwd = getcwd(NULL, 0);
+
+		fs_mkdir_p(empty, 0755);
+		if (!chdir(empty)) {
+			test_hostile();
+			test_limits_and_stop();
+			test_nothing_written(empty);
+			if (chdir(cwd))
+				perror("chdir");
+		}
+		free(empty);
+		free(cwd);
+	}
+	test_real_image();
+
+	run(NULL, "rm", "-rf", tmp, NULL);
+	free(tars);
+	return unit_done();
+}
