@@ -318,9 +318,47 @@ static void render_pkg_comment(struct df *d, int final, int nodocs)
 	if (nodocs)
 		render_comment(d->out, "trim.prune docs: packages install without docs, man pages "
 				       "or translations.");
+	if (final && render_has_python(d->c) &&
+	    (render_prunes(d->r, "tests") || render_prunes(d->r, "examples") ||
+	     render_prunes(d->r, "pycache")))
+		render_comment(d->out, "trim.prune also reaches the OS's Python packages, "
+				       "in this layer, so none of their bytes stay behind.");
 	if (final)
 		render_comment(d->out,
 			       "The app runs as an unprivileged user (uid " RENDER_UID ").");
+}
+
+/*
+ * The OS's own Python packages (python3-torch and the like) arrive in the
+ * final stage, where the venv's pruning never reaches them; Debian compiles
+ * their bytecode at install time (py3compile). Pruned in the same RUN, so no
+ * layer keeps the bytes. Not stripped: distributions ship them stripped.
+ */
+static void render_prune_os_python(struct df *d)
+{
+	int tests = render_prunes(d->r, "tests"), examples = render_prunes(d->r, "examples");
+	int pycache = render_prunes(d->r, "pycache");
+	const char *sites = "/usr/lib/python3/dist-packages /usr/lib/python3*/site-packages "
+			    "/usr/lib64/python3*/site-packages";
+
+	if (!render_has_python(d->c) || (!tests && !examples && !pycache))
+		return;
+	strbuf_addf(d->out, " \\\n    && for sp in %s; do \\\n"
+			    "         [ -d \"$sp\" ] || continue; \\\n",
+		    sites);
+	if (tests)
+		strbuf_addstr(d->out, "         find \"$sp\" -mindepth 2 -type d \\( -name tests "
+				      "-o -name test \\) -prune -exec rm -rf {} +; \\\n");
+	if (examples)
+		strbuf_addstr(d->out, "         find \"$sp\" -mindepth 2 -type d -name examples "
+				      "-prune -exec rm -rf {} +; \\\n");
+	strbuf_addstr(d->out, "       done");
+	if (pycache)
+		strbuf_addstr(d->out, " \\\n    && for py in /usr/lib/python3* /usr/lib64/python3*; do \\\n"
+				      "         [ -d \"$py\" ] || continue; \\\n"
+				      "         find \"$py\" -type d -name __pycache__ -prune "
+				      "-exec rm -rf {} +; \\\n"
+				      "       done");
 }
 
 /*
@@ -359,6 +397,8 @@ static void render_pkg_install(struct df *d, const struct vec *pkgs, int final)
 			    nodocs ? " --setopt=tsflags=nodocs" : "");
 	}
 	render_quoted_items(d->out, pkgs, "       ");
+	if (final)
+		render_prune_os_python(d);
 	if (final)
 		render_useradd(d, 0);
 	strbuf_addch(d->out, '\n');
