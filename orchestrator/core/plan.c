@@ -1264,6 +1264,89 @@ static void plan_closure(const struct plan_ctx *ctx, const struct kb_cuda_releas
 	}
 }
 
+/* What a compiled program must show without a GPU: it starts, the loader
+ * finds every library; the CUDA no-driver error after that is fine. */
+#define PLAN_PROGRAM_SMOKE "program-starts"
+#define PLAN_LOADER_ERROR "error while loading shared libraries"
+#define PLAN_PROGRAM_TIMEOUT 30
+
+static struct plan_smoke *plan_smoke_add(struct plan_cell *cell, const char *name)
+{
+	struct plan_smoke *s;
+
+	for (size_t i = 0; i < cell->smoke_nr; i++)
+		if (!strcmp(cell->smoke[i].name, name))
+			return NULL; /* the recipe's replaces the default */
+	cell->smoke = xrealloc(cell->smoke, (cell->smoke_nr + 1) * sizeof(*cell->smoke));
+	s = &cell->smoke[cell->smoke_nr++];
+	memset(s, 0, sizeof(*s));
+	s->name = xstrdup(name);
+	vec_init(&s->run, free);
+	return s;
+}
+
+static void plan_smoke(const struct plan_ctx *ctx, struct plan_cell *cell)
+{
+	const struct recipe *r = ctx->r;
+
+	for (size_t i = 0; i < r->smoke_nr; i++) {
+		const struct recipe_smoke *rs = &r->smoke[i];
+		struct plan_smoke *s = plan_smoke_add(cell, rs->name.v);
+
+		if (!s)
+			continue;
+		for (size_t k = 0; k < rs->run.nr; k++)
+			vec_pushstr(&s->run, rs->run.items[k].v);
+		s->gpu = rs->gpu.v;
+		s->expect = rs->expect.v ? xstrdup(rs->expect.v) : NULL;
+		s->timeout = rs->timeout;
+		s->origin = xstrfmt("recipe smoke[%zu]", i);
+	}
+	for (size_t i = 0; i < cell->frameworks_nr; i++) {
+		const struct plan_framework *pf = &cell->frameworks[i];
+		const struct kb_framework *fw = kb_find_framework(ctx->kb, pf->name);
+		const char *keys[] = {"version", "variant", "name", "pip_name"};
+		const char *values[] = {pf->version, pf->variant ? pf->variant : "", pf->name,
+					pf->pip_name};
+
+		for (size_t k = 0; fw && k < fw->smoke_nr; k++) {
+			const struct kb_smoke *ks = &fw->smoke[k];
+			char *name = kb_expand(ks->name, keys, values, 4);
+			struct plan_smoke *s = plan_smoke_add(cell, name);
+
+			free(name);
+			if (!s)
+				continue;
+			for (size_t a = 0; a < ks->run.nr; a++)
+				vec_push(&s->run, kb_expand(ks->run.items[a], keys, values, 4));
+			s->gpu = ks->gpu;
+			s->expect = ks->expect ? kb_expand(ks->expect, keys, values, 4) : NULL;
+			s->reject = ks->reject ? kb_expand(ks->reject, keys, values, 4) : NULL;
+			s->any_exit = ks->any_exit;
+			s->timeout = ks->timeout;
+			s->origin = xstrfmt("frameworks.json %s", pf->name);
+		}
+	}
+	/* The program as the image starts it (entrypoint + cmd), else the
+	 * first artifact. */
+	if (cell->compiles && (r->app.entrypoint.nr || r->app.cmd.nr || r->app.artifacts.nr)) {
+		struct plan_smoke *s = plan_smoke_add(cell, PLAN_PROGRAM_SMOKE);
+
+		if (!s)
+			return;
+		for (size_t k = 0; k < r->app.entrypoint.nr; k++)
+			vec_pushstr(&s->run, r->app.entrypoint.items[k].v);
+		for (size_t k = 0; k < r->app.cmd.nr; k++)
+			vec_pushstr(&s->run, r->app.cmd.items[k].v);
+		if (!s->run.nr)
+			vec_pushstr(&s->run, r->app.artifacts.items[0].v);
+		s->reject = xstrdup(PLAN_LOADER_ERROR);
+		s->any_exit = 1;
+		s->timeout = PLAN_PROGRAM_TIMEOUT;
+		s->origin = xstrdup("compiled program");
+	}
+}
+
 static void plan_cell_init(struct plan_cell *cell, size_t index)
 {
 	memset(cell, 0, sizeof(*cell));
@@ -1308,6 +1391,7 @@ static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec
 	cell->driver_floor = xstrdup(cuda->driver_floor);
 	plan_packages(ctx, os, cell);
 	plan_closure(ctx, cuda, cell);
+	plan_smoke(ctx, cell);
 done:
 	free(fws);
 }
@@ -1461,6 +1545,14 @@ static void plan_cell_release(struct plan_cell *c)
 	}
 	free(c->dlopen);
 	vec_release(&c->driver_sonames);
+	for (size_t i = 0; i < c->smoke_nr; i++) {
+		free(c->smoke[i].name);
+		vec_release(&c->smoke[i].run);
+		free(c->smoke[i].expect);
+		free(c->smoke[i].reject);
+		free(c->smoke[i].origin);
+	}
+	free(c->smoke);
 }
 
 void plan_free(struct plan *p)

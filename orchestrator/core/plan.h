@@ -60,6 +60,20 @@ struct plan_origin {
 	struct rpos pos;
 };
 
+/* A smoke test of a cell: the recipe's, a framework's default
+ * (frameworks.json "smoke", templates expanded) or the planner's default for
+ * a compiled program. A recipe test replaces a default of the same name. */
+struct plan_smoke {
+	char *name;
+	struct vec run; /* argv, owned */
+	int gpu;
+	char *expect;   /* NULL: none */
+	char *reject;   /* NULL: none; the output must not contain it */
+	int any_exit;   /* the exit status (or a timeout) does not fail it */
+	long timeout;   /* seconds; 0: the default (120) */
+	char *origin;   /* "recipe smoke[0]", "frameworks.json torch", "compiled program" */
+};
+
 struct plan_cell {
 	size_t index;
 	char *id;        /* bake target name: [A-Za-z0-9_-]+, unique in the plan */
@@ -102,6 +116,9 @@ struct plan_cell {
 	struct plan_dlopen_rule *dlopen; /* owned */
 	size_t dlopen_nr;
 	struct vec driver_sonames;       /* injected by the driver at run time, owned */
+
+	struct plan_smoke *smoke; /* the recipe's, then the defaults it did not replace */
+	size_t smoke_nr;
 };
 
 struct plan {

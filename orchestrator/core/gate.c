@@ -1,0 +1,435 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gate.h"
+#include "core/plan.h"
+#include "core/smoke.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+
+/* Findings quoted in a rule's message; the report has them all. */
+#define GATE_FINDINGS_SHOWN 3
+
+void gate_result_free(void *p)
+{
+	struct gate_result *g = p;
+
+	if (!g)
+		return;
+	free(g->name);
+	free(g->message);
+	free(g->output);
+	free(g);
+}
+
+struct gate_result *gate_add(struct vec *results, enum gate_kind kind, const char *name,
+			     enum gate_status status, const char *fmt, ...)
+{
+	struct gate_result *g = xcalloc(1, sizeof(*g));
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	g->name = xstrdup(name);
+	g->kind = kind;
+	g->status = status;
+	g->message = strbuf_detach(&sb, NULL);
+	vec_push(results, g);
+	return g;
+}
+
+const char *gate_kind_name(enum gate_kind k)
+{
+	static const char *const names[] = {"budget", "rule", "smoke", "growth"};
+
+	return names[k];
+}
+
+const char *gate_status_name(enum gate_status s)
+{
+	static const char *const names[] = {"pass", "fail", "warn", "skip"};
+
+	return names[s];
+}
+
+void gate_human_size(char *buf, size_t n, long long bytes)
+{
+	long long a = bytes < 0 ? -bytes : bytes;
+	const char *sign = bytes < 0 ? "-" : "";
+
+	if (a < 1000)
+		snprintf(buf, n, "%s%lld B", sign, a);
+	else if (a < 1000 * 1000)
+		snprintf(buf, n, "%s%.1f kB", sign, (double)a / 1e3);
+	else if (a < 1000LL * 1000 * 1000)
+		snprintf(buf, n, "%s%.1f MB", sign, (double)a / 1e6);
+	else
+		snprintf(buf, n, "%s%.2f GB", sign, (double)a / 1e9);
+}
+
+/* ---- reading the report ------------------------------------------------ */
+
+/* An integer at obj.key: 1 when present, 0 when null, -1 when absent or not an integer. */
+static int gate_jint(const json_t *obj, const char *key, long long *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return -1;
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_integer(v))
+		return -1;
+	*out = (long long)json_integer_value(v);
+	return 1;
+}
+
+static int gate_summary_int(const json_t *report, const char *key, long long *out)
+{
+	json_t *summary = json_object_get(report, "summary");
+	int ret;
+
+	if (!json_is_object(summary))
+		return error_setc(GS_EINVAL, "the report has no 'summary'");
+	ret = gate_jint(summary, key, out);
+	if (ret < 0)
+		return error_setc(GS_EINVAL, "the report's summary has no integer '%s'", key);
+	return ret;
+}
+
+int gate_path_bytes(const json_t *report, const char *substr, uint64_t *bytes)
+{
+	json_t *paths = json_object_get(report, "paths"), *p;
+	size_t i;
+
+	json_array_foreach(paths, i, p)
+	{
+		json_t *path = json_object_get(p, "path"), *b = json_object_get(p, "bytes");
+
+		if (json_is_string(path) && !strcmp(json_string_value(path), substr) &&
+		    json_is_integer(b) && json_integer_value(b) >= 0) {
+			*bytes = (uint64_t)json_integer_value(b);
+			return 0;
+		}
+	}
+	return error_setc(GS_ENOTFOUND, "the report has no size for paths containing '%s'", substr);
+}
+
+/* ---- budgets ----------------------------------------------------------- */
+
+/* One budget: value <= limit passes. `what` names the quantity in the
+ * message ("size", "layers"); sizes print human-readable and exact. */
+static void gate_budget(struct vec *results, const char *name, const char *text, long long value,
+			long long limit, int is_bytes)
+{
+	struct gate_result *g;
+	char v[32], l[32], d[32];
+
+	if (!is_bytes) {
+		if (value <= limit)
+			g = gate_add(results, GATE_BUDGET, name, GATE_PASS,
+				     "%lld is within the budget of %lld", value, limit);
+		else
+			g = gate_add(results, GATE_BUDGET, name, GATE_FAIL,
+				     "%lld exceeds the budget of %lld by %lld", value, limit,
+				     value - limit);
+	} else {
+		gate_human_size(v, sizeof(v), value);
+		gate_human_size(l, sizeof(l), limit);
+		gate_human_size(d, sizeof(d), value - limit);
+		if (value <= limit)
+			g = gate_add(results, GATE_BUDGET, name, GATE_PASS,
+				     "%s (%lld bytes) is within the budget of %s (%lld bytes)", v,
+				     value, text ? text : l, limit);
+		else
+			g = gate_add(results, GATE_BUDGET, name, GATE_FAIL,
+				     "%s (%lld bytes) exceeds the budget of %s (%lld bytes) by %s "
+				     "(%lld bytes)",
+				     v, value, text ? text : l, limit, d, value - limit);
+	}
+	g->has_limit = g->has_value = 1;
+	g->limit = limit;
+	g->value = value;
+}
+
+static int gate_check_growth(const json_t *report, const struct recipe *r, const json_t *baseline,
+			     struct vec *results)
+{
+	const struct recipe_growth *gr = r ? &r->budgets.growth : NULL;
+	long long now, before, grew, allowed = 0;
+	struct gate_result *g;
+	char a[32], b[32], c[32], pct[32];
+	int ret;
+
+	if (!baseline) {
+		if (gr && gr->set)
+			gate_add(results, GATE_GROWTH, "growth", GATE_SKIP,
+				 "skipped: no baseline report (--baseline FILE)");
+		return 0;
+	}
+	if ((ret = gate_summary_int(report, "size", &now)) <= 0 ||
+	    (ret = gate_summary_int(baseline, "size", &before)) <= 0) {
+		if (!ret)
+			return error_setc(GS_EINVAL, "a report has no size");
+		error_prefix("baseline or report");
+		return GS_EINVAL;
+	}
+	grew = now - before;
+	gate_human_size(a, sizeof(a), now);
+	gate_human_size(b, sizeof(b), before);
+	gate_human_size(c, sizeof(c), grew);
+	if (before > 0)
+		snprintf(pct, sizeof(pct), "%+.1f%%", 100.0 * (double)grew / (double)before);
+	else
+		snprintf(pct, sizeof(pct), "n/a");
+	if (!gr || !gr->set) {
+		g = gate_add(results, GATE_GROWTH, "growth", GATE_PASS,
+			     "%s against the baseline's %s: %s%s (%s); no growth budget", a, b,
+			     grew >= 0 ? "+" : "", c, pct);
+		g->has_value = 1;
+		g->value = grew;
+		return 0;
+	}
+	if (gr->percent) {
+		/* grew <= before * permille / 1000, exactly: no rounding at the edge. */
+		__int128 lhs = (__int128)grew * 1000,
+			 rhs = (__int128)before * (__int128)gr->permille;
+
+		allowed = (long long)(rhs / 1000);
+		g = gate_add(results, GATE_GROWTH, "growth", lhs <= rhs ? GATE_PASS : GATE_FAIL,
+			     "%s against the baseline's %s: %s%s (%lld bytes, %s), %s %s", a, b,
+			     grew >= 0 ? "+" : "", c, grew, pct, lhs <= rhs ? "within" : "over",
+			     gr->text);
+	} else {
+		allowed = (long long)gr->bytes;
+		g = gate_add(
+		    results, GATE_GROWTH, "growth", grew <= allowed ? GATE_PASS : GATE_FAIL,
+		    "%s against the baseline's %s: %s%s (%lld bytes, %s), %s %s (%lld bytes)", a, b,
+		    grew >= 0 ? "+" : "", c, grew, pct, grew <= allowed ? "within" : "over",
+		    gr->text, allowed);
+	}
+	g->has_limit = g->has_value = 1;
+	g->limit = allowed;
+	g->value = grew;
+	return 0;
+}
+
+int gate_check_budgets(const json_t *report, const struct recipe *r, const json_t *baseline,
+		       struct vec *results)
+{
+	long long v;
+	int ret;
+
+	if (r && r->budgets.size.set) {
+		if ((ret = gate_summary_int(report, "size", &v)) < 0)
+			return ret;
+		gate_budget(results, "size", r->budgets.size.text, v,
+			    (long long)r->budgets.size.bytes, 1);
+	}
+	if (r && r->budgets.compressed.set) {
+		if ((ret = gate_summary_int(report, "compressed_size", &v)) < 0)
+			return ret;
+		if (ret == 0)
+			gate_add(results, GATE_BUDGET, "compressed", GATE_SKIP,
+				 "skipped: this source stores no compressed sizes (an engine or a "
+				 "docker-save archive); --source registry or oci measures them");
+		else
+			gate_budget(results, "compressed", r->budgets.compressed.text, v,
+				    (long long)r->budgets.compressed.bytes, 1);
+	}
+	if (r && r->budgets.layers) {
+		if ((ret = gate_summary_int(report, "layers", &v)) <= 0)
+			return ret < 0 ? ret
+				       : error_setc(GS_EINVAL, "the report has no layer count");
+		gate_budget(results, "layers", NULL, v, r->budgets.layers, 0);
+	}
+	if (r && r->budgets.wasted.set) {
+		if ((ret = gate_summary_int(report, "wasted_bytes", &v)) <= 0)
+			return ret < 0 ? ret
+				       : error_setc(GS_EINVAL, "the report has no wasted bytes");
+		gate_budget(results, "wasted", r->budgets.wasted.text, v,
+			    (long long)r->budgets.wasted.bytes, 1);
+	}
+	for (size_t i = 0; r && i < r->budgets.paths_nr; i++) {
+		const struct recipe_path_budget *pb = &r->budgets.paths[i];
+		char *name = xstrfmt("paths %s", pb->path.v);
+		uint64_t bytes;
+
+		if (gate_path_bytes(report, pb->path.v, &bytes) < 0) {
+			gate_add(results, GATE_BUDGET, name, GATE_SKIP,
+				 "skipped: the report has no size for paths containing '%s' (its "
+				 "analyzer does not measure \"paths\")",
+				 pb->path.v);
+			free(name);
+			continue;
+		}
+		gate_budget(results, name, pb->size.text, (long long)bytes,
+			    (long long)pb->size.bytes, 1);
+		free(name);
+	}
+	return gate_check_growth(report, r, baseline, results);
+}
+
+/* ---- rules --------------------------------------------------------------- */
+
+static int gate_severity_rank(const char *s)
+{
+	return !s ? 0 : !strcmp(s, "error") ? 3 : !strcmp(s, "warn") ? 2 : 1;
+}
+
+static void gate_rule(const json_t *findings, const char *id, const struct recipe *r,
+		      struct vec *results)
+{
+	const struct recipe_rule *tuned = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	size_t i, n = 0, shown = 0;
+	long long bytes = 0;
+	int worst = 0;
+	json_t *f;
+
+	for (i = 0; r && i < r->rules_nr; i++)
+		if (!strcmp(r->rules[i].id.v, id))
+			tuned = &r->rules[i];
+	json_array_foreach(findings, i, f)
+	{
+		json_t *rule = json_object_get(f, "rule"), *msg = json_object_get(f, "message");
+		json_t *path = json_object_get(f, "path"), *b = json_object_get(f, "bytes");
+		int rank;
+
+		if (!json_is_string(rule) || strcmp(json_string_value(rule), id))
+			continue;
+		n++;
+		rank = gate_severity_rank(json_string_value(json_object_get(f, "severity")));
+		if (rank > worst)
+			worst = rank;
+		if (json_is_integer(b))
+			bytes += (long long)json_integer_value(b);
+		if (shown < GATE_FINDINGS_SHOWN) {
+			strbuf_addstr(&sb, shown ? "; " : ": ");
+			if (json_is_string(msg))
+				strbuf_addstr(&sb, json_string_value(msg));
+			else if (json_is_string(path))
+				strbuf_addstr(&sb, json_string_value(path));
+			shown++;
+		}
+	}
+	if (n > shown)
+		strbuf_addf(&sb, "; and %zu more", n - shown);
+	if (tuned) {
+		worst = tuned->severity == RULE_ERROR ? 3 : tuned->severity == RULE_WARN ? 2 : -1;
+	}
+	{
+		char sz[32] = "";
+		enum gate_status st;
+		const char *sev = worst == 3 ? "error" : worst == 2 ? "warn" : "info";
+		struct gate_result *g;
+
+		if (bytes)
+			gate_human_size(sz, sizeof(sz), bytes);
+		if (worst < 0) {
+			st = GATE_SKIP;
+			g = gate_add(results, GATE_RULE, id, st,
+				     "skipped: off in the recipe (%zu finding%s ignored)", n,
+				     n == 1 ? "" : "s");
+		} else if (!n) {
+			g = gate_add(results, GATE_RULE, id, GATE_PASS, "no findings");
+		} else {
+			st = worst == 3 ? GATE_FAIL : worst == 2 ? GATE_WARN : GATE_PASS;
+			g = gate_add(results, GATE_RULE, id, st, "%s%s: %zu finding%s%s%s%s%s", sev,
+				     tuned ? " (set in the recipe)" : "", n, n == 1 ? "" : "s",
+				     bytes ? " (" : "", sz, bytes ? ")" : "", sb.buf);
+		}
+		g->has_value = 1;
+		g->value = (long long)n;
+	}
+	strbuf_release(&sb);
+}
+
+int gate_check_rules(const json_t *report, const struct recipe *r, struct vec *results)
+{
+	json_t *findings = json_object_get(report, "findings"), *f;
+	struct vec extra = VEC_INIT(free);
+	size_t i;
+
+	if (!json_is_array(findings))
+		return error_setc(GS_EINVAL, "the report has no 'findings' list");
+	for (i = 0; recipe_rule_ids[i]; i++)
+		gate_rule(findings, recipe_rule_ids[i], r, results);
+	/* A rule a newer analyzer knows and this gate does not still counts. */
+	json_array_foreach(findings, i, f)
+	{
+		const char *id = json_string_value(json_object_get(f, "rule"));
+		size_t k;
+
+		if (!id)
+			continue;
+		for (k = 0; recipe_rule_ids[k] && strcmp(recipe_rule_ids[k], id); k++)
+			;
+		if (!recipe_rule_ids[k] && vec_findstr(&extra, id) < 0)
+			vec_pushstr(&extra, id);
+	}
+	for (i = 0; i < extra.nr; i++)
+		gate_rule(findings, extra.items[i], r, results);
+	vec_release(&extra);
+	return 0;
+}
+
+int gate_image(const json_t *report, const struct recipe *r, const struct plan_cell *cell,
+	       const json_t *baseline, const struct smoke_opts *smoke, struct vec *results)
+{
+	int ret;
+
+	if ((ret = gate_check_budgets(report, r, baseline, results)) < 0 ||
+	    (ret = gate_check_rules(report, r, results)) < 0)
+		return ret;
+	if (smoke && cell)
+		return smoke_run(smoke, cell->smoke, cell->smoke_nr, results);
+	return 0;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+int gate_failed(const struct vec *results)
+{
+	return gate_count(results, GATE_FAIL) > 0;
+}
+
+size_t gate_count(const struct vec *results, enum gate_status s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < results->nr; i++)
+		n += ((const struct gate_result *)results->items[i])->status == s;
+	return n;
+}
+
+json_t *gate_results_to_json(const struct vec *results)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < results->nr; i++) {
+		const struct gate_result *g = results->items[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "name", json_string(g->name));
+		json_object_set_new(o, "kind", json_string(gate_kind_name(g->kind)));
+		json_object_set_new(o, "status", json_string(gate_status_name(g->status)));
+		json_object_set_new(o, "message", json_string(g->message));
+		json_object_set_new(o, "limit",
+				    g->has_limit ? json_integer(g->limit) : json_null());
+		json_object_set_new(o, "value",
+				    g->has_value ? json_integer(g->value) : json_null());
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+void gate_attach(json_t *report, const struct vec *results)
+{
+	json_object_set_new(report, "gates", gate_results_to_json(results));
+	json_object_set_new(report, "status", json_string(gate_failed(results) ? "fail" : "pass"));
+}

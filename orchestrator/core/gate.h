@@ -1,0 +1,99 @@
+#ifndef GS_GATE_H
+#define GS_GATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/recipe.h"
+#include "util/vec.h"
+
+/*
+ * Gates: verdicts on an analysis report (core/analyze.h). They read only
+ * the report JSON, so a report saved earlier works as well as a fresh one
+ * (and as a baseline). Three families, each a list of gate results:
+ *
+ *   budgets  the recipe's budgets: size, compressed, layers, wasted,
+ *            paths (visible bytes under paths containing a substring),
+ *            growth against a baseline report. A value equal to its limit
+ *            passes; one byte over fails.
+ *   rules    one gate per finding rule of analyze.h, with the recipe's
+ *            severity (rules: {id: error|warn|off}) over the finding's own:
+ *            an error with findings fails, a warn with findings warns.
+ *   smoke    commands run in the image (core/smoke.h).
+ *
+ * Ownership: a results vector holds struct gate_result pointers and owns
+ * them: init it with VEC_INIT(gate_result_free).
+ */
+
+enum gate_kind { GATE_BUDGET, GATE_RULE, GATE_SMOKE, GATE_GROWTH };
+enum gate_status { GATE_PASS, GATE_FAIL, GATE_WARN, GATE_SKIP };
+
+struct gate_result {
+	char *name; /* "size", "paths site-packages/nvidia", "devel-toolchain", "smoke vadd" */
+	enum gate_kind kind;
+	enum gate_status status;
+	char *message; /* one line: "117.4 MB (117398528 bytes) is within 400.0 MB" */
+	int has_limit, has_value;
+	long long limit; /* bytes, layers, ... (has_limit) */
+	long long value;
+	char *output;	/* smoke: the tail of the command's output, NULL otherwise */
+	double seconds; /* smoke: time the command ran */
+};
+
+void gate_result_free(void *p);
+/* A new result with a formatted message, pushed onto `results`. */
+struct gate_result *gate_add(struct vec *results, enum gate_kind kind, const char *name,
+			     enum gate_status status, const char *fmt, ...) GS_FMT(5, 6);
+
+const char *gate_kind_name(enum gate_kind k);	  /* "budget", "rule", "smoke", "growth" */
+const char *gate_status_name(enum gate_status s); /* "pass", "fail", "warn", "skip" */
+
+/*
+ * The budgets of `r` against `report`, and growth against `baseline` (a
+ * previous report, or NULL). A budget the recipe does not set is no gate;
+ * `compressed` on a report without compressed sizes (engine, archive) is a
+ * skip that says so; `growth` without a baseline is a skip; a baseline
+ * without budgets.growth still reports its growth (pass). Per-path
+ * budgets read report "paths" (gate_path_bytes()); a report without the
+ * entry gives a skip that says so. GS_EINVAL when the report lacks a
+ * summary field a budget needs.
+ */
+int gate_check_budgets(const json_t *report, const struct recipe *r, const json_t *baseline,
+		       struct vec *results);
+
+/* One gate per rule id of analyze.h, in recipe_rule_ids order, from the
+ * report's "findings" and the recipe's `rules` (r may be NULL: defaults). */
+int gate_check_rules(const json_t *report, const struct recipe *r, struct vec *results);
+
+/*
+ * Visible bytes under paths containing `substr`, from report "paths"
+ * ([{"path": substr, "bytes", "files"}], a proposed addition to analyze.h
+ * that core/pathsum.h computes). GS_ENOTFOUND when the report has no entry
+ * for `substr`.
+ */
+int gate_path_bytes(const json_t *report, const char *substr, uint64_t *bytes);
+
+struct plan_cell;
+struct smoke_opts;
+
+/* Everything a built image is held to: budgets, rules, then the cell's
+ * smoke tests (when `smoke` is not NULL). GS_EINVAL for a report that
+ * lacks what a budget needs, GS_EINFRA when docker cannot run at all. */
+int gate_image(const json_t *report, const struct recipe *r, const struct plan_cell *cell,
+	       const json_t *baseline, const struct smoke_opts *smoke, struct vec *results);
+
+/* 1 when any result failed. */
+int gate_failed(const struct vec *results);
+/* Counts by status. */
+size_t gate_count(const struct vec *results, enum gate_status s);
+
+/* The results as the report's "gates" array (schemas/report.schema.json). */
+json_t *gate_results_to_json(const struct vec *results);
+/* Set "gates" and "status" ("pass"/"fail") on the report. */
+void gate_attach(json_t *report, const struct vec *results);
+
+/* "117.4 MB" (powers of 1000, as `docker images`), into buf. */
+void gate_human_size(char *buf, size_t n, long long bytes);
+
+#endif
