@@ -403,11 +403,8 @@ static void test_big_matrix(void)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 		CHECK(p && p->cells_nr == 1000, "1000-cell matrix plans (%zu diags)", diags.nr);
-		/* Under valgrind everything is ~40x slower: report, do not judge. */
-		if (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload"))
-			printf("# 1000 cells parse+plan in %.1f ms under valgrind\n", ms);
-		else
-			CHECK(ms < 150.0, "1000 cells parse+plan in %.1f ms", ms);
+		/* The time is the benchmark's business (bench/run.sh): reported, not judged. */
+		printf("# 1000 cells parse+plan in %.1f ms\n", ms);
 		PLAN_DONE();
 	}
 	strbuf_release(&sb);
