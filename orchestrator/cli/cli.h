@@ -1,6 +1,7 @@
 #ifndef GS_CLI_H
 #define GS_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "util/error.h"
@@ -67,12 +68,28 @@ int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
+
+/* --top N (1..100000) into *top (0 when absent); prints the problem. */
+int cli_parse_top(const char *arg, size_t *top);
 
 /* build's exit codes, after its options in --help. */
 #define BUILD_USAGE_TAIL                                                                           \
 	"exit codes: 0 every cell built (and pushed), 1 a cell failed or was cancelled, or a\n"   \
 	"push failed, 2 bad usage or input, 3 infrastructure (no engine, registry down),\n"      \
 	"130 interrupted (every build stopped).\n"
+
+/* gate's exit codes, after its options in --help. */
+#define GATE_USAGE_TAIL                                                                            \
+	"exit codes: 0 every gate passed (warnings and skips included), 1 a gate failed,\n"     \
+	"2 bad usage or input (recipe, baseline, image that is not one), 3 infrastructure\n"   \
+	"(no engine, registry down). A gpu smoke test without a GPU is \"skipped: no GPU\",\n" \
+	"never passed; --require-gpu makes it a failure.\n"
+
+#define INSPECT_USAGE_TAIL                                                                         \
+	"exit codes: 0 the image was analyzed, 2 bad usage or not an image, 3 the image\n"      \
+	"cannot be reached (no engine, registry down).\n"
 
 #define GPUSLIM_VERSION "0.1.0"
 

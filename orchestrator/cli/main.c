@@ -9,6 +9,10 @@ static const struct cli_cmd commands[] = {
 	{"plan", cmd_plan, "expand the matrix and resolve every version", NULL},
 	{"generate", cmd_generate, "write the Dockerfiles, docker-bake.hcl and .dockerignore", NULL},
 	{"build", cmd_build, "build every matrix cell into an image, in parallel", BUILD_USAGE_TAIL},
+	{"inspect", cmd_inspect, "analyze an image: layers, packages, waste, CUDA, libraries",
+	 INSPECT_USAGE_TAIL},
+	{"gate", cmd_gate, "hold an image to a recipe's budgets, rules and smoke tests",
+	 GATE_USAGE_TAIL},
 	{NULL, NULL, NULL, NULL},
 };
 

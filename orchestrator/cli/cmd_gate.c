@@ -1,0 +1,272 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/engine.h"
+#include "core/gate.h"
+#include "core/inspect.h"
+#include "core/knowledge.h"
+#include "core/plan.h"
+#include "core/recipe.h"
+#include "core/report.h"
+#include "core/smoke.h"
+#include "util/fs.h"
+#include "util/signals.h"
+
+/*
+ * gate: analyze an image and hold it to a recipe: budgets, rules, smoke
+ * tests. stdout: the summary (or the report with "gates" and "status"
+ * under --json); stderr: notes and the verdict line. Exit 0 when every
+ * gate passed, 1 when one failed.
+ */
+
+static const char *image_name;
+static const char *recipe_path;
+static const char *cell_id;
+static const char *baseline_path;
+static const char *junit_path;
+static const char *markdown_path;
+static const char *source_arg;
+static const char *base_ref;
+static const char *top_arg;
+static const char *docker_path;
+static int json_out, require_gpu, no_smoke;
+static struct vec plugin_dirs = VEC_INIT(free);
+
+static const struct cli_opt gate_opts[] = {
+    {CLI_OPT_ARG, "image", 0, &image_name, "IMAGE",
+     "an image ref, a docker-save tar or an OCI layout directory", CLI_REQUIRED},
+    {CLI_OPT_VALUE, "recipe", 0, &recipe_path, "RECIPE",
+     "the recipe whose budgets, rules and smoke tests apply", CLI_REQUIRED},
+    {CLI_OPT_VALUE, "cell", 0, &cell_id, "ID",
+     "the matrix cell the image was built from (default: the only one, or the one whose "
+     "image ref is IMAGE)",
+     0},
+    {CLI_OPT_VALUE, "baseline", 0, &baseline_path, "FILE",
+     "a previous report (--json) for budgets.growth", 0},
+    {CLI_OPT_SWITCH, "require-gpu", 0, &require_gpu, NULL,
+     "a gpu smoke test without a GPU fails instead of skipping", 0},
+    {CLI_OPT_SWITCH, "no-smoke", 0, &no_smoke, NULL, "do not run the smoke tests", 0},
+    {CLI_OPT_SWITCH, "json", 0, &json_out, NULL,
+     "print the report with \"gates\" and \"status\" as JSON", 0},
+    {CLI_OPT_VALUE, "junit", 0, &junit_path, "FILE", "write JUnit XML (one testcase per gate)", 0},
+    {CLI_OPT_VALUE, "markdown", 0, &markdown_path, "FILE", "write a Markdown report", 0},
+    {CLI_OPT_VALUE, "source", 0, &source_arg, "SOURCE",
+     "auto (default), engine, registry, archive or oci", 0},
+    {CLI_OPT_VALUE, "base", 0, &base_ref, "REF",
+     "the base image (default: the image's org.opencontainers.image.base.name label)", 0},
+    {CLI_OPT_VALUE, "top", 0, &top_arg, "N", "entries in each biggest-first list (default 10)", 0},
+    {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
+    {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
+    {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
+};
+
+/* The cell the image belongs to: --cell, the only one, or by image ref. */
+static const struct plan_cell *pick_cell(const struct plan *p)
+{
+	struct strbuf ids = STRBUF_INIT;
+	const struct plan_cell *c = NULL;
+
+	for (size_t i = 0; i < p->cells_nr; i++) {
+		const struct plan_cell *x = &p->cells[i];
+
+		if (cell_id ? !strcmp(x->id, cell_id) : !strcmp(x->image_ref, image_name))
+			c = x;
+		strbuf_addf(&ids, "%s%s", i ? ", " : "", x->id);
+	}
+	if (!c && !cell_id && p->cells_nr == 1)
+		c = &p->cells[0];
+	if (!c && cell_id)
+		cli_error("the recipe has no cell '%s'; it has %s", cell_id, ids.buf);
+	else if (!c)
+		cli_error("the recipe has %zu cells and none builds '%s': say which with --cell "
+			  "(%s)",
+			  p->cells_nr, image_name, ids.buf);
+	strbuf_release(&ids);
+	return c;
+}
+
+static int load_baseline(json_t **out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_error_t err;
+
+	*out = NULL;
+	if (!baseline_path)
+		return 0;
+	if (fs_read_file(baseline_path, &sb, 256u << 20) < 0) {
+		cli_error_last();
+		return -1;
+	}
+	*out = json_loadb(sb.buf, sb.len, 0, &err);
+	strbuf_release(&sb);
+	if (!json_is_object(*out) || !json_is_object(json_object_get(*out, "summary"))) {
+		if (*out)
+			cli_error("baseline '%s' is not a gpuslim report (no \"summary\")",
+				  baseline_path);
+		else
+			cli_error("baseline '%s': line %d: %s", baseline_path, err.line, err.text);
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_gate(int argc, char **argv)
+{
+	struct vec diags = VEC_INIT(free), results = VEC_INIT(gate_result_free),
+		   paths = VEC_INIT(NULL);
+	struct recipe *r = NULL;
+	struct knowledge *kb = NULL;
+	struct plan *p = NULL;
+	const struct plan_cell *cell;
+	struct engine e;
+	struct smoke_gpu gpu = {0, NULL};
+	struct smoke_opts so;
+	struct inspect_opts io;
+	struct strbuf sb = STRBUF_INIT;
+	json_t *report = NULL, *baseline = NULL;
+	char *note = NULL;
+	size_t top;
+	int ret, code = EXIT_OK, smoke = 0;
+
+	memset(&e, 0, sizeof(e));
+	vec_init(&e.notes, free);
+	ret = cli_parse(cli_find_cmd("gate"), gate_opts, argc, argv);
+	if (ret) {
+		vec_release(&plugin_dirs);
+		engine_release(&e);
+		return ret < 0 ? EXIT_OK : ret;
+	}
+	memset(&io, 0, sizeof(io));
+	if (source_arg && inspect_parse_source(source_arg, &io.source) < 0) {
+		cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (cli_parse_top(top_arg, &top) < 0 || load_baseline(&baseline) < 0) {
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (recipe_load(recipe_path, &r, &diags) < 0 || knowledge_load(&kb, &plugin_dirs) < 0 ||
+	    plan_build(r, kb, &p, &diags) < 0) {
+		if (diags.nr)
+			cli_print_diags(&diags);
+		else
+			cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (!(cell = pick_cell(p))) {
+		code = EXIT_USAGE;
+		goto done;
+	}
+	/* Smoke tests run the image in the engine: an archive or a layout is not there. */
+	smoke = !no_smoke && cell->smoke_nr && io.source != IMAGE_SOURCE_ARCHIVE &&
+		io.source != IMAGE_SOURCE_OCI;
+	if (smoke || io.source == IMAGE_SOURCE_ENGINE) {
+		if ((ret = engine_detect(&e, docker_path, NULL)) < 0) {
+			cli_error_last();
+			code = ret == GS_EINVAL ? EXIT_USAGE : EXIT_INFRA;
+			goto done;
+		}
+	}
+	io.docker = e.docker ? e.docker : docker_path ? docker_path : getenv("GPUSLIM_DOCKER");
+	io.base = base_ref;
+	io.kb = kb;
+	io.top = top;
+	for (size_t i = 0; i < r->budgets.paths_nr; i++)
+		vec_push(&paths, r->budgets.paths[i].path.v);
+	io.paths = &paths;
+	ret = inspect_image(image_name, &io, &report, &note);
+	if (note)
+		fprintf(stderr, "note: %s\n", note);
+	if (ret < 0) {
+		cli_error_last();
+		code = ret == GS_EINFRA ? EXIT_INFRA : EXIT_USAGE;
+		goto done;
+	}
+	if (smoke) {
+		smoke_detect_gpu(e.docker, &gpu);
+		fprintf(stderr, "gpu: %s%s\n", gpu.available ? "" : "none: ", gpu.why);
+		memset(&so, 0, sizeof(so));
+		so.docker = e.docker;
+		so.image = image_name;
+		so.gpu = &gpu;
+		so.require_gpu = require_gpu;
+		so.abort_fd = -1;
+		if (signals_install() == 0)
+			so.abort_fd = signals_fd();
+	} else if (!no_smoke && cell->smoke_nr) {
+		for (size_t i = 0; i < cell->smoke_nr; i++) {
+			char *name = xstrfmt("smoke %s", cell->smoke[i].name);
+
+			gate_add(&results, GATE_SMOKE, name, GATE_SKIP,
+				 "skipped: the image is a file (--source %s), not in the engine",
+				 source_arg);
+			free(name);
+		}
+	}
+	ret = gate_image(report, r, cell, baseline, smoke ? &so : NULL, &results);
+	if (smoke)
+		signals_uninstall();
+	if (ret < 0) {
+		cli_error_last();
+		code = ret == GS_EINFRA ? EXIT_INFRA : EXIT_USAGE;
+		goto done;
+	}
+	gate_attach(report, &results);
+	{
+		struct report_item it = {image_name, report, &results, NULL};
+
+		if (json_out) {
+			char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+			if (s)
+				printf("%s\n", s);
+			free(s);
+		} else {
+			report_human(&it, top, &sb);
+			fputs(sb.buf, stdout);
+		}
+		if (junit_path) {
+			strbuf_reset(&sb);
+			report_junit(&it, 1, &sb);
+			if (report_write(junit_path, &sb) < 0) {
+				cli_error_last();
+				code = EXIT_INFRA;
+			}
+		}
+		if (markdown_path) {
+			strbuf_reset(&sb);
+			report_markdown(&it, 1, top, &sb);
+			if (report_write(markdown_path, &sb) < 0) {
+				cli_error_last();
+				code = EXIT_INFRA;
+			}
+		}
+	}
+	fprintf(stderr, "%s: %zu gates: %zu passed, %zu failed, %zu warnings, %zu skipped\n",
+		gate_failed(&results) ? "FAIL" : "pass", results.nr,
+		gate_count(&results, GATE_PASS), gate_count(&results, GATE_FAIL),
+		gate_count(&results, GATE_WARN), gate_count(&results, GATE_SKIP));
+	if (code == EXIT_OK && gate_failed(&results))
+		code = EXIT_FAILED;
+done:
+	json_decref(report);
+	json_decref(baseline);
+	free(note);
+	smoke_gpu_release(&gpu);
+	strbuf_release(&sb);
+	vec_release(&results);
+	vec_release(&paths);
+	vec_release(&diags);
+	plan_free(p);
+	knowledge_free(kb);
+	recipe_free(r);
+	engine_release(&e);
+	vec_release(&plugin_dirs);
+	return cli_finish_stdout(code);
+}
