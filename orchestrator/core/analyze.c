@@ -2210,15 +2210,3 @@ int analyze_image(struct image *img, const struct analyze_opts *opts, json_t **r
 	analysis_free(an);
 	return ret;
 }
-
-/* Until core/image.c lands (another engineer's work in progress), a weak
- * stand-in keeps gpuslim linking, as core/inspect.c does for the rest of
- * the reader; the real definition replaces it. Remove once it is in. */
-__attribute__((weak)) long image_read(struct image_reader *rd, void *buf, size_t len)
-{
-	(void)rd;
-	(void)buf;
-	(void)len;
-	error_setc(GS_EINFRA, "the image reader is not built in yet");
-	return -1;
-}
