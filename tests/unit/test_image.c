@@ -515,9 +515,10 @@ static void test_real_image(void)
 {
 	const char *docker = getenv("GPUSLIM_DOCKER") ? getenv("GPUSLIM_DOCKER") : "/usr/bin/docker";
 	const char *base = "127.0.0.1:5000/gpuslim-fixtures/debian:12-minbase";
-	const char *tag = "gpuslim-test/image-read:1";
-	const char *pushed = "127.0.0.1:5000/gpuslim-test/image-read:1";
-	const char *pushed_auth = "127.0.0.1:5001/gpuslim-test/image-read:1";
+	/* per process: test runs of other checkouts share the engine */
+	char *tag = xstrfmt("gpuslim-test/image-read:%d", (int)getpid());
+	char *pushed = xstrfmt("127.0.0.1:5000/%s", tag);
+	char *pushed_auth = xstrfmt("127.0.0.1:5001/%s", tag);
 	char *ctx = path_in(tmp, "ctx"), *df, *save, *cfg, *err = NULL, *ref = NULL, *got;
 	struct image_opts o = {0};
 	struct collect c;
@@ -525,14 +526,12 @@ static void test_real_image(void)
 
 	if (access(docker, X_OK) || !engine_answers(docker)) {
 		printf("# skip real image: no engine answers through '%s'\n", docker);
-		free(ctx);
-		return;
+		goto skip;
 	}
 	if (run(NULL, docker, "image", "inspect", base, NULL) &&
 	    run(NULL, docker, "pull", base, NULL)) {
 		printf("# skip real image: no '%s'\n", base);
-		free(ctx);
-		return;
+		goto skip;
 	}
 	fs_mkdir_p(ctx, 0755);
 	df = path_in(ctx, "Dockerfile");
@@ -562,7 +561,7 @@ static void test_real_image(void)
 		  strstr(ref, "symlink etc/gs-link 0 777 -> gs-one") &&
 		  strstr(ref, "file etc/gs-copied 7 644 = 636f706965640a"),
 	      "real: whiteout, opaque dir, overwritten file, symlink and copy seen");
-	CHECK_STR(c.repo_tag, "gpuslim-test/image-read:1", "real: engine repo tag");
+	CHECK_STR(c.repo_tag, tag, "real: engine repo tag");
 	collect_release(&c);
 	free(err);
 	if (!ref)
@@ -673,7 +672,11 @@ done:
 	run(NULL, docker, "rmi", tag, NULL);
 	free(ref);
 	free(df);
+skip:
 	free(ctx);
+	free(tag);
+	free(pushed);
+	free(pushed_auth);
 }
 
 int main(int argc, char **argv)
