@@ -76,9 +76,9 @@ int cli_parse_top(const char *arg, size_t *top);
 
 /* build's exit codes, after its options in --help. */
 #define BUILD_USAGE_TAIL                                                                           \
-	"exit codes: 0 every cell built (and pushed), 1 a cell failed or was cancelled, or a\n"   \
-	"push failed, 2 bad usage or input, 3 infrastructure (no engine, registry down),\n"      \
-	"130 interrupted (every build stopped).\n"
+	"exit codes: 0 every cell built, passed its gates (and was pushed), 1 a cell failed,\n"   \
+	"was cancelled, failed a gate, or a push failed, 2 bad usage or input, 3 infrastructure\n" \
+	"(no engine, registry down), 130 interrupted (every build stopped).\n"
 
 /* gate's exit codes, after its options in --help. */
 #define GATE_USAGE_TAIL                                                                            \

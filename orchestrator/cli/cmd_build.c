@@ -10,11 +10,15 @@
 #include "cli/cli.h"
 #include "core/build.h"
 #include "core/engine.h"
+#include "core/gate.h"
+#include "core/inspect.h"
 #include "core/knowledge.h"
 #include "core/plan.h"
 #include "core/recipe.h"
 #include "core/registry.h"
 #include "core/render.h"
+#include "core/report.h"
+#include "core/smoke.h"
 #include "util/fs.h"
 #include "util/signals.h"
 
@@ -37,7 +41,9 @@ static const char *backend_arg;
 static const char *network_arg;
 static const char *progress_arg;
 static const char *json_path;
-static int keep_going, fail_fast, push, offline, no_cache;
+static const char *junit_path;
+static const char *markdown_path;
+static int keep_going, fail_fast, push, offline, no_cache, no_gate, require_gpu;
 static struct vec plugin_dirs = VEC_INIT(free);
 
 static const struct cli_opt build_opts_spec[] = {
@@ -61,6 +67,12 @@ static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_VALUE, "progress", 0, &progress_arg, "MODE",
      "auto (live block on a terminal), tty or plain", 0},
     {CLI_OPT_SWITCH, "no-cache", 0, &no_cache, NULL, "build without the engine's cache", 0},
+    {CLI_OPT_SWITCH, "no-gate", 0, &no_gate, NULL,
+     "do not gate the built images (budgets, rules, smoke tests)", 0},
+    {CLI_OPT_SWITCH, "require-gpu", 0, &require_gpu, NULL,
+     "a gpu smoke test without a GPU fails instead of skipping", 0},
+    {CLI_OPT_VALUE, "junit", 0, &junit_path, "FILE", "write the gates as JUnit XML", 0},
+    {CLI_OPT_VALUE, "markdown", 0, &markdown_path, "FILE", "write the gates as Markdown", 0},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -462,6 +474,154 @@ static int detect_engine(struct engine *e)
 	return EXIT_OK;
 }
 
+/* What gating leaves for the reports: per cell its analysis and gates. */
+struct gating {
+	json_t **reports;    /* per cell, NULL when not analyzed */
+	struct vec *results; /* per cell, struct gate_result pointers */
+	char **errors;	     /* per cell, why it has no gates */
+	size_t nr;
+	int done;
+};
+
+static void gating_release(struct gating *g)
+{
+	for (size_t i = 0; i < g->nr; i++) {
+		json_decref(g->reports[i]);
+		vec_release(&g->results[i]);
+		free(g->errors[i]);
+	}
+	free(g->reports);
+	free(g->results);
+	free(g->errors);
+}
+
+/*
+ * Gate every built cell, one after the other (the smoke tests share the
+ * engine): analyze it from the engine, its budgets, its rules, its smoke
+ * tests. Each cell's verdict lands in its build_cell's `gate` for the
+ * report and for build_push()'s all-or-nothing rule.
+ */
+static void gate_cells(struct build *b, const struct recipe *r, const struct knowledge *kb,
+		       const struct engine *e, struct gating *g)
+{
+	struct smoke_gpu gpu = {0, NULL};
+	struct vec paths = VEC_INIT(NULL);
+	int gpu_known = 0;
+
+	g->nr = b->cells_nr;
+	g->reports = xcalloc(g->nr ? g->nr : 1, sizeof(*g->reports));
+	g->results = xcalloc(g->nr ? g->nr : 1, sizeof(*g->results));
+	g->errors = xcalloc(g->nr ? g->nr : 1, sizeof(*g->errors));
+	g->done = 1;
+	for (size_t i = 0; i < r->budgets.paths_nr; i++)
+		vec_push(&paths, r->budgets.paths[i].path.v);
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		struct build_cell *bc = &b->cells[i];
+		struct inspect_opts io;
+		struct smoke_opts so;
+		char *note = NULL;
+		int ret;
+
+		vec_init(&g->results[i], gate_result_free);
+		if (bc->status != BUILD_OK || signals_caught())
+			continue;
+		if (bc->cell->smoke_nr && !gpu_known) {
+			smoke_detect_gpu(e->docker, &gpu);
+			fprintf(stderr, "gpu: %s%s\n", gpu.available ? "" : "none: ", gpu.why);
+			gpu_known = 1;
+		}
+		fprintf(stderr, "[%s] gating %s\n", bc->cell->id, bc->cell->image_ref);
+		memset(&io, 0, sizeof(io));
+		io.source = IMAGE_SOURCE_ENGINE;
+		io.docker = e->docker;
+		io.kb = kb;
+		io.paths = &paths;
+		ret = inspect_image(bc->cell->image_ref, &io, &g->reports[i], &note);
+		if (note)
+			fprintf(stderr, "[%s] note: %s\n", bc->cell->id, note);
+		free(note);
+		if (!ret) {
+			memset(&so, 0, sizeof(so));
+			so.docker = e->docker;
+			so.image = bc->cell->image_ref;
+			so.gpu = &gpu;
+			so.require_gpu = require_gpu;
+			so.abort_fd = signals_fd();
+			ret = gate_image(g->reports[i], r, bc->cell, NULL, &so, &g->results[i]);
+		}
+		bc->gate = json_object();
+		if (ret < 0) {
+			g->errors[i] = xstrdup(error_last());
+			fprintf(stderr, "[%s] gates: ERROR: %s\n", bc->cell->id, g->errors[i]);
+			json_object_set_new(bc->gate, "status", json_string("error"));
+			json_object_set_new(bc->gate, "gates",
+					    gate_results_to_json(&g->results[i]));
+			json_object_set_new(bc->gate, "error", json_string(g->errors[i]));
+			continue;
+		}
+		gate_attach(g->reports[i], &g->results[i]);
+		json_object_set_new(bc->gate, "status",
+				    json_string(gate_failed(&g->results[i]) ? "fail" : "pass"));
+		json_object_set_new(bc->gate, "gates", gate_results_to_json(&g->results[i]));
+		json_object_set_new(bc->gate, "error", json_null());
+		fprintf(
+		    stderr, "[%s] gates: %s (%zu passed, %zu failed, %zu warnings, %zu skipped)\n",
+		    bc->cell->id, gate_failed(&g->results[i]) ? "FAIL" : "pass",
+		    gate_count(&g->results[i], GATE_PASS), gate_count(&g->results[i], GATE_FAIL),
+		    gate_count(&g->results[i], GATE_WARN), gate_count(&g->results[i], GATE_SKIP));
+	}
+	smoke_gpu_release(&gpu);
+	vec_release(&paths);
+}
+
+/* The gate reports: per gated cell its summary on stdout, and the files. */
+static int report_gates(const struct build *b, const struct gating *g)
+{
+	struct report_item *items = xcalloc(b->cells_nr ? b->cells_nr : 1, sizeof(*items));
+	struct strbuf sb = STRBUF_INIT;
+	size_t n = 0;
+	int code = EXIT_OK;
+
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		const struct build_cell *bc = &b->cells[i];
+
+		if (!bc->gate && bc->status == BUILD_OK)
+			continue;
+		items[n].name = bc->cell->id;
+		items[n].report = g->reports[i];
+		items[n].gates = bc->gate ? &g->results[i] : NULL;
+		items[n].error = g->errors[i]		  ? g->errors[i]
+				 : bc->status != BUILD_OK ? "not built"
+							  : NULL;
+		if (bc->gate) {
+			strbuf_reset(&sb);
+			putchar('\n');
+			report_human(&items[n], 5, &sb);
+			fputs(sb.buf, stdout);
+		}
+		n++;
+	}
+	if (junit_path) {
+		strbuf_reset(&sb);
+		report_junit(items, n, &sb);
+		if (report_write(junit_path, &sb) < 0) {
+			cli_error_last();
+			code = EXIT_INFRA;
+		}
+	}
+	if (markdown_path) {
+		strbuf_reset(&sb);
+		report_markdown(items, n, 0, &sb);
+		if (report_write(markdown_path, &sb) < 0) {
+			cli_error_last();
+			code = EXIT_INFRA;
+		}
+	}
+	strbuf_release(&sb);
+	free(items);
+	return code;
+}
+
 /* The closing line on stderr and the exit code of a finished run. */
 static int conclude(const struct build *b, int build_ret, int push_ret)
 {
@@ -492,12 +652,29 @@ static int conclude(const struct build *b, int build_ret, int push_ret)
 			fprintf(stderr, "gpuslim: not pushing: every cell must build first; "
 					"nothing was pushed\n");
 		code = EXIT_FAILED;
+	} else if (build_count_gate_failed(b)) {
+		struct strbuf gated = STRBUF_INIT;
+
+		for (size_t i = 0; i < b->cells_nr; i++)
+			if (b->cells[i].gate &&
+			    strcmp(json_string_value(json_object_get(b->cells[i].gate, "status")),
+				   "pass"))
+				strbuf_addf(&gated, "%s%s", gated.len ? ", " : "",
+					    b->cells[i].cell->id);
+		fprintf(stderr, "gpuslim: built %zu of %zu cells; %zu failed their gates: %s\n",
+			b->cells_nr, b->cells_nr, build_count_gate_failed(b), gated.buf);
+		if (push)
+			fprintf(stderr,
+				"gpuslim: not pushing: every cell must pass its gates first; "
+				"nothing was pushed\n");
+		strbuf_release(&gated);
+		code = EXIT_FAILED;
 	} else if (push_ret < 0) {
 		cli_error("%s; already pushed: %s", error_last(), pushed.len ? pushed.buf : "none");
 		code = EXIT_FAILED;
 	} else {
-		fprintf(stderr, "built %zu of %zu cells in %s%s\n", b->cells_nr, b->cells_nr, t,
-			push ? ", pushed every image" : "");
+		fprintf(stderr, "built %zu of %zu cells in %s%s%s\n", b->cells_nr, b->cells_nr, t,
+			no_gate ? "" : ", every gate passed", push ? ", pushed every image" : "");
 	}
 	strbuf_release(&failed);
 	strbuf_release(&cancelled);
@@ -516,11 +693,13 @@ int cmd_build(int argc, char **argv)
 	struct build_opts bo;
 	struct display d;
 	char *dir = NULL, *log_dir = NULL, *ctx_rel = NULL, *ctx = NULL, *cache_dir = NULL;
-	int ret, code, jobs, build_ret = 0, push_ret = 0, have_build = 0;
+	struct gating gating;
+	int ret, code, jobs, build_ret = 0, push_ret = 0, have_build = 0, gate_code;
 
 	memset(&e, 0, sizeof(e));
 	vec_init(&e.notes, free);
 	memset(&d, 0, sizeof(d));
+	memset(&gating, 0, sizeof(gating));
 	ret = cli_parse(cli_find_cmd("build"), build_opts_spec, argc, argv);
 	if (ret) {
 		/* --help has closed stdout already. */
@@ -622,6 +801,11 @@ int cmd_build(int argc, char **argv)
 	}
 	show_failed_logs(&b);
 
+	if (!no_gate && !b.interrupted) {
+		gate_cells(&b, r, kb, &e, &gating);
+		if (signals_caught())
+			b.interrupted = 1;
+	}
 	if (push && !b.interrupted) {
 		push_ret = build_push(&b);
 		if (push_ret == GS_EINVAL) {
@@ -633,8 +817,11 @@ int cmd_build(int argc, char **argv)
 			b.interrupted = 1;
 	}
 	print_summary(&b, d.id_width);
+	gate_code = gating.done ? report_gates(&b, &gating) : EXIT_OK;
 	fflush(stdout);
 	code = conclude(&b, build_ret, push_ret);
+	if (code == EXIT_OK)
+		code = gate_code;
 report:
 	if (json_path && build_write_report(&b, json_path) < 0) {
 		cli_error_last();
@@ -642,6 +829,7 @@ report:
 			code = EXIT_INFRA;
 	}
 done:
+	gating_release(&gating);
 	if (have_build)
 		build_release(&b);
 	strbuf_release(&d.line);

@@ -309,11 +309,24 @@ void build_release(struct build *b)
 		free(bc->image_id);
 		free(bc->digest);
 		free(bc->push_error);
+		json_decref(bc->gate);
 	}
 	free(b->cells);
 	b->cells = NULL;
 	b->cells_nr = 0;
 	vec_release(&b->notes);
+}
+
+size_t build_count_gate_failed(const struct build *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		const char *st = json_string_value(json_object_get(b->cells[i].gate, "status"));
+
+		n += b->cells[i].gate && (!st || strcmp(st, "pass"));
+	}
+	return n;
 }
 
 size_t build_count(const struct build *b, enum build_status s)
@@ -607,6 +620,16 @@ int build_push(struct build *b)
 				  "nothing)",
 				  b->cells_nr - built, b->cells_nr);
 	}
+	if (build_count_gate_failed(b)) {
+		size_t n = build_count_gate_failed(b);
+
+		for (size_t i = 0; i < b->cells_nr; i++)
+			b->cells[i].push = BUILD_PUSH_SKIPPED;
+		return error_setc(GS_EINVAL,
+				  "not pushing: %zu of %zu cells failed their gates (all or "
+				  "nothing)",
+				  n, b->cells_nr);
+	}
 	for (size_t i = 0; i < b->cells_nr; i++)
 		b->cells[i].push = BUILD_PUSH_QUEUED;
 	eo.jobs = b->opts->push_jobs > 0 ? b->opts->push_jobs : b->jobs;
@@ -669,7 +692,7 @@ json_t *build_to_json(const struct build *b)
 	json_object_set_new(root, "interrupted", json_boolean(b->interrupted));
 	json_object_set_new(root, "status",
 			    json_string(b->interrupted	    ? "interrupted"
-					: ok == b->cells_nr ? "ok"
+					: ok == b->cells_nr && !build_count_gate_failed(b) ? "ok"
 							    : "failed"));
 	for (size_t i = 0; i < b->cells_nr; i++) {
 		const struct build_cell *bc = &b->cells[i];
@@ -695,6 +718,7 @@ json_t *build_to_json(const struct build *b)
 		json_object_set_new(push, "error", str_or_null(bc->push_error));
 		json_object_set_new(push, "elapsed_ms", json_integer(bc->push_ms));
 		json_object_set_new(c, "push", push);
+		json_object_set_new(c, "gate", bc->gate ? json_incref(bc->gate) : json_null());
 		json_array_append_new(cells, c);
 	}
 	json_object_set_new(root, "cells", cells);

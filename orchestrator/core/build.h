@@ -81,6 +81,11 @@ struct build_cell {
 	char *image_id;
 	long long size_bytes; /* -1: unknown */
 
+	/* Gates (core/gate.h), set by the caller after the build: NULL when not
+	 * gated, else {"status": "pass"|"fail"|"error", "gates": [...],
+	 * "error": null|"..."} (owned, freed by build_release()). */
+	json_t *gate;
+
 	enum build_push_status push;
 	char *digest; /* "sha256:..." of the pushed manifest */
 	char *push_error;
@@ -160,9 +165,10 @@ void build_release(struct build *b);
 int build_run(struct build *b);
 
 /*
- * Push every cell's image_ref, only when every cell's status is BUILD_OK:
- * otherwise no push starts, every cell's push is BUILD_PUSH_SKIPPED and the
- * call returns GS_EINVAL ("not pushing: 1 of 3 cells did not build").
+ * Push every cell's image_ref, only when every cell's status is BUILD_OK
+ * and no cell's gate failed: otherwise no push starts, every cell's push
+ * is BUILD_PUSH_SKIPPED and the call returns GS_EINVAL ("not pushing: 1
+ * of 3 cells did not build").
  * Pushes run on the executor; the first failure cancels the others (a
  * cancelled `docker push` never tags the manifest). Each pushed cell gets
  * its digest from the push's output, else from the engine. Returns 0,
@@ -174,6 +180,8 @@ int build_push(struct build *b);
 /* Counts of cells by status. */
 size_t build_count(const struct build *b, enum build_status s);
 size_t build_count_push(const struct build *b, enum build_push_status s);
+/* Cells whose gate is set and did not pass. */
+size_t build_count_gate_failed(const struct build *b);
 
 const char *build_status_name(enum build_status s);	      /* "ok", "failed", ... */
 const char *build_push_status_name(enum build_push_status s); /* "pushed", "skipped", ... */
@@ -183,8 +191,9 @@ const char *build_cache_name(enum build_cache c);
  * The run as JSON: {"recipe", "backend", "cache", "jobs", "elapsed_ms",
  * "interrupted", "status", "cells": [{"id", "image", "status", "exit_code",
  * "signal", "elapsed_ms", "log", "dockerfile", "image_id", "size_bytes",
- * "error", "push": {"status", "digest", "error", "elapsed_ms"}}]}; absent
- * values are null. New reference.
+ * "error", "push": {"status", "digest", "error", "elapsed_ms"}, "gate":
+ * null|{"status", "gates", "error"}}]}; absent values are null. New
+ * reference.
  */
 json_t *build_to_json(const struct build *b);
 

@@ -152,6 +152,8 @@ static char *inspect_label(const char *name, const struct inspect_opts *o)
 int inspect_image(const char *name, const struct inspect_opts *o, json_t **report, char **note)
 {
 	struct vec base_ids = VEC_INIT(free);
+	struct inspect_opts local;
+	char *found = NULL;
 	struct analyze_opts ao;
 	struct image_opts io;
 	struct image *img = NULL;
@@ -162,6 +164,15 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 	*report = NULL;
 	if (note)
 		*note = NULL;
+	/* A client for the cheap questions (labels, base layers): any docker
+	 * answers `image inspect`, whatever it builds with. */
+	if (!o->docker) {
+		local = *o;
+		local.docker = found = getenv("GPUSLIM_DOCKER") ? xstrdup(getenv("GPUSLIM_DOCKER"))
+								: process_find_in_path("docker");
+		error_clear();
+		o = &local;
+	}
 	memset(&ao, 0, sizeof(ao));
 	if (!base)
 		base = label = inspect_label(name, o);
@@ -193,5 +204,6 @@ done:
 		image_close(img);
 	vec_release(&base_ids);
 	free(label);
+	free(found);
 	return ret;
 }
