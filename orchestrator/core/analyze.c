@@ -910,6 +910,11 @@ struct tally {
 	uint32_t te_dirs_nr, te_dirs_alloc;
 	uint64_t unowned;
 	uint32_t first_unstripped, first_header, first_static;
+	/* budgets.paths: one slot per distinct key of opts->paths */
+	const char **path_keys;
+	uint64_t *path_bytes, *path_files;
+	struct u32map *path_inodes; /* hardlinked inodes already counted, per key */
+	size_t path_keys_nr;
 };
 
 static const char *const cache_kinds[] = {"apt-lists", "pip-cache", "uv-cache",
@@ -981,6 +986,25 @@ static uint32_t tests_dir_of(struct analysis *an, uint32_t id, const char *path)
 	return found;
 }
 
+/* budgets.paths: a visible regular file counts under every key its path
+ * contains; each name is a file, hardlinked content counts its bytes once. */
+static void tally_paths(struct tally *t, const struct inode *in, uint32_t inode, const char *path)
+{
+	for (size_t k = 0; k < t->path_keys_nr; k++) {
+		if (!strstr(path, t->path_keys[k]))
+			continue;
+		t->path_files[k]++;
+		if (in->nlink > 1) {
+			uint32_t *seen = map_slot(&t->path_inodes[k], inode, 1);
+
+			if (*seen != FSI_NONE)
+				continue;
+			*seen = 1;
+		}
+		t->path_bytes[k] += in->size;
+	}
+}
+
 static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const char *path)
 {
 	const struct knowledge *kb = an->opts->kb;
@@ -993,6 +1017,7 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 	int comp;
 	uint32_t td;
 
+	tally_paths(t, in, nd->inode, path);
 	if (!first)
 		return; /* a second name of hardlinked content: counted once */
 	in->counted |= 1;
@@ -1134,6 +1159,51 @@ static void walk_tree(struct analysis *an, struct tally *t)
 	free(stack);
 	free(lens);
 	strbuf_release(&path);
+}
+
+/* ---- budgets.paths ---- */
+
+/* One slot per key, in the given order, a repeated key once. */
+static void paths_init(struct tally *t, const struct vec *keys)
+{
+	size_t n = keys ? keys->nr : 0;
+
+	t->path_keys = xcalloc(n + 1, sizeof(*t->path_keys));
+	t->path_bytes = xcalloc(n + 1, sizeof(*t->path_bytes));
+	t->path_files = xcalloc(n + 1, sizeof(*t->path_files));
+	t->path_inodes = xcalloc(n + 1, sizeof(*t->path_inodes));
+	for (size_t i = 0; i < n; i++) {
+		const char *key = keys->items[i];
+		size_t k;
+
+		for (k = 0; k < t->path_keys_nr && strcmp(t->path_keys[k], key); k++)
+			;
+		if (k < t->path_keys_nr)
+			continue;
+		map_init(&t->path_inodes[t->path_keys_nr]);
+		t->path_keys[t->path_keys_nr++] = key;
+	}
+}
+
+static void paths_release(struct tally *t)
+{
+	for (size_t k = 0; k < t->path_keys_nr; k++)
+		map_release(&t->path_inodes[k]);
+	free(t->path_keys);
+	free(t->path_bytes);
+	free(t->path_files);
+	free(t->path_inodes);
+}
+
+static json_t *paths_json(const struct tally *t)
+{
+	json_t *arr = json_array();
+
+	for (size_t k = 0; k < t->path_keys_nr; k++)
+		json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "path", t->path_keys[k],
+						     "bytes", (json_int_t)t->path_bytes[k], "files",
+						     (json_int_t)t->path_files[k]));
+	return arr;
 }
 
 /* ---- packages -- */
@@ -1945,6 +2015,7 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	t.comp_bytes = xcalloc(kb ? kb->components_nr + 1 : 1, sizeof(uint64_t));
 	t.comp_files = xcalloc(kb ? kb->components_nr + 1 : 1, sizeof(uint64_t));
 	map_init(&t.te_dirs);
+	paths_init(&t, o->paths);
 	walk_tree(an, &t);
 
 	/* layers + summary */
@@ -2009,6 +2080,7 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	json_object_set_new(root, "wasted", wasted);
 	layers = wasted = NULL;
 	json_object_set_new(root, "packages", packages_json(an, &t));
+	json_object_set_new(root, "paths", paths_json(&t));
 
 	json_object_set_new(summary, "size", jint(size));
 	json_object_set_new(summary, "compressed_size",
@@ -2193,6 +2265,7 @@ done:
 	free(t.te_dir_nodes);
 	if (t.te_dirs.keys)
 		map_release(&t.te_dirs);
+	paths_release(&t);
 	strbuf_release(&path);
 	return ret;
 }

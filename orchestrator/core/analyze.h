@@ -36,6 +36,10 @@
  *                      the biggest first, at most opts->top
  *   "packages": [{"manager": "dpkg"|"pip", "name", "version", "bytes", "files"}],
  *                      visible bytes per package, biggest first
+ *   "paths": [{"path", "bytes", "files"}],
+ *                      per key of opts->paths (each once, in order): the regular files
+ *                      visible at the end whose path contains the key, hardlinked
+ *                      content once; [] without keys (gate_path_bytes() reads it)
  *   "cuda": {
  *     "components": [{"name": "cudnn"|"cublas"|..., "bytes", "files"}],
  *     "duplicates": [{"soname", "version", "paths": [...], "copies": [{"path", "bytes"}], "bytes"}]
@@ -89,13 +93,8 @@ struct analyze_opts {
 	const char *base_matched_by;
 	const struct knowledge *kb; /* library rules: driver sonames, dlopen, components */
 	size_t top;                 /* longest lists (wasted); 0: 50 */
-	/* PROPOSED (gates, core/gate.h): the recipe's budgets.paths keys,
-	 * strings, or NULL. For each, the report gets an entry of
-	 *   "paths": [{"path": KEY, "bytes", "files"}]   (in the given order)
-	 * = the regular files visible in the final filesystem whose path
-	 * contains KEY as a substring (hardlinked content once), which
-	 * gate_path_bytes() reads; without it a per-path budget is skipped
-	 * with a note. The fsindex walk at the end has everything needed. */
+	/* The recipe's budgets.paths keys (strings; NULL: none): each gets one
+	 * "paths" entry of the report, a repeated key once. Borrowed. */
 	const struct vec *paths;
 };
 

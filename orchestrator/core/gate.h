@@ -68,9 +68,9 @@ int gate_check_rules(const json_t *report, const struct recipe *r, struct vec *r
 
 /*
  * Visible bytes under paths containing `substr`, from report "paths"
- * ([{"path": substr, "bytes", "files"}], a proposed addition to analyze.h
- * that core/pathsum.h computes). GS_ENOTFOUND when the report has no entry
- * for `substr`.
+ * ([{"path": substr, "bytes", "files"}], analyze.h: the analyzer measures
+ * each key of analyze_opts.paths). GS_ENOTFOUND when the report has no entry
+ * for `substr` (a report from an analysis not given that key).
  */
 int gate_path_bytes(const json_t *report, const char *substr, uint64_t *bytes);
 

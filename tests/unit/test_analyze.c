@@ -311,6 +311,7 @@ static int build_elves(void)
 static void test_contents(const struct knowledge *kb)
 {
 	struct analyze_opts o = {0};
+	struct vec path_keys = VEC_INIT(NULL);
 	struct image_meta meta;
 	json_t *cfg = json_pack(
 		"{s:{s:s,s:[s],s:[s,s,s],s:s}}", "config", "User", "", "Cmd", "app", "Env",
@@ -391,6 +392,12 @@ static void test_contents(const struct knowledge *kb)
 	memset(&meta, 0, sizeof(meta));
 	meta_init(&meta, 2, cfg);
 	o.kb = kb;
+	vec_push(&path_keys, (void *)"dist-packages/nvidia");
+	vec_push(&path_keys, (void *)"x86_64-linux-gnu/");
+	vec_push(&path_keys, (void *)"libbar");
+	vec_push(&path_keys, (void *)"no/such/dir");
+	vec_push(&path_keys, (void *)"dist-packages/nvidia");
+	o.paths = &path_keys;
 	an = analysis_new(&o, fake_read);
 	analysis_visitor(an, &v);
 	v.meta(v.ctx, &meta);
@@ -462,6 +469,24 @@ static void test_contents(const struct knowledge *kb)
 	CHECK(find_by(it, "path", "/usr/bin/pythonloop"), "a symlink loop ends, as dangling");
 	CHECK(count_rule(r, "dangling-interpreter", "error") >= 2, "dangling-interpreter errors");
 
+	/* budgets.paths: in the given order, a repeated key once. */
+	it = json_object_get(r, "paths");
+	CHECK(json_array_size(it) == 4, "4 distinct path keys (%zu)", json_array_size(it));
+	CHECK_STR(json_string_value(jget(it, "0.path")), "dist-packages/nvidia", "first key first");
+	CHECK(jint_at(it, "0.bytes") == (long long)cublas_n && jint_at(it, "0.files") == 1,
+	      "dist-packages/nvidia: the one cublas copy (%lld bytes)", jint_at(it, "0.bytes"));
+	CHECK_STR(json_string_value(jget(it, "1.path")), "x86_64-linux-gnu/", "second key");
+	CHECK(jint_at(it, "1.bytes") ==
+		      (long long)(1000 + 400 + bar_n + needs_n + cuda_n + 2000) &&
+		      jint_at(it, "1.files") == 7,
+	      "x86_64-linux-gnu/: regular files only, the hardlink's bytes once (%lld bytes, %lld "
+	      "files)",
+	      jint_at(it, "1.bytes"), jint_at(it, "1.files"));
+	CHECK(jint_at(it, "2.bytes") == (long long)bar_n && jint_at(it, "2.files") == 2,
+	      "libbar: two names of one inode, its bytes once");
+	CHECK_STR(json_string_value(jget(it, "3.path")), "no/such/dir", "a key nothing matches");
+	CHECK(jint_at(it, "3.bytes") == 0 && jint_at(it, "3.files") == 0, "... is 0 bytes, 0 files");
+
 	/* CUDA. */
 	it = jget(r, "cuda.duplicates");
 	CHECK(json_array_size(it) == 1, "one duplicate (symlinks and hardlinks are not copies): %zu",
@@ -506,6 +531,7 @@ done:
 	json_decref(r);
 	analysis_free(an);
 	meta_release(&meta);
+	vec_release(&path_keys);
 	json_decref(cfg);
 	free(foo);
 	free(app);
