@@ -940,10 +940,32 @@ static int is_tool_name(const char *b)
 	return 0;
 }
 
+/* python, python3, python3.11, pypy3.10, perl5.36.0, ruby3.1, node, nodejs,
+ * java: a name and a version, never "python-policy.txt.gz" or "python3-config". */
 static int is_interpreter_name(const char *b)
 {
-	return glob_match("python*", b) || glob_match("pypy*", b) || glob_match("perl*", b) ||
-	       glob_match("ruby*", b) || !strcmp(b, "node") || !strcmp(b, "java");
+	static const char *const stems[] = {"python", "pypy", "perl", "ruby", NULL};
+
+	if (!strcmp(b, "node") || !strcmp(b, "nodejs") || !strcmp(b, "java"))
+		return 1;
+	for (size_t i = 0; stems[i]; i++)
+		if (starts_with(b, stems[i])) {
+			const char *v = b + strlen(stems[i]);
+
+			return v[strspn(v, "0123456789.")] == '\0';
+		}
+	return 0;
+}
+
+/* Is the file at `path` ("/a/bin/python3", "a/bin/python3") an interpreter:
+ * named like one, in a bin/ directory? */
+static int is_interpreter_path(const char *path)
+{
+	const char *b = base_name(path);
+	size_t dir_len = (size_t)(b - path);
+
+	return is_interpreter_name(b) && dir_len >= 4 && !strncmp(b - 4, "bin/", 4) &&
+	       (dir_len == 4 || b[-5] == '/');
 }
 
 /* The component of a file name: index in kb->components, or -1. */
@@ -1100,14 +1122,29 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 				      json_pack("{s:s,s:I}", "path", path, "bytes", (json_int_t)size));
 }
 
+/*
+ * dangling-interpreter: a symlink that is an interpreter (bin/python3) or
+ * points to one (a venv's python -> /usr/bin/python3.11), whose final target
+ * is not there. Other dangling links (a doc link to a pruned file) are no
+ * interpreter and no finding.
+ */
 static void tally_symlink(struct analysis *an, struct tally *t, uint32_t id, const char *path)
 {
 	struct fsi_node *nd = fsi_node(&an->fsi, id);
 	const char *target = fsi_str(&an->fsi, nd->inode);
-	const char *tb = base_name(target);
+	int interp = is_interpreter_path(path);
 
-	if (*tb && is_interpreter_name(tb) &&
-	    fsi_resolve(&an->fsi, nd->parent, target, 1) == FSI_NONE)
+	if (!interp && *target && is_interpreter_name(base_name(target))) {
+		/* The target's own directory, "../bin/python3" against the link's. */
+		struct strbuf dir = STRBUF_INIT, to = STRBUF_INIT;
+
+		strbuf_add(&dir, path, (size_t)(base_name(path) - path));
+		join_normalized(&to, dir.buf, target, strlen(target));
+		interp = is_interpreter_path(to.buf);
+		strbuf_release(&dir);
+		strbuf_release(&to);
+	}
+	if (interp && fsi_resolve(&an->fsi, nd->parent, target, 1) == FSI_NONE)
 		json_array_append_new(t->dangling,
 				      json_pack("{s:s,s:s}", "path", path, "target", target));
 }

@@ -71,8 +71,9 @@
  *   devel-toolchain (error)   nvcc, compilers, linkers, CUDA/C headers, static libraries
  *   driver-in-image (error)   libcuda.so*, libnvidia-*.so* inside the image
  *   missing-library (error)   a DT_NEEDED (or dlopen rule) no path in the image resolves
- *   dangling-interpreter (error)  a symlink to an interpreter that is not there (a venv
- *                             copied without its Python)
+ *   dangling-interpreter (error)  an interpreter symlink (bin/python3.11, bin/node...) or
+ *                             a symlink to one, whose final target is not there (a venv
+ *                             copied without its Python); other dangling links are no finding
  *   duplicate-library (error) the same soname and version twice (CUDA twice)
  *   missing-command (error)   entrypoint/cmd[0] does not exist in the image
  *   unstripped-elf (warn)     ELF files with symbol tables or debug info

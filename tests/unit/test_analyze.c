@@ -386,7 +386,14 @@ static void test_contents(const struct knowledge *kb)
 		{'F', "usr/bin/python3.11", NULL, 60},
 		{'L', "loop/python", "python2", 0},
 		{'L', "loop/python2", "python", 0},
-		{'L', "usr/bin/pythonloop", "/loop/python", 0},
+		{'L', "usr/bin/python2.7", "/loop/python", 0},
+		/* Debian's doc link once the docs are pruned: dangling, no interpreter. */
+		{'L', "usr/share/doc/python3.11/python-policy.txt.gz",
+		 "../python3/python-policy.txt.gz", 0},
+		{'L', "usr/bin/python3-config", "x86_64-linux-gnu-python3.11-config", 0},
+		/* Not in a bin/ directory, but pointing to an interpreter that is. */
+		{'L', "opt/alt/python", "../../usr/bin/python3.13", 0},
+		{'L', "etc/alternatives/python", "/usr/bin/python3.11", 0},
 		{0, 0, 0, 0}};
 
 	memset(&meta, 0, sizeof(meta));
@@ -466,8 +473,18 @@ static void test_contents(const struct knowledge *kb)
 	CHECK(find_by(it, "path", "/venv/bin/python") && find_by(it, "path", "/venv/bin/python3"),
 	      "venv python -> /usr/bin/python3.12 missing: dangling (and python3 -> python)");
 	CHECK(!find_by(it, "path", "/usr/bin/python3"), "a link to a present python is fine");
-	CHECK(find_by(it, "path", "/usr/bin/pythonloop"), "a symlink loop ends, as dangling");
-	CHECK(count_rule(r, "dangling-interpreter", "error") >= 2, "dangling-interpreter errors");
+	CHECK(find_by(it, "path", "/usr/bin/python2.7"), "a symlink loop ends, as dangling");
+	CHECK(find_by(it, "path", "/opt/alt/python"),
+	      "a link outside bin/ to a missing bin/python3.13 is dangling");
+	CHECK(!find_by(it, "path", "/etc/alternatives/python"),
+	      "a link outside bin/ to a present bin/python3.11 is fine");
+	CHECK(!find_by(it, "path", "/usr/share/doc/python3.11/python-policy.txt.gz"),
+	      "a dangling doc link named python-... is no interpreter");
+	CHECK(!find_by(it, "path", "/usr/bin/python3-config"),
+	      "a dangling bin/python3-config is no interpreter");
+	CHECK(!find_by(it, "path", "/loop/python"), "a loop outside bin/ between non-bin names");
+	CHECK(json_array_size(it) == 4, "4 dangling interpreters (%zu)", json_array_size(it));
+	CHECK(count_rule(r, "dangling-interpreter", "error") == 4, "dangling-interpreter errors");
 
 	/* budgets.paths: in the given order, a repeated key once. */
 	it = json_object_get(r, "paths");
