@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/plan_load.h"
 #include "core/build.h"
 #include "core/engine.h"
 #include "core/gate.h"
@@ -419,18 +420,15 @@ static int parse_jobs(int *jobs)
 }
 
 /* Load, plan, resolve, render and write: everything before the engine. */
-static int prepare(struct recipe **r, struct knowledge **kb, struct plan **p, const char *dir,
-		   struct vec *diags)
+static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 {
 	struct vec files = VEC_INIT(render_file_free);
-	int code = EXIT_OK, ret;
+	struct plan **p = &pl->plan;
+	int code, ret;
 
-	if (recipe_load(recipe_path, r, diags) < 0)
-		return build_fail(diags, EXIT_USAGE);
-	if (knowledge_load(kb, &plugin_dirs) < 0)
-		return build_fail(diags, EXIT_USAGE);
-	if (plan_build(*r, *kb, p, diags) < 0)
-		return build_fail(diags, EXIT_USAGE);
+	code = cli_load_plan(recipe_path, &plugin_dirs, pl);
+	if (code != EXIT_OK)
+		return code;
 	if (signals_caught())
 		return interrupted_exit();
 	if (!offline) {
@@ -685,6 +683,7 @@ static int conclude(const struct build *b, int build_ret, int push_ret)
 int cmd_build(int argc, char **argv)
 {
 	struct vec diags = VEC_INIT(free);
+	struct cli_planned pl = {0};
 	struct recipe *r = NULL;
 	struct knowledge *kb = NULL;
 	struct plan *p = NULL;
@@ -739,9 +738,12 @@ int cmd_build(int argc, char **argv)
 		free(rdir);
 		free(rel);
 	}
-	code = prepare(&r, &kb, &p, dir, &diags);
+	code = prepare(&pl, dir, &diags);
 	if (code != EXIT_OK)
 		goto done;
+	r = pl.recipe;
+	kb = pl.kb;
+	p = pl.plan;
 	code = detect_engine(&e);
 	if (code != EXIT_OK)
 		goto done;
@@ -834,9 +836,7 @@ done:
 		build_release(&b);
 	strbuf_release(&d.line);
 	engine_release(&e);
-	plan_free(p);
-	knowledge_free(kb);
-	recipe_free(r);
+	cli_planned_release(&pl);
 	vec_release(&diags);
 	vec_release(&plugin_dirs);
 	free(dir);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/plan_load.h"
 #include "core/engine.h"
 #include "core/gate.h"
 #include "core/inspect.h"
@@ -116,8 +117,8 @@ static int load_baseline(json_t **out)
 
 int cmd_gate(int argc, char **argv)
 {
-	struct vec diags = VEC_INIT(free), results = VEC_INIT(gate_result_free),
-		   paths = VEC_INIT(NULL);
+	struct vec results = VEC_INIT(gate_result_free), paths = VEC_INIT(NULL);
+	struct cli_planned pl = {0};
 	struct recipe *r = NULL;
 	struct knowledge *kb = NULL;
 	struct plan *p = NULL;
@@ -150,15 +151,12 @@ int cmd_gate(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto done;
 	}
-	if (recipe_load(recipe_path, &r, &diags) < 0 || knowledge_load(&kb, &plugin_dirs) < 0 ||
-	    plan_build(r, kb, &p, &diags) < 0) {
-		if (diags.nr)
-			cli_print_diags(&diags);
-		else
-			cli_error_last();
-		code = EXIT_USAGE;
+	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
+	if (code != EXIT_OK)
 		goto done;
-	}
+	r = pl.recipe;
+	kb = pl.kb;
+	p = pl.plan;
 	if (!(cell = pick_cell(p))) {
 		code = EXIT_USAGE;
 		goto done;
@@ -262,10 +260,7 @@ done:
 	strbuf_release(&sb);
 	vec_release(&results);
 	vec_release(&paths);
-	vec_release(&diags);
-	plan_free(p);
-	knowledge_free(kb);
-	recipe_free(r);
+	cli_planned_release(&pl);
 	engine_release(&e);
 	vec_release(&plugin_dirs);
 	return cli_finish_stdout(code);

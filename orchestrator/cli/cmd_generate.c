@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "cli/resolve.h"
+#include "cli/plan_load.h"
 #include "core/knowledge.h"
 #include "core/plan.h"
 #include "core/recipe.h"
@@ -32,46 +32,23 @@ static const struct cli_opt generate_opts[] = {
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
 
-/* Print the diagnostics, or the last error when there are none. */
-static int generate_fail(const struct vec *diags, int code)
-{
-	if (diags->nr)
-		cli_print_diags(diags);
-	else
-		cli_error_last();
-	return code;
-}
-
-static int generate_plan(struct recipe **r, struct knowledge **kb, struct plan **p,
-			 struct vec *diags)
-{
-	if (recipe_load(recipe_path, r, diags) < 0)
-		return generate_fail(diags, EXIT_USAGE);
-	if (knowledge_load(kb, &plugin_dirs) < 0)
-		return generate_fail(diags, EXIT_USAGE);
-	if (plan_build(*r, *kb, p, diags) < 0)
-		return generate_fail(diags, EXIT_USAGE);
-	if (resolve)
-		return cli_resolve_images(*p);
-	return EXIT_OK;
-}
-
 int cmd_generate(int argc, char **argv)
 {
-	struct vec diags = VEC_INIT(free);
 	struct vec files = VEC_INIT(render_file_free);
-	struct recipe *r = NULL;
-	struct knowledge *kb = NULL;
-	struct plan *p = NULL;
+	struct cli_planned pl = {0};
+	struct plan *p;
 	int ret, code;
 
 	ret = cli_parse(cli_find_cmd("generate"), generate_opts, argc, argv);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 
-	code = generate_plan(&r, &kb, &p, &diags);
+	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
+	if (code == EXIT_OK && resolve)
+		code = cli_resolve_images(pl.plan);
 	if (code != EXIT_OK)
 		goto done;
+	p = pl.plan;
 	if (render_plan(p, out_dir, GPUSLIM_VERSION, &files) < 0) {
 		cli_error_last();
 		code = EXIT_USAGE;
@@ -90,10 +67,7 @@ int cmd_generate(int argc, char **argv)
 	}
 done:
 	vec_release(&files);
-	plan_free(p);
-	knowledge_free(kb);
-	recipe_free(r);
-	vec_release(&diags);
+	cli_planned_release(&pl);
 	vec_release(&plugin_dirs);
 	return cli_finish_stdout(code);
 }

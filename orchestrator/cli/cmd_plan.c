@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/resolve.h"
+#include "cli/plan_load.h"
 #include "core/knowledge.h"
 #include "core/plan.h"
 #include "core/recipe.h"
@@ -82,10 +82,8 @@ static void plan_print_table(const struct plan *p)
 
 int cmd_plan(int argc, char **argv)
 {
-	struct vec diags = VEC_INIT(free);
-	struct recipe *r = NULL;
-	struct knowledge *kb = NULL;
-	struct plan *p = NULL;
+	struct cli_planned pl = {0};
+	struct plan *p;
 	json_t *doc = NULL;
 	char *text = NULL;
 	int ret, code = EXIT_OK;
@@ -95,28 +93,10 @@ int cmd_plan(int argc, char **argv)
 		vec_release(&plugin_dirs);
 		return ret < 0 ? EXIT_OK : ret;
 	}
-	ret = recipe_load(recipe_path, &r, &diags);
-	if (ret < 0) {
-		if (diags.nr)
-			cli_print_diags(&diags);
-		else
-			cli_error_last();
-		code = cli_exit_for(ret) == EXIT_OK ? EXIT_USAGE : cli_exit_for(ret);
+	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
+	if (code != EXIT_OK)
 		goto done;
-	}
-	if (knowledge_load(&kb, &plugin_dirs) < 0) {
-		cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
-	if (plan_build(r, kb, &p, &diags) < 0) {
-		if (diags.nr)
-			cli_print_diags(&diags);
-		else
-			cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
+	p = pl.plan;
 	if (resolve && (code = cli_resolve_images(p)) != EXIT_OK)
 		goto done;
 	if (as_json) {
@@ -135,10 +115,7 @@ int cmd_plan(int argc, char **argv)
 done:
 	free(text);
 	json_decref(doc);
-	plan_free(p);
-	knowledge_free(kb);
-	recipe_free(r);
-	vec_release(&diags);
+	cli_planned_release(&pl);
 	vec_release(&plugin_dirs);
 	return cli_finish_stdout(code);
 }

@@ -2,9 +2,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "core/knowledge.h"
-#include "core/plan.h"
-#include "core/recipe.h"
+#include "cli/plan_load.h"
 
 /*
  * validate: parse and check a recipe, then plan it offline, so that an
@@ -29,44 +27,31 @@ int cmd_validate(int argc, char **argv)
 {
 	struct vec diags = VEC_INIT(free);
 	struct recipe *r = NULL;
-	struct knowledge *kb = NULL;
-	struct plan *p = NULL;
+	struct cli_planned pl = {0};
 	int ret, code = EXIT_OK;
 
 	ret = cli_parse(cli_find_cmd("validate"), validate_opts, argc, argv);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 
-	ret = recipe_load(recipe_path, &r, &diags);
-	if (ret < 0) {
-		if (diags.nr)
-			cli_print_diags(&diags);
-		else
-			cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
 	if (syntax_only) {
+		if (recipe_load(recipe_path, &r, &diags) < 0) {
+			if (diags.nr)
+				cli_print_diags(&diags);
+			else
+				cli_error_last();
+			code = EXIT_USAGE;
+			goto done;
+		}
 		printf("%s: ok\n", recipe_path);
 		goto done;
 	}
-	if (knowledge_load(&kb, &plugin_dirs) < 0) {
-		cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
-	if (plan_build(r, kb, &p, &diags) < 0) {
-		if (diags.nr)
-			cli_print_diags(&diags);
-		else
-			cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
-	printf("%s: ok (%zu cell%s)\n", recipe_path, p->cells_nr, p->cells_nr == 1 ? "" : "s");
+	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
+	if (code == EXIT_OK)
+		printf("%s: ok (%zu cell%s)\n", recipe_path, pl.plan->cells_nr,
+		       pl.plan->cells_nr == 1 ? "" : "s");
 done:
-	plan_free(p);
-	knowledge_free(kb);
+	cli_planned_release(&pl);
 	recipe_free(r);
 	vec_release(&diags);
 	vec_release(&plugin_dirs);

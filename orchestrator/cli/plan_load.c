@@ -1,0 +1,61 @@
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "cli/plan_load.h"
+#include "core/registry.h"
+
+/* Print the diagnostics, or the last error when there are none. */
+static int plan_load_fail(const struct vec *diags)
+{
+	if (diags->nr)
+		cli_print_diags(diags);
+	else
+		cli_error_last();
+	return EXIT_USAGE;
+}
+
+int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct cli_planned *out)
+{
+	struct vec diags = VEC_INIT(free);
+	int code = EXIT_OK;
+
+	out->recipe = NULL;
+	out->kb = NULL;
+	out->plan = NULL;
+	if (recipe_load(recipe_path, &out->recipe, &diags) < 0 ||
+	    knowledge_load(&out->kb, plugin_dirs) < 0 ||
+	    plan_build(out->recipe, out->kb, &out->plan, &diags) < 0) {
+		code = plan_load_fail(&diags);
+		cli_planned_release(out);
+	}
+	vec_release(&diags);
+	return code;
+}
+
+void cli_planned_release(struct cli_planned *pl)
+{
+	plan_free(pl->plan);
+	knowledge_free(pl->kb);
+	recipe_free(pl->recipe);
+	pl->plan = NULL;
+	pl->kb = NULL;
+	pl->recipe = NULL;
+}
+
+int cli_resolve_images(struct plan *p)
+{
+	struct registry_opts opts = {0};
+	struct registry_client *rc = registry_client_new(&opts);
+	struct vec diags = VEC_INIT(free);
+	int ret = plan_resolve_images(p, rc, &diags);
+
+	if (ret < 0) {
+		if (ret == GS_EINVAL && diags.nr)
+			cli_print_diags(&diags);
+		else
+			cli_error_last();
+	}
+	registry_client_free(rc);
+	vec_release(&diags);
+	return cli_exit_for(ret);
+}

@@ -1,0 +1,36 @@
+#ifndef GS_CLI_PLAN_LOAD_H
+#define GS_CLI_PLAN_LOAD_H
+
+#include "core/knowledge.h"
+#include "core/plan.h"
+#include "core/recipe.h"
+#include "util/vec.h"
+
+/*
+ * What every recipe-driven command does first: load the recipe and the
+ * knowledge plugins, and plan. The struct owns all three;
+ * cli_planned_release() frees them (the plan first: it borrows the other two).
+ */
+struct cli_planned {
+	struct recipe *recipe;
+	struct knowledge *kb;
+	struct plan *plan;
+};
+
+/* Load and plan `recipe_path` with the extra plugin directories. Prints every
+ * problem ("file:line:col: ..." lines, or the one error); returns EXIT_OK, or
+ * EXIT_USAGE when the recipe, a plugin or the plan is at fault. */
+int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct cli_planned *out);
+void cli_planned_release(struct cli_planned *pl);
+
+/*
+ * --resolve of plan and generate: ask the base images' registries, pin
+ * every image by digest and let what they have win over the tables
+ * (plan_resolve_images). Credentials come from the Docker config
+ * ($DOCKER_CONFIG or ~/.docker). Prints the problems; returns the exit
+ * code: EXIT_OK, EXIT_USAGE (a recipe value the registry cannot satisfy)
+ * or EXIT_INFRA (a registry cannot be reached).
+ */
+int cli_resolve_images(struct plan *p);
+
+#endif
