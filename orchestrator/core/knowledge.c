@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -268,19 +269,28 @@ const struct kb_flavor_libs *kb_find_flavor_libs(const struct knowledge *kb, con
 
 /* ---- freeing ---------------------------------------------------------- */
 
-static void kb_release_cuda(struct kb_cuda_release *c)
+/* The release of an entry of a keyed table takes a void *: it is also that
+ * table's struct kb_keyed release. */
+
+static void kb_release_cuda(void *entry)
 {
+	struct kb_cuda_release *c = entry;
+
 	free(c->origin);
 }
 
-static void kb_release_brand_set(struct kb_brand_set *b)
+static void kb_release_brand_set(void *entry)
 {
+	struct kb_brand_set *b = entry;
+
 	vec_release(&b->brands);
 	free(b->origin);
 }
 
-static void kb_release_image(struct kb_base_image *img)
+static void kb_release_image(void *entry)
 {
+	struct kb_base_image *img = entry;
+
 	for (size_t i = 0; i < img->os_nr; i++)
 		vec_release(&img->os[i].flavors);
 	free(img->os);
@@ -301,8 +311,10 @@ static void kb_release_pkgs(struct kb_python_pkgs *p)
 	vec_release(&p->final);
 }
 
-static void kb_release_os(struct kb_os *os)
+static void kb_release_os(void *entry)
 {
+	struct kb_os *os = entry;
+
 	vec_release(&os->pythons);
 	kb_release_pkgs(&os->pkgs);
 	for (size_t i = 0; i < os->overrides_nr; i++)
@@ -311,8 +323,10 @@ static void kb_release_os(struct kb_os *os)
 	free(os->origin);
 }
 
-static void kb_release_fw_release(struct kb_fw_release *rel)
+static void kb_release_fw_release(void *entry)
 {
+	struct kb_fw_release *rel = entry;
+
 	vec_release(&rel->variants);
 	vec_release(&rel->pair_names);
 	vec_release(&rel->pair_versions);
@@ -335,10 +349,26 @@ static void kb_release_framework(struct kb_framework *fw)
 	free(fw->origin);
 }
 
-static void kb_release_flavor_libs(struct kb_flavor_libs *f)
+static void kb_release_dlopen_rule(void *entry)
 {
+	struct kb_dlopen_rule *rule = entry;
+
+	vec_release(&rule->loads);
+}
+
+static void kb_release_flavor_libs(void *entry)
+{
+	struct kb_flavor_libs *f = entry;
+
 	vec_release(&f->provides);
 	free(f->origin);
+}
+
+static void kb_release_component(void *entry)
+{
+	struct kb_component *comp = entry;
+
+	vec_release(&comp->patterns);
 }
 
 static void kb_decref(void *doc)
@@ -366,14 +396,14 @@ void knowledge_free(struct knowledge *kb)
 		kb_release_framework(&kb->frameworks[i]);
 	free(kb->frameworks);
 	for (size_t i = 0; i < kb->dlopen_nr; i++)
-		vec_release(&kb->dlopen[i].loads);
+		kb_release_dlopen_rule(&kb->dlopen[i]);
 	free(kb->dlopen);
 	for (size_t i = 0; i < kb->flavor_libs_nr; i++)
 		kb_release_flavor_libs(&kb->flavor_libs[i]);
 	free(kb->flavor_libs);
 	vec_release(&kb->driver_sonames);
 	for (size_t i = 0; i < kb->components_nr; i++)
-		vec_release(&kb->components[i].patterns);
+		kb_release_component(&kb->components[i]);
 	free(kb->components);
 	vec_release(&kb->docs);
 	free(kb);
@@ -577,7 +607,7 @@ static int kb_seen(struct kb_reader *rd, struct vec *keys, struct vec *paths, co
 	return 0;
 }
 
-/* ---- cuda.json -------------------------------------------------------- */
+/* ---- keyed arrays ----------------------------------------------------- */
 
 static void *kb_grow(void *arr, size_t nr, size_t size)
 {
@@ -588,126 +618,173 @@ static void *kb_grow(void *arr, size_t nr, size_t size)
 	return p;
 }
 
-static int kb_load_cuda(struct knowledge *kb, struct kb_reader *rd, json_t *root)
+/* An array of entries that each have a unique string key (a CUDA release's
+ * version, a library rule's soname) and go into one table of struct
+ * knowledge. */
+struct kb_keyed {
+	const char *name; /* the array's key in the file: "dlopen" */
+	size_t size;	  /* of one entry */
+	size_t key_off;	  /* offsetof the entry's `const char *` key */
+	/* Read `item` into `entry` (zeroed), calling kb_seen() on its key
+	 * where that error should come among the others: the order fixes
+	 * which message a doubly broken entry gets. On failure the caller
+	 * releases `entry`, so it must be releasable at every return. */
+	int (*load)(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+		    struct vec *paths);
+	void (*release)(void *entry);
+};
+
+static const char *kb_keyed_key(const struct kb_keyed *t, const void *entry)
 {
-	static const char *const top_keys[] = {"schema_version", "notes", "brand_sets", "releases",
-					       NULL};
-	static const char *const set_keys[] = {"name", "brands", "notes", NULL};
-	static const char *const rel_keys[] = {"version", "cudnn_tag", "cudnn_version", "driver",
-					       "driver_floor", "require_branches", "brands", "notes",
-					       NULL};
+	return *(const char *const *)((const char *)entry + t->key_off);
+}
+
+/* Load `arr` (NULL: absent) into the table `*table` of `*nr` entries: an
+ * entry whose key the table already has, from an earlier file, replaces it,
+ * so a later plugin directory overrides; within `arr` a key may come once.
+ * `*table` may move, as with realloc(); on error the table holds what it
+ * held before the failing entry. */
+static int kb_load_keyed(struct kb_reader *rd, json_t *arr, const struct kb_keyed *t, void **table,
+			 size_t *nr)
+{
 	struct vec keys = VEC_INIT(NULL), paths = VEC_INIT(free);
-	json_t *arr, *item;
-	size_t i, old = 0;
-	int ret;
+	/* Read beside the table, so that a failed entry leaves it as it was. */
+	char *entry = xcalloc(1, t->size);
+	size_t i, old = kb_push_key(rd, t->name);
+	int ret = 0;
 
-	if ((ret = kb_check_keys(rd, root, top_keys)))
-		goto done;
-	if ((ret = kb_get(rd, root, "brand_sets", KB_ARRAY, 0, &arr)))
-		goto done;
 	for (i = 0; arr && i < json_array_size(arr); i++) {
-		struct kb_brand_set set = {0};
-		size_t j;
+		const char *key;
+		size_t j, o2 = kb_push_index(rd, i);
 
-		item = json_array_get(arr, i);
-		old = kb_push_key(rd, "brand_sets");
-		kb_push_index(rd, i);
-		vec_init(&set.brands, NULL);
-		if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
-		    (ret = kb_check_keys(rd, item, set_keys)) ||
-		    (ret = kb_get_str(rd, item, "name", 1, &set.name)) ||
-		    (ret = kb_seen(rd, &keys, &paths, set.name, "name")) ||
-		    (ret = kb_get_strlist(rd, item, "brands", 1, &set.brands))) {
-			vec_release(&set.brands);
+		memset(entry, 0, t->size);
+		if ((ret = t->load(rd, json_array_get(arr, i), entry, &keys, &paths))) {
+			t->release(entry);
 			goto done;
 		}
-		set.origin = kb_origin(rd);
-		for (j = 0; j < kb->brand_sets_nr; j++)
-			if (!strcmp(kb->brand_sets[j].name, set.name))
+		key = kb_keyed_key(t, entry);
+		for (j = 0; j < *nr; j++)
+			if (!strcmp(kb_keyed_key(t, (char *)*table + j * t->size), key))
 				break;
-		if (j == kb->brand_sets_nr)
-			kb->brand_sets = kb_grow(kb->brand_sets, kb->brand_sets_nr++, sizeof(set));
+		if (j == *nr)
+			*table = kb_grow(*table, (*nr)++, t->size);
 		else
-			kb_release_brand_set(&kb->brand_sets[j]);
-		kb->brand_sets[j] = set;
-		kb_pop(rd, old);
-	}
-	vec_release(&keys);
-	vec_release(&paths);
-
-	if ((ret = kb_get(rd, root, "releases", KB_ARRAY, 0, &arr)))
-		goto done;
-	for (i = 0; arr && i < json_array_size(arr); i++) {
-		struct kb_cuda_release rel = {0};
-		json_t *branches, *b;
-		size_t j;
-
-		item = json_array_get(arr, i);
-		old = kb_push_key(rd, "releases");
-		kb_push_index(rd, i);
-		if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
-		    (ret = kb_check_keys(rd, item, rel_keys)) ||
-		    (ret = kb_get_str(rd, item, "version", 1, &rel.version)))
-			goto done;
-		if (kb_parse_version(rel.version, &rel.major, &rel.minor, &rel.patch) ||
-		    rel.patch < 0) {
-			kb_push_key(rd, "version");
-			ret = kb_fail(rd, "expected a version like 12.4.1, got '%s'", rel.version);
-			goto done;
-		}
-		if ((ret = kb_seen(rd, &keys, &paths, rel.version, "version")) ||
-		    (ret = kb_get_str(rd, item, "cudnn_tag", 0, &rel.cudnn_tag)) ||
-		    (ret = kb_get_str(rd, item, "cudnn_version", 0, &rel.cudnn_version)) ||
-		    (ret = kb_get_str(rd, item, "driver", 1, &rel.driver)) ||
-		    (ret = kb_get_str(rd, item, "driver_floor", 1, &rel.driver_floor)) ||
-		    (ret = kb_get_str(rd, item, "brands", 1, &rel.brands)) ||
-		    (ret = kb_get(rd, item, "require_branches", KB_ARRAY, 1, &branches)))
-			goto done;
-		/* A tag without a version is allowed: NVIDIA's images exist but
-		 * what they carry is unknown (bases.json may say it per image). */
-		if (rel.cudnn_version && !rel.cudnn_tag) {
-			ret = kb_fail(rd, "cudnn_version needs cudnn_tag");
-			goto done;
-		}
-		kb_push_key(rd, "require_branches");
-		if (json_array_size(branches) > sizeof(rel.branches) / sizeof(rel.branches[0])) {
-			ret = kb_fail(rd, "more than %zu branches",
-				      sizeof(rel.branches) / sizeof(rel.branches[0]));
-			goto done;
-		}
-		json_array_foreach(branches, j, b) {
-			size_t o2 = kb_push_index(rd, j);
-
-			if ((ret = kb_check_type(rd, b, KB_INT)))
-				goto done;
-			kb_pop(rd, o2);
-			rel.branches[rel.branches_nr++] = (long)json_integer_value(b);
-		}
-		kb_pop(rd, old);
-		kb_push_key(rd, "releases");
-		kb_push_index(rd, i);
-		rel.origin = kb_origin(rd);
-		for (j = 0; j < kb->cuda_nr; j++)
-			if (!strcmp(kb->cuda[j].version, rel.version))
-				break;
-		if (j == kb->cuda_nr)
-			kb->cuda = kb_grow(kb->cuda, kb->cuda_nr++, sizeof(rel));
-		else
-			kb_release_cuda(&kb->cuda[j]);
-		kb->cuda[j] = rel;
-		kb_pop(rd, old);
+			t->release((char *)*table + j * t->size);
+		memcpy((char *)*table + j * t->size, entry, t->size);
+		kb_pop(rd, o2);
 	}
 done:
+	kb_pop(rd, old);
+	free(entry);
 	vec_release(&keys);
 	vec_release(&paths);
 	return ret;
 }
 
+/* ---- cuda.json -------------------------------------------------------- */
+
+static int kb_load_brand_set(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			     struct vec *paths)
+{
+	static const char *const set_keys[] = {"name", "brands", "notes", NULL};
+	struct kb_brand_set *set = entry;
+	int ret;
+
+	vec_init(&set->brands, NULL);
+	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+	    (ret = kb_check_keys(rd, item, set_keys)) ||
+	    (ret = kb_get_str(rd, item, "name", 1, &set->name)) ||
+	    (ret = kb_seen(rd, keys, paths, set->name, "name")) ||
+	    (ret = kb_get_strlist(rd, item, "brands", 1, &set->brands)))
+		return ret;
+	set->origin = kb_origin(rd);
+	return 0;
+}
+
+static int kb_load_cuda_release(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+				struct vec *paths)
+{
+	static const char *const rel_keys[] = {"version", "cudnn_tag", "cudnn_version", "driver",
+					       "driver_floor", "require_branches", "brands", "notes",
+					       NULL};
+	struct kb_cuda_release *rel = entry;
+	json_t *branches, *b;
+	size_t j, old;
+	int ret;
+
+	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+	    (ret = kb_check_keys(rd, item, rel_keys)) ||
+	    (ret = kb_get_str(rd, item, "version", 1, &rel->version)))
+		return ret;
+	if (kb_parse_version(rel->version, &rel->major, &rel->minor, &rel->patch) ||
+	    rel->patch < 0) {
+		kb_push_key(rd, "version");
+		return kb_fail(rd, "expected a version like 12.4.1, got '%s'", rel->version);
+	}
+	if ((ret = kb_seen(rd, keys, paths, rel->version, "version")) ||
+	    (ret = kb_get_str(rd, item, "cudnn_tag", 0, &rel->cudnn_tag)) ||
+	    (ret = kb_get_str(rd, item, "cudnn_version", 0, &rel->cudnn_version)) ||
+	    (ret = kb_get_str(rd, item, "driver", 1, &rel->driver)) ||
+	    (ret = kb_get_str(rd, item, "driver_floor", 1, &rel->driver_floor)) ||
+	    (ret = kb_get_str(rd, item, "brands", 1, &rel->brands)) ||
+	    (ret = kb_get(rd, item, "require_branches", KB_ARRAY, 1, &branches)))
+		return ret;
+	/* A tag without a version is allowed: NVIDIA's images exist but
+	 * what they carry is unknown (bases.json may say it per image). */
+	if (rel->cudnn_version && !rel->cudnn_tag)
+		return kb_fail(rd, "cudnn_version needs cudnn_tag");
+	old = kb_push_key(rd, "require_branches");
+	if (json_array_size(branches) > sizeof(rel->branches) / sizeof(rel->branches[0]))
+		return kb_fail(rd, "more than %zu branches",
+			       sizeof(rel->branches) / sizeof(rel->branches[0]));
+	json_array_foreach(branches, j, b) {
+		size_t o2 = kb_push_index(rd, j);
+
+		if ((ret = kb_check_type(rd, b, KB_INT)))
+			return ret;
+		kb_pop(rd, o2);
+		rel->branches[rel->branches_nr++] = (long)json_integer_value(b);
+	}
+	kb_pop(rd, old);
+	rel->origin = kb_origin(rd);
+	return 0;
+}
+
+static int kb_load_cuda(struct knowledge *kb, struct kb_reader *rd, json_t *root)
+{
+	static const char *const top_keys[] = {"schema_version", "notes", "brand_sets", "releases",
+					       NULL};
+	static const struct kb_keyed sets = {"brand_sets", sizeof(struct kb_brand_set),
+					     offsetof(struct kb_brand_set, name), kb_load_brand_set,
+					     kb_release_brand_set};
+	static const struct kb_keyed releases = {"releases", sizeof(struct kb_cuda_release),
+						 offsetof(struct kb_cuda_release, version),
+						 kb_load_cuda_release, kb_release_cuda};
+	json_t *arr;
+	void *table;
+	int ret;
+
+	if ((ret = kb_check_keys(rd, root, top_keys)) ||
+	    (ret = kb_get(rd, root, "brand_sets", KB_ARRAY, 0, &arr)))
+		return ret;
+	table = kb->brand_sets;
+	ret = kb_load_keyed(rd, arr, &sets, &table, &kb->brand_sets_nr);
+	kb->brand_sets = table;
+	if (ret || (ret = kb_get(rd, root, "releases", KB_ARRAY, 0, &arr)))
+		return ret;
+	table = kb->cuda;
+	ret = kb_load_keyed(rd, arr, &releases, &table, &kb->cuda_nr);
+	kb->cuda = table;
+	return ret;
+}
+
 /* ---- bases.json ------------------------------------------------------- */
 
-static int kb_load_image(struct kb_reader *rd, json_t *item, struct kb_base_image *img)
+static int kb_load_image(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			 struct vec *paths)
 {
 	static const char *const img_keys[] = {"version", "cudnn_version", "os", "notes", NULL};
+	struct kb_base_image *img = entry;
 	const char *os;
 	json_t *map, *flavors;
 	int ret;
@@ -755,7 +832,7 @@ static int kb_load_image(struct kb_reader *rd, json_t *item, struct kb_base_imag
 		kb_pop(rd, old);
 	}
 	img->origin = kb_origin(rd);
-	return 0;
+	return kb_seen(rd, keys, paths, img->version, "version");
 }
 
 static int kb_load_bases(struct knowledge *kb, struct kb_reader *rd, json_t *root)
@@ -763,6 +840,9 @@ static int kb_load_bases(struct knowledge *kb, struct kb_reader *rd, json_t *roo
 	static const char *const top_keys[] = {"schema_version", "notes", "repositories", NULL};
 	static const char *const repo_keys[] = {"repository", "tag_template", "notes", "images",
 						NULL};
+	static const struct kb_keyed image_table = {"images", sizeof(struct kb_base_image),
+						    offsetof(struct kb_base_image, version),
+						    kb_load_image, kb_release_image};
 	struct vec keys = VEC_INIT(NULL), paths = VEC_INIT(free);
 	json_t *arr, *item;
 	size_t i;
@@ -775,8 +855,8 @@ static int kb_load_bases(struct knowledge *kb, struct kb_reader *rd, json_t *roo
 		struct kb_repository *repo;
 		const char *name, *tmpl;
 		json_t *images;
-		struct vec vkeys = VEC_INIT(NULL), vpaths = VEC_INIT(free);
-		size_t j, k, old = kb_push_key(rd, "repositories");
+		void *table;
+		size_t j, old = kb_push_key(rd, "repositories");
 
 		kb_push_index(rd, i);
 		item = json_array_get(arr, i);
@@ -798,32 +878,11 @@ static int kb_load_bases(struct knowledge *kb, struct kb_reader *rd, json_t *roo
 		repo = &kb->repos[j];
 		if (tmpl)
 			repo->tag_template = tmpl;
-		kb_push_key(rd, "images");
-		for (k = 0; images && k < json_array_size(images); k++) {
-			struct kb_base_image img = {0};
-			size_t o2 = kb_push_index(rd, k), m;
-
-			ret = kb_load_image(rd, json_array_get(images, k), &img);
-			if (!ret)
-				ret = kb_seen(rd, &vkeys, &vpaths, img.version, "version");
-			if (ret) {
-				kb_release_image(&img);
-				vec_release(&vkeys);
-				vec_release(&vpaths);
-				goto done;
-			}
-			for (m = 0; m < repo->images_nr; m++)
-				if (!strcmp(repo->images[m].version, img.version))
-					break;
-			if (m == repo->images_nr)
-				repo->images = kb_grow(repo->images, repo->images_nr++, sizeof(img));
-			else
-				kb_release_image(&repo->images[m]);
-			repo->images[m] = img;
-			kb_pop(rd, o2);
-		}
-		vec_release(&vkeys);
-		vec_release(&vpaths);
+		table = repo->images;
+		ret = kb_load_keyed(rd, images, &image_table, &table, &repo->images_nr);
+		repo->images = table;
+		if (ret)
+			goto done;
 		kb_pop(rd, old);
 	}
 done:
@@ -846,7 +905,8 @@ static int kb_load_pkgs(struct kb_reader *rd, json_t *obj, struct kb_python_pkgs
 	return 0;
 }
 
-static int kb_load_one_os(struct kb_reader *rd, json_t *item, struct kb_os *os)
+static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			  struct vec *paths)
 {
 	static const char *const os_keys[] = {"name",	     "family",		"package_manager",
 					      "python_default", "pythons",	"python_bin",
@@ -854,6 +914,7 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, struct kb_os *os)
 					      "notes",		NULL};
 	static const char *const pkg_keys[] = {"builder", "final", NULL};
 	static const char *const ovr_keys[] = {"python", "builder", "final", NULL};
+	struct kb_os *os = entry;
 	json_t *pkgs, *ovr;
 	size_t old;
 	int ret;
@@ -902,56 +963,38 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, struct kb_os *os)
 		return ret;
 	}
 	os->origin = kb_origin(rd);
-	return 0;
+	return kb_seen(rd, keys, paths, os->name, "name");
 }
 
 static int kb_load_os(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
 	static const char *const top_keys[] = {"schema_version", "notes", "systems", NULL};
-	struct vec keys = VEC_INIT(NULL), paths = VEC_INIT(free);
+	static const struct kb_keyed systems = {"systems", sizeof(struct kb_os),
+						offsetof(struct kb_os, name), kb_load_one_os,
+						kb_release_os};
 	json_t *arr;
-	size_t i;
+	void *table;
 	int ret;
 
 	if ((ret = kb_check_keys(rd, root, top_keys)) ||
 	    (ret = kb_get(rd, root, "systems", KB_ARRAY, 0, &arr)))
-		goto done;
-	for (i = 0; arr && i < json_array_size(arr); i++) {
-		struct kb_os os = {0};
-		size_t j, old = kb_push_key(rd, "systems");
-
-		kb_push_index(rd, i);
-		ret = kb_load_one_os(rd, json_array_get(arr, i), &os);
-		if (!ret)
-			ret = kb_seen(rd, &keys, &paths, os.name, "name");
-		if (ret) {
-			kb_release_os(&os);
-			goto done;
-		}
-		for (j = 0; j < kb->systems_nr; j++)
-			if (!strcmp(kb->systems[j].name, os.name))
-				break;
-		if (j == kb->systems_nr)
-			kb->systems = kb_grow(kb->systems, kb->systems_nr++, sizeof(os));
-		else
-			kb_release_os(&kb->systems[j]);
-		kb->systems[j] = os;
-		kb_pop(rd, old);
-	}
-done:
-	vec_release(&keys);
-	vec_release(&paths);
+		return ret;
+	table = kb->systems;
+	ret = kb_load_keyed(rd, arr, &systems, &table, &kb->systems_nr);
+	kb->systems = table;
 	return ret;
 }
 
 /* ---- frameworks.json -------------------------------------------------- */
 
-static int kb_load_fw_release(struct kb_reader *rd, json_t *item, struct kb_fw_release *rel)
+static int kb_load_fw_release(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			      struct vec *paths)
 {
 	static const char *const rel_keys[] = {"version",    "variants",   "default_variant",
 					       "python_min", "python_max", "pairs",
 					       "cuda_majors", "cudnn_major", "notes",
 					       NULL};
+	struct kb_fw_release *rel = entry;
 	json_t *pairs, *majors, *v;
 	const char *key;
 	size_t i, old;
@@ -1019,7 +1062,7 @@ static int kb_load_fw_release(struct kb_reader *rd, json_t *item, struct kb_fw_r
 		kb_pop(rd, old);
 	}
 	rel->origin = kb_origin(rd);
-	return 0;
+	return kb_seen(rd, keys, paths, rel->version, "version");
 }
 
 /* "smoke": [{"name", "run": [...], "gpu", "expect", "reject", "any_exit", "timeout"}] */
@@ -1098,6 +1141,9 @@ static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t
 					      "index_url_template", "brings_cuda", "needs_base_cuda",
 					      "needs_cudnn",	      "notes",		 "releases",
 					      "smoke",		      NULL};
+	static const struct kb_keyed release_table = {"releases", sizeof(struct kb_fw_release),
+						      offsetof(struct kb_fw_release, version),
+						      kb_load_fw_release, kb_release_fw_release};
 	struct vec keys = VEC_INIT(NULL), paths = VEC_INIT(free);
 	json_t *arr, *item;
 	size_t i;
@@ -1111,8 +1157,8 @@ static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t
 		int brings, needs_base, needs_cudnn;
 		json_t *releases, *smoke;
 		struct kb_framework *fw;
-		struct vec vkeys = VEC_INIT(NULL), vpaths = VEC_INIT(free);
-		size_t j, k, old = kb_push_key(rd, "frameworks");
+		void *table;
+		size_t j, old = kb_push_key(rd, "frameworks");
 
 		kb_push_index(rd, i);
 		item = json_array_get(arr, i);
@@ -1164,32 +1210,11 @@ static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t
 			fw->smoke = sm;
 			fw->smoke_nr = sm_nr;
 		}
-		kb_push_key(rd, "releases");
-		for (k = 0; releases && k < json_array_size(releases); k++) {
-			struct kb_fw_release rel = {0};
-			size_t o2 = kb_push_index(rd, k), m;
-
-			ret = kb_load_fw_release(rd, json_array_get(releases, k), &rel);
-			if (!ret)
-				ret = kb_seen(rd, &vkeys, &vpaths, rel.version, "version");
-			if (ret) {
-				kb_release_fw_release(&rel);
-				vec_release(&vkeys);
-				vec_release(&vpaths);
-				goto done;
-			}
-			for (m = 0; m < fw->releases_nr; m++)
-				if (!strcmp(fw->releases[m].version, rel.version))
-					break;
-			if (m == fw->releases_nr)
-				fw->releases = kb_grow(fw->releases, fw->releases_nr++, sizeof(rel));
-			else
-				kb_release_fw_release(&fw->releases[m]);
-			fw->releases[m] = rel;
-			kb_pop(rd, o2);
-		}
-		vec_release(&vkeys);
-		vec_release(&vpaths);
+		table = fw->releases;
+		ret = kb_load_keyed(rd, releases, &release_table, &table, &fw->releases_nr);
+		fw->releases = table;
+		if (ret)
+			goto done;
 		kb_pop(rd, old);
 	}
 done:
@@ -1200,15 +1225,75 @@ done:
 
 /* ---- libraries.json --------------------------------------------------- */
 
+static int kb_load_dlopen_rule(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			       struct vec *paths)
+{
+	static const char *const rule_keys[] = {"soname", "loads", "notes", NULL};
+	struct kb_dlopen_rule *rule = entry;
+	int ret;
+
+	vec_init(&rule->loads, NULL);
+	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+	    (ret = kb_check_keys(rd, item, rule_keys)) ||
+	    (ret = kb_get_str(rd, item, "soname", 1, &rule->soname)) ||
+	    (ret = kb_seen(rd, keys, paths, rule->soname, "soname")) ||
+	    (ret = kb_get_strlist(rd, item, "loads", 1, &rule->loads)))
+		return ret;
+	return 0;
+}
+
+static int kb_load_flavor_libs(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			       struct vec *paths)
+{
+	static const char *const flavor_keys[] = {"flavor", "inherits", "provides", "notes", NULL};
+	struct kb_flavor_libs *fl = entry;
+	int ret;
+
+	vec_init(&fl->provides, NULL);
+	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+	    (ret = kb_check_keys(rd, item, flavor_keys)) ||
+	    (ret = kb_get_str(rd, item, "flavor", 1, &fl->flavor)) ||
+	    (ret = kb_seen(rd, keys, paths, fl->flavor, "flavor")) ||
+	    (ret = kb_get_str(rd, item, "inherits", 0, &fl->inherits)) ||
+	    (ret = kb_get_strlist(rd, item, "provides", 1, &fl->provides)))
+		return ret;
+	fl->origin = kb_origin(rd);
+	return 0;
+}
+
+static int kb_load_component(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			     struct vec *paths)
+{
+	static const char *const comp_keys[] = {"name", "patterns", "notes", NULL};
+	struct kb_component *comp = entry;
+	int ret;
+
+	vec_init(&comp->patterns, NULL);
+	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+	    (ret = kb_check_keys(rd, item, comp_keys)) ||
+	    (ret = kb_get_str(rd, item, "name", 1, &comp->name)) ||
+	    (ret = kb_seen(rd, keys, paths, comp->name, "name")) ||
+	    (ret = kb_get_strlist(rd, item, "patterns", 1, &comp->patterns)))
+		return ret;
+	return 0;
+}
+
 static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
 	static const char *const top_keys[] = {"schema_version", "notes", "driver_sonames",
 					       "dlopen",	 "flavors", "components", NULL};
-	static const char *const rule_keys[] = {"soname", "loads", "notes", NULL};
-	static const char *const flavor_keys[] = {"flavor", "inherits", "provides", "notes", NULL};
-	static const char *const comp_keys[] = {"name", "patterns", "notes", NULL};
-	struct vec keys = VEC_INIT(NULL), paths = VEC_INIT(free), driver = VEC_INIT(NULL);
+	static const struct kb_keyed rules = {"dlopen", sizeof(struct kb_dlopen_rule),
+					      offsetof(struct kb_dlopen_rule, soname),
+					      kb_load_dlopen_rule, kb_release_dlopen_rule};
+	static const struct kb_keyed flavors = {"flavors", sizeof(struct kb_flavor_libs),
+						offsetof(struct kb_flavor_libs, flavor),
+						kb_load_flavor_libs, kb_release_flavor_libs};
+	static const struct kb_keyed components = {"components", sizeof(struct kb_component),
+						   offsetof(struct kb_component, name),
+						   kb_load_component, kb_release_component};
+	struct vec driver = VEC_INIT(NULL);
 	json_t *arr;
+	void *table;
 	size_t i;
 	int ret;
 
@@ -1221,97 +1306,21 @@ static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t 
 
 	if ((ret = kb_get(rd, root, "dlopen", KB_ARRAY, 0, &arr)))
 		goto done;
-	for (i = 0; arr && i < json_array_size(arr); i++) {
-		struct kb_dlopen_rule rule = {0};
-		json_t *item = json_array_get(arr, i);
-		size_t j, old = kb_push_key(rd, "dlopen");
-
-		kb_push_index(rd, i);
-		vec_init(&rule.loads, NULL);
-		if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
-		    (ret = kb_check_keys(rd, item, rule_keys)) ||
-		    (ret = kb_get_str(rd, item, "soname", 1, &rule.soname)) ||
-		    (ret = kb_seen(rd, &keys, &paths, rule.soname, "soname")) ||
-		    (ret = kb_get_strlist(rd, item, "loads", 1, &rule.loads))) {
-			vec_release(&rule.loads);
-			goto done;
-		}
-		for (j = 0; j < kb->dlopen_nr; j++)
-			if (!strcmp(kb->dlopen[j].soname, rule.soname))
-				break;
-		if (j == kb->dlopen_nr)
-			kb->dlopen = kb_grow(kb->dlopen, kb->dlopen_nr++, sizeof(rule));
-		else
-			vec_release(&kb->dlopen[j].loads);
-		kb->dlopen[j] = rule;
-		kb_pop(rd, old);
-	}
-	vec_release(&keys);
-	vec_release(&paths);
-
-	if ((ret = kb_get(rd, root, "flavors", KB_ARRAY, 0, &arr)))
+	table = kb->dlopen;
+	ret = kb_load_keyed(rd, arr, &rules, &table, &kb->dlopen_nr);
+	kb->dlopen = table;
+	if (ret || (ret = kb_get(rd, root, "flavors", KB_ARRAY, 0, &arr)))
 		goto done;
-	for (i = 0; arr && i < json_array_size(arr); i++) {
-		struct kb_flavor_libs fl = {0};
-		json_t *item = json_array_get(arr, i);
-		size_t j, old = kb_push_key(rd, "flavors");
-
-		kb_push_index(rd, i);
-		vec_init(&fl.provides, NULL);
-		if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
-		    (ret = kb_check_keys(rd, item, flavor_keys)) ||
-		    (ret = kb_get_str(rd, item, "flavor", 1, &fl.flavor)) ||
-		    (ret = kb_seen(rd, &keys, &paths, fl.flavor, "flavor")) ||
-		    (ret = kb_get_str(rd, item, "inherits", 0, &fl.inherits)) ||
-		    (ret = kb_get_strlist(rd, item, "provides", 1, &fl.provides))) {
-			vec_release(&fl.provides);
-			goto done;
-		}
-		fl.origin = kb_origin(rd);
-		for (j = 0; j < kb->flavor_libs_nr; j++)
-			if (!strcmp(kb->flavor_libs[j].flavor, fl.flavor))
-				break;
-		if (j == kb->flavor_libs_nr)
-			kb->flavor_libs = kb_grow(kb->flavor_libs, kb->flavor_libs_nr++, sizeof(fl));
-		else
-			kb_release_flavor_libs(&kb->flavor_libs[j]);
-		kb->flavor_libs[j] = fl;
-		kb_pop(rd, old);
-	}
-	vec_release(&keys);
-	vec_release(&paths);
-
-	if ((ret = kb_get(rd, root, "components", KB_ARRAY, 0, &arr)))
+	table = kb->flavor_libs;
+	ret = kb_load_keyed(rd, arr, &flavors, &table, &kb->flavor_libs_nr);
+	kb->flavor_libs = table;
+	if (ret || (ret = kb_get(rd, root, "components", KB_ARRAY, 0, &arr)))
 		goto done;
-	for (i = 0; arr && i < json_array_size(arr); i++) {
-		struct kb_component comp = {0};
-		json_t *item = json_array_get(arr, i);
-		size_t j, old = kb_push_key(rd, "components");
-
-		kb_push_index(rd, i);
-		vec_init(&comp.patterns, NULL);
-		if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
-		    (ret = kb_check_keys(rd, item, comp_keys)) ||
-		    (ret = kb_get_str(rd, item, "name", 1, &comp.name)) ||
-		    (ret = kb_seen(rd, &keys, &paths, comp.name, "name")) ||
-		    (ret = kb_get_strlist(rd, item, "patterns", 1, &comp.patterns))) {
-			vec_release(&comp.patterns);
-			goto done;
-		}
-		for (j = 0; j < kb->components_nr; j++)
-			if (!strcmp(kb->components[j].name, comp.name))
-				break;
-		if (j == kb->components_nr)
-			kb->components = kb_grow(kb->components, kb->components_nr++, sizeof(comp));
-		else
-			vec_release(&kb->components[j].patterns);
-		kb->components[j] = comp;
-		kb_pop(rd, old);
-	}
+	table = kb->components;
+	ret = kb_load_keyed(rd, arr, &components, &table, &kb->components_nr);
+	kb->components = table;
 done:
 	vec_release(&driver);
-	vec_release(&keys);
-	vec_release(&paths);
 	return ret;
 }
 
