@@ -377,6 +377,21 @@ done:
 	return ret;
 }
 
+/* Make `job` (argv set) the `what` phase of cell `bc`: its command heads the
+ * cell's log and its output goes there, so that the build and the push of
+ * a cell read as one log. */
+static int cell_job_start(struct build_cell *bc, const char *what, int append, struct exec_job *job)
+{
+	int ret = log_start(bc->log_path, what, &job->proc.argv, append);
+
+	if (ret < 0)
+		return ret;
+	job->proc.output = PROCESS_OUTPUT_FILE;
+	job->proc.output_path = bc->log_path;
+	job->data = bc;
+	return 0;
+}
+
 /* Build phase: the executor callbacks. */
 struct build_ctx {
 	struct build *b;
@@ -396,13 +411,7 @@ static int build_get_next(void *ctx, struct exec_job *job)
 	ret = cell_build_argv(b, bc, &job->proc.argv, &job->proc.env);
 	if (ret < 0)
 		return ret;
-	ret = log_start(bc->log_path, "build", &job->proc.argv, 0);
-	if (ret < 0)
-		return ret;
-	job->proc.output = PROCESS_OUTPUT_FILE;
-	job->proc.output_path = bc->log_path;
-	job->data = bc;
-	return 0;
+	return cell_job_start(bc, "build", 0, job);
 }
 
 static void build_started(void *ctx, struct exec_job *job)
@@ -545,13 +554,7 @@ static int push_get_next(void *ctx, struct exec_job *job)
 	    engine_push_argv(b->opts->engine, bc->cell->image_ref, &job->proc.argv, &job->proc.env);
 	if (ret < 0)
 		return ret;
-	ret = log_start(bc->log_path, "push", &job->proc.argv, 1);
-	if (ret < 0)
-		return ret;
-	job->proc.output = PROCESS_OUTPUT_FILE;
-	job->proc.output_path = bc->log_path;
-	job->data = bc;
-	return 0;
+	return cell_job_start(bc, "push", 1, job);
 }
 
 static void push_started(void *ctx, struct exec_job *job)
