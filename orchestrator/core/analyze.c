@@ -1993,6 +1993,9 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	size_t base_layers = 0, missing_nr = 0;
 	const char *matched_by = "none";
 	const char *base_name = o->base_name;
+	const struct vec *base_ids = o->base_diff_ids;
+	const char *base_by = o->base_matched_by ? o->base_matched_by : "digest";
+	struct vec resolved = VEC_INIT(free);
 	struct strbuf path = STRBUF_INIT;
 
 	memset(&t, 0, sizeof(t));
@@ -2011,28 +2014,36 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	history_created_by(an, meta);
 	cfg = config_obj(meta);
 
+	if (!base_name && cfg) {
+		json_t *labels = json_object_get(cfg, "Labels");
+
+		base_name = json_string_value(json_object_get(labels, "org.opencontainers.image.base.name"));
+	}
+	/* The base named by the label, resolved now that the config is known. */
+	if (!base_ids && !o->base_name && base_name && *base_name && o->resolve_base) {
+		if (o->resolve_base(o->resolve_base_ctx, base_name, &resolved) == 0 && resolved.nr) {
+			base_ids = &resolved;
+			base_by = "label";
+		}
+		error_clear();
+	}
 	/* The base: every layer of the FROM image, matched by diff_id. */
-	if (o->base_diff_ids && o->base_diff_ids->nr && o->base_diff_ids->nr <= an->order_nr) {
+	if (base_ids && base_ids->nr && base_ids->nr <= an->order_nr) {
 		size_t k;
 
-		for (k = 0; k < o->base_diff_ids->nr; k++) {
+		for (k = 0; k < base_ids->nr; k++) {
 			const char *mine = an->order[k] && an->order[k]->diff_id
 						   ? an->order[k]->diff_id
 						   : meta && k < meta->diff_ids.nr ? meta->diff_ids.items[k]
 										  : NULL;
 
-			if (!mine || !prefix_match(mine, o->base_diff_ids->items[k]))
+			if (!mine || !prefix_match(mine, base_ids->items[k]))
 				break;
 		}
-		if (k == o->base_diff_ids->nr) {
+		if (k == base_ids->nr) {
 			base_layers = k;
-			matched_by = o->base_matched_by ? o->base_matched_by : "digest";
+			matched_by = base_by;
 		}
-	}
-	if (!base_name && cfg) {
-		json_t *labels = json_object_get(cfg, "Labels");
-
-		base_name = json_string_value(json_object_get(labels, "org.opencontainers.image.base.name"));
 	}
 
 	/* Replay bottom up. */
@@ -2303,6 +2314,7 @@ done:
 	if (t.te_dirs.keys)
 		map_release(&t.te_dirs);
 	paths_release(&t);
+	vec_release(&resolved);
 	strbuf_release(&path);
 	return ret;
 }

@@ -85,9 +85,17 @@
 
 struct analyze_opts {
 	/* diff_ids of the FROM image, bottom first; NULL when unknown (then the
-	 * analyzer tries the image's org.opencontainers.image.base.* labels via
+	 * analyzer tries the image's org.opencontainers.image.base.name label via
 	 * `resolve_base`, else treats no layer as base) */
 	const struct vec *base_diff_ids;
+	/* Without base_diff_ids and base_name: the diff_ids (strings, bottom
+	 * first, pushed into `out`, which frees them) of the base that the
+	 * image's label names, asked once after the walk, when the config is
+	 * known; 0, or < 0 when it cannot be had (no layer counts as base).
+	 * It spares a caller a walk of its own just to read the label (a
+	 * docker-save archive has its config at the end). NULL: not asked. */
+	int (*resolve_base)(void *ctx, const char *name, struct vec *out);
+	void *resolve_base_ctx;
 	const char *base_name;
 	/* how the caller found base_diff_ids: "digest" (NULL: the default) or
 	 * "label" (resolved from the org.opencontainers.image.base.* labels) */

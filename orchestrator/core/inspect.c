@@ -78,9 +78,11 @@ static int inspect_on_meta(void *ctx, const struct image_meta *meta)
 }
 
 /* The metadata of `ref` through image_open(), walking only as far as the
- * metadata when it is not known at open. */
+ * metadata when it is not known at open; without `walk`, 1 then (a
+ * docker-save archive names its config in manifest.json, its last member:
+ * that walk would read every layer). */
 static int inspect_meta_of(const char *ref, enum image_source source, const char *docker,
-			   struct inspect_meta *m)
+			   struct inspect_meta *m, int walk)
 {
 	struct image_opts io;
 	struct image *img = NULL;
@@ -95,6 +97,8 @@ static int inspect_meta_of(const char *ref, enum image_source source, const char
 		return ret;
 	if ((meta = image_get_meta(img))) {
 		inspect_take_meta(m, meta);
+	} else if (!walk) {
+		ret = 1;
 	} else {
 		memset(&v, 0, sizeof(v));
 		v.ctx = m;
@@ -125,10 +129,12 @@ static int inspect_base_layers(const char *ref, const struct inspect_opts *o, st
 	/* Not in the engine: ask where it lives (a base is usually a registry ref). */
 	return inspect_meta_of(
 	    ref, o->source == IMAGE_SOURCE_ENGINE ? IMAGE_SOURCE_ENGINE : IMAGE_SOURCE_AUTO,
-	    o->docker, &m);
+	    o->docker, &m, 1);
 }
 
-static char *inspect_label(const char *name, const struct inspect_opts *o)
+/* The base label of `name` when the engine or the image's opening knows it;
+ * *later set when only a walk would tell (the analysis reads it then). */
+static char *inspect_label(const char *name, const struct inspect_opts *o, int *later)
 {
 	json_t *labels = inspect_engine_json(o->docker, name, "{{json .Config.Labels}}");
 	struct inspect_meta m = {NULL, NULL, 1};
@@ -142,11 +148,39 @@ static char *inspect_label(const char *name, const struct inspect_opts *o)
 		return label;
 	}
 	json_decref(labels);
-	if (inspect_meta_of(name, o->source, o->docker, &m) < 0) {
+	switch (inspect_meta_of(name, o->source, o->docker, &m, 0)) {
+	case 0:
+		return m.label;
+	case 1:
+		*later = 1;
+		break;
+	default:
 		error_clear();
-		return NULL;
+		break;
 	}
-	return m.label;
+	return NULL;
+}
+
+struct inspect_later {
+	const struct inspect_opts *o;
+	char **note;
+};
+
+/* analyze_opts.resolve_base: the label's base, once the analysis has read it. */
+static int inspect_resolve_base(void *ctx, const char *name, struct vec *out)
+{
+	struct inspect_later *l = ctx;
+	int ret = inspect_base_layers(name, l->o, out);
+
+	if (ret < 0 || !out->nr) {
+		if (l->note)
+			*l->note = xstrfmt("base image '%s' cannot be read (%s): no layer counts "
+					   "as base",
+					   name, *error_last() ? error_last() : "no layers");
+		error_clear();
+		return GS_ENOTFOUND;
+	}
+	return 0;
 }
 
 int inspect_image(const char *name, const struct inspect_opts *o, json_t **report, char **note)
@@ -157,9 +191,10 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 	struct analyze_opts ao;
 	struct image_opts io;
 	struct image *img = NULL;
+	struct inspect_later later = {NULL, note};
 	char *label = NULL;
 	const char *base = o->base;
-	int ret;
+	int ret, label_later = 0;
 
 	*report = NULL;
 	if (note)
@@ -175,8 +210,12 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 	}
 	memset(&ao, 0, sizeof(ao));
 	if (!base)
-		base = label = inspect_label(name, o);
-	if (base) {
+		base = label = inspect_label(name, o, &label_later);
+	if (label_later) {
+		later.o = o;
+		ao.resolve_base = inspect_resolve_base;
+		ao.resolve_base_ctx = &later;
+	} else if (base) {
 		if (inspect_base_layers(base, o, &base_ids) < 0 || !base_ids.nr) {
 			if (note)
 				*note =

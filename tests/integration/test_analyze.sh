@@ -2,8 +2,8 @@
 # The analyzer on real images built FROM the fixtures (scripts/infra), through the CLI:
 # CUDA libraries twice (duplicate-library with the exact bytes of the copy, and a per-path
 # budget at its edge), a library whose DT_NEEDED was removed (missing-library, gate exit 1),
-# a venv whose python link dangles (dangling-interpreter; a dangling doc link is not one),
-# and hostile archives (a layer escaping the root, truncated archives: exit 2, nothing
+# a venv whose python link dangles (dangling-interpreter; a dangling doc link is not one;
+# saved as an archive, its base found from its label in one pass), and hostile archives (a layer escaping the root, truncated archives: exit 2, nothing
 # written). Every report validates against schemas/report.schema.json.
 . "$(dirname "$0")/lib.sh"
 
@@ -160,7 +160,8 @@ fi
 
 # --- (c) a venv whose python points to an interpreter the image lacks; a doc link of
 # Debian's (dangling once docs are pruned) is no interpreter.
-if build venv "$BASE" <<'EOF'
+if build venv "$BASE" <<EOF
+LABEL org.opencontainers.image.base.name=$BASE
 RUN set -e; test ! -e /usr/bin/python3.11; mkdir -p /opt/venv/bin /usr/share/doc/python3.11; \
     ln -s /usr/bin/python3.11 /opt/venv/bin/python; ln -s python /opt/venv/bin/python3; \
     ln -s ../python3/python-policy.txt.gz /usr/share/doc/python3.11/python-policy.txt.gz
@@ -179,6 +180,20 @@ sys.exit(0 if ok else 1)' >"$IT_TMP/py.out" 2>&1; then
 		notok "analyze: dangling venv python (rc $rc)" "$(cat "$IT_TMP/py.out" "$IT_TMP/venv.err")"
 	fi
 	schema "$IT_TMP/venv.json" "dangling-interpreter"
+	# The same image as a docker-save archive: its config (and base label) comes last,
+	# the base is resolved after the one pass over the layers.
+	base_layers=$(py "$IT_TMP/venv.json" 'print(len(r["layers"]) - 1)')
+	if "$DOCKER" save -o "$IT_TMP/venv.tar" "$img" && inspect "$IT_TMP/venv.tar" venv-archive &&
+		[ "$rc" -eq 0 ] && py "$IT_TMP/venv-archive.json" '
+b = r["summary"]["base"]
+sys.exit(0 if b["matched_by"] == "label" and b["layers"] == int(sys.argv[2])
+         and b["name"] == sys.argv[3] and r["image"]["source"] == "archive" else 1)' \
+		"$base_layers" "$BASE"; then
+		ok "analyze: a docker-save archive's base from its label: $base_layers layers, matched_by label"
+	else
+		notok "analyze: archive base by label (rc $rc)" \
+			"$(head -c 1500 "$IT_TMP/venv-archive.json"; cat "$IT_TMP/venv-archive.err")"
+	fi
 fi
 
 # --- (d) hostile archives through the CLI: exit 2, the exact message, nothing written.

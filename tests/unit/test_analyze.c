@@ -589,6 +589,68 @@ static void test_command(void)
 	json_decref(cfg);
 }
 
+/* ---- scenario 4: the base named by the label, resolved after the walk --- */
+
+static int resolve_calls;
+
+static int fake_resolve_base(void *ctx, const char *name, struct vec *out)
+{
+	resolve_calls++;
+	if (strcmp(name, "test/base:1"))
+		return -1;
+	vec_pushstr(out, ctx);
+	return 0;
+}
+
+static void test_base_label(void)
+{
+	json_t *cfg = json_pack("{s:{s:{s:s}}}", "config", "Labels",
+				"org.opencontainers.image.base.name", "test/base:1");
+	const struct ent l0[] = {{'F', "etc/base", NULL, 70}, {0, 0, 0, 0}};
+	const struct ent l1[] = {{'F', "app/own", NULL, 30}, {0, 0, 0, 0}};
+
+	for (int fail = 0; fail < 2; fail++) {
+		struct analyze_opts o = {0};
+		struct image_meta meta;
+		struct analysis *an;
+		struct image_visitor v;
+		json_t *r = NULL;
+
+		meta_init(&meta, 2, cfg);
+		o.resolve_base = fake_resolve_base;
+		/* layer 0's diff_id (meta_init), or one the image does not have */
+		o.resolve_base_ctx = fail ? (void *)"sha256:0000000000000000000000000000000000000000000000000000000000000009"
+					  : (void *)diff_ids[0];
+		resolve_calls = 0;
+		an = analysis_new(&o, fake_read);
+		analysis_visitor(an, &v);
+		v.meta(v.ctx, &meta);
+		feed_layer(an, &v, 1, l1);
+		feed_layer(an, &v, 0, l0);
+		CHECK(analysis_report(an, NULL, &r) == 0 && r, "report with a base label (%s)",
+		      error_last());
+		CHECK(resolve_calls == 1, "resolve_base asked once, with the label");
+		CHECK_STR(r ? json_string_value(jget(r, "summary.base.name")) : NULL, "test/base:1",
+			  "base name from the label");
+		if (!fail) {
+			CHECK(jint_at(r, "summary.base.layers") == 1 && jint_at(r, "summary.base_bytes") == 70 &&
+				      jint_at(r, "summary.own_bytes") == 30,
+			      "the label's base resolved after the walk: layer 0 is base");
+			CHECK_STR(r ? json_string_value(jget(r, "summary.base.matched_by")) : NULL,
+				  "label", "matched_by label");
+		} else {
+			CHECK(jint_at(r, "summary.base.layers") == 0 && jint_at(r, "summary.own_bytes") == 100,
+			      "a base whose layers are not the image's: no layer is base");
+			CHECK_STR(r ? json_string_value(jget(r, "summary.base.matched_by")) : NULL,
+				  "none", "matched_by none");
+		}
+		json_decref(r);
+		analysis_free(an);
+		meta_release(&meta);
+	}
+	json_decref(cfg);
+}
+
 /* ---- the path index on its own ------------------------------------------ */
 
 static void test_fsindex(void)
@@ -624,6 +686,7 @@ int main(void)
 	test_fsindex();
 	test_waste();
 	test_command();
+	test_base_label();
 	if (!mkdtemp(tmp)) {
 		CHECK(0, "mkdtemp");
 		return unit_done();
