@@ -889,6 +889,29 @@ static int registry_status_error(const struct registry_call *call, const struct 
 
 /* ---- operations ---- */
 
+/* Send `method` (GET or HEAD) for the manifest `reference` of
+ * registry/repository; a reference "sha256:..." is checked as a digest,
+ * anything else as a tag. `call` and `r` are set up here and are the
+ * caller's to release, whatever this returns. */
+static int registry_manifest_request(struct registry_call *call, struct registry_resp *r,
+				     struct registry_client *c, const char *registry,
+				     const char *repository, const char *reference,
+				     const char *method, const char *accept)
+{
+	char *url;
+	int ret;
+
+	registry_resp_init(r, c->body_cap);
+	ret = registry_call_init(call, c, registry, repository, reference,
+				 starts_with(reference, "sha256:"));
+	if (ret < 0)
+		return ret;
+	url = xstrfmt("%s/v2/%s/manifests/%s", call->base, call->repo, reference);
+	ret = registry_request(call, method, url, accept, r, call->what);
+	free(url);
+	return ret;
+}
+
 int registry_get_manifest(struct registry_client *c, const char *registry, const char *repository,
 			  const char *reference, const char *accept, struct strbuf *body,
 			  char **digest, char **media_type)
@@ -896,7 +919,7 @@ int registry_get_manifest(struct registry_client *c, const char *registry, const
 	struct registry_call call;
 	struct registry_resp r;
 	int by_digest;
-	char hex[65], *url = NULL, *computed = NULL;
+	char hex[65], *computed = NULL;
 	int ret = 0;
 
 	if (!reference)
@@ -906,13 +929,8 @@ int registry_get_manifest(struct registry_client *c, const char *registry, const
 		*digest = NULL;
 	if (media_type)
 		*media_type = NULL;
-	registry_resp_init(&r, c->body_cap);
-	ret = registry_call_init(&call, c, registry, repository, reference, by_digest);
-	if (ret < 0)
-		goto done;
-	url = xstrfmt("%s/v2/%s/manifests/%s", call.base, call.repo, reference);
-	ret = registry_request(&call, "GET", url, accept ? accept : REGISTRY_ACCEPT_MANIFESTS, &r,
-			       call.what);
+	ret = registry_manifest_request(&call, &r, c, registry, repository, reference, "GET",
+					accept ? accept : REGISTRY_ACCEPT_MANIFESTS);
 	if (ret < 0)
 		goto done;
 	if (!registry_2xx(r.status)) {
@@ -940,7 +958,6 @@ int registry_get_manifest(struct registry_client *c, const char *registry, const
 		*media_type = xstrdup(r.ctype);
 done:
 	free(computed);
-	free(url);
 	registry_resp_release(&r);
 	registry_call_release(&call);
 	return ret;
@@ -952,23 +969,16 @@ int registry_resolve_digest(struct registry_client *c, const char *registry, con
 	struct registry_call call;
 	struct registry_resp r;
 	struct strbuf body = STRBUF_INIT;
-	int by_digest;
-	char *url = NULL;
 	int ret = 0;
 
 	if (!reference)
 		reference = "latest";
-	by_digest = starts_with(reference, "sha256:");
 	if (digest)
 		*digest = NULL;
 	if (media_type)
 		*media_type = NULL;
-	registry_resp_init(&r, c->body_cap);
-	ret = registry_call_init(&call, c, registry, repository, reference, by_digest);
-	if (ret < 0)
-		goto done;
-	url = xstrfmt("%s/v2/%s/manifests/%s", call.base, call.repo, reference);
-	ret = registry_request(&call, "HEAD", url, REGISTRY_ACCEPT_MANIFESTS, &r, call.what);
+	ret = registry_manifest_request(&call, &r, c, registry, repository, reference, "HEAD",
+					REGISTRY_ACCEPT_MANIFESTS);
 	if (ret < 0)
 		goto done;
 	if (registry_2xx(r.status) && r.digest && registry_valid_digest(r.digest)) {
@@ -990,7 +1000,6 @@ int registry_resolve_digest(struct registry_client *c, const char *registry, con
 				    media_type);
 done:
 	strbuf_release(&body);
-	free(url);
 	registry_resp_release(&r);
 	registry_call_release(&call);
 	return ret;
