@@ -70,35 +70,40 @@ static int plan_is_cell_key(const char *key)
 
 /* ---- diagnostics ------------------------------------------------------ */
 
+void plan_diag_vadd(struct vec *diags, size_t start, const char *file, const char *field,
+		    struct rpos pos, const char *fmt, va_list ap)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *msg;
+
+	if (pos.line > 0)
+		strbuf_addf(&sb, "%s:%d:%d: %s: ", file, pos.line, pos.col, field);
+	else
+		strbuf_addf(&sb, "%s: %s: ", file, field);
+	strbuf_vaddf(&sb, fmt, ap);
+	msg = strbuf_detach(&sb, NULL);
+	/* The distinct problems are few, so the linear search stays cheap. */
+	for (size_t i = start; i < diags->nr; i++)
+		if (!strcmp(diags->items[i], msg)) {
+			free(msg);
+			return;
+		}
+	if (diags->nr == start)
+		error_setc(GS_EINVAL, "%s", msg);
+	vec_push(diags, msg);
+}
+
 static void plan_diag(struct plan_ctx *ctx, const struct plan_src *src, const char *fmt, ...)
 	GS_FMT(3, 4);
 
 static void plan_diag(struct plan_ctx *ctx, const struct plan_src *src, const char *fmt, ...)
 {
-	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
-	char *msg;
 
-	if (src->pos.line > 0)
-		strbuf_addf(&sb, "%s:%d:%d: %s: ", ctx->r->file, src->pos.line, src->pos.col,
-			    src->field);
-	else
-		strbuf_addf(&sb, "%s: %s: ", ctx->r->file, src->field);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	msg = strbuf_detach(&sb, NULL);
 	ctx->cell_failed = 1;
-	/* Every cell of a matrix may hit the same problem; say it once. The
-	 * distinct problems are few, so the linear search stays cheap. */
-	for (size_t i = ctx->diags_start; i < ctx->diags->nr; i++)
-		if (!strcmp(ctx->diags->items[i], msg)) {
-			free(msg);
-			return;
-		}
-	if (ctx->diags->nr == ctx->diags_start)
-		error_setc(GS_EINVAL, "%s", msg);
-	vec_push(ctx->diags, msg);
+	va_start(ap, fmt);
+	plan_diag_vadd(ctx->diags, ctx->diags_start, ctx->r->file, src->field, src->pos, fmt, ap);
+	va_end(ap);
 }
 
 static void plan_src_set(struct plan_src *s, const char *value, struct rpos pos, int origin,

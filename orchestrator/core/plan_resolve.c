@@ -46,27 +46,11 @@ static void resolve_diag(struct resolve_ctx *ctx, const char *field, struct rpos
 static void resolve_diag(struct resolve_ctx *ctx, const char *field, struct rpos pos,
 			 const char *fmt, ...)
 {
-	const char *file = ctx->p->recipe->file;
-	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
-	char *msg;
 
-	if (pos.line > 0)
-		strbuf_addf(&sb, "%s:%d:%d: %s: ", file, pos.line, pos.col, field);
-	else
-		strbuf_addf(&sb, "%s: %s: ", file, field);
 	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
+	plan_diag_vadd(ctx->diags, ctx->diags_start, ctx->p->recipe->file, field, pos, fmt, ap);
 	va_end(ap);
-	msg = strbuf_detach(&sb, NULL);
-	for (size_t i = ctx->diags_start; i < ctx->diags->nr; i++)
-		if (!strcmp(ctx->diags->items[i], msg)) {
-			free(msg);
-			return;
-		}
-	if (ctx->diags->nr == ctx->diags_start)
-		error_setc(GS_EINVAL, "%s", msg);
-	vec_push(ctx->diags, msg);
 }
 
 /* The tags of registry/repository, listed on first use. NULL with
