@@ -74,6 +74,14 @@ int cmd_gate(int argc, char **argv);
 /* --top N (1..100000) into *top (0 when absent); prints the problem. */
 int cli_parse_top(const char *arg, size_t *top);
 
+struct report_item;
+/* inspect's and gate's output for one image: the report as JSON
+ * (`as_json`) or as text on stdout, then the JUnit and the Markdown report
+ * written to the files `junit` and `markdown` where not NULL. 0, or -1
+ * when a file could not be written (said on stderr; the other still is). */
+int cli_print_report(const struct report_item *it, int as_json, size_t top, const char *junit,
+		     const char *markdown);
+
 /* build's exit codes, after its options in --help. */
 #define BUILD_USAGE_TAIL                                                                           \
 	"exit codes: 0 every cell built, passed its gates (and was pushed), 1 a cell failed,\n"   \

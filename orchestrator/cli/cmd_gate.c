@@ -127,7 +127,6 @@ int cmd_gate(int argc, char **argv)
 	struct smoke_gpu gpu = {0, NULL};
 	struct smoke_opts so;
 	struct inspect_opts io;
-	struct strbuf sb = STRBUF_INIT;
 	json_t *report = NULL, *baseline = NULL;
 	char *note = NULL;
 	size_t top;
@@ -219,32 +218,8 @@ int cmd_gate(int argc, char **argv)
 	{
 		struct report_item it = {image_name, report, &results, NULL};
 
-		if (json_out) {
-			char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-			if (s)
-				printf("%s\n", s);
-			free(s);
-		} else {
-			report_human(&it, top, &sb);
-			fputs(sb.buf, stdout);
-		}
-		if (junit_path) {
-			strbuf_reset(&sb);
-			report_junit(&it, 1, &sb);
-			if (report_write(junit_path, &sb) < 0) {
-				cli_error_last();
-				code = EXIT_INFRA;
-			}
-		}
-		if (markdown_path) {
-			strbuf_reset(&sb);
-			report_markdown(&it, 1, top, &sb);
-			if (report_write(markdown_path, &sb) < 0) {
-				cli_error_last();
-				code = EXIT_INFRA;
-			}
-		}
+		if (cli_print_report(&it, json_out, top, junit_path, markdown_path) < 0)
+			code = EXIT_INFRA;
 	}
 	fprintf(stderr, "%s: %zu gates: %zu passed, %zu failed, %zu warnings, %zu skipped\n",
 		gate_failed(&results) ? "FAIL" : "pass", results.nr,
@@ -257,7 +232,6 @@ done:
 	json_decref(baseline);
 	free(note);
 	smoke_gpu_release(&gpu);
-	strbuf_release(&sb);
 	vec_release(&results);
 	vec_release(&paths);
 	cli_planned_release(&pl);

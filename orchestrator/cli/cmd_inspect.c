@@ -57,11 +57,46 @@ int cli_parse_top(const char *arg, size_t *top)
 	return 0;
 }
 
+int cli_print_report(const struct report_item *it, int as_json, size_t top, const char *junit,
+		     const char *markdown)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int ret = 0;
+
+	if (as_json) {
+		char *s = json_dumps(it->report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		report_human(it, top, &sb);
+		fputs(sb.buf, stdout);
+	}
+	if (junit) {
+		strbuf_reset(&sb);
+		report_junit(it, 1, &sb);
+		if (report_write(junit, &sb) < 0) {
+			cli_error_last();
+			ret = -1;
+		}
+	}
+	if (markdown) {
+		strbuf_reset(&sb);
+		report_markdown(it, 1, top, &sb);
+		if (report_write(markdown, &sb) < 0) {
+			cli_error_last();
+			ret = -1;
+		}
+	}
+	strbuf_release(&sb);
+	return ret;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
 	struct knowledge *kb = NULL;
 	struct inspect_opts io;
-	struct strbuf sb = STRBUF_INIT;
 	json_t *report = NULL;
 	char *note = NULL;
 	size_t top;
@@ -101,32 +136,15 @@ int cmd_inspect(int argc, char **argv)
 			code = EXIT_INFRA;
 		goto done;
 	}
-	if (json_out) {
-		char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-		if (s)
-			printf("%s\n", s);
-		free(s);
-	} else {
+	{
 		struct report_item it = {image_name, report, NULL, NULL};
 
-		report_human(&it, top, &sb);
-		fputs(sb.buf, stdout);
-	}
-	if (markdown_path) {
-		struct report_item it = {image_name, report, NULL, NULL};
-
-		strbuf_reset(&sb);
-		report_markdown(&it, 1, top, &sb);
-		if (report_write(markdown_path, &sb) < 0) {
-			cli_error_last();
+		if (cli_print_report(&it, json_out, top, NULL, markdown_path) < 0)
 			code = EXIT_INFRA;
-		}
 	}
 done:
 	json_decref(report);
 	free(note);
-	strbuf_release(&sb);
 	knowledge_free(kb);
 	vec_release(&plugin_dirs);
 	return cli_finish_stdout(code);
