@@ -17,6 +17,7 @@
 #include "core/plan.h"
 #include "core/recipe.h"
 #include "core/registry.h"
+#include "fake_registry.h"
 #include "unit.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -34,42 +35,6 @@ static struct knowledge *kb;
 static char tmp[64];
 static char host[64];
 static char *tagsfile;
-
-static int start_fake(struct process *fake)
-{
-	char *portfile = xstrfmt("%s/port", tmp);
-	struct strbuf port = STRBUF_INIT;
-	const char *py = access("/usr/bin/python3", X_OK) ? "python3" : "/usr/bin/python3";
-	int ok = 0;
-
-	process_init(fake);
-	vec_pushstr(&fake->argv, py);
-	if (getenv("GS_SRCDIR") && *getenv("GS_SRCDIR"))
-		vec_pushf(&fake->argv, "%s/tests/fake/registry_tags.py", getenv("GS_SRCDIR"));
-	else
-		vec_pushstr(&fake->argv, "tests/fake/registry_tags.py");
-	vec_pushstr(&fake->argv, tagsfile);
-	vec_pushstr(&fake->argv, portfile);
-	fake->stdin_null = 1;
-	fake->new_pgroup = 1;
-	fake->kill_grace_ms = 200;
-	fake->output = PROCESS_OUTPUT_INHERIT;
-	if (process_start(fake) < 0)
-		goto done;
-	for (int i = 0; i < 500 && !ok; i++) {
-		if (fs_read_file(portfile, &port, 64) == 0 && port.len) {
-			snprintf(host, sizeof(host), "127.0.0.1:%s", port.buf);
-			ok = 1;
-		} else {
-			strbuf_reset(&port);
-			usleep(10000);
-		}
-	}
-done:
-	free(portfile);
-	strbuf_release(&port);
-	return ok;
-}
 
 /* The digest the fake serves for repo:tag. */
 static char *want_digest(const char *repo, const char *tag)
@@ -533,7 +498,7 @@ int main(void)
 	}
 	tagsfile = xstrfmt("%s/tags.json", tmp);
 	write_raw("{}");
-	if (!start_fake(&fake)) {
+	if (!fake_registry_start(&fake, "registry_tags.py", tagsfile, tmp, host, sizeof(host))) {
 		CHECK(0, "the fake registry starts (tests/fake/registry_tags.py)");
 	} else {
 		test_all_present();

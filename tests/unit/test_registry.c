@@ -16,6 +16,7 @@
 
 #include "core/engine.h"
 #include "core/registry.h"
+#include "fake_registry.h"
 #include "unit.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -43,42 +44,6 @@ static int run_quiet(struct process *p, int timeout_ms)
 	ok = process_run(p, timeout_ms, &r) == 0 && r.exited && r.exit_code == 0;
 	if (!ok)
 		printf("# '%s' failed: %.300s\n", (char *)p->argv.items[0], p->out.buf);
-	return ok;
-}
-
-static int start_fake(struct process *fake)
-{
-	char *portfile = xstrfmt("%s/port", tmp);
-	struct strbuf port = STRBUF_INIT;
-	const char *py = access("/usr/bin/python3", X_OK) ? "python3" : "/usr/bin/python3";
-	int ok = 0;
-
-	process_init(fake);
-	vec_pushstr(&fake->argv, py);
-	/* Tests run from the repository root; GS_SRCDIR says where it is otherwise. */
-	if (getenv("GS_SRCDIR") && *getenv("GS_SRCDIR"))
-		vec_pushf(&fake->argv, "%s/tests/fake/registry_fake.py", getenv("GS_SRCDIR"));
-	else
-		vec_pushstr(&fake->argv, "tests/fake/registry_fake.py");
-	vec_pushstr(&fake->argv, portfile);
-	fake->stdin_null = 1;
-	fake->new_pgroup = 1;
-	fake->kill_grace_ms = 200;
-	fake->output = PROCESS_OUTPUT_INHERIT;
-	if (process_start(fake) < 0)
-		goto done;
-	for (int i = 0; i < 500 && !ok; i++) {
-		if (fs_read_file(portfile, &port, 64) == 0 && port.len) {
-			snprintf(host, sizeof(host), "127.0.0.1:%s", port.buf);
-			ok = 1;
-		} else {
-			strbuf_reset(&port);
-			usleep(10000);
-		}
-	}
-done:
-	free(portfile);
-	strbuf_release(&port);
 	return ok;
 }
 
@@ -631,7 +596,7 @@ int main(void)
 	snprintf(blob_digest, sizeof(blob_digest), "sha256:%s", hex);
 
 	test_ref_parse();
-	if (!start_fake(&fake)) {
+	if (!fake_registry_start(&fake, "registry_fake.py", NULL, tmp, host, sizeof(host))) {
 		CHECK(0, "the fake registry starts (tests/fake/registry_fake.py)");
 	} else {
 		test_resolve();
