@@ -8,9 +8,14 @@
 
 static _Thread_local char last_error[ERROR_MAX];
 
+/* Formats into a scratch buffer first: callers may pass error_last() itself
+ * as an argument ("%s", error_last()) to change only the code. */
 static void error_vset(const char *fmt, va_list ap)
 {
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	char scratch[ERROR_MAX];
+
+	vsnprintf(scratch, sizeof(scratch), fmt, ap);
+	memcpy(last_error, scratch, sizeof(last_error));
 }
 
 int error_setc(int code, const char *fmt, ...)

@@ -105,8 +105,20 @@ static void test_hash(void)
 		  "sha256 of 'abc'");
 }
 
+static void test_error(void)
+{
+	error_set("cannot read '%s': %s", "x.yaml", "no such file");
+	CHECK(error_setc(GS_EINFRA, "%s", error_last()) == GS_EINFRA &&
+		  !strcmp(error_last(), "cannot read 'x.yaml': no such file"),
+	      "error_setc keeps the message when given error_last() itself");
+	error_prefix("recipe '%s'", "x.yaml");
+	CHECK_STR(error_last(), "recipe 'x.yaml': cannot read 'x.yaml': no such file",
+		  "error_prefix puts its text before the last error");
+}
+
 int main(void)
 {
+	test_error();
 	test_strbuf();
 	test_vec();
 	test_fs();
