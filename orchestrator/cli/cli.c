@@ -10,7 +10,8 @@
 static const struct cli_opt *find_long(const struct cli_opt *spec, const char *name, size_t len)
 {
 	for (const struct cli_opt *o = spec; o->name; o++)
-		if (o->type != CLI_OPT_ARG && strlen(o->name) == len && !strncmp(o->name, name, len))
+		if (o->type != CLI_OPT_ARG && strlen(o->name) == len &&
+		    !strncmp(o->name, name, len))
 			return o;
 	return NULL;
 }
@@ -23,8 +24,8 @@ static const struct cli_opt *find_short(const struct cli_opt *spec, char c)
 	return NULL;
 }
 
-static int usage_error(const struct cli_cmd *cmd, const struct cli_opt *spec, const char *fmt,
-		       ...) GS_FMT(3, 4);
+static int usage_error(const struct cli_cmd *cmd, const struct cli_opt *spec, const char *fmt, ...)
+    GS_FMT(3, 4);
 
 static int usage_error(const struct cli_cmd *cmd, const struct cli_opt *spec, const char *fmt, ...)
 {
@@ -98,20 +99,24 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *spec, int argc, c
 		}
 		if (o->type == CLI_OPT_SWITCH) {
 			if (inline_value)
-				return usage_error(cmd, spec, "option '--%s' takes no value", o->name);
+				return usage_error(cmd, spec, "option '--%s' takes no value",
+						   o->name);
 			*(int *)o->value = 1;
 			continue;
 		}
 		if (!inline_value) {
 			if (i + 1 >= argc)
-				return usage_error(cmd, spec, "option '--%s' needs a value", o->name);
+				return usage_error(cmd, spec, "option '--%s' needs a value",
+						   o->name);
 			inline_value = argv[++i];
 		}
 		set_value(o, inline_value);
 	}
 	for (const struct cli_opt *o = spec; o->name; o++)
-		if ((o->flags & CLI_REQUIRED) && o->type == CLI_OPT_ARG && !*(const char **)o->value)
-			return usage_error(cmd, spec, "missing argument %s", o->value_name ? o->value_name : o->name);
+		if ((o->flags & CLI_REQUIRED) && o->type == CLI_OPT_ARG &&
+		    !*(const char **)o->value)
+			return usage_error(cmd, spec, "missing argument %s",
+					   o->value_name ? o->value_name : o->name);
 		else if ((o->flags & CLI_REQUIRED) && o->type == CLI_OPT_VALUE &&
 			 !*(const char **)o->value)
 			return usage_error(cmd, spec, "missing option --%s", o->name);

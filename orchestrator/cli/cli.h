@@ -9,18 +9,18 @@
 
 /* Exit codes, documented in the README. */
 enum {
-	EXIT_OK = 0,         /* success, every gate passed */
-	EXIT_FAILED = 1,     /* a build or a gate failed */
-	EXIT_USAGE = 2,      /* bad usage or bad input (recipe, plugin, image) */
-	EXIT_INFRA = 3,      /* infrastructure: no engine, registry down, disk */
+	EXIT_OK = 0,	 /* success, every gate passed */
+	EXIT_FAILED = 1, /* a build or a gate failed */
+	EXIT_USAGE = 2,	 /* bad usage or bad input (recipe, plugin, image) */
+	EXIT_INFRA = 3,	 /* infrastructure: no engine, registry down, disk */
 	EXIT_INTERRUPTED = 130,
 };
 
 enum cli_opt_type {
 	CLI_OPT_SWITCH, /* --flag: sets *(int *)value to 1 */
-	CLI_OPT_VALUE,  /* --name VALUE or --name=VALUE: sets *(const char **)value */
-	CLI_OPT_LIST,   /* repeatable --name VALUE: pushes onto *(struct vec *)value */
-	CLI_OPT_ARG,    /* a positional argument: sets *(const char **)value */
+	CLI_OPT_VALUE,	/* --name VALUE or --name=VALUE: sets *(const char **)value */
+	CLI_OPT_LIST,	/* repeatable --name VALUE: pushes onto *(struct vec *)value */
+	CLI_OPT_ARG,	/* a positional argument: sets *(const char **)value */
 };
 
 enum {
@@ -31,8 +31,8 @@ enum {
  * The table ends with an entry whose type is CLI_OPT_SWITCH and name NULL. */
 struct cli_opt {
 	enum cli_opt_type type;
-	const char *name;       /* long name without dashes, or the ARG's name */
-	char alias;             /* short letter, 0 for none */
+	const char *name; /* long name without dashes, or the ARG's name */
+	char alias;	  /* short letter, 0 for none */
 	void *value;
 	const char *value_name; /* shown in help: --out DIR */
 	const char *help;
@@ -84,19 +84,19 @@ int cli_print_report(const struct report_item *it, int as_json, size_t top, cons
 
 /* build's exit codes, after its options in --help. */
 #define BUILD_USAGE_TAIL                                                                           \
-	"exit codes: 0 every cell built, passed its gates (and was pushed), 1 a cell failed,\n"   \
+	"exit codes: 0 every cell built, passed its gates (and was pushed), 1 a cell failed,\n"    \
 	"was cancelled, failed a gate, or a push failed, 2 bad usage or input, 3 infrastructure\n" \
 	"(no engine, registry down), 130 interrupted (every build stopped).\n"
 
 /* gate's exit codes, after its options in --help. */
 #define GATE_USAGE_TAIL                                                                            \
-	"exit codes: 0 every gate passed (warnings and skips included), 1 a gate failed,\n"     \
-	"2 bad usage or input (recipe, baseline, image that is not one), 3 infrastructure\n"   \
-	"(no engine, registry down). A gpu smoke test without a GPU is \"skipped: no GPU\",\n" \
+	"exit codes: 0 every gate passed (warnings and skips included), 1 a gate failed,\n"        \
+	"2 bad usage or input (recipe, baseline, image that is not one), 3 infrastructure\n"       \
+	"(no engine, registry down). A gpu smoke test without a GPU is \"skipped: no GPU\",\n"     \
 	"never passed; --require-gpu makes it a failure.\n"
 
 #define INSPECT_USAGE_TAIL                                                                         \
-	"exit codes: 0 the image was analyzed, 2 bad usage or not an image, 3 the image\n"      \
+	"exit codes: 0 the image was analyzed, 2 bad usage or not an image, 3 the image\n"         \
 	"cannot be reached (no engine, registry down).\n"
 
 #define GPUSLIM_VERSION "0.1.0"

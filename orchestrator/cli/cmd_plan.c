@@ -22,14 +22,14 @@ static int as_json;
 static int resolve;
 
 static const struct cli_opt plan_opts[] = {
-	{CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
-	 CLI_REQUIRED},
-	{CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
-	{CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
-	 "ask the registries: pin base images by digest, replace deleted tags", 0},
-	{CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR",
-	 "also load knowledge plugins from DIR (later directories win)", 0},
-	{CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
+    {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
+     CLI_REQUIRED},
+    {CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
+    {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
+     "ask the registries: pin base images by digest, replace deleted tags", 0},
+    {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR",
+     "also load knowledge plugins from DIR (later directories win)", 0},
+    {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
 
 static char *plan_cell_frameworks_text(const struct plan_cell *c)
@@ -65,9 +65,9 @@ static void plan_print_table(const struct plan *p)
 		if (strlen(c->final.ref) > wfinal)
 			wfinal = strlen(c->final.ref);
 	}
-	printf("%-*s  %-*s  %-*s  %-*s  %s\n", plan_print_width(wid), "ID",
-	       plan_print_width(wcuda), "CUDA", plan_print_width(wpy), "PYTHON",
-	       plan_print_width(wfinal), "FINAL", "FRAMEWORKS");
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", plan_print_width(wid), "ID", plan_print_width(wcuda),
+	       "CUDA", plan_print_width(wpy), "PYTHON", plan_print_width(wfinal), "FINAL",
+	       "FRAMEWORKS");
 	for (size_t i = 0; i < p->cells_nr; i++) {
 		const struct plan_cell *c = &p->cells[i];
 		char *fws = plan_cell_frameworks_text(c);

@@ -15,12 +15,12 @@ static struct vec plugin_dirs = VEC_INIT(free);
 static int syntax_only;
 
 static const struct cli_opt validate_opts[] = {
-	{CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
-	 CLI_REQUIRED},
-	{CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
-	{CLI_OPT_SWITCH, "syntax-only", 0, &syntax_only, NULL,
-	 "check the recipe alone, without resolving versions", 0},
-	{CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
+    {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
+     CLI_REQUIRED},
+    {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
+    {CLI_OPT_SWITCH, "syntax-only", 0, &syntax_only, NULL,
+     "check the recipe alone, without resolving versions", 0},
+    {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
 
 int cmd_validate(int argc, char **argv)

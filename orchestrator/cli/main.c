@@ -5,15 +5,15 @@
 
 /* The command table: name, entry point, one-line summary. */
 static const struct cli_cmd commands[] = {
-	{"validate", cmd_validate, "parse and check a recipe", NULL},
-	{"plan", cmd_plan, "expand the matrix and resolve every version", NULL},
-	{"generate", cmd_generate, "write the Dockerfiles, docker-bake.hcl and .dockerignore", NULL},
-	{"build", cmd_build, "build every matrix cell into an image, in parallel", BUILD_USAGE_TAIL},
-	{"inspect", cmd_inspect, "analyze an image: layers, packages, waste, CUDA, libraries",
-	 INSPECT_USAGE_TAIL},
-	{"gate", cmd_gate, "hold an image to a recipe's budgets, rules and smoke tests",
-	 GATE_USAGE_TAIL},
-	{NULL, NULL, NULL, NULL},
+    {"validate", cmd_validate, "parse and check a recipe", NULL},
+    {"plan", cmd_plan, "expand the matrix and resolve every version", NULL},
+    {"generate", cmd_generate, "write the Dockerfiles, docker-bake.hcl and .dockerignore", NULL},
+    {"build", cmd_build, "build every matrix cell into an image, in parallel", BUILD_USAGE_TAIL},
+    {"inspect", cmd_inspect, "analyze an image: layers, packages, waste, CUDA, libraries",
+     INSPECT_USAGE_TAIL},
+    {"gate", cmd_gate, "hold an image to a recipe's budgets, rules and smoke tests",
+     GATE_USAGE_TAIL},
+    {NULL, NULL, NULL, NULL},
 };
 
 const struct cli_cmd *cli_find_cmd(const char *name)

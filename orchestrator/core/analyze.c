@@ -21,12 +21,12 @@
 #include "util/error.h"
 #include "util/strbuf.h"
 
-#define AN_TOOL "gpuslim 0.1.0"
-#define AN_TEXT_CAP ((size_t)64 << 20)
-#define AN_MISSING_CAP 500
+#define AN_TOOL		      "gpuslim 0.1.0"
+#define AN_TEXT_CAP	      ((size_t)64 << 20)
+#define AN_MISSING_CAP	      500
 #define AN_HEADERS_INFO_FILES 50
 #define AN_HEADERS_INFO_BYTES ((uint64_t)1 << 20)
-#define AN_STATIC_INFO_BYTES ((uint64_t)1 << 20)
+#define AN_STATIC_INFO_BYTES  ((uint64_t)1 << 20)
 
 enum ev_type { EV_FILE, EV_DIR, EV_SYMLINK, EV_HARDLINK, EV_OTHER, EV_WHITEOUT, EV_OPAQUE };
 enum content_kind { C_ELF = 1, C_DPKG_STATUS, C_DPKG_LIST, C_RECORD, C_TEXT };
@@ -57,7 +57,7 @@ struct content {
 	uint8_t kind;
 	union {
 		struct elf_rec *elf;
-		struct vec pkgs; /* C_DPKG_STATUS: struct pkgdb_pkg * */
+		struct vec pkgs;	  /* C_DPKG_STATUS: struct pkgdb_pkg * */
 		struct owned_list *owned; /* C_DPKG_LIST, C_RECORD */
 		char *text;
 	} u;
@@ -495,7 +495,8 @@ static int read_content(struct analysis *an, const char *path, uint64_t size,
 			return -1;
 		}
 		if (info.is_elf) {
-			struct elf_rec *er = xmalloc(sizeof(*er) + info.needed.nr * sizeof(uint32_t));
+			struct elf_rec *er =
+			    xmalloc(sizeof(*er) + info.needed.nr * sizeof(uint32_t));
 
 			er->type = (uint16_t)info.type;
 			er->unstripped = (uint8_t)elf_info_unstripped(&info);
@@ -705,7 +706,8 @@ static uint64_t rm_lower(struct analysis *an, uint32_t dir, uint16_t layer)
 		bytes += rm_lower(an, c, layer);
 		nd = fsi_node(&an->fsi, c);
 		if (nd->layer < layer) {
-			for (uint32_t g = nd->child; g != FSI_NONE; g = fsi_node(&an->fsi, g)->sibling)
+			for (uint32_t g = nd->child; g != FSI_NONE;
+			     g = fsi_node(&an->fsi, g)->sibling)
 				if (fsi_node(&an->fsi, g)->type != FSI_ABSENT)
 					kept = 1;
 			if (!kept)
@@ -873,7 +875,8 @@ static int order_layers(struct analysis *an, const struct image_meta *meta)
 
 		if (idx == SIZE_MAX && meta && lr->diff_id)
 			for (size_t j = 0; j < meta->diff_ids.nr; j++)
-				if (!strcmp(meta->diff_ids.items[j], lr->diff_id) && !an->order[j]) {
+				if (!strcmp(meta->diff_ids.items[j], lr->diff_id) &&
+				    !an->order[j]) {
 					idx = j;
 					break;
 				}
@@ -917,19 +920,20 @@ struct tally {
 	size_t path_keys_nr;
 };
 
-static const char *const cache_kinds[] = {"apt-lists", "pip-cache", "uv-cache",
-					  "huggingface-cache", "pycache"};
+static const char *const cache_kinds[] = {"apt-lists", "pip-cache", "uv-cache", "huggingface-cache",
+					  "pycache"};
 
 static int is_tool_name(const char *b)
 {
 	static const char *const tools[] = {
-		"nvcc",	  "cicc",    "ptxas", "nvlink", "fatbinary", "cc1",	 "cc1plus", "cc1obj",
-		"lto1",	  "collect2", "ld",   "ld.bfd", "ld.gold",   "ld.lld", "as",	    "gcc",
-		"g++",	  "c++",     "cc",    "clang",	"clang++",   "gfortran", NULL};
-	static const char *const globs[] = {"gcc-[0-9]*",	"g++-[0-9]*",	  "clang-[0-9]*",
-					    "clang++-[0-9]*",	"*-linux-gnu-gcc*", "*-linux-gnu-g++*",
-					    "*-linux-gnu-ld*", "*-linux-gnu-as",  "cpp-[0-9]*",
-					    NULL};
+	    "nvcc", "cicc",	"ptxas", "nvlink", "fatbinary", "cc1",	    "cc1plus", "cc1obj",
+	    "lto1", "collect2", "ld",	 "ld.bfd", "ld.gold",	"ld.lld",   "as",      "gcc",
+	    "g++",  "c++",	"cc",	 "clang",  "clang++",	"gfortran", NULL};
+	static const char *const globs[] = {"gcc-[0-9]*",	"g++-[0-9]*",
+					    "clang-[0-9]*",	"clang++-[0-9]*",
+					    "*-linux-gnu-gcc*", "*-linux-gnu-g++*",
+					    "*-linux-gnu-ld*",	"*-linux-gnu-as",
+					    "cpp-[0-9]*",	NULL};
 
 	for (size_t i = 0; tools[i]; i++)
 		if (!strcmp(b, tools[i]))
@@ -1059,8 +1063,8 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 		}
 		t->elves[t->elves_nr++] = (struct elf_file){id, c->u.elf};
 		if (is_tool_name(b)) {
-			json_array_append_new(t->tools, json_pack("{s:s,s:I}", "path", path, "bytes",
-								  (json_int_t)size));
+			json_array_append_new(t->tools, json_pack("{s:s,s:I}", "path", path,
+								  "bytes", (json_int_t)size));
 			t->devel_tool_bytes += size;
 		}
 	}
@@ -1104,10 +1108,10 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 		if (*slot == FSI_NONE) {
 			if (t->te_dirs_nr == t->te_dirs_alloc) {
 				t->te_dirs_alloc = t->te_dirs_alloc ? t->te_dirs_alloc * 2 : 64;
-				t->te_dir_bytes = xrealloc(t->te_dir_bytes,
-							   t->te_dirs_alloc * sizeof(uint64_t));
-				t->te_dir_nodes = xrealloc(t->te_dir_nodes,
-							   t->te_dirs_alloc * sizeof(uint32_t));
+				t->te_dir_bytes =
+				    xrealloc(t->te_dir_bytes, t->te_dirs_alloc * sizeof(uint64_t));
+				t->te_dir_nodes =
+				    xrealloc(t->te_dir_nodes, t->te_dirs_alloc * sizeof(uint32_t));
 			}
 			t->te_dir_bytes[t->te_dirs_nr] = 0;
 			t->te_dir_nodes[t->te_dirs_nr] = td;
@@ -1118,8 +1122,8 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 		t->te_bytes += size;
 	}
 	if (kb && any_glob(&kb->driver_sonames, b) && !strstr(path, "/stubs/"))
-		json_array_append_new(t->driver_in_image,
-				      json_pack("{s:s,s:I}", "path", path, "bytes", (json_int_t)size));
+		json_array_append_new(t->driver_in_image, json_pack("{s:s,s:I}", "path", path,
+								    "bytes", (json_int_t)size));
 }
 
 /*
@@ -1256,7 +1260,7 @@ static json_t *packages_json(struct analysis *an, struct tally *t)
 
 	map_init(&dpkg_by_name);
 	map_init(&pip_by_name);
-#define PKG_ADD(mgr, nm, ver)                                                                     \
+#define PKG_ADD(mgr, nm, ver)                                                                      \
 	do {                                                                                       \
 		if (nr == alloc) {                                                                 \
 			alloc = alloc ? alloc * 2 : 256;                                           \
@@ -1324,9 +1328,10 @@ static json_t *packages_json(struct analysis *an, struct tally *t)
 		struct pkg p = pkgs[i];
 		size_t j = i;
 
-		while (j && (pkgs[j - 1].bytes < p.bytes ||
-			     (pkgs[j - 1].bytes == p.bytes &&
-			      strcmp(fsi_str(&an->fsi, pkgs[j - 1].name), fsi_str(&an->fsi, p.name)) > 0))) {
+		while (j &&
+		       (pkgs[j - 1].bytes < p.bytes ||
+			(pkgs[j - 1].bytes == p.bytes && strcmp(fsi_str(&an->fsi, pkgs[j - 1].name),
+								fsi_str(&an->fsi, p.name)) > 0))) {
 			pkgs[j] = pkgs[j - 1];
 			j--;
 		}
@@ -1334,12 +1339,12 @@ static json_t *packages_json(struct analysis *an, struct tally *t)
 	}
 	for (size_t i = 0; i < nr; i++)
 		json_array_append_new(
-			arr, json_pack("{s:s,s:s,s:o,s:I,s:I}", "manager", pkgs[i].manager, "name",
-				       fsi_str(&an->fsi, pkgs[i].name), "version",
-				       pkgs[i].version ? json_string(fsi_str(&an->fsi, pkgs[i].version))
-						       : json_null(),
-				       "bytes", (json_int_t)pkgs[i].bytes, "files",
-				       (json_int_t)pkgs[i].files));
+		    arr, json_pack("{s:s,s:s,s:o,s:I,s:I}", "manager", pkgs[i].manager, "name",
+				   fsi_str(&an->fsi, pkgs[i].name), "version",
+				   pkgs[i].version ? json_string(fsi_str(&an->fsi, pkgs[i].version))
+						   : json_null(),
+				   "bytes", (json_int_t)pkgs[i].bytes, "files",
+				   (json_int_t)pkgs[i].files));
 	map_release(&dpkg_by_name);
 	map_release(&pip_by_name);
 	free(owner);
@@ -1424,15 +1429,19 @@ static void search_add_ldconf(struct search *s, const char *text, int depth)
 			if (!strncmp(l, "include", 7) && (l[7] == ' ' || l[7] == '\t')) {
 				const char *glob = l + 8 + strspn(l + 8, " \t");
 				const char *slash = strrchr(glob, '/');
-				char *dir = slash ? xstrndup(glob, (size_t)(slash - glob)) : xstrdup("/etc");
+				char *dir = slash ? xstrndup(glob, (size_t)(slash - glob))
+						  : xstrdup("/etc");
 				uint32_t d = fsi_resolve(&s->an->fsi, FSI_ROOT, dir, 1);
 
-				for (uint32_t c = d != FSI_NONE ? fsi_node(&s->an->fsi, d)->child : FSI_NONE;
+				for (uint32_t c = d != FSI_NONE ? fsi_node(&s->an->fsi, d)->child
+								: FSI_NONE;
 				     c != FSI_NONE; c = fsi_node(&s->an->fsi, c)->sibling) {
 					const char *txt = visible_text(s->an, c);
 
-					if (txt && glob_match(slash ? slash + 1 : glob,
-							      fsi_str(&s->an->fsi, fsi_node(&s->an->fsi, c)->name)))
+					if (txt &&
+					    glob_match(slash ? slash + 1 : glob,
+						       fsi_str(&s->an->fsi,
+							       fsi_node(&s->an->fsi, c)->name)))
 						search_add_ldconf(s, txt, depth + 1);
 				}
 				free(dir);
@@ -1550,14 +1559,17 @@ static json_t *closure_json(struct analysis *an, struct tally *t, json_t *cfg, j
 	map_init(&missing_by_needed);
 	search_add_list(&s, config_env(cfg, "LD_LIBRARY_PATH"), ':');
 	{
-		const char *conf = visible_text(an, fsi_lookup(&an->fsi, FSI_ROOT, "etc/ld.so.conf", 0));
+		const char *conf =
+		    visible_text(an, fsi_lookup(&an->fsi, FSI_ROOT, "etc/ld.so.conf", 0));
 
 		if (conf)
 			search_add_ldconf(&s, conf, 0);
 		else
 			search_add_ldconf(&s, "include /etc/ld.so.conf.d/*.conf", 0);
 	}
-	search_add_list(&s, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:/lib:/usr/lib", ':');
+	search_add_list(
+	    &s, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:/lib:/usr/lib",
+	    ':');
 
 	for (size_t i = 0; i < t->elves_nr; i++)
 		if (t->elves[i].er->soname) {
@@ -1568,7 +1580,7 @@ static json_t *closure_json(struct analysis *an, struct tally *t, json_t *cfg, j
 		}
 
 	*missing_nr = 0;
-#define ADD_MISSING(file, needed_str, via)                                                        \
+#define ADD_MISSING(file, needed_str, via)                                                         \
 	do {                                                                                       \
 		(*missing_nr)++;                                                                   \
 		if (json_array_size(missing) < AN_MISSING_CAP) {                                   \
@@ -1774,7 +1786,8 @@ static json_t *duplicates_json(struct analysis *an, struct tally *t, json_t *fin
 			for (size_t k = i; k < j; k++)
 				if (recs[k].inode == recs[j].inode)
 					same = 1;
-			if (recs[j].version && (!version || strlen(recs[j].version) > strlen(version)))
+			if (recs[j].version &&
+			    (!version || strlen(recs[j].version) > strlen(version)))
 				version = recs[j].version;
 			if (!same) {
 				distinct++;
@@ -1796,25 +1809,26 @@ static json_t *duplicates_json(struct analysis *an, struct tally *t, json_t *fin
 				fsi_path(&an->fsi, recs[k].node, &path);
 				json_array_append_new(paths, json_string(path.buf));
 				json_array_append_new(copies,
-						      json_pack("{s:s,s:I}", "path", path.buf, "bytes",
-								(json_int_t)recs[k].size));
+						      json_pack("{s:s,s:I}", "path", path.buf,
+								"bytes", (json_int_t)recs[k].size));
 			}
-			msg = xstrfmt("'%s'%s%s is in the image %zu times (%s, %s%s): %llu bytes in "
-				      "extra copies",
-				      recs[i].soname, version ? " " : "", version ? version : "",
-				      distinct, json_string_value(json_array_get(paths, 0)),
-				      json_string_value(json_array_get(paths, 1)),
-				      distinct > 2 ? ", ..." : "", (unsigned long long)(sum - max));
-			json_array_append_new(findings,
-					      json_pack("{s:s,s:s,s:s,s:O,s:I}", "rule",
-							"duplicate-library", "severity", "error",
-							"message", msg, "path", json_array_get(paths, 1),
-							"bytes", (json_int_t)(sum - max)));
+			msg =
+			    xstrfmt("'%s'%s%s is in the image %zu times (%s, %s%s): %llu bytes in "
+				    "extra copies",
+				    recs[i].soname, version ? " " : "", version ? version : "",
+				    distinct, json_string_value(json_array_get(paths, 0)),
+				    json_string_value(json_array_get(paths, 1)),
+				    distinct > 2 ? ", ..." : "", (unsigned long long)(sum - max));
+			json_array_append_new(findings, json_pack("{s:s,s:s,s:s,s:O,s:I}", "rule",
+								  "duplicate-library", "severity",
+								  "error", "message", msg, "path",
+								  json_array_get(paths, 1), "bytes",
+								  (json_int_t)(sum - max)));
 			free(msg);
-			json_array_append_new(arr, json_pack("{s:s,s:o,s:o,s:o,s:I}", "soname",
-							     recs[i].soname, "version", jstr(version),
-							     "paths", paths, "copies", copies, "bytes",
-							     (json_int_t)(sum - max)));
+			json_array_append_new(
+			    arr, json_pack("{s:s,s:o,s:o,s:o,s:I}", "soname", recs[i].soname,
+					   "version", jstr(version), "paths", paths, "copies",
+					   copies, "bytes", (json_int_t)(sum - max)));
 		}
 		i = j;
 	}
@@ -1835,9 +1849,13 @@ static int is_root_user(const char *u)
 
 static json_t *config_json(struct analysis *an, json_t *cfg, json_t *findings)
 {
-	static const char *const env_keys[] = {"NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
-					       "NVIDIA_REQUIRE_CUDA", "LD_LIBRARY_PATH", "PATH",
-					       "CUDA_VERSION", NULL};
+	static const char *const env_keys[] = {"NVIDIA_VISIBLE_DEVICES",
+					       "NVIDIA_DRIVER_CAPABILITIES",
+					       "NVIDIA_REQUIRE_CUDA",
+					       "LD_LIBRARY_PATH",
+					       "PATH",
+					       "CUDA_VERSION",
+					       NULL};
 	json_t *user = cfg ? json_object_get(cfg, "User") : NULL;
 	json_t *ep = cfg ? json_object_get(cfg, "Entrypoint") : NULL;
 	json_t *cmd = cfg ? json_object_get(cfg, "Cmd") : NULL;
@@ -1869,7 +1887,8 @@ static json_t *config_json(struct analysis *an, json_t *cfg, json_t *findings)
 			const char *path = config_env(cfg, "PATH");
 
 			if (!path)
-				path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+				path =
+				    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 			for (const char *p = path; *p && found == FSI_NONE;) {
 				const char *end = strchrnul(p, ':');
 				struct strbuf one = STRBUF_INIT;
@@ -1906,36 +1925,35 @@ static json_t *config_json(struct analysis *an, json_t *cfg, json_t *findings)
 		strbuf_release(&sb);
 	}
 	if (root)
-		json_array_append_new(
-			findings,
-			json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule", "root-user", "severity", "warn",
-				  "message",
-				  u && *u ? "the image runs as root (USER is root)"
-					  : "the image runs as root (no USER)",
-				  "path", "bytes"));
+		json_array_append_new(findings,
+				      json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule", "root-user",
+						"severity", "warn", "message",
+						u && *u ? "the image runs as root (USER is root)"
+							: "the image runs as root (no USER)",
+						"path", "bytes"));
 	{
 		const char *vis = config_env(cfg, "NVIDIA_VISIBLE_DEVICES");
 		const char *caps = config_env(cfg, "NVIDIA_DRIVER_CAPABILITIES");
 
 		if (!caps || !strcmp(caps, "all")) {
-			char *msg = xstrfmt("NVIDIA_DRIVER_CAPABILITIES is %s: name what the app needs "
-					    "(compute,utility)",
-					    caps ? "\"all\"" : "unset");
+			char *msg =
+			    xstrfmt("NVIDIA_DRIVER_CAPABILITIES is %s: name what the app needs "
+				    "(compute,utility)",
+				    caps ? "\"all\"" : "unset");
 
-			json_array_append_new(findings,
-					      json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule", "nvidia-env",
-							"severity", "warn", "message", msg, "path",
-							"bytes"));
+			json_array_append_new(findings, json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule",
+								  "nvidia-env", "severity", "warn",
+								  "message", msg, "path", "bytes"));
 			free(msg);
 		}
 		if (!vis)
 			json_array_append_new(
-				findings,
-				json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule", "nvidia-env", "severity",
-					  "warn", "message",
-					  "NVIDIA_VISIBLE_DEVICES is unset: the NVIDIA runtime "
-					  "will not expose GPUs",
-					  "path", "bytes"));
+			    findings,
+			    json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule", "nvidia-env", "severity",
+				      "warn", "message",
+				      "NVIDIA_VISIBLE_DEVICES is unset: the NVIDIA runtime "
+				      "will not expose GPUs",
+				      "path", "bytes"));
 	}
 	obj = json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:o}", "user", jstr(u), "root", root,
 			"entrypoint", json_is_array(ep) ? json_deep_copy(ep) : json_null(), "cmd",
@@ -1986,7 +2004,8 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	const struct analyze_opts *o = an->opts;
 	const struct knowledge *kb = o->kb;
 	struct tally t;
-	json_t *root = NULL, *findings = json_array(), *layers = json_array(), *wasted = json_array();
+	json_t *root = NULL, *findings = json_array(), *layers = json_array(),
+	       *wasted = json_array();
 	json_t *cfg, *image, *summary;
 	uint64_t size = 0, comp_size = 0, base_bytes = 0;
 	int comp_known = 1, ret = 0;
@@ -2017,11 +2036,13 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	if (!base_name && cfg) {
 		json_t *labels = json_object_get(cfg, "Labels");
 
-		base_name = json_string_value(json_object_get(labels, "org.opencontainers.image.base.name"));
+		base_name = json_string_value(
+		    json_object_get(labels, "org.opencontainers.image.base.name"));
 	}
 	/* The base named by the label, resolved now that the config is known. */
 	if (!base_ids && !o->base_name && base_name && *base_name && o->resolve_base) {
-		if (o->resolve_base(o->resolve_base_ctx, base_name, &resolved) == 0 && resolved.nr) {
+		if (o->resolve_base(o->resolve_base_ctx, base_name, &resolved) == 0 &&
+		    resolved.nr) {
 			base_ids = &resolved;
 			base_by = "label";
 		}
@@ -2033,9 +2054,9 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 
 		for (k = 0; k < base_ids->nr; k++) {
 			const char *mine = an->order[k] && an->order[k]->diff_id
-						   ? an->order[k]->diff_id
-						   : meta && k < meta->diff_ids.nr ? meta->diff_ids.items[k]
-										  : NULL;
+					       ? an->order[k]->diff_id
+					   : meta && k < meta->diff_ids.nr ? meta->diff_ids.items[k]
+									   : NULL;
 
 			if (!mine || !prefix_match(mine, base_ids->items[k]))
 				break;
@@ -2069,7 +2090,7 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	/* layers + summary */
 	for (size_t l = 0; l < an->order_nr; l++) {
 		struct layer_rec *lr = an->order[l];
-		const char *diff = lr && lr->diff_id ? lr->diff_id
+		const char *diff = lr && lr->diff_id		   ? lr->diff_id
 				   : meta && l < meta->diff_ids.nr ? meta->diff_ids.items[l]
 								   : NULL;
 		const char *cb = lr ? lr->created_by : NULL;
@@ -2084,15 +2105,15 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 		if (l < base_layers)
 			base_bytes += lr ? lr->files_bytes : 0;
 		json_array_append_new(
-			layers,
-			json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:I}", "index", (json_int_t)l,
-				  "diff_id", jstr(diff), "blob_digest", jstr(lr ? lr->blob_digest : NULL),
-				  "media_type", jstr(lr ? lr->media_type : NULL), "created_by",
-				  jstr(cb), "size", (json_int_t)(lr ? lr->files_bytes : 0),
-				  "compressed_size",
-				  lr && lr->compressed_size ? jint(lr->compressed_size) : json_null(),
-				  "files", (json_int_t)(lr ? lr->files : 0), "base", l < base_layers,
-				  "wasted_bytes", (json_int_t)(lr ? lr->wasted : 0)));
+		    layers,
+		    json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:I}", "index", (json_int_t)l,
+			      "diff_id", jstr(diff), "blob_digest",
+			      jstr(lr ? lr->blob_digest : NULL), "media_type",
+			      jstr(lr ? lr->media_type : NULL), "created_by", jstr(cb), "size",
+			      (json_int_t)(lr ? lr->files_bytes : 0), "compressed_size",
+			      lr && lr->compressed_size ? jint(lr->compressed_size) : json_null(),
+			      "files", (json_int_t)(lr ? lr->files : 0), "base", l < base_layers,
+			      "wasted_bytes", (json_int_t)(lr ? lr->wasted : 0)));
 	}
 	qsort(an->heap, an->heap_nr, sizeof(*an->heap), cmp_waste);
 	for (size_t i = 0; i < an->heap_nr; i++) {
@@ -2150,42 +2171,43 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 
 		for (size_t i = 0; kb && i < kb->components_nr; i++)
 			if (t.comp_files[i])
-				json_array_append_new(comps, json_pack("{s:s,s:I,s:I}", "name",
-								       kb->components[i].name, "bytes",
-								       (json_int_t)t.comp_bytes[i],
-								       "files",
-								       (json_int_t)t.comp_files[i]));
+				json_array_append_new(
+				    comps,
+				    json_pack("{s:s,s:I,s:I}", "name", kb->components[i].name,
+					      "bytes", (json_int_t)t.comp_bytes[i], "files",
+					      (json_int_t)t.comp_files[i]));
 		json_object_set_new(root, "cuda",
 				    json_pack("{s:o,s:o}", "components", comps, "duplicates",
 					      duplicates_json(an, &t, findings)));
 	}
 	json_object_set_new(root, "elf",
-			    json_pack("{s:I,s:I,s:I,s:I}", "files", (json_int_t)t.elf_files, "bytes",
-				      (json_int_t)t.elf_bytes, "unstripped_files",
+			    json_pack("{s:I,s:I,s:I,s:I}", "files", (json_int_t)t.elf_files,
+				      "bytes", (json_int_t)t.elf_bytes, "unstripped_files",
 				      (json_int_t)t.unstripped_files, "unstripped_bytes",
 				      (json_int_t)t.unstripped_bytes));
 	json_object_set_new(root, "closure", closure_json(an, &t, cfg, findings, &missing_nr));
 	json_object_set_new(root, "config", config_json(an, cfg, findings));
 
 	/* devel, caches, tests */
-	json_object_set_new(
-		root, "devel",
-		json_pack("{s:O,s:{s:I,s:I},s:{s:I,s:I}}", "tools", t.tools, "headers", "files",
-			  (json_int_t)t.headers, "bytes", (json_int_t)t.headers_bytes, "static_libs",
-			  "files", (json_int_t)t.statics, "bytes", (json_int_t)t.statics_bytes));
+	json_object_set_new(root, "devel",
+			    json_pack("{s:O,s:{s:I,s:I},s:{s:I,s:I}}", "tools", t.tools, "headers",
+				      "files", (json_int_t)t.headers, "bytes",
+				      (json_int_t)t.headers_bytes, "static_libs", "files",
+				      (json_int_t)t.statics, "bytes", (json_int_t)t.statics_bytes));
 	{
 		json_t *caches = json_array();
 
 		for (int k = 0; k < 5; k++)
 			if (t.cache_files[k]) {
-				char *msg = xstrfmt("%s: %llu files, %llu bytes in the image",
-						    cache_kinds[k], (unsigned long long)t.cache_files[k],
-						    (unsigned long long)t.cache_bytes[k]);
+				char *msg =
+				    xstrfmt("%s: %llu files, %llu bytes in the image",
+					    cache_kinds[k], (unsigned long long)t.cache_files[k],
+					    (unsigned long long)t.cache_bytes[k]);
 
-				json_array_append_new(caches,
-						      json_pack("{s:s,s:I,s:I}", "kind", cache_kinds[k],
-								"bytes", (json_int_t)t.cache_bytes[k],
-								"files", (json_int_t)t.cache_files[k]));
+				json_array_append_new(
+				    caches, json_pack("{s:s,s:I,s:I}", "kind", cache_kinds[k],
+						      "bytes", (json_int_t)t.cache_bytes[k],
+						      "files", (json_int_t)t.cache_files[k]));
 				add_finding(findings, "caches", "warn", msg, NULL,
 					    jint(t.cache_bytes[k]));
 				free(msg);
@@ -2213,13 +2235,14 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 			json_array_append_new(dirs, json_string(path.buf));
 		}
 		json_object_set_new(root, "tests_examples",
-				    json_pack("{s:I,s:I,s:o}", "files", (json_int_t)t.te_files, "bytes",
-					      (json_int_t)t.te_bytes, "dirs", dirs));
+				    json_pack("{s:I,s:I,s:o}", "files", (json_int_t)t.te_files,
+					      "bytes", (json_int_t)t.te_bytes, "dirs", dirs));
 		if (t.te_files) {
-			char *msg = xstrfmt("tests/examples directories in site-packages: %llu files, "
-					    "%llu bytes (%u directories)",
-					    (unsigned long long)t.te_files,
-					    (unsigned long long)t.te_bytes, t.te_dirs_nr);
+			char *msg =
+			    xstrfmt("tests/examples directories in site-packages: %llu files, "
+				    "%llu bytes (%u directories)",
+				    (unsigned long long)t.te_files, (unsigned long long)t.te_bytes,
+				    t.te_dirs_nr);
 
 			add_finding(findings, "tests-examples", "warn", msg,
 				    json_string_value(json_array_get(dirs, 0)), jint(t.te_bytes));
@@ -2237,11 +2260,13 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 				    (unsigned long long)t.devel_tool_bytes);
 
 		add_finding(findings, "devel-toolchain", "error", msg,
-			    json_string_value(json_object_get(first, "path")), jint(t.devel_tool_bytes));
+			    json_string_value(json_object_get(first, "path")),
+			    jint(t.devel_tool_bytes));
 		free(msg);
 	}
 	if (t.headers) {
-		int many = t.headers > AN_HEADERS_INFO_FILES || t.headers_bytes > AN_HEADERS_INFO_BYTES;
+		int many =
+		    t.headers > AN_HEADERS_INFO_FILES || t.headers_bytes > AN_HEADERS_INFO_BYTES;
 		char *msg;
 
 		fsi_path(&an->fsi, t.first_header, &path);
@@ -2255,19 +2280,20 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 		char *msg;
 
 		fsi_path(&an->fsi, t.first_static, &path);
-		msg = xstrfmt("%llu static libraries (*.a, %llu bytes)", (unsigned long long)t.statics,
-			      (unsigned long long)t.statics_bytes);
+		msg = xstrfmt("%llu static libraries (*.a, %llu bytes)",
+			      (unsigned long long)t.statics, (unsigned long long)t.statics_bytes);
 		add_finding(findings, "devel-toolchain",
-			    t.statics_bytes > AN_STATIC_INFO_BYTES ? "error" : "info", msg, path.buf,
-			    jint(t.statics_bytes));
+			    t.statics_bytes > AN_STATIC_INFO_BYTES ? "error" : "info", msg,
+			    path.buf, jint(t.statics_bytes));
 		free(msg);
 	}
 	for (size_t i = 0; i < json_array_size(t.driver_in_image); i++) {
 		json_t *d = json_array_get(t.driver_in_image, i);
 		const char *p = json_string_value(json_object_get(d, "path"));
-		char *msg = xstrfmt("driver library '%s' is inside the image: it must come from the "
-				    "host's driver",
-				    p);
+		char *msg =
+		    xstrfmt("driver library '%s' is inside the image: it must come from the "
+			    "host's driver",
+			    p);
 
 		add_finding(findings, "driver-in-image", "error", msg, p,
 			    json_deep_copy(json_object_get(d, "bytes")));
@@ -2276,8 +2302,9 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	for (size_t i = 0; i < json_array_size(t.dangling); i++) {
 		json_t *d = json_array_get(t.dangling, i);
 		const char *p = json_string_value(json_object_get(d, "path"));
-		char *msg = xstrfmt("'%s' points to the interpreter '%s', which is not in the image", p,
-				    json_string_value(json_object_get(d, "target")));
+		char *msg =
+		    xstrfmt("'%s' points to the interpreter '%s', which is not in the image", p,
+			    json_string_value(json_object_get(d, "target")));
 
 		add_finding(findings, "dangling-interpreter", "error", msg, p, NULL);
 		free(msg);

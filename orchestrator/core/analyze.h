@@ -49,9 +49,9 @@
  *   "elf": {"files", "bytes", "unstripped_files", "unstripped_bytes"},
  *   "closure": {
  *     "checked_files",
- *     "missing": [{"file", "needed", "via": "DT_NEEDED"|"dlopen"}],        DT_NEEDED (and dlopen rules) not resolvable
- *     "driver_expected": [...],               driver sonames needed: come from the host
- *     "driver_in_image": [{"path", "bytes"}], a driver library inside the image
+ *     "missing": [{"file", "needed", "via": "DT_NEEDED"|"dlopen"}],        DT_NEEDED (and dlopen
+ * rules) not resolvable "driver_expected": [...],               driver sonames needed: come from
+ * the host "driver_in_image": [{"path", "bytes"}], a driver library inside the image
  *     "dangling_interpreters": [{"path", "target"}]
  *   },
  *   "config": {"user", "root": bool, "entrypoint": [...]|null, "cmd": [...]|null,
@@ -101,7 +101,7 @@ struct analyze_opts {
 	 * "label" (resolved from the org.opencontainers.image.base.* labels) */
 	const char *base_matched_by;
 	const struct knowledge *kb; /* library rules: driver sonames, dlopen, components */
-	size_t top;                 /* longest lists (wasted); 0: 50 */
+	size_t top;		    /* longest lists (wasted); 0: 50 */
 	/* The recipe's budgets.paths keys (strings; NULL: none): each gets one
 	 * "paths" entry of the report, a repeated key once. Borrowed. */
 	const struct vec *paths;

@@ -694,9 +694,10 @@ json_t *build_to_json(const struct build *b)
 	json_object_set_new(root, "elapsed_ms", json_integer(b->elapsed_ms));
 	json_object_set_new(root, "interrupted", json_boolean(b->interrupted));
 	json_object_set_new(root, "status",
-			    json_string(b->interrupted	    ? "interrupted"
-					: ok == b->cells_nr && !build_count_gate_failed(b) ? "ok"
-							    : "failed"));
+			    json_string(b->interrupted ? "interrupted"
+					: ok == b->cells_nr && !build_count_gate_failed(b)
+					    ? "ok"
+					    : "failed"));
 	for (size_t i = 0; i < b->cells_nr; i++) {
 		const struct build_cell *bc = &b->cells[i];
 		json_t *c = json_object(), *push = json_object();

@@ -6,15 +6,22 @@
 #include "util/strbuf.h"
 
 #define ELF_PREFIX_CAP ((size_t)64 << 20)
-#define ELF_TAIL (64u << 10)
-#define ELF_DYN_MAX ((size_t)1 << 20)
-#define ELF_STR_MAX ((size_t)16 << 20)
-#define ELF_SHT_MAX ((size_t)4 << 20)
-#define ELF_LOADS 16
+#define ELF_TAIL       (64u << 10)
+#define ELF_DYN_MAX    ((size_t)1 << 20)
+#define ELF_STR_MAX    ((size_t)16 << 20)
+#define ELF_SHT_MAX    ((size_t)4 << 20)
+#define ELF_LOADS      16
 
 enum { PT_LOAD_ = 1, PT_DYNAMIC_ = 2, PT_INTERP_ = 3 };
-enum { DT_NULL_ = 0, DT_NEEDED_ = 1, DT_STRTAB_ = 5, DT_STRSZ_ = 10, DT_SONAME_ = 14,
-       DT_RPATH_ = 15, DT_RUNPATH_ = 29 };
+enum {
+	DT_NULL_ = 0,
+	DT_NEEDED_ = 1,
+	DT_STRTAB_ = 5,
+	DT_STRSZ_ = 10,
+	DT_SONAME_ = 14,
+	DT_RPATH_ = 15,
+	DT_RUNPATH_ = 29
+};
 enum { SHT_SYMTAB_ = 2 };
 
 void elf_info_init(struct elf_info *info)
@@ -178,15 +185,16 @@ static char *str_at(const unsigned char *strtab, size_t strsz, uint64_t off)
 {
 	if (!strtab || off >= strsz)
 		return NULL;
-	return xstrndup((const char *)strtab + off, strnlen((const char *)strtab + off, strsz - off));
+	return xstrndup((const char *)strtab + off,
+			strnlen((const char *)strtab + off, strsz - off));
 }
 
 struct elf_load {
 	uint64_t vaddr, off, filesz;
 };
 
-static int elf_sections(struct elf_stream *es, uint64_t shoff, unsigned shentsize,
-			unsigned shnum, unsigned shstrndx, struct elf_info *info)
+static int elf_sections(struct elf_stream *es, uint64_t shoff, unsigned shentsize, unsigned shnum,
+			unsigned shstrndx, struct elf_info *info)
 {
 	size_t tbl_n = (size_t)shentsize * shnum, tail_len = 0;
 	uint64_t tail_off = 0, shstr_off = 0, shstr_size = 0;
@@ -254,7 +262,7 @@ int elf_scan(struct elf_scanner *sc, elf_read_fn read, void *ctx, uint64_t size,
 	struct elf_load loads[ELF_LOADS];
 	size_t loads_nr = 0, phdr_end, keep;
 	uint64_t phoff, shoff, dyn_off = 0, dyn_size = 0, strtab = 0, strsz = 0, interp_off = 0,
-			      interp_size = 0;
+			       interp_size = 0;
 	unsigned phentsize, phnum, shentsize, shnum, shstrndx;
 	unsigned char *hdr, *dyn = NULL, *strs = NULL;
 	int have_strtab = 0, ret = 0, w;
@@ -388,7 +396,7 @@ int elf_scan(struct elf_scanner *sc, elf_read_fn read, void *ctx, uint64_t size,
 			if (tag == DT_NEEDED_) {
 				vec_push(&info->needed, s);
 			} else {
-				char **slot = tag == DT_SONAME_  ? &info->soname
+				char **slot = tag == DT_SONAME_	 ? &info->soname
 					      : tag == DT_RPATH_ ? &info->rpath
 								 : &info->runpath;
 				free(*slot);

@@ -38,24 +38,27 @@ typedef long (*elf_read_fn)(void *ctx, void *buf, size_t len);
 struct elf_scanner {
 	unsigned char *buf; /* the file's prefix, reused */
 	size_t alloc;
-	size_t cap;         /* 0: 64 MiB */
+	size_t cap;		/* 0: 64 MiB */
 	unsigned char *scratch; /* skipped bytes and the tail before e_shoff */
 	size_t scratch_alloc;
 };
 
-#define ELF_SCANNER_INIT {NULL, 0, 0, NULL, 0}
+#define ELF_SCANNER_INIT                                                                           \
+	{                                                                                          \
+		NULL, 0, 0, NULL, 0                                                                \
+	}
 
 struct elf_info {
 	int is_elf;
 	int class64, big_endian;
-	unsigned type;    /* ET_EXEC, ET_DYN, ... */
+	unsigned type;	  /* ET_EXEC, ET_DYN, ... */
 	unsigned machine; /* EM_X86_64, ... */
 	int has_dynamic;
-	int has_symtab;   /* .symtab present */
-	int has_debug;    /* .debug_* or .zdebug_* present */
+	int has_symtab;	     /* .symtab present */
+	int has_debug;	     /* .debug_* or .zdebug_* present */
 	int strings_missing; /* .dynamic found but its string table was out of reach */
-	char *interp;     /* PT_INTERP, NULL when none */
-	char *soname;     /* NULL when none */
+	char *interp;	     /* PT_INTERP, NULL when none */
+	char *soname;	     /* NULL when none */
 	char *runpath;
 	char *rpath;
 	struct vec needed; /* strings, in file order */

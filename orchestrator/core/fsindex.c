@@ -28,8 +28,8 @@ void fsi_init(struct fsindex *fsi)
 	fsi->alloc = 1 << 10;
 	fsi->nodes = xmalloc(fsi->alloc * sizeof(*fsi->nodes));
 	/* The root: a directory, always there. */
-	fsi->nodes[0] = (struct fsi_node){FSI_NONE, 0, FSI_NONE, FSI_NONE, FSI_NONE, 0,
-					  FSI_NONE, 0, FSI_DIR, 0};
+	fsi->nodes[0] = (struct fsi_node){FSI_NONE, 0,	      FSI_NONE, FSI_NONE, FSI_NONE,
+					  0,	    FSI_NONE, 0,	FSI_DIR,  0};
 	fsi->nr = 1;
 }
 
@@ -130,8 +130,8 @@ uint32_t fsi_child(struct fsindex *fsi, uint32_t parent, const char *name, size_
 	}
 	id = fsi->nr++;
 	nd = &fsi->nodes[id];
-	*nd = (struct fsi_node){parent, 0, FSI_NONE, FSI_NONE, FSI_NONE, 0, FSI_NONE, 0,
-				FSI_ABSENT, 0};
+	*nd = (struct fsi_node){parent, 0,	  FSI_NONE, FSI_NONE,	FSI_NONE,
+				0,	FSI_NONE, 0,	    FSI_ABSENT, 0};
 	nd->name = fsi_intern(fsi, name, len);
 	nd->sibling = fsi->nodes[parent].child;
 	fsi->nodes[parent].child = id;

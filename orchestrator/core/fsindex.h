@@ -20,20 +20,20 @@
  * index (use ids across calls).
  */
 
-#define FSI_NONE UINT32_MAX
-#define FSI_ROOT 0u
+#define FSI_NONE      UINT32_MAX
+#define FSI_ROOT      0u
 #define FSI_MAX_LINKS 40 /* symlinks followed in one resolution, as Linux */
 
 enum fsi_type { FSI_ABSENT = 0, FSI_FILE, FSI_DIR, FSI_SYMLINK, FSI_OTHER };
 
 struct fsi_node {
-	uint32_t parent, name; /* name: pool offset */
+	uint32_t parent, name;	 /* name: pool offset */
 	uint32_t child, sibling; /* first child, next sibling (FSI_NONE) */
-	uint32_t hnext;          /* hash chain */
-	uint32_t inode;          /* FILE: inode id; SYMLINK: target (pool offset) */
-	uint32_t data;           /* the analyzer's content record of the visible version */
-	uint16_t layer;          /* layer of the visible version */
-	uint8_t type;            /* enum fsi_type */
+	uint32_t hnext;		 /* hash chain */
+	uint32_t inode;		 /* FILE: inode id; SYMLINK: target (pool offset) */
+	uint32_t data;		 /* the analyzer's content record of the visible version */
+	uint16_t layer;		 /* layer of the visible version */
+	uint8_t type;		 /* enum fsi_type */
 	uint8_t flags;
 };
 
@@ -42,9 +42,9 @@ struct fsindex {
 	uint32_t nr, alloc;
 	uint32_t *buckets; /* node ids by (parent, name) */
 	uint32_t nbuckets;
-	char *pool;        /* NUL-terminated names, offset 0 is "" */
+	char *pool; /* NUL-terminated names, offset 0 is "" */
 	size_t pool_len, pool_alloc;
-	uint32_t *strs;    /* interned pool offsets, open addressing */
+	uint32_t *strs; /* interned pool offsets, open addressing */
 	uint32_t nstrs, strs_nr;
 };
 

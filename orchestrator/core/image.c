@@ -66,9 +66,10 @@ int image_set_config(struct image *img, json_t *config, const char *id)
 	{
 		if (!json_is_string(d) || !starts_with(json_string_value(d), "sha256:")) {
 			json_decref(config);
-			return error_setc(GS_EINVAL,
-					  "image '%s': the config's diff_id %zu is not a sha256 digest",
-					  img->name, i);
+			return error_setc(
+			    GS_EINVAL,
+			    "image '%s': the config's diff_id %zu is not a sha256 digest",
+			    img->name, i);
 		}
 	}
 	json_decref(img->meta.config);
@@ -159,8 +160,8 @@ int image_finish_layers(struct image *img)
 		}
 		if (!found) {
 			vec_release(&img->layers);
-			return error_setc(GS_EINVAL, "image '%s': layer %zu (%s) is missing", img->name,
-					  i, want);
+			return error_setc(GS_EINVAL, "image '%s': layer %zu (%s) is missing",
+					  img->name, i, want);
 		}
 		if (found->index == SIZE_MAX)
 			found->index = i;
@@ -201,10 +202,10 @@ int image_pick_platform(struct image *img, json_t *index, const char **digest)
 				*digest = d;
 			continue;
 		}
-		plat = variant ? xstrfmt("%s/%s/%s", os, arch, variant) : xstrfmt("%s/%s", os, arch);
+		plat =
+		    variant ? xstrfmt("%s/%s/%s", os, arch, variant) : xstrfmt("%s/%s", os, arch);
 		/* "linux/arm64" also takes "linux/arm64/v8" */
-		if (!strcmp(plat, want) ||
-		    (starts_with(plat, want) && plat[strlen(want)] == '/')) {
+		if (!strcmp(plat, want) || (starts_with(plat, want) && plat[strlen(want)] == '/')) {
 			*digest = d;
 			free(plat);
 			strbuf_release(&seen);
@@ -316,8 +317,8 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 	img->name = xstrdup(name);
 	img->source = opts->source;
 	img->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
-	img->max_entry_size = opts->max_entry_size ? opts->max_entry_size
-						   : IMAGE_DEFAULT_MAX_ENTRY_SIZE;
+	img->max_entry_size =
+	    opts->max_entry_size ? opts->max_entry_size : IMAGE_DEFAULT_MAX_ENTRY_SIZE;
 	img->max_entries = opts->max_entries ? opts->max_entries : IMAGE_DEFAULT_MAX_ENTRIES;
 	img->reg = opts->registry;
 	vec_init(&img->streamed, layer_free_cb);
@@ -343,8 +344,8 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 			break;
 		}
 		if (img->source == IMAGE_SOURCE_ARCHIVE && S_ISDIR(st.st_mode)) {
-			ret = error_setc(GS_EINVAL, "image '%s': a directory, not an archive",
-					 name);
+			ret =
+			    error_setc(GS_EINVAL, "image '%s': a directory, not an archive", name);
 			break;
 		}
 		img->path = xstrdup(name);
@@ -361,8 +362,8 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 		ret = image_open_registry(img);
 		break;
 	default:
-		ret = error_setc(GS_EINVAL, "image '%s': unknown source %d", name,
-				 (int)img->source);
+		ret =
+		    error_setc(GS_EINVAL, "image '%s': unknown source %d", name, (int)img->source);
 	}
 	img->meta.source = img->source;
 	if (ret < 0) {

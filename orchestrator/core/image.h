@@ -41,31 +41,31 @@ enum image_source {
 
 struct image_opts {
 	enum image_source source;
-	const char *docker;        /* docker client for the engine source; NULL: detect */
+	const char *docker;		  /* docker client for the engine source; NULL: detect */
 	struct registry_client *registry; /* for the registry source; NULL: a default one */
-	const char *platform;      /* for an index: "linux/amd64" (default) */
-	uint64_t max_entry_size;   /* refuse a tar entry larger than this (0: 1 TiB) */
-	uint64_t max_entries;      /* refuse a layer with more entries (0: 10 million) */
+	const char *platform;		  /* for an index: "linux/amd64" (default) */
+	uint64_t max_entry_size;	  /* refuse a tar entry larger than this (0: 1 TiB) */
+	uint64_t max_entries;		  /* refuse a layer with more entries (0: 10 million) */
 };
 
 struct image_layer {
-	size_t index;          /* position in the image (0 = bottom); SIZE_MAX until known */
-	char *diff_id;         /* sha256 of the uncompressed tar, computed while reading */
-	char *blob_digest;     /* digest of the blob as stored (compressed), NULL if unknown */
-	char *media_type;      /* NULL if unknown */
+	size_t index;		  /* position in the image (0 = bottom); SIZE_MAX until known */
+	char *diff_id;		  /* sha256 of the uncompressed tar, computed while reading */
+	char *blob_digest;	  /* digest of the blob as stored (compressed), NULL if unknown */
+	char *media_type;	  /* NULL if unknown */
 	uint64_t compressed_size; /* 0 if unknown (engine and archive sources store none) */
-	uint64_t size;         /* uncompressed tar bytes, final at layer_end */
-	uint64_t files_size;   /* sum of regular file sizes, final at layer_end */
-	uint64_t entries;      /* tar entries, final at layer_end */
-	char *created_by;      /* the history instruction that made it, NULL if unknown */
+	uint64_t size;		  /* uncompressed tar bytes, final at layer_end */
+	uint64_t files_size;	  /* sum of regular file sizes, final at layer_end */
+	uint64_t entries;	  /* tar entries, final at layer_end */
+	char *created_by;	  /* the history instruction that made it, NULL if unknown */
 };
 
 struct image_meta {
-	char *name;            /* as the user gave it */
+	char *name; /* as the user gave it */
 	enum image_source source;
-	char *id;              /* config digest "sha256:..." */
+	char *id;	       /* config digest "sha256:..." */
 	char *manifest_digest; /* NULL for engine and archive sources */
-	json_t *config;        /* the image config (owned by the image) */
+	json_t *config;	       /* the image config (owned by the image) */
 	struct vec diff_ids;   /* layer order from config rootfs.diff_ids, bottom first */
 	struct vec created_by; /* per layer, in the same order ("" when unknown) */
 	struct vec repo_tags;  /* from the archive's manifest or the engine, may be empty */
@@ -76,17 +76,17 @@ enum image_entry_type {
 	IMAGE_ENTRY_DIR,
 	IMAGE_ENTRY_SYMLINK,
 	IMAGE_ENTRY_HARDLINK,
-	IMAGE_ENTRY_OTHER,  /* devices, fifos */
+	IMAGE_ENTRY_OTHER,    /* devices, fifos */
 	IMAGE_ENTRY_WHITEOUT, /* ".wh.NAME": `path` is the deleted NAME's path */
 	IMAGE_ENTRY_OPAQUE,   /* ".wh..wh..opq": `path` is the directory made opaque */
 };
 
 struct image_entry {
-	const char *path;     /* normalized: no leading "/" or "./", no "..", no "//" */
+	const char *path; /* normalized: no leading "/" or "./", no "..", no "//" */
 	enum image_entry_type type;
-	uint64_t size;        /* regular files; 0 otherwise */
-	unsigned mode;        /* permission bits */
-	const char *link;     /* symlink target as stored, or hardlink's normalized path */
+	uint64_t size;	  /* regular files; 0 otherwise */
+	unsigned mode;	  /* permission bits */
+	const char *link; /* symlink target as stored, or hardlink's normalized path */
 };
 
 /* Reading the current entry's bytes from inside the `entry` callback: up to

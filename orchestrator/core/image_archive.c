@@ -43,12 +43,12 @@ struct stream {
 	struct process *p; /* engine source */
 	struct archive *outer;
 	char *buf;
-	struct vec docs;	 /* struct json_doc * */
+	struct vec docs; /* struct json_doc * */
 	size_t json_bytes;
-	struct vec names;	 /* member name of each streamed layer, as img->streamed */
-	json_t *manifest;	 /* manifest.json */
-	json_t *index;		 /* index.json */
-	json_t *layer_names;	 /* the chosen image's Layers, once known */
+	struct vec names;    /* member name of each streamed layer, as img->streamed */
+	json_t *manifest;    /* manifest.json */
+	json_t *index;	     /* index.json */
+	json_t *layer_names; /* the chosen image's Layers, once known */
 	int source_failed;
 	size_t members; /* regular members met */
 };
@@ -279,11 +279,12 @@ static int resolve_manifest(struct stream *s, int at_end)
 		if (!md)
 			return error_setc(GS_EINVAL, "image '%s': the archive lacks manifest %s",
 					  img->name, digest);
-		config_name = owned = blob_name(
-		    json_string_value(json_object_get(json_object_get(md->json, "config"), "digest")));
+		config_name = owned = blob_name(json_string_value(
+		    json_object_get(json_object_get(md->json, "config"), "digest")));
 		layers = json_object_get(md->json, "layers");
 		if (!config_name || !json_is_array(layers))
-			return error_setc(GS_EINVAL, "image '%s': manifest %s lacks config or layers",
+			return error_setc(GS_EINVAL,
+					  "image '%s': manifest %s lacks config or layers",
 					  img->name, digest);
 		s->layer_names = json_array();
 		json_array_foreach(layers, i, l)
@@ -302,9 +303,10 @@ static int resolve_manifest(struct stream *s, int at_end)
 	}
 	cfg = find_doc(s, config_name);
 	if (!cfg) {
-		ret = at_end ? error_setc(GS_EINVAL, "image '%s': the archive lacks the config '%s'",
-					  img->name, config_name)
-			     : 0;
+		ret = at_end
+			  ? error_setc(GS_EINVAL, "image '%s': the archive lacks the config '%s'",
+				       img->name, config_name)
+			  : 0;
 		free(owned);
 		return ret;
 	}
@@ -312,9 +314,9 @@ static int resolve_manifest(struct stream *s, int at_end)
 	if ((ret = image_set_config(img, json_incref(cfg->json), cfg->digest)) < 0)
 		return ret;
 	if (json_array_size(s->layer_names) != img->meta.diff_ids.nr)
-		return error_setc(GS_EINVAL,
-				  "image '%s': manifest.json names %zu layers, the config %zu",
-				  img->name, json_array_size(s->layer_names), img->meta.diff_ids.nr);
+		return error_setc(
+		    GS_EINVAL, "image '%s': manifest.json names %zu layers, the config %zu",
+		    img->name, json_array_size(s->layer_names), img->meta.diff_ids.nr);
 	return 1;
 }
 
@@ -326,7 +328,8 @@ static size_t index_of_member(struct stream *s, const char *name)
 
 	if (!s->layer_names || !s->img->meta_known)
 		return SIZE_MAX;
-	json_array_foreach(s->layer_names, i, n) if (!strcmp(json_string_value(n) ? json_string_value(n) : "", name))
+	json_array_foreach(s->layer_names, i,
+			   n) if (!strcmp(json_string_value(n) ? json_string_value(n) : "", name))
 	{
 		int taken = 0;
 
@@ -382,10 +385,10 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		json = NULL;
 		/* Known before the manifest, it already gives layers their place by diff_id. */
 		if (!ret && !s->img->meta_known && !s->manifest) {
-			ret = image_set_config(s->img, json_incref(((struct json_doc *)
-								   s->docs.items[s->docs.nr - 1])
-								  ->json),
-					       ((struct json_doc *)s->docs.items[s->docs.nr - 1])->digest);
+			ret = image_set_config(
+			    s->img,
+			    json_incref(((struct json_doc *)s->docs.items[s->docs.nr - 1])->json),
+			    ((struct json_doc *)s->docs.items[s->docs.nr - 1])->digest);
 		}
 	} else if (slash && !strcmp(slash, "/layer.tar") && !strchr(slash + 1, '/')) {
 		ret = read_layer(s, name, NULL, &src);
@@ -399,7 +402,8 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		if (n < 0) {
 			ret = error_setc(GS_EINVAL, "image '%s': '%s': %s", s->img->name, name,
 					 error_last());
-		} else if (n > 0 && ((const char *)b)[0] == '{' && size <= (int64_t)IMAGE_JSON_CAP) {
+		} else if (n > 0 && ((const char *)b)[0] == '{' &&
+			   size <= (int64_t)IMAGE_JSON_CAP) {
 			struct mem_src m;
 			struct image_src msrc = {mem_read, &m};
 
@@ -443,8 +447,9 @@ static int place_layers(struct stream *s)
 		for (size_t j = 0; j < img->streamed.nr && !found; j++) {
 			struct image_layer *l = img->streamed.items[j];
 
-			if (!strcmp(s->names.items[j], want) && (l->index == i || l->index == SIZE_MAX ||
-							       strcmp(l->diff_id, img->meta.diff_ids.items[l->index])))
+			if (!strcmp(s->names.items[j], want) &&
+			    (l->index == i || l->index == SIZE_MAX ||
+			     strcmp(l->diff_id, img->meta.diff_ids.items[l->index])))
 				found = l;
 		}
 		/* the same layer twice in one image is saved once */
@@ -452,14 +457,16 @@ static int place_layers(struct stream *s)
 			if (!strcmp(s->names.items[j], want))
 				found = img->streamed.items[j];
 		if (!found)
-			return error_setc(GS_EINVAL, "image '%s': layer %zu ('%s') is not in the archive",
+			return error_setc(GS_EINVAL,
+					  "image '%s': layer %zu ('%s') is not in the archive",
 					  img->name, i, want);
 		if (strcmp(found->diff_id, img->meta.diff_ids.items[i]))
-			return error_setc(GS_EINVAL,
-					  "image '%s': layer %zu ('%s') hashes to %s but the config "
-					  "names %s as diff_id",
-					  img->name, i, want, found->diff_id,
-					  (const char *)img->meta.diff_ids.items[i]);
+			return error_setc(
+			    GS_EINVAL,
+			    "image '%s': layer %zu ('%s') hashes to %s but the config "
+			    "names %s as diff_id",
+			    img->name, i, want, found->diff_id,
+			    (const char *)img->meta.diff_ids.items[i]);
 		if (found->index == SIZE_MAX)
 			found->index = i;
 	}

@@ -37,7 +37,7 @@ struct layer_ctx {
 	int prefix_pending;
 	const void *rest;
 	long rest_len;
-	int src_failed;	  /* the source failed: its error is in src_err */
+	int src_failed; /* the source failed: its error is in src_err */
 	int src_code;
 	char *src_err;
 	struct archive *dec; /* decompressor, NULL for an uncompressed layer */
@@ -102,10 +102,9 @@ static int archive_fail(struct layer_ctx *lc, struct archive *a, const char *doi
 	msg = xstrdup(a && archive_error_string(a) ? archive_error_string(a) : "unknown error");
 	lowercase_first(msg);
 	if (strstr(msg, "runcated") || strstr(msg, "premature end"))
-		ret = layer_error(lc, GS_EINVAL,
-				  "truncated tar (the stream ends after %" PRIu64 " bytes%s%s)",
-				  lc->layer->size, lc->compression ? ", " : "",
-				  lc->compression ? msg : "");
+		ret = layer_error(
+		    lc, GS_EINVAL, "truncated tar (the stream ends after %" PRIu64 " bytes%s%s)",
+		    lc->layer->size, lc->compression ? ", " : "", lc->compression ? msg : "");
 	else if (!strcmp(doing, "header") && !lc->layer->entries)
 		ret = layer_error(lc, GS_EINVAL, "not a tar archive (%s)", msg);
 	else
@@ -254,9 +253,9 @@ static int visit_entry(struct layer_ctx *lc, struct archive_entry *ae, struct st
 	hl = archive_entry_hardlink(ae);
 	if (hl) {
 		if (normalize_path(hl, link) < 0 || !link->len)
-			return layer_error(lc, GS_EINVAL,
-					   "entry '%s' is a hard link to '%s', outside the image root",
-					   raw, hl);
+			return layer_error(
+			    lc, GS_EINVAL,
+			    "entry '%s' is a hard link to '%s', outside the image root", raw, hl);
 		e.type = IMAGE_ENTRY_HARDLINK;
 		e.link = link->buf;
 	} else {
@@ -359,7 +358,10 @@ static const char *compression_of(const unsigned char *p, size_t n)
 		return "gzip";
 	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
 		return "zstd";
-	if (n >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6))
+	if (n >= 6 && !memcmp(p,
+			      "\xfd"
+			      "7zXZ\0",
+			      6))
 		return "xz";
 	if (n >= 3 && !memcmp(p, "BZh", 3))
 		return "bzip2";

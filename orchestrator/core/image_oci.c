@@ -14,7 +14,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 
-#define OCI_BUF (1u << 20)
+#define OCI_BUF	      (1u << 20)
 #define OCI_MAX_DEPTH 4 /* nested indexes */
 
 /* "<dir>/blobs/sha256/<hex>" for a well-formed digest, else NULL. */
@@ -110,7 +110,8 @@ int image_walk_oci(struct image *img)
 		json_t *next;
 
 		if (depth == OCI_MAX_DEPTH) {
-			ret = error_setc(GS_EINVAL, "image '%s': indexes nested too deep", img->name);
+			ret =
+			    error_setc(GS_EINVAL, "image '%s': indexes nested too deep", img->name);
 			goto done;
 		}
 		if ((ret = image_pick_platform(img, doc, &digest)) < 0)
@@ -141,7 +142,8 @@ int image_walk_oci(struct image *img)
 	if (ret < 0)
 		goto done;
 	if (json_array_size(layers) != img->meta.diff_ids.nr) {
-		ret = error_setc(GS_EINVAL, "image '%s': the manifest names %zu layers, the config %zu",
+		ret = error_setc(GS_EINVAL,
+				 "image '%s': the manifest names %zu layers, the config %zu",
 				 img->name, json_array_size(layers), img->meta.diff_ids.nr);
 		goto done;
 	}

@@ -38,9 +38,9 @@ struct image {
 	enum image_source source;
 	uint64_t max_entry_size, max_entries;
 	char *platform;
-	char *docker;                 /* engine source: the client */
-	char *path;                   /* archive file, OCI layout directory */
-	struct registry_client *reg;  /* registry source */
+	char *docker;		     /* engine source: the client */
+	char *path;		     /* archive file, OCI layout directory */
+	struct registry_client *reg; /* registry source */
 	int own_reg;
 	struct registry_ref ref;
 	int walked;
@@ -81,7 +81,7 @@ int image_json_parse(struct image *img, const char *what, const void *data, size
 int image_pick_platform(struct image *img, json_t *index, const char **digest);
 
 int image_walk_stream(struct image *img);   /* image_archive.c: archive and engine */
-int image_walk_oci(struct image *img);      /* image_oci.c */
+int image_walk_oci(struct image *img);	    /* image_oci.c */
 int image_open_registry(struct image *img); /* image_registry.c */
 int image_walk_registry(struct image *img);
 

@@ -175,7 +175,8 @@ int image_open_registry(struct image *img)
 		if (!is_list(mt, doc))
 			break;
 		if (depth == 3) {
-			ret = error_setc(GS_EINVAL, "image '%s': indexes nested too deep", img->name);
+			ret =
+			    error_setc(GS_EINVAL, "image '%s': indexes nested too deep", img->name);
 			goto done;
 		}
 		if ((ret = image_pick_platform(img, doc, &pick)) < 0)
@@ -189,16 +190,18 @@ int image_open_registry(struct image *img)
 	digest = NULL;
 	layers = json_object_get(doc, "layers");
 	if (!json_is_array(layers)) {
-		ret = error_setc(GS_EINVAL, "image '%s': the manifest has no layers (media type %s)",
-				 img->name, mt ? mt : "unknown");
+		ret =
+		    error_setc(GS_EINVAL, "image '%s': the manifest has no layers (media type %s)",
+			       img->name, mt ? mt : "unknown");
 		goto done;
 	}
-	ret = fetch_config(img, json_string_value(json_object_get(json_object_get(doc, "config"),
-								   "digest")));
+	ret = fetch_config(
+	    img, json_string_value(json_object_get(json_object_get(doc, "config"), "digest")));
 	if (ret < 0)
 		goto done;
 	if (json_array_size(layers) != img->meta.diff_ids.nr) {
-		ret = error_setc(GS_EINVAL, "image '%s': the manifest names %zu layers, the config %zu",
+		ret = error_setc(GS_EINVAL,
+				 "image '%s': the manifest names %zu layers, the config %zu",
 				 img->name, json_array_size(layers), img->meta.diff_ids.nr);
 		goto done;
 	}
@@ -237,7 +240,8 @@ static int read_one(struct image *img, size_t i, json_t *desc)
 	ch.img = img;
 	ch.digest = digest;
 	if (pthread_create(&th, NULL, chan_download, &ch)) {
-		ret = error_setc(GS_EINFRA, "image '%s': cannot start a download thread", img->name);
+		ret =
+		    error_setc(GS_EINFRA, "image '%s': cannot start a download thread", img->name);
 		goto done;
 	}
 	label = xstrfmt("%zu", i);

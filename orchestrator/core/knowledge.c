@@ -18,7 +18,7 @@
 /* The files a plugin directory may hold, in load order: bases.json names
  * CUDA versions of cuda.json and OSes of os.json, but the cross-checks run
  * after every directory is loaded, so the order only fixes messages. */
-static const char *const kb_files[] = {"cuda.json",	  "bases.json",	   "os.json",
+static const char *const kb_files[] = {"cuda.json",	  "bases.json",	    "os.json",
 				       "frameworks.json", "libraries.json", NULL};
 
 /* Flavors are the planner's vocabulary, not knowledge: it reasons about
@@ -550,7 +550,8 @@ static int kb_get_strlist(struct kb_reader *rd, json_t *obj, const char *key, in
 	if ((ret = kb_get(rd, obj, key, KB_ARRAY, required, &arr)) || !arr)
 		return ret;
 	old = kb_push_key(rd, key);
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		size_t o2 = kb_push_index(rd, i);
 
 		if ((ret = kb_check_type(rd, v, KB_STRING)))
@@ -574,7 +575,8 @@ static int kb_check_keys(struct kb_reader *rd, json_t *obj, const char *const *a
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		size_t i;
 
 		(void)v;
@@ -704,9 +706,9 @@ static int kb_load_brand_set(struct kb_reader *rd, json_t *item, void *entry, st
 static int kb_load_cuda_release(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
 				struct vec *paths)
 {
-	static const char *const rel_keys[] = {"version", "cudnn_tag", "cudnn_version", "driver",
-					       "driver_floor", "require_branches", "brands", "notes",
-					       NULL};
+	static const char *const rel_keys[] = {"version", "cudnn_tag",	  "cudnn_version",
+					       "driver",  "driver_floor", "require_branches",
+					       "brands",  "notes",	  NULL};
 	struct kb_cuda_release *rel = entry;
 	json_t *branches, *b;
 	size_t j, old;
@@ -737,7 +739,8 @@ static int kb_load_cuda_release(struct kb_reader *rd, json_t *item, void *entry,
 	if (json_array_size(branches) > sizeof(rel->branches) / sizeof(rel->branches[0]))
 		return kb_fail(rd, "more than %zu branches",
 			       sizeof(rel->branches) / sizeof(rel->branches[0]));
-	json_array_foreach(branches, j, b) {
+	json_array_foreach(branches, j, b)
+	{
 		size_t o2 = kb_push_index(rd, j);
 
 		if ((ret = kb_check_type(rd, b, KB_INT)))
@@ -804,7 +807,8 @@ static int kb_load_image(struct kb_reader *rd, json_t *item, void *entry, struct
 	}
 	if ((ret = kb_get(rd, item, "os", KB_OBJECT, 1, &map)))
 		return ret;
-	json_object_foreach(map, os, flavors) {
+	json_object_foreach(map, os, flavors)
+	{
 		struct kb_image_os *ios;
 		size_t old = kb_push_key(rd, "os");
 
@@ -908,10 +912,10 @@ static int kb_load_pkgs(struct kb_reader *rd, json_t *obj, struct kb_python_pkgs
 static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
 			  struct vec *paths)
 {
-	static const char *const os_keys[] = {"name",	     "family",		"package_manager",
-					      "python_default", "pythons",	"python_bin",
-					      "python_packages", "python_package_overrides",
-					      "notes",		NULL};
+	static const char *const os_keys[] = {
+	    "name",    "family",     "package_manager", "python_default",
+	    "pythons", "python_bin", "python_packages", "python_package_overrides",
+	    "notes",   NULL};
 	static const char *const pkg_keys[] = {"builder", "final", NULL};
 	static const char *const ovr_keys[] = {"python", "builder", "final", NULL};
 	struct kb_os *os = entry;
@@ -922,7 +926,8 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 	vec_init(&os->pythons, NULL);
 	vec_init(&os->pkgs.builder, NULL);
 	vec_init(&os->pkgs.final, NULL);
-	if ((ret = kb_check_type(rd, item, KB_OBJECT)) || (ret = kb_check_keys(rd, item, os_keys)) ||
+	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+	    (ret = kb_check_keys(rd, item, os_keys)) ||
 	    (ret = kb_get_str(rd, item, "name", 1, &os->name)) ||
 	    (ret = kb_get_str(rd, item, "family", 1, &os->family)) ||
 	    (ret = kb_get_str(rd, item, "package_manager", 1, &os->package_manager)) ||
@@ -944,7 +949,8 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 		kb_push_index(rd, i);
 		os->overrides = kb_grow(os->overrides, os->overrides_nr, sizeof(*os->overrides));
 		p = &os->overrides[os->overrides_nr++];
-		if ((ret = kb_check_type(rd, o, KB_OBJECT)) || (ret = kb_check_keys(rd, o, ovr_keys)) ||
+		if ((ret = kb_check_type(rd, o, KB_OBJECT)) ||
+		    (ret = kb_check_keys(rd, o, ovr_keys)) ||
 		    (ret = kb_get_str(rd, o, "python", 1, &p->python)) ||
 		    (ret = kb_load_pkgs(rd, o, p)))
 			return ret;
@@ -990,10 +996,9 @@ static int kb_load_os(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 static int kb_load_fw_release(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
 			      struct vec *paths)
 {
-	static const char *const rel_keys[] = {"version",    "variants",   "default_variant",
-					       "python_min", "python_max", "pairs",
-					       "cuda_majors", "cudnn_major", "notes",
-					       NULL};
+	static const char *const rel_keys[] = {
+	    "version", "variants",    "default_variant", "python_min", "python_max",
+	    "pairs",   "cuda_majors", "cudnn_major",	 "notes",      NULL};
 	struct kb_fw_release *rel = entry;
 	json_t *pairs, *majors, *v;
 	const char *key;
@@ -1023,7 +1028,8 @@ static int kb_load_fw_release(struct kb_reader *rd, json_t *item, void *entry, s
 		    strspn(var + 2, "0123456789") != strlen(var + 2)) {
 			old = kb_push_key(rd, "variants");
 			kb_push_index(rd, i);
-			ret = kb_fail(rd, "expected a CUDA wheel variant like cu124, got '%s'", var);
+			ret =
+			    kb_fail(rd, "expected a CUDA wheel variant like cu124, got '%s'", var);
 			kb_pop(rd, old);
 			return ret;
 		}
@@ -1036,7 +1042,8 @@ static int kb_load_fw_release(struct kb_reader *rd, json_t *item, void *entry, s
 	}
 	if (pairs) {
 		old = kb_push_key(rd, "pairs");
-		json_object_foreach(pairs, key, v) {
+		json_object_foreach(pairs, key, v)
+		{
 			size_t o2 = kb_push_key(rd, key);
 
 			if ((ret = kb_check_type(rd, v, KB_STRING)))
@@ -1049,9 +1056,11 @@ static int kb_load_fw_release(struct kb_reader *rd, json_t *item, void *entry, s
 	}
 	if (majors) {
 		old = kb_push_key(rd, "cuda_majors");
-		if (json_array_size(majors) > sizeof(rel->cuda_majors) / sizeof(rel->cuda_majors[0]))
+		if (json_array_size(majors) >
+		    sizeof(rel->cuda_majors) / sizeof(rel->cuda_majors[0]))
 			return kb_fail(rd, "too many entries");
-		json_array_foreach(majors, i, v) {
+		json_array_foreach(majors, i, v)
+		{
 			size_t o2 = kb_push_index(rd, i);
 
 			if ((ret = kb_check_type(rd, v, KB_INT)))
@@ -1076,7 +1085,8 @@ static int kb_load_fw_smoke(struct kb_reader *rd, json_t *arr, struct kb_smoke *
 	json_t *item, *t;
 	int ret = 0;
 
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		size_t o2 = kb_push_index(rd, i);
 		struct kb_smoke *s = &sm[nr];
 
@@ -1098,7 +1108,8 @@ static int kb_load_fw_smoke(struct kb_reader *rd, json_t *arr, struct kb_smoke *
 
 			if ((ret = kb_get(rd, item, "run", KB_ARRAY, 1, &run)))
 				goto done;
-			json_array_foreach(run, k, a) {
+			json_array_foreach(run, k, a)
+			{
 				if (!json_is_string(a)) {
 					kb_push_key(rd, "run");
 					kb_push_index(rd, k);
@@ -1137,10 +1148,10 @@ done:
 static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
 	static const char *const top_keys[] = {"schema_version", "notes", "frameworks", NULL};
-	static const char *const fw_keys[] = {"name",	      "pip_name",	 "parent",
-					      "index_url_template", "brings_cuda", "needs_base_cuda",
-					      "needs_cudnn",	      "notes",		 "releases",
-					      "smoke",		      NULL};
+	static const char *const fw_keys[] = {
+	    "name",	   "pip_name",	      "parent",	     "index_url_template",
+	    "brings_cuda", "needs_base_cuda", "needs_cudnn", "notes",
+	    "releases",	   "smoke",	      NULL};
 	static const struct kb_keyed release_table = {"releases", sizeof(struct kb_fw_release),
 						      offsetof(struct kb_fw_release, version),
 						      kb_load_fw_release, kb_release_fw_release};
@@ -1181,8 +1192,8 @@ static int kb_load_frameworks(struct knowledge *kb, struct kb_reader *rd, json_t
 			if (!strcmp(kb->frameworks[j].name, name))
 				break;
 		if (j == kb->frameworks_nr) {
-			kb->frameworks = kb_grow(kb->frameworks, kb->frameworks_nr++,
-						 sizeof(*kb->frameworks));
+			kb->frameworks =
+			    kb_grow(kb->frameworks, kb->frameworks_nr++, sizeof(*kb->frameworks));
 			kb->frameworks[j].name = name;
 			kb->frameworks[j].pip_name = name;
 			kb->frameworks[j].origin = kb_origin(rd);
@@ -1280,8 +1291,8 @@ static int kb_load_component(struct kb_reader *rd, json_t *item, void *entry, st
 
 static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
-	static const char *const top_keys[] = {"schema_version", "notes", "driver_sonames",
-					       "dlopen",	 "flavors", "components", NULL};
+	static const char *const top_keys[] = {
+	    "schema_version", "notes", "driver_sonames", "dlopen", "flavors", "components", NULL};
 	static const struct kb_keyed rules = {"dlopen", sizeof(struct kb_dlopen_rule),
 					      offsetof(struct kb_dlopen_rule, soname),
 					      kb_load_dlopen_rule, kb_release_dlopen_rule};
@@ -1440,7 +1451,8 @@ static int kb_check_refs(struct knowledge *kb)
 		const struct kb_repository *repo = &kb->repos[i];
 
 		if (!repo->tag_template)
-			return error_setc(GS_EINVAL, "%s: missing key 'tag_template'", repo->origin);
+			return error_setc(GS_EINVAL, "%s: missing key 'tag_template'",
+					  repo->origin);
 		for (size_t j = 0; j < repo->images_nr; j++) {
 			const struct kb_base_image *img = &repo->images[j];
 			const struct kb_cuda_release *c = kb_find_cuda(kb, img->version);
@@ -1458,22 +1470,24 @@ static int kb_check_refs(struct knowledge *kb)
 				const struct kb_image_os *ios = &img->os[k];
 
 				if (!kb_find_os(kb, ios->os))
-					return error_setc(GS_EINVAL,
-							  "%s.os.%s: unknown OS '%s' (not in os.json)",
-							  img->origin, ios->os, ios->os);
-				if (!c->cudnn_tag && (kb_image_os_has_flavor(ios, "cudnn-runtime") ||
-						      kb_image_os_has_flavor(ios, "cudnn-devel")))
 					return error_setc(
-						GS_EINVAL,
-						"%s.os.%s: CUDA %s has no cudnn_tag in cuda.json, so "
-						"it has no cudnn-* images",
-						img->origin, ios->os, img->version);
+					    GS_EINVAL, "%s.os.%s: unknown OS '%s' (not in os.json)",
+					    img->origin, ios->os, ios->os);
+				if (!c->cudnn_tag &&
+				    (kb_image_os_has_flavor(ios, "cudnn-runtime") ||
+				     kb_image_os_has_flavor(ios, "cudnn-devel")))
+					return error_setc(
+					    GS_EINVAL,
+					    "%s.os.%s: CUDA %s has no cudnn_tag in cuda.json, so "
+					    "it has no cudnn-* images",
+					    img->origin, ios->os, img->version);
 			}
 		}
 	}
 	for (size_t i = 0; i < kb->frameworks_nr; i++) {
 		const struct kb_framework *fw = &kb->frameworks[i];
-		const struct kb_framework *parent = fw->parent ? kb_find_framework(kb, fw->parent) : NULL;
+		const struct kb_framework *parent =
+		    fw->parent ? kb_find_framework(kb, fw->parent) : NULL;
 
 		if (fw->parent && (!parent || parent->parent))
 			return error_setc(GS_EINVAL, "%s.parent: '%s' is not a top-level framework",
@@ -1483,14 +1497,13 @@ static int kb_check_refs(struct knowledge *kb)
 
 			for (size_t k = 0; k < rel->pair_names.nr; k++) {
 				const struct kb_framework *child =
-					kb_find_framework(kb, rel->pair_names.items[k]);
+				    kb_find_framework(kb, rel->pair_names.items[k]);
 
 				if (!child || !child->parent || strcmp(child->parent, fw->name))
-					return error_setc(GS_EINVAL,
-							  "%s.pairs.%s: no framework with parent '%s'",
-							  rel->origin,
-							  (const char *)rel->pair_names.items[k],
-							  fw->name);
+					return error_setc(
+					    GS_EINVAL, "%s.pairs.%s: no framework with parent '%s'",
+					    rel->origin, (const char *)rel->pair_names.items[k],
+					    fw->name);
 			}
 			if (rel->variants.nr && !fw->index_url_template)
 				return error_setc(GS_EINVAL,

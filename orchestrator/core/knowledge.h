@@ -24,14 +24,14 @@
 struct kb_cuda_release {
 	const char *version; /* "12.4.1" */
 	int major, minor, patch;
-	const char *cudnn_tag;     /* "cudnn8", "cudnn9", "cudnn"; NULL: no cuDNN images */
+	const char *cudnn_tag;	   /* "cudnn8", "cudnn9", "cudnn"; NULL: no cuDNN images */
 	const char *cudnn_version; /* "9.1.0.70"; NULL: no cuDNN images, or unknown */
-	const char *driver;        /* driver shipped with the toolkit */
+	const char *driver;	   /* driver shipped with the toolkit */
 	const char *driver_floor;  /* minor-version-compatibility floor */
-	long branches[16];         /* NVIDIA_REQUIRE_CUDA driver branches, in order */
+	long branches[16];	   /* NVIDIA_REQUIRE_CUDA driver branches, in order */
 	size_t branches_nr;
 	const char *brands; /* name of a brand set */
-	char *origin;       /* "FILE: releases[3]", for messages */
+	char *origin;	    /* "FILE: releases[3]", for messages */
 };
 
 /* cuda.json: a named list of GPU brands (key: name). */
@@ -59,7 +59,7 @@ struct kb_base_image {
 
 /* bases.json: one base image repository (key: repository). */
 struct kb_repository {
-	const char *name;         /* "nvidia/cuda" */
+	const char *name;	  /* "nvidia/cuda" */
 	const char *tag_template; /* "{version}-{flavor}-{os}" */
 	struct kb_base_image *images;
 	size_t images_nr;
@@ -75,12 +75,12 @@ struct kb_python_pkgs {
 
 /* os.json: one operating system (key: name). */
 struct kb_os {
-	const char *name;            /* "ubuntu22.04" */
-	const char *family;          /* "ubuntu" */
+	const char *name;	     /* "ubuntu22.04" */
+	const char *family;	     /* "ubuntu" */
 	const char *package_manager; /* "apt" | "dnf" */
 	const char *python_default;  /* "3.10" */
-	const char *python_bin;      /* "/usr/bin/python{v}" */
-	struct vec pythons;          /* versions the default repositories carry */
+	const char *python_bin;	     /* "/usr/bin/python{v}" */
+	struct vec pythons;	     /* versions the default repositories carry */
 	struct kb_python_pkgs pkgs;  /* template */
 	struct kb_python_pkgs *overrides;
 	size_t overrides_nr;
@@ -90,15 +90,15 @@ struct kb_os {
 /* frameworks.json: one release of a framework (key: framework + version). */
 struct kb_fw_release {
 	const char *version;
-	struct vec variants;         /* wheel variants "cu118", "cu124"; empty: none */
+	struct vec variants;	     /* wheel variants "cu118", "cu124"; empty: none */
 	const char *default_variant; /* PyPI's default, NULL when unknown */
-	const char *python_min;      /* NULL: no lower bound */
-	const char *python_max;      /* NULL: no upper bound */
-	struct vec pair_names;       /* child frameworks ("torchvision") ... */
+	const char *python_min;	     /* NULL: no lower bound */
+	const char *python_max;	     /* NULL: no upper bound */
+	struct vec pair_names;	     /* child frameworks ("torchvision") ... */
 	struct vec pair_versions;    /* ... and their paired versions */
-	long cuda_majors[8];         /* for frameworks without variants: CUDA majors it supports */
+	long cuda_majors[8];	     /* for frameworks without variants: CUDA majors it supports */
 	size_t cuda_majors_nr;
-	long cudnn_major;            /* cuDNN major it needs from the base; 0: any */
+	long cudnn_major; /* cuDNN major it needs from the base; 0: any */
 	char *origin;
 };
 
@@ -106,26 +106,26 @@ struct kb_fw_release {
  * hold {version}, {variant}, {name} and {pip_name}, expanded per cell. */
 struct kb_smoke {
 	const char *name;
-	struct vec run;     /* argv templates, borrowed */
+	struct vec run; /* argv templates, borrowed */
 	int gpu;
 	const char *expect; /* NULL: none */
 	const char *reject; /* NULL: none; the output must not contain it */
-	int any_exit;       /* the exit status (or a timeout) does not fail the test */
-	long timeout;       /* seconds; 0: the default */
+	int any_exit;	    /* the exit status (or a timeout) does not fail the test */
+	long timeout;	    /* seconds; 0: the default */
 };
 
 /* frameworks.json: one framework (key: name). */
 struct kb_framework {
 	const char *name;
 	const char *pip_name;
-	const char *parent;             /* "torch" for torchvision; NULL */
+	const char *parent;		/* "torch" for torchvision; NULL */
 	const char *index_url_template; /* "https://download.pytorch.org/whl/{variant}" */
-	int brings_cuda;                /* its wheels carry their own CUDA libraries */
-	int needs_base_cuda;            /* it loads CUDA libraries from the base */
-	int needs_cudnn;                /* it loads cuDNN from the base */
+	int brings_cuda;		/* its wheels carry their own CUDA libraries */
+	int needs_base_cuda;		/* it loads CUDA libraries from the base */
+	int needs_cudnn;		/* it loads cuDNN from the base */
 	struct kb_fw_release *releases; /* in file order, merged by version */
 	size_t releases_nr;
-	struct kb_smoke *smoke;         /* default smoke tests; a later file replaces the list */
+	struct kb_smoke *smoke; /* default smoke tests; a later file replaces the list */
 	size_t smoke_nr;
 	char *origin;
 };
@@ -166,7 +166,7 @@ struct knowledge {
 	size_t dlopen_nr;
 	struct kb_flavor_libs *flavor_libs;
 	size_t flavor_libs_nr;
-	struct vec driver_sonames; /* union of every file's, first-seen order */
+	struct vec driver_sonames;	 /* union of every file's, first-seen order */
 	struct kb_component *components; /* in file order, merged by name */
 	size_t components_nr;
 };

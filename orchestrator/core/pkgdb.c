@@ -61,7 +61,8 @@ void pkgdb_parse_dpkg_status(const char *text, size_t len, struct vec *out)
 				free(version);
 				version = xstrndup(val, vlen);
 			} else if (klen == 6 && !strncmp(p, "Status", 6)) {
-				installed = vlen >= 10 && !strncmp(val + vlen - 10, " installed", 10);
+				installed =
+				    vlen >= 10 && !strncmp(val + vlen - 10, " installed", 10);
 			}
 		}
 		p += n + 1;

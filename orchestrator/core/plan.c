@@ -8,16 +8,16 @@
 
 /* Where a managed interpreter lives in both stages: a project convention,
  * not knowledge about the outside world. */
-#define PLAN_MANAGED_DIR "/opt/python"
-#define PLAN_DEFAULT_REGISTRY "docker.io"
+#define PLAN_MANAGED_DIR	"/opt/python"
+#define PLAN_DEFAULT_REGISTRY	"docker.io"
 #define PLAN_DEFAULT_REPOSITORY "nvidia/cuda"
 
 /* Where one value of a cell came from, so that an error points at it. */
 struct plan_src {
 	const char *value; /* NULL: absent */
 	struct rpos pos;
-	char field[128];   /* "cuda", "matrix.cuda[1]", "matrix.include[0].cuda" */
-	int origin;        /* PLAN_FROM_* */
+	char field[128]; /* "cuda", "matrix.cuda[1]", "matrix.include[0].cuda" */
+	int origin;	 /* PLAN_FROM_* */
 };
 
 enum { PLAN_FROM_NONE, PLAN_FROM_RECIPE, PLAN_FROM_MATRIX, PLAN_FROM_INCLUDE };
@@ -94,7 +94,7 @@ void plan_diag_vadd(struct vec *diags, size_t start, const char *file, const cha
 }
 
 static void plan_diag(struct plan_ctx *ctx, const struct plan_src *src, const char *fmt, ...)
-	GS_FMT(3, 4);
+    GS_FMT(3, 4);
 
 static void plan_diag(struct plan_ctx *ctx, const struct plan_src *src, const char *fmt, ...)
 {
@@ -347,7 +347,8 @@ static void plan_expand(struct plan_ctx *ctx, struct plan_spec **specs, size_t *
 			kv = plan_spec_add(&spec, inc->keys[k].v, inc->keys[k].pos);
 			kv->is_axis = 1;
 			plan_src_set(&kv->src, inc->values[k].v, inc->values[k].pos,
-				     PLAN_FROM_INCLUDE, "matrix.include[%zu].%s", i, inc->keys[k].v);
+				     PLAN_FROM_INCLUDE, "matrix.include[%zu].%s", i,
+				     inc->keys[k].v);
 		}
 		for (s = 0; s < *specs_nr; s++)
 			if (plan_spec_same(&(*specs)[s], &spec))
@@ -432,7 +433,8 @@ static void plan_name_cell(struct plan_ctx *ctx, const struct plan_spec *spec, i
 	if (r->image.v)
 		cell->image_ref = xstrfmt("%s:%s", r->image.v, cell->tag);
 	else
-		cell->image_ref = xstrfmt("local/%s:%s", r->name.v ? r->name.v : "image", cell->tag);
+		cell->image_ref =
+		    xstrfmt("local/%s:%s", r->name.v ? r->name.v : "image", cell->tag);
 }
 
 /* ---- resolution of one cell ------------------------------------------- */
@@ -503,12 +505,10 @@ done:
 /* CUDA "12.4" is the newest 12.4 patch the repository has for the OS;
  * "12.4.1" must exist as written. What the table says a registry has is
  * all an offline plan can know; the lock pins the digest. */
-static const struct kb_cuda_release *plan_resolve_cuda(struct plan_ctx *ctx,
-						       const struct plan_spec *spec,
-						       const struct kb_os *os,
-						       struct plan_cell *cell,
-						       const struct kb_base_image **img_out,
-						       const struct kb_image_os **ios_out)
+static const struct kb_cuda_release *
+plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const struct kb_os *os,
+		  struct plan_cell *cell, const struct kb_base_image **img_out,
+		  const struct kb_image_os **ios_out)
 {
 	const struct kb_repository *repo = ctx->repo;
 	const struct kb_base_image *best = NULL;
@@ -570,16 +570,16 @@ static const struct kb_cuda_release *plan_resolve_cuda(struct plan_ctx *ctx,
 				  repo->name, major, minor, list);
 		} else {
 			for (size_t i = 0; i < repo->images_nr; i++) {
-				char *m = xstrfmt("%d.%d", repo->images[i].major,
-						  repo->images[i].minor);
+				char *m =
+				    xstrfmt("%d.%d", repo->images[i].major, repo->images[i].minor);
 
 				plan_push_unique(&others, m);
 				free(m);
 			}
 			vec_sort(&others, plan_cmp_version);
 			list = plan_join(&others);
-			plan_diag(ctx, &src, "CUDA %s is not in %s; it has %s", src.value, repo->name,
-				  list);
+			plan_diag(ctx, &src, "CUDA %s is not in %s; it has %s", src.value,
+				  repo->name, list);
 		}
 		free(list);
 		goto done;
@@ -587,8 +587,8 @@ static const struct kb_cuda_release *plan_resolve_cuda(struct plan_ctx *ctx,
 	if (!best) {
 		vec_sort(&others, vec_cmpstr);
 		list = plan_join(&others);
-		plan_diag(ctx, &src, "CUDA %s has no %s image in %s; it has %s", src.value, os->name,
-			  repo->name, list);
+		plan_diag(ctx, &src, "CUDA %s has no %s image in %s; it has %s", src.value,
+			  os->name, repo->name, list);
 		free(list);
 		goto done;
 	}
@@ -720,9 +720,9 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 	/* A wheel missing for a CUDA the matrix varies is the matrix value's
 	 * fault, not the framework line's that every cell shares. */
 	const struct plan_src *blame =
-		f->version.origin == PLAN_FROM_RECIPE && cuda_src->origin != PLAN_FROM_RECIPE
-			? cuda_src
-			: &f->version;
+	    f->version.origin == PLAN_FROM_RECIPE && cuda_src->origin != PLAN_FROM_RECIPE
+		? cuda_src
+		: &f->version;
 	const struct kb_framework *fw = f->fw;
 	const struct kb_fw_release *rel = NULL;
 	const char *variant = NULL;
@@ -735,8 +735,9 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 
 			if (!plan_release_fits_cuda(c, cuda))
 				continue;
-			if (python && ((c->python_min && kb_version_cmp(python, c->python_min) < 0) ||
-				       (c->python_max && kb_version_cmp(python, c->python_max) > 0)))
+			if (python &&
+			    ((c->python_min && kb_version_cmp(python, c->python_min) < 0) ||
+			     (c->python_max && kb_version_cmp(python, c->python_max) > 0)))
 				continue;
 			if (!rel || kb_version_cmp(c->version, rel->version) > 0)
 				rel = c;
@@ -769,8 +770,8 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 		if (!variant) {
 			char *list = plan_join(&rel->variants);
 
-			plan_diag(ctx, blame, "%s %s has no CUDA %d.%d wheel; it has %s",
-				  fw->name, f->version.value, cuda->major, cuda->minor, list);
+			plan_diag(ctx, blame, "%s %s has no CUDA %d.%d wheel; it has %s", fw->name,
+				  f->version.value, cuda->major, cuda->minor, list);
 			free(list);
 			goto done;
 		}
@@ -788,23 +789,23 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 	plan_fill_framework(f->out, fw, rel->version, variant, fw->index_url_template);
 	if (variant)
 		f->out->reason = xstrfmt(
-			"%s %s from %s resolves to %s; %s is the newest wheel variant for CUDA "
-			"%d.x no newer than %d.%d, so its libraries need no newer driver than the "
-			"base promises.",
-			fw->name, f->version.value, plan_src_says(&f->version, &from), rel->version,
-			variant, cuda->major, cuda->major, cuda->minor);
+		    "%s %s from %s resolves to %s; %s is the newest wheel variant for CUDA "
+		    "%d.x no newer than %d.%d, so its libraries need no newer driver than the "
+		    "base promises.",
+		    fw->name, f->version.value, plan_src_says(&f->version, &from), rel->version,
+		    variant, cuda->major, cuda->major, cuda->minor);
 	else
-		f->out->reason = xstrfmt("%s %s from %s resolves to %s, built for CUDA %d.", fw->name,
-					 f->version.value, plan_src_says(&f->version, &from),
-					 rel->version, cuda->major);
+		f->out->reason = xstrfmt(
+		    "%s %s from %s resolves to %s, built for CUDA %d.", fw->name, f->version.value,
+		    plan_src_says(&f->version, &from), rel->version, cuda->major);
 done:
 	strbuf_release(&from);
 }
 
 /* A framework paired with a parent (torchvision with torch): the version
  * the parent release pairs with, and the parent's wheel variant. */
-static void plan_resolve_child(struct plan_ctx *ctx, struct plan_fw_src *f,
-			       struct plan_fw_src *fws, size_t n)
+static void plan_resolve_child(struct plan_ctx *ctx, struct plan_fw_src *f, struct plan_fw_src *fws,
+			       size_t n)
 {
 	const struct kb_framework *fw = f->fw;
 	struct plan_fw_src *parent = NULL;
@@ -827,15 +828,17 @@ static void plan_resolve_child(struct plan_ctx *ctx, struct plan_fw_src *f,
 	}
 	if (strcmp(f->version.value, "auto") && !kb_version_matches(paired, f->version.value)) {
 		plan_diag(ctx, &f->version, "%s %s does not pair with %s %s; use %s or auto",
-			  fw->name, f->version.value, parent->fw->name, parent->rel->version, paired);
+			  fw->name, f->version.value, parent->fw->name, parent->rel->version,
+			  paired);
 		return;
 	}
 	plan_fill_framework(f->out, fw, paired, parent->out->variant,
 			    fw->index_url_template ? fw->index_url_template
 						   : parent->fw->index_url_template);
-	f->out->reason = xstrfmt("%s %s pairs with %s %s%s%s.", fw->name, paired, parent->fw->name,
-				 parent->rel->version, parent->out->variant ? " and takes its variant " : "",
-				 parent->out->variant ? parent->out->variant : "");
+	f->out->reason =
+	    xstrfmt("%s %s pairs with %s %s%s%s.", fw->name, paired, parent->fw->name,
+		    parent->rel->version, parent->out->variant ? " and takes its variant " : "",
+		    parent->out->variant ? parent->out->variant : "");
 }
 
 static void plan_resolve_frameworks(struct plan_ctx *ctx, const struct plan_spec *spec,
@@ -946,32 +949,37 @@ static void plan_resolve_python(struct plan_ctx *ctx, const struct plan_spec *sp
 				alt = o;
 		}
 		if (alt)
-			plan_diag(ctx, &py,
-				  "python %s is not in %s's repositories: set python_source: managed "
-				  "or base.os: %s",
-				  py.value, os->name, alt->name);
+			plan_diag(
+			    ctx, &py,
+			    "python %s is not in %s's repositories: set python_source: managed "
+			    "or base.os: %s",
+			    py.value, os->name, alt->name);
 		else
-			plan_diag(ctx, &py,
-				  "python %s is not in %s's repositories: set python_source: managed",
-				  py.value, os->name);
+			plan_diag(
+			    ctx, &py,
+			    "python %s is not in %s's repositories: set python_source: managed",
+			    py.value, os->name);
 		goto done;
 	}
 	if (managed) {
-		plan_set_value(&cell->python, py.value,
-			       xstrfmt("python %s comes from %s.", py.value, plan_src_says(&py, &from)));
-		plan_set_value(&cell->python_source, "managed",
-			       xstrfmt("%s asks for a managed interpreter: a standalone CPython "
-				       "installed in the builder under %s and copied whole into the "
-				       "final stage.",
-				       plan_src_says(&psrc, &from2), PLAN_MANAGED_DIR));
+		plan_set_value(
+		    &cell->python, py.value,
+		    xstrfmt("python %s comes from %s.", py.value, plan_src_says(&py, &from)));
+		plan_set_value(
+		    &cell->python_source, "managed",
+		    xstrfmt("%s asks for a managed interpreter: a standalone CPython "
+			    "installed in the builder under %s and copied whole into the "
+			    "final stage.",
+			    plan_src_says(&psrc, &from2), PLAN_MANAGED_DIR));
 		cell->managed_python_dir = xstrdup(PLAN_MANAGED_DIR);
 		cell->python_bin = xstrfmt("%s/bin/python%s", PLAN_MANAGED_DIR, py.value);
 	} else {
 		static const char *const keys[] = {"v"};
 		const char *values[] = {py.value};
 
-		plan_set_value(&cell->python, py.value,
-			       xstrfmt("python %s comes from %s.", py.value, plan_src_says(&py, &from)));
+		plan_set_value(
+		    &cell->python, py.value,
+		    xstrfmt("python %s comes from %s.", py.value, plan_src_says(&py, &from)));
 		plan_set_value(&cell->python_source, "os",
 			       xstrfmt("%s is in %s's repositories, so both stages install it with "
 				       "%s (python_source os%s).",
@@ -1020,10 +1028,11 @@ void plan_set_cudnn(struct plan_value *cudnn, const char *final_flavor, const ch
 				       "images.",
 				       final_flavor, version, repository, cuda));
 	else
-		plan_set_value(cudnn, NULL,
-			       xstrfmt("the final image is %s, which carries cuDNN, but the plugins "
-				       "do not know which version %s %s images carry (unverified).",
-				       final_flavor, repository, cuda));
+		plan_set_value(
+		    cudnn, NULL,
+		    xstrfmt("the final image is %s, which carries cuDNN, but the plugins "
+			    "do not know which version %s %s images carry (unverified).",
+			    final_flavor, repository, cuda));
 }
 
 static void plan_image_set(struct plan_ctx *ctx, struct plan_image *img, const char *flavor,
@@ -1080,17 +1089,19 @@ static void plan_choose_flavors(struct plan_ctx *ctx, const struct plan_spec *sp
 					  "cudnn-runtime or auto",
 					  final);
 			else
-				plan_diag(ctx, &flavor_src,
-					  "flavor %s has no cuDNN but %s loads it from the base: use "
-					  "cudnn-runtime or auto",
-					  final, needs_cudnn->name);
+				plan_diag(
+				    ctx, &flavor_src,
+				    "flavor %s has no cuDNN but %s loads it from the base: use "
+				    "cudnn-runtime or auto",
+				    final, needs_cudnn->name);
 			return;
 		}
 		if (needs_base && !strcmp(final, "base")) {
-			plan_diag(ctx, &flavor_src,
-				  "flavor base has no CUDA libraries but %s loads them from the base: "
-				  "use runtime or auto",
-				  needs_base->name);
+			plan_diag(
+			    ctx, &flavor_src,
+			    "flavor base has no CUDA libraries but %s loads them from the base: "
+			    "use runtime or auto",
+			    needs_base->name);
 			return;
 		}
 		final_reason = xstrfmt("the recipe asks for base.flavor %s.", final);
@@ -1104,21 +1115,24 @@ static void plan_choose_flavors(struct plan_ctx *ctx, const struct plan_spec *sp
 		final = want_cudnn ? "cudnn-runtime" : "base";
 		if (want_cudnn)
 			cause = &cudnn_src;
-		final_reason = xstrfmt("the compiled program ships with its library closure, so the "
-				       "final stage takes %s%s.",
-				       final, want_cudnn ? " (cudnn is true)" : ", the smallest flavor");
+		final_reason =
+		    xstrfmt("the compiled program ships with its library closure, so the "
+			    "final stage takes %s%s.",
+			    final, want_cudnn ? " (cudnn is true)" : ", the smallest flavor");
 	} else if (brings) {
 		final = want_cudnn ? "cudnn-runtime" : "base";
 		if (want_cudnn) {
 			cause = &cudnn_src;
-			final_reason = xstrfmt("%s brings its own CUDA libraries, but cudnn is true, so "
-					       "the final stage takes cudnn-runtime.",
-					       brings->name);
+			final_reason =
+			    xstrfmt("%s brings its own CUDA libraries, but cudnn is true, so "
+				    "the final stage takes cudnn-runtime.",
+				    brings->name);
 		} else {
-			final_reason = xstrfmt("%s brings its own CUDA libraries (pip nvidia-* "
-					       "wheels), so the final stage takes the base flavor; a "
-					       "runtime base would ship CUDA twice.",
-					       brings->name);
+			final_reason =
+			    xstrfmt("%s brings its own CUDA libraries (pip nvidia-* "
+				    "wheels), so the final stage takes the base flavor; a "
+				    "runtime base would ship CUDA twice.",
+				    brings->name);
 		}
 	} else {
 		final = want_cudnn ? "cudnn-runtime" : "base";
@@ -1147,8 +1161,8 @@ static void plan_choose_flavors(struct plan_ctx *ctx, const struct plan_spec *sp
 			char *list = plan_join(&ios->flavors);
 
 			plan_diag(ctx, stage ? &cuda_src : cause,
-				  "%s has no %s image for CUDA %s on %s; it has %s", ctx->repo->name,
-				  flavor, cuda->version, cell->os.value, list);
+				  "%s has no %s image for CUDA %s on %s; it has %s",
+				  ctx->repo->name, flavor, cuda->version, cell->os.value, list);
 			free(list);
 			free(final_reason);
 			free(builder_reason);
@@ -1160,9 +1174,10 @@ static void plan_choose_flavors(struct plan_ctx *ctx, const struct plan_spec *sp
 	if (needs_cudnn && needs_cudnn->rel && needs_cudnn->rel->cudnn_major &&
 	    (cudnn_version ? atol(cudnn_version) != needs_cudnn->rel->cudnn_major
 			   : !cuda->cudnn_tag)) {
-		plan_diag(ctx, &needs_cudnn->version, "%s %s needs cuDNN %ld; CUDA %s images carry %s%s",
-			  needs_cudnn->name, needs_cudnn->rel->version, needs_cudnn->rel->cudnn_major,
-			  cuda->version, cudnn_version ? "cuDNN " : "no cuDNN",
+		plan_diag(ctx, &needs_cudnn->version,
+			  "%s %s needs cuDNN %ld; CUDA %s images carry %s%s", needs_cudnn->name,
+			  needs_cudnn->rel->version, needs_cudnn->rel->cudnn_major, cuda->version,
+			  cudnn_version ? "cuDNN " : "no cuDNN",
 			  cudnn_version ? cudnn_version : "");
 		free(final_reason);
 		free(builder_reason);
@@ -1271,8 +1286,8 @@ static void plan_closure(const struct plan_ctx *ctx, const struct kb_cuda_releas
 
 /* What a compiled program must show without a GPU: it starts, the loader
  * finds every library; the CUDA no-driver error after that is fine. */
-#define PLAN_PROGRAM_SMOKE "program-starts"
-#define PLAN_LOADER_ERROR "error while loading shared libraries"
+#define PLAN_PROGRAM_SMOKE   "program-starts"
+#define PLAN_LOADER_ERROR    "error while loading shared libraries"
 #define PLAN_PROGRAM_TIMEOUT 30
 
 static struct plan_smoke *plan_smoke_add(struct plan_cell *cell, const char *name)
@@ -1422,8 +1437,9 @@ static void plan_check_ids(struct plan_ctx *ctx, struct plan *p)
 	plan_src_set(&src, "", ctx->r->matrix.pos, PLAN_FROM_RECIPE, "matrix");
 	for (size_t i = 1; i < p->cells_nr; i++)
 		if (!strcmp(sorted[i - 1]->id, sorted[i]->id))
-			plan_diag(ctx, &src, "two cells get the id '%s'; make the axis values differ "
-					     "by more than punctuation",
+			plan_diag(ctx, &src,
+				  "two cells get the id '%s'; make the axis values differ "
+				  "by more than punctuation",
 				  sorted[i]->id);
 	free(sorted);
 }
@@ -1435,7 +1451,8 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 	struct plan *p = xcalloc(1, sizeof(*p));
 	struct plan_spec *specs = NULL;
 	size_t specs_nr = 0;
-	const char *repo_name = r->base.repository.v ? r->base.repository.v : PLAN_DEFAULT_REPOSITORY;
+	const char *repo_name =
+	    r->base.repository.v ? r->base.repository.v : PLAN_DEFAULT_REPOSITORY;
 	int has_matrix = r->matrix.axes_nr || r->matrix.include_nr;
 	int ret = 0;
 
@@ -1453,7 +1470,8 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 			vec_push(&names, (void *)kb->repos[i].name);
 		vec_sort(&names, vec_cmpstr);
 		known = plan_join(&names);
-		plan_src_set(&src, repo_name, r->base.repository.v ? r->base.repository.pos : r->base.pos,
+		plan_src_set(&src, repo_name,
+			     r->base.repository.v ? r->base.repository.pos : r->base.pos,
 			     PLAN_FROM_RECIPE, r->base.repository.v ? "base.repository" : "base");
 		plan_diag(&ctx, &src, "unknown base repository '%s'; known: %s", repo_name, known);
 		free(known);

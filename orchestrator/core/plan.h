@@ -24,11 +24,11 @@ struct plan_value {
 };
 
 struct plan_framework {
-	char *name;      /* "torch" */
-	char *pip_name;  /* "torch"; "onnxruntime-gpu" */
-	char *version;   /* "2.4.1" */
-	char *variant;   /* "cu124", NULL when the framework has none */
-	char *pip_spec;  /* "torch==2.4.1+cu124" */
+	char *name;	 /* "torch" */
+	char *pip_name;	 /* "torch"; "onnxruntime-gpu" */
+	char *version;	 /* "2.4.1" */
+	char *variant;	 /* "cu124", NULL when the framework has none */
+	char *pip_spec;	 /* "torch==2.4.1+cu124" */
 	char *index_url; /* extra index for this wheel, NULL for PyPI */
 	int brings_cuda; /* its wheels carry their own CUDA libraries */
 	int needs_cudnn; /* needs cuDNN from the base image */
@@ -36,12 +36,12 @@ struct plan_framework {
 };
 
 struct plan_image {
-	char *flavor;     /* base|runtime|devel|cudnn-runtime|cudnn-devel */
-	char *registry;   /* "docker.io", "127.0.0.1:5000" */
+	char *flavor;	  /* base|runtime|devel|cudnn-runtime|cudnn-devel */
+	char *registry;	  /* "docker.io", "127.0.0.1:5000" */
 	char *repository; /* "nvidia/cuda" */
-	char *tag;        /* "12.4.1-base-ubuntu22.04" */
-	char *ref;        /* registry/repository:tag */
-	char *digest;     /* "sha256:…" once pinned (plan_resolve_images); NULL offline */
+	char *tag;	  /* "12.4.1-base-ubuntu22.04" */
+	char *ref;	  /* registry/repository:tag */
+	char *digest;	  /* "sha256:…" once pinned (plan_resolve_images); NULL offline */
 	char *reason;
 };
 
@@ -67,31 +67,31 @@ struct plan_smoke {
 	char *name;
 	struct vec run; /* argv, owned */
 	int gpu;
-	char *expect;   /* NULL: none */
-	char *reject;   /* NULL: none; the output must not contain it */
-	int any_exit;   /* the exit status (or a timeout) does not fail it */
-	long timeout;   /* seconds; 0: the default (120) */
-	char *origin;   /* "recipe smoke[0]", "frameworks.json torch", "compiled program" */
+	char *expect; /* NULL: none */
+	char *reject; /* NULL: none; the output must not contain it */
+	int any_exit; /* the exit status (or a timeout) does not fail it */
+	long timeout; /* seconds; 0: the default (120) */
+	char *origin; /* "recipe smoke[0]", "frameworks.json torch", "compiled program" */
 };
 
 struct plan_cell {
 	size_t index;
-	char *id;        /* bake target name: [A-Za-z0-9_-]+, unique in the plan */
-	char *tag;       /* image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
+	char *id;	 /* bake target name: [A-Za-z0-9_-]+, unique in the plan */
+	char *tag;	 /* image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
 	char *image_ref; /* <recipe image>:<tag> */
 	struct vec axes; /* "key=value" strings as the matrix gave them, axis order */
 
-	struct plan_value os;            /* "ubuntu22.04" */
-	struct plan_value cuda;          /* exact "12.4.1" */
-	char *cuda_minor;                /* "12.4" */
-	struct plan_origin cuda_asked;   /* the recipe's cuda value for this cell */
-	struct plan_value cudnn;         /* "9.1.0.70" or NULL value */
-	struct plan_value python;        /* "3.11" or NULL value */
+	struct plan_value os;		 /* "ubuntu22.04" */
+	struct plan_value cuda;		 /* exact "12.4.1" */
+	char *cuda_minor;		 /* "12.4" */
+	struct plan_origin cuda_asked;	 /* the recipe's cuda value for this cell */
+	struct plan_value cudnn;	 /* "9.1.0.70" or NULL value */
+	struct plan_value python;	 /* "3.11" or NULL value */
 	struct plan_value python_source; /* "os" | "managed" */
-	struct plan_value strip;         /* "none" | "debug" | "unneeded" (trim.strip per cell) */
-	char *python_bin;                /* interpreter in both stages: /usr/bin/python3.11 */
-	char *managed_python_dir;        /* managed: /opt/python, else NULL */
-	char *pkg_manager;               /* "apt" | "dnf" */
+	struct plan_value strip;	 /* "none" | "debug" | "unneeded" (trim.strip per cell) */
+	char *python_bin;		 /* interpreter in both stages: /usr/bin/python3.11 */
+	char *managed_python_dir;	 /* managed: /opt/python, else NULL */
+	char *pkg_manager;		 /* "apt" | "dnf" */
 
 	struct plan_framework *frameworks;
 	size_t frameworks_nr;
@@ -100,9 +100,9 @@ struct plan_cell {
 	struct plan_image final;
 	int compiles; /* app.build is non-empty: the builder is devel */
 
-	char *require_cuda;  /* NVIDIA_REQUIRE_CUDA of the final image */
-	char *driver_min;    /* driver shipped with this CUDA */
-	char *driver_floor;  /* minor-version-compatibility floor */
+	char *require_cuda; /* NVIDIA_REQUIRE_CUDA of the final image */
+	char *driver_min;   /* driver shipped with this CUDA */
+	char *driver_floor; /* minor-version-compatibility floor */
 
 	struct vec builder_packages; /* OS packages for the builder, sorted, owned */
 	struct vec final_packages;   /* OS packages for the final stage, sorted, owned */
@@ -112,18 +112,18 @@ struct plan_cell {
 	/* Closure of a compiled program (compiles == 1): sonames the final
 	 * base or the host driver already provides, never copied; and the
 	 * dlopen rules of the plugins. */
-	struct vec closure_skip;         /* glob patterns on sonames, owned */
+	struct vec closure_skip;	 /* glob patterns on sonames, owned */
 	struct plan_dlopen_rule *dlopen; /* owned */
 	size_t dlopen_nr;
-	struct vec driver_sonames;       /* injected by the driver at run time, owned */
+	struct vec driver_sonames; /* injected by the driver at run time, owned */
 
 	struct plan_smoke *smoke; /* the recipe's, then the defaults it did not replace */
 	size_t smoke_nr;
 };
 
 struct plan {
-	const struct recipe *recipe;  /* borrowed */
-	const struct knowledge *kb;   /* borrowed */
+	const struct recipe *recipe; /* borrowed */
+	const struct knowledge *kb;  /* borrowed */
 	struct plan_cell *cells;
 	size_t cells_nr;
 };

@@ -23,9 +23,9 @@ const char *const recipe_prune_classes[] = {
 };
 
 const char *const recipe_rule_ids[] = {
-    "devel-toolchain", "driver-in-image", "missing-library", "dangling-interpreter",
-    "duplicate-library", "missing-command", "unstripped-elf", "caches",
-    "tests-examples", "root-user", "nvidia-env", NULL,
+    "devel-toolchain",	 "driver-in-image", "missing-library", "dangling-interpreter",
+    "duplicate-library", "missing-command", "unstripped-elf",  "caches",
+    "tests-examples",	 "root-user",	    "nvidia-env",      NULL,
 };
 
 static const char *const severity_names[] = {"error", "warn", "off", NULL};
@@ -1281,9 +1281,9 @@ static void rc_rules(struct rctx *c, const struct ynode *n)
 			free(field);
 			continue;
 		} else {
-			rule->severity = !strcmp(sev, "error")	 ? RULE_ERROR
+			rule->severity = !strcmp(sev, "error")	? RULE_ERROR
 					 : !strcmp(sev, "warn") ? RULE_WARN
-								 : RULE_OFF;
+								: RULE_OFF;
 		}
 		rule->id.v = xstrdup(key->text);
 		rc_setpos(&rule->id.pos, key);

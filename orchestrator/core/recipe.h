@@ -66,10 +66,10 @@ struct recipe_model {
 
 struct recipe_smoke {
 	struct rstr name;
-	struct rstrlist run;  /* exec form, never a shell string */
+	struct rstrlist run; /* exec form, never a shell string */
 	struct rbool gpu;
-	struct rstr expect;   /* optional substring the output must contain */
-	long timeout;         /* seconds; 0 when absent */
+	struct rstr expect; /* optional substring the output must contain */
+	long timeout;	    /* seconds; 0 when absent */
 	struct rpos timeout_pos;
 	struct rpos pos;
 };
@@ -98,7 +98,7 @@ struct recipe_path_budget {
 /* budgets.growth: "10%" (of the baseline's size) or a size ("200MB"). */
 struct recipe_growth {
 	int set;
-	int percent;      /* 1: `permille` applies; 0: `bytes` applies */
+	int percent;	   /* 1: `permille` applies; 0: `bytes` applies */
 	uint64_t permille; /* "10%" -> 100, "2.5%" -> 25 (tenths of a percent) */
 	uint64_t bytes;
 	struct rpos pos;
@@ -120,23 +120,23 @@ struct recipe_label {
 };
 
 struct recipe {
-	char *file;            /* the path as given on the command line */
-	char *dir;             /* its directory; relative paths resolve against it */
-	char sha256[65];       /* of the file's bytes, lowercase hex */
+	char *file;	 /* the path as given on the command line */
+	char *dir;	 /* its directory; relative paths resolve against it */
+	char sha256[65]; /* of the file's bytes, lowercase hex */
 
-	struct rstr name;      /* required */
-	struct rstr image;     /* repository to tag and push; absent: local/<name> */
-	struct rstr tag;       /* tag prefix; absent: none */
+	struct rstr name;  /* required */
+	struct rstr image; /* repository to tag and push; absent: local/<name> */
+	struct rstr tag;   /* tag prefix; absent: none */
 	struct {
-		struct rstr os;         /* required */
-		struct rstr registry;   /* absent: docker.io */
+		struct rstr os;		/* required */
+		struct rstr registry;	/* absent: docker.io */
 		struct rstr repository; /* absent: nvidia/cuda */
-		struct rstr flavor;     /* auto|base|runtime|cudnn-runtime; absent: auto */
+		struct rstr flavor;	/* auto|base|runtime|cudnn-runtime; absent: auto */
 		struct rpos pos;
 	} base;
-	struct rstr cuda;      /* required; "12.4" or "12.4.1" */
+	struct rstr cuda; /* required; "12.4" or "12.4.1" */
 	struct rbool cudnn;
-	struct rstr python;    /* absent: no Python in the image */
+	struct rstr python;	   /* absent: no Python in the image */
 	struct rstr python_source; /* "os" | "managed"; absent: os */
 	enum python_source python_source_v;
 
@@ -148,15 +148,15 @@ struct recipe {
 	struct rstrlist python_packages;
 
 	struct {
-		struct rstr path;          /* build context; absent: "." */
-		struct rstrlist copy;      /* context paths copied into the image */
-		struct rstrlist build;     /* shell commands run in the builder stage */
-		struct rstrlist artifacts; /* absolute builder paths the final stage needs */
-		struct rstrlist cmd;       /* exec form */
-		struct rstrlist entrypoint;/* exec form */
-		struct rstr workdir;       /* absent: /app */
-		struct rstrlist env;       /* "KEY=value" */
-		struct rstrlist ports;     /* "8000" or "8000/tcp" */
+		struct rstr path;	    /* build context; absent: "." */
+		struct rstrlist copy;	    /* context paths copied into the image */
+		struct rstrlist build;	    /* shell commands run in the builder stage */
+		struct rstrlist artifacts;  /* absolute builder paths the final stage needs */
+		struct rstrlist cmd;	    /* exec form */
+		struct rstrlist entrypoint; /* exec form */
+		struct rstr workdir;	    /* absent: /app */
+		struct rstrlist env;	    /* "KEY=value" */
+		struct rstrlist ports;	    /* "8000" or "8000/tcp" */
 		struct rpos pos;
 	} app;
 
@@ -166,10 +166,10 @@ struct recipe {
 	struct rstrlist capabilities; /* absent: [compute, utility] */
 
 	struct {
-		struct rstr strip;          /* none|debug|unneeded; absent: unneeded */
+		struct rstr strip; /* none|debug|unneeded; absent: unneeded */
 		enum strip_mode strip_v;
 		struct rstrlist keep_symbols;
-		struct rstrlist prune;      /* absent: every prune class */
+		struct rstrlist prune; /* absent: every prune class */
 		struct rpos pos;
 	} trim;
 
@@ -206,11 +206,11 @@ struct recipe {
 	size_t labels_nr;
 
 	struct {
-		struct rstr cache;        /* registry|inline|local|none; absent: registry */
-		struct rstr compression;  /* gzip|zstd|estargz|uncompressed; absent: zstd */
-		long compression_level;   /* 0 when absent */
+		struct rstr cache;	 /* registry|inline|local|none; absent: registry */
+		struct rstr compression; /* gzip|zstd|estargz|uncompressed; absent: zstd */
+		long compression_level;	 /* 0 when absent */
 		struct rpos compression_level_pos; /* line 0 when absent */
-		struct rstrlist platforms;/* absent: [linux/amd64] */
+		struct rstrlist platforms;	   /* absent: [linux/amd64] */
 		struct rpos pos;
 	} output;
 };

@@ -343,8 +343,9 @@ static void render_prune_os_python(struct df *d)
 
 	if (!render_has_python(d->c) || (!tests && !examples && !pycache))
 		return;
-	strbuf_addf(d->out, " \\\n    && for sp in %s; do \\\n"
-			    "         [ -d \"$sp\" ] || continue; \\\n",
+	strbuf_addf(d->out,
+		    " \\\n    && for sp in %s; do \\\n"
+		    "         [ -d \"$sp\" ] || continue; \\\n",
 		    sites);
 	if (tests)
 		strbuf_addstr(d->out, "         find \"$sp\" -mindepth 2 -type d \\( -name tests "
@@ -354,11 +355,12 @@ static void render_prune_os_python(struct df *d)
 				      "-prune -exec rm -rf {} +; \\\n");
 	strbuf_addstr(d->out, "       done");
 	if (pycache)
-		strbuf_addstr(d->out, " \\\n    && for py in /usr/lib/python3* /usr/lib64/python3*; do \\\n"
-				      "         [ -d \"$py\" ] || continue; \\\n"
-				      "         find \"$py\" -type d -name __pycache__ -prune "
-				      "-exec rm -rf {} +; \\\n"
-				      "       done");
+		strbuf_addstr(d->out,
+			      " \\\n    && for py in /usr/lib/python3* /usr/lib64/python3*; do \\\n"
+			      "         [ -d \"$py\" ] || continue; \\\n"
+			      "         find \"$py\" -type d -name __pycache__ -prune "
+			      "-exec rm -rf {} +; \\\n"
+			      "       done");
 }
 
 /*

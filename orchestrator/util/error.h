@@ -12,10 +12,10 @@
 
 /* Error codes; functions return -1 for a plain failure. */
 enum {
-	GS_ERR = -1,      /* generic failure, message in error_last() */
+	GS_ERR = -1,	   /* generic failure, message in error_last() */
 	GS_ENOTFOUND = -2, /* the thing asked for does not exist */
-	GS_EINVAL = -3,   /* bad input (recipe, plugin, image content) */
-	GS_EINFRA = -4,   /* infrastructure: engine, registry, network */
+	GS_EINVAL = -3,	   /* bad input (recipe, plugin, image content) */
+	GS_EINFRA = -4,	   /* infrastructure: engine, registry, network */
 };
 
 /* Set the last error; returns `code` so callers can `return error_setc(...)`. */

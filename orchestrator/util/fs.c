@@ -151,13 +151,14 @@ int fs_mkdir_p(const char *path, mode_t mode)
 	char *p = xstrdup(path);
 	int ret = 0;
 
-	for (char *s = p + 1; ; s++) {
+	for (char *s = p + 1;; s++) {
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 
 			*s = '\0';
 			if (mkdir(p, mode) < 0 && errno != EEXIST) {
-				ret = error_set("cannot create directory '%s': %s", p, strerror(errno));
+				ret = error_set("cannot create directory '%s': %s", p,
+						strerror(errno));
 				break;
 			}
 			*s = c;

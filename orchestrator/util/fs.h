@@ -27,7 +27,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len);
 struct fs_batch {
 	struct vec paths; /* destinations */
 	struct vec tmps;  /* their temporaries, same order; NULL once renamed */
-	int sync_fd;      /* a descriptor on the destinations' file system */
+	int sync_fd;	  /* a descriptor on the destinations' file system */
 };
 
 void fs_batch_init(struct fs_batch *b);

@@ -18,7 +18,10 @@ struct vec {
 	void (*free_item)(void *);
 };
 
-#define VEC_INIT(freefn) {NULL, 0, 0, (freefn)}
+#define VEC_INIT(freefn)                                                                           \
+	{                                                                                          \
+		NULL, 0, 0, (freefn)                                                               \
+	}
 
 void vec_init(struct vec *v, void (*free_item)(void *));
 /* Frees the items (with free_item) and the array; the vector is empty after. */

@@ -39,7 +39,7 @@ struct ent {
 	char t;
 	const char *path;
 	const char *content; /* F: bytes (NULL: `size` zero bytes) */
-	size_t size;         /* F with content: its length (0: strlen) */
+	size_t size;	     /* F with content: its length (0: strlen) */
 };
 
 #define MAX_LAYERS 8
@@ -182,20 +182,31 @@ static void test_waste(void)
 	struct analysis *an;
 	struct image_visitor v;
 	json_t *r = NULL, *w;
-	const struct ent l0[] = {
-		{'D', "usr", 0, 0},	     {'F', "usr/a", NULL, 100},   {'F', "usr/b", NULL, 200},
-		{'D', "opt/d", 0, 0},	     {'F', "opt/d/x", NULL, 300}, {'F', "opt/d/y", NULL, 400},
-		{'F', "keep/k", NULL, 50},   {'D', "o", 0, 0},		  {'F', "o/p", NULL, 60},
-		{'F', "o/sub/q", NULL, 70},  {'F', "h/orig", NULL, 500},  {'H', "h/link", "h/orig", 0},
-		{0, 0, 0, 0}};
-	const struct ent l1[] = {{'F', "usr/a", NULL, 150}, {'W', "usr/b", 0, 0},
-				 {'W', "opt/d", 0, 0},	    {'F', "o/new", NULL, 10},
-				 {'O', "o", 0, 0},	    {'W', "h/orig", 0, 0},
+	const struct ent l0[] = {{'D', "usr", 0, 0},
+				 {'F', "usr/a", NULL, 100},
+				 {'F', "usr/b", NULL, 200},
+				 {'D', "opt/d", 0, 0},
+				 {'F', "opt/d/x", NULL, 300},
+				 {'F', "opt/d/y", NULL, 400},
+				 {'F', "keep/k", NULL, 50},
+				 {'D', "o", 0, 0},
+				 {'F', "o/p", NULL, 60},
+				 {'F', "o/sub/q", NULL, 70},
+				 {'F', "h/orig", NULL, 500},
+				 {'H', "h/link", "h/orig", 0},
+				 {0, 0, 0, 0}};
+	const struct ent l1[] = {{'F', "usr/a", NULL, 150},
+				 {'W', "usr/b", 0, 0},
+				 {'W', "opt/d", 0, 0},
+				 {'F', "o/new", NULL, 10},
+				 {'O', "o", 0, 0},
+				 {'W', "h/orig", 0, 0},
 				 {0, 0, 0, 0}};
 	const struct ent l2[] = {{'W', "h/link", 0, 0}, {0, 0, 0, 0}};
 
 	meta_init(&meta, 3, cfg);
-	vec_push(&base, (void *)"sha256:0000000000000000000000000000000000000000000000000000000000000001");
+	vec_push(&base,
+		 (void *)"sha256:0000000000000000000000000000000000000000000000000000000000000001");
 	o.base_diff_ids = &base;
 	o.base_name = "test/base:1";
 	an = analysis_new(&o, fake_read);
@@ -215,7 +226,8 @@ static void test_waste(void)
 	      "wasted: overwrite 100 + delete 200 + dir 700 + opaque 130 + last hardlink 500, "
 	      "never the kept copy (%lld)",
 	      jint_at(r, "summary.wasted_bytes"));
-	CHECK(jint_at(r, "layers.0.wasted_bytes") == 1630 && jint_at(r, "layers.1.wasted_bytes") == 0,
+	CHECK(jint_at(r, "layers.0.wasted_bytes") == 1630 &&
+		  jint_at(r, "layers.1.wasted_bytes") == 0,
 	      "wasted bytes charged to the layer holding the dead copy");
 	CHECK(jint_at(r, "summary.files") == 3, "visible files: usr/a keep/k o/new (%lld)",
 	      jint_at(r, "summary.files"));
@@ -223,26 +235,29 @@ static void test_waste(void)
 	      jint_at(r, "summary.visible_bytes"));
 	w = json_object_get(r, "wasted");
 	CHECK_STR(json_string_value(jget(w, "0.path")), "/opt/d", "biggest waste: the deleted dir");
-	CHECK(jint_at(w, "0.bytes") == 700 && jint_at(w, "0.by_layer") == 1 && jint_at(w, "0.layer") == 0,
+	CHECK(jint_at(w, "0.bytes") == 700 && jint_at(w, "0.by_layer") == 1 &&
+		  jint_at(w, "0.layer") == 0,
 	      "deleted dir: 700 bytes of layer 0 by layer 1");
 	CHECK_STR(json_string_value(jget(w, "0.reason")), "deleted", "reason deleted");
-	CHECK(find_by(w, "path", "/h/link") && jint_at(find_by(w, "path", "/h/link"), "bytes") == 500,
+	CHECK(find_by(w, "path", "/h/link") &&
+		  jint_at(find_by(w, "path", "/h/link"), "bytes") == 500,
 	      "hardlinked content wasted when its last name goes");
 	CHECK(!find_by(w, "path", "/h/orig"), "deleting one name of a hardlink wastes nothing");
 	CHECK(find_by(w, "path", "/o") && jint_at(find_by(w, "path", "/o"), "bytes") == 130,
 	      "opaque dir: the lower layer's 130 bytes");
-	CHECK(find_by(w, "path", "/usr/a") &&
-		      !strcmp(json_string_value(json_object_get(find_by(w, "path", "/usr/a"),
-								"reason")),
-			      "overwritten") &&
-		      jint_at(find_by(w, "path", "/usr/a"), "bytes") == 100,
-	      "overwrite: the old copy's 100 bytes, not the new 150");
+	CHECK(
+	    find_by(w, "path", "/usr/a") &&
+		!strcmp(json_string_value(json_object_get(find_by(w, "path", "/usr/a"), "reason")),
+			"overwritten") &&
+		jint_at(find_by(w, "path", "/usr/a"), "bytes") == 100,
+	    "overwrite: the old copy's 100 bytes, not the new 150");
 	CHECK(jint_at(r, "summary.base.layers") == 1 && jint_at(r, "summary.base_bytes") == 1680 &&
-		      jint_at(r, "summary.own_bytes") == 160,
+		  jint_at(r, "summary.own_bytes") == 160,
 	      "base: layer 0 by diff_id, 1680 base bytes, 160 own");
-	CHECK_STR(json_string_value(jget(r, "summary.base.matched_by")), "digest", "matched_by digest");
+	CHECK_STR(json_string_value(jget(r, "summary.base.matched_by")), "digest",
+		  "matched_by digest");
 	CHECK_STR(json_string_value(jget(r, "layers.1.created_by")), "RUN rm -rf /opt/d",
-	      "created_by from history, empty layers skipped");
+		  "created_by from history, empty layers skipped");
 	CHECK(json_is_false(jget(r, "config.root")) && !count_rule(r, "root-user", NULL),
 	      "USER app: not root");
 	CHECK(json_is_null(jget(r, "summary.compressed_size")), "compressed size unknown: null");
@@ -270,27 +285,27 @@ static char *slurp(const char *name, size_t *len)
 static int build_elves(void)
 {
 	static const char script[] =
-		"set -e\n"
-		"printf 'int foo(double x){return (int)x;}\\n' > foo.c\n"
-		"printf 'int bar(void){return 2;}\\n' > bar.c\n"
-		"printf 'int cu(void){return 3;}\\n' > cu.c\n"
-		"printf 'int cuInit(int x){return x;}\\n' > cuda.c\n"
-		"printf 'int foo(double);\\nint main(void){return foo(4.0);}\\n' > main.c\n"
-		"printf 'int bar(void);\\nint main(void){return bar();}\\n' > mainbar.c\n"
-		"printf 'int cuInit(int);\\nint f(void){return cuInit(0);}\\n' > needcuda.c\n"
-		"cc -shared -fPIC -g -o libfoo.so.1.2.3 -Wl,-soname,libfoo.so.1 foo.c -lm\n"
-		"ln -sf libfoo.so.1.2.3 libfoo.so\n"
-		"cc -shared -fPIC -s -o libbar.so.2 -Wl,-soname,libbar.so.2 bar.c\n"
-		"cc -shared -fPIC -s -o libbaz.so.1 -Wl,-soname,libbaz.so.1 bar.c\n"
-		"cc -shared -fPIC -s -o libcublas.so.12.4.5.8 -Wl,-soname,libcublas.so.12 cu.c\n"
-		"cc -shared -fPIC -s -o libcuda.so.1 -Wl,-soname,libcuda.so.1 cuda.c\n"
-		"ln -sf libcuda.so.1 libcuda.so\n"
-		"cc -shared -fPIC -s -o libneedscuda.so -Wl,-soname,libneedscuda.so needcuda.c -L. "
-		"-lcuda\n"
-		"cc -s -o app main.c -L. -lfoo -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
-		"cc -s -o app2 main.c -L. -lfoo\n"
-		"ln -sf libbaz.so.1 libbaz.so\n"
-		"cc -s -o app3 mainbar.c -L. -lbaz\n";
+	    "set -e\n"
+	    "printf 'int foo(double x){return (int)x;}\\n' > foo.c\n"
+	    "printf 'int bar(void){return 2;}\\n' > bar.c\n"
+	    "printf 'int cu(void){return 3;}\\n' > cu.c\n"
+	    "printf 'int cuInit(int x){return x;}\\n' > cuda.c\n"
+	    "printf 'int foo(double);\\nint main(void){return foo(4.0);}\\n' > main.c\n"
+	    "printf 'int bar(void);\\nint main(void){return bar();}\\n' > mainbar.c\n"
+	    "printf 'int cuInit(int);\\nint f(void){return cuInit(0);}\\n' > needcuda.c\n"
+	    "cc -shared -fPIC -g -o libfoo.so.1.2.3 -Wl,-soname,libfoo.so.1 foo.c -lm\n"
+	    "ln -sf libfoo.so.1.2.3 libfoo.so\n"
+	    "cc -shared -fPIC -s -o libbar.so.2 -Wl,-soname,libbar.so.2 bar.c\n"
+	    "cc -shared -fPIC -s -o libbaz.so.1 -Wl,-soname,libbaz.so.1 bar.c\n"
+	    "cc -shared -fPIC -s -o libcublas.so.12.4.5.8 -Wl,-soname,libcublas.so.12 cu.c\n"
+	    "cc -shared -fPIC -s -o libcuda.so.1 -Wl,-soname,libcuda.so.1 cuda.c\n"
+	    "ln -sf libcuda.so.1 libcuda.so\n"
+	    "cc -shared -fPIC -s -o libneedscuda.so -Wl,-soname,libneedscuda.so needcuda.c -L. "
+	    "-lcuda\n"
+	    "cc -s -o app main.c -L. -lfoo -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
+	    "cc -s -o app2 main.c -L. -lfoo\n"
+	    "ln -sf libbaz.so.1 libbaz.so\n"
+	    "cc -s -o app3 mainbar.c -L. -lbaz\n";
 	struct process p;
 	struct process_result res;
 	int ok;
@@ -313,88 +328,88 @@ static void test_contents(const struct knowledge *kb)
 	struct analyze_opts o = {0};
 	struct vec path_keys = VEC_INIT(NULL);
 	struct image_meta meta;
-	json_t *cfg = json_pack(
-		"{s:{s:s,s:[s],s:[s,s,s],s:s}}", "config", "User", "", "Cmd", "app", "Env",
-		"PATH=/usr/local/sbin:/usr/local/bin:/opt/app/bin:/usr/bin:/bin", "CUDA_VERSION=12.4.1",
-		"NVIDIA_DRIVER_CAPABILITIES=all", "WorkingDir", "/");
+	json_t *cfg =
+	    json_pack("{s:{s:s,s:[s],s:[s,s,s],s:s}}", "config", "User", "", "Cmd", "app", "Env",
+		      "PATH=/usr/local/sbin:/usr/local/bin:/opt/app/bin:/usr/bin:/bin",
+		      "CUDA_VERSION=12.4.1", "NVIDIA_DRIVER_CAPABILITIES=all", "WorkingDir", "/");
 	struct analysis *an;
 	struct image_visitor v;
 	json_t *r = NULL, *it;
 	size_t foo_n, app_n, app2_n, app3_n, cublas_n, bar_n, baz_n, cuda_n, needs_n;
 	char *foo = slurp("libfoo.so.1.2.3", &foo_n), *app = slurp("app", &app_n),
 	     *app2 = slurp("app2", &app2_n), *app3 = slurp("app3", &app3_n),
-	     *cublas = slurp("libcublas.so.12.4.5.8", &cublas_n), *bar = slurp("libbar.so.2", &bar_n),
-	     *baz = slurp("libbaz.so.1", &baz_n), *cuda = slurp("libcuda.so.1", &cuda_n),
-	     *needs = slurp("libneedscuda.so", &needs_n);
+	     *cublas = slurp("libcublas.so.12.4.5.8", &cublas_n),
+	     *bar = slurp("libbar.so.2", &bar_n), *baz = slurp("libbaz.so.1", &baz_n),
+	     *cuda = slurp("libcuda.so.1", &cuda_n), *needs = slurp("libneedscuda.so", &needs_n);
 	const char *status = "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\n\n"
 			     "Package: foo\nStatus: install ok installed\nVersion: 1.0\n"
 			     "Description: a thing\n with a continuation: line\n\n"
 			     "Package: gone\nStatus: deinstall ok config-files\nVersion: 0.1\n";
 	const struct ent l0[] = {
-		{'F', "var/lib/dpkg/status", status, 0},
-		{'F', "var/lib/dpkg/info/libc6:amd64.list",
-		 "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n"
-		 "/lib/x86_64-linux-gnu/libm-2.36.so\n/lib/x86_64-linux-gnu/libm.so.6\n",
-		 0},
-		{'F', "var/lib/dpkg/info/foo.list", "/usr\n/usr/share/foo/data\n", 0},
-		{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
-		{'F', "lib/x86_64-linux-gnu/libm-2.36.so", NULL, 400},
-		{'L', "lib/x86_64-linux-gnu/libm.so.6", "libm-2.36.so", 0},
-		{'F', "usr/share/foo/data", NULL, 300},
-		{'F', "srv/blob", NULL, 1234},
-		{'D', "usr/lib/python3/dist-packages", 0, 0},
-		{'F', "usr/lib/python3/dist-packages/pkg-1.0.dist-info/RECORD",
-		 "pkg/__init__.py,sha256=abc,10\n\"pkg/we,ird.py\",,\npkg-1.0.dist-info/RECORD,,\n"
-		 "../../../bin/pkgtool,,\n",
-		 0},
-		{'F', "usr/lib/python3/dist-packages/pkg/__init__.py", NULL, 10},
-		{'F', "usr/lib/python3/dist-packages/pkg/we,ird.py", NULL, 7},
-		{'F', "usr/bin/pkgtool", NULL, 20},
-		{'F', "usr/lib/python3/dist-packages/pkg/__pycache__/x.cpython-311.pyc", NULL, 5},
-		{'F', "usr/lib/python3/dist-packages/pkg/tests/test_a.py", NULL, 40},
-		{'F', "var/lib/apt/lists/deb.debian.org_dists_bookworm_InRelease", NULL, 100},
-		{'F', "var/lib/apt/lists/lock", NULL, 0},
-		{'F', "root/.cache/pip/http/a", NULL, 50},
-		{0, 0, 0, 0}};
+	    {'F', "var/lib/dpkg/status", status, 0},
+	    {'F', "var/lib/dpkg/info/libc6:amd64.list",
+	     "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n"
+	     "/lib/x86_64-linux-gnu/libm-2.36.so\n/lib/x86_64-linux-gnu/libm.so.6\n",
+	     0},
+	    {'F', "var/lib/dpkg/info/foo.list", "/usr\n/usr/share/foo/data\n", 0},
+	    {'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+	    {'F', "lib/x86_64-linux-gnu/libm-2.36.so", NULL, 400},
+	    {'L', "lib/x86_64-linux-gnu/libm.so.6", "libm-2.36.so", 0},
+	    {'F', "usr/share/foo/data", NULL, 300},
+	    {'F', "srv/blob", NULL, 1234},
+	    {'D', "usr/lib/python3/dist-packages", 0, 0},
+	    {'F', "usr/lib/python3/dist-packages/pkg-1.0.dist-info/RECORD",
+	     "pkg/__init__.py,sha256=abc,10\n\"pkg/we,ird.py\",,\npkg-1.0.dist-info/RECORD,,\n"
+	     "../../../bin/pkgtool,,\n",
+	     0},
+	    {'F', "usr/lib/python3/dist-packages/pkg/__init__.py", NULL, 10},
+	    {'F', "usr/lib/python3/dist-packages/pkg/we,ird.py", NULL, 7},
+	    {'F', "usr/bin/pkgtool", NULL, 20},
+	    {'F', "usr/lib/python3/dist-packages/pkg/__pycache__/x.cpython-311.pyc", NULL, 5},
+	    {'F', "usr/lib/python3/dist-packages/pkg/tests/test_a.py", NULL, 40},
+	    {'F', "var/lib/apt/lists/deb.debian.org_dists_bookworm_InRelease", NULL, 100},
+	    {'F', "var/lib/apt/lists/lock", NULL, 0},
+	    {'F', "root/.cache/pip/http/a", NULL, 50},
+	    {0, 0, 0, 0}};
 	const struct ent l1[] = {
-		{'F', "opt/app/lib/libfoo.so.1.2.3", foo, foo_n},
-		{'L', "opt/app/lib/libfoo.so.1", "libfoo.so.1.2.3", 0},
-		{'F', "opt/app/bin/app", app, app_n},
-		{'F', "usr/local/bin/app2", app2, app2_n},
-		{'F', "usr/local/bin/app3", app3, app3_n},
-		{'F', "etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n", 0},
-		{'F', "etc/ld.so.conf.d/baz.conf", "# baz\n/opt/ldconf/lib\n", 0},
-		{'F', "opt/ldconf/lib/libbaz.so.1", baz, baz_n},
-		{'F', "usr/local/cuda/lib64/libcublas.so.12.4.5.8", cublas, cublas_n},
-		{'L', "usr/local/cuda/lib64/libcublas.so.12", "libcublas.so.12.4.5.8", 0},
-		{'L', "usr/local/cuda/lib64/libcublas.so", "libcublas.so.12", 0},
-		{'F', "usr/lib/python3/dist-packages/nvidia/cublas/lib/libcublas.so.12", cublas,
-		 cublas_n},
-		{'F', "usr/lib/x86_64-linux-gnu/libbar.so.2", bar, bar_n},
-		{'H', "usr/lib/x86_64-linux-gnu/libbar-alias.so.2", "usr/lib/x86_64-linux-gnu/libbar.so.2",
-		 0},
-		{'F', "usr/lib/x86_64-linux-gnu/libneedscuda.so", needs, needs_n},
-		{'F', "usr/lib/x86_64-linux-gnu/libcuda.so.1", cuda, cuda_n},
-		{'F', "usr/local/cuda/lib64/stubs/libcuda.so", cuda, cuda_n},
-		{'F', "usr/bin/x86_64-linux-gnu-gcc-12", app2, app2_n},
-		{'F', "usr/include/zlib.h", NULL, 100},
-		{'F', "usr/include/zconf.h", NULL, 50},
-		{'F', "usr/lib/x86_64-linux-gnu/libz.a", NULL, 2000},
-		{'L', "venv/bin/python", "/usr/bin/python3.12", 0},
-		{'L', "venv/bin/python3", "python", 0},
-		{'L', "usr/bin/python3", "python3.11", 0},
-		{'F', "usr/bin/python3.11", NULL, 60},
-		{'L', "loop/python", "python2", 0},
-		{'L', "loop/python2", "python", 0},
-		{'L', "usr/bin/python2.7", "/loop/python", 0},
-		/* Debian's doc link once the docs are pruned: dangling, no interpreter. */
-		{'L', "usr/share/doc/python3.11/python-policy.txt.gz",
-		 "../python3/python-policy.txt.gz", 0},
-		{'L', "usr/bin/python3-config", "x86_64-linux-gnu-python3.11-config", 0},
-		/* Not in a bin/ directory, but pointing to an interpreter that is. */
-		{'L', "opt/alt/python", "../../usr/bin/python3.13", 0},
-		{'L', "etc/alternatives/python", "/usr/bin/python3.11", 0},
-		{0, 0, 0, 0}};
+	    {'F', "opt/app/lib/libfoo.so.1.2.3", foo, foo_n},
+	    {'L', "opt/app/lib/libfoo.so.1", "libfoo.so.1.2.3", 0},
+	    {'F', "opt/app/bin/app", app, app_n},
+	    {'F', "usr/local/bin/app2", app2, app2_n},
+	    {'F', "usr/local/bin/app3", app3, app3_n},
+	    {'F', "etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n", 0},
+	    {'F', "etc/ld.so.conf.d/baz.conf", "# baz\n/opt/ldconf/lib\n", 0},
+	    {'F', "opt/ldconf/lib/libbaz.so.1", baz, baz_n},
+	    {'F', "usr/local/cuda/lib64/libcublas.so.12.4.5.8", cublas, cublas_n},
+	    {'L', "usr/local/cuda/lib64/libcublas.so.12", "libcublas.so.12.4.5.8", 0},
+	    {'L', "usr/local/cuda/lib64/libcublas.so", "libcublas.so.12", 0},
+	    {'F', "usr/lib/python3/dist-packages/nvidia/cublas/lib/libcublas.so.12", cublas,
+	     cublas_n},
+	    {'F', "usr/lib/x86_64-linux-gnu/libbar.so.2", bar, bar_n},
+	    {'H', "usr/lib/x86_64-linux-gnu/libbar-alias.so.2",
+	     "usr/lib/x86_64-linux-gnu/libbar.so.2", 0},
+	    {'F', "usr/lib/x86_64-linux-gnu/libneedscuda.so", needs, needs_n},
+	    {'F', "usr/lib/x86_64-linux-gnu/libcuda.so.1", cuda, cuda_n},
+	    {'F', "usr/local/cuda/lib64/stubs/libcuda.so", cuda, cuda_n},
+	    {'F', "usr/bin/x86_64-linux-gnu-gcc-12", app2, app2_n},
+	    {'F', "usr/include/zlib.h", NULL, 100},
+	    {'F', "usr/include/zconf.h", NULL, 50},
+	    {'F', "usr/lib/x86_64-linux-gnu/libz.a", NULL, 2000},
+	    {'L', "venv/bin/python", "/usr/bin/python3.12", 0},
+	    {'L', "venv/bin/python3", "python", 0},
+	    {'L', "usr/bin/python3", "python3.11", 0},
+	    {'F', "usr/bin/python3.11", NULL, 60},
+	    {'L', "loop/python", "python2", 0},
+	    {'L', "loop/python2", "python", 0},
+	    {'L', "usr/bin/python2.7", "/loop/python", 0},
+	    /* Debian's doc link once the docs are pruned: dangling, no interpreter. */
+	    {'L', "usr/share/doc/python3.11/python-policy.txt.gz",
+	     "../python3/python-policy.txt.gz", 0},
+	    {'L', "usr/bin/python3-config", "x86_64-linux-gnu-python3.11-config", 0},
+	    /* Not in a bin/ directory, but pointing to an interpreter that is. */
+	    {'L', "opt/alt/python", "../../usr/bin/python3.13", 0},
+	    {'L', "etc/alternatives/python", "/usr/bin/python3.11", 0},
+	    {0, 0, 0, 0}};
 
 	memset(&meta, 0, sizeof(meta));
 	meta_init(&meta, 2, cfg);
@@ -443,30 +458,34 @@ static void test_contents(const struct knowledge *kb)
 	/* ELF and closure. */
 	CHECK(jint_at(r, "elf.files") >= 9, "ELF files counted (%lld)", jint_at(r, "elf.files"));
 	CHECK(jint_at(r, "elf.unstripped_files") == 1 &&
-		      jint_at(r, "elf.unstripped_bytes") == (long long)foo_n,
+		  jint_at(r, "elf.unstripped_bytes") == (long long)foo_n,
 	      "one unstripped ELF: libfoo built with -g");
 	CHECK(count_rule(r, "unstripped-elf", "warn") == 1, "unstripped-elf warning");
 	it = json_object_get(jget(r, "closure"), "missing");
 	CHECK(find_by(it, "file", "/usr/local/bin/app2") &&
-		      !strcmp(json_string_value(json_object_get(find_by(it, "file", "/usr/local/bin/app2"), "needed")),
-			      "libfoo.so.1"),
+		  !strcmp(json_string_value(json_object_get(
+			      find_by(it, "file", "/usr/local/bin/app2"), "needed")),
+			  "libfoo.so.1"),
 	      "app2 without RUNPATH: libfoo.so.1 missing");
-	CHECK(!find_by(it, "file", "/opt/app/bin/app"), "app finds libfoo.so.1 through $ORIGIN/../lib");
-	CHECK(!find_by(it, "file", "/usr/local/bin/app3"), "app3 finds libbaz through ld.so.conf.d");
+	CHECK(!find_by(it, "file", "/opt/app/bin/app"),
+	      "app finds libfoo.so.1 through $ORIGIN/../lib");
+	CHECK(!find_by(it, "file", "/usr/local/bin/app3"),
+	      "app3 finds libbaz through ld.so.conf.d");
 	CHECK(!find_by(it, "file", "/opt/app/lib/libfoo.so.1.2.3"),
 	      "libfoo finds libm.so.6 through a symlink in the multiarch dir");
 	CHECK(find_by(it, "needed", "libcublasLt.so.12") &&
-		      !strcmp(json_string_value(json_object_get(find_by(it, "needed", "libcublasLt.so.12"), "via")),
-			      "dlopen"),
+		  !strcmp(json_string_value(
+			      json_object_get(find_by(it, "needed", "libcublasLt.so.12"), "via")),
+			  "dlopen"),
 	      "dlopen rule: libcublas.so.12 loads libcublasLt.so.12, missing");
 	CHECK(count_rule(r, "missing-library", "error") >= 2, "missing-library findings");
 	CHECK(json_array_size(jget(r, "closure.driver_expected")) == 1 &&
-		      !strcmp(json_string_value(jget(r, "closure.driver_expected.0")), "libcuda.so.1"),
+		  !strcmp(json_string_value(jget(r, "closure.driver_expected.0")), "libcuda.so.1"),
 	      "libcuda.so.1 expected from the driver, not missing");
 	CHECK(!find_by(it, "needed", "libcuda.so.1"), "the driver's library is never missing");
 	CHECK(json_array_size(jget(r, "closure.driver_in_image")) == 1 &&
-		      !strcmp(json_string_value(jget(r, "closure.driver_in_image.0.path")),
-			      "/usr/lib/x86_64-linux-gnu/libcuda.so.1"),
+		  !strcmp(json_string_value(jget(r, "closure.driver_in_image.0.path")),
+			  "/usr/lib/x86_64-linux-gnu/libcuda.so.1"),
 	      "a copy of libcuda.so.1 in the image (the devel stub aside)");
 	CHECK(count_rule(r, "driver-in-image", "error") == 1, "driver-in-image error");
 	it = jget(r, "closure.dangling_interpreters");
@@ -493,25 +512,26 @@ static void test_contents(const struct knowledge *kb)
 	CHECK(jint_at(it, "0.bytes") == (long long)cublas_n && jint_at(it, "0.files") == 1,
 	      "dist-packages/nvidia: the one cublas copy (%lld bytes)", jint_at(it, "0.bytes"));
 	CHECK_STR(json_string_value(jget(it, "1.path")), "x86_64-linux-gnu/", "second key");
-	CHECK(jint_at(it, "1.bytes") ==
-		      (long long)(1000 + 400 + bar_n + needs_n + cuda_n + 2000) &&
-		      jint_at(it, "1.files") == 7,
+	CHECK(jint_at(it, "1.bytes") == (long long)(1000 + 400 + bar_n + needs_n + cuda_n + 2000) &&
+		  jint_at(it, "1.files") == 7,
 	      "x86_64-linux-gnu/: regular files only, the hardlink's bytes once (%lld bytes, %lld "
 	      "files)",
 	      jint_at(it, "1.bytes"), jint_at(it, "1.files"));
 	CHECK(jint_at(it, "2.bytes") == (long long)bar_n && jint_at(it, "2.files") == 2,
 	      "libbar: two names of one inode, its bytes once");
 	CHECK_STR(json_string_value(jget(it, "3.path")), "no/such/dir", "a key nothing matches");
-	CHECK(jint_at(it, "3.bytes") == 0 && jint_at(it, "3.files") == 0, "... is 0 bytes, 0 files");
+	CHECK(jint_at(it, "3.bytes") == 0 && jint_at(it, "3.files") == 0,
+	      "... is 0 bytes, 0 files");
 
 	/* CUDA. */
 	it = jget(r, "cuda.duplicates");
-	CHECK(json_array_size(it) == 1, "one duplicate (symlinks and hardlinks are not copies): %zu",
-	      json_array_size(it));
+	CHECK(json_array_size(it) == 1,
+	      "one duplicate (symlinks and hardlinks are not copies): %zu", json_array_size(it));
 	CHECK_STR(json_string_value(jget(it, "0.soname")), "libcublas.so.12", "duplicate soname");
 	CHECK_STR(json_string_value(jget(it, "0.version")), "12.4.5.8",
 		  "version from the real file name");
-	CHECK(jint_at(it, "0.bytes") == (long long)cublas_n && json_array_size(jget(it, "0.paths")) == 2,
+	CHECK(jint_at(it, "0.bytes") == (long long)cublas_n &&
+		  json_array_size(jget(it, "0.paths")) == 2,
 	      "duplicate bytes: one copy (%lld), 2 paths", jint_at(it, "0.bytes"));
 	CHECK(count_rule(r, "duplicate-library", "error") == 1, "duplicate-library error");
 	it = find_by(jget(r, "cuda.components"), "name", "cublas");
@@ -519,20 +539,24 @@ static void test_contents(const struct knowledge *kb)
 	      "component cublas: both copies");
 
 	/* Devel, caches, tests. */
-	CHECK(json_array_size(jget(r, "devel.tools")) == 1 && count_rule(r, "devel-toolchain", "error") >= 1,
+	CHECK(json_array_size(jget(r, "devel.tools")) == 1 &&
+		  count_rule(r, "devel-toolchain", "error") >= 1,
 	      "a compiler binary: devel-toolchain error");
 	CHECK(jint_at(r, "devel.headers.files") == 2, "2 headers");
-	CHECK(jint_at(r, "devel.static_libs.files") == 1 && jint_at(r, "devel.static_libs.bytes") == 2000,
+	CHECK(jint_at(r, "devel.static_libs.files") == 1 &&
+		  jint_at(r, "devel.static_libs.bytes") == 2000,
 	      "1 static library");
 	CHECK(count_rule(r, "devel-toolchain", "info") == 2, "a few headers, a small .a: info");
 	it = json_object_get(r, "caches");
-	CHECK(find_by(it, "kind", "apt-lists") && jint_at(find_by(it, "kind", "apt-lists"), "bytes") == 100,
+	CHECK(find_by(it, "kind", "apt-lists") &&
+		  jint_at(find_by(it, "kind", "apt-lists"), "bytes") == 100,
 	      "apt lists cache (the lock file aside)");
-	CHECK(find_by(it, "kind", "pip-cache") && find_by(it, "kind", "pycache"), "pip cache, __pycache__");
+	CHECK(find_by(it, "kind", "pip-cache") && find_by(it, "kind", "pycache"),
+	      "pip cache, __pycache__");
 	CHECK(count_rule(r, "caches", "warn") == 3, "3 cache warnings");
 	CHECK(jint_at(r, "tests_examples.bytes") == 40 &&
-		      !strcmp(json_string_value(jget(r, "tests_examples.dirs.0")),
-			      "/usr/lib/python3/dist-packages/pkg/tests"),
+		  !strcmp(json_string_value(jget(r, "tests_examples.dirs.0")),
+			  "/usr/lib/python3/dist-packages/pkg/tests"),
 	      "tests dir in dist-packages");
 
 	/* Config. */
@@ -580,7 +604,7 @@ static void test_command(void)
 	feed_layer(an, &v, 0, l0);
 	CHECK(analysis_report(an, NULL, &r) == 0, "report of a looping entrypoint");
 	CHECK(r && json_is_false(jget(r, "config.command_exists")) &&
-		      count_rule(r, "missing-command", "error") == 1,
+		  count_rule(r, "missing-command", "error") == 1,
 	      "entrypoint through a symlink loop: missing-command");
 	CHECK(r && json_is_true(jget(r, "config.root")), "USER 0:0 is root");
 	json_decref(r);
@@ -619,8 +643,11 @@ static void test_base_label(void)
 		meta_init(&meta, 2, cfg);
 		o.resolve_base = fake_resolve_base;
 		/* layer 0's diff_id (meta_init), or one the image does not have */
-		o.resolve_base_ctx = fail ? (void *)"sha256:0000000000000000000000000000000000000000000000000000000000000009"
-					  : (void *)diff_ids[0];
+		o.resolve_base_ctx =
+		    fail
+			? (void *)"sha256:"
+				  "0000000000000000000000000000000000000000000000000000000000000009"
+			: (void *)diff_ids[0];
 		resolve_calls = 0;
 		an = analysis_new(&o, fake_read);
 		analysis_visitor(an, &v);
@@ -633,13 +660,15 @@ static void test_base_label(void)
 		CHECK_STR(r ? json_string_value(jget(r, "summary.base.name")) : NULL, "test/base:1",
 			  "base name from the label");
 		if (!fail) {
-			CHECK(jint_at(r, "summary.base.layers") == 1 && jint_at(r, "summary.base_bytes") == 70 &&
-				      jint_at(r, "summary.own_bytes") == 30,
+			CHECK(jint_at(r, "summary.base.layers") == 1 &&
+				  jint_at(r, "summary.base_bytes") == 70 &&
+				  jint_at(r, "summary.own_bytes") == 30,
 			      "the label's base resolved after the walk: layer 0 is base");
 			CHECK_STR(r ? json_string_value(jget(r, "summary.base.matched_by")) : NULL,
 				  "label", "matched_by label");
 		} else {
-			CHECK(jint_at(r, "summary.base.layers") == 0 && jint_at(r, "summary.own_bytes") == 100,
+			CHECK(jint_at(r, "summary.base.layers") == 0 &&
+				  jint_at(r, "summary.own_bytes") == 100,
 			      "a base whose layers are not the image's: no layer is base");
 			CHECK_STR(r ? json_string_value(jget(r, "summary.base.matched_by")) : NULL,
 				  "none", "matched_by none");
@@ -672,7 +701,8 @@ static void test_fsindex(void)
 	fsi_path(&fsi, a, &sb);
 	CHECK_STR(sb.buf, "/usr/lib/d5/f5", "path of a node");
 	CHECK(fsi_lookup(&fsi, FSI_ROOT, "usr/lib/d5/nope", 0) == FSI_NONE, "absent path");
-	CHECK(fsi_intern(&fsi, "lib", 3) == fsi_node(&fsi, fsi_lookup(&fsi, FSI_ROOT, "usr/lib", 0))->name,
+	CHECK(fsi_intern(&fsi, "lib", 3) ==
+		  fsi_node(&fsi, fsi_lookup(&fsi, FSI_ROOT, "usr/lib", 0))->name,
 	      "names interned once");
 	strbuf_release(&sb);
 	fsi_release(&fsi);

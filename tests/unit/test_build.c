@@ -749,8 +749,9 @@ static void test_cli(struct fixture *f)
 	}
 	fake_reset();
 	{
-		const char *args[] = {"build",	    recipe_file, "--offline", "--no-gate", "-j",   "2",
-				      "--progress", "plain",	 "--json",    report, NULL};
+		const char *args[] = {"build",	recipe_file, "--offline",  "--no-gate",
+				      "-j",	"2",	     "--progress", "plain",
+				      "--json", report,	     NULL};
 
 		code = run_cli(args, &out, &err);
 	}
@@ -767,8 +768,8 @@ static void test_cli(struct fixture *f)
 	setenv("FAKE_BUILD_FAIL", f->p->cells[2].tag, 1);
 	strbuf_reset(&err);
 	{
-		const char *args[] = {"build",	    recipe_file, "--offline", "--no-gate", "-j", "2",
-				      "--progress", "plain",	 "--push",    NULL};
+		const char *args[] = {"build", recipe_file,  "--offline", "--no-gate", "-j",
+				      "2",     "--progress", "plain",	  "--push",    NULL};
 
 		code = run_cli(args, &out, &err);
 	}
@@ -784,8 +785,8 @@ static void test_cli(struct fixture *f)
 	setenv("FAKE_BUILD_SLOW", f->p->cells[1].tag, 1);
 	strbuf_reset(&err);
 	{
-		const char *args[] = {"build",	    recipe_file, "--offline", "--no-gate",	"-j", "2",
-				      "--progress", "plain",	 "--fail-fast", NULL};
+		const char *args[] = {"build", recipe_file,  "--offline", "--no-gate",	 "-j",
+				      "2",     "--progress", "plain",	  "--fail-fast", NULL};
 
 		code = run_cli(args, &out, &err);
 	}

@@ -111,9 +111,9 @@ static void test_budgets(void)
 			    "paths site-packages/nvidia") == GATE_SKIP,
 	      "per-path the report does not measure is a skip");
 	/* The analyzer lists every key it was given, 0 bytes when nothing matches. */
-	json_array_append_new(json_object_get(vadd, "paths"),
-			      json_pack("{s:s,s:i,s:i}", "path", "site-packages/nvidia", "bytes", 0,
-					"files", 0));
+	json_array_append_new(
+	    json_object_get(vadd, "paths"),
+	    json_pack("{s:s,s:i,s:i}", "path", "site-packages/nvidia", "bytes", 0, "files", 0));
 	CHECK(budget_status(vadd, NULL, "budgets:\n  paths:\n    site-packages/nvidia: 1GB\n",
 			    "paths site-packages/nvidia") == GATE_PASS,
 	      "per-path measured at 0 bytes passes (a measurement, not a skip)");

@@ -23,7 +23,7 @@
 #include "util/process.h"
 
 static char tmp[64];
-static char *tars;	  /* hostile and synthetic archives */
+static char *tars; /* hostile and synthetic archives */
 static const char *py = "/usr/bin/python3";
 static char script[4096];
 
@@ -102,8 +102,8 @@ static int c_begin(void *ctx, const struct image_layer *l)
 
 static const char *type_name(enum image_entry_type t)
 {
-	static const char *names[] = {"file", "dir", "symlink", "hardlink", "other", "whiteout",
-				      "opaque"};
+	static const char *names[] = {"file",  "dir",	   "symlink", "hardlink",
+				      "other", "whiteout", "opaque"};
 	return names[t];
 }
 
@@ -231,8 +231,8 @@ static void expect_error(const char *file, enum image_source src, int want_code,
 	CHECK(!out && code == want_code, "%s: fails with code %d (got %d)", file, want_code, code);
 	if (want) {
 		const char *at = strstr(want, "%s");
-		char *full = at ? xstrfmt("%.*s%s%s", (int)(at - want), want, path, at + 2)
-				: xstrdup(want);
+		char *full =
+		    at ? xstrfmt("%.*s%s%s", (int)(at - want), want, path, at + 2) : xstrdup(want);
 
 		CHECK_STR(err, full, file);
 		free(full);
@@ -321,8 +321,9 @@ static void test_same_everywhere(const char *save, const char *what)
 		      "%s: OCI layout with %s layers made", what, comps[i]);
 		collect_init(&c);
 		other = read_image(dir, &o, &code, &err, &c);
-		CHECK(other && !strcmp(other, ref), "%s: OCI layout (%s layers) reads the same (%s)",
-		      what, comps[i], err ? err : "ok");
+		CHECK(other && !strcmp(other, ref),
+		      "%s: OCI layout (%s layers) reads the same (%s)", what, comps[i],
+		      err ? err : "ok");
 		CHECK(c.meta_before_layers, "%s: OCI meta before the layers", what);
 		if (!image_open(dir, &o, &img) && !image_walk(img, NULL)) {
 			const struct image_layer *l = image_get_layer(img, 0);
@@ -383,8 +384,8 @@ static void test_same_everywhere(const char *save, const char *what)
 		o.source = IMAGE_SOURCE_ARCHIVE;
 		collect_init(&c);
 		other = read_image(fifo, &o, &code, &err, &c);
-		CHECK(other && !strcmp(other, ref), "%s: docker-save through a FIFO reads the same (%s)",
-		      what, err ? err : "ok");
+		CHECK(other && !strcmp(other, ref),
+		      "%s: docker-save through a FIFO reads the same (%s)", what, err ? err : "ok");
 		o.source = IMAGE_SOURCE_AUTO;
 		collect_release(&c);
 		process_release(&feeder);
@@ -403,13 +404,16 @@ static void test_hostile(void)
 	char *path, *err = NULL, *out;
 	int code;
 
-#define L "image '%s': layer '3611763f8791040675b652e570b82081d27f8c8ed7e0790d5d8f4d2f41f1c1cd/layer.tar': "
+#define L                                                                                          \
+	"image '%s': layer "                                                                       \
+	"'3611763f8791040675b652e570b82081d27f8c8ed7e0790d5d8f4d2f41f1c1cd/layer.tar': "
 	expect_error("traversal.tar", IMAGE_SOURCE_AUTO, GS_EINVAL,
 		     L "entry '../../etc/passwd' escapes the image root");
 	expect_error("absolute-escape.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
 		     L "entry '/../etc/shadow' escapes the image root");
 	expect_error("hardlink-escape.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
-		     L "entry 'etc/hl' is a hard link to '../../etc/passwd', outside the image root");
+		     L
+		     "entry 'etc/hl' is a hard link to '../../etc/passwd', outside the image root");
 	expect_error("absurd-size.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
 		     L "entry 'huge.bin' claims 1125899906842624 bytes, more than the limit of "
 		       "1099511627776");
@@ -439,11 +443,13 @@ static void test_hostile(void)
 	collect_init(&c);
 	path = path_in(tars, "symlink-loop.tar");
 	out = read_image(path, &o, &code, &err, &c);
-	CHECK(out && strstr(out, "symlink a 0 644 -> b\nsymlink b 0 644 -> a\nsymlink c 0 644 -> c\n") &&
-		  strstr(out, "symlink up 0 644 -> ../../../../etc/passwd\n") &&
-		  strstr(out, "file etc/after 6 644"),
-	      "symlink-loop.tar: loops and escaping symlinks pass through as stored (%s)",
-	      err ? err : "ok");
+	CHECK(
+	    out &&
+		strstr(out, "symlink a 0 644 -> b\nsymlink b 0 644 -> a\nsymlink c 0 644 -> c\n") &&
+		strstr(out, "symlink up 0 644 -> ../../../../etc/passwd\n") &&
+		strstr(out, "file etc/after 6 644"),
+	    "symlink-loop.tar: loops and escaping symlinks pass through as stored (%s)",
+	    err ? err : "ok");
 	free(out);
 	free(err);
 	free(path);
@@ -490,8 +496,13 @@ static void test_limits_and_stop(void)
 /* No reader writes anything: the hostile archives leave no file anywhere. */
 static void test_nothing_written(const char *empty)
 {
-	const char *never[] = {"/etc/ok", "/etc/abs", "/etc/after", "/etc/hl", "/huge.bin",
-			       "/usr/lib/x", "/etc/shadow-gpuslim-test"};
+	const char *never[] = {"/etc/ok",
+			       "/etc/abs",
+			       "/etc/after",
+			       "/etc/hl",
+			       "/huge.bin",
+			       "/usr/lib/x",
+			       "/etc/shadow-gpuslim-test"};
 	DIR *d = opendir(empty);
 	struct dirent *de;
 	int files = 0;
@@ -513,7 +524,8 @@ static int engine_answers(const char *docker)
 /* A real image, built on the engine, through every source. */
 static void test_real_image(void)
 {
-	const char *docker = getenv("GPUSLIM_DOCKER") ? getenv("GPUSLIM_DOCKER") : "/usr/bin/docker";
+	const char *docker =
+	    getenv("GPUSLIM_DOCKER") ? getenv("GPUSLIM_DOCKER") : "/usr/bin/docker";
 	const char *base = "127.0.0.1:5000/gpuslim-fixtures/debian:12-minbase";
 	/* per process: test runs of other checkouts share the engine */
 	char *tag = xstrfmt("gpuslim-test/image-read:%d", (int)getpid());
@@ -540,7 +552,8 @@ static void test_real_image(void)
 		    "FROM 127.0.0.1:5000/gpuslim-fixtures/debian:12-minbase\n"
 		    "RUN echo one > /etc/gs-one && rm /etc/issue && mkdir -p /opt/d && "
 		    "echo old > /opt/d/old && ln -s gs-one /etc/gs-link\n"
-		    "RUN echo two > /etc/gs-one && rm -rf /opt/d && mkdir /opt/d && echo new > /opt/d/new\n"
+		    "RUN echo two > /etc/gs-one && rm -rf /opt/d && mkdir /opt/d && echo new > "
+		    "/opt/d/new\n"
 		    "COPY f /etc/gs-copied\n";
 		char *f = path_in(ctx, "f");
 
@@ -590,7 +603,8 @@ static void test_real_image(void)
 	test_same_everywhere(save, "real");
 
 	/* registry, open */
-	CHECK(!run(NULL, docker, "tag", tag, pushed, NULL) && !run(NULL, docker, "push", pushed, NULL),
+	CHECK(!run(NULL, docker, "tag", tag, pushed, NULL) &&
+		  !run(NULL, docker, "push", pushed, NULL),
 	      "real: pushed to 127.0.0.1:5000");
 	o.source = IMAGE_SOURCE_REGISTRY;
 	collect_init(&c);
@@ -620,8 +634,8 @@ static void test_real_image(void)
 		o.registry = rc;
 		collect_init(&c);
 		got = read_image(pushed_auth, &o, &code, &err, &c);
-		CHECK(got && !strcmp(got, ref), "real: registry 127.0.0.1:5001 with credentials (%s)",
-		      err ? err : "ok");
+		CHECK(got && !strcmp(got, ref),
+		      "real: registry 127.0.0.1:5001 with credentials (%s)", err ? err : "ok");
 		collect_release(&c);
 		free(err);
 		free(got);
@@ -711,7 +725,8 @@ int main(int argc, char **argv)
 	snprintf(script, sizeof(script), "%s", exe_dir);
 	free(exe_dir);
 	tars = path_in(tmp, "tars");
-	CHECK(!run(NULL, py, script, "hostile", tars, NULL) && !run(NULL, py, script, "small", tars, NULL),
+	CHECK(!run(NULL, py, script, "hostile", tars, NULL) &&
+		  !run(NULL, py, script, "small", tars, NULL),
 	      "fixture archives made");
 
 	test_small_archive();

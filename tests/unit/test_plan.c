@@ -98,7 +98,8 @@ static void test_no_matrix_and_resolution(void)
 	CHECK_STR(p->cells[0].frameworks[0].pip_spec, "torch==2.4.1+cu124", "torch variant cu124");
 	CHECK_STR(p->cells[0].frameworks[1].pip_spec, "torchvision==0.19.1+cu124",
 		  "torchvision pairs with the same variant");
-	CHECK_STR(p->cells[0].frameworks[2].pip_spec, "torchaudio==2.4.1+cu124", "torchaudio pairs");
+	CHECK_STR(p->cells[0].frameworks[2].pip_spec, "torchaudio==2.4.1+cu124",
+		  "torchaudio pairs");
 	CHECK(p->cells[0].extra_index_urls.nr == 1, "one extra index URL, deduplicated");
 	CHECK_STR(p->cells[0].extra_index_urls.items[0], "https://download.pytorch.org/whl/cu124",
 		  "index URL from the template");
@@ -215,9 +216,9 @@ static void test_flavors(void)
 			CHECK(vec_findstr(&p->cells[0].closure_skip, "libcuda.so.1") >= 0,
 			      "closure skips driver sonames");
 			CHECK(p->cells[0].dlopen_nr >= 3 &&
-				      !strcmp(p->cells[0].dlopen[2].soname, "libnvrtc.so.12") &&
-				      !strcmp(p->cells[0].dlopen[2].loads.items[0],
-					      "libnvrtc-builtins.so.12.3"),
+				  !strcmp(p->cells[0].dlopen[2].soname, "libnvrtc.so.12") &&
+				  !strcmp(p->cells[0].dlopen[2].loads.items[0],
+					  "libnvrtc-builtins.so.12.3"),
 			      "dlopen rule expanded for CUDA 12.3");
 			CHECK(vec_findstr(&p->cells[0].builder_packages, "binutils") < 0,
 			      "strip none: no binutils");
@@ -234,11 +235,13 @@ static void test_flavors(void)
 
 		CHECK(p != NULL, "managed python plans where the OS lacks it");
 		if (p) {
-			CHECK_STR(p->cells[0].python_bin, "/opt/python/bin/python3.12", "managed bin");
+			CHECK_STR(p->cells[0].python_bin, "/opt/python/bin/python3.12",
+				  "managed bin");
 			CHECK_STR(p->cells[0].managed_python_dir, "/opt/python", "managed dir");
 			CHECK(vec_findstr(&p->cells[0].builder_packages, "curl") >= 0,
 			      "curl for the managed interpreter");
-			CHECK(p->cells[0].final_packages.nr == 0, "no OS python in the final stage");
+			CHECK(p->cells[0].final_packages.nr == 0,
+			      "no OS python in the final stage");
 		}
 		PLAN_DONE();
 	}
@@ -259,10 +262,11 @@ static void test_errors(void)
 		CHECK(diags.nr == 1, "the same problem in two cells is reported once (%zu)",
 		      diags.nr);
 		if (diags.nr)
-			CHECK_STR(diags.items[0],
-				  "test.yaml:5:21: frameworks.torch: torch 2.8 has no CUDA 12.4 wheel; "
-				  "it has cu126, cu128, cu129",
-				  "message points at the framework version");
+			CHECK_STR(
+			    diags.items[0],
+			    "test.yaml:5:21: frameworks.torch: torch 2.8 has no CUDA 12.4 wheel; "
+			    "it has cu126, cu128, cu129",
+			    "message points at the framework version");
 		PLAN_DONE();
 	}
 	{
@@ -308,7 +312,8 @@ static void test_override_order(void)
 	write_file(fb, "{\"schema_version\": 1, \"frameworks\": [{\"name\": \"torch\", "
 		       "\"releases\": [{\"version\": \"2.12.0\", \"variants\": [\"cu130\"]}]}]}\n");
 	write_file(ca, "{\"schema_version\": 1, \"releases\": [{\"version\": \"12.4.1\", "
-		       "\"cudnn_tag\": \"cudnn\", \"cudnn_version\": \"9.1.0.70\", \"driver\": \"999.1\", \"driver_floor\": \"525.60.13\", "
+		       "\"cudnn_tag\": \"cudnn\", \"cudnn_version\": \"9.1.0.70\", \"driver\": "
+		       "\"999.1\", \"driver_floor\": \"525.60.13\", "
 		       "\"require_branches\": [470], \"brands\": \"A\"}]}\n");
 
 	vec_push(&dirs, a);
@@ -389,10 +394,11 @@ static void test_big_matrix(void)
 	struct timespec t0, t1;
 	double ms;
 
-	strbuf_addstr(&sb, "name: big\nbase: {os: ubuntu22.04}\ncuda: \"12.4\"\npython: \"3.11\"\n"
-			   "python_source: managed\nmatrix:\n  cuda: [\"12.0\", \"12.1\", \"12.2\", "
-			   "\"12.3\", \"12.4\", \"12.5\", \"12.6\", \"12.8\", \"12.9\", \"13.0\"]\n"
-			   "  cudnn: [true, false]\n  python: [");
+	strbuf_addstr(&sb,
+		      "name: big\nbase: {os: ubuntu22.04}\ncuda: \"12.4\"\npython: \"3.11\"\n"
+		      "python_source: managed\nmatrix:\n  cuda: [\"12.0\", \"12.1\", \"12.2\", "
+		      "\"12.3\", \"12.4\", \"12.5\", \"12.6\", \"12.8\", \"12.9\", \"13.0\"]\n"
+		      "  cudnn: [true, false]\n  python: [");
 	for (int i = 0; i < 50; i++)
 		strbuf_addf(&sb, "%s\"3.%d\"", i ? ", " : "", i);
 	strbuf_addstr(&sb, "]\n");
@@ -401,7 +407,8 @@ static void test_big_matrix(void)
 		PLAN(sb.buf);
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		ms =
+		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 		CHECK(p && p->cells_nr == 1000, "1000-cell matrix plans (%zu diags)", diags.nr);
 		/* The time is the benchmark's business (bench/run.sh): reported, not judged. */
 		printf("# 1000 cells parse+plan in %.1f ms\n", ms);

@@ -56,13 +56,14 @@ static void test_fs(void)
 	free(p);
 	p = fs_join(dir, "a/f.txt");
 	CHECK(fs_write_atomic(p, "hello", 5) == 0, "fs_write_atomic writes");
-	CHECK(fs_read_file(p, &sb, 0) == 0 && !strcmp(sb.buf, "hello"), "fs_read_file reads it back");
+	CHECK(fs_read_file(p, &sb, 0) == 0 && !strcmp(sb.buf, "hello"),
+	      "fs_read_file reads it back");
 	strbuf_reset(&sb);
 	CHECK(fs_read_file(p, &sb, 3) < 0, "fs_read_file enforces its limit");
 	unlink(p);
 	free(p);
 	CHECK(fs_read_file("/nonexistent/x", &sb, 0) == GS_ENOTFOUND &&
-		      strstr(error_last(), "'/nonexistent/x'"),
+		  strstr(error_last(), "'/nonexistent/x'"),
 	      "a missing file is GS_ENOTFOUND and named in the error");
 
 	rel = fs_relpath("/a/b", "/a/b/c/d");
