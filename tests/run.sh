@@ -173,6 +173,17 @@ group_cli() {
 	expect_cli "a short option's value attached (-oDIR)" 0 "$TMP/attached/Dockerfile" \
 		generate "$y" "-o$TMP/attached"
 	expect_cli "--name=value" 0 "$TMP/eq/Dockerfile" generate "$y" "--out=$TMP/eq"
+	expect_cli "generate again into a directory it filled" 0 "$TMP/eq/Dockerfile" \
+		generate "$y" "--out=$TMP/eq"
+	mkdir -p "$TMP/cli-other"
+	echo keep >"$TMP/cli-other/notes.txt"
+	expect_cli "generate into a directory with other files" 0 "$TMP/cli-other/Dockerfile" \
+		generate "$y" -o "$TMP/cli-other"
+	if [ "$(cat "$TMP/cli-other/notes.txt")" = keep ] && ! ls "$TMP"/cli-other.tmp-* >/dev/null 2>&1; then
+		ok "cli: generate leaves the directory's other files alone, and no temporary"
+	else
+		notok "cli: generate into a directory with other files" "$(ls -la "$TMP" "$TMP/cli-other")"
+	fi
 	expect_cli "unwritable output directory is exit 3" 3 "cannot (create|write)" \
 		generate "$y" -o /proc/gpuslim-cannot-write
 }

@@ -24,6 +24,7 @@ static void render_push_file(struct vec *files, const char *name, struct strbuf 
 
 	f->name = xstrdup(name);
 	f->content = strbuf_detach(content, &f->len);
+	f->same_as = -1;
 	vec_push(files, f);
 }
 
@@ -210,6 +211,7 @@ static int render_cell_file(const struct plan *p, const struct plan_cell *c, con
 int render_plan(const struct plan *p, const char *out_dir, const char *version, struct vec *files)
 {
 	struct strbuf sb = STRBUF_INIT;
+	size_t first;
 	int ret = 0;
 
 	for (size_t i = 0; i < p->cells_nr; i++) {
@@ -229,6 +231,7 @@ int render_plan(const struct plan *p, const char *out_dir, const char *version, 
 	 * the context's own .dockerignore, so each cell carries a copy: the
 	 * build then never needs to write into the user's context.
 	 */
+	first = files->nr;
 	for (size_t i = 0; i < p->cells_nr; i++) {
 		struct strbuf copy = STRBUF_INIT;
 		char *name = xstrfmt("Dockerfile.%s.dockerignore", p->cells[i].id);
@@ -238,6 +241,9 @@ int render_plan(const struct plan *p, const char *out_dir, const char *version, 
 		free(name);
 	}
 	render_push_file(files, ".dockerignore", &sb);
+	/* the copies are the same bytes: an empty output directory gets links */
+	for (size_t i = first + 1; i < files->nr; i++)
+		((struct render_file *)files->items[i])->same_as = (long)first;
 done:
 	strbuf_release(&sb);
 	return ret;
@@ -258,9 +264,20 @@ static int render_is_unchanged(const char *path, const struct render_file *f)
 
 int render_write(const struct vec *files, const char *out_dir)
 {
+	struct fs_file *all = xcalloc(files->nr, sizeof(*all));
 	struct fs_batch batch;
 	int ret = 0;
 
+	for (size_t i = 0; i < files->nr; i++) {
+		const struct render_file *f = files->items[i];
+
+		all[i] = (struct fs_file){f->name, f->content, f->len, f->same_as};
+	}
+	ret = fs_fill_empty_dir(out_dir, all, files->nr);
+	free(all);
+	if (ret <= 0)
+		goto done;
+	ret = 0;
 	fs_batch_init(&batch);
 	for (size_t i = 0; i < files->nr && !ret; i++) {
 		const struct render_file *f = files->items[i];
@@ -273,12 +290,8 @@ int render_write(const struct vec *files, const char *out_dir)
 	if (!ret)
 		ret = fs_batch_commit(&batch);
 	fs_batch_release(&batch);
-	if (ret < 0) {
-		/* keep fs's message, as an infrastructure error */
-		char *msg = xstrdup(error_last());
-
-		ret = error_setc(GS_EINFRA, "%s", msg);
-		free(msg);
-	}
+done:
+	if (ret < 0) /* keep fs's message, as an infrastructure error */
+		ret = error_setc(GS_EINFRA, "%s", error_last());
 	return ret;
 }

@@ -42,6 +42,7 @@ struct render_file {
 	char *name;
 	char *content;
 	size_t len;
+	long same_as; /* index of an earlier file with the same bytes, or -1 */
 };
 
 /* vec free_item for a vector of struct render_file. */
@@ -58,9 +59,10 @@ void render_file_free(void *file);
 int render_plan(const struct plan *p, const char *out_dir, const char *version, struct vec *files);
 
 /*
- * Write each file under `out_dir` (which must exist) as one fs_batch:
- * every file is either the old one or the new one, never half-written. A
- * file that already has the same bytes is not rewritten.
+ * Write each file under `out_dir`: an empty `out_dir` is filled at once
+ * (fs_fill_empty_dir, copies as hard links), else the files go as one
+ * fs_batch, where a file that already has the same bytes is not rewritten.
+ * Either way every file is the old one or the new one, never half-written.
  * Returns 0 or GS_EINFRA with "cannot write '<path>': <reason>".
  */
 int render_write(const struct vec *files, const char *out_dir);

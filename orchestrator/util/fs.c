@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +145,126 @@ void fs_batch_release(struct fs_batch *b)
 	vec_release(&b->paths);
 	vec_release(&b->tmps);
 	b->sync_fd = -1;
+}
+
+/* 1 when `dir` has an entry, 0 when it is empty or absent, -1 on error. */
+static int fs_dir_has_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : error_set("cannot read '%s': %s", dir, strerror(errno));
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			found = 1;
+			break;
+		}
+	closedir(d);
+	return found;
+}
+
+/* Remove the temporary directory and the first `n` files made in it. */
+static void fs_fill_undo(const char *tmp, const struct fs_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *p = fs_join(tmp, files[i].name);
+
+		unlink(p);
+		free(p);
+	}
+	rmdir(tmp);
+}
+
+static int fs_fill_one(const char *tmp, const struct fs_file *files, size_t i)
+{
+	char *path = fs_join(tmp, files[i].name);
+	const char *p = files[i].data;
+	size_t len = files[i].len;
+	int fd, ret = 0;
+
+	if (files[i].same_as >= 0 && (size_t)files[i].same_as < i) {
+		char *src = fs_join(tmp, files[files[i].same_as].name);
+
+		if (link(src, path) < 0)
+			ret = error_set("cannot write '%s': %s", path, strerror(errno));
+		free(src);
+		free(path);
+		return ret;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+		free(path);
+		return ret;
+	}
+	while (len && !ret) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno != EINTR)
+			ret = error_set("cannot write '%s': %s", path, strerror(errno));
+		else if (w > 0)
+			p += w, len -= (size_t)w;
+	}
+	if (!ret && fchmod(fd, 0644) < 0)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	if (close(fd) < 0 && !ret)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	free(path);
+	return ret;
+}
+
+int fs_fill_empty_dir(const char *dir, const struct fs_file *files, size_t n)
+{
+	struct stat st;
+	mode_t mode = 0755;
+	char *base = xstrdup(dir), *tmp;
+	size_t made = 0;
+	int ret, fd;
+
+	while (strlen(base) > 1 && ends_with(base, "/"))
+		base[strlen(base) - 1] = '\0';
+	ret = fs_dir_has_entries(base);
+	if (ret != 0) {
+		free(base);
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strchr(files[i].name, '/')) {
+			free(base);
+			return 1;
+		}
+	if (stat(base, &st) == 0)
+		mode = st.st_mode & 07777;
+	tmp = xstrfmt("%s.tmp-XXXXXX", base);
+	if (!mkdtemp(tmp)) {
+		ret = error_set("cannot write '%s': %s", base, strerror(errno));
+		goto done;
+	}
+	for (; made < n && !ret; made++)
+		ret = fs_fill_one(tmp, files, made);
+	if (!ret) {
+		/* one sync for every file, then the directory appears whole */
+		fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) < 0 || chmod(tmp, mode) < 0)
+			ret = error_set("cannot write '%s': %s", base, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!ret && rename(tmp, base) < 0) {
+		/* Filled meanwhile, or in use (EBUSY): the caller goes file by file. */
+		if (errno == ENOTEMPTY || errno == EEXIST || errno == EBUSY)
+			ret = 1;
+		else
+			ret = error_set("cannot write '%s': %s", base, strerror(errno));
+	}
+	if (ret)
+		fs_fill_undo(tmp, files, made);
+done:
+	free(tmp);
+	free(base);
+	return ret;
 }
 
 int fs_mkdir_p(const char *path, mode_t mode)

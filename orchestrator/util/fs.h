@@ -35,6 +35,28 @@ int fs_batch_add(struct fs_batch *b, const char *path, const void *data, size_t 
 int fs_batch_commit(struct fs_batch *b);
 void fs_batch_release(struct fs_batch *b);
 
+/*
+ * One file of fs_fill_empty_dir(): `name` is a plain name (no '/'). A file
+ * whose `same_as` is the index of an earlier file gets a hard link to it
+ * instead of a copy of the same bytes; -1 otherwise.
+ */
+struct fs_file {
+	const char *name;
+	const void *data;
+	size_t len;
+	long same_as;
+};
+
+/*
+ * Fill `dir`, when it is empty or absent, with `n` files at once: they are
+ * written into a new sibling directory on the same file system, synced once,
+ * and that directory is renamed over `dir`. A reader sees `dir` empty or
+ * complete; creating, renaming and syncing each file apart costs several
+ * times more on a thousand files. Returns 0, 1 when `dir` holds something
+ * (nothing was done: write file by file), or -1 with "cannot write ...".
+ */
+int fs_fill_empty_dir(const char *dir, const struct fs_file *files, size_t n);
+
 /* mkdir -p. */
 int fs_mkdir_p(const char *path, mode_t mode);
 

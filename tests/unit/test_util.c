@@ -1,4 +1,6 @@
+#include <dirent.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -97,6 +99,83 @@ static void test_fs(void)
 	rmdir(dir);
 }
 
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_fill_empty_dir(void)
+{
+	char parent[] = "/tmp/gpuslim-fill-XXXXXX";
+	struct fs_file files[] = {
+	    {"a", "one", 3, -1},
+	    {"b", "two", 3, -1},
+	    {"c", "one", 3, 0},
+	};
+	struct fs_file bad[] = {{"x/y", "z", 1, -1}};
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st_a, st_c;
+	char *dir, *p;
+
+	CHECK(mkdtemp(parent) != NULL, "fill: mkdtemp");
+	dir = fs_join(parent, "out");
+	CHECK(fs_fill_empty_dir(dir, files, 3) == 0 && count_entries(dir) == 3,
+	      "fill: an absent directory is made with every file");
+	p = fs_join(dir, "b");
+	CHECK(fs_read_file(p, &sb, 0) == 0 && !strcmp(sb.buf, "two"), "fill: contents");
+	free(p);
+	p = fs_join(dir, "a");
+	stat(p, &st_a);
+	free(p);
+	p = fs_join(dir, "c");
+	stat(p, &st_c);
+	free(p);
+	CHECK(st_a.st_ino == st_c.st_ino && st_c.st_nlink == 2,
+	      "fill: a same_as file is a hard link, not a copy");
+	CHECK(fs_fill_empty_dir(dir, files, 3) == 1, "fill: a directory with files is left alone (1)");
+	CHECK(count_entries(parent) == 1, "fill: no temporary left beside it");
+	p = fs_join(parent, "empty");
+	mkdir(p, 0750);
+	CHECK(fs_fill_empty_dir(p, files, 2) == 0 && count_entries(p) == 2,
+	      "fill: an existing empty directory is filled");
+	CHECK(stat(p, &st_a) == 0 && (st_a.st_mode & 07777) == 0750,
+	      "fill: it keeps its permissions");
+	{
+		char *q = fs_join(parent, "empty2");
+
+		mkdir(q, 0755);
+		CHECK(fs_fill_empty_dir(q, bad, 1) == 1 && count_entries(q) == 0,
+		      "fill: a name with '/' is not for it: nothing done");
+		rmdir(q);
+		free(q);
+	}
+	for (const char *n = "abc"; *n; n++) {
+		char name[2] = {*n, 0};
+		char *f = fs_join(dir, name), *g = fs_join(p, name);
+
+		unlink(f);
+		unlink(g);
+		free(f);
+		free(g);
+	}
+	rmdir(dir);
+	rmdir(p);
+	rmdir(parent);
+	free(p);
+	free(dir);
+	strbuf_release(&sb);
+}
+
 static void test_hash(void)
 {
 	char hex[65];
@@ -123,6 +202,7 @@ int main(void)
 	test_strbuf();
 	test_vec();
 	test_fs();
+	test_fill_empty_dir();
 	test_hash();
 	return unit_done();
 }
