@@ -184,6 +184,19 @@ group_cli() {
 	else
 		notok "cli: generate into a directory with other files" "$(ls -la "$TMP" "$TMP/cli-other")"
 	fi
+	expect_cli "build -j 0" 2 "^gpuslim: -j/--jobs wants a number from 1 to 1024, not '0'$" \
+		build "$y" -j 0 --offline
+	expect_cli "build --backend nope" 2 \
+		"^gpuslim: unknown build backend 'nope': use 'buildx' or 'buildkit'$" \
+		build "$y" --backend nope --offline
+	expect_cli "build --progress nope" 2 "^gpuslim: --progress wants auto, tty or plain, not 'nope'$" \
+		build "$y" --progress nope --offline
+	expect_cli "gate without --recipe" 2 "^gpuslim gate: missing option --recipe$" gate some/image
+	expect_cli "inspect --source nope" 2 \
+		"^gpuslim: --source wants auto, engine, registry, archive or oci, not 'nope'$" \
+		inspect some/image --source nope
+	expect_cli "gate --top abc" 2 "^gpuslim: --top wants a number from 1 to 100000, not 'abc'$" \
+		gate some/image --recipe "$y" --top abc
 	expect_cli "unwritable output directory is exit 3" 3 "cannot (create|write)" \
 		generate "$y" -o /proc/gpuslim-cannot-write
 }
