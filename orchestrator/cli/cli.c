@@ -170,6 +170,8 @@ void cli_error_last(void)
 
 void cli_print_diags(const struct vec *diags)
 {
+	if (!diags->nr)
+		cli_error_last();
 	for (size_t i = 0; i < diags->nr; i++)
 		fprintf(stderr, "%s\n", (const char *)diags->items[i]);
 }

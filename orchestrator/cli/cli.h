@@ -56,7 +56,9 @@ const struct cli_cmd *cli_find_cmd(const char *name);
 /* "gpuslim: <error_last()>" on stderr. */
 void cli_error_last(void);
 void cli_error(const char *fmt, ...) GS_FMT(1, 2);
-/* Print each diagnostic (already "file:line:col: ..." formatted) to stderr. */
+/* Print each diagnostic (already "file:line:col: ..." formatted) to stderr;
+ * with none, the last error: a failure that is not about one recipe value
+ * (a file that cannot be read) leaves its message there instead. */
 void cli_print_diags(const struct vec *diags);
 /* Map a core return code to an exit code. */
 int cli_exit_for(int core_ret);

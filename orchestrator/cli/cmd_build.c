@@ -391,16 +391,6 @@ static int interrupted_exit(void)
 	return EXIT_INTERRUPTED;
 }
 
-/* Print the diagnostics, or the last error when there are none. */
-static int build_fail(const struct vec *diags, int code)
-{
-	if (diags->nr)
-		cli_print_diags(diags);
-	else
-		cli_error_last();
-	return code;
-}
-
 static int parse_jobs(int *jobs)
 {
 	char *end;
@@ -437,7 +427,7 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 		ret = plan_resolve_images(*p, rc, diags);
 		registry_client_free(rc);
 		if (ret < 0) {
-			build_fail(diags, 0);
+			cli_print_diags(diags);
 			if (ret == GS_EINFRA)
 				fprintf(stderr, "gpuslim: (--offline builds from the plan's tags "
 						"without asking the registry)\n");

@@ -36,10 +36,7 @@ int cmd_validate(int argc, char **argv)
 
 	if (syntax_only) {
 		if (recipe_load(recipe_path, &r, &diags) < 0) {
-			if (diags.nr)
-				cli_print_diags(&diags);
-			else
-				cli_error_last();
+			cli_print_diags(&diags);
 			code = EXIT_USAGE;
 			goto done;
 		}

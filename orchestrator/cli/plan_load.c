@@ -4,16 +4,6 @@
 #include "cli/plan_load.h"
 #include "core/registry.h"
 
-/* Print the diagnostics, or the last error when there are none. */
-static int plan_load_fail(const struct vec *diags)
-{
-	if (diags->nr)
-		cli_print_diags(diags);
-	else
-		cli_error_last();
-	return EXIT_USAGE;
-}
-
 int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct cli_planned *out)
 {
 	struct vec diags = VEC_INIT(free);
@@ -25,7 +15,8 @@ int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct
 	if (recipe_load(recipe_path, &out->recipe, &diags) < 0 ||
 	    knowledge_load(&out->kb, plugin_dirs) < 0 ||
 	    plan_build(out->recipe, out->kb, &out->plan, &diags) < 0) {
-		code = plan_load_fail(&diags);
+		cli_print_diags(&diags);
+		code = EXIT_USAGE;
 		cli_planned_release(out);
 	}
 	vec_release(&diags);
@@ -50,7 +41,7 @@ int cli_resolve_images(struct plan *p)
 	int ret = plan_resolve_images(p, rc, &diags);
 
 	if (ret < 0) {
-		if (ret == GS_EINVAL && diags.nr)
+		if (ret == GS_EINVAL)
 			cli_print_diags(&diags);
 		else
 			cli_error_last();
