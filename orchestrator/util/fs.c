@@ -44,20 +44,15 @@ done:
 	return ret;
 }
 
-/* Write `len` bytes to a new temporary beside `path`; *tmp_out names it. */
-static int fs_write_temp(const char *path, const void *data, size_t len, int do_fsync,
-			 char **tmp_out)
+/*
+ * Write all of `data` to the new file `fd`, make it 0644 whatever the umask,
+ * fsync it when asked, and close it. Errors name `path`, the destination.
+ */
+static int fs_write_fd(int fd, const char *path, const void *data, size_t len, int do_fsync)
 {
-	char *tmp = xstrfmt("%s.tmp-XXXXXX", path);
 	const char *p = data;
-	int fd, ret = 0;
+	int ret = 0;
 
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		ret = error_set("cannot write '%s': %s", path, strerror(errno));
-		free(tmp);
-		return ret;
-	}
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
@@ -76,6 +71,23 @@ static int fs_write_temp(const char *path, const void *data, size_t len, int do_
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
 	if (close(fd) < 0 && !ret)
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	return ret;
+}
+
+/* Write `len` bytes to a new temporary beside `path`; *tmp_out names it. */
+static int fs_write_temp(const char *path, const void *data, size_t len, int do_fsync,
+			 char **tmp_out)
+{
+	char *tmp = xstrfmt("%s.tmp-XXXXXX", path);
+	int fd, ret;
+
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+		free(tmp);
+		return ret;
+	}
+	ret = fs_write_fd(fd, path, data, len, do_fsync);
 	if (ret) {
 		unlink(tmp);
 		free(tmp);
@@ -180,8 +192,6 @@ static void fs_fill_undo(const char *tmp, const struct fs_file *files, size_t n)
 static int fs_fill_one(const char *tmp, const struct fs_file *files, size_t i)
 {
 	char *path = fs_join(tmp, files[i].name);
-	const char *p = files[i].data;
-	size_t len = files[i].len;
 	int fd, ret = 0;
 
 	if (files[i].same_as >= 0 && (size_t)files[i].same_as < i) {
@@ -190,27 +200,12 @@ static int fs_fill_one(const char *tmp, const struct fs_file *files, size_t i)
 		if (link(src, path) < 0)
 			ret = error_set("cannot write '%s': %s", path, strerror(errno));
 		free(src);
-		free(path);
-		return ret;
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
+	} else if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
-		free(path);
-		return ret;
+	} else {
+		/* no fsync here: the caller syncs the whole directory once */
+		ret = fs_write_fd(fd, path, files[i].data, files[i].len, 0);
 	}
-	while (len && !ret) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno != EINTR)
-			ret = error_set("cannot write '%s': %s", path, strerror(errno));
-		else if (w > 0)
-			p += w, len -= (size_t)w;
-	}
-	if (!ret && fchmod(fd, 0644) < 0)
-		ret = error_set("cannot write '%s': %s", path, strerror(errno));
-	if (close(fd) < 0 && !ret)
-		ret = error_set("cannot write '%s': %s", path, strerror(errno));
 	free(path);
 	return ret;
 }
