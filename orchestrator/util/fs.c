@@ -167,7 +167,8 @@ static int fs_dir_has_entries(const char *dir)
 	int found = 0;
 
 	if (!d)
-		return errno == ENOENT ? 0 : error_set("cannot read '%s': %s", dir, strerror(errno));
+		return errno == ENOENT ? 0
+				       : error_set("cannot read '%s': %s", dir, strerror(errno));
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
 			found = 1;

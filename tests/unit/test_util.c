@@ -142,7 +142,8 @@ static void test_fill_empty_dir(void)
 	free(p);
 	CHECK(st_a.st_ino == st_c.st_ino && st_c.st_nlink == 2,
 	      "fill: a same_as file is a hard link, not a copy");
-	CHECK(fs_fill_empty_dir(dir, files, 3) == 1, "fill: a directory with files is left alone (1)");
+	CHECK(fs_fill_empty_dir(dir, files, 3) == 1,
+	      "fill: a directory with files is left alone (1)");
 	CHECK(count_entries(parent) == 1, "fill: no temporary left beside it");
 	p = fs_join(parent, "empty");
 	mkdir(p, 0750);
