@@ -1359,6 +1359,10 @@ struct search {
 	uint32_t *dirs; /* resolved default directories */
 	size_t dirs_nr, dirs_alloc;
 	struct u32map cache; /* needed -> 1 found, 0 missing (default dirs) */
+	/* Executables with a DT_RPATH and no DT_RUNPATH: ld.so searches their RPATH
+	 * for every library of the process that has no RUNPATH of its own. */
+	const struct elf_file *rpath_exes;
+	size_t rpath_exes_nr;
 };
 
 static void search_add_dir(struct search *s, const char *dir)
@@ -1454,12 +1458,17 @@ static void search_add_ldconf(struct search *s, const char *text, int depth)
 	strbuf_release(&line);
 }
 
-/* Is `needed` a regular file in `dir` (through symlinks)? */
-static int found_in(struct analysis *an, uint32_t dir, const char *needed)
+/* The regular file `needed` names in `dir` (through symlinks), or FSI_NONE. */
+static uint32_t file_in(struct analysis *an, uint32_t dir, const char *needed)
 {
 	uint32_t f = fsi_resolve(&an->fsi, dir, needed, 1);
 
-	return f != FSI_NONE && fsi_node(&an->fsi, f)->type == FSI_FILE;
+	return f != FSI_NONE && fsi_node(&an->fsi, f)->type == FSI_FILE ? f : FSI_NONE;
+}
+
+static int found_in(struct analysis *an, uint32_t dir, const char *needed)
+{
+	return file_in(an, dir, needed) != FSI_NONE;
 }
 
 static int search_default(struct search *s, uint32_t needed)
@@ -1475,14 +1484,16 @@ static int search_default(struct search *s, uint32_t needed)
 	return (int)*slot;
 }
 
-/* Through the file's own RPATH/RUNPATH ($ORIGIN = its directory). */
-static int search_paths(struct analysis *an, uint32_t file, const char *paths, const char *needed)
+/* Through the file's own RPATH/RUNPATH ($ORIGIN = its directory): the file
+ * found, or FSI_NONE. */
+static uint32_t search_paths(struct analysis *an, uint32_t file, const char *paths,
+			     const char *needed)
 {
 	struct strbuf dir = STRBUF_INIT, origin = STRBUF_INIT, one = STRBUF_INIT;
-	int found = 0;
+	uint32_t found = FSI_NONE;
 
 	fsi_path(&an->fsi, fsi_node(&an->fsi, file)->parent, &origin);
-	for (const char *p = paths; p && *p && !found;) {
+	for (const char *p = paths; p && *p && found == FSI_NONE;) {
 		const char *end = strchrnul(p, ':');
 
 		strbuf_reset(&one);
@@ -1509,7 +1520,7 @@ static int search_paths(struct analysis *an, uint32_t file, const char *paths, c
 			uint32_t d = fsi_resolve(&an->fsi, FSI_ROOT, dir.buf, 1);
 
 			if (d != FSI_NONE && fsi_node(&an->fsi, d)->type == FSI_DIR)
-				found = found_in(an, d, needed);
+				found = file_in(an, d, needed);
 		}
 		p = *end ? end + 1 : end;
 	}
@@ -1517,6 +1528,37 @@ static int search_paths(struct analysis *an, uint32_t file, const char *paths, c
 	strbuf_release(&origin);
 	strbuf_release(&one);
 	return found;
+}
+
+/*
+ * A library without RUNPATH also searches the RPATH of the executable that
+ * loads it (when that executable has no RUNPATH). The closure is checked per
+ * file, not per process, so "loads it" is approximated: the executable's RPATH
+ * finds the library itself, by its soname or its file name. This is the
+ * bundled-libraries layout (bin/app with RPATH $ORIGIN/../lib, lib/liba.so
+ * needing lib/libb.so with no RPATH of its own), which works at run time.
+ */
+static int inherited_rpath(struct search *s, uint32_t file, const struct elf_rec *er,
+			   const char *needed)
+{
+	struct analysis *an = s->an;
+	const char *self = er->soname ? fsi_str(&an->fsi, er->soname)
+				      : fsi_str(&an->fsi, fsi_node(&an->fsi, file)->name);
+
+	for (size_t i = 0; i < s->rpath_exes_nr; i++) {
+		const struct elf_file *x = &s->rpath_exes[i];
+		const char *rpath = fsi_str(&an->fsi, x->er->rpath);
+		uint32_t f;
+
+		if (x->node == file || (f = search_paths(an, x->node, rpath, self)) == FSI_NONE)
+			continue;
+		/* That very file, by name or as another hard link of it. */
+		if ((f == file ||
+		     fsi_node(&an->fsi, f)->inode == fsi_node(&an->fsi, file)->inode) &&
+		    search_paths(an, x->node, rpath, needed) != FSI_NONE)
+			return 1;
+	}
+	return 0;
 }
 
 static int resolvable(struct search *s, uint32_t file, const struct elf_rec *er, uint32_t needed,
@@ -1529,11 +1571,14 @@ static int resolvable(struct search *s, uint32_t file, const struct elf_rec *er,
 		return found_in(an, fsi_node(&an->fsi, file)->parent, n);
 	if (same_dir && found_in(an, fsi_node(&an->fsi, file)->parent, n))
 		return 1;
-	if (er->rpath && !er->runpath && search_paths(an, file, fsi_str(&an->fsi, er->rpath), n))
+	if (er->rpath && !er->runpath &&
+	    search_paths(an, file, fsi_str(&an->fsi, er->rpath), n) != FSI_NONE)
 		return 1;
-	if (er->runpath && search_paths(an, file, fsi_str(&an->fsi, er->runpath), n))
+	if (er->runpath && search_paths(an, file, fsi_str(&an->fsi, er->runpath), n) != FSI_NONE)
 		return 1;
-	return search_default(s, needed);
+	if (search_default(s, needed))
+		return 1;
+	return !er->runpath && inherited_rpath(s, file, er, n);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1545,7 +1590,8 @@ static json_t *closure_json(struct analysis *an, struct tally *t, json_t *cfg, j
 			    size_t *missing_nr)
 {
 	const struct knowledge *kb = an->opts->kb;
-	struct search s = {an, NULL, 0, 0, {0}};
+	struct search s = {an, NULL, 0, 0, {0}, NULL, 0};
+	struct elf_file *rpath_exes = xcalloc(t->elves_nr + 1, sizeof(*rpath_exes));
 	json_t *missing = json_array(), *driver = json_array(), *obj;
 	struct u32map driver_seen, soname_at, missing_by_needed;
 	const char *cuda = config_env(cfg, "CUDA_VERSION");
@@ -1571,6 +1617,13 @@ static json_t *closure_json(struct analysis *an, struct tally *t, json_t *cfg, j
 	    &s, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:/lib:/usr/lib",
 	    ':');
 
+	for (size_t i = 0; i < t->elves_nr; i++) {
+		const struct elf_rec *er = t->elves[i].er;
+
+		if (er->interp && er->rpath && !er->runpath)
+			rpath_exes[s.rpath_exes_nr++] = t->elves[i];
+	}
+	s.rpath_exes = rpath_exes;
 	for (size_t i = 0; i < t->elves_nr; i++)
 		if (t->elves[i].er->soname) {
 			uint32_t *slot = map_slot(&soname_at, t->elves[i].er->soname, 1);
@@ -1697,6 +1750,7 @@ static json_t *closure_json(struct analysis *an, struct tally *t, json_t *cfg, j
 			missing, "driver_expected", driver, "driver_in_image", t->driver_in_image,
 			"dangling_interpreters", t->dangling);
 	map_release(&s.cache);
+	free(rpath_exes);
 	map_release(&driver_seen);
 	map_release(&soname_at);
 	map_release(&missing_by_needed);

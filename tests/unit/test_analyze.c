@@ -305,7 +305,23 @@ static int build_elves(void)
 	    "cc -s -o app main.c -L. -lfoo -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
 	    "cc -s -o app2 main.c -L. -lfoo\n"
 	    "ln -sf libbaz.so.1 libbaz.so\n"
-	    "cc -s -o app3 mainbar.c -L. -lbaz\n";
+	    "cc -s -o app3 mainbar.c -L. -lbaz\n"
+	    /* Bundled libraries: liba needs libb and has no RPATH of its own. The
+	     * executable's RPATH serves liba's needs too; its RUNPATH would not. The
+	     * real loader runs both, to say what the analyzer must find. */
+	    "printf 'int b(void){return 1;}\\n' > b.c\n"
+	    "printf 'int b(void);\\nint a(void){return b();}\\n' > a.c\n"
+	    "printf 'int a(void);\\nint main(void){return a();}\\n' > ra.c\n"
+	    "mkdir -p r/bin r/lib s/bin s/lib\n"
+	    "cc -shared -fPIC -s -o r/lib/libb.so.1 -Wl,-soname,libb.so.1 b.c\n"
+	    "cc -shared -fPIC -s -o r/lib/liba.so.1 -Wl,-soname,liba.so.1 a.c r/lib/libb.so.1\n"
+	    "cp r/lib/liba.so.1 r/lib/libb.so.1 s/lib/\n"
+	    "cc -s -o r/bin/rapp ra.c r/lib/liba.so.1 -Wl,-rpath-link,r/lib "
+	    "-Wl,--disable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
+	    "cc -s -o s/bin/runapp ra.c s/lib/liba.so.1 -Wl,-rpath-link,s/lib "
+	    "-Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
+	    "rc=0; r/bin/rapp || rc=$?; echo $rc > rapp.rc\n"
+	    "rc=0; s/bin/runapp 2>/dev/null || rc=$?; echo $rc > runapp.rc\n";
 	struct process p;
 	struct process_result res;
 	int ok;
@@ -585,6 +601,68 @@ done:
 	free(needs);
 }
 
+/* ---- scenario 2b: an executable's RPATH serves its libraries ----------- */
+
+static void test_rpath_inherit(const struct knowledge *kb)
+{
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	json_t *cfg =
+	    json_pack("{s:{s:s,s:[s]}}", "config", "User", "1000", "Cmd", "/opt/r/bin/rapp");
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *missing;
+	size_t rapp_n, runapp_n, a_n, b_n, rc1_n, rc2_n;
+	char *rapp = slurp("r/bin/rapp", &rapp_n), *runapp = slurp("s/bin/runapp", &runapp_n),
+	     *a = slurp("r/lib/liba.so.1", &a_n), *b = slurp("r/lib/libb.so.1", &b_n),
+	     *rc1 = slurp("rapp.rc", &rc1_n), *rc2 = slurp("runapp.rc", &rc2_n);
+	const struct ent l0[] = {{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+				 {'F', "opt/r/bin/rapp", rapp, rapp_n},
+				 {'F', "opt/r/lib/liba.so.1", a, a_n},
+				 {'F', "opt/r/lib/libb.so.1", b, b_n},
+				 {'F', "opt/s/bin/runapp", runapp, runapp_n},
+				 {'F', "opt/s/lib/liba.so.1", a, a_n},
+				 {'F', "opt/s/lib/libb.so.1", b, b_n},
+				 {0, 0, 0, 0}};
+
+	/* What glibc's loader did with the same files. */
+	CHECK_STR(rc1, "1\n", "ld.so: rapp (RPATH) loads liba and libb, exits 1");
+	CHECK_STR(rc2, "127\n", "ld.so: runapp (RUNPATH) loads liba, which misses libb");
+
+	memset(&meta, 0, sizeof(meta));
+	meta_init(&meta, 1, cfg);
+	o.kb = kb;
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, l0);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the RPATH scenario (%s)",
+	      error_last());
+	missing = jget(r, "closure.missing");
+	CHECK(json_array_size(missing) == 1, "one missing library (%zu)", json_array_size(missing));
+	CHECK(!find_by(missing, "file", "/opt/r/lib/liba.so.1"),
+	      "liba under an RPATH executable finds libb through that RPATH");
+	CHECK(find_by(missing, "file", "/opt/s/lib/liba.so.1") &&
+		  !strcmp(json_string_value(json_object_get(
+			      find_by(missing, "file", "/opt/s/lib/liba.so.1"), "needed")),
+			  "libb.so.1"),
+	      "liba under a RUNPATH executable misses libb.so.1, as ld.so does");
+	CHECK(!find_by(missing, "file", "/opt/r/bin/rapp") &&
+		  !find_by(missing, "file", "/opt/s/bin/runapp"),
+	      "both executables find liba through their own path");
+	CHECK(count_rule(r, "missing-library", "error") == 1, "one missing-library error");
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+	json_decref(cfg);
+	free(rapp);
+	free(runapp);
+	free(a);
+	free(b);
+	free(rc1);
+	free(rc2);
+}
+
 /* ---- scenario 3: a missing command through a symlink loop -------------- */
 
 static void test_command(void)
@@ -723,9 +801,10 @@ int main(void)
 	}
 	vec_push(&dirs, (void *)"plugins");
 	CHECK(knowledge_load_dirs(&kb, &dirs) == 0, "load plugins/ (%s)", error_last());
-	if (build_elves() && kb)
+	if (build_elves() && kb) {
 		test_contents(kb);
-	else
+		test_rpath_inherit(kb);
+	} else
 		CHECK(0, "cc builds the ELF files");
 	knowledge_free(kb);
 	vec_release(&dirs);
