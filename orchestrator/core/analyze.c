@@ -1796,10 +1796,79 @@ static int versions_agree(const char *a, const char *b)
 	return !strcmp(a, b);
 }
 
+/*
+ * One soname at versions that disagree ("12.4.5.8" in the base's lib64,
+ * "12.6.4.1" in a conda or pip tree): two CUDAs all the same, of which a
+ * process loads one by that soname. A warning, as a different version may be
+ * wanted; its bytes are one copy per version group beyond the largest, so the
+ * error findings of each group's own copies are not counted twice.
+ */
+struct dup_versions {
+	const char *soname;
+	size_t groups;
+	uint64_t sum, max;
+	struct strbuf where;
+	char *first_path;
+};
+
+static void dup_versions_begin(struct dup_versions *dv, const struct dup_rec *recs, size_t nr,
+			       size_t i, size_t *soname_end)
+{
+	size_t e = i;
+
+	while (e < nr && !strcmp(recs[e].soname, recs[i].soname))
+		e++;
+	*soname_end = e;
+	dv->soname = recs[i].soname;
+	dv->groups = 0;
+	dv->sum = dv->max = 0;
+	strbuf_reset(&dv->where);
+	free(dv->first_path);
+	dv->first_path = NULL;
+}
+
+static void dup_versions_add(struct dup_versions *dv, struct analysis *an,
+			     const struct dup_rec *first, const char *version, uint64_t max)
+{
+	struct strbuf p = STRBUF_INIT;
+
+	fsi_path(&an->fsi, first->node, &p);
+	if (!dv->groups)
+		dv->first_path = xstrdup(p.buf);
+	if (dv->groups < 3)
+		strbuf_addf(&dv->where, "%s%s at %s", dv->groups ? ", " : "",
+			    version ? version : "unversioned", p.buf);
+	else if (dv->groups == 3)
+		strbuf_addstr(&dv->where, ", ...");
+	dv->groups++;
+	dv->sum += max;
+	if (max > dv->max)
+		dv->max = max;
+	strbuf_release(&p);
+}
+
+static void dup_versions_end(struct dup_versions *dv, json_t *findings)
+{
+	char *msg;
+
+	if (dv->groups < 2)
+		return;
+	msg =
+	    xstrfmt("'%s' is in the image at %zu versions (%s): %llu bytes in the versions "
+		    "beyond one",
+		    dv->soname, dv->groups, dv->where.buf, (unsigned long long)(dv->sum - dv->max));
+	json_array_append_new(findings,
+			      json_pack("{s:s,s:s,s:s,s:s,s:I}", "rule", "duplicate-library",
+					"severity", "warn", "message", msg, "path", dv->first_path,
+					"bytes", (json_int_t)(dv->sum - dv->max)));
+	free(msg);
+}
+
 static json_t *duplicates_json(struct analysis *an, struct tally *t, json_t *findings)
 {
 	struct dup_rec *recs = xcalloc(t->elves_nr + 1, sizeof(*recs));
-	size_t nr = 0;
+	struct dup_versions dv = {NULL, 0, 0, 0, STRBUF_INIT, NULL};
+	size_t nr = 0, soname_end = 0;
 	json_t *arr = json_array();
 	struct strbuf path = STRBUF_INIT;
 
@@ -1833,8 +1902,9 @@ static json_t *duplicates_json(struct analysis *an, struct tally *t, json_t *fin
 		uint64_t sum = recs[i].size, max = recs[i].size;
 		size_t distinct = 1;
 
-		while (j < nr && !strcmp(recs[j].soname, recs[i].soname) &&
-		       versions_agree(version, recs[j].version)) {
+		if (i == soname_end) /* a new soname: its version groups follow */
+			dup_versions_begin(&dv, recs, nr, i, &soname_end);
+		while (j < soname_end && versions_agree(version, recs[j].version)) {
 			int same = 0;
 
 			for (size_t k = i; k < j; k++)
@@ -1884,10 +1954,15 @@ static json_t *duplicates_json(struct analysis *an, struct tally *t, json_t *fin
 					   "version", jstr(version), "paths", paths, "copies",
 					   copies, "bytes", (json_int_t)(sum - max)));
 		}
+		dup_versions_add(&dv, an, &recs[i], version, max);
+		if (j == soname_end)
+			dup_versions_end(&dv, findings);
 		i = j;
 	}
 	free(recs);
 	strbuf_release(&path);
+	strbuf_release(&dv.where);
+	free(dv.first_path);
 	return arr;
 }
 

@@ -74,7 +74,8 @@
  *   dangling-interpreter (error)  an interpreter symlink (bin/python3.11, bin/node...) or
  *                             a symlink to one, whose final target is not there (a venv
  *                             copied without its Python); other dangling links are no finding
- *   duplicate-library (error) the same soname and version twice (CUDA twice)
+ *   duplicate-library (error) the same soname and version twice (CUDA twice);
+ *                             (warn) one soname at versions that disagree
  *   missing-command (error)   entrypoint/cmd[0] does not exist in the image
  *   unstripped-elf (warn)     ELF files with symbol tables or debug info
  *   caches (warn)             apt lists, pip/uv caches, model hub caches, __pycache__

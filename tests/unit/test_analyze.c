@@ -298,6 +298,8 @@ static int build_elves(void)
 	    "cc -shared -fPIC -s -o libbar.so.2 -Wl,-soname,libbar.so.2 bar.c\n"
 	    "cc -shared -fPIC -s -o libbaz.so.1 -Wl,-soname,libbaz.so.1 bar.c\n"
 	    "cc -shared -fPIC -s -o libcublas.so.12.4.5.8 -Wl,-soname,libcublas.so.12 cu.c\n"
+	    "printf 'char pad[65536] = {1};\\n' > pad.c\n"
+	    "cc -shared -fPIC -s -o libcublas.so.12.6.4.1 -Wl,-soname,libcublas.so.12 cu.c pad.c\n"
 	    "cc -shared -fPIC -s -o libcuda.so.1 -Wl,-soname,libcuda.so.1 cuda.c\n"
 	    "ln -sf libcuda.so.1 libcuda.so\n"
 	    "cc -shared -fPIC -s -o libneedscuda.so -Wl,-soname,libneedscuda.so needcuda.c -L. "
@@ -663,6 +665,82 @@ static void test_rpath_inherit(const struct knowledge *kb)
 	free(rc2);
 }
 
+/* ---- scenario 2c: one soname at two versions ---------------------------- */
+
+static json_t *finding_of(json_t *report, const char *rule, const char *severity)
+{
+	json_t *it;
+	size_t i;
+
+	json_array_foreach(json_object_get(report, "findings"), i, it)
+	{
+		if (!strcmp(json_string_value(json_object_get(it, "rule")), rule) &&
+		    !strcmp(json_string_value(json_object_get(it, "severity")), severity))
+			return it;
+	}
+	return NULL;
+}
+
+static void test_dup_versions(const struct knowledge *kb)
+{
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	json_t *cfg = json_pack("{s:{s:s}}", "config", "User", "1000");
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *f;
+	char *want;
+	size_t old_n, new_n;
+	char *old = slurp("libcublas.so.12.4.5.8", &old_n),
+	     *new = slurp("libcublas.so.12.6.4.1", &new_n);
+	/* The base's CUDA, a wheel's copy of the same build (named by major only),
+	 * and a conda tree's newer build. */
+	const struct ent l0[] = {
+	    {'F', "usr/local/cuda/lib64/libcublas.so.12.4.5.8", old, old_n},
+	    {'L', "usr/local/cuda/lib64/libcublas.so.12", "libcublas.so.12.4.5.8", 0},
+	    {'F', "site/nvidia/cublas/lib/libcublas.so.12", old, old_n},
+	    {'F', "opt/conda/lib/libcublas.so.12.6.4.1", new, new_n},
+	    {'L', "opt/conda/lib/libcublas.so.12", "libcublas.so.12.6.4.1", 0},
+	    {0, 0, 0, 0}};
+
+	CHECK(new_n != old_n, "the two builds differ in size (%zu, %zu)", old_n, new_n);
+	memset(&meta, 0, sizeof(meta));
+	meta_init(&meta, 1, cfg);
+	o.kb = kb;
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, l0);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the versions scenario (%s)",
+	      error_last());
+	CHECK(json_array_size(jget(r, "cuda.duplicates")) == 1 &&
+		  !strcmp(json_string_value(jget(r, "cuda.duplicates.0.version")), "12.4.5.8") &&
+		  jint_at(r, "cuda.duplicates.0.bytes") == (long long)old_n,
+	      "the same version twice: one duplicate, one copy's bytes");
+	CHECK(count_rule(r, "duplicate-library", "error") == 1, "... an error");
+	f = finding_of(r, "duplicate-library", "warn");
+	CHECK(f && count_rule(r, "duplicate-library", "warn") == 1,
+	      "two versions of one soname: one warning");
+	CHECK(f && json_integer_value(json_object_get(f, "bytes")) ==
+		       (long long)(old_n < new_n ? old_n : new_n),
+	      "its bytes: the smaller version's copy (%lld)",
+	      f ? (long long)json_integer_value(json_object_get(f, "bytes")) : -1);
+	want = xstrfmt("'libcublas.so.12' is in the image at 2 versions (12.4.5.8 at "
+		       "/site/nvidia/cublas/lib/libcublas.so.12, 12.6.4.1 at "
+		       "/opt/conda/lib/libcublas.so.12.6.4.1): %zu bytes in the versions beyond "
+		       "one",
+		       old_n);
+	CHECK_STR(f ? json_string_value(json_object_get(f, "message")) : NULL, want,
+		  "its message names each version and where");
+	free(want);
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+	json_decref(cfg);
+	free(old);
+	free(new);
+}
+
 /* ---- scenario 3: a missing command through a symlink loop -------------- */
 
 static void test_command(void)
@@ -804,6 +882,7 @@ int main(void)
 	if (build_elves() && kb) {
 		test_contents(kb);
 		test_rpath_inherit(kb);
+		test_dup_versions(kb);
 	} else
 		CHECK(0, "cc builds the ELF files");
 	knowledge_free(kb);
