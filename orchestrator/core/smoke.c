@@ -1,3 +1,4 @@
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,8 @@ done:
 	vec_release(&argv);
 }
 
+static atomic_uint smoke_seq;
+
 static long long smoke_now_ms(void)
 {
 	struct timespec ts;
@@ -125,6 +128,24 @@ static char *smoke_last_line(const char *s)
 	if (end - start > 200)
 		start = end - 200;
 	return xstrndup(s + start, end - start);
+}
+
+/* docker run's own error ("docker: Error response from daemon: ..."), which
+ * "See 'docker run --help'." follows; else the last line. */
+static char *smoke_docker_error(const char *s)
+{
+	const char *p = s;
+
+	while (p && *p) {
+		if (starts_with(p, "docker: ")) {
+			const char *end = strchrnul(p, '\n');
+
+			return xstrndup(p, (size_t)(end - p) > 300 ? 300 : (size_t)(end - p));
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return smoke_last_line(s);
 }
 
 static void smoke_remove(const char *docker, const char *name)
@@ -168,7 +189,9 @@ static int smoke_one(const struct smoke_opts *o, const struct plan_smoke *t, siz
 		free(gname);
 		return 0;
 	}
-	cname = xstrfmt("gpuslim-smoke-%ld-%zu", (long)getpid(), index);
+	/* Unique in the process: cells are gated on several threads at once. */
+	cname = xstrfmt("gpuslim-smoke-%ld-%u-%zu", (long)getpid(), atomic_fetch_add(&smoke_seq, 1),
+			index);
 	process_init(&p);
 	vec_pushstr(&p.argv, o->docker);
 	vec_pushstr(&p.argv, "run");
@@ -213,8 +236,11 @@ static int smoke_one(const struct smoke_opts *o, const struct plan_smoke *t, siz
 			     t->reject, last);
 	} else if (res.exited && code >= 125 && code <= 127) {
 		/* docker's own: the daemon refused, or the command cannot run */
+		char *why = smoke_docker_error(p.out.buf);
+
 		g = gate_add(results, GATE_SMOKE, gname, GATE_FAIL,
-			     "the container did not start (docker run exit %d): %s", code, last);
+			     "the container did not start (docker run exit %d): %s", code, why);
+		free(why);
 	} else if (res.timed_out && !t->any_exit) {
 		g = gate_add(results, GATE_SMOKE, gname, GATE_FAIL, "timed out after %lds: %s",
 			     timeout, last);

@@ -319,6 +319,11 @@ static void test_smoke(void)
 	const char *const nodriver[] = {
 	    "/bin/sh", "-c", "echo 'vadd: CUDA error: cudaErrorInsufficientDriver'; exit 1", NULL};
 	const char *const sleep5[] = {"/bin/sleep", "5", NULL};
+	const char *const conflict[] = {
+	    "/bin/sh", "-c",
+	    "echo 'docker: Error response from daemon: Conflict. The container name is already "
+	    "in use.' >&2; echo \"See 'docker run --help'.\" >&2; exit 125",
+	    NULL};
 	struct smoke_gpu gpu;
 	struct smoke_opts o;
 	struct vec res = VEC_INIT(gate_result_free);
@@ -392,6 +397,29 @@ static void test_smoke(void)
 	g = smoke1(&res, &o, mk("server", sleep5, 0, NULL, NULL, 1, 1));
 	CHECK(g && g->status == GATE_PASS,
 	      "a program still running at its timeout started (any_exit)");
+	g = smoke1(&res, &o, mk("conflict", conflict, 0, NULL, NULL, 1, 0));
+	CHECK(g && g->status == GATE_FAIL &&
+		  strstr(g->message, "did not start (docker run exit 125): docker: Error response "
+				     "from daemon: Conflict."),
+	      "docker's own refusal is quoted, not its 'See docker run --help': %s",
+	      g ? g->message : "");
+	{
+		/* Cells are gated on several threads: no container name twice. */
+		struct vec names = VEC_INIT(free);
+		int twice = 0;
+
+		strbuf_reset(&sb);
+		fs_read_file(log, &sb, 0);
+		for (const char *q = sb.buf; (q = strstr(q, "--name "));) {
+			q += 7;
+			vec_push(&names, xstrndup(q, strcspn(q, " \n")));
+		}
+		for (size_t i = 0; i < names.nr; i++)
+			for (size_t j = i + 1; j < names.nr; j++)
+				twice |= !strcmp(names.items[i], names.items[j]);
+		CHECK(names.nr >= 8 && !twice, "%zu smoke containers, each its own name", names.nr);
+		vec_release(&names);
+	}
 	smoke_gpu_release(&gpu);
 
 	/* The nvidia runtime alone is not a GPU. */
