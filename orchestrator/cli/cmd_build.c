@@ -20,6 +20,7 @@
 #include "core/render.h"
 #include "core/report.h"
 #include "core/smoke.h"
+#include "util/executor.h"
 #include "util/fs.h"
 #include "util/signals.h"
 
@@ -484,79 +485,166 @@ static void gating_release(struct gating *g)
 }
 
 /*
- * Gate every built cell, one after the other (the smoke tests share the
- * engine): analyze it from the engine, its budgets, its rules, its smoke
- * tests. Each cell's verdict lands in its build_cell's `gate` for the
- * report and for build_push()'s all-or-nothing rule.
+ * Gate every built cell, `jobs` at a time on the executor's worker threads:
+ * analyze it from the engine, then its budgets, its rules, its smoke tests.
+ * A worker writes only its own cell's slots in `g` (report, results, error);
+ * started() and finished() run on this thread, print, and set the cell's
+ * `gate` for the report and for build_push()'s all-or-nothing rule. An
+ * interrupt hands out no further cell; the running ones finish their gates
+ * (their smoke tests stop at once through abort_fd).
  */
+struct gate_ctx {
+	struct build *b;
+	const struct recipe *r;
+	const struct knowledge *kb;
+	const struct engine *e;
+	const struct smoke_gpu *gpu;
+	const struct vec *paths;
+	struct gating *g;
+	size_t next;
+};
+
+struct gate_job {
+	struct gate_ctx *gc;
+	size_t cell;
+	char *note;
+	int ret;
+};
+
+static int gate_one(struct exec_job *job)
+{
+	struct gate_job *gj = job->data;
+	struct gate_ctx *gc = gj->gc;
+	struct build_cell *bc = &gc->b->cells[gj->cell];
+	struct inspect_opts io;
+	struct smoke_opts so;
+
+	memset(&io, 0, sizeof(io));
+	io.source = IMAGE_SOURCE_ENGINE;
+	io.docker = gc->e->docker;
+	io.kb = gc->kb;
+	io.paths = gc->paths;
+	gj->ret = inspect_image(bc->cell->image_ref, &io, &gc->g->reports[gj->cell], &gj->note);
+	if (!gj->ret) {
+		memset(&so, 0, sizeof(so));
+		so.docker = gc->e->docker;
+		so.image = bc->cell->image_ref;
+		so.gpu = gc->gpu;
+		so.require_gpu = require_gpu;
+		so.abort_fd = signals_fd();
+		gj->ret = gate_image(gc->g->reports[gj->cell], gc->r, bc->cell, NULL, &so,
+				     &gc->g->results[gj->cell]);
+	}
+	if (gj->ret < 0)
+		gc->g->errors[gj->cell] = xstrdup(error_last());
+	return 0; /* a gate's verdict or error is the cell's, not the run's */
+}
+
+static int gate_get_next(void *ctx, struct exec_job *job)
+{
+	struct gate_ctx *gc = ctx;
+	struct gate_job *gj;
+
+	while (gc->next < gc->b->cells_nr && gc->b->cells[gc->next].status != BUILD_OK)
+		gc->next++;
+	if (gc->next == gc->b->cells_nr)
+		return 1;
+	gj = xcalloc(1, sizeof(*gj));
+	gj->gc = gc;
+	gj->cell = gc->next++;
+	job->fn = gate_one;
+	job->data = gj;
+	return 0;
+}
+
+static void gate_started(void *ctx, struct exec_job *job)
+{
+	struct gate_ctx *gc = ctx;
+	const struct build_cell *bc = &gc->b->cells[((struct gate_job *)job->data)->cell];
+
+	fprintf(stderr, "[%s] gating %s\n", bc->cell->id, bc->cell->image_ref);
+}
+
+static void gate_set_error(struct build_cell *bc, const struct vec *results, const char *error)
+{
+	fprintf(stderr, "[%s] gates: ERROR: %s\n", bc->cell->id, error);
+	bc->gate = json_object();
+	json_object_set_new(bc->gate, "status", json_string("error"));
+	json_object_set_new(bc->gate, "gates", gate_results_to_json(results));
+	json_object_set_new(bc->gate, "error", json_string(error));
+}
+
+static int gate_finished(void *ctx, struct exec_job *job, const struct exec_result *res)
+{
+	struct gate_ctx *gc = ctx;
+	struct gate_job *gj = job->data;
+	struct build_cell *bc = &gc->b->cells[gj->cell];
+	struct vec *results = &gc->g->results[gj->cell];
+
+	if (gj->note)
+		fprintf(stderr, "[%s] note: %s\n", bc->cell->id, gj->note);
+	if (res->status != EXEC_OK && !gc->g->errors[gj->cell])
+		gc->g->errors[gj->cell] = xstrfmt("gating stopped: %s", res->error);
+	if (gc->g->errors[gj->cell]) {
+		gate_set_error(bc, results, gc->g->errors[gj->cell]);
+	} else {
+		bc->gate = json_object();
+		gate_attach(gc->g->reports[gj->cell], results);
+		json_object_set_new(bc->gate, "status",
+				    json_string(gate_failed(results) ? "fail" : "pass"));
+		json_object_set_new(bc->gate, "gates", gate_results_to_json(results));
+		json_object_set_new(bc->gate, "error", json_null());
+		fprintf(stderr,
+			"[%s] gates: %s (%zu passed, %zu failed, %zu warnings, %zu skipped)\n",
+			bc->cell->id, gate_failed(results) ? "FAIL" : "pass",
+			gate_count(results, GATE_PASS), gate_count(results, GATE_FAIL),
+			gate_count(results, GATE_WARN), gate_count(results, GATE_SKIP));
+	}
+	free(gj->note);
+	free(gj);
+	job->data = NULL;
+	return 0;
+}
+
 static void gate_cells(struct build *b, const struct recipe *r, const struct knowledge *kb,
-		       const struct engine *e, struct gating *g)
+		       const struct engine *e, int jobs, struct gating *g)
 {
 	struct smoke_gpu gpu = {0, NULL};
 	struct vec paths = VEC_INIT(NULL);
-	int gpu_known = 0;
+	struct gate_ctx gc = {b, r, kb, e, &gpu, &paths, g, 0};
+	struct exec_opts eo = EXEC_OPTS_INIT;
 
 	g->nr = b->cells_nr;
 	g->reports = xcalloc(g->nr ? g->nr : 1, sizeof(*g->reports));
 	g->results = xcalloc(g->nr ? g->nr : 1, sizeof(*g->results));
 	g->errors = xcalloc(g->nr ? g->nr : 1, sizeof(*g->errors));
 	g->done = 1;
+	for (size_t i = 0; i < b->cells_nr; i++)
+		vec_init(&g->results[i], gate_result_free);
 	for (size_t i = 0; i < r->budgets.paths_nr; i++)
 		vec_push(&paths, r->budgets.paths[i].path.v);
-	for (size_t i = 0; i < b->cells_nr; i++) {
-		struct build_cell *bc = &b->cells[i];
-		struct inspect_opts io;
-		struct smoke_opts so;
-		char *note = NULL;
-		int ret;
-
-		vec_init(&g->results[i], gate_result_free);
-		if (bc->status != BUILD_OK || signals_caught())
-			continue;
-		if (bc->cell->smoke_nr && !gpu_known) {
+	for (size_t i = 0; i < b->cells_nr; i++)
+		if (b->cells[i].status == BUILD_OK && b->cells[i].cell->smoke_nr) {
 			smoke_detect_gpu(e->docker, &gpu);
 			fprintf(stderr, "gpu: %s%s\n", gpu.available ? "" : "none: ", gpu.why);
-			gpu_known = 1;
+			break;
 		}
-		fprintf(stderr, "[%s] gating %s\n", bc->cell->id, bc->cell->image_ref);
-		memset(&io, 0, sizeof(io));
-		io.source = IMAGE_SOURCE_ENGINE;
-		io.docker = e->docker;
-		io.kb = kb;
-		io.paths = &paths;
-		ret = inspect_image(bc->cell->image_ref, &io, &g->reports[i], &note);
-		if (note)
-			fprintf(stderr, "[%s] note: %s\n", bc->cell->id, note);
-		free(note);
-		if (!ret) {
-			memset(&so, 0, sizeof(so));
-			so.docker = e->docker;
-			so.image = bc->cell->image_ref;
-			so.gpu = &gpu;
-			so.require_gpu = require_gpu;
-			so.abort_fd = signals_fd();
-			ret = gate_image(g->reports[i], r, bc->cell, NULL, &so, &g->results[i]);
-		}
-		bc->gate = json_object();
-		if (ret < 0) {
-			g->errors[i] = xstrdup(error_last());
-			fprintf(stderr, "[%s] gates: ERROR: %s\n", bc->cell->id, g->errors[i]);
-			json_object_set_new(bc->gate, "status", json_string("error"));
-			json_object_set_new(bc->gate, "gates",
-					    gate_results_to_json(&g->results[i]));
-			json_object_set_new(bc->gate, "error", json_string(g->errors[i]));
-			continue;
-		}
-		gate_attach(g->reports[i], &g->results[i]);
-		json_object_set_new(bc->gate, "status",
-				    json_string(gate_failed(&g->results[i]) ? "fail" : "pass"));
-		json_object_set_new(bc->gate, "gates", gate_results_to_json(&g->results[i]));
-		json_object_set_new(bc->gate, "error", json_null());
-		fprintf(
-		    stderr, "[%s] gates: %s (%zu passed, %zu failed, %zu warnings, %zu skipped)\n",
-		    bc->cell->id, gate_failed(&g->results[i]) ? "FAIL" : "pass",
-		    gate_count(&g->results[i], GATE_PASS), gate_count(&g->results[i], GATE_FAIL),
-		    gate_count(&g->results[i], GATE_WARN), gate_count(&g->results[i], GATE_SKIP));
+	eo.jobs = jobs;
+	eo.abort_fd = signals_fd();
+	eo.get_next = gate_get_next;
+	eo.started = gate_started;
+	eo.finished = gate_finished;
+	eo.ctx = &gc;
+	if (executor_run(&eo) == GS_ERR && !signals_caught()) {
+		/* No worker could start: a built cell without a verdict must not pass. */
+		char *why = xstrfmt("not gated: %s", error_last());
+
+		for (size_t i = 0; i < b->cells_nr; i++)
+			if (b->cells[i].status == BUILD_OK && !b->cells[i].gate) {
+				g->errors[i] = xstrdup(why);
+				gate_set_error(&b->cells[i], &g->results[i], why);
+			}
+		free(why);
 	}
 	smoke_gpu_release(&gpu);
 	vec_release(&paths);
@@ -794,7 +882,7 @@ int cmd_build(int argc, char **argv)
 	show_failed_logs(&b);
 
 	if (!no_gate && !b.interrupted) {
-		gate_cells(&b, r, kb, &e, &gating);
+		gate_cells(&b, r, kb, &e, b.jobs, &gating);
 		if (signals_caught())
 			b.interrupted = 1;
 	}
