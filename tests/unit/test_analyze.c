@@ -603,16 +603,36 @@ done:
 	free(needs);
 }
 
+/* The report of a one-layer image with config `cfg`; NULL on failure. */
+static json_t *report_of_layer(const struct knowledge *kb, json_t *cfg, const struct ent *layer,
+			       const char *what)
+{
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL;
+
+	memset(&meta, 0, sizeof(meta));
+	meta_init(&meta, 1, cfg);
+	o.kb = kb;
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, layer);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the %s scenario (%s)", what,
+	      error_last());
+	analysis_free(an);
+	meta_release(&meta);
+	return r;
+}
+
 /* ---- scenario 2b: an executable's RPATH serves its libraries ----------- */
 
 static void test_rpath_inherit(const struct knowledge *kb)
 {
-	struct analyze_opts o = {0};
-	struct image_meta meta;
 	json_t *cfg =
 	    json_pack("{s:{s:s,s:[s]}}", "config", "User", "1000", "Cmd", "/opt/r/bin/rapp");
-	struct analysis *an;
-	struct image_visitor v;
 	json_t *r = NULL, *missing;
 	size_t rapp_n, runapp_n, a_n, b_n, rc1_n, rc2_n;
 	char *rapp = slurp("r/bin/rapp", &rapp_n), *runapp = slurp("s/bin/runapp", &runapp_n),
@@ -631,15 +651,9 @@ static void test_rpath_inherit(const struct knowledge *kb)
 	CHECK_STR(rc1, "1\n", "ld.so: rapp (RPATH) loads liba and libb, exits 1");
 	CHECK_STR(rc2, "127\n", "ld.so: runapp (RUNPATH) loads liba, which misses libb");
 
-	memset(&meta, 0, sizeof(meta));
-	meta_init(&meta, 1, cfg);
-	o.kb = kb;
-	an = analysis_new(&o, fake_read);
-	analysis_visitor(an, &v);
-	v.meta(v.ctx, &meta);
-	feed_layer(an, &v, 0, l0);
-	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the RPATH scenario (%s)",
-	      error_last());
+	r = report_of_layer(kb, cfg, l0, "RPATH");
+	if (!r)
+		goto done;
 	missing = jget(r, "closure.missing");
 	CHECK(json_array_size(missing) == 1, "one missing library (%zu)", json_array_size(missing));
 	CHECK(!find_by(missing, "file", "/opt/r/lib/liba.so.1"),
@@ -653,9 +667,8 @@ static void test_rpath_inherit(const struct knowledge *kb)
 		  !find_by(missing, "file", "/opt/s/bin/runapp"),
 	      "both executables find liba through their own path");
 	CHECK(count_rule(r, "missing-library", "error") == 1, "one missing-library error");
+done:
 	json_decref(r);
-	analysis_free(an);
-	meta_release(&meta);
 	json_decref(cfg);
 	free(rapp);
 	free(runapp);
@@ -683,11 +696,7 @@ static json_t *finding_of(json_t *report, const char *rule, const char *severity
 
 static void test_dup_versions(const struct knowledge *kb)
 {
-	struct analyze_opts o = {0};
-	struct image_meta meta;
 	json_t *cfg = json_pack("{s:{s:s}}", "config", "User", "1000");
-	struct analysis *an;
-	struct image_visitor v;
 	json_t *r = NULL, *f;
 	char *want;
 	size_t old_n, new_n;
@@ -704,15 +713,9 @@ static void test_dup_versions(const struct knowledge *kb)
 	    {0, 0, 0, 0}};
 
 	CHECK(new_n != old_n, "the two builds differ in size (%zu, %zu)", old_n, new_n);
-	memset(&meta, 0, sizeof(meta));
-	meta_init(&meta, 1, cfg);
-	o.kb = kb;
-	an = analysis_new(&o, fake_read);
-	analysis_visitor(an, &v);
-	v.meta(v.ctx, &meta);
-	feed_layer(an, &v, 0, l0);
-	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the versions scenario (%s)",
-	      error_last());
+	r = report_of_layer(kb, cfg, l0, "versions");
+	if (!r)
+		goto done;
 	CHECK(json_array_size(jget(r, "cuda.duplicates")) == 1 &&
 		  !strcmp(json_string_value(jget(r, "cuda.duplicates.0.version")), "12.4.5.8") &&
 		  jint_at(r, "cuda.duplicates.0.bytes") == (long long)old_n,
@@ -733,9 +736,8 @@ static void test_dup_versions(const struct knowledge *kb)
 	CHECK_STR(f ? json_string_value(json_object_get(f, "message")) : NULL, want,
 		  "its message names each version and where");
 	free(want);
+done:
 	json_decref(r);
-	analysis_free(an);
-	meta_release(&meta);
 	json_decref(cfg);
 	free(old);
 	free(new);
