@@ -490,8 +490,8 @@ static void gating_release(struct gating *g)
  * A worker writes only its own cell's slots in `g` (report, results, error);
  * started() and finished() run on this thread, print, and set the cell's
  * `gate` for the report and for build_push()'s all-or-nothing rule. An
- * interrupt hands out no further cell; the running ones finish their gates
- * (their smoke tests stop at once through abort_fd).
+ * interrupt hands out no further cell and stops the running ones' `docker
+ * save` and smoke tests at once (abort_fd): they end as gate errors.
  */
 struct gate_ctx {
 	struct build *b;
@@ -502,6 +502,7 @@ struct gate_ctx {
 	const struct vec *paths;
 	struct gating *g;
 	size_t next;
+	int abort_fd; /* signals_fd(): an interrupt stops a running analysis too */
 };
 
 struct gate_job {
@@ -524,6 +525,7 @@ static int gate_one(struct exec_job *job)
 	io.docker = gc->e->docker;
 	io.kb = gc->kb;
 	io.paths = gc->paths;
+	io.abort_fd = &gc->abort_fd;
 	gj->ret = inspect_image(bc->cell->image_ref, &io, &gc->g->reports[gj->cell], &gj->note);
 	if (!gj->ret) {
 		memset(&so, 0, sizeof(so));
@@ -611,7 +613,7 @@ static void gate_cells(struct build *b, const struct recipe *r, const struct kno
 {
 	struct smoke_gpu gpu = {0, NULL};
 	struct vec paths = VEC_INIT(NULL);
-	struct gate_ctx gc = {b, r, kb, e, &gpu, &paths, g, 0};
+	struct gate_ctx gc = {b, r, kb, e, &gpu, &paths, g, 0, signals_fd()};
 	struct exec_opts eo = EXEC_OPTS_INIT;
 
 	g->nr = b->cells_nr;

@@ -321,6 +321,7 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 	    opts->max_entry_size ? opts->max_entry_size : IMAGE_DEFAULT_MAX_ENTRY_SIZE;
 	img->max_entries = opts->max_entries ? opts->max_entries : IMAGE_DEFAULT_MAX_ENTRIES;
 	img->reg = opts->registry;
+	img->abort_fd = opts->abort_fd ? *opts->abort_fd : -1;
 	vec_init(&img->streamed, layer_free_cb);
 	vec_init(&img->layers, layer_free_cb);
 	vec_init(&img->meta.diff_ids, free);

@@ -46,6 +46,9 @@ struct image_opts {
 	const char *platform;		  /* for an index: "linux/amd64" (default) */
 	uint64_t max_entry_size;	  /* refuse a tar entry larger than this (0: 1 TiB) */
 	uint64_t max_entries;		  /* refuse a layer with more entries (0: 10 million) */
+	/* NULL, or an fd whose readability stops the engine source's `docker
+	 * save` (util/signals.h's signals_fd()): the walk then fails at once. */
+	const int *abort_fd;
 };
 
 struct image_layer {

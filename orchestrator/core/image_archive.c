@@ -485,6 +485,7 @@ static int start_engine(struct stream *s)
 	p->output_cap = 64 * 1024;
 	p->stdin_null = 1;
 	p->new_pgroup = 1;
+	p->cancel_fd = s->img->abort_fd;
 	s->p = p;
 	if (process_start(p) < 0)
 		return error_setc(GS_EINFRA, "image '%s': %s", s->img->name, error_last());
@@ -507,6 +508,8 @@ static int finish_engine(struct stream *s, int ret)
 	}
 	if (process_wait(p, ret < 0 ? 5000 : 60000, &res) < 0)
 		return ret < 0 ? ret : GS_EINFRA;
+	if (res.cancelled)
+		return error_setc(GS_EINFRA, "image '%s': docker save interrupted", s->img->name);
 	if (process_check_result(p, &res) < 0) {
 		struct strbuf first = STRBUF_INIT;
 		size_t nl = strcspn(p->out.buf, "\n");

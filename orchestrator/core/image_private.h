@@ -39,6 +39,7 @@ struct image {
 	uint64_t max_entry_size, max_entries;
 	char *platform;
 	char *docker;		     /* engine source: the client */
+	int abort_fd;		     /* engine source: -1, or stop the read when readable */
 	char *path;		     /* archive file, OCI layout directory */
 	struct registry_client *reg; /* registry source */
 	int own_reg;

@@ -235,6 +235,7 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 	memset(&io, 0, sizeof(io));
 	io.source = o->source;
 	io.docker = o->docker;
+	io.abort_fd = o->abort_fd;
 	if ((ret = image_open(name, &io, &img)) < 0)
 		goto done;
 	ret = analyze_image(img, &ao, report);

@@ -25,6 +25,7 @@ struct inspect_opts {
 	const struct knowledge *kb;
 	size_t top;		 /* analyze_opts.top */
 	const struct vec *paths; /* budgets.paths keys (strings) or NULL */
+	const int *abort_fd;	 /* image_opts.abort_fd */
 };
 
 /*

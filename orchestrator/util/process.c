@@ -532,8 +532,10 @@ long process_read_stdout(struct process *p, void *buf, size_t len)
 		return error_set("cannot read the output of '%s': not piped",
 				 p->argv.nr ? (const char *)p->argv.items[0] : "");
 	for (;;) {
-		struct pollfd fds[2] = {{p->stdout_fd, POLLIN, 0}, {p->out_fd_, POLLIN, 0}};
-		int n = poll(fds, p->out_fd_ >= 0 ? 2 : 1, -1);
+		struct pollfd fds[3] = {{p->stdout_fd, POLLIN, 0}, {p->cancel_fd, POLLIN, 0},
+					{p->out_fd_, POLLIN, 0}};
+		/* A negative fd is ignored by poll(). */
+		int n = poll(fds, 3, -1);
 		ssize_t r;
 
 		if (n < 0 && errno == EINTR)
@@ -542,7 +544,9 @@ long process_read_stdout(struct process *p, void *buf, size_t len)
 			return error_set("cannot read the output of '%s': %s",
 					 (const char *)p->argv.items[0],
 					 errstr(errno, eb, sizeof(eb)));
-		if (p->out_fd_ >= 0 && fds[1].revents)
+		if (p->cancel_fd >= 0 && fds[1].revents)
+			return error_set("'%s' was interrupted", (const char *)p->argv.items[0]);
+		if (p->out_fd_ >= 0 && fds[2].revents)
 			pump_output(p);
 		if (!fds[0].revents)
 			continue;

@@ -107,7 +107,9 @@ int process_wait(struct process *p, int timeout_ms, struct process_result *res);
 /*
  * PROCESS_OUTPUT_PIPE: read up to `len` bytes of the child's stdout,
  * blocking until some arrive, while keeping its stderr drained into `out`.
- * Returns the count, 0 at end of stdout, -1 with error_last() set on error.
+ * Returns the count, 0 at end of stdout, -1 with error_last() set on error,
+ * or on "was interrupted" as soon as `cancel_fd` is readable (process_wait()
+ * then terminates the group and reports it cancelled).
  */
 long process_read_stdout(struct process *p, void *buf, size_t len);
 

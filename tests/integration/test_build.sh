@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Real builds on the real engine and registry (scripts/infra): the example recipes build
-# and their images run; a failing cell under --keep-going and --fail-fast; SIGINT in the
-# middle of a build leaves no process, container or partial file; no engine is exit 3.
+# and their images run and pass their gates; a failing cell under --keep-going and
+# --fail-fast; SIGINT in the middle of a build, or while the cells are gated, leaves no
+# process, container or partial file; no engine is exit 3.
 . "$(dirname "$0")/lib.sh"
 
 it_require_infra "cuda-vadd builds and runs" "torch-cpu builds and runs" "matrix builds" \
-	"keep-going" "fail-fast" "SIGINT" "no engine"
+	"matrix gated in parallel" "SIGINT while gating" "keep-going" "fail-fast" "SIGINT" "no engine"
 
 # report FILE FIELD: one line per cell of a build report, the field's value.
 report() {
@@ -73,6 +74,43 @@ if build matrix recipes/matrix/gpuslim.yaml -j 2; then
 		case "$out" in *"matrix: ok"*) ;; *) bad=1; notok "matrix: $ref" "$out" ;; esac
 	done
 	[ "$bad" -eq 0 ] && ok "matrix: every cell's image runs"
+	if [ "$(grep -c "gates: pass" "$IT_TMP/matrix.out")" -eq 4 ]; then
+		ok "matrix: the four cells, gated two at a time, pass their gates"
+	else
+		notok "matrix: gates" "$(grep 'gat' "$IT_TMP/matrix.out")"
+	fi
+
+	# --- SIGINT while the cells are gated: the same matrix, every layer cached, so it goes
+	# straight to gating; interrupted while a 2.6 GB cuDNN cell streams out of `docker save`.
+	containers_before=$("$DOCKER" ps -aq | wc -l)
+	"$GPUSLIM" build recipes/matrix/gpuslim.yaml -j 2 -o "$IT_TMP/gint" --progress plain \
+		>"$IT_TMP/gint.out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 240); do
+		pgrep -f "docker save .*matrix:cudnn" >/dev/null && break
+		sleep 0.25
+	done
+	if ! pgrep -f "docker save .*matrix:cudnn" >/dev/null; then
+		notok "SIGINT while gating: no cuDNN cell was being read" "$(cat "$IT_TMP/gint.out")"
+		kill -INT "$pid" 2>/dev/null
+		wait "$pid"
+	else
+		kill -INT "$pid"
+		wait "$pid"
+		rc=$?
+		sleep 1
+		left=$(pgrep -af "docker save|docker run" || true)
+		containers_after=$("$DOCKER" ps -aq | wc -l)
+		case "$rc:$(cat "$IT_TMP/gint.out")" in
+		130:*"docker save interrupted"*)
+			ok "SIGINT while gating: exit 130, the running analysis stopped: $(grep -m1 'interrupted' "$IT_TMP/gint.out")" ;;
+		*) notok "SIGINT while gating: exit $rc" "$(cat "$IT_TMP/gint.out")" ;;
+		esac
+		if [ -z "$left" ]; then ok "SIGINT while gating: no docker save or smoke container process left"
+		else notok "SIGINT while gating: processes left" "$left"; fi
+		if [ "$containers_after" -eq "$containers_before" ]; then ok "SIGINT while gating: no leftover container"
+		else notok "SIGINT while gating: containers $containers_before -> $containers_after" "$("$DOCKER" ps -a)"; fi
+	fi
 else
 	notok "matrix builds" "$(cat "$IT_TMP/matrix.out")"
 fi

@@ -357,6 +357,35 @@ static void test_stdout_pipe(void)
 	CHECK(p.stdout_fd == -1, "pipe: release closes stdout_fd");
 }
 
+/* A reader blocked on a silent child returns once cancel_fd is readable, and
+ * the wait then terminates the child's group (SIGINT while `docker save` runs). */
+static void test_stdout_pipe_cancel(void)
+{
+	struct process p;
+	struct process_result res;
+	char buf[256];
+	int fds[2];
+	long n;
+
+	if (pipe(fds) < 0)
+		return;
+	fake_args(&p, "sleep", "10000", NULL);
+	p.output = PROCESS_OUTPUT_PIPE;
+	p.stdin_null = 1;
+	p.new_pgroup = 1;
+	p.cancel_fd = fds[0];
+	CHECK(process_start(&p) == 0, "pipe cancel: a silent child started");
+	CHECK(write(fds[1], "x", 1) == 1, "pipe cancel: cancel it");
+	n = process_read_stdout(&p, buf, sizeof(buf));
+	CHECK(n < 0 && ends_with(error_last(), "' was interrupted"),
+	      "pipe cancel: the blocked read returns 'was interrupted' (%ld, %s)", n, error_last());
+	CHECK(process_wait(&p, 10000, &res) == 0 && res.cancelled && res.signal == SIGTERM,
+	      "pipe cancel: the wait terminates the group");
+	process_release(&p);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	long long t0 = ms_now();
@@ -375,6 +404,7 @@ int main(void)
 	test_timeout_group();
 	test_cancel_kill_release();
 	test_stdout_pipe();
+	test_stdout_pipe_cancel();
 	CHECK(no_children_left(), "no child is left to reap");
 	printf("# test_process took %lld ms\n", ms_now() - t0);
 	fake_cleanup();
