@@ -532,8 +532,8 @@ long process_read_stdout(struct process *p, void *buf, size_t len)
 		return error_set("cannot read the output of '%s': not piped",
 				 p->argv.nr ? (const char *)p->argv.items[0] : "");
 	for (;;) {
-		struct pollfd fds[3] = {{p->stdout_fd, POLLIN, 0}, {p->cancel_fd, POLLIN, 0},
-					{p->out_fd_, POLLIN, 0}};
+		struct pollfd fds[3] = {
+		    {p->stdout_fd, POLLIN, 0}, {p->cancel_fd, POLLIN, 0}, {p->out_fd_, POLLIN, 0}};
 		/* A negative fd is ignored by poll(). */
 		int n = poll(fds, 3, -1);
 		ssize_t r;
