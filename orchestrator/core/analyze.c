@@ -478,8 +478,11 @@ static int read_content(struct analysis *an, const char *path, uint64_t size,
 		free(site);
 		return r < 0 ? -1 : 0;
 	}
+	/* ld.so.conf and what it may include: /etc/ld.so.conf, and any *.conf
+	 * whose path has "ld.so.conf" in it (/etc/ld.so.conf.d/x.conf,
+	 * /usr/local/lib/ld.so.conf.d/y.conf), a small text each. */
 	if (!strcmp(path, "etc/ld.so.conf") ||
-	    (starts_with(path, "etc/ld.so.conf.d/") && ends_with(path, ".conf"))) {
+	    (strstr(path, "ld.so.conf") && ends_with(path, ".conf") && size <= 65536)) {
 		if ((r = read_all(an, rd, size, sb)))
 			return r < 0 ? -1 : 0;
 		*data = add_content(an, (struct content){C_TEXT, {.text = xstrdup(sb->buf)}});
@@ -1412,8 +1415,8 @@ static const char *visible_text(struct analysis *an, uint32_t id)
 	return an->contents[nd->data].u.text;
 }
 
-/* ld.so.conf: directories, and "include GLOB" of files (only files under
- * /etc/ld.so.conf.d/ and /etc/ld.so.conf itself had their text kept). */
+/* ld.so.conf: directories, and "include GLOB" of files (only /etc/ld.so.conf
+ * and *.conf files with "ld.so.conf" in their path had their text kept). */
 static void search_add_ldconf(struct search *s, const char *text, int depth)
 {
 	struct strbuf line = STRBUF_INIT;

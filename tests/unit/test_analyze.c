@@ -678,6 +678,32 @@ done:
 	free(rc2);
 }
 
+/* ---- scenario 2d: ld.so.conf includes outside /etc/ld.so.conf.d --------- */
+
+static void test_ldconf_include(const struct knowledge *kb)
+{
+	json_t *cfg = json_pack("{s:{s:s}}", "config", "User", "1000");
+	json_t *r;
+	size_t app3_n, baz_n;
+	char *app3 = slurp("app3", &app3_n), *baz = slurp("libbaz.so.1", &baz_n);
+	const struct ent l0[] = {
+	    {'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+	    {'F', "etc/ld.so.conf", "include /usr/local/lib/ld.so.conf.d/*.conf\n", 0},
+	    {'F', "usr/local/lib/ld.so.conf.d/x.conf", "/opt/x/lib\n", 0},
+	    {'F', "opt/x/lib/libbaz.so.1", baz, baz_n},
+	    {'F', "usr/bin/app3", app3, app3_n},
+	    {0, 0, 0, 0}};
+
+	r = report_of_layer(kb, cfg, l0, "ld.so.conf include");
+	CHECK(r && json_array_size(jget(r, "closure.missing")) == 0,
+	      "an include of /usr/local/lib/ld.so.conf.d/*.conf finds /opt/x/lib (%zu missing)",
+	      r ? json_array_size(jget(r, "closure.missing")) : 0);
+	json_decref(r);
+	json_decref(cfg);
+	free(app3);
+	free(baz);
+}
+
 /* ---- scenario 2c: one soname at two versions ---------------------------- */
 
 static json_t *finding_of(json_t *report, const char *rule, const char *severity)
@@ -885,6 +911,7 @@ int main(void)
 		test_contents(kb);
 		test_rpath_inherit(kb);
 		test_dup_versions(kb);
+		test_ldconf_include(kb);
 	} else
 		CHECK(0, "cc builds the ELF files");
 	knowledge_free(kb);
