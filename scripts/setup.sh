@@ -19,14 +19,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The independent HCL parser the tests check docker-bake.hcl with.
-if [ ! -d tests/node/node_modules/@cdktf/hcl2json ]; then
-	echo "setup: installing @cdktf/hcl2json for the HCL tests"
-	# npm ci in the folder itself, from the committed lock file: --prefix would move npm's
-	# global config to PREFIX/etc/npmrc and lose the machine's cafile there, and npm then
-	# retries TLS failures for minutes. A bounded retry count and a time limit instead.
-	if ! (cd tests/node && timeout 600 npm ci --silent --no-audit --no-fund \
-		--fetch-retries=2 --fetch-timeout=60000 >/dev/null); then
-		echo "setup: error: npm ci in tests/node failed (registry unreachable or TLS error?)" >&2
-		exit 1
-	fi
-fi
+scripts/install-hcl2json.sh

@@ -242,8 +242,8 @@ group_schema() {
 }
 
 group_hcl() {
-	if [ ! -d tests/node/node_modules/@cdktf/hcl2json ]; then
-		notok "hcl: @cdktf/hcl2json is not installed (run scripts/setup.sh)"
+	if ! scripts/install-hcl2json.sh >&2; then
+		notok "hcl: @cdktf/hcl2json could not be installed (scripts/install-hcl2json.sh)"
 		return
 	fi
 	run_counted hcl node tests/hcl/check.js "$GPUSLIM"
