@@ -151,6 +151,13 @@ static int es_skip(struct elf_stream *es, uint64_t off)
 	return 0;
 }
 
+/* [off, off+n) lies within [0, size), without computing off+n (a hostile
+ * header's offset near 2^64 would wrap it into range). */
+static int in_range(uint64_t off, uint64_t n, uint64_t size)
+{
+	return off <= size && n <= size - off;
+}
+
 /* Bytes [off, off+n) of the file into a new buffer: from the prefix, or by
  * reading forward. NULL (no error) when they are behind the stream. */
 static int es_get(struct elf_stream *es, uint64_t off, size_t n, unsigned char **out)
@@ -158,9 +165,9 @@ static int es_get(struct elf_stream *es, uint64_t off, size_t n, unsigned char *
 	unsigned char *p;
 
 	*out = NULL;
-	if (off + n > es->size)
+	if (!in_range(off, n, es->size))
 		return 0;
-	if (off + n <= es->len) {
+	if (in_range(off, n, es->len)) {
 		p = xmalloc(n + 1);
 		memcpy(p, es->sc->buf + off, n);
 		p[n] = 0;
@@ -201,7 +208,7 @@ static int elf_sections(struct elf_stream *es, uint64_t shoff, unsigned shentsiz
 	unsigned char *tbl = NULL, *names = NULL, *tail;
 	int ret = 0;
 
-	if (!shnum || shoff + tbl_n > es->size || tbl_n > ELF_SHT_MAX ||
+	if (!shnum || !in_range(shoff, tbl_n, es->size) || tbl_n > ELF_SHT_MAX ||
 	    shentsize < (es->c64 ? 64u : 40u))
 		return 0;
 	/* Keep what lies just before the table: .shstrtab is usually there. */
@@ -232,7 +239,8 @@ static int elf_sections(struct elf_stream *es, uint64_t shoff, unsigned shentsiz
 	}
 	if (!shstr_size || shstr_size > ELF_STR_MAX)
 		goto done;
-	if (tail_len && shstr_off >= tail_off && shstr_off + shstr_size <= tail_off + tail_len) {
+	if (tail_len && shstr_off >= tail_off &&
+	    in_range(shstr_off - tail_off, shstr_size, tail_len)) {
 		names = xmalloc(shstr_size + 1);
 		memcpy(names, es->sc->scratch + (shstr_off - tail_off), shstr_size);
 		names[shstr_size] = 0;
@@ -295,7 +303,7 @@ int elf_scan(struct elf_scanner *sc, elf_read_fn read, void *ctx, uint64_t size,
 
 	/* Program headers: in the prefix (they follow the ELF header). */
 	if (phnum && phentsize >= (es.c64 ? 56u : 32u) && phoff < size &&
-	    phoff + (uint64_t)phnum * phentsize <= (sc->cap ? sc->cap : ELF_PREFIX_CAP)) {
+	    in_range(phoff, (uint64_t)phnum * phentsize, sc->cap ? sc->cap : ELF_PREFIX_CAP)) {
 		phdr_end = (size_t)(phoff + (uint64_t)phnum * phentsize);
 		if (es_fill(&es, phdr_end) < 0)
 			return -1;
@@ -327,10 +335,14 @@ int elf_scan(struct elf_scanner *sc, elf_read_fn read, void *ctx, uint64_t size,
 	for (size_t i = 0; i < loads_nr; i++)
 		if (loads[i].off == 0 && loads[i].filesz > keep)
 			keep = (size_t)(loads[i].filesz < SIZE_MAX ? loads[i].filesz : SIZE_MAX);
-	if (dyn_size && dyn_off + dyn_size > keep && dyn_off < keep)
-		keep = (size_t)(dyn_off + dyn_size);
-	if (interp_size && interp_off + interp_size > keep && interp_off < 65536)
-		keep = (size_t)(interp_off + interp_size);
+	/* es_fill() caps what it keeps; only the sums must not wrap. */
+	if (dyn_size && dyn_off < keep && !in_range(dyn_off, dyn_size, keep))
+		keep =
+		    in_range(dyn_off, dyn_size, SIZE_MAX) ? (size_t)(dyn_off + dyn_size) : SIZE_MAX;
+	if (interp_size && interp_off < 65536 && !in_range(interp_off, interp_size, keep))
+		keep = in_range(interp_off, interp_size, SIZE_MAX)
+			   ? (size_t)(interp_off + interp_size)
+			   : SIZE_MAX;
 	if (es_fill(&es, keep) < 0)
 		return -1;
 

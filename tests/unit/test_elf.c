@@ -68,6 +68,57 @@ static long mem_read(void *ctx, void *buf, size_t len)
 	return (long)n;
 }
 
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * Offsets near 2^64 must not wrap into range (found by tests/fuzz/fuzz_elf.c):
+ * a 64-bit little-endian ELF of 4 KiB whose section table lies past the
+ * header (so the scanner keeps the bytes before it, where .shstrtab usually
+ * is), and whose one section header puts the section names at `off`; or
+ * whose header puts the section table itself at `off`.
+ */
+static void test_wrapping_offsets(void)
+{
+	/* The last: 16 MiB of names "16 MiB before" the kept bytes, read from
+	 * memory far outside any buffer (a crash) before the fix. */
+	static const uint64_t offs[] = {UINT64_MAX - 0xff, UINT64_MAX,
+					UINT64_MAX - ((uint64_t)16 << 20) + 0x41};
+	static const uint64_t sizes[] = {0x200, 0x2dff, (uint64_t)16 << 20};
+	static unsigned char f[4096];
+
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		for (int where = 0; where < 2; where++) {
+			struct elf_scanner sc = ELF_SCANNER_INIT;
+			struct elf_info info;
+			struct mem_reader m = {f, sizeof(f), 0, 0};
+			int ret;
+
+			memset(f, 0, sizeof(f));
+			memcpy(f, "\177ELF\2\1\1", 7);
+			f[16] = 3;				      /* ET_DYN */
+			f[18] = 62;				      /* EM_X86_64 */
+			put64(f + 40, where ? offs[i] - 0x20 : 2048); /* e_shoff */
+			f[58] = 64;				      /* e_shentsize */
+			f[60] = 1;				      /* e_shnum */
+			f[62] = 0;				      /* e_shstrndx */
+			put64(f + 2048 + 24, offs[i]);		      /* sh_offset of the names */
+			put64(f + 2048 + 32, sizes[i]);		      /* sh_size */
+			elf_info_init(&info);
+			ret = elf_scan(&sc, mem_read, &m, m.len, &info);
+			CHECK(ret == 0 && info.is_elf && !info.has_debug,
+			      "%s at %#llx: no read out of range, no error",
+			      where ? "section table" : "section names",
+			      (unsigned long long)(where ? offs[i] - 0x20 : offs[i]));
+			elf_info_release(&info);
+			elf_scanner_release(&sc);
+		}
+	}
+}
+
 /* Scan tmp/name through chunks of `chunk` bytes, prefix capped at `cap`. */
 static int scan(const char *name, size_t chunk, size_t cap, struct elf_info *info, size_t len_cut)
 {
@@ -172,6 +223,7 @@ int main(void)
 	CHECK(info.soname || info.strings_missing, "tiny prefix cap: soname or strings_missing");
 	elf_info_release(&info);
 
+	test_wrapping_offsets();
 	run("rm", "-rf", tmp, NULL);
 	return unit_done();
 }
