@@ -252,6 +252,9 @@ static int resolve_manifest(struct stream *s, int at_end)
 					  img->name, json_array_size(s->manifest));
 		m = json_array_get(s->manifest, 0);
 		config_name = json_string_value(json_object_get(m, "Config"));
+		/* Asked again after each member until the config has come: the
+		 * names of an earlier call go first. */
+		json_decref(s->layer_names);
 		s->layer_names = json_object_get(m, "Layers");
 		if (!config_name || !json_is_array(s->layer_names)) {
 			s->layer_names = NULL;
@@ -286,6 +289,7 @@ static int resolve_manifest(struct stream *s, int at_end)
 			return error_setc(GS_EINVAL,
 					  "image '%s': manifest %s lacks config or layers",
 					  img->name, digest);
+		json_decref(s->layer_names);
 		s->layer_names = json_array();
 		json_array_foreach(layers, i, l)
 		{

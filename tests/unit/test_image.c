@@ -426,6 +426,9 @@ static void test_hostile(void)
 #undef L
 	expect_error("no-manifest.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
 		     "image '%s': not a docker-save archive: no manifest.json");
+	expect_error("no-config.tar", IMAGE_SOURCE_ARCHIVE, GS_EINVAL,
+		     "image '%s': the archive lacks the config "
+		     "'1bd23a24a5f894d7eb22529632d7603b52f8d231f2077aa13cad61cde0fc08b4.json'");
 	expect_error("garbage.tar", IMAGE_SOURCE_AUTO, GS_EINVAL,
 		     "image '%s': not a docker-save archive (unrecognized archive format)");
 	expect_error("does-not-exist.tar", IMAGE_SOURCE_ARCHIVE, GS_ENOTFOUND, NULL);
