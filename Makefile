@@ -26,10 +26,21 @@ LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=build/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+# Fuzz targets: each replayed over its corpus by the tests (built with $(CC)), and
+# built for libFuzzer with clang by `make fuzz` (bench/fuzz.sh runs them).
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SRC := $(filter-out tests/fuzz/fuzz_common.c,$(FUZZ_SRC))
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=build/tests/%-replay)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CC ?= clang
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+              $(PKG_CFLAGS) -Iorchestrator -Itests/fuzz -include orchestrator/util/banned.h -MMD -MP
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 
 PREFIX ?= /usr/local
 
-.PHONY: all test unit check-deps install clean format bench golden-update
+.PHONY: all test unit fuzz check-deps install clean format bench golden-update
 all: gpuslim
 
 gpuslim: $(LIB_OBJ) $(CLI_OBJ)
@@ -43,7 +54,23 @@ build/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
-unit: $(UNIT_BIN)
+build/tests/%-replay: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
+		tests/fuzz/fuzz_common.c $(LIB_OBJ) $(LIBS)
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/fuzz_common.c \
+		$(FUZZ_LIB_OBJ) $(LIBS)
+
+unit: $(UNIT_BIN) $(FUZZ_REPLAY)
+
+fuzz: $(FUZZ_BIN)
 
 test: gpuslim unit
 	tests/run.sh
@@ -60,9 +87,10 @@ install: gpuslim
 	cp -r plugins/. $(DESTDIR)$(PREFIX)/share/gpuslim/plugins/
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard orchestrator/*/*.h) $(UNIT_SRC)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard orchestrator/*/*.h) $(UNIT_SRC) \
+		$(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 clean:
 	rm -rf build gpuslim
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_REPLAY:=.d) $(FUZZ_LIB_OBJ:.o=.d)

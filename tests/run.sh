@@ -3,7 +3,7 @@
 #
 #   tests/run.sh                 everything
 #   tests/run.sh unit bad        only these groups (unit cli bad plugins golden examples schema
-#                                hcl integration)
+#                                hcl fuzz integration)
 #   GPUSLIM_VALGRIND=1 tests/run.sh   every gpuslim run under valgrind (leaks fail the test)
 #
 # Tests are data where the behaviour is data: tests/bad/NAME.yaml beside NAME.err (the
@@ -249,6 +249,24 @@ group_hcl() {
 	run_counted hcl node tests/hcl/check.js "$GPUSLIM"
 }
 
+# Every fuzz target over its seeds (tests/fuzz/seeds.sh, made here) and its regression
+# inputs (tests/fuzz/regressions/TARGET, when there are any), under valgrind: a crash, a
+# memory error or a leak fails. The fuzzing itself is bench/fuzz.sh, not a test.
+group_fuzz() {
+	local seeds t args
+	seeds="$TMP/fuzz-seeds"
+	if ! tests/fuzz/seeds.sh "$seeds" >"$TMP/fuzz-seeds.log" 2>&1; then
+		notok "fuzz: tests/fuzz/seeds.sh failed" "$(cat "$TMP/fuzz-seeds.log")"
+		return
+	fi
+	for t in recipe elf image; do
+		args=("$seeds/$t")
+		[ -d "tests/fuzz/regressions/$t" ] && args+=("tests/fuzz/regressions/$t")
+		run_counted "fuzz $t" valgrind -q --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite,indirect "build/tests/fuzz_$t-replay" "${args[@]}"
+	done
+}
+
 group_integration() {
 	local t
 	for t in tests/integration/test_*.sh; do
@@ -258,7 +276,7 @@ group_integration() {
 }
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(unit cli bad plugins golden examples schema hcl integration)
+[ ${#groups[@]} -gt 0 ] || groups=(unit cli bad plugins golden examples schema hcl fuzz integration)
 if [ ! -x "$GPUSLIM" ]; then
 	echo "tests: ./gpuslim is not built (run make)" >&2
 	exit 2

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# tests/fuzz/seeds.sh DIR: the seed inputs of every fuzz target, made here (nothing binary
+# is committed): DIR/recipe (every recipe the tests know), DIR/elf (this machine's own ELF
+# files, each behind the chunk-size byte fuzz_elf.c reads first), DIR/image (the hostile
+# and small docker-save archives of tests/fake/image_tars.py). Used by bench/fuzz.sh and
+# by the `fuzz` group of tests/run.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=$1
+mkdir -p "$out/recipe" "$out/elf" "$out/image"
+i=0
+for f in tests/bad/*.yaml tests/golden/*/gpuslim.yaml recipes/*/gpuslim.yaml gpuslim.yaml.example; do
+	cp "$f" "$out/recipe/$i.yaml"
+	i=$((i + 1))
+done
+# Small ELF files of every kind: an executable, shared libraries with and without SONAME
+# and RUNPATH, the loader itself.
+i=0
+for f in /bin/true /usr/bin/env /lib/x86_64-linux-gnu/libdl.so.2 /lib/x86_64-linux-gnu/libz.so.1 \
+	/lib64/ld-linux-x86-64.so.2 /usr/lib/x86_64-linux-gnu/libyaml-0.so.2; do
+	f=$(readlink -f "$f")
+	[ -f "$f" ] || continue
+	{ printf '\020'; head -c 262144 "$f"; } >"$out/elf/$i"
+	{ printf '\001'; head -c 65536 "$f"; } >"$out/elf/$i-1"
+	i=$((i + 1))
+done
+/usr/bin/python3 tests/fake/image_tars.py hostile "$out/image" >/dev/null
+/usr/bin/python3 tests/fake/image_tars.py small "$out/image" >/dev/null
+# The truly large hostile inputs are the reader's limits' business, not the fuzzer's.
+find "$out/image" -type f -size +1M -delete
