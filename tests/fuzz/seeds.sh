@@ -28,3 +28,6 @@ done
 /usr/bin/python3 tests/fake/image_tars.py small "$out/image" >/dev/null
 # The truly large hostile inputs are the reader's limits' business, not the fuzzer's.
 find "$out/image" -type f -size +1M -delete
+# `docker save | gzip` and `| zstd`, which the reader takes too.
+gzip -9 -c "$out/image/small.tar" >"$out/image/small.tar.gz"
+zstd -q -19 -c "$out/image/small.tar" >"$out/image/small.tar.zst"

@@ -20,6 +20,23 @@ build() {
 	"$GPUSLIM" build "$recipe" -o "$IT_TMP/$name" --progress plain --json "$IT_TMP/$name.json" \
 		"$@" >"$IT_TMP/$name.out" 2>&1
 }
+# interrupt_when PATTERN OUT CMD...: run CMD in the background (its output in OUT), wait up
+# to 60 s for a process that matches PATTERN, then SIGINT it and wait for it. Sets $rc to its
+# exit code; returns 1 when PATTERN never appeared (it is interrupted all the same).
+interrupt_when() {
+	local pattern=$1 out=$2 pid seen=1
+	shift 2
+	"$@" >"$out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 240); do
+		pgrep -f "$pattern" >/dev/null && { seen=0; break; }
+		sleep 0.25
+	done
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	return $seen
+}
 track_images() {
 	local ref
 	for ref in $(report "$1" image); do IT_IMAGES+=("$ref"); done
@@ -83,21 +100,10 @@ if build matrix recipes/matrix/gpuslim.yaml -j 2; then
 	# --- SIGINT while the cells are gated: the same matrix, every layer cached, so it goes
 	# straight to gating; interrupted while a 2.6 GB cuDNN cell streams out of `docker save`.
 	containers_before=$("$DOCKER" ps -aq | wc -l)
-	"$GPUSLIM" build recipes/matrix/gpuslim.yaml -j 2 -o "$IT_TMP/gint" --progress plain \
-		>"$IT_TMP/gint.out" 2>&1 &
-	pid=$!
-	for _ in $(seq 1 240); do
-		pgrep -f "docker save .*matrix:cudnn" >/dev/null && break
-		sleep 0.25
-	done
-	if ! pgrep -f "docker save .*matrix:cudnn" >/dev/null; then
+	if ! interrupt_when "docker save .*matrix:cudnn" "$IT_TMP/gint.out" \
+		"$GPUSLIM" build recipes/matrix/gpuslim.yaml -j 2 -o "$IT_TMP/gint" --progress plain; then
 		notok "SIGINT while gating: no cuDNN cell was being read" "$(cat "$IT_TMP/gint.out")"
-		kill -INT "$pid" 2>/dev/null
-		wait "$pid"
 	else
-		kill -INT "$pid"
-		wait "$pid"
-		rc=$?
 		sleep 1
 		left=$(pgrep -af "docker save|docker run" || true)
 		containers_after=$("$DOCKER" ps -aq | wc -l)
@@ -142,21 +148,10 @@ fi
 
 # --- SIGINT in the middle of a build.
 containers_before=$("$DOCKER" ps -aq | wc -l)
-"$GPUSLIM" build tests/integration/recipes/slow/gpuslim.yaml -o "$IT_TMP/slow" --progress plain \
-	--no-cache >"$IT_TMP/slow.out" 2>&1 &
-pid=$!
-for _ in $(seq 1 120); do
-	pgrep -f "sleep 61" >/dev/null && break
-	sleep 0.5
-done
-if ! pgrep -f "sleep 61" >/dev/null; then
+if ! interrupt_when "sleep 61" "$IT_TMP/slow.out" "$GPUSLIM" build \
+	tests/integration/recipes/slow/gpuslim.yaml -o "$IT_TMP/slow" --progress plain --no-cache; then
 	notok "SIGINT: the slow build never reached its sleep" "$(cat "$IT_TMP/slow.out")"
-	kill -INT "$pid" 2>/dev/null
-	wait "$pid"
 else
-	kill -INT "$pid"
-	wait "$pid"
-	rc=$?
 	sleep 2
 	left=$(pgrep -af "sleep 61|docker build|docker buildx" || true)
 	partial=$(find "$IT_TMP/slow" -name '*.tmp-*' 2>/dev/null)
