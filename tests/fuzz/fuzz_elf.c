@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct elf_scanner sc = ELF_SCANNER_INIT;
 	struct elf_info info;
-	/* The first byte picks the chunk size (1..4096), the rest is the file. */
+	/* The first byte picks the chunk size (1..4081), the rest is the file. */
 	struct mem m = {data + (size > 0), size - (size > 0), 0,
 			size ? 1 + (size_t)data[0] * 16 : 1};
 
