@@ -192,7 +192,8 @@ find_cuda_root() {
 	if [ -n "$nv" ]; then
 		c="$(dirname "$(dirname "$(readlink -f "$nv")")")"
 		is_cuda_root "$c" && { echo "$c"; return 0; }
-		top="$(cd / && "$nv" -dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/^#\$ TOP=//p' | head -n1)"
+		top="$(cd / && { "$nv" -dryrun -c -x cu /dev/null -o /dev/null 2>&1 || true; } |
+			sed -n 's/^#\$ TOP=//p' | head -n1)"
 		[ -n "$top" ] && is_cuda_root "$top" && { echo "$top"; return 0; }
 		tried+=("$nv")
 	fi
