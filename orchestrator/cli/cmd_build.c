@@ -509,7 +509,6 @@ struct gate_job {
 	struct gate_ctx *gc;
 	size_t cell;
 	char *note;
-	int ret;
 };
 
 static int gate_one(struct exec_job *job)
@@ -519,6 +518,7 @@ static int gate_one(struct exec_job *job)
 	struct build_cell *bc = &gc->b->cells[gj->cell];
 	struct inspect_opts io;
 	struct smoke_opts so;
+	int ret;
 
 	memset(&io, 0, sizeof(io));
 	io.source = IMAGE_SOURCE_ENGINE;
@@ -526,18 +526,18 @@ static int gate_one(struct exec_job *job)
 	io.kb = gc->kb;
 	io.paths = gc->paths;
 	io.abort_fd = &gc->abort_fd;
-	gj->ret = inspect_image(bc->cell->image_ref, &io, &gc->g->reports[gj->cell], &gj->note);
-	if (!gj->ret) {
+	ret = inspect_image(bc->cell->image_ref, &io, &gc->g->reports[gj->cell], &gj->note);
+	if (!ret) {
 		memset(&so, 0, sizeof(so));
 		so.docker = gc->e->docker;
 		so.image = bc->cell->image_ref;
 		so.gpu = gc->gpu;
 		so.require_gpu = require_gpu;
-		so.abort_fd = signals_fd();
-		gj->ret = gate_image(gc->g->reports[gj->cell], gc->r, bc->cell, NULL, &so,
-				     &gc->g->results[gj->cell]);
+		so.abort_fd = gc->abort_fd;
+		ret = gate_image(gc->g->reports[gj->cell], gc->r, bc->cell, NULL, &so,
+				 &gc->g->results[gj->cell]);
 	}
-	if (gj->ret < 0)
+	if (ret < 0)
 		gc->g->errors[gj->cell] = xstrdup(error_last());
 	return 0; /* a gate's verdict or error is the cell's, not the run's */
 }
