@@ -6,9 +6,9 @@
 #   tests/golden-update.sh CASE...    only these
 #   git diff tests/golden             read every change as a reviewer would
 #
-# Files are generated into a directory outside the recipe's tree, as
-# tests/run.sh does, so docker-bake.hcl has no GPUSLIM_DOCKERFILE_DIR default
-# that would depend on where the output went.
+# As tests/run.sh does, the case (recipe and context files, not expected/) is
+# copied into a scratch directory and generated into its out/, so the bake
+# file's paths are relative and name nothing of this machine.
 set -eu
 cd "$(dirname "$0")/.."
 GPUSLIM=$PWD/gpuslim
@@ -26,11 +26,13 @@ for name in "${cases[@]}"; do
 	d=tests/golden/$name
 	[ -f "$d/gpuslim.yaml" ] || { echo "golden-update: no $d/gpuslim.yaml" >&2; exit 2; }
 	"$GPUSLIM" plan "$d/gpuslim.yaml" --json >"$TMP/plan.json"
-	rm -rf "$TMP/out"
-	mkdir -p "$TMP/out"
-	"$GPUSLIM" generate "$d/gpuslim.yaml" -o "$TMP/out" >/dev/null
-	mv "$TMP/plan.json" "$TMP/out/plan.json"
+	rm -rf "$TMP/case"
+	mkdir -p "$TMP/case"
+	cp -r "$d/." "$TMP/case/"
+	rm -rf "$TMP/case/expected"
+	"$GPUSLIM" generate "$TMP/case/gpuslim.yaml" -o "$TMP/case/out" >/dev/null
+	mv "$TMP/plan.json" "$TMP/case/out/plan.json"
 	rm -rf "$d/expected"
-	cp -r "$TMP/out" "$d/expected"
+	cp -r "$TMP/case/out" "$d/expected"
 	echo "updated $d/expected ($(ls -A "$d/expected" | wc -l) files)"
 done

@@ -102,6 +102,14 @@ group_plugins() {
 	done
 }
 
+# golden_generate CASE DIR: the case (its recipe and context files, not expected/) copied
+# into DIR, generated into DIR/out, as a user would beside a recipe: the bake file's paths
+# are then relative and name nothing of this machine.
+golden_generate() {
+	mkdir -p "$2" && cp -r "$1/." "$2/" && rm -rf "$2/expected" &&
+		gs generate "$2/gpuslim.yaml" -o "$2/out" >/dev/null
+}
+
 # Golden cases: plan JSON and every generated file, byte for byte, and twice the same.
 group_golden() {
 	local d name exp out
@@ -111,7 +119,7 @@ group_golden() {
 		name=$(basename "$d")
 		exp="$d/expected"
 		out="$TMP/golden-$name"
-		mkdir -p "$out/a" "$out/b"
+		mkdir -p "$out"
 		if ! gs plan "$d/gpuslim.yaml" --json >"$out/plan.json" 2>"$out/err"; then
 			notok "golden $name: plan failed" "$(cat "$out/err")"
 			continue
@@ -121,19 +129,19 @@ group_golden() {
 		else
 			notok "golden $name: plan.json differs" "$(cat "$out/diff")"
 		fi
-		if ! gs generate "$d/gpuslim.yaml" -o "$out/a" >/dev/null 2>"$out/err"; then
+		if ! golden_generate "$d" "$out/a" 2>"$out/err"; then
 			notok "golden $name: generate failed" "$(cat "$out/err")"
 			continue
 		fi
-		cp "$exp/plan.json" "$out/a/plan.json"
-		if diff -ru "$exp" "$out/a" >"$out/diff"; then
+		cp "$exp/plan.json" "$out/a/out/plan.json"
+		if diff -ru "$exp" "$out/a/out" >"$out/diff"; then
 			ok "golden $name: generated files"
 		else
 			notok "golden $name: generated files differ" "$(cat "$out/diff")"
 		fi
-		gs generate "$d/gpuslim.yaml" -o "$out/b" >/dev/null 2>&1
-		cp "$exp/plan.json" "$out/b/plan.json"
-		if diff -r "$out/a" "$out/b" >/dev/null; then
+		golden_generate "$d" "$out/b" 2>/dev/null
+		cp "$exp/plan.json" "$out/b/out/plan.json"
+		if diff -r "$out/a/out" "$out/b/out" >/dev/null; then
 			ok "golden $name: same recipe, byte-identical files"
 		else
 			notok "golden $name: two runs differ"

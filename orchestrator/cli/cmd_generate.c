@@ -12,7 +12,8 @@
 /*
  * generate: plan the recipe and write one Dockerfile per cell, the bake
  * file and the .dockerignore. Everything is rendered in memory first, so a
- * bad value writes nothing; each file is then replaced atomically. With
+ * bad value writes nothing; each file is then replaced atomically, never a
+ * file gpuslim did not write (render_write()). With
  * --resolve the base images are pinned by digest first (FROM ref@sha256).
  */
 
@@ -49,20 +50,30 @@ int cmd_generate(int argc, char **argv)
 	if (code != EXIT_OK)
 		goto done;
 	p = pl.plan;
-	if (render_plan(p, out_dir, GPUSLIM_VERSION, &files) < 0) {
+	ret = render_plan(p, out_dir, GPUSLIM_VERSION, &files);
+	if (ret < 0) {
 		cli_error_last();
-		code = EXIT_USAGE;
+		code = cli_exit_for(ret);
 		goto done;
 	}
-	if (fs_mkdir_p(out_dir, 0755) < 0 || render_write(&files, out_dir) < 0) {
+	ret = fs_mkdir_p(out_dir, 0755) < 0 ? GS_EINFRA : render_write(&files, out_dir);
+	if (ret < 0) {
 		cli_error_last();
-		code = EXIT_INFRA;
+		code = cli_exit_for(ret);
 		goto done;
 	}
 	for (size_t i = 0; i < files.nr; i++) {
-		char *path = fs_join(out_dir, ((struct render_file *)files.items[i])->name);
+		const struct render_file *f = files.items[i];
+		char *path = fs_join(out_dir, f->name);
 
-		printf("%s\n", path);
+		if (f->skipped)
+			fprintf(
+			    stderr,
+			    "note: left '%s' as it is: gpuslim did not write it; each "
+			    "Dockerfile.<cell>.dockerignore carries its rules, then gpuslim's\n",
+			    path);
+		else
+			printf("%s\n", path);
 		free(path);
 	}
 done:

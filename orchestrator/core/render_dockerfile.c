@@ -856,26 +856,66 @@ static void render_model_env_name(struct strbuf *out, const char *name)
 			     isalnum((unsigned char)*name) ? toupper((unsigned char)*name) : '_');
 }
 
-static void render_env_pair(struct strbuf *out, const char *key, size_t keylen, const char *value)
+/*
+ * The final stage's ENV, one pair per key: gpuslim's defaults, the models'
+ * paths, then app.env; a key set again (app.env's PYTHONUNBUFFERED=0)
+ * takes the earlier one's place, as Docker would take the last. `values`
+ * hold the text after '=', already quoted where it must be.
+ */
+struct render_envs {
+	struct vec keys, values;
+};
+
+static void render_env_set(struct render_envs *e, const char *key, size_t keylen,
+			   struct strbuf *value)
 {
-	strbuf_addf(out, " \\\n    %.*s=", (int)keylen, key);
-	render_docker_quote(out, value);
+	char *k = xstrndup(key, keylen);
+	long at = vec_findstr(&e->keys, k);
+
+	if (at < 0) {
+		vec_push(&e->keys, k);
+		vec_push(&e->values, strbuf_detach(value, NULL));
+		return;
+	}
+	free(k);
+	free(e->values.items[at]);
+	e->values.items[at] = strbuf_detach(value, NULL);
 }
 
-static void render_capabilities(struct strbuf *out, const struct recipe *r)
+/* A pair whose value is a literal string: quoted. */
+static void render_env_quoted(struct render_envs *e, const char *key, size_t keylen,
+			      const char *value)
+{
+	struct strbuf v = STRBUF_INIT;
+
+	render_docker_quote(&v, value);
+	render_env_set(e, key, keylen, &v);
+}
+
+/* A pair written as is (it expands $PATH, or is a plain word). */
+static void render_env_raw(struct render_envs *e, const char *key, const char *value)
+{
+	struct strbuf v = STRBUF_INIT;
+
+	strbuf_addstr(&v, value);
+	render_env_set(e, key, strlen(key), &v);
+}
+
+static void render_capabilities(struct render_envs *e, const struct recipe *r)
 {
 	struct strbuf caps = STRBUF_INIT;
 
 	for (size_t i = 0; i < r->capabilities.nr; i++)
 		strbuf_addf(&caps, "%s%s", i ? "," : "", r->capabilities.items[i].v);
-	render_env_pair(out, "NVIDIA_DRIVER_CAPABILITIES", strlen("NVIDIA_DRIVER_CAPABILITIES"),
-			caps.len ? caps.buf : "compute,utility");
+	render_env_quoted(e, "NVIDIA_DRIVER_CAPABILITIES", strlen("NVIDIA_DRIVER_CAPABILITIES"),
+			  caps.len ? caps.buf : "compute,utility");
 	strbuf_release(&caps);
 }
 
 static void render_env(struct df *d)
 {
 	const struct recipe *r = d->r;
+	struct render_envs e = {VEC_INIT(free), VEC_INIT(free)};
 	struct strbuf name = STRBUF_INIT;
 
 	strbuf_addch(d->out, '\n');
@@ -884,27 +924,34 @@ static void render_env(struct df *d)
 	if (render_has_python(d->c))
 		render_comment(d->out, "Python runs from the venv, writes no bytecode (pruned), "
 				       "buffers no output.");
-	strbuf_addstr(d->out, "ENV NVIDIA_VISIBLE_DEVICES=all");
-	render_capabilities(d->out, r);
-	if (render_has_python(d->c))
-		strbuf_addstr(d->out, " \\\n    PATH=" RENDER_VENV "/bin:$PATH"
-				      " \\\n    PYTHONDONTWRITEBYTECODE=1"
-				      " \\\n    PYTHONUNBUFFERED=1");
+	render_env_raw(&e, "NVIDIA_VISIBLE_DEVICES", "all");
+	render_capabilities(&e, r);
+	if (render_has_python(d->c)) {
+		render_env_raw(&e, "PATH", RENDER_VENV "/bin:$PATH");
+		render_env_raw(&e, "PYTHONDONTWRITEBYTECODE", "1");
+		render_env_raw(&e, "PYTHONUNBUFFERED", "1");
+	}
 	for (size_t i = 0; i < r->models_nr; i++) {
 		char *target = render_model_target(&r->models[i]);
 
 		strbuf_reset(&name);
 		render_model_env_name(&name, r->models[i].name.v);
-		render_env_pair(d->out, name.buf, name.len, target);
+		render_env_quoted(&e, name.buf, name.len, target);
 		free(target);
 	}
 	for (size_t i = 0; i < r->app.env.nr; i++) {
 		const char *kv = r->app.env.items[i].v, *eq = strchr(kv, '=');
 
-		render_env_pair(d->out, kv, (size_t)(eq - kv), eq + 1);
+		render_env_quoted(&e, kv, (size_t)(eq - kv), eq + 1);
 	}
+	strbuf_addstr(d->out, "ENV");
+	for (size_t i = 0; i < e.keys.nr; i++)
+		strbuf_addf(d->out, "%s%s=%s", i ? " \\\n    " : " ", (const char *)e.keys.items[i],
+			    (const char *)e.values.items[i]);
 	strbuf_addch(d->out, '\n');
 	strbuf_release(&name);
+	vec_release(&e.keys);
+	vec_release(&e.values);
 }
 
 static void render_volumes(struct df *d)

@@ -62,6 +62,45 @@ static void test_hcl_escapes(void)
 	CHECK_QUOTE(render_hcl_string, "$${x}", "\"$$${x}\"", "hcl: an already doubled $${ grows");
 }
 
+static void test_ignore_paths(void)
+{
+	CHECK_QUOTE(render_ignore_path, "weights/llama-8b.bin", "weights/llama-8b.bin",
+		    "ignore: a plain path as it is");
+	CHECK_QUOTE(render_ignore_path, "!app", "\\!app", "ignore: a leading ! is no exception");
+	CHECK_QUOTE(render_ignore_path, "#x", "\\#x", "ignore: a leading # is no comment");
+	CHECK_QUOTE(render_ignore_path, "a!b#c", "a!b#c", "ignore: ! and # inside stay");
+	CHECK_QUOTE(render_ignore_path, "**", "\\*\\*", "ignore: ** matches only itself");
+	CHECK_QUOTE(render_ignore_path, "w[1]+(a|b)^{2}$?\\",
+		    "w\\[1\\]\\+\\(a\\|b\\)\\^\\{2\\}\\$\\?\\\\",
+		    "ignore: glob and regexp characters escaped");
+	CHECK_QUOTE(render_ignore_path, " lead/trail\t", "[ ]lead/trail[\t]",
+		    "ignore: blanks Docker would trim kept as classes");
+}
+
+static void test_path_from(void)
+{
+	char *p;
+
+	p = render_path_from("/a/b/out", "/a/b");
+	CHECK_STR(p, "..", "path_from: the context above the output");
+	free(p);
+	p = render_path_from("/a/b", "/a/b/out/Dockerfile.x");
+	CHECK_STR(p, "out/Dockerfile.x", "path_from: the Dockerfile below the context");
+	free(p);
+	p = render_path_from("/a/ctx", "/a/elsewhere/Dockerfile.x");
+	CHECK_STR(p, "../elsewhere/Dockerfile.x", "path_from: a common ancestor below /");
+	free(p);
+	p = render_path_from("/tmp/out", "/work/ctx");
+	CHECK_STR(p, "/work/ctx", "path_from: only / in common: absolute");
+	free(p);
+	p = render_path_from("/", "/work/ctx");
+	CHECK_STR(p, "/work/ctx", "path_from: from / itself: absolute");
+	free(p);
+	p = render_path_from("/work/x", "/workshop/y");
+	CHECK_STR(p, "/workshop/y", "path_from: a shared prefix is not a shared component");
+	free(p);
+}
+
 static void test_target_names(void)
 {
 	CHECK(render_is_target_name("cuda12-4_py3-11"), "target: letters, digits, - and _");
@@ -257,12 +296,11 @@ static void test_dockerfile_compiled(void)
 	fixture_release(&f);
 }
 
-static void test_bake_and_ignore(void)
+static void test_bake(void)
 {
 	struct fixture f;
 	struct strbuf sb = STRBUF_INIT;
-	struct vec files = VEC_INIT(render_file_free);
-	char dir[] = "/tmp/gpuslim-render-XXXXXX";
+	char *cwd = fs_abspath("."), *want;
 
 	fixture_init(&f, 0);
 	CHECK(render_bake(&f.p, "tests/x/out", "0.0.0", &sb) == 0, "bake: renders");
@@ -270,47 +308,160 @@ static void test_bake_and_ignore(void)
 	      "bake: default group lists the cell");
 	CHECK(has(sb.buf, "\"org.example.note\" = \"costs $${PRICE} \\\"now\\\" $HOME\""),
 	      "bake: label ${ written $${");
-	CHECK(has(sb.buf, "default = \"out\"") &&
-		  has(sb.buf, "\"${GPUSLIM_DOCKERFILE_DIR}/Dockerfile.cu124-py311\""),
-	      "bake: dockerfile dir relative to the context");
-	CHECK(has(sb.buf, "type=registry,ref=local/demo:buildcache-cu124-py311,mode=max"),
-	      "bake: registry cache by default");
+	CHECK(has(sb.buf, "context    = \"..\"\n  dockerfile = \"out/Dockerfile.cu124-py311\"\n"),
+	      "bake: context relative to the bake file, dockerfile to the context");
+	CHECK(!has(sb.buf, "\"${") && !has(sb.buf, "variable"),
+	      "bake: no variable to set: correct as generated");
+	CHECK(has(sb.buf, "docker-container"), "bake: the header names the builder it needs");
+	CHECK(!has(sb.buf, "type=registry") &&
+		  has(sb.buf,
+		      "cache-to   = [\"type=local,dest=.gpuslim-cache/cu124-py311,mode=max\"]"),
+	      "bake: cache registry for local/demo: a local cache, nothing to Docker Hub");
 	CHECK(has(sb.buf, "compression=zstd,force-compression=true"),
 	      "bake: zstd by default, forced");
 	strbuf_reset(&sb);
-	CHECK(render_bake(&f.p, "/elsewhere/out", "0.0.0", &sb) == 0 &&
-		  has(sb.buf, "default = \"\""),
-	      "bake: no default dir when the output is outside the context");
+
+	f.r.image = S("user/demo");
+	CHECK(render_bake(&f.p, "tests/x/out", "0.0.0", &sb) == 0 && !has(sb.buf, "type=registry"),
+	      "bake: an image without a registry host exports no registry cache");
+	strbuf_reset(&sb);
+	f.r.image = S("127.0.0.1:5000/demo");
+	f.cell.image_ref = "127.0.0.1:5000/demo:cu124-py311";
+	CHECK(render_bake(&f.p, "tests/x/out", "0.0.0", &sb) == 0 &&
+		  has(sb.buf,
+		      "type=registry,ref=127.0.0.1:5000/demo:buildcache-cu124-py311,mode=max"),
+	      "bake: an image with a registry host gets the registry cache");
+	strbuf_reset(&sb);
+	f.r.output.cache = S("inline");
+	f.r.image = S("local/demo");
+	CHECK(render_bake(&f.p, "tests/x/out", "0.0.0", &sb) == 0 &&
+		  !has(sb.buf, "type=registry") && has(sb.buf, "type=inline"),
+	      "bake: cache inline for local/demo: exported inline, imported from no registry");
 	strbuf_reset(&sb);
 
+	want = xstrfmt("context    = \"%s/tests/x\"\n  dockerfile = \"/elsewhere/out/Dockerfile.",
+		       cwd);
+	CHECK(render_bake(&f.p, "/elsewhere/out", "0.0.0", &sb) == 0 && has(sb.buf, want),
+	      "bake: only / in common with the output: absolute paths");
+	free(want);
+	free(cwd);
+	strbuf_release(&sb);
+	fixture_release(&f);
+}
+
+/* A scratch directory with `name` holding `content` in it; NULL: none. */
+static char *scratch_with(const char *name, const char *content)
+{
+	char *dir = xstrdup("/tmp/gpuslim-render-XXXXXX"), *p;
+
+	if (!mkdtemp(dir))
+		return dir;
+	if (content) {
+		p = fs_join(dir, name);
+		fs_write_atomic(p, content, strlen(content));
+		free(p);
+	}
+	return dir;
+}
+
+static void scratch_remove(const char *dir)
+{
+	const char *extra[] = {"Dockerfile.ok", "docker-bake.hcl", ".dockerignore", "gpuslim.yaml",
+			       "Dockerfile.ok.dockerignore"};
+
+	for (size_t i = 0; i < sizeof(extra) / sizeof(*extra); i++) {
+		char *p = fs_join(dir, extra[i]);
+
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+static void test_ignore(void)
+{
+	struct fixture f;
+	struct strbuf sb = STRBUF_INIT;
+	char *dir;
+	const char *user;
+
+	fixture_init(&f, 0);
 	CHECK(render_dockerignore(&f.p, "tests/x/out", &sb) == 0, "dockerignore: renders");
 	CHECK(has(sb.buf, "\n**/*.pyc\n**/__pycache__\n.git\n.gpuslim-cache\nout\nweights/big\n"),
 	      "dockerignore: sorted, with the output dir and volume models");
-	strbuf_release(&sb);
+	strbuf_reset(&sb);
 
+	/* the context's own rules first, less BOM and CR, then gpuslim's */
+	dir = scratch_with(".dockerignore", "\xef\xbb\xbfsecret.env\r\n*.key\n!public.key");
+	f.r.dir = dir;
+	CHECK(render_dockerignore(&f.p, "/elsewhere", &sb) == 0 &&
+		  (user = strstr(sb.buf, "secret.env\n*.key\n!public.key\n")) &&
+		  strstr(user, "\nweights/big\n") && !has(sb.buf, "\xef\xbb\xbf") &&
+		  !has(sb.buf, "\r"),
+	      "dockerignore: the context's rules first, gpuslim's after");
+	/* written into the context, that file is ours: only its user part again */
+	{
+		char *p = fs_join(dir, ".dockerignore");
+		struct strbuf again = STRBUF_INIT;
+
+		fs_write_atomic(p, sb.buf, sb.len);
+		CHECK(render_dockerignore(&f.p, "/elsewhere", &again) == 0 &&
+			  !strcmp(again.buf, sb.buf),
+		      "dockerignore: regenerated over its own output, the same bytes");
+		strbuf_release(&again);
+		free(p);
+	}
+	scratch_remove(dir);
+	free(dir);
+	strbuf_release(&sb);
+	fixture_release(&f);
+}
+
+static void test_plan_and_write(void)
+{
+	struct fixture f;
+	struct vec files = VEC_INIT(render_file_free);
+	char *dir, *p;
+	struct strbuf sb = STRBUF_INIT;
+
+	fixture_init(&f, 0);
 	f.cell.id = "bad.id";
 	CHECK(render_plan(&f.p, "out", "0.0.0", &files) == GS_EINVAL,
 	      "plan: a bad target name fails");
 	vec_release(&files);
 	f.cell.id = "ok";
 	CHECK(render_plan(&f.p, "out", "0.0.0", &files) == 0 && files.nr == 4,
-	      "plan: Dockerfile, its .dockerignore, bake file, .dockerignore");
-	CHECK(mkdtemp(dir) && render_write(&files, dir) == 0, "write: into a directory");
+	      "plan: Dockerfile, bake file, its .dockerignore, .dockerignore");
+	dir = scratch_with(NULL, NULL);
+	CHECK(render_write(&files, dir) == 0, "write: into a directory");
+	CHECK(render_write(&files, dir) == 0, "write: again over its own files");
 	CHECK(render_write(&files, "/nonexistent/dir") == GS_EINFRA &&
 		  has(error_last(), "cannot write"),
 	      "write: failure says cannot write");
-	{
-		char *p = fs_join(dir, "Dockerfile.ok");
-		unlink(p);
-		free(p);
-		p = fs_join(dir, "docker-bake.hcl");
-		unlink(p);
-		free(p);
-		p = fs_join(dir, ".dockerignore");
-		unlink(p);
-		free(p);
-		rmdir(dir);
-	}
+	scratch_remove(dir);
+	free(dir);
+
+	/* a Dockerfile of the user's in the way: nothing written at all */
+	dir = scratch_with("Dockerfile.ok", "FROM scratch\n");
+	p = fs_join(dir, "docker-bake.hcl");
+	CHECK(render_write(&files, dir) == GS_EINVAL && has(error_last(), "Dockerfile.ok") &&
+		  has(error_last(), "gpuslim did not write") && !fs_exists(p),
+	      "write: a file of the user's in the way fails before writing anything");
+	free(p);
+	scratch_remove(dir);
+	free(dir);
+
+	/* the user's .dockerignore: left as it is, the rest written */
+	dir = scratch_with(".dockerignore", "secret.env\n");
+	p = fs_join(dir, ".dockerignore");
+	CHECK(render_write(&files, dir) == 0 &&
+		  ((struct render_file *)files.items[files.nr - 1])->skipped &&
+		  fs_read_file(p, &sb, 0) == 0 && !strcmp(sb.buf, "secret.env\n"),
+	      "write: the user's .dockerignore is skipped, not overwritten");
+	free(p);
+	scratch_remove(dir);
+	free(dir);
+	strbuf_release(&sb);
 	vec_release(&files);
 	fixture_release(&f);
 }
@@ -323,6 +474,10 @@ int main(void)
 	test_target_names();
 	test_dockerfile_python();
 	test_dockerfile_compiled();
-	test_bake_and_ignore();
+	test_ignore_paths();
+	test_path_from();
+	test_bake();
+	test_ignore();
+	test_plan_and_write();
 	return unit_done();
 }
