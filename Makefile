@@ -50,6 +50,18 @@ build/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The closure script, less comments and blank lines, as a C string for render_dockerfile.c
+# (sed: xxd is not everywhere).
+build/gen/closure_sh.h: orchestrator/core/closure.sh
+	@mkdir -p $(dir $@)
+	sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$$/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+		-e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@.tmp
+	mv $@.tmp $@
+build/orchestrator/core/render_dockerfile.o build/fuzz/obj/orchestrator/core/render_dockerfile.o: \
+	build/gen/closure_sh.h
+build/orchestrator/core/render_dockerfile.o: ALL_CFLAGS += -Ibuild/gen
+build/fuzz/obj/orchestrator/core/render_dockerfile.o: FUZZ_CFLAGS += -Ibuild/gen
+
 build/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)

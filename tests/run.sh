@@ -110,9 +110,30 @@ golden_generate() {
 		gs generate "$2/gpuslim.yaml" -o "$2/out" >/dev/null
 }
 
+# orchestrator/core/closure.sh, which render_dockerfile.c joins into one RUN: shellcheck-clean,
+# and every line but the last ends where a blank does what the newline did.
+golden_closure_sh() {
+	local f=orchestrator/core/closure.sh bad
+	bad=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$f" | sed '$d' |
+		grep -v -E '(;|\{|[[:space:]](then|do|else)|\||&&)$')
+	if [ -n "$bad" ]; then
+		notok "golden $f: lines that do not join into one RUN" "$bad"
+	else
+		ok "golden $f: every line joins into one RUN"
+	fi
+	if ! command -v shellcheck >/dev/null 2>&1; then
+		skip "golden $f: shellcheck (not installed)"
+	elif shellcheck "$f" >"$TMP/shellcheck" 2>&1; then
+		ok "golden $f: shellcheck"
+	else
+		notok "golden $f: shellcheck" "$(cat "$TMP/shellcheck")"
+	fi
+}
+
 # Golden cases: plan JSON and every generated file, byte for byte, and twice the same.
 group_golden() {
 	local d name exp out
+	golden_closure_sh
 	for d in tests/golden/*/; do
 		d=${d%/}
 		[ -f "$d/gpuslim.yaml" ] || continue

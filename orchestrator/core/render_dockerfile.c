@@ -621,53 +621,23 @@ static void render_closure_rules(struct df *d)
 	strbuf_release(&rules);
 }
 
-/* Shell functions of the closure script; see render_closure(). */
-static const char render_closure_fns[] =
-    "    matches() { n=$1; shift; for g in \"$@\"; do case \"$n\" in $g) return 0;; esac; done; "
-    "return 1; }; \\\n"
-    "    in_roots() { for r in $roots; do case \"$1\" in \"$r\"|\"$r\"/*) return 0;; esac; done; "
-    "return 1; }; \\\n"
-    "    resolve() { \\\n"
-    "      p=$(ldconfig -p | awk -v n=\"$1\" '$1 == n { print $NF; exit }'); \\\n"
-    "      for dir in $(echo \"${LD_LIBRARY_PATH:-}\" | tr : ' ') /usr/local/cuda/lib64; do \\\n"
-    "        if [ -z \"$p\" ] && [ -e \"$dir/$1\" ]; then p=$dir/$1; fi; \\\n"
-    "      done; \\\n"
-    "      echo \"$p\"; }; \\\n"
-    "    ship() { \\\n"
-    "      if matches \"$1\" $driver $skip || [ -e \"$dest/$1\" ]; then return 0; fi; \\\n"
-    "      cp -L \"$2\" \"$dest/$1\" || { echo \"gpuslim: cannot copy $2\" >&2; exit 1; }; \\\n"
-    "      echo \"$2\" >> /tmp/gpuslim-queue; \\\n"
-    "      for rule in $rules; do \\\n"
-    "        matches \"$1\" \"${rule%%=*}\" || continue; \\\n"
-    "        for l in $(echo \"${rule#*=}\" | tr , ' '); do \\\n"
-    "          lp=$(resolve \"$l\"); \\\n"
-    "          if [ -n \"$lp\" ]; then ship \"$l\" \"$lp\"; \\\n"
-    "          else echo \"gpuslim: $l (dlopen()ed with $1) is not in the builder; not shipped\" "
-    ">&2; fi; \\\n"
-    "        done; \\\n"
-    "      done; }; \\\n";
+/* orchestrator/core/closure.sh, less its comments and blank lines: the
+ * Makefile makes closure_sh.h of it, one string literal per line. */
+static const char render_closure_sh[] =
+#include "closure_sh.h"
+    ;
 
-/* The queue walk: ldd each ELF file; a "not found" that is not the driver's
- * fails the build, everything else outside the artifacts is shipped. */
-static const char render_closure_walk[] =
-    "    find $roots -type f | while IFS= read -r f; do if is_elf \"$f\"; then echo \"$f\"; fi; "
-    "done \\\n"
-    "      > /tmp/gpuslim-queue; \\\n"
-    "    i=0; \\\n"
-    "    while i=$((i + 1)); f=$(sed -n \"${i}p\" /tmp/gpuslim-queue); [ -n \"$f\" ]; do \\\n"
-    "      ldd \"$f\" > /tmp/gpuslim-ldd 2>&1 || true; \\\n"
-    "      while read -r name arrow path rest; do \\\n"
-    "        [ \"$arrow\" = \"=>\" ] || continue; \\\n"
-    "        if [ \"$path\" = not ]; then \\\n"
-    "          matches \"$name\" $driver && continue; \\\n"
-    "          echo \"gpuslim: $f needs $name, found in neither the builder nor the driver\" >&2; "
-    "exit 1; \\\n"
-    "        fi; \\\n"
-    "        in_roots \"$path\" || ship \"$name\" \"$path\"; \\\n"
-    "      done < /tmp/gpuslim-ldd; \\\n"
-    "    done; \\\n"
-    "    rm -f /tmp/gpuslim-queue /tmp/gpuslim-ldd; \\\n"
-    "    ls -l \"$dest\"\n";
+/* The script's lines as the rest of one RUN: each continued with " \",
+ * the last one ending it (closure.sh says why that is safe). */
+static void render_closure_script(struct strbuf *out)
+{
+	const char *line = render_closure_sh, *nl;
+
+	while ((nl = strchr(line, '\n'))) {
+		strbuf_addf(out, "    %.*s%s\n", (int)(nl - line), line, nl[1] ? " \\" : "");
+		line = nl + 1;
+	}
+}
 
 static void render_closure(struct df *d)
 {
@@ -691,8 +661,7 @@ static void render_closure(struct df *d)
 	render_shell_list(d->out, "driver", &d->c->driver_sonames);
 	render_closure_rules(d);
 	render_is_elf_fn(d->out);
-	strbuf_addstr(d->out, render_closure_fns);
-	strbuf_addstr(d->out, render_closure_walk);
+	render_closure_script(d->out);
 	vec_release(&roots);
 }
 
