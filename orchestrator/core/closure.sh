@@ -4,11 +4,12 @@
 # what the CUDA libraries dlopen() ($rules: "soname=load,load ..."). Skipped:
 # what the final base already has ($skip) and the driver, which the host
 # injects at run time ($driver; ldd reports it "not found" here). A "not
-# found" that is not the driver's fails the build.
+# found" that is not the driver's fails the build. A soname ldconfig does
+# not know is looked for in LD_LIBRARY_PATH, then $libdirs.
 #
 # render_dockerfile.c embeds this file (a build-time C string, see the
 # Makefile) into one RUN, after the lines that set dest, roots, skip,
-# driver and rules and define is_elf, under `set -eu; set -f` (the lists
+# driver, libdirs and rules and define is_elf, under `set -eu; set -f` (the lists
 # are split on blanks, their globs stay patterns). Comment lines and blank
 # lines are dropped and the others joined with " \" line continuations: so
 # every line must end where a newline and a blank mean the same, after ";",
@@ -16,13 +17,13 @@
 # that, and runs shellcheck on this file).
 #
 # shellcheck shell=sh
-# shellcheck disable=SC2154 # dest, roots, skip, driver, rules: set before this script
+# shellcheck disable=SC2154 # dest, roots, skip, driver, libdirs, rules: set before it
 # shellcheck disable=SC2086,SC2254 # the lists are split, their globs match, on purpose
 matches() { n=$1; shift; for g in "$@"; do case "$n" in $g) return 0;; esac; done; return 1; };
 in_roots() { for r in $roots; do case "$1" in "$r"|"$r"/*) return 0;; esac; done; return 1; };
 resolve() {
   p=$(ldconfig -p | awk -v n="$1" '$1 == n { print $NF; exit }');
-  for dir in $(echo "${LD_LIBRARY_PATH:-}" | tr : ' ') /usr/local/cuda/lib64; do
+  for dir in $(echo "${LD_LIBRARY_PATH:-}" | tr : ' ') $libdirs; do
     if [ -z "$p" ] && [ -e "$dir/$1" ]; then p=$dir/$1; fi;
   done;
   echo "$p"; };

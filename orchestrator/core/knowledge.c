@@ -18,8 +18,8 @@
 /* The files a plugin directory may hold, in load order: bases.json names
  * CUDA versions of cuda.json and OSes of os.json, but the cross-checks run
  * after every directory is loaded, so the order only fixes messages. */
-static const char *const kb_files[] = {"cuda.json",	  "bases.json",	    "os.json",
-				       "frameworks.json", "libraries.json", NULL};
+static const char *const kb_files[] = {
+    "cuda.json", "bases.json", "os.json", "frameworks.json", "libraries.json", "render.json", NULL};
 
 /* Flavors are the planner's vocabulary, not knowledge: it reasons about
  * which one carries what. */
@@ -371,6 +371,33 @@ static void kb_release_component(void *entry)
 	vec_release(&comp->patterns);
 }
 
+/* Its lists: key in the file, place in struct kb_render. */
+static const struct {
+	const char *key;
+	size_t off;
+} kb_render_lists[] = {
+    {"apt_nodocs", offsetof(struct kb_render, apt_nodocs)},
+    {"os_site_packages", offsetof(struct kb_render, os_site_packages)},
+    {"os_python_dirs", offsetof(struct kb_render, os_python_dirs)},
+    {"library_dirs", offsetof(struct kb_render, library_dirs)},
+    {"prune_tests", offsetof(struct kb_render, prune_tests)},
+    {"prune_examples", offsetof(struct kb_render, prune_examples)},
+    {"prune_headers", offsetof(struct kb_render, prune_headers)},
+    {"prune_static_libs", offsetof(struct kb_render, prune_static_libs)},
+    {"prune_docs", offsetof(struct kb_render, prune_docs)},
+};
+
+static struct vec *kb_render_list(struct kb_render *r, size_t i)
+{
+	return (struct vec *)((char *)r + kb_render_lists[i].off);
+}
+
+static void kb_release_render(struct kb_render *r)
+{
+	for (size_t i = 0; i < sizeof(kb_render_lists) / sizeof(*kb_render_lists); i++)
+		vec_release(kb_render_list(r, i));
+}
+
 static void kb_decref(void *doc)
 {
 	json_decref(doc);
@@ -405,6 +432,7 @@ void knowledge_free(struct knowledge *kb)
 	for (size_t i = 0; i < kb->components_nr; i++)
 		kb_release_component(&kb->components[i]);
 	free(kb->components);
+	kb_release_render(&kb->render);
 	vec_release(&kb->docs);
 	free(kb);
 }
@@ -1335,6 +1363,38 @@ done:
 	return ret;
 }
 
+/* ---- render.json ------------------------------------------------------ */
+
+static int kb_load_render(struct knowledge *kb, struct kb_reader *rd, json_t *root)
+{
+	static const char *const top_keys[] = {"schema_version", "notes",
+					       "uv_version",	 "uv_url",
+					       "apt_nodocs",	 "os_site_packages",
+					       "os_python_dirs", "library_dirs",
+					       "prune_tests",	 "prune_examples",
+					       "prune_headers",	 "prune_static_libs",
+					       "prune_docs",	 NULL};
+	struct kb_render *r = &kb->render;
+	const char *s;
+	int ret;
+
+	if ((ret = kb_check_keys(rd, root, top_keys)))
+		return ret;
+	/* a key this file lacks keeps the earlier file's value */
+	if ((ret = kb_get_str(rd, root, "uv_version", 0, &s)))
+		return ret;
+	r->uv_version = s ? s : r->uv_version;
+	if ((ret = kb_get_str(rd, root, "uv_url", 0, &s)))
+		return ret;
+	r->uv_url = s ? s : r->uv_url;
+	for (size_t i = 0; i < sizeof(kb_render_lists) / sizeof(*kb_render_lists); i++)
+		if (json_object_get(root, kb_render_lists[i].key) &&
+		    (ret =
+			 kb_get_strlist(rd, root, kb_render_lists[i].key, 0, kb_render_list(r, i))))
+			return ret;
+	return 0;
+}
+
 /* ---- files and directories -------------------------------------------- */
 
 static int kb_load_file(struct knowledge *kb, const char *path, size_t which)
@@ -1378,8 +1438,11 @@ static int kb_load_file(struct knowledge *kb, const char *path, size_t which)
 	case 3:
 		ret = kb_load_frameworks(kb, &rd, root);
 		break;
-	default:
+	case 4:
 		ret = kb_load_libraries(kb, &rd, root);
+		break;
+	default:
+		ret = kb_load_render(kb, &rd, root);
 		break;
 	}
 done:
@@ -1416,7 +1479,8 @@ static int kb_load_dir(struct knowledge *kb, const char *dir)
 		if (!kb_files[k]) {
 			ret = error_setc(GS_EINVAL,
 					 "%s/%s: unknown plugin file; expected cuda.json, "
-					 "bases.json, os.json, frameworks.json or libraries.json",
+					 "bases.json, os.json, frameworks.json, libraries.json "
+					 "or render.json",
 					 dir, de->d_name);
 			goto done;
 		}

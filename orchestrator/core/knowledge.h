@@ -16,7 +16,7 @@
  *
  * Files a plugin directory may hold (each optional in a user directory,
  * each with "schema_version": 1): cuda.json, bases.json, os.json,
- * frameworks.json, libraries.json. The layout of each is described by the
+ * frameworks.json, libraries.json, render.json. The layout of each is described by the
  * "notes" of the built-in files and in README.
  */
 
@@ -150,6 +150,22 @@ struct kb_component {
 	struct vec patterns; /* globs on file names: "libcublas.so*" */
 };
 
+/* render.json: what the Dockerfiles' RUN lines name (one object; a later
+ * file replaces each key it has). Lists of borrowed strings. */
+struct kb_render {
+	const char *uv_version;	      /* the uv release that installs managed CPythons */
+	const char *uv_url;	      /* its download URL, with {version} and {arch} */
+	struct vec apt_nodocs;	      /* dpkg path-exclude/path-include rules (prune docs) */
+	struct vec os_site_packages;  /* globs: the OS's Python package directories */
+	struct vec os_python_dirs;    /* globs: the OS's Python library directories */
+	struct vec library_dirs;      /* where the closure looks past ldconfig's cache */
+	struct vec prune_tests;	      /* directory names, inside a package */
+	struct vec prune_examples;    /* directory names, inside a package */
+	struct vec prune_headers;     /* file globs, under an include directory */
+	struct vec prune_static_libs; /* file globs */
+	struct vec prune_docs;	      /* directories under each trim root */
+};
+
 struct knowledge {
 	struct vec docs; /* json_t roots the strings point into */
 	struct kb_cuda_release *cuda;
@@ -169,6 +185,7 @@ struct knowledge {
 	struct vec driver_sonames;	 /* union of every file's, first-seen order */
 	struct kb_component *components; /* in file order, merged by name */
 	size_t components_nr;
+	struct kb_render render;
 };
 
 /* Load the built-in plugin directory, then each directory in `extra_dirs`

@@ -13,8 +13,8 @@
  * versions and images, with the reason for every choice. The plan owns
  * every string and array in it and borrows the recipe and the knowledge
  * (both must outlive it: plan_resolve_images() reads the knowledge again).
- * Everything the renderer needs is here: it never reads the knowledge
- * plugins itself.
+ * Everything the renderer needs is here, but for render.json's paths and
+ * names, which it reads through the knowledge the plan borrows.
  */
 
 /* A resolved value and why it is what it is. */

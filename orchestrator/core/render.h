@@ -8,10 +8,12 @@
 #include "util/vec.h"
 
 /*
- * The renderer: a resolved plan in, build files out. It reads only the plan
- * and the recipe the plan borrows (never the knowledge plugins), touches no
- * disk until render_write(), and is deterministic: the same plan gives the
- * same bytes (no time, no user, no absolute path of this machine).
+ * The renderer: a resolved plan in, build files out. It reads the plan, the
+ * recipe and the knowledge the plan borrows (render.json: the paths and
+ * names its RUN lines use), and of the disk only the context's .dockerignore
+ * until render_write(). It is deterministic: the same plan and .dockerignore
+ * give the same bytes (no time, no user, and no absolute path of this
+ * machine unless the output and the context share only `/`).
  *
  * Files, for `gpuslim generate RECIPE -o OUT`:
  *

@@ -17,10 +17,7 @@
  * shell: each is one RUN, as written (a failing command names itself).
  */
 
-#define RENDER_UID "10001"
-/* The uv release that installs managed CPythons: pinned, so a rebuild gets
- * the same interpreter build. (Missing from the plan: see render.h.) */
-#define RENDER_UV_VERSION     "0.8.17"
+#define RENDER_UID	      "10001"
 #define RENDER_VENV	      "/opt/venv"
 #define RENDER_CLOSURE	      "/opt/gpuslim/closure"
 #define RENDER_CLOSURE_LIBDIR "/usr/local/lib/gpuslim"
@@ -30,6 +27,7 @@ struct df {
 	const struct plan *p;
 	const struct recipe *r;
 	const struct plan_cell *c;
+	const struct kb_render *kb; /* plugins/render.json: paths and names RUN lines use */
 };
 
 /* ---- small writers ---------------------------------------------------- */
@@ -110,6 +108,38 @@ static void render_rstrlist_to_vec(const struct rstrlist *l, struct vec *v)
 			vec_pushstr(v, l->items[i].v);
 }
 
+/* One word: unquoted (a glob that must expand; render.json's are checked
+ * plain by render_check_knowledge()) or shell-quoted. */
+static void render_word(struct strbuf *out, const char *word, int quoted)
+{
+	if (quoted)
+		render_shell_quote(out, word);
+	else
+		strbuf_addstr(out, word);
+}
+
+/* " w1 w2...". */
+static void render_words(struct strbuf *out, const struct vec *words, int quoted)
+{
+	for (size_t i = 0; i < words->nr; i++) {
+		strbuf_addch(out, ' ');
+		render_word(out, words->items[i], quoted);
+	}
+}
+
+/* find's test for any of `names`: "-name a", or "\\( -name a -o -name b \\)". */
+static void render_find_names(struct strbuf *out, const struct vec *names, int quoted)
+{
+	if (names->nr > 1)
+		strbuf_addstr(out, "\\( ");
+	for (size_t i = 0; i < names->nr; i++) {
+		strbuf_addstr(out, i ? " -o -name " : "-name ");
+		render_word(out, names->items[i], quoted);
+	}
+	if (names->nr > 1)
+		strbuf_addstr(out, " \\)");
+}
+
 /* ---- recipe defaults, read in one place -------------------------------- */
 
 static int render_prunes(const struct recipe *r, const char *class)
@@ -120,6 +150,29 @@ static int render_prunes(const struct recipe *r, const char *class)
 		if (r->trim.prune.items[i].v && !strcmp(r->trim.prune.items[i].v, class))
 			return 1;
 	return 0;
+}
+
+/* The class is pruned and render.json says what it removes. */
+static int render_prunes_list(const struct df *d, const char *class, const struct vec *what)
+{
+	return render_prunes(d->r, class) && what->nr;
+}
+
+/* One find per class over "$sp" (a site-packages directory), each line
+ * `indent`ed: only directories inside a package (mindepth 2), never a
+ * top-level package that happens to be named `test`. */
+static void render_prune_packages(struct df *d, int tests, int examples, const char *indent)
+{
+	if (tests) {
+		strbuf_addf(d->out, "%sfind \"$sp\" -mindepth 2 -type d ", indent);
+		render_find_names(d->out, &d->kb->prune_tests, 0);
+		strbuf_addstr(d->out, " -prune -exec rm -rf {} +; \\\n");
+	}
+	if (examples) {
+		strbuf_addf(d->out, "%sfind \"$sp\" -mindepth 2 -type d ", indent);
+		render_find_names(d->out, &d->kb->prune_examples, 0);
+		strbuf_addstr(d->out, " -prune -exec rm -rf {} +; \\\n");
+	}
 }
 
 /* The cell's strip mode (the matrix may vary it; the plan resolved the
@@ -243,6 +296,43 @@ static int render_check_recipe(const struct recipe *r)
 	return 0;
 }
 
+/* A word of render.json written unquoted (a glob): plain characters only. */
+static int render_check_word(const char *key, const char *w)
+{
+	for (const char *s = w; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_./*?[]+@%=:,-", *s))
+			return error_setc(
+			    GS_EINVAL,
+			    "render.json: %s: '%s' has a character a shell would read "
+			    "(it is written unquoted, so its globs expand)",
+			    key, w);
+	return 0;
+}
+
+/* The knowledge RUN lines take as shell text: what goes unquoted is plain,
+ * the uv URL (in double quotes) has no $, `, \ or ". */
+static int render_check_knowledge(const struct kb_render *kb, int managed)
+{
+	const struct vec *lists[] = {&kb->os_site_packages, &kb->os_python_dirs, &kb->prune_tests,
+				     &kb->prune_examples, &kb->prune_docs};
+	const char *keys[] = {"os_site_packages", "os_python_dirs", "prune_tests", "prune_examples",
+			      "prune_docs"};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++)
+		for (size_t j = 0; j < lists[i]->nr; j++)
+			if (render_check_word(keys[i], lists[i]->items[j]) < 0)
+				return GS_EINVAL;
+	if (!managed)
+		return 0;
+	if (!kb->uv_version || !kb->uv_url)
+		return error_setc(GS_EINVAL, "render.json: no uv_version or uv_url, which a "
+					     "managed Python needs");
+	if (strpbrk(kb->uv_version, "$`\\\"") || strpbrk(kb->uv_url, "$`\\\""))
+		return error_setc(GS_EINVAL, "render.json: uv_version or uv_url has a $, `, \\ "
+					     "or \" (they are written in double quotes)");
+	return 0;
+}
+
 /* ---- shared stage pieces ---------------------------------------------- */
 
 static void render_from(struct df *d, const struct plan_image *img, const char *stage,
@@ -277,22 +367,14 @@ static void render_apt_mounts(struct df *d)
 			      "    rm -f /etc/apt/apt.conf.d/docker-clean");
 }
 
-/* dpkg skips docs, man pages and translations; copyright files stay. */
+/* dpkg skips docs, man pages and translations (render.json apt_nodocs). */
 static void render_apt_nodocs(struct df *d)
 {
-	static const char *const rules[] = {
-	    "path-exclude=/usr/share/doc/*",
-	    "path-include=/usr/share/doc/*/copyright",
-	    "path-exclude=/usr/share/man/*",
-	    "path-exclude=/usr/share/info/*",
-	    "path-exclude=/usr/share/locale/*",
-	    "path-include=/usr/share/locale/locale.alias",
-	    NULL,
-	};
-
 	strbuf_addstr(d->out, " \\\n    && printf '%s\\n'");
-	for (const char *const *r = rules; *r; r++)
-		strbuf_addf(d->out, " '%s'", *r);
+	for (size_t i = 0; i < d->kb->apt_nodocs.nr; i++) {
+		strbuf_addch(d->out, ' ');
+		render_shell_quote(d->out, d->kb->apt_nodocs.items[i]);
+	}
 	strbuf_addstr(d->out, " > /etc/dpkg/dpkg.cfg.d/gpuslim-nodoc");
 }
 
@@ -336,31 +418,28 @@ static void render_pkg_comment(struct df *d, int final, int nodocs)
  */
 static void render_prune_os_python(struct df *d)
 {
-	int tests = render_prunes(d->r, "tests"), examples = render_prunes(d->r, "examples");
+	int tests = render_prunes_list(d, "tests", &d->kb->prune_tests);
+	int examples = render_prunes_list(d, "examples", &d->kb->prune_examples);
 	int pycache = render_prunes(d->r, "pycache");
-	const char *sites = "/usr/lib/python3/dist-packages /usr/lib/python3*/site-packages "
-			    "/usr/lib64/python3*/site-packages";
 
 	if (!render_has_python(d->c) || (!tests && !examples && !pycache))
 		return;
-	strbuf_addf(d->out,
-		    " \\\n    && for sp in %s; do \\\n"
-		    "         [ -d \"$sp\" ] || continue; \\\n",
-		    sites);
-	if (tests)
-		strbuf_addstr(d->out, "         find \"$sp\" -mindepth 2 -type d \\( -name tests "
-				      "-o -name test \\) -prune -exec rm -rf {} +; \\\n");
-	if (examples)
-		strbuf_addstr(d->out, "         find \"$sp\" -mindepth 2 -type d -name examples "
-				      "-prune -exec rm -rf {} +; \\\n");
-	strbuf_addstr(d->out, "       done");
-	if (pycache)
-		strbuf_addstr(d->out,
-			      " \\\n    && for py in /usr/lib/python3* /usr/lib64/python3*; do \\\n"
-			      "         [ -d \"$py\" ] || continue; \\\n"
-			      "         find \"$py\" -type d -name __pycache__ -prune "
-			      "-exec rm -rf {} +; \\\n"
-			      "       done");
+	if (d->kb->os_site_packages.nr) {
+		strbuf_addstr(d->out, " \\\n    && for sp in");
+		render_words(d->out, &d->kb->os_site_packages, 0);
+		strbuf_addstr(d->out, "; do \\\n         [ -d \"$sp\" ] || continue; \\\n");
+		render_prune_packages(d, tests, examples, "         ");
+		strbuf_addstr(d->out, "       done");
+	}
+	if (pycache && d->kb->os_python_dirs.nr) {
+		strbuf_addstr(d->out, " \\\n    && for py in");
+		render_words(d->out, &d->kb->os_python_dirs, 0);
+		strbuf_addstr(d->out, "; do \\\n"
+				      "         [ -d \"$py\" ] || continue; \\\n"
+				      "         find \"$py\" -type d -name __pycache__ -prune "
+				      "-exec rm -rf {} +; \\\n"
+				      "       done");
+	}
 }
 
 /*
@@ -419,18 +498,22 @@ static void render_managed_python(struct df *d)
 {
 	const struct plan_cell *c = d->c;
 
+	static const char *const keys[] = {"version", "arch"};
+	const char *values[] = {d->kb->uv_version, "$(uname -m)"};
+	char *url = kb_expand(d->kb->uv_url, keys, values, 2);
+
 	strbuf_addch(d->out, '\n');
 	render_commentf(d->out,
-			"Python %s is not the OS's: a standalone CPython from uv " RENDER_UV_VERSION
-			" (pinned), moved to %s so both stages find it at one path.",
-			c->python.value, c->managed_python_dir);
-	strbuf_addstr(
-	    d->out,
-	    "RUN set -eu; \\\n"
-	    "    curl -fsSL \"https://github.com/astral-sh/uv/releases/download/" RENDER_UV_VERSION
-	    "/uv-$(uname -m)-unknown-linux-gnu.tar.gz\" \\\n"
-	    "      | tar -xz -C /usr/local/bin --strip-components=1; \\\n"
-	    "    UV_PYTHON_INSTALL_DIR=/tmp/uv-python uv python install ");
+			"Python %s is not the OS's: a standalone CPython from uv %s (pinned), "
+			"moved to %s so both stages find it at one path.",
+			c->python.value, d->kb->uv_version, c->managed_python_dir);
+	strbuf_addf(d->out,
+		    "RUN set -eu; \\\n"
+		    "    curl -fsSL \"%s\" \\\n"
+		    "      | tar -xz -C /usr/local/bin --strip-components=1; \\\n"
+		    "    UV_PYTHON_INSTALL_DIR=/tmp/uv-python uv python install ",
+		    url);
+	free(url);
 	render_shell_quote(d->out, c->python.value);
 	strbuf_addstr(d->out, "; \\\n    set -- /tmp/uv-python/cpython-");
 	render_shell_quote(d->out, c->python.value);
@@ -659,18 +742,18 @@ static void render_closure(struct df *d)
 	render_shell_list(d->out, "roots", &roots);
 	render_shell_list(d->out, "skip", &d->c->closure_skip);
 	render_shell_list(d->out, "driver", &d->c->driver_sonames);
+	render_shell_list(d->out, "libdirs", &d->kb->library_dirs);
 	render_closure_rules(d);
 	render_is_elf_fn(d->out);
 	render_closure_script(d->out);
 	vec_release(&roots);
 }
 
-/* One find per prune class, over the trim roots; site-packages classes only
- * touch directories inside a package (mindepth 2), never a top-level
- * package that happens to be named `test`. */
+/* The site-packages classes over the trim roots' site-packages. */
 static void render_prune_site(struct df *d, const char *roots)
 {
-	int tests = render_prunes(d->r, "tests"), examples = render_prunes(d->r, "examples");
+	int tests = render_prunes_list(d, "tests", &d->kb->prune_tests);
+	int examples = render_prunes_list(d, "examples", &d->kb->prune_examples);
 
 	if (!tests && !examples)
 		return;
@@ -678,12 +761,7 @@ static void render_prune_site(struct df *d, const char *roots)
 		    "    for sp in %s; do \\\n"
 		    "      [ -d \"$sp\" ] || continue; \\\n",
 		    roots);
-	if (tests)
-		strbuf_addstr(d->out, "      find \"$sp\" -mindepth 2 -type d \\( -name tests -o "
-				      "-name test \\) -prune -exec rm -rf {} +; \\\n");
-	if (examples)
-		strbuf_addstr(d->out, "      find \"$sp\" -mindepth 2 -type d -name examples "
-				      "-prune -exec rm -rf {} +; \\\n");
+	render_prune_packages(d, tests, examples, "      ");
 	strbuf_addstr(d->out, "    done; \\\n");
 }
 
@@ -717,17 +795,24 @@ static void render_prune(struct df *d)
 		    "    find%s \\( -type d -name __pycache__ -prune -exec rm -rf {} + \\) \\\n"
 		    "      -o \\( -type f -name '*.py[co]' -exec rm -f {} + \\); \\\n",
 		    r.buf);
-	if (render_prunes(d->r, "headers"))
-		strbuf_addf(d->out,
-			    "    find%s -type f -path '*/include/*' \\( -name '*.h' -o -name "
-			    "'*.hpp' -o -name '*.cuh' \\) -delete; \\\n",
-			    r.buf);
-	if (render_prunes(d->r, "static-libs"))
-		strbuf_addf(d->out, "    find%s -type f -name '*.a' -delete; \\\n", r.buf);
-	if (render_prunes(d->r, "docs"))
-		for (size_t i = 0; i < roots.nr; i++)
-			strbuf_addf(d->out, "    rm -rf %s/share/doc %s/share/man; \\\n",
-				    (const char *)roots.items[i], (const char *)roots.items[i]);
+	if (render_prunes_list(d, "headers", &d->kb->prune_headers)) {
+		strbuf_addf(d->out, "    find%s -type f -path '*/include/*' ", r.buf);
+		render_find_names(d->out, &d->kb->prune_headers, 1);
+		strbuf_addstr(d->out, " -delete; \\\n");
+	}
+	if (render_prunes_list(d, "static-libs", &d->kb->prune_static_libs)) {
+		strbuf_addf(d->out, "    find%s -type f ", r.buf);
+		render_find_names(d->out, &d->kb->prune_static_libs, 1);
+		strbuf_addstr(d->out, " -delete; \\\n");
+	}
+	if (render_prunes_list(d, "docs", &d->kb->prune_docs))
+		for (size_t i = 0; i < roots.nr; i++) {
+			strbuf_addstr(d->out, "    rm -rf");
+			for (size_t j = 0; j < d->kb->prune_docs.nr; j++)
+				strbuf_addf(d->out, " %s/%s", (const char *)roots.items[i],
+					    (const char *)d->kb->prune_docs.items[j]);
+			strbuf_addstr(d->out, "; \\\n");
+		}
 	if (d->out->len == mark + strlen("RUN set -eu; \\\n")) {
 		strbuf_setlen(d->out, mark);
 		goto done;
@@ -1094,9 +1179,12 @@ static void render_header(struct df *d, const char *version)
 int render_dockerfile(const struct plan *p, const struct plan_cell *c, const char *version,
 		      struct strbuf *out)
 {
-	struct df d = {out, p, p->recipe, c};
+	static const struct kb_render none;
+	struct df d = {out, p, p->recipe, c, p->kb ? &p->kb->render : &none};
 	int ret = render_check_recipe(p->recipe);
 
+	if (!ret)
+		ret = render_check_knowledge(d.kb, render_is_managed(c));
 	if (ret < 0)
 		return ret;
 	render_header(&d, version);

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/knowledge.h"
 #include "core/render.h"
 #include "unit.h"
 #include "util/fs.h"
@@ -112,6 +113,10 @@ static void test_target_names(void)
 
 /* ---- a hand-built plan -------------------------------------------------- */
 
+/* The built-in plugins (tests run from the repository root): the paths and
+ * names RUN lines take from render.json. */
+static struct knowledge *kb;
+
 struct fixture {
 	struct recipe r;
 	struct plan p;
@@ -199,6 +204,7 @@ fixture_init(struct fixture *f, int compiles)
 		vec_pushstr(&f->cell.driver_sonames, "libcuda.so.*");
 	}
 	f->p.recipe = &f->r;
+	f->p.kb = kb;
 	f->p.cells = &f->cell;
 	f->p.cells_nr = 1;
 }
@@ -264,6 +270,18 @@ static void test_dockerfile_python(void)
 	      "dockerfile: LABEL after app code");
 	strbuf_release(&sb);
 
+	{
+		/* render.json's words go unquoted: a blank or a $ would be shell */
+		struct vec *sites = &kb->render.os_site_packages;
+		void *was = sites->items[0];
+
+		sites->items[0] = "/usr/lib/py thon";
+		CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == GS_EINVAL &&
+			  has(error_last(), "render.json: os_site_packages: '/usr/lib/py thon'"),
+		      "dockerfile: a render.json word with a blank is refused");
+		sites->items[0] = was;
+		strbuf_release(&sb);
+	}
 	f.env[0] = S("BAD=line1\nline2");
 	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == GS_EINVAL &&
 		  has(error_last(), "app.env"),
@@ -468,6 +486,14 @@ static void test_plan_and_write(void)
 
 int main(void)
 {
+	struct vec dirs = VEC_INIT(NULL);
+
+	vec_push(&dirs, "plugins");
+	if (knowledge_load_dirs(&kb, &dirs) < 0) {
+		printf("# cannot load plugins/: %s\n", error_last());
+		return 1;
+	}
+	vec_release(&dirs);
 	test_shell_quote();
 	test_docker_escapes();
 	test_hcl_escapes();
@@ -479,5 +505,6 @@ int main(void)
 	test_bake();
 	test_ignore();
 	test_plan_and_write();
+	knowledge_free(kb);
 	return unit_done();
 }
