@@ -18,12 +18,15 @@ static char *quote_with(void (*fn)(struct strbuf *, const char *), const char *s
 	return strbuf_detach(&sb, NULL);
 }
 
-#define CHECK_QUOTE(fn, in, want, what)                                                            \
+/* CHECK_STR on a newly allocated string, then freed. */
+#define CHECK_OWNED(expr, want, what)                                                              \
 	do {                                                                                       \
-		char *got_ = quote_with(fn, in);                                                   \
+		char *got_ = (expr);                                                               \
 		CHECK_STR(got_, want, what);                                                       \
 		free(got_);                                                                        \
 	} while (0)
+#define CHECK_QUOTE(fn, in, want, what)	      CHECK_OWNED(quote_with(fn, in), want, what)
+#define CHECK_PATH_FROM(from, to, want, what) CHECK_OWNED(render_path_from(from, to), want, what)
 
 static void test_shell_quote(void)
 {
@@ -80,26 +83,16 @@ static void test_ignore_paths(void)
 
 static void test_path_from(void)
 {
-	char *p;
-
-	p = render_path_from("/a/b/out", "/a/b");
-	CHECK_STR(p, "..", "path_from: the context above the output");
-	free(p);
-	p = render_path_from("/a/b", "/a/b/out/Dockerfile.x");
-	CHECK_STR(p, "out/Dockerfile.x", "path_from: the Dockerfile below the context");
-	free(p);
-	p = render_path_from("/a/ctx", "/a/elsewhere/Dockerfile.x");
-	CHECK_STR(p, "../elsewhere/Dockerfile.x", "path_from: a common ancestor below /");
-	free(p);
-	p = render_path_from("/tmp/out", "/work/ctx");
-	CHECK_STR(p, "/work/ctx", "path_from: only / in common: absolute");
-	free(p);
-	p = render_path_from("/", "/work/ctx");
-	CHECK_STR(p, "/work/ctx", "path_from: from / itself: absolute");
-	free(p);
-	p = render_path_from("/work/x", "/workshop/y");
-	CHECK_STR(p, "/workshop/y", "path_from: a shared prefix is not a shared component");
-	free(p);
+	CHECK_PATH_FROM("/a/b/out", "/a/b", "..", "path_from: the context above the output");
+	CHECK_PATH_FROM("/a/b", "/a/b/out/Dockerfile.x", "out/Dockerfile.x",
+			"path_from: the Dockerfile below the context");
+	CHECK_PATH_FROM("/a/ctx", "/a/elsewhere/Dockerfile.x", "../elsewhere/Dockerfile.x",
+			"path_from: a common ancestor below /");
+	CHECK_PATH_FROM("/tmp/out", "/work/ctx", "/work/ctx",
+			"path_from: only / in common: absolute");
+	CHECK_PATH_FROM("/", "/work/ctx", "/work/ctx", "path_from: from / itself: absolute");
+	CHECK_PATH_FROM("/work/x", "/workshop/y", "/workshop/y",
+			"path_from: a shared prefix is not a shared component");
 }
 
 static void test_target_names(void)
