@@ -183,10 +183,29 @@ char *render_path_from(const char *from, const char *to)
 /* Larger than any hand-written ignore file: a cap, not a limit in use. */
 #define RENDER_IGNORE_MAX (1 << 20)
 
-void render_ignore_path(struct strbuf *out, const char *s)
+/* `path` without empty and "." components, as Docker's filepath.Clean
+ * reads it: what starts the line is then what starts the pattern ("./!x"
+ * would be the exception "!x"). ".." is refused by the recipe's checks. */
+static void render_ignore_clean(struct strbuf *out, const char *path)
 {
-	size_t len = strlen(s), lead = 0, trail;
+	while (*path) {
+		size_t n = strcspn(path, "/");
 
+		if (n && !(n == 1 && *path == '.'))
+			strbuf_addf(out, "%s%.*s", out->len ? "/" : "", (int)n, path);
+		path += n + (path[n] == '/');
+	}
+}
+
+void render_ignore_path(struct strbuf *out, const char *path)
+{
+	struct strbuf clean = STRBUF_INIT;
+	const char *s;
+	size_t len, lead = 0, trail;
+
+	render_ignore_clean(&clean, path);
+	s = strbuf_cstr(&clean);
+	len = clean.len;
 	/* Docker trims blanks off each line: keep them as one-character
 	 * classes, which nothing trims. */
 	while (lead < len && strchr(" \t\v\f", s[lead]))
@@ -201,29 +220,26 @@ void render_ignore_path(struct strbuf *out, const char *s)
 		}
 		/* Line syntax (a comment, an exception) only at the start;
 		 * glob and the regexp characters Docker's matcher passes
-		 * through anywhere. '.' and '/' stay: Docker cleans the path
-		 * and escapes '.' itself. */
+		 * through anywhere. '.' and '/' stay: Docker escapes '.'. */
 		if ((i == 0 && (s[i] == '!' || s[i] == '#')) || strchr("\\*?[]+()|{}^$", s[i]))
 			strbuf_addch(out, '\\');
 		strbuf_addch(out, s[i]);
 	}
+	strbuf_release(&clean);
 }
 
 /* `rule` as one sorted line of gpuslim's part: a pattern as written, or a
- * context path escaped to match only itself. */
+ * context path escaped to match only itself; nothing for the context
+ * itself. */
 static void render_ignore_add(struct vec *lines, const char *rule, int is_path)
 {
 	struct strbuf sb = STRBUF_INIT;
 
-	while (starts_with(rule, "./"))
-		rule += 2;
-	if (!*rule || !strcmp(rule, "."))
-		return;
 	if (is_path)
 		render_ignore_path(&sb, rule);
 	else
 		strbuf_addstr(&sb, rule);
-	if (vec_findstr(lines, sb.buf) < 0)
+	if (sb.len && vec_findstr(lines, sb.buf) < 0)
 		vec_push(lines, strbuf_detach(&sb, NULL));
 	strbuf_release(&sb);
 }

@@ -102,10 +102,11 @@ int render_dockerignore(const struct plan *p, const char *out_dir, struct strbuf
  * render_json_string: a JSON string (exec-form CMD/ENTRYPOINT).
  * render_hcl_string: an HCL string: `\\`, `\"`, `\n`..., and the template
  *   openers `${` and `%{` doubled to `$${` and `%%{`.
- * render_ignore_path: a .dockerignore line matching exactly the path `s`:
- *   a leading `!` or `#` and every glob or regexp character escaped with
- *   `\`, a trailing blank as `[ ]` (Docker trims lines). The caller has
- *   refused line breaks.
+ * render_ignore_path: a .dockerignore line matching exactly the context
+ *   path `s`: cleaned as Docker cleans it (no empty or "." component), a
+ *   leading `!` or `#` and every glob or regexp character escaped with
+ *   `\`, blanks at either end as `[ ]` (Docker trims lines); nothing for
+ *   the context itself. The caller has refused line breaks and "..".
  */
 void render_shell_quote(struct strbuf *out, const char *s);
 void render_docker_quote(struct strbuf *out, const char *s);

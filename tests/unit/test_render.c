@@ -73,6 +73,9 @@ static void test_ignore_paths(void)
 	CHECK_QUOTE(render_ignore_path, "!app", "\\!app", "ignore: a leading ! is no exception");
 	CHECK_QUOTE(render_ignore_path, "#x", "\\#x", "ignore: a leading # is no comment");
 	CHECK_QUOTE(render_ignore_path, "a!b#c", "a!b#c", "ignore: ! and # inside stay");
+	CHECK_QUOTE(render_ignore_path, ".//./!x/./y/", "\\!x/y",
+		    "ignore: cleaned first, so the ! Docker would see first is escaped");
+	CHECK_QUOTE(render_ignore_path, "./", "", "ignore: the context itself is no line");
 	CHECK_QUOTE(render_ignore_path, "**", "\\*\\*", "ignore: ** matches only itself");
 	CHECK_QUOTE(render_ignore_path, "w[1]+(a|b)^{2}$?\\",
 		    "w\\[1\\]\\+\\(a\\|b\\)\\^\\{2\\}\\$\\?\\\\",
