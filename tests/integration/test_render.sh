@@ -3,13 +3,15 @@
 # the directory app.copy names, is in no layer of the built image (BuildKit reads the
 # generated Dockerfile.<cell>.dockerignore, not the context's, so that file must carry the
 # user's rules); the user's exception (`!app/public.key`) is honoured; volume models whose
-# paths are .dockerignore syntax (`!weights`, `#cache`, `w+(1)`) stay out too. Before the
+# paths are .dockerignore syntax (`!weights`, `#cache`, `**`, globs, regexp characters,
+# blanks at the ends) stay out too. Before the
 # engine: `generate -o` naming the context leaves the user's .dockerignore as it is, and a
 # Dockerfile of the user's in the output directory stops generate before it writes anything.
 . "$(dirname "$0")/lib.sh"
 
 CTX=$IT_TMP/render-ctx
-mkdir -p "$CTX/app" "$CTX/!weights" "$CTX/#cache" "$CTX/w+(1)"
+mkdir -p "$CTX/app" "$CTX/!weights" "$CTX/#cache" "$CTX/w+(1)" "$CTX/**" "$CTX/w[1]" \
+	"$CTX/a^{2}\$" "$CTX/ lead" "$CTX/trail "
 cat >"$CTX/gpuslim.yaml" <<'EOF'
 name: render-ignore
 image: 127.0.0.1:5000/gpuslim-it/render-ignore
@@ -25,6 +27,11 @@ models:
   - {name: weights, path: "!weights", mode: volume}
   - {name: cache, path: "#cache", mode: volume}
   - {name: regexp, path: "w+(1)", mode: volume}
+  - {name: stars, path: "**", mode: volume}
+  - {name: class, path: "w[1]", mode: volume}
+  - {name: anchors, path: "a^{2}$", mode: volume}
+  - {name: lead, path: " lead", mode: volume}
+  - {name: trail, path: "trail ", mode: volume}
 output:
   cache: none
 EOF
@@ -36,6 +43,11 @@ echo "public" >"$CTX/app/public.key"
 echo w >"$CTX/!weights/w.bin"
 echo c >"$CTX/#cache/c.bin"
 echo r >"$CTX/w+(1)/r.bin"
+echo s >"$CTX/**/s.bin"
+echo b >"$CTX/w[1]/b.bin"
+echo a >"$CTX/a^{2}\$/a.bin"
+echo l >"$CTX/ lead/l.bin"
+echo t >"$CTX/trail /t.bin"
 
 # --- generate -o naming the context: the user's .dockerignore is theirs.
 before=$(cksum <"$CTX/.dockerignore")
@@ -102,7 +114,7 @@ if grep -qx 'app/app/main.txt' "$IT_TMP/render.files" &&
 else
 	notok "render: app/main.txt or app/public.key missing" "$(grep '^app/' "$IT_TMP/render.files")"
 fi
-leaked=$(grep -E '(^|/)(secret\.env|id\.key|w\.bin|c\.bin|r\.bin)$' "$IT_TMP/render.files")
+leaked=$(grep -E '(^|/)(secret\.env|id\.key|[wcrsbalt]\.bin)$' "$IT_TMP/render.files")
 if [ -z "$leaked" ]; then
 	ok "render: secret.env, *.key and the volume models are in no layer"
 else
