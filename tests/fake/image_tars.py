@@ -5,7 +5,8 @@
   image_tars.py oci SAVE.tar DIR COMP    an OCI layout from a docker-save archive, layers
                                          recompressed: none, gzip or zstd (/usr/bin/zstd)
   image_tars.py ocisave SAVE.tar OUT.tar a newer engine's OCI-style docker save of the same image
-  image_tars.py small DIR                a 3-layer docker-save archive (overwrite, whiteout, opaque)
+  image_tars.py small DIR                a 3-layer docker-save archive (overwrite, whiteout, opaque),
+                                         and opaque-root.tar (an opaque marker at a layer's root)
 """
 import gzip
 import hashlib
@@ -133,6 +134,9 @@ def small(out):
                     link("usr/bin/tool2", "usr/bin/tool", tarfile.LNKTYPE)])
     l2 = tar_bytes([dirent("opt/d"), reg("opt/d/.wh..wh..opq", b""), reg("opt/d/new", b"new\n")])
     docker_save(os.path.join(out, "small.tar"), [l0, l1, l2], tags=("gpuslim-test/small:1",))
+    # an opaque marker at the root of a layer hides everything below it
+    r1 = tar_bytes([reg(".wh..wh..opq", b""), dirent("etc"), reg("etc/new", b"new\n")])
+    docker_save(os.path.join(out, "opaque-root.tar"), [l0, r1], tags=("gpuslim-test/opq:1",))
 
 
 def read_save(path):

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/analyze.h"
 #include "core/image.h"
 #include "core/registry.h"
 #include "unit.h"
@@ -696,6 +697,32 @@ skip:
 	free(pushed_auth);
 }
 
+/* ".wh..wh..opq" at a layer's root hides all that lower layers put anywhere. */
+static void test_opaque_root(void)
+{
+	struct image_opts o = {0};
+	struct analyze_opts ao = {0};
+	struct image *img = NULL;
+	char *path = path_in(tars, "opaque-root.tar");
+	json_t *report = NULL, *summary, *w;
+
+	if (!image_open(path, &o, &img))
+		analyze_image(img, &ao, &report);
+	image_close(img);
+	summary = json_object_get(report, "summary");
+	w = json_array_get(json_object_get(report, "wasted"), 0);
+	CHECK(json_integer_value(json_object_get(summary, "visible_bytes")) == 4 &&
+		  json_integer_value(json_object_get(summary, "files")) == 1,
+	      "opaque root: only the upper layer's etc/new is visible");
+	CHECK(json_integer_value(json_object_get(summary, "wasted_bytes")) == 79 &&
+		  json_integer_value(json_object_get(w, "bytes")) == 79 &&
+		  !strcmp(json_string_value(json_object_get(w, "path")), "/") &&
+		  !strcmp(json_string_value(json_object_get(w, "reason")), "deleted"),
+	      "opaque root: the lower layer's 79 bytes are wasted, deleted at '/'");
+	json_decref(report);
+	free(path);
+}
+
 int main(int argc, char **argv)
 {
 	char *exe_dir;
@@ -754,6 +781,7 @@ int main(int argc, char **argv)
 		free(cwd);
 	}
 	test_real_image();
+	test_opaque_root();
 
 	run(NULL, "rm", "-rf", tmp, NULL);
 	free(tars);
