@@ -5,7 +5,7 @@
 # each made here by the real tool from a docker-save archive the test makes (no engine, no
 # network). Every one reads as the same image (layers, files, wasted bytes), its compressed
 # size is skopeo's to the byte, a layout of several images names its tags, PATH:TAG picks
-# one; a missing path is checked on the command line.
+# one; --platform and a missing path are checked on the command line.
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
 T=$IT_TMP
@@ -122,4 +122,33 @@ expect_cli "inspect ./missing.tar: no such file, exit 2" 2 \
 expect_cli "inspect DIR/missing:v1: no such file, exit 2" 2 "no such file or directory" \
 	inspect "$T/missing/layout:v1"
 
+# --platform: an archive of one platform, an index of two, a bad value.
+$PY tests/fake/image_tars.py ociplatforms "$SAVE" "$T/plat" >/dev/null
+expect_cli "inspect --platform linux/arm64 of an amd64 archive names what it has" 2 \
+	"has no manifest for platform 'linux/arm64' \(it has: linux/amd64\)" \
+	inspect --platform linux/arm64 "$T/sk-oci.tar"
+"$GPUSLIM" inspect --json --platform linux/arm64 "$T/plat" >"$T/arm.json" 2>"$T/err"
+if $PY -c 'import json,sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["image"]["id"] != json.load(open(sys.argv[2]))["image"]["id"] else 1)' \
+	"$T/arm.json" "$T/ref.json"; then
+	ok "inspect --platform linux/arm64: the arm64 config, not the amd64 one"
+else
+	notok "inspect --platform linux/arm64: same image id as amd64" "$(cat "$T/err")"
+fi
+expect_cli "inspect --platform with a bad value is a usage error" 2 \
+	"^gpuslim: --platform wants OS/ARCH\[/VARIANT\] \(like linux/arm64\), not 'arm64'$" \
+	inspect --platform arm64 "$T/plat"
+expect_cli "gate --platform with a bad value is a usage error" 2 \
+	"--platform wants OS/ARCH\[/VARIANT\]" \
+	gate --platform linux/ "$T/plat" --recipe recipes/cuda-vadd/gpuslim.yaml
+if [ -f "$STATE/fixtures.env" ] && registry_up "$REG_OPEN_ADDR"; then
+	expect_cli "gate --platform linux/s390x names the platforms the image has" 2 \
+		"has no manifest for platform 'linux/s390x' \(it has: linux/amd64, linux/arm64/v8\)" \
+		gate --platform linux/s390x "$T/plat" --recipe recipes/cuda-vadd/gpuslim.yaml --no-smoke
+	expect_cli "gate --platform linux/arm64 gates the arm64 image" 0 "^pass: " \
+		gate --platform linux/arm64 "$T/plat" --recipe recipes/cuda-vadd/gpuslim.yaml --no-smoke
+else
+	skip "gate --platform on a layout (the recipe's plan needs the local registry)"
+fi
 it_done
