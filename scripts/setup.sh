@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libyaml-dev libjansson-dev libcurl4-openssl-dev libgit2-dev
-      libssl-dev libarchive-dev python3-jsonschema python3-yaml valgrind zstd)
+      libssl-dev libarchive-dev python3-jsonschema python3-yaml valgrind zstd
+      skopeo umoci) # skopeo, umoci: tests/integration/test_image_layouts.sh
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -29,6 +29,7 @@ static const char *baseline_path;
 static const char *junit_path;
 static const char *markdown_path;
 static const char *source_arg;
+static const char *platform_arg;
 static const char *base_ref;
 static const char *top_arg;
 static const char *docker_path;
@@ -55,6 +56,8 @@ static const struct cli_opt gate_opts[] = {
     {CLI_OPT_VALUE, "markdown", 0, &markdown_path, "FILE", "write a Markdown report", 0},
     {CLI_OPT_VALUE, "source", 0, &source_arg, "SOURCE",
      "auto (default), engine, registry, archive or oci", 0},
+    {CLI_OPT_VALUE, "platform", 0, &platform_arg, "OS/ARCH[/VARIANT]",
+     "the platform's image of a multi-platform one (default linux/amd64)", 0},
     {CLI_OPT_VALUE, "base", 0, &base_ref, "REF",
      "the base image (default: the image's org.opencontainers.image.base.name label)", 0},
     {CLI_OPT_VALUE, "top", 0, &top_arg, "N", "entries in each biggest-first list (default 10)", 0},
@@ -141,7 +144,8 @@ int cmd_gate(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : ret;
 	}
 	memset(&io, 0, sizeof(io));
-	if (source_arg && inspect_parse_source(source_arg, &io.source) < 0) {
+	if ((source_arg && inspect_parse_source(source_arg, &io.source) < 0) ||
+	    (platform_arg && image_check_platform(platform_arg) < 0)) {
 		cli_error_last();
 		code = EXIT_USAGE;
 		goto done;
@@ -172,6 +176,7 @@ int cmd_gate(int argc, char **argv)
 	}
 	io.docker = e.docker ? e.docker : docker_path ? docker_path : getenv("GPUSLIM_DOCKER");
 	io.base = base_ref;
+	io.platform = platform_arg;
 	io.kb = kb;
 	io.top = top;
 	for (size_t i = 0; i < r->budgets.paths_nr; i++)

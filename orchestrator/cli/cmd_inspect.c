@@ -17,6 +17,7 @@
 
 static const char *image_name;
 static const char *source_arg;
+static const char *platform_arg;
 static const char *base_ref;
 static const char *markdown_path;
 static const char *top_arg;
@@ -29,6 +30,8 @@ static const struct cli_opt inspect_opts[] = {
      "an image ref, a docker-save tar or an OCI layout directory", CLI_REQUIRED},
     {CLI_OPT_VALUE, "source", 0, &source_arg, "SOURCE",
      "auto (default), engine, registry, archive or oci", 0},
+    {CLI_OPT_VALUE, "platform", 0, &platform_arg, "OS/ARCH[/VARIANT]",
+     "the platform's image of a multi-platform one (default linux/amd64)", 0},
     {CLI_OPT_VALUE, "base", 0, &base_ref, "REF",
      "the base image (default: the image's org.opencontainers.image.base.name label)", 0},
     {CLI_OPT_SWITCH, "json", 0, &json_out, NULL, "print the report as JSON", 0},
@@ -108,7 +111,8 @@ int cmd_inspect(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : ret;
 	}
 	memset(&io, 0, sizeof(io));
-	if ((source_arg && inspect_parse_source(source_arg, &io.source) < 0)) {
+	if ((source_arg && inspect_parse_source(source_arg, &io.source) < 0) ||
+	    (platform_arg && image_check_platform(platform_arg) < 0)) {
 		cli_error_last();
 		code = EXIT_USAGE;
 		goto done;
@@ -124,6 +128,7 @@ int cmd_inspect(int argc, char **argv)
 	}
 	io.docker = docker_path ? docker_path : getenv("GPUSLIM_DOCKER");
 	io.base = base_ref;
+	io.platform = platform_arg;
 	io.kb = kb;
 	io.top = top;
 	ret = inspect_image(image_name, &io, &report, &note);

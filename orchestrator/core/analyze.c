@@ -524,8 +524,8 @@ static int an_entry(void *ctx, const struct image_layer *layer, const struct ima
 	struct layer_rec *lr = layer_rec_of(an, layer);
 	struct ev ev = {0, 0, 0, FSI_NONE, 0};
 
-	if (!*e->path)
-		return 0; /* the root itself */
+	if (!*e->path && e->type != IMAGE_ENTRY_OPAQUE)
+		return 0; /* the root itself; an opaque root hides all below it */
 	ev.node = fsi_lookup(&an->fsi, FSI_ROOT, e->path, 1);
 	switch (e->type) {
 	case IMAGE_ENTRY_FILE:

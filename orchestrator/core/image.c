@@ -5,9 +5,12 @@
  * and image_registry.c; the layer reader in image_layer.c.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/image_private.h"
 #include "util/error.h"
@@ -51,6 +54,30 @@ int image_json_parse(struct image *img, const char *what, const void *data, size
 	return 0;
 }
 
+/* "os/arch[/variant]" of a descriptor's or a config's platform, NULL without os and arch. */
+static char *platform_of(json_t *p)
+{
+	const char *os = json_string_value(json_object_get(p, "os"));
+	const char *arch = json_string_value(json_object_get(p, "architecture"));
+	const char *variant = json_string_value(json_object_get(p, "variant"));
+
+	if (!os || !arch)
+		return NULL;
+	/* arm64 means arm64/v8, as the engine normalizes it */
+	if (!variant && !strcmp(arch, "arm64"))
+		variant = "v8";
+	return variant && *variant ? xstrfmt("%s/%s/%s", os, arch, variant)
+				   : xstrfmt("%s/%s", os, arch);
+}
+
+/* Whether platform_of()'s `have` is `want`: "linux/arm64" takes any arm64 variant. */
+static int platform_matches(const char *have, const char *want)
+{
+	size_t wl = strlen(want);
+
+	return !strncmp(have, want, wl) && (!have[wl] || have[wl] == '/');
+}
+
 int image_set_config(struct image *img, json_t *config, const char *id)
 {
 	json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
@@ -70,6 +97,20 @@ int image_set_config(struct image *img, json_t *config, const char *id)
 			    GS_EINVAL,
 			    "image '%s': the config's diff_id %zu is not a sha256 digest",
 			    img->name, i);
+		}
+	}
+	if (img->platform_given) {
+		char *have = platform_of(config);
+		int ok = !have || platform_matches(have, img->platform);
+
+		if (!ok)
+			error_setc(GS_ENOTFOUND,
+				   "image '%s' has no manifest for platform '%s' (it has: %s)",
+				   img->name, img->platform, have);
+		free(have);
+		if (!ok) {
+			json_decref(config);
+			return GS_ENOTFOUND;
 		}
 	}
 	json_decref(img->meta.config);
@@ -174,55 +215,157 @@ int image_finish_layers(struct image *img)
 	return 0;
 }
 
-int image_pick_platform(struct image *img, json_t *index, const char **digest)
+int image_desc_size(struct image *img, json_t *desc, const char *what, uint64_t max, uint64_t *size)
 {
-	json_t *manifests = json_object_get(index, "manifests"), *m;
-	const char *want = img->platform;
-	size_t i, candidates = 0;
-	struct strbuf seen = STRBUF_INIT;
+	json_t *j = json_object_get(desc, "size");
 
-	*digest = NULL;
+	*size = 0;
+	if (!json_is_integer(j) || json_integer_value(j) < 0)
+		return error_setc(GS_EINVAL, "image '%s': %s has no valid size", img->name, what);
+	if (max && (uint64_t)json_integer_value(j) > max)
+		return error_setc(GS_EINVAL,
+				  "image '%s': %s claims %" JSON_INTEGER_FORMAT
+				  " bytes, more than the limit of %" PRIu64,
+				  img->name, what, json_integer_value(j), max);
+	*size = (uint64_t)json_integer_value(j);
+	return 0;
+}
+
+int image_check_platform(const char *s)
+{
+	size_t parts = 0, len;
+
+	for (const char *p = s; parts < 4; p += len + 1) {
+		len = strcspn(p, "/");
+		if (!len || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+			break;
+		parts++;
+		if (!p[len]) {
+			if (parts >= 2 && parts <= 3)
+				return 0;
+			break;
+		}
+	}
+	return error_setc(GS_EINVAL,
+			  "--platform wants OS/ARCH[/VARIANT] (like linux/arm64), not '%s'", s);
+}
+
+static const char *desc_name(json_t *d)
+{
+	json_t *a = json_object_get(d, "annotations");
+	const char *n = json_string_value(json_object_get(a, "org.opencontainers.image.ref.name"));
+
+	return n ? n : json_string_value(json_object_get(a, "io.containerd.image.name"));
+}
+
+/* A tag names `name` when it is all of it, or its end after ':' or '/'
+ * ("v1" and "gpuslim/x:v1" both name "docker.io/gpuslim/x:v1"). */
+int image_tag_matches(const char *name, const char *tag)
+{
+	size_t nl = strlen(name), tl = strlen(tag);
+
+	if (!strcmp(name, tag))
+		return 1;
+	return nl > tl && !strcmp(name + nl - tl, tag) &&
+	       (name[nl - tl - 1] == ':' || name[nl - tl - 1] == '/');
+}
+
+static int is_attestation(json_t *d)
+{
+	const char *os = json_string_value(json_object_get(json_object_get(d, "platform"), "os"));
+	const char *t = json_string_value(
+	    json_object_get(json_object_get(d, "annotations"), "vnd.docker.reference.type"));
+
+	/* BuildKit's attestation manifests say "unknown/unknown". */
+	return (os && !strcmp(os, "unknown")) || (t && !strcmp(t, "attestation-manifest"));
+}
+
+int image_is_index(json_t *doc, const char *media_type)
+{
+	const char *mt =
+	    media_type ? media_type : json_string_value(json_object_get(doc, "mediaType"));
+
+	if (mt)
+		return !strcmp(mt, "application/vnd.oci.image.index.v1+json") ||
+		       !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
+	return json_is_array(json_object_get(doc, "manifests"));
+}
+
+/* Add `s` to `seen` unless it is there, and to the ", "-separated `sb` (when not NULL). */
+static void add_distinct(struct strbuf *sb, struct vec *seen, const char *s)
+{
+	for (size_t i = 0; i < seen->nr; i++)
+		if (!strcmp(seen->items[i], s))
+			return;
+	vec_pushstr(seen, s);
+	if (sb)
+		strbuf_addf(sb, "%s%s", sb->len ? ", " : "", s);
+}
+
+int image_pick(struct image *img, json_t *index, int top, json_t **out)
+{
+	json_t *manifests = json_object_get(index, "manifests"), *m, *pick = NULL;
+	struct vec cands = VEC_INIT(NULL), seen = VEC_INIT(free), seen_tags = VEC_INIT(free),
+		   digests = VEC_INIT(free);
+	struct strbuf tags = STRBUF_INIT, plats = STRBUF_INIT;
+	const char *tag = top ? img->tag : NULL;
+	size_t i;
+	int ret = 0;
+
+	*out = NULL;
 	json_array_foreach(manifests, i, m)
 	{
-		json_t *p = json_object_get(m, "platform");
-		const char *os = json_string_value(json_object_get(p, "os"));
-		const char *arch = json_string_value(json_object_get(p, "architecture"));
-		const char *variant = json_string_value(json_object_get(p, "variant"));
-		const char *d = json_string_value(json_object_get(m, "digest"));
-		char *plat;
+		const char *name = desc_name(m);
 
-		if (!d)
+		if (!json_is_string(json_object_get(m, "digest")) || is_attestation(m))
 			continue;
-		/* BuildKit's attestation manifests say "unknown/unknown". */
-		if (os && !strcmp(os, "unknown"))
-			continue;
-		candidates++;
-		if (!os || !arch) {
-			if (!*digest)
-				*digest = d;
-			continue;
-		}
-		plat =
-		    variant ? xstrfmt("%s/%s/%s", os, arch, variant) : xstrfmt("%s/%s", os, arch);
-		/* "linux/arm64" also takes "linux/arm64/v8" */
-		if (!strcmp(plat, want) || (starts_with(plat, want) && plat[strlen(want)] == '/')) {
-			*digest = d;
+		if (name)
+			add_distinct(&tags, &seen_tags, name);
+		if (!tag || (name && image_tag_matches(name, tag)))
+			vec_push(&cands, m);
+	}
+	if (tag && !cands.nr) {
+		ret = error_setc(GS_ENOTFOUND, "image '%s' has no tag '%s' (it has: %s)", img->name,
+				 tag, tags.len ? tags.buf : "no tags");
+		goto done;
+	}
+	/* The descriptors for the platform; those that name none when none matches. */
+	for (int pass = 0; pass < 2 && !digests.nr; pass++) {
+		for (i = 0; i < cands.nr; i++) {
+			char *plat = platform_of(json_object_get(cands.items[i], "platform"));
+
+			if (plat && !pass)
+				add_distinct(&plats, &seen, plat);
+			if (pass ? !plat : plat && platform_matches(plat, img->platform)) {
+				pick = cands.items[i];
+				add_distinct(NULL, &digests,
+					     json_string_value(json_object_get(pick, "digest")));
+			}
 			free(plat);
-			strbuf_release(&seen);
-			return 0;
 		}
-		strbuf_addf(&seen, "%s%s", seen.len ? ", " : "", plat);
-		free(plat);
 	}
-	if (*digest && candidates == 1) {
-		strbuf_release(&seen);
-		return 0;
-	}
-	*digest = NULL;
-	error_setc(GS_ENOTFOUND, "image '%s' has no manifest for platform '%s' (it has: %s)",
-		   img->name, want, seen.len ? seen.buf : "none");
-	strbuf_release(&seen);
-	return GS_ENOTFOUND;
+	if (!pick)
+		ret = error_setc(GS_ENOTFOUND,
+				 "image '%s' has no manifest for platform '%s' (it has: %s)",
+				 img->name, img->platform, plats.len ? plats.buf : "none");
+	else if (digests.nr > 1 && top && !tag && tags.len)
+		ret = error_setc(GS_EINVAL,
+				 "image '%s' holds %zu images (tags: %s): name one as '%s:TAG'",
+				 img->name, digests.nr, tags.buf, img->name);
+	else if (digests.nr > 1)
+		ret = error_setc(GS_EINVAL, "image '%s' has %zu manifests for platform '%s'%s%s%s",
+				 img->name, digests.nr, img->platform, tag ? " and tag '" : "",
+				 tag ? tag : "", tag ? "'" : "");
+	else
+		*out = pick;
+done:
+	vec_release(&cands);
+	vec_release(&seen);
+	vec_release(&seen_tags);
+	vec_release(&digests);
+	strbuf_release(&tags);
+	strbuf_release(&plats);
+	return ret;
 }
 
 /* The engine's client: opts->docker, $GPUSLIM_DOCKER, else detection. */
@@ -256,30 +399,131 @@ static int engine_has(struct image *img)
 	return ret;
 }
 
+/* A name that can only be a file: what goes wrong with it is about the file. */
+static int looks_like_path(const char *s)
+{
+	static const char *const exts[] = {".tar",     ".tar.gz",   ".tgz",
+					   ".tar.zst", ".tar.zstd", NULL};
+
+	if (starts_with(s, "./") || starts_with(s, "../") || *s == '/' || !strcmp(s, ".") ||
+	    !strcmp(s, ".."))
+		return 1;
+	for (size_t i = 0; exts[i]; i++)
+		if (ends_with(s, exts[i]))
+			return 1;
+	return 0;
+}
+
+/* 1 when `dir/name` is a regular file that starts with `prefix`. */
+static int file_starts_with(const char *dir, const char *name, const char *prefix)
+{
+	char *path = fs_join(dir, name), buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), ok = 0;
+	struct stat st;
+	ssize_t n;
+
+	free(path);
+	if (fd < 0)
+		return 0;
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = 0;
+		ok = starts_with(buf, prefix);
+	}
+	close(fd);
+	return ok;
+}
+
+/* An image layout directory: 1 OCI's (oci-layout), 2 skopeo's dir: (version,
+ * manifest.json and the blobs by digest), 0 neither. */
+static int layout_kind(const char *dir)
+{
+	char *p = fs_join(dir, "oci-layout");
+	int oci = fs_exists(p);
+
+	free(p);
+	if (oci)
+		return 1;
+	if (!file_starts_with(dir, "version", "Directory Transport Version:"))
+		return 0;
+	p = fs_join(dir, "manifest.json");
+	oci = fs_exists(p);
+	free(p);
+	return oci ? 2 : 0;
+}
+
+/* `path` (with `tag`, or NULL) is there: an archive or a layout, as `want` allows. */
+static int take_path(struct image *img, const char *path, const char *tag, const struct stat *st,
+		     enum image_source want)
+{
+	if (S_ISDIR(st->st_mode)) {
+		int kind = layout_kind(path);
+
+		if (want == IMAGE_SOURCE_ARCHIVE)
+			return error_setc(GS_EINVAL, "image '%s': a directory, not an archive",
+					  img->name);
+		if (!kind)
+			return error_setc(GS_EINVAL,
+					  "image '%s': a directory without 'oci-layout' (nor "
+					  "skopeo's dir: 'version') is not an image layout",
+					  img->name);
+		img->source = IMAGE_SOURCE_OCI;
+		img->dir_layout = kind == 2;
+	} else if (want == IMAGE_SOURCE_OCI) {
+		return error_setc(GS_EINVAL, "image '%s': not a directory", img->name);
+	} else {
+		img->source = IMAGE_SOURCE_ARCHIVE;
+	}
+	img->path = xstrdup(path);
+	img->tag = tag ? xstrdup(tag) : NULL;
+	return 0;
+}
+
+/*
+ * The image as a file or a directory, "PATH" or "PATH:TAG": 0 when found
+ * (img->path, img->tag and img->source set), 1 when `want` is auto and the
+ * name is no path (the engine or a registry may have it), else an error:
+ * a name that can only be a path and is not there is GS_ENOTFOUND.
+ */
+static int open_path(struct image *img, enum image_source want)
+{
+	const char *name = img->name, *colon;
+	struct stat st;
+	int err;
+
+	if (!stat(name, &st))
+		return take_path(img, name, NULL, &st, want);
+	err = errno;
+	/* The path ends at the first ':' after which a layout or an archive is
+	 * there: a tag may hold ':' and '/' ("docker.io/library/x:1"). */
+	for (colon = strchr(name, ':'); colon; colon = strchr(colon + 1, ':')) {
+		char *path = xstrndup(name, (size_t)(colon - name));
+		int found =
+		    colon != name && colon[1] && !stat(path, &st) &&
+		    (want != IMAGE_SOURCE_AUTO ||
+		     (S_ISDIR(st.st_mode) ? layout_kind(path) != 0 : looks_like_path(path)));
+		int ret = found ? take_path(img, path, colon + 1, &st, want) : 1;
+
+		if (!found && looks_like_path(path))
+			want = IMAGE_SOURCE_ARCHIVE; /* "./missing.tar:v1" is a path too */
+		free(path);
+		if (ret <= 0)
+			return ret;
+	}
+	if (want == IMAGE_SOURCE_AUTO && !looks_like_path(name))
+		return 1;
+	if (err == ENOENT || err == ENOTDIR)
+		return error_setc(GS_ENOTFOUND, "image '%s': no such file or directory", name);
+	return error_setc(GS_EINVAL, "image '%s': cannot open: %s", name, strerror(err));
+}
+
 static int open_auto(struct image *img, const struct image_opts *opts)
 {
-	struct stat st;
 	int ret;
 	char *engine_err = NULL;
 
-	if (!stat(img->name, &st)) {
-		img->path = xstrdup(img->name);
-		if (S_ISDIR(st.st_mode)) {
-			char *layout = fs_join(img->name, "oci-layout");
-			int is_oci = fs_exists(layout);
-
-			free(layout);
-			if (!is_oci)
-				return error_setc(GS_EINVAL,
-						  "image '%s': a directory without 'oci-layout' is "
-						  "not an OCI image layout",
-						  img->name);
-			img->source = IMAGE_SOURCE_OCI;
-			return 0;
-		}
-		img->source = IMAGE_SOURCE_ARCHIVE;
-		return 0;
-	}
+	if ((ret = open_path(img, IMAGE_SOURCE_AUTO)) <= 0)
+		return ret;
 	/* Not a path: the engine if it has it, else the registry. */
 	if (!find_docker(img, opts->docker)) {
 		ret = engine_has(img);
@@ -294,7 +538,7 @@ static int open_auto(struct image *img, const struct image_opts *opts)
 	}
 	img->source = IMAGE_SOURCE_REGISTRY;
 	ret = image_open_registry(img);
-	if (ret == GS_ENOTFOUND)
+	if (ret == GS_ENOTFOUND && img->not_in_registry)
 		ret = error_setc(GS_ENOTFOUND,
 				 "image '%s' not found: no such file, not in the engine%s%s%s, "
 				 "not in the registry",
@@ -308,7 +552,6 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 {
 	static const struct image_opts defaults;
 	struct image *img = xcalloc(1, sizeof(*img));
-	struct stat st;
 	int ret = 0;
 
 	*out = NULL;
@@ -317,6 +560,7 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 	img->name = xstrdup(name);
 	img->source = opts->source;
 	img->platform = xstrdup(opts->platform ? opts->platform : "linux/amd64");
+	img->platform_given = opts->platform != NULL;
 	img->max_entry_size =
 	    opts->max_entry_size ? opts->max_entry_size : IMAGE_DEFAULT_MAX_ENTRY_SIZE;
 	img->max_entries = opts->max_entries ? opts->max_entries : IMAGE_DEFAULT_MAX_ENTRIES;
@@ -329,27 +573,15 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 	vec_init(&img->meta.repo_tags, free);
 	img->meta.name = xstrdup(name);
 
+	if (img->platform_given && (ret = image_check_platform(img->platform)) < 0)
+		goto done;
 	switch (img->source) {
 	case IMAGE_SOURCE_AUTO:
 		ret = open_auto(img, opts);
 		break;
 	case IMAGE_SOURCE_ARCHIVE:
 	case IMAGE_SOURCE_OCI:
-		if (stat(name, &st) < 0) {
-			ret = error_setc(errno == ENOENT ? GS_ENOTFOUND : GS_EINVAL,
-					 "image '%s': cannot open: %s", name, strerror(errno));
-			break;
-		}
-		if (img->source == IMAGE_SOURCE_OCI && !S_ISDIR(st.st_mode)) {
-			ret = error_setc(GS_EINVAL, "image '%s': not a directory", name);
-			break;
-		}
-		if (img->source == IMAGE_SOURCE_ARCHIVE && S_ISDIR(st.st_mode)) {
-			ret =
-			    error_setc(GS_EINVAL, "image '%s': a directory, not an archive", name);
-			break;
-		}
-		img->path = xstrdup(name);
+		ret = open_path(img, img->source);
 		break;
 	case IMAGE_SOURCE_ENGINE:
 		ret = find_docker(img, opts->docker);
@@ -366,6 +598,7 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 		ret =
 		    error_setc(GS_EINVAL, "image '%s': unknown source %d", name, (int)img->source);
 	}
+done:
 	img->meta.source = img->source;
 	if (ret < 0) {
 		image_close(img);
@@ -432,6 +665,7 @@ void image_close(struct image *img)
 		return;
 	free(img->name);
 	free(img->platform);
+	free(img->tag);
 	free(img->docker);
 	free(img->path);
 	if (img->own_reg)

@@ -15,8 +15,19 @@
  *   engine    an image the local Docker Engine has ("docker save" stream)
  *   registry  "registry/repo:tag" or "@sha256:..." (manifest, config, blobs;
  *             gives compressed sizes)
- *   archive   a docker-save tar file ("docker save -o x.tar")
- *   oci       an OCI image layout directory (oci-layout, index.json, blobs/)
+ *   archive   a docker-save tar file ("docker save -o x.tar": docker 20.10's
+ *             and newer engines' OCI-style; skopeo's and podman's
+ *             docker-archive: and oci-archive:), plain, gzip or zstd
+ *   oci       an OCI image layout directory (oci-layout, index.json, blobs/),
+ *             or skopeo's dir: layout (version, manifest.json, blobs by digest)
+ *
+ * A layout or an archive may be named "PATH:TAG": the image whose
+ * org.opencontainers.image.ref.name (or repo tag) is TAG, which a layout
+ * holding several images needs. A name that can only be a path ("./x",
+ * "/x", "x.tar"...) and is not there is GS_ENOTFOUND, never a registry
+ * reference. Blobs with a descriptor are read up to its size and no
+ * further: another length is an error, and so is a blob that is not a
+ * regular file.
  *
  * Layers may arrive in any order (docker save writes layer directories
  * before the manifest that orders them), so every callback names its
@@ -43,9 +54,12 @@ struct image_opts {
 	enum image_source source;
 	const char *docker;		  /* docker client for the engine source; NULL: detect */
 	struct registry_client *registry; /* for the registry source; NULL: a default one */
-	const char *platform;		  /* for an index: "linux/amd64" (default) */
-	uint64_t max_entry_size;	  /* refuse a tar entry larger than this (0: 1 TiB) */
-	uint64_t max_entries;		  /* refuse a layer with more entries (0: 10 million) */
+	/* "OS/ARCH[/VARIANT]": picks the manifest of an index (registry, layout,
+	 * archive; default "linux/amd64") and, when given, must also be the
+	 * config's platform. */
+	const char *platform;
+	uint64_t max_entry_size; /* refuse a tar entry larger than this (0: 1 TiB) */
+	uint64_t max_entries;	 /* refuse a layer with more entries (0: 10 million) */
 	/* NULL, or an fd whose readability stops the engine source's `docker
 	 * save` (util/signals.h's signals_fd()): the walk then fails at once. */
 	const int *abort_fd;
@@ -109,6 +123,9 @@ struct image_visitor {
 };
 
 struct image;
+
+/* 0 when `platform` is "OS/ARCH[/VARIANT]", else GS_EINVAL with a message for --platform. */
+int image_check_platform(const char *platform);
 
 /* Find the image. Errors: GS_ENOTFOUND (no such image, file, tag), GS_EINVAL
  * (not an image: bad archive, bad layout), GS_EINFRA (engine, registry). */

@@ -1,12 +1,15 @@
 /*
  * docker-save streams, from a file (archive source) or from `docker save`
- * through a pipe (engine source), read once and forward only: the same
- * code must work on a pipe, so nothing seeks.
+ * through a pipe (engine source), read forward only: the same code must
+ * work on a pipe. An uncompressed file is read twice (image_walk_stream()
+ * says why), skipping by seeking what it does not need.
  *
  * Docker 20.10 writes "<v1 id>/layer.tar" directories first, the config
  * "<id>.json" among them (the tar is written from a directory walked in
- * name order) and manifest.json last; newer engines write an OCI layout
- * (blobs/sha256/..., index.json, manifest.json). Layers are read as they
+ * name order) and manifest.json last; skopeo and podman (docker-archive:)
+ * write the layers as "<digest>.tar" at the root; newer engines and
+ * oci-archive: write an OCI layout (blobs/sha256/..., index.json, and
+ * manifest.json from an engine). In one pass, layers are read as they
  * come; their place in the image is settled from manifest.json and the
  * config's diff_ids at the end (or as soon as both are known). JSON
  * documents met on the way (configs, OCI manifests) are kept, bounded.
@@ -21,6 +24,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/image_private.h"
@@ -40,6 +44,7 @@ struct json_doc {
 struct stream {
 	struct image *img;
 	int fd;		   /* archive source */
+	off_t size;	   /* its size, when a regular file */
 	struct process *p; /* engine source */
 	struct archive *outer;
 	char *buf;
@@ -51,6 +56,11 @@ struct stream {
 	json_t *layer_names; /* the chosen image's Layers, once known */
 	int source_failed;
 	size_t members; /* regular members met */
+	enum {
+		PASS_ALL,    /* one pass: layers read as they come, placed at the end */
+		PASS_PLAN,   /* a seekable file's first pass: the JSON documents only */
+		PASS_LAYERS, /* its second: the chosen image's layers, in a known place */
+	} pass;
 };
 
 static void doc_free(void *p)
@@ -223,6 +233,50 @@ static char *blob_name(const char *digest)
 	return xstrfmt("blobs/sha256/%s", digest + 7);
 }
 
+/* The entry of manifest.json for img->tag, or its only one. */
+static int pick_entry(struct stream *s, json_t **out)
+{
+	struct image *img = s->img;
+	size_t i, j, nr = json_array_size(s->manifest), n = 0;
+	struct strbuf tags = STRBUF_INIT;
+	json_t *m, *t;
+	int ret = 0;
+
+	*out = NULL;
+	if (!json_is_array(s->manifest) || !nr)
+		return error_setc(GS_EINVAL, "image '%s': manifest.json names no image", img->name);
+	json_array_foreach(s->manifest, i, m)
+	{
+		int named = 0;
+
+		json_array_foreach(json_object_get(m, "RepoTags"), j, t)
+		{
+			if (!json_is_string(t))
+				continue;
+			strbuf_addf(&tags, "%s%s", tags.len ? ", " : "", json_string_value(t));
+			named |= img->tag && image_tag_matches(json_string_value(t), img->tag);
+		}
+		if (named || !img->tag) {
+			*out = m;
+			n++;
+		}
+	}
+	if (nr > 1 && s->pass == PASS_ALL)
+		ret = error_setc(GS_EINVAL,
+				 "image '%s' holds %zu images (tags: %s): read from a pipe or "
+				 "compressed, an archive must hold one",
+				 img->name, nr, tags.len ? tags.buf : "none");
+	else if (!n)
+		ret = error_setc(GS_ENOTFOUND, "image '%s' has no tag '%s' (it has: %s)", img->name,
+				 img->tag, tags.len ? tags.buf : "no tags");
+	else if (n > 1)
+		ret = error_setc(GS_EINVAL,
+				 "image '%s' holds %zu images (tags: %s): name one as '%s:TAG'",
+				 img->name, nr, tags.len ? tags.buf : "none", img->name);
+	strbuf_release(&tags);
+	return ret;
+}
+
 /*
  * Once the image's manifest is known: which config and which layers. From
  * manifest.json (docker's), else from index.json and the OCI manifest blob.
@@ -242,15 +296,8 @@ static int resolve_manifest(struct stream *s, int at_end)
 		json_t *m, *tags, *t;
 		size_t i;
 
-		if (!json_is_array(s->manifest) || !json_array_size(s->manifest))
-			return error_setc(GS_EINVAL, "image '%s': manifest.json names no image",
-					  img->name);
-		if (json_array_size(s->manifest) > 1)
-			return error_setc(GS_EINVAL,
-					  "image '%s': the archive holds %zu images; save one "
-					  "image per archive",
-					  img->name, json_array_size(s->manifest));
-		m = json_array_get(s->manifest, 0);
+		if ((ret = pick_entry(s, &m)) < 0)
+			return ret;
 		config_name = json_string_value(json_object_get(m, "Config"));
 		/* Asked again after each member until the config has come: the
 		 * names of an earlier call go first. */
@@ -268,20 +315,29 @@ static int resolve_manifest(struct stream *s, int at_end)
 		json_array_foreach(tags, i, t) if (json_is_string(t))
 		    vec_pushstr(&img->meta.repo_tags, json_string_value(t));
 	} else if (s->index && at_end) {
-		const char *digest;
-		struct json_doc *md;
-		json_t *layers, *l;
+		struct json_doc *md = NULL;
+		json_t *layers, *l, *index = s->index, *desc;
+		const char *digest = NULL;
 		size_t i;
-		char *name;
 
-		if ((ret = image_pick_platform(img, s->index, &digest)) < 0)
-			return ret == GS_ENOTFOUND ? GS_EINVAL : ret;
-		name = blob_name(digest);
-		md = name ? find_doc(s, name) : NULL;
-		free(name);
-		if (!md)
-			return error_setc(GS_EINVAL, "image '%s': the archive lacks manifest %s",
-					  img->name, digest);
+		/* index.json, then any nested index (one per platform) */
+		for (int depth = 0; !md || image_is_index(md->json, NULL); depth++) {
+			char *name;
+
+			if (depth == IMAGE_MAX_DEPTH)
+				return error_setc(GS_EINVAL, "image '%s': indexes nested too deep",
+						  img->name);
+			if ((ret = image_pick(img, md ? md->json : index, !md, &desc)) < 0)
+				return ret;
+			digest = json_string_value(json_object_get(desc, "digest"));
+			name = blob_name(digest);
+			md = name ? find_doc(s, name) : NULL;
+			free(name);
+			if (!md)
+				return error_setc(GS_EINVAL,
+						  "image '%s': the archive lacks manifest %s",
+						  img->name, digest);
+		}
 		config_name = owned = blob_name(json_string_value(
 		    json_object_get(json_object_get(md->json, "config"), "digest")));
 		layers = json_object_get(md->json, "layers");
@@ -353,21 +409,54 @@ static int read_layer(struct stream *s, const char *name, const char *digest, st
 
 	vec_pushstr(&s->names, name);
 	l->blob_digest = digest ? xstrdup(digest) : NULL;
-	l->index = index_of_member(s, name);
+	/* A second pass knows every place, but errors name the member as a
+	 * single pass does: check_digests() places it by its diff_id. */
+	l->index = s->pass == PASS_LAYERS ? SIZE_MAX : index_of_member(s, name);
 	ret = image_layer_read(s->img, l, label, src);
 	free(label);
 	return ret;
 }
 
+/* Docker 20.10's "<v1 id>/layer.tar"; skopeo's and podman's "<digest>.tar". */
+static int is_layer_name(const char *name)
+{
+	const char *slash = strchr(name, '/');
+
+	if (slash)
+		return !strcmp(slash, "/layer.tar") && !strchr(slash + 1, '/');
+	return strlen(name) == 64 + 4 && ends_with(name, ".tar") &&
+	       strspn(name, "0123456789abcdef") == 64;
+}
+
+static int is_layer_member(struct stream *s, const char *name)
+{
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(s->layer_names, i, n) if (json_is_string(n) &&
+						     !strcmp(json_string_value(n), name)) return 1;
+	return 0;
+}
+
 /* A member that is a layer, a JSON document, or neither. */
 static int handle_member(struct stream *s, const char *name, int64_t size)
 {
-	struct image_src src = {member_read, s};
+	struct image_src src = {member_read, s, 0, 0};
 	const char *slash = strchr(name, '/');
 	struct strbuf raw = STRBUF_INIT;
 	json_t *json = NULL;
 	int ret = 0;
 
+	if (s->pass == PASS_LAYERS) {
+		/* Its documents are known: only its layers are read, no other image's. */
+		char *digest =
+		    starts_with(name, "blobs/sha256/") ? xstrfmt("sha256:%s", name + 13) : NULL;
+
+		if (is_layer_member(s, name))
+			ret = read_layer(s, name, digest, &src);
+		free(digest);
+		goto done;
+	}
 	if (!strcmp(name, "manifest.json") || !strcmp(name, "index.json")) {
 		if ((ret = read_member(s, name, IMAGE_JSON_CAP, &raw)) < 0 ||
 		    (ret = image_json_parse(s->img, name, raw.buf, raw.len, &json)) < 0)
@@ -388,14 +477,15 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		ret = keep_doc(s, name, &raw, json);
 		json = NULL;
 		/* Known before the manifest, it already gives layers their place by diff_id. */
-		if (!ret && !s->img->meta_known && !s->manifest) {
+		if (!ret && !s->img->meta_known && !s->manifest && s->pass == PASS_ALL) {
 			ret = image_set_config(
 			    s->img,
 			    json_incref(((struct json_doc *)s->docs.items[s->docs.nr - 1])->json),
 			    ((struct json_doc *)s->docs.items[s->docs.nr - 1])->digest);
 		}
-	} else if (slash && !strcmp(slash, "/layer.tar") && !strchr(slash + 1, '/')) {
-		ret = read_layer(s, name, NULL, &src);
+	} else if (is_layer_name(name)) {
+		if (s->pass == PASS_ALL)
+			ret = read_layer(s, name, NULL, &src);
 	} else if (starts_with(name, "blobs/sha256/") && strlen(name) == 13 + 64) {
 		char *digest = xstrfmt("sha256:%s", name + 13);
 		const void *b;
@@ -409,26 +499,27 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		} else if (n > 0 && ((const char *)b)[0] == '{' &&
 			   size <= (int64_t)IMAGE_JSON_CAP) {
 			struct mem_src m;
-			struct image_src msrc = {mem_read, &m};
+			struct image_src msrc = {mem_read, &m, 0, 0};
 
 			strbuf_add(&raw, b, (size_t)n);
 			ret = read_member(s, name, IMAGE_JSON_CAP, &raw);
 			if (!ret && !(json = json_loadb(raw.buf, raw.len, 0, NULL))) {
 				m = (struct mem_src){raw.buf, raw.len, 0};
-				ret = read_layer(s, name, digest, &msrc);
+				if (s->pass == PASS_ALL)
+					ret = read_layer(s, name, digest, &msrc);
 			} else if (!ret) {
 				ret = keep_doc(s, name, &raw, json);
 				json = NULL;
 			}
-		} else {
+		} else if (s->pass == PASS_ALL) {
 			struct peek_src pk = {s, b, n, 0};
-			struct image_src psrc = {peek_read, &pk};
+			struct image_src psrc = {peek_read, &pk, 0, 0};
 
 			ret = read_layer(s, name, digest, &psrc);
 		}
 		free(digest);
 	}
-	if (!ret && (ret = resolve_manifest(s, 0)) == 1)
+	if (!ret && s->pass == PASS_ALL && (ret = resolve_manifest(s, 0)) == 1)
 		ret = image_send_meta(s->img);
 done:
 	json_decref(json);
@@ -474,6 +565,14 @@ static int place_layers(struct stream *s)
 		if (found->index == SIZE_MAX)
 			found->index = i;
 	}
+	/* One pass hands every layer it meets to the visitor: none of another image. */
+	for (size_t j = 0; j < img->streamed.nr; j++)
+		if (!is_layer_member(s, s->names.items[j]))
+			return error_setc(GS_EINVAL,
+					  "image '%s': the archive also holds '%s', a layer of "
+					  "another image or platform: read from a pipe or "
+					  "compressed, an archive must hold one image",
+					  img->name, (const char *)s->names.items[j]);
 	return 0;
 }
 
@@ -527,10 +626,80 @@ static int finish_engine(struct stream *s, int ret)
 	return ret;
 }
 
+/* A seekable file's members not read are skipped, not read through. */
+static la_int64_t outer_skip_cb(struct archive *a, void *data, la_int64_t request)
+{
+	struct stream *s = data;
+	off_t cur = lseek(s->fd, 0, SEEK_CUR);
+
+	(void)a;
+	if (cur < 0 || request <= 0 || cur >= s->size)
+		return 0;
+	if (request > s->size - cur)
+		request = s->size - cur;
+	return lseek(s->fd, request, SEEK_CUR) < 0 ? 0 : request;
+}
+
+/* Every member through handle_member(), once, as s->pass says. */
+static int read_pass(struct stream *s)
+{
+	struct archive_entry *ae;
+	int ret;
+
+	s->members = 0;
+	s->outer = archive_read_new();
+	archive_read_support_format_tar(s->outer);
+	archive_read_support_format_gnutar(s->outer);
+	/* `docker save | gzip` is what docker load takes too. */
+	archive_read_support_filter_gzip(s->outer);
+	archive_read_support_filter_zstd(s->outer);
+	if (archive_read_open2(s->outer, s, NULL, outer_read_cb,
+			       s->pass == PASS_ALL ? NULL : outer_skip_cb, NULL) != ARCHIVE_OK)
+		return outer_error(s, "start");
+	for (;;) {
+		int r = archive_read_next_header(s->outer, &ae);
+		const char *name;
+
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+			return outer_error(s, "between members");
+		name = archive_entry_pathname(ae);
+		if (!name || archive_entry_filetype(ae) != AE_IFREG)
+			continue;
+		while (starts_with(name, "./"))
+			name += 2;
+		s->members++;
+		if ((ret = handle_member(s, name, archive_entry_size(ae))) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* An uncompressed tar file, which can be read twice and skipped through. */
+static int plannable(struct stream *s)
+{
+	struct stat st;
+	char hdr[512];
+
+	if (fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	s->size = st.st_size;
+	return pread(s->fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	       !memcmp(hdr + 257, "ustar", 5);
+}
+
+/*
+ * A file is read twice: its JSON documents first, skipping the layers'
+ * bytes, so that the image is chosen (a tag among several, a platform)
+ * and its metadata known before any layer; then the chosen image's layers
+ * only. A pipe, a compressed file, or one the first pass finds damaged is
+ * read once (the layer-by-layer errors come from that pass), and must hold
+ * one image.
+ */
 int image_walk_stream(struct image *img)
 {
 	struct stream s = {0};
-	struct archive_entry *ae;
 	int ret = 0;
 
 	s.img = img;
@@ -546,37 +715,34 @@ int image_walk_stream(struct image *img)
 		ret = error_setc(errno == ENOENT ? GS_ENOTFOUND : GS_EINVAL,
 				 "image '%s': cannot open: %s", img->name, strerror(errno));
 		goto done;
-	}
-	s.outer = archive_read_new();
-	archive_read_support_format_tar(s.outer);
-	archive_read_support_format_gnutar(s.outer);
-	/* `docker save | gzip` is what docker load takes too. */
-	archive_read_support_filter_gzip(s.outer);
-	archive_read_support_filter_zstd(s.outer);
-	if (archive_read_open2(s.outer, &s, NULL, outer_read_cb, NULL, NULL) != ARCHIVE_OK) {
-		ret = outer_error(&s, "start");
-		goto done;
-	}
-	for (;;) {
-		int r = archive_read_next_header(s.outer, &ae);
-		const char *name;
-
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			ret = outer_error(&s, "between members");
+	} else if (plannable(&s)) {
+		s.pass = PASS_PLAN;
+		ret = read_pass(&s);
+		archive_read_free(s.outer);
+		s.outer = NULL;
+		if (!ret) {
+			if ((ret = resolve_manifest(&s, 1)) < 0 || (ret = image_send_meta(img)) < 0)
+				goto done;
+			s.pass = PASS_LAYERS;
+		} else {
+			s.pass = PASS_ALL;
+			s.source_failed = 0;
+			s.json_bytes = 0;
+			vec_release(&s.docs);
+			json_decref(s.manifest);
+			json_decref(s.index);
+			json_decref(s.layer_names);
+			s.manifest = s.index = s.layer_names = NULL;
+		}
+		if (lseek(s.fd, 0, SEEK_SET) < 0) {
+			ret = error_setc(GS_EINVAL, "image '%s': cannot read it again: %s",
+					 img->name, strerror(errno));
 			goto done;
 		}
-		name = archive_entry_pathname(ae);
-		if (!name || archive_entry_filetype(ae) != AE_IFREG)
-			continue;
-		while (starts_with(name, "./"))
-			name += 2;
-		s.members++;
-		if ((ret = handle_member(&s, name, archive_entry_size(ae))) < 0)
-			goto done;
 	}
-	if ((ret = resolve_manifest(&s, 1)) < 0)
+	if ((ret = read_pass(&s)) < 0)
+		goto done;
+	if (s.pass == PASS_ALL && (ret = resolve_manifest(&s, 1)) < 0)
 		goto done;
 	ret = place_layers(&s);
 

@@ -37,7 +37,8 @@ struct layer_ctx {
 	int prefix_pending;
 	const void *rest;
 	long rest_len;
-	int src_failed; /* the source failed: its error is in src_err */
+	uint64_t stored; /* bytes of the stored stream pulled from the source */
+	int src_failed;	 /* the source failed: its error is in src_err */
 	int src_code;
 	char *src_err;
 	struct archive *dec; /* decompressor, NULL for an uncompressed layer */
@@ -113,6 +114,30 @@ static int archive_fail(struct layer_ctx *lc, struct archive *a, const char *doi
 	return ret;
 }
 
+/*
+ * The source's next block, counted. A sized source (a blob with a
+ * descriptor) fails at the first byte beyond its size, so an endless one
+ * ends there, and at an end before it.
+ */
+static long src_pull(struct layer_ctx *lc, const void **buf)
+{
+	const struct image_src *src = lc->src;
+	long n = src->read(src->ctx, buf);
+
+	if (n < 0)
+		return n;
+	if (src->sized && !n && lc->stored != src->size)
+		return error_setc(GS_EINVAL,
+				  "the blob has %" PRIu64 " bytes, its descriptor says %" PRIu64,
+				  lc->stored, src->size);
+	if (src->sized && (uint64_t)n > src->size - lc->stored)
+		return error_setc(
+		    GS_EINVAL, "the blob is larger than its descriptor's size of %" PRIu64 " bytes",
+		    src->size);
+	lc->stored += (uint64_t)n;
+	return n;
+}
+
 /* The next block of the stored stream: the sniffed prefix, its block's rest, then the source. */
 static long src_block(struct layer_ctx *lc, const void **buf)
 {
@@ -131,7 +156,7 @@ static long src_block(struct layer_ctx *lc, const void **buf)
 	}
 	if (lc->src_failed)
 		return -1;
-	n = lc->src->read(lc->src->ctx, buf);
+	n = src_pull(lc, buf);
 	if (n < 0) {
 		lc->src_failed = 1;
 		lc->src_code = n;
@@ -333,7 +358,7 @@ static int sniff(struct layer_ctx *lc)
 {
 	while (lc->prefix_len < 6) {
 		const void *b;
-		long n = lc->src->read(lc->src->ctx, &b);
+		long n = src_pull(lc, &b);
 		size_t take;
 
 		if (n < 0)
@@ -513,7 +538,22 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 			if (!n)
 				break;
 		}
+		/* What follows a compressed stream still belongs to the blob:
+		 * its digest and its size cover it. */
+		while (lc.dec) {
+			const void *b;
+			long n = src_block(&lc, &b);
+
+			if (n < 0) {
+				ret = archive_fail(&lc, NULL, "data");
+				goto done;
+			}
+			if (!n)
+				break;
+		}
 	}
+	if (src->sized)
+		layer->compressed_size = lc.stored;
 	hex_digest(lc.md, diff_id);
 	free(layer->diff_id);
 	layer->diff_id = xstrdup(diff_id);

@@ -1,12 +1,16 @@
 /*
- * OCI image layouts (image-spec "image-layout.md"): oci-layout, index.json,
- * then manifest, config and layers as files under blobs/<alg>/<hex>. Random
- * access is fine here; every blob is checked against its digest.
+ * Image layouts on disk, read at random: OCI's (image-spec
+ * "image-layout.md": oci-layout, index.json, then manifest, config and
+ * layers as files under blobs/<alg>/<hex>) and skopeo's and podman's dir:
+ * (version, manifest.json, and the blobs as <dir>/<hex>). Every file must
+ * be a regular one, of its descriptor's size, hashing to its digest.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/image_private.h"
@@ -14,10 +18,35 @@
 #include "util/fs.h"
 #include "util/hash.h"
 
-#define OCI_BUF	      (1u << 20)
-#define OCI_MAX_DEPTH 4 /* nested indexes */
+#define OCI_BUF (1u << 20)
 
-/* "<dir>/blobs/sha256/<hex>" for a well-formed digest, else NULL. */
+/*
+ * A file of the layout, opened only when it is a regular file: a FIFO
+ * would block the open, a device (a symlink to /dev/zero) never end. Its
+ * size in *size. Errors name `label` ("layer 2"), when not NULL.
+ */
+static int oci_open(struct image *img, const char *label, const char *path, int *fd, uint64_t *size)
+{
+	struct stat st;
+	const char *sep = label ? ": " : "";
+
+	label = label ? label : "";
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (*fd < 0)
+		return error_setc(GS_EINVAL, "image '%s': %s%scannot open '%s': %s", img->name,
+				  label, sep, path, strerror(errno));
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return error_setc(GS_EINVAL, "image '%s': %s%s'%s' is not a regular file",
+				  img->name, label, sep, path);
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* The blob of a well-formed digest: "<dir>/blobs/sha256/<hex>" (OCI) or
+ * "<dir>/<hex>" (dir:), else NULL. */
 static char *oci_blob_path(struct image *img, const char *digest)
 {
 	if (!digest || !starts_with(digest, "sha256:") || strlen(digest) != 71 ||
@@ -26,45 +55,82 @@ static char *oci_blob_path(struct image *img, const char *digest)
 			   digest ? digest : "(none)");
 		return NULL;
 	}
-	return xstrfmt("%s/blobs/sha256/%s", img->path, digest + 7);
+	return xstrfmt(img->dir_layout ? "%s/%s" : "%s/blobs/sha256/%s", img->path, digest + 7);
 }
 
-/* A JSON blob, checked against its digest. */
-static int oci_read_json(struct image *img, const char *digest, json_t **out)
+/*
+ * A JSON file of the layout whole: `want` bytes (-1: any up to the cap),
+ * hashing to `digest` when not NULL; its "sha256:..." to `got` when not NULL.
+ */
+static int oci_read_doc(struct image *img, const char *path, const char *digest, int64_t want,
+			char got[72], json_t **out)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char *path = oci_blob_path(img, digest);
 	char hex[65];
+	uint64_t size;
+	int fd = -1, ret;
+
+	*out = NULL;
+	if ((ret = oci_open(img, NULL, path, &fd, &size)) < 0)
+		goto done;
+	if (want >= 0 && size != (uint64_t)want) {
+		ret = error_setc(GS_EINVAL,
+				 "image '%s': '%s' has %" PRIu64
+				 " bytes, its descriptor says %" PRId64,
+				 img->name, path, size, want);
+		goto done;
+	}
+	if (size > IMAGE_JSON_CAP) {
+		ret = error_setc(GS_EINVAL, "image '%s': '%s' is larger than %u bytes", img->name,
+				 path, IMAGE_JSON_CAP);
+		goto done;
+	}
+	/* no further than its size, whatever it becomes meanwhile */
+	strbuf_grow(&sb, (size_t)size + 1);
+	while (sb.len < size) {
+		ssize_t n = read(fd, sb.buf + sb.len, (size_t)size - sb.len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = error_setc(GS_EINVAL, "image '%s': cannot read '%s': %s", img->name,
+					 path, n < 0 ? strerror(errno) : "it got shorter");
+			goto done;
+		}
+		strbuf_setlen(&sb, sb.len + (size_t)n);
+	}
+	hash_sha256_hex(sb.buf, sb.len, hex);
+	if (digest && strcmp(hex, digest + 7)) {
+		ret = error_setc(GS_EINVAL, "image '%s': blob %s hashes to sha256:%s", img->name,
+				 digest, hex);
+		goto done;
+	}
+	if (got)
+		snprintf(got, 72, "sha256:%s", hex);
+	ret = image_json_parse(img, digest ? digest : path, sb.buf, sb.len, out);
+done:
+	if (fd >= 0)
+		close(fd);
+	strbuf_release(&sb);
+	return ret;
+}
+
+/* The JSON blob a descriptor names, of its size (at most the cap), checked against its digest. */
+static int oci_read_json(struct image *img, json_t *desc, const char *what, json_t **out)
+{
+	const char *digest = json_string_value(json_object_get(desc, "digest"));
+	char *path = oci_blob_path(img, digest);
+	uint64_t size;
 	int ret;
 
 	*out = NULL;
 	if (!path)
 		return GS_EINVAL;
-	if ((ret = fs_read_file(path, &sb, IMAGE_JSON_CAP)) < 0) {
-		ret = error_setc(GS_EINVAL, "image '%s': %s", img->name, error_last());
-		goto done;
-	}
-	hash_sha256_hex(sb.buf, sb.len, hex);
-	if (strcmp(hex, digest + 7)) {
-		ret = error_setc(GS_EINVAL, "image '%s': blob %s hashes to sha256:%s", img->name,
-				 digest, hex);
-		goto done;
-	}
-	ret = image_json_parse(img, digest, sb.buf, sb.len, out);
-done:
+	ret = image_desc_size(img, desc, what, IMAGE_JSON_CAP, &size);
+	if (!ret)
+		ret = oci_read_doc(img, path, digest, (int64_t)size, NULL, out);
 	free(path);
-	strbuf_release(&sb);
 	return ret;
-}
-
-static int is_index(json_t *doc)
-{
-	const char *mt = json_string_value(json_object_get(doc, "mediaType"));
-
-	if (mt)
-		return !strcmp(mt, "application/vnd.oci.image.index.v1+json") ||
-		       !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
-	return json_is_array(json_object_get(doc, "manifests"));
 }
 
 struct fd_src {
@@ -87,57 +153,94 @@ static long fd_read(void *ctx, const void **buf)
 	return (long)n;
 }
 
-int image_walk_oci(struct image *img)
+/* One layer blob, read no further than its descriptor's size. */
+static int oci_read_layer(struct image *img, size_t i, json_t *desc, struct fd_src *f)
 {
-	struct strbuf sb = STRBUF_INIT;
-	json_t *doc = NULL, *config = NULL, *layers, *l;
-	char *path = fs_join(img->path, "index.json");
-	struct fd_src f = {-1, NULL, NULL};
-	const char *digest = NULL;
-	char *mdigest = NULL;
-	size_t i;
+	struct image_layer *layer = image_layer_new(img);
+	const char *ld = json_string_value(json_object_get(desc, "digest"));
+	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+	struct image_src src = {fd_read, f, 1, 0};
+	char *bpath = NULL, *label, what[64];
+	uint64_t file_size; /* the reader measures what it reads, whatever this says */
 	int ret;
 
-	img->verify_blobs = 1;
-	if ((ret = fs_read_file(path, &sb, IMAGE_JSON_CAP)) < 0) {
-		ret = error_setc(GS_EINVAL, "image '%s': not an OCI layout: %s", img->name,
-				 error_last());
-		goto done;
+	layer->index = i;
+	layer->blob_digest = ld ? xstrdup(ld) : NULL;
+	layer->media_type = mt ? xstrdup(mt) : NULL;
+	snprintf(what, sizeof(what), "layer %zu's descriptor", i);
+	if ((ret = image_desc_size(img, desc, what, 0, &src.size)) < 0)
+		return ret;
+	if (!(bpath = oci_blob_path(img, ld)))
+		return GS_EINVAL;
+	snprintf(what, sizeof(what), "layer %zu", i);
+	if ((ret = oci_open(img, what, bpath, &f->fd, &file_size)) < 0) {
+		free(bpath);
+		return ret;
 	}
-	if ((ret = image_json_parse(img, "index.json", sb.buf, sb.len, &doc)) < 0)
+	f->path = bpath;
+	label = xstrfmt("%zu", i);
+	ret = image_layer_read(img, layer, label, &src);
+	free(label);
+	close(f->fd);
+	f->fd = -1;
+	free(bpath);
+	return ret;
+}
+
+int image_walk_oci(struct image *img)
+{
+	json_t *doc = NULL, *config = NULL, *layers, *l, *desc;
+	char *path = fs_join(img->path, img->dir_layout ? "manifest.json" : "index.json");
+	struct fd_src f = {-1, NULL, NULL};
+	char mdigest[72] = "";
+	size_t i;
+	int ret, depth;
+
+	img->verify_blobs = 1;
+	if ((ret = oci_read_doc(img, path, NULL, -1, mdigest, &doc)) < 0)
 		goto done;
-	for (int depth = 0; is_index(doc); depth++) {
+	if (!img->dir_layout)
+		mdigest[0] = 0; /* index.json is no manifest */
+	/* index.json (or dir:'s manifest list), then any nested index */
+	for (depth = 0; image_is_index(doc, NULL); depth++) {
 		json_t *next;
 
-		if (depth == OCI_MAX_DEPTH) {
+		if (depth == IMAGE_MAX_DEPTH) {
 			ret =
 			    error_setc(GS_EINVAL, "image '%s': indexes nested too deep", img->name);
 			goto done;
 		}
-		if ((ret = image_pick_platform(img, doc, &digest)) < 0)
+		if ((ret = image_pick(img, doc, !depth, &desc)) < 0 ||
+		    (ret = oci_read_json(img, desc, "a manifest's descriptor", &next)) < 0)
 			goto done;
-		free(mdigest);
-		mdigest = xstrdup(digest);
-		if ((ret = oci_read_json(img, mdigest, &next)) < 0)
-			goto done;
+		snprintf(mdigest, sizeof(mdigest), "%s",
+			 json_string_value(json_object_get(desc, "digest")));
 		json_decref(doc);
 		doc = next;
 	}
-	if (!mdigest) {
+	if (!mdigest[0]) {
 		ret = error_setc(GS_EINVAL, "image '%s': index.json names no manifest", img->name);
 		goto done;
 	}
+	if (img->tag && !depth) {
+		/* a dir: layout of one image names no tag */
+		ret = error_setc(GS_ENOTFOUND, "image '%s' has no tag '%s' (it has: no tags)",
+				 img->name, img->tag);
+		goto done;
+	}
 	img->meta.manifest_digest = xstrdup(mdigest);
-	digest = json_string_value(json_object_get(json_object_get(doc, "config"), "digest"));
 	layers = json_object_get(doc, "layers");
 	if (!json_is_array(layers)) {
 		ret = error_setc(GS_EINVAL, "image '%s': manifest %s has no layers", img->name,
 				 mdigest);
 		goto done;
 	}
-	if ((ret = oci_read_json(img, digest, &config)) < 0)
+	if ((ret = oci_read_json(img, json_object_get(doc, "config"), "the config's descriptor",
+				 &config)) < 0)
 		goto done;
-	ret = image_set_config(img, config, digest);
+	ret = image_set_config(
+	    img, config,
+	    json_string_value(json_object_get(json_object_get(doc, "config"), "digest")));
 	config = NULL;
 	if (ret < 0)
 		goto done;
@@ -150,46 +253,11 @@ int image_walk_oci(struct image *img)
 	if ((ret = image_send_meta(img)) < 0)
 		goto done;
 	f.buf = xmalloc(OCI_BUF);
-	json_array_foreach(layers, i, l)
-	{
-		struct image_layer *layer = image_layer_new(img);
-		const char *ld = json_string_value(json_object_get(l, "digest"));
-		const char *mt = json_string_value(json_object_get(l, "mediaType"));
-		json_int_t size = json_integer_value(json_object_get(l, "size"));
-		struct image_src src = {fd_read, &f};
-		char *bpath = oci_blob_path(img, ld), *label;
-
-		layer->index = i;
-		layer->blob_digest = ld ? xstrdup(ld) : NULL;
-		layer->media_type = mt ? xstrdup(mt) : NULL;
-		layer->compressed_size = size > 0 ? (uint64_t)size : 0;
-		if (!bpath) {
-			ret = GS_EINVAL;
-			goto done;
-		}
-		f.fd = open(bpath, O_RDONLY | O_CLOEXEC);
-		f.path = bpath;
-		if (f.fd < 0) {
-			ret = error_setc(GS_EINVAL, "image '%s': layer %zu: cannot open '%s': %s",
-					 img->name, i, bpath, strerror(errno));
-			free(bpath);
-			goto done;
-		}
-		label = xstrfmt("%zu", i);
-		ret = image_layer_read(img, layer, label, &src);
-		free(label);
-		close(f.fd);
-		f.fd = -1;
-		free(bpath);
-		if (ret < 0)
-			goto done;
-	}
+	json_array_foreach(layers, i, l) if ((ret = oci_read_layer(img, i, l, &f)) < 0) goto done;
 done:
 	free(f.buf);
 	free(path);
-	free(mdigest);
 	json_decref(doc);
 	json_decref(config);
-	strbuf_release(&sb);
 	return ret;
 }

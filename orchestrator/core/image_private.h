@@ -20,17 +20,24 @@
 
 #define IMAGE_DEFAULT_MAX_ENTRY_SIZE (1ull << 40)
 #define IMAGE_DEFAULT_MAX_ENTRIES    10000000ull
+/* Indexes nested in indexes, at most. */
+#define IMAGE_MAX_DEPTH 4
 /* Largest JSON document (manifest, index, config) held in memory. */
 #define IMAGE_JSON_CAP (16u << 20)
 
 /*
  * A pull source of bytes, as libarchive wants them: `read` points *buf at
  * the next block (valid until the next call) and returns its length, 0 at
- * the end, or a negative code with error_last() set.
+ * the end, or a negative code with error_last() set. With `sized`, the
+ * stream is a blob whose descriptor gives its `size`: the layer reader
+ * stops at the first byte beyond it (an endless blob ends there) and calls
+ * any other length an error.
  */
 struct image_src {
 	long (*read)(void *ctx, const void **buf);
 	void *ctx;
+	int sized;
+	uint64_t size;
 };
 
 struct image {
@@ -38,12 +45,16 @@ struct image {
 	enum image_source source;
 	uint64_t max_entry_size, max_entries;
 	char *platform;
+	int platform_given;	     /* --platform: the config must agree too */
+	char *tag;		     /* "PATH:TAG": the image of that name in a layout or archive */
 	char *docker;		     /* engine source: the client */
 	int abort_fd;		     /* engine source: -1, or stop the read when readable */
 	char *path;		     /* archive file, OCI layout directory */
+	int dir_layout;		     /* the directory is skopeo's dir: layout, not OCI's */
 	struct registry_client *reg; /* registry source */
 	int own_reg;
 	struct registry_ref ref;
+	int not_in_registry; /* the registry has no such repository or tag */
 	int walked;
 	int verify_blobs; /* hash stored blobs against their digests (OCI layouts) */
 
@@ -78,8 +89,24 @@ size_t image_index_for(struct image *img, const char *diff_id);
 /* Parse `len` bytes as JSON; GS_EINVAL naming `what` on failure. */
 int image_json_parse(struct image *img, const char *what, const void *data, size_t len,
 		     json_t **out);
-/* The manifest chosen from an index for img->platform (its digest), or an error. */
-int image_pick_platform(struct image *img, json_t *index, const char **digest);
+/*
+ * The descriptor chosen from an index (borrowed from it): with `top` (the
+ * index.json of a layout or an archive), first the one named img->tag, or
+ * an error listing the tags when several images are there and none is
+ * named; then the one for img->platform. Errors name the image and what
+ * it has.
+ */
+int image_pick(struct image *img, json_t *index, int top, json_t **desc);
+/* Whether `doc` is an index (OCI) or a manifest list (Docker): by `media_type`
+ * (the registry's Content-Type) when not NULL, else by its own mediaType,
+ * else by having "manifests". */
+int image_is_index(json_t *doc, const char *media_type);
+/* Whether `tag` names the image called `name` (all of it, or its end after ':' or '/'). */
+int image_tag_matches(const char *name, const char *tag);
+/* A descriptor's "size": 0, or GS_EINVAL naming `what` when it is missing,
+ * negative or above `max` (0: no limit). */
+int image_desc_size(struct image *img, json_t *desc, const char *what, uint64_t max,
+		    uint64_t *size);
 
 int image_walk_stream(struct image *img);   /* image_archive.c: archive and engine */
 int image_walk_oci(struct image *img);	    /* image_oci.c */

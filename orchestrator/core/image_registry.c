@@ -6,6 +6,7 @@
  * memory stays bounded whatever the layer's size, and a reader that stops
  * early cancels the download.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,49 +110,65 @@ static long chan_read(void *data, const void **buf)
 	return (long)n;
 }
 
-static int sink_strbuf(void *data, const void *buf, size_t len)
+/* The config, no longer than its descriptor's size. */
+struct config_sink {
+	struct strbuf sb;
+	uint64_t size;
+	int overflow;
+};
+
+static int sink_config(void *data, const void *buf, size_t len)
 {
-	if (strbuf_add(data, buf, len) < 0)
-		return error_set("the config is larger than %u bytes", IMAGE_JSON_CAP);
+	struct config_sink *cs = data;
+
+	if (len > cs->size - cs->sb.len) {
+		cs->overflow = 1;
+		return error_set("it is larger than its descriptor's size of %" PRIu64 " bytes",
+				 cs->size);
+	}
+	strbuf_add(&cs->sb, buf, len);
 	return 0;
 }
 
-static int fetch_config(struct image *img, const char *digest)
+static int fetch_config(struct image *img, json_t *desc)
 {
-	struct strbuf sb = STRBUF_INIT;
+	const char *digest = json_string_value(json_object_get(desc, "digest"));
+	struct config_sink cs = {STRBUF_INIT, 0, 0};
 	json_t *config = NULL;
 	int ret;
 
-	sb.cap = IMAGE_JSON_CAP;
+	if ((ret = image_desc_size(img, desc, "the config's descriptor", IMAGE_JSON_CAP,
+				   &cs.size)) < 0)
+		return ret;
+	if (!digest)
+		return error_setc(GS_EINVAL, "image '%s': the config has no digest", img->name);
 	ret = registry_get_blob(img->reg, img->ref.registry, img->ref.repository, digest,
-				sink_strbuf, &sb);
+				sink_config, &cs);
+	if (cs.overflow)
+		ret = GS_EINVAL; /* the content, not the registry */
+	else if (!ret && cs.sb.len != cs.size)
+		ret = error_setc(GS_EINVAL, "it has %zu bytes, its descriptor says %" PRIu64,
+				 cs.sb.len, cs.size);
 	if (ret < 0) {
 		error_prefix("image '%s': config %s", img->name, digest);
 		goto done;
 	}
-	if ((ret = image_json_parse(img, "the config", sb.buf, sb.len, &config)) < 0)
+	if ((ret = image_json_parse(img, "the config", cs.sb.buf, cs.sb.len, &config)) < 0)
 		goto done;
 	ret = image_set_config(img, config, digest);
 done:
-	strbuf_release(&sb);
+	strbuf_release(&cs.sb);
 	return ret;
-}
-
-static int is_list(const char *mt, json_t *doc)
-{
-	if (mt && (!strcmp(mt, "application/vnd.oci.image.index.v1+json") ||
-		   !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json")))
-		return 1;
-	return !mt && json_is_array(json_object_get(doc, "manifests"));
 }
 
 int image_open_registry(struct image *img)
 {
 	struct strbuf body = STRBUF_INIT;
 	char *digest = NULL, *mt = NULL;
-	const char *reference, *pick;
-	json_t *doc = NULL, *layers;
-	int ret;
+	const char *reference;
+	json_t *doc = NULL, *layers, *pick;
+	uint64_t want = 0;
+	int ret, picked = 0;
 
 	if ((ret = registry_ref_parse(img->name, &img->ref)) < 0)
 		return ret;
@@ -167,23 +184,35 @@ int image_open_registry(struct image *img)
 		digest = mt = NULL;
 		ret = registry_get_manifest(img->reg, img->ref.registry, img->ref.repository,
 					    reference, NULL, &body, &digest, &mt);
+		img->not_in_registry = ret == GS_ENOTFOUND && !depth;
 		if (ret < 0)
 			goto done;
+		if (picked && body.len != want) {
+			ret = error_setc(GS_EINVAL,
+					 "image '%s': manifest %s has %zu bytes, its descriptor "
+					 "says %" PRIu64,
+					 img->name, reference, body.len, want);
+			goto done;
+		}
 		json_decref(doc);
 		if ((ret = image_json_parse(img, "the manifest", body.buf, body.len, &doc)) < 0)
 			goto done;
-		if (!is_list(mt, doc))
+		if (!image_is_index(doc, mt))
 			break;
-		if (depth == 3) {
+		if (depth == IMAGE_MAX_DEPTH) {
 			ret =
 			    error_setc(GS_EINVAL, "image '%s': indexes nested too deep", img->name);
 			goto done;
 		}
-		if ((ret = image_pick_platform(img, doc, &pick)) < 0)
+		if ((ret = image_pick(img, doc, 0, &pick)) < 0 ||
+		    (ret = image_desc_size(img, pick, "a manifest's descriptor", IMAGE_JSON_CAP,
+					   &want)) < 0)
 			goto done;
 		free(img->meta.manifest_digest);
-		img->meta.manifest_digest = xstrdup(pick);
+		img->meta.manifest_digest =
+		    xstrdup(json_string_value(json_object_get(pick, "digest")));
 		reference = img->meta.manifest_digest;
+		picked = 1;
 	}
 	free(img->meta.manifest_digest);
 	img->meta.manifest_digest = digest;
@@ -195,8 +224,7 @@ int image_open_registry(struct image *img)
 			       img->name, mt ? mt : "unknown");
 		goto done;
 	}
-	ret = fetch_config(
-	    img, json_string_value(json_object_get(json_object_get(doc, "config"), "digest")));
+	ret = fetch_config(img, json_object_get(doc, "config"));
 	if (ret < 0)
 		goto done;
 	if (json_array_size(layers) != img->meta.diff_ids.nr) {
@@ -220,19 +248,21 @@ static int read_one(struct image *img, size_t i, json_t *desc)
 	struct image_layer *layer = image_layer_new(img);
 	const char *digest = json_string_value(json_object_get(desc, "digest"));
 	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
-	json_int_t size = json_integer_value(json_object_get(desc, "size"));
 	struct chan ch = {0};
-	struct image_src src = {chan_read, &ch};
+	/* An endless blob ends at its descriptor's size. */
+	struct image_src src = {chan_read, &ch, 1, 0};
 	pthread_t th;
-	char *label;
+	char *label, what[64];
 	int ret;
 
 	layer->index = i;
 	layer->blob_digest = digest ? xstrdup(digest) : NULL;
 	layer->media_type = mt ? xstrdup(mt) : NULL;
-	layer->compressed_size = size > 0 ? (uint64_t)size : 0;
 	if (!digest)
 		return error_setc(GS_EINVAL, "image '%s': layer %zu has no digest", img->name, i);
+	snprintf(what, sizeof(what), "layer %zu's descriptor", i);
+	if ((ret = image_desc_size(img, desc, what, 0, &src.size)) < 0)
+		return ret;
 	pthread_mutex_init(&ch.mu, NULL);
 	pthread_cond_init(&ch.cv, NULL);
 	ch.ring = xmalloc(CHAN_CAP);

@@ -81,7 +81,7 @@ static int inspect_on_meta(void *ctx, const struct image_meta *meta)
  * metadata when it is not known at open; without `walk`, 1 then (a
  * docker-save archive names its config in manifest.json, its last member:
  * that walk would read every layer). */
-static int inspect_meta_of(const char *ref, enum image_source source, const char *docker,
+static int inspect_meta_of(const char *ref, enum image_source source, const struct inspect_opts *o,
 			   struct inspect_meta *m, int walk)
 {
 	struct image_opts io;
@@ -92,7 +92,8 @@ static int inspect_meta_of(const char *ref, enum image_source source, const char
 
 	memset(&io, 0, sizeof(io));
 	io.source = source;
-	io.docker = docker;
+	io.docker = o->docker;
+	io.platform = o->platform;
 	if ((ret = image_open(ref, &io, &img)) < 0)
 		return ret;
 	if ((meta = image_get_meta(img))) {
@@ -128,8 +129,8 @@ static int inspect_base_layers(const char *ref, const struct inspect_opts *o, st
 	json_decref(layers);
 	/* Not in the engine: ask where it lives (a base is usually a registry ref). */
 	return inspect_meta_of(
-	    ref, o->source == IMAGE_SOURCE_ENGINE ? IMAGE_SOURCE_ENGINE : IMAGE_SOURCE_AUTO,
-	    o->docker, &m, 1);
+	    ref, o->source == IMAGE_SOURCE_ENGINE ? IMAGE_SOURCE_ENGINE : IMAGE_SOURCE_AUTO, o, &m,
+	    1);
 }
 
 /* The base label of `name` when the engine or the image's opening knows it;
@@ -148,7 +149,7 @@ static char *inspect_label(const char *name, const struct inspect_opts *o, int *
 		return label;
 	}
 	json_decref(labels);
-	switch (inspect_meta_of(name, o->source, o->docker, &m, 0)) {
+	switch (inspect_meta_of(name, o->source, o, &m, 0)) {
 	case 0:
 		return m.label;
 	case 1:
@@ -236,6 +237,7 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 	io.source = o->source;
 	io.docker = o->docker;
 	io.abort_fd = o->abort_fd;
+	io.platform = o->platform;
 	if ((ret = image_open(name, &io, &img)) < 0)
 		goto done;
 	ret = analyze_image(img, &ao, report);

@@ -26,6 +26,7 @@ struct inspect_opts {
 	size_t top;		 /* analyze_opts.top */
 	const struct vec *paths; /* budgets.paths keys (strings) or NULL */
 	const int *abort_fd;	 /* image_opts.abort_fd */
+	const char *platform;	 /* image_opts.platform (--platform), for the image and its base */
 };
 
 /*
@@ -36,7 +37,8 @@ struct inspect_opts {
  */
 int inspect_image(const char *name, const struct inspect_opts *o, json_t **report, char **note);
 
-/* "auto", "engine", ...: 0, or GS_EINVAL for another word. */
+/* "auto", "engine", ...: 0, or GS_EINVAL for another word. --platform's
+ * value is checked by image_check_platform(). */
 int inspect_parse_source(const char *s, enum image_source *out);
 
 #endif

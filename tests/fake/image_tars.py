@@ -5,7 +5,14 @@
   image_tars.py oci SAVE.tar DIR COMP    an OCI layout from a docker-save archive, layers
                                          recompressed: none, gzip or zstd (/usr/bin/zstd)
   image_tars.py ocisave SAVE.tar OUT.tar a newer engine's OCI-style docker save of the same image
-  image_tars.py small DIR                a 3-layer docker-save archive (overwrite, whiteout, opaque)
+  image_tars.py ocitags SAVE.tar DIR     an OCI layout of two images tagged v1 and v2 (umoci)
+  image_tars.py ociplatforms SAVE.tar DIR  an OCI layout whose tag is linux/amd64 + linux/arm64
+  image_tars.py ocilie DIR WHAT SIZE     the layout's config or layerN descriptor says SIZE
+  image_tars.py dockerarchive OUT.tar SAVE.tar TAG [SAVE2.tar TAG2...]
+                                         skopeo's / podman's docker-archive: (podman save -m)
+  image_tars.py dirlayout SAVE.tar DIR   skopeo's / podman's dir: layout
+  image_tars.py small DIR                a 3-layer docker-save archive (overwrite, whiteout, opaque),
+                                         and opaque-root.tar (an opaque marker at a layer's root)
 """
 import gzip
 import hashlib
@@ -133,6 +140,9 @@ def small(out):
                     link("usr/bin/tool2", "usr/bin/tool", tarfile.LNKTYPE)])
     l2 = tar_bytes([dirent("opt/d"), reg("opt/d/.wh..wh..opq", b""), reg("opt/d/new", b"new\n")])
     docker_save(os.path.join(out, "small.tar"), [l0, l1, l2], tags=("gpuslim-test/small:1",))
+    # an opaque marker at the root of a layer hides everything below it
+    r1 = tar_bytes([reg(".wh..wh..opq", b""), dirent("etc"), reg("etc/new", b"new\n")])
+    docker_save(os.path.join(out, "opaque-root.tar"), [l0, r1], tags=("gpuslim-test/opq:1",))
 
 
 def read_save(path):
@@ -162,11 +172,13 @@ def write_blob(root, data):
     return "sha256:" + d
 
 
-def oci(save, out, comp):
+def oci_image(save, out, comp, arch="amd64"):
+    """The blobs of SAVE's image in the layout OUT: its manifest's descriptor."""
     config, layers, _ = read_save(save)
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    if arch != "amd64":
+        c = json.loads(config)
+        c["architecture"] = arch
+        config = json.dumps(c).encode()
     descs = []
     for i, layer in enumerate(layers):
         # mix: with "mixed" the layers alternate zstd, gzip, none
@@ -178,12 +190,122 @@ def oci(save, out, comp):
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": write_blob(out, config), "size": len(config)},
         "layers": descs}).encode()
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                            "digest": write_blob(out, manifest), "size": len(manifest),
-                            "platform": {"os": "linux", "architecture": "amd64"}}]}
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": write_blob(out, manifest), "size": len(manifest)}
+
+
+def write_index(out, manifests):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                   "manifests": manifests}, f)
+
+
+def oci(save, out, comp):
+    desc = oci_image(save, out, comp)
+    desc["platform"] = {"os": "linux", "architecture": "amd64"}
+    write_index(out, [desc])
+
+
+def ocitags(save, out):
+    """Two images tagged v1 and v2 (as `umoci repack` or two `skopeo copy` leave them),
+    and an attestation manifest (BuildKit's), which is no image."""
+    v1, v2 = oci_image(save, out, "none"), oci_image(save, out, "gzip")
+    v1["annotations"] = {"org.opencontainers.image.ref.name": "v1"}
+    v2["annotations"] = {"org.opencontainers.image.ref.name": "v2"}
+    att = dict(v2, annotations={"vnd.docker.reference.type": "attestation-manifest"})
+    write_index(out, [v1, v2, att])
+
+
+def ociplatforms(save, out):
+    """One tag for two platforms: index.json -> an index of linux/amd64 and linux/arm64."""
+    amd, arm = oci_image(save, out, "none"), oci_image(save, out, "none", "arm64")
+    amd["platform"] = {"os": "linux", "architecture": "amd64"}
+    arm["platform"] = {"os": "linux", "architecture": "arm64", "variant": "v8"}
+    nested = json.dumps({"schemaVersion": 2,
+                         "mediaType": "application/vnd.oci.image.index.v1+json",
+                         "manifests": [amd, arm]}).encode()
+    write_index(out, [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                       "digest": write_blob(out, nested), "size": len(nested),
+                       "annotations": {"org.opencontainers.image.ref.name": "multi"}}])
+
+
+def ocilie(out, what, value):
+    """Make the only manifest's WHAT ("config" or "layerN") descriptor say size VALUE
+    (a number, or "none": no size), keeping every digest right."""
+    with open(os.path.join(out, "index.json")) as f:
+        index = json.load(f)
+    desc = index["manifests"][0]
+    with open(os.path.join(out, "blobs", "sha256", desc["digest"][7:]), "rb") as f:
+        manifest = json.load(f)
+    d = manifest["config"] if what == "config" else manifest["layers"][int(what[5:])]
+    if value == "none":
+        del d["size"]
+    else:
+        d["size"] = int(value)
+    body = json.dumps(manifest).encode()
+    desc["digest"], desc["size"] = write_blob(out, body), len(body)
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f)
+
+
+def archive_members(save, tag):
+    """skopeo's (and podman's) docker-archive: layers at the root as <diff_id>.tar, each
+    behind a "<v1 id>/layer.tar" symlink."""
+    config, layers, _ = read_save(save)
+    members, names = [], []
+    for i, layer in enumerate(layers):
+        name = sha(layer) + ".tar"
+        if name not in names:
+            members.append(reg(name, layer))
+        names.append(name)
+    cid = sha(config)
+    members.append(reg(cid + ".json", config))
+    for i, name in enumerate(names):
+        d = sha(b"v1 %s %d" % (cid.encode(), i))
+        members.append(dirent(d))
+        members.append(link(d + "/layer.tar", "../" + name))
+        members.append(reg(d + "/VERSION", b"1.0"))
+    return members, {"Config": cid + ".json", "RepoTags": [tag], "Layers": names}
+
+
+def dockerarchive(out, *pairs):
+    """A docker-archive: of one image or, as `podman save -m` writes it, several:
+    pairs of SAVE.tar and the tag to give it."""
+    members, manifest = [], []
+    for save, tag in zip(pairs[::2], pairs[1::2]):
+        m, entry = archive_members(save, tag)
+        members += [x for x in m if x[0].name not in {y[0].name for y in members}]
+        manifest.append(entry)
+    members.append(reg("manifest.json", json.dumps(manifest).encode()))
+    members.append(reg("repositories", b"{}"))
+    with open(out, "wb") as f:
+        f.write(tar_bytes(members))
+
+
+def dirlayout(save, out):
+    """skopeo's and podman's dir: a version file, manifest.json, blobs by their hex digest."""
+    config, layers, _ = read_save(save)
+    os.makedirs(out, exist_ok=True)
+
+    def blob(data):
+        with open(os.path.join(out, sha(data)), "wb") as f:
+            f.write(data)
+        return {"digest": "sha256:" + sha(data), "size": len(data)}
+
+    manifest = {"schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": dict(blob(config),
+                               mediaType="application/vnd.docker.container.image.v1+json"),
+                "layers": [dict(blob(gzip.compress(layer, 6, mtime=0)),
+                                mediaType="application/vnd.docker.image.rootfs.diff.tar.gzip")
+                           for layer in layers]}
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+    with open(os.path.join(out, "version"), "w") as f:
+        f.write("Directory Transport Version: 1.1\n")
 
 
 def ocisave(save, out):
@@ -230,5 +352,15 @@ if __name__ == "__main__":
         oci(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "ocisave":
         ocisave(sys.argv[2], sys.argv[3])
+    elif cmd == "ocitags":
+        ocitags(sys.argv[2], sys.argv[3])
+    elif cmd == "ociplatforms":
+        ociplatforms(sys.argv[2], sys.argv[3])
+    elif cmd == "ocilie":
+        ocilie(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "dockerarchive":
+        dockerarchive(sys.argv[2], *sys.argv[3:])
+    elif cmd == "dirlayout":
+        dirlayout(sys.argv[2], sys.argv[3])
     else:
         sys.exit("unknown command " + cmd)

@@ -2,7 +2,8 @@
 # tests/fuzz/seeds.sh DIR: the seed inputs of every fuzz target, made here (nothing binary
 # is committed): DIR/recipe (every recipe the tests know), DIR/elf (this machine's own ELF
 # files, each behind the chunk-size byte fuzz_elf.c reads first), DIR/image (the hostile
-# and small docker-save archives of tests/fake/image_tars.py). Used by bench/fuzz.sh and
+# and small docker-save archives of tests/fake/image_tars.py, the archives skopeo and podman
+# write, and image layouts as tars: fuzz_image.c unpacks those). Used by bench/fuzz.sh and
 # by the `fuzz` group of tests/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,6 +27,20 @@ for f in /bin/true /usr/bin/env /lib/x86_64-linux-gnu/libdl.so.2 /lib/x86_64-lin
 done
 /usr/bin/python3 tests/fake/image_tars.py hostile "$out/image" >/dev/null
 /usr/bin/python3 tests/fake/image_tars.py small "$out/image" >/dev/null
+# skopeo's and podman's docker-archive: (one image, and two as `podman save -m` writes),
+# and layouts as tars: OCI with two tags (umoci), with two platforms, and skopeo's dir:.
+img=$out/image
+/usr/bin/python3 tests/fake/image_tars.py dockerarchive "$img/skopeo.tar" "$img/small.tar" x/small:1
+/usr/bin/python3 tests/fake/image_tars.py dockerarchive "$img/podman-m.tar" "$img/small.tar" x/small:1 \
+	"$img/opaque-root.tar" x/opq:2
+layouts=$(mktemp -d)
+/usr/bin/python3 tests/fake/image_tars.py ocitags "$img/small.tar" "$layouts/tags"
+/usr/bin/python3 tests/fake/image_tars.py ociplatforms "$img/small.tar" "$layouts/plat"
+/usr/bin/python3 tests/fake/image_tars.py dirlayout "$img/small.tar" "$layouts/dir"
+for l in tags plat dir; do
+	tar -C "$layouts/$l" -cf "$img/layout-$l.tar" .
+done
+rm -rf "$layouts"
 # The truly large hostile inputs are the reader's limits' business, not the fuzzer's.
 find "$out/image" -type f -size +1M -delete
 # `docker save | gzip` and `| zstd`, which the reader takes too.

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/analyze.h"
 #include "core/image.h"
 #include "core/registry.h"
+#include "fake_registry.h"
 #include "unit.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -282,8 +285,9 @@ static void test_small_archive(void)
 		      "small.tar: '.wh..wh..opq' makes opt/d opaque");
 		CHECK(strstr(out, "by=layer 2\n") != NULL, "small.tar: created_by from history");
 	}
-	CHECK(c.metas == 1 && c.begins == 3 && c.ends == 3 && !c.meta_before_layers,
-	      "small.tar: meta once, after the layers (20.10 order), 3 layers");
+	CHECK(c.metas == 1 && c.begins == 3 && c.ends == 3 && c.meta_before_layers,
+	      "small.tar: meta once, before the layers (a file's documents are read first), "
+	      "3 layers");
 	CHECK_STR(c.repo_tag, "gpuslim-test/small:1", "small.tar: repo tag from manifest.json");
 	free(out);
 	free(err);
@@ -696,6 +700,425 @@ skip:
 	free(pushed_auth);
 }
 
+/* ---- issue 7: layouts of other tools, tags, platforms, endless blobs ---- */
+
+/* The canonical listing of `name` equals `want`, or the error has `err_part`. */
+static void expect_read(const char *name, const struct image_opts *o, const char *want,
+			int want_code, const char *err_part, const char *what)
+{
+	struct collect c;
+	char *err = NULL, *out;
+	int code;
+
+	collect_init(&c);
+	out = read_image(name, o, &code, &err, &c);
+	if (want)
+		CHECK(out && !strcmp(out, want), "%s: reads the same (%s)", what, err ? err : "ok");
+	else
+		CHECK(!out && code == want_code && err && strstr(err, err_part),
+		      "%s: fails with %d and '%s' (got %d: '%s')", what, want_code, err_part, code,
+		      err ? err : "");
+	free(out);
+	free(err);
+	collect_release(&c);
+}
+
+/* skopeo's and podman's docker-archive: and dir:, a layout of several tagged
+ * images (umoci repack, two skopeo copies), an archive of several (podman save -m). */
+static void test_tool_layouts(const char *save, const char *other)
+{
+	struct image_opts o = {0};
+	struct collect c;
+	char *ref, *err = NULL, *da = path_in(tmp, "skopeo-da.tar"), *dir = path_in(tmp, "dirl"),
+		   *tags = path_in(tmp, "tags"), *multi = path_in(tmp, "multi.tar"), *name;
+	int code;
+
+	collect_init(&c);
+	ref = read_image(save, &o, &code, &err, &c);
+	collect_release(&c);
+	free(err);
+	CHECK(!run(NULL, py, script, "dockerarchive", da, save, "gpuslim-test/small:1", NULL) &&
+		  !run(NULL, py, script, "dirlayout", save, dir, NULL) &&
+		  !run(NULL, py, script, "ocitags", save, tags, NULL) &&
+		  !run(NULL, py, script, "dockerarchive", multi, save, "gpuslim-test/small:1",
+		       other, "docker.io/gpuslim-test/opq:2", NULL),
+	      "layouts of skopeo, podman and umoci made");
+	expect_read(da, &o, ref, 0, NULL, "skopeo docker-archive: (layers as <digest>.tar)");
+	expect_read(dir, &o, ref, 0, NULL, "skopeo dir: layout");
+	expect_read(tags, &o, NULL, GS_EINVAL, "holds 2 images (tags: v1, v2): name one as '",
+		    "a layout of two tagged images, no tag given");
+	name = xstrfmt("%s:v1", tags);
+	expect_read(name, &o, ref, 0, NULL, "LAYOUT:v1 (uncompressed layers)");
+	free(name);
+	name = xstrfmt("%s:v2", tags);
+	expect_read(name, &o, ref, 0, NULL, "LAYOUT:v2 (gzip layers)");
+	free(name);
+	name = xstrfmt("%s:v3", tags);
+	expect_read(name, &o, NULL, GS_ENOTFOUND, "has no tag 'v3' (it has: v1, v2)",
+		    "LAYOUT:v3, a tag it lacks");
+	free(name);
+	expect_read(multi, &o, NULL, GS_EINVAL,
+		    "holds 2 images (tags: gpuslim-test/small:1, docker.io/gpuslim-test/opq:2): "
+		    "name one as '",
+		    "podman save -m archive, no tag given");
+	name = xstrfmt("%s:gpuslim-test/small:1", multi);
+	expect_read(name, &o, ref, 0, NULL, "ARCHIVE:repo:tag picks one image of several");
+	free(name);
+	name = xstrfmt("%s:2", multi);
+	collect_init(&c);
+	free(read_image(name, &o, &code, &err, &c));
+	CHECK(!code && c.begins == 2, "ARCHIVE:2 picks the other, reading only its 2 layers (%s)",
+	      err ? err : "ok");
+	collect_release(&c);
+	free(err);
+	free(name);
+	name = xstrfmt("%s:gpuslim-test/small:1", da);
+	expect_read(name, &o, ref, 0, NULL, "ARCHIVE:TAG of a single image");
+	free(name);
+	name = xstrfmt("%s:nope", da);
+	expect_read(name, &o, NULL, GS_ENOTFOUND,
+		    "has no tag 'nope' (it has: gpuslim-test/small:1)", "ARCHIVE:TAG it lacks");
+	free(name);
+	{
+		/* compressed (as through a pipe), it is read once: several images
+		 * cannot be told apart before their layers come */
+		char *gz = path_in(tmp, "multi.tar.gz"),
+		     *cmd = xstrfmt("gzip -c '%s' > '%s'", multi, gz);
+
+		CHECK(!run(NULL, "sh", "-c", cmd, NULL), "podman save -m | gzip made");
+		expect_read(gz, &o, NULL, GS_EINVAL, "read from a pipe or compressed",
+			    "several images, compressed");
+		free(cmd);
+		free(gz);
+	}
+	free(ref);
+	free(da);
+	free(dir);
+	free(tags);
+	free(multi);
+}
+
+/* The architecture of the config `name` opens to with `platform`, or NULL with *err. */
+static char *arch_of(const char *name, const char *platform, int *code, char **err)
+{
+	struct image_opts o = {0};
+	struct image *img = NULL;
+	char *arch = NULL;
+
+	o.platform = platform;
+	*err = NULL;
+	*code = image_open(name, &o, &img);
+	if (!*code)
+		*code = image_walk(img, NULL);
+	if (!*code)
+		arch = xstrdup(json_string_value(
+		    json_object_get(image_get_meta(img)->config, "architecture")));
+	else
+		*err = xstrdup(error_last());
+	image_close(img);
+	return arch;
+}
+
+static void expect_arch(const char *name, const char *platform, const char *want_arch,
+			const char *want_err, const char *what)
+{
+	char *err, *arch;
+	int code;
+
+	arch = arch_of(name, platform, &code, &err);
+	if (want_arch) {
+		CHECK_STR(arch, want_arch, what);
+	} else {
+		char *full = xstrfmt("image '%s' %s", name, want_err);
+
+		CHECK(code == GS_ENOTFOUND, "%s: GS_ENOTFOUND (%d)", what, code);
+		CHECK_STR(err, full, what);
+		free(full);
+	}
+	free(arch);
+	free(err);
+}
+
+/* --platform: an index of two platforms, and an image of one. */
+static void test_platforms(const char *save)
+{
+	char *plat = path_in(tmp, "plat");
+	const char *bad[] = {"linux",	    "linux/",	      "/amd64",	     "linux//amd64",
+			     "Linux/amd64", "linux/arm/v7/x", "linux amd64", ""};
+
+	CHECK(!run(NULL, py, script, "ociplatforms", save, plat, NULL), "two-platform layout made");
+	expect_arch(plat, NULL, "amd64", NULL, "no --platform: linux/amd64");
+	expect_arch(plat, "linux/arm64", "arm64", NULL, "--platform linux/arm64 (index says v8)");
+	expect_arch(plat, "linux/arm64/v8", "arm64", NULL, "--platform linux/arm64/v8");
+	expect_arch(plat, "linux/s390x", NULL,
+		    "has no manifest for platform 'linux/s390x' (it has: linux/amd64, "
+		    "linux/arm64/v8)",
+		    "--platform linux/s390x: the error names what it has");
+	expect_arch(save, "linux/amd64", "amd64", NULL, "an amd64 archive, --platform linux/amd64");
+	expect_arch(save, "linux/arm64", NULL,
+		    "has no manifest for platform 'linux/arm64' (it has: linux/amd64)",
+		    "an amd64 archive, --platform linux/arm64: its config decides");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		CHECK(image_check_platform(bad[i]) == GS_EINVAL &&
+			  strstr(error_last(), "--platform wants OS/ARCH[/VARIANT]"),
+		      "--platform '%s' refused", bad[i]);
+	CHECK(!image_check_platform("linux/arm/v7") && !image_check_platform("windows/amd64"),
+	      "--platform linux/arm/v7, windows/amd64 taken");
+	free(plat);
+}
+
+/* Run a read in a child whose only way to end, when the reader ignores the
+ * descriptor's size, is the alarm: a fixed reader answers at once, and the
+ * alarm only turns the old hang into a failure instead of a stuck suite. */
+static void expect_bounded(const char *name, const struct image_opts *o, int want_code,
+			   const char *err_part, const char *what)
+{
+	int fds[2], status = 0;
+	char buf[4096];
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct collect c;
+		char *err = NULL, *out, *msg;
+		int code;
+
+		close(fds[0]);
+		alarm(300);
+		collect_init(&c);
+		out = read_image(name, o, &code, &err, &c);
+		msg = xstrfmt("%d %s", out ? 0 : code, err ? err : "");
+		if (write(fds[1], msg, strlen(msg)) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (pid > 0 && (n = read(fds[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	buf[len] = 0;
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	CHECK(pid > 0 && WIFEXITED(status) && atoi(buf) == want_code && strstr(buf, err_part),
+	      "%s: ends with %d and '%s' (got '%s'%s)", what, want_code, err_part, buf,
+	      WIFSIGNALED(status) ? ", killed: it never ended" : "");
+}
+
+/* A fresh copy of the layout `from` as `name` under tmp. */
+static char *layout_copy(const char *from, const char *name)
+{
+	char *to = path_in(tmp, name);
+
+	run(NULL, "rm", "-rf", to, NULL);
+	run(NULL, "cp", "-a", from, to, NULL);
+	return to;
+}
+
+/* The path of layer `i`'s blob in an OCI layout made by image_tars.py. */
+static char *layer_blob(const char *layout, size_t i)
+{
+	struct image_opts o = {0};
+	struct image *img = NULL;
+	char *path = NULL;
+
+	if (!image_open(layout, &o, &img) && !image_walk(img, NULL) && image_get_layer(img, i))
+		path =
+		    xstrfmt("%s/blobs/sha256/%s", layout, image_get_layer(img, i)->blob_digest + 7);
+	image_close(img);
+	return path;
+}
+
+/* Endless and lying blobs in an OCI layout: read no further than the
+ * descriptor says, refuse what is not a regular file, measure sizes. */
+static void test_endless_layout(const char *save)
+{
+	static const struct {
+		const char *what, *size, *err, *desc;
+	} lies[] = {
+	    {"layer0", "10", "the blob is larger than its descriptor's size of 10 bytes",
+	     "a descriptor size below the blob's"},
+	    {"layer0", "4611686018427387904", "bytes, its descriptor says 4611686018427387904",
+	     "a descriptor size of 2^62"},
+	    {"config", "-5", "the config's descriptor has no valid size", "a negative config size"},
+	    {"config", "1000", "bytes, its descriptor says 1000",
+	     "a config size that is not its size"},
+	    {"layer1", "none", "layer 1's descriptor has no valid size",
+	     "a layer descriptor without a size"},
+	};
+	struct image_opts o = {0};
+	char *good = path_in(tmp, "oci-sized"), *dir, *blob;
+	struct image *img = NULL;
+	struct stat st;
+
+	CHECK(!run(NULL, py, script, "oci", save, good, "gzip", NULL), "gzip layout made");
+	blob = layer_blob(good, 0);
+	CHECK(blob && !stat(blob, &st) && !image_open(good, &o, &img) && !image_walk(img, NULL) &&
+		  image_get_layer(img, 0)->compressed_size == (uint64_t)st.st_size,
+	      "a layer's compressed size is its blob's, measured");
+	image_close(img);
+	free(blob);
+
+	dir = layout_copy(good, "oci-devzero");
+	blob = layer_blob(dir, 0);
+	CHECK(blob && !unlink(blob) && !symlink("/dev/zero", blob), "layer 0 -> /dev/zero");
+	expect_bounded(dir, &o, GS_EINVAL, "' is not a regular file",
+		       "a blob that is a symlink to /dev/zero");
+	free(blob);
+	free(dir);
+
+	dir = layout_copy(good, "oci-fifo");
+	blob = layer_blob(dir, 0);
+	CHECK(blob && !unlink(blob) && !mkfifo(blob, 0600), "layer 0 is a FIFO");
+	expect_bounded(dir, &o, GS_EINVAL, "' is not a regular file", "a blob that is a FIFO");
+	free(blob);
+	free(dir);
+
+	dir = layout_copy(good, "oci-config-fifo");
+	{
+		char *cfg = NULL;
+
+		if (!image_open(dir, &o, &img) && !image_walk(img, NULL))
+			cfg = xstrfmt("%s/blobs/sha256/%s", dir, image_get_meta(img)->id + 7);
+		image_close(img);
+		CHECK(cfg && !unlink(cfg) && !mkfifo(cfg, 0600), "the config is a FIFO");
+		expect_bounded(dir, &o, GS_EINVAL, "' is not a regular file",
+			       "a config that is a FIFO");
+		free(cfg);
+	}
+	free(dir);
+
+	for (size_t i = 0; i < sizeof(lies) / sizeof(*lies); i++) {
+		dir = layout_copy(good, "oci-lie");
+		CHECK(!run(NULL, py, script, "ocilie", dir, lies[i].what, lies[i].size, NULL),
+		      "%s descriptor says size %s", lies[i].what, lies[i].size);
+		expect_bounded(dir, &o, GS_EINVAL, lies[i].err, lies[i].desc);
+		free(dir);
+	}
+	free(good);
+}
+
+/* The same through a registry: platforms from its index, an endless blob. */
+static void test_registry_sizes(const char *save)
+{
+	static const struct {
+		const char *repo, *err, *desc;
+	} bad[] = {
+	    {"endless/tags:v1", "the blob is larger than its descriptor's size of",
+	     "registry: a blob that streams forever stops at its size"},
+	    {"ok/lie:latest", "the blob is larger than its descriptor's size of 10",
+	     "registry: a blob larger than its descriptor"},
+	    {"ok/neg:latest", "the config's descriptor has no valid size",
+	     "registry: a negative config size"},
+	    {"ok/cfg10:latest", "it is larger than its descriptor's size of 10 bytes",
+	     "registry: a config larger than its descriptor"},
+	};
+	struct process fake;
+	char host[64], *root = path_in(tmp, "reg"), *d, *name, *ref, *err = NULL;
+	struct image_opts o = {0};
+	struct collect c;
+	int code;
+
+	fs_mkdir_p(root, 0755);
+	d = path_in(root, "tags");
+	CHECK(!run(NULL, py, script, "ocitags", save, d, NULL), "registry layouts made");
+	free(d);
+	d = path_in(root, "plat");
+	run(NULL, py, script, "ociplatforms", save, d, NULL);
+	free(d);
+	d = path_in(root, "lie");
+	run(NULL, py, script, "oci", save, d, "gzip", NULL);
+	run(NULL, py, script, "ocilie", d, "layer0", "10", NULL);
+	free(d);
+	d = path_in(root, "neg");
+	run(NULL, py, script, "oci", save, d, "gzip", NULL);
+	run(NULL, py, script, "ocilie", d, "config", "-1", NULL);
+	free(d);
+	d = path_in(root, "cfg10");
+	run(NULL, py, script, "oci", save, d, "gzip", NULL);
+	run(NULL, py, script, "ocilie", d, "config", "10", NULL);
+	free(d);
+	if (!fake_registry_start(&fake, "registry_image.py", root, tmp, host, sizeof(host))) {
+		CHECK(0, "the fake image registry starts");
+		process_release(&fake);
+		free(root);
+		return;
+	}
+	collect_init(&c);
+	ref = read_image(save, &o, &code, &err, &c);
+	collect_release(&c);
+	free(err);
+	o.source = IMAGE_SOURCE_REGISTRY;
+	name = xstrfmt("%s/ok/tags:v2", host);
+	expect_read(name, &o, ref, 0, NULL, "registry: a tagged image reads the same");
+	free(name);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		name = xstrfmt("%s/%s", host, bad[i].repo);
+		expect_bounded(name, &o, GS_EINVAL, bad[i].err, bad[i].desc);
+		free(name);
+	}
+	name = xstrfmt("%s/ok/plat:multi", host);
+	expect_arch(name, NULL, "amd64", NULL, "registry index: linux/amd64 by default");
+	expect_arch(name, "linux/arm64", "arm64", NULL, "registry index: --platform linux/arm64");
+	expect_arch(name, "linux/riscv64", NULL,
+		    "has no manifest for platform 'linux/riscv64' (it has: linux/amd64, "
+		    "linux/arm64/v8)",
+		    "registry index: a platform it lacks");
+	free(name);
+	process_release(&fake);
+	free(ref);
+	free(root);
+}
+
+/* A name that can only be a path and is not there is no registry reference. */
+static void test_missing_paths(void)
+{
+	const char *names[] = {"./missing.tar",	    "../missing",	   "/nonexistent-gpuslim/x",
+			       "missing.tar.gz",    "gpuslim-missing.tar", "./missing.tar:v1",
+			       "missing.tgz:latest"};
+	struct image_opts o = {0};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		struct image *img = NULL;
+		int ret = image_open(names[i], &o, &img);
+		char *want = xstrfmt("image '%s': no such file or directory", names[i]);
+
+		CHECK(ret == GS_ENOTFOUND, "'%s': GS_ENOTFOUND (%d)", names[i], ret);
+		CHECK_STR(error_last(), want, names[i]);
+		image_close(img);
+		free(want);
+	}
+}
+
+/* ".wh..wh..opq" at a layer's root hides all that lower layers put anywhere. */
+static void test_opaque_root(void)
+{
+	struct image_opts o = {0};
+	struct analyze_opts ao = {0};
+	struct image *img = NULL;
+	char *path = path_in(tars, "opaque-root.tar");
+	json_t *report = NULL, *summary, *w;
+
+	if (!image_open(path, &o, &img))
+		analyze_image(img, &ao, &report);
+	image_close(img);
+	summary = json_object_get(report, "summary");
+	w = json_array_get(json_object_get(report, "wasted"), 0);
+	CHECK(json_integer_value(json_object_get(summary, "visible_bytes")) == 4 &&
+		  json_integer_value(json_object_get(summary, "files")) == 1,
+	      "opaque root: only the upper layer's etc/new is visible");
+	CHECK(json_integer_value(json_object_get(summary, "wasted_bytes")) == 79 &&
+		  json_integer_value(json_object_get(w, "bytes")) == 79 &&
+		  !strcmp(json_string_value(json_object_get(w, "path")), "/") &&
+		  !strcmp(json_string_value(json_object_get(w, "reason")), "deleted"),
+	      "opaque root: the lower layer's 79 bytes are wasted, deleted at '/'");
+	json_decref(report);
+	free(path);
+}
+
 int main(int argc, char **argv)
 {
 	char *exe_dir;
@@ -754,6 +1177,18 @@ int main(int argc, char **argv)
 		free(cwd);
 	}
 	test_real_image();
+	{
+		char *small = path_in(tars, "small.tar"), *other = path_in(tars, "opaque-root.tar");
+
+		test_tool_layouts(small, other);
+		test_platforms(small);
+		test_endless_layout(small);
+		test_registry_sizes(small);
+		free(small);
+		free(other);
+	}
+	test_missing_paths();
+	test_opaque_root();
 
 	run(NULL, "rm", "-rf", tmp, NULL);
 	free(tars);
