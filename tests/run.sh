@@ -228,6 +228,201 @@ group_cli() {
 		gate some/image --recipe "$y" --top abc
 	expect_cli "unwritable output directory is exit 3" 3 "cannot (create|write)" \
 		generate "$y" -o /proc/gpuslim-cannot-write
+	cli_outputs "$y"
+	cli_commands "$y"
+}
+
+# Report files (--junit, --markdown, --markdown-append, build's --json) are written to what
+# they name and never replace it: a link stays a link, a FIFO a FIFO; "-" and /dev/fd/1 are
+# stdout. A gate on a file runs no smoke test. The image is an archive made here.
+cli_outputs() {
+	local y=$1 img="$TMP/cli-img" d="$TMP/cli-out" fake="$ROOT/tests/fake/docker-smoke" cat_pid rc
+	mkdir -p "$d"
+	if ! "$PY" tests/fake/image_tars.py small "$img" >"$TMP/out" 2>&1 ||
+		! "$PY" tests/fake/image_tars.py oci "$img/small.tar" "$img/layout" none >"$TMP/out" 2>&1; then
+		notok "cli: tests/fake/image_tars.py small" "$(cat "$TMP/out")"
+		return
+	fi
+	echo old >"$d/real.xml"
+	ln -s real.xml "$d/link.xml"
+	ln -s missing.md "$d/dangling.md"
+	gs gate "$img/small.tar" --recipe "$y" --docker "$fake" --junit "$d/link.xml" \
+		--markdown "$d/dangling.md" >"$TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -L "$d/link.xml" ] && [ "$(readlink "$d/link.xml")" = real.xml ] &&
+		grep -q '^<testsuites' "$d/real.xml" && [ -L "$d/dangling.md" ] &&
+		grep -q '^## ' "$d/missing.md"; then
+		ok "cli: a report through a link replaces the link's target, and the link stays"
+	else
+		notok "cli: a report through a link (exit $rc)" "$(cat "$TMP/out"; ls -la "$d")"
+	fi
+
+	# The FIFO's reader is ours: it ends when gpuslim closes the FIFO, or is killed when
+	# gpuslim replaced the FIFO (it would wait forever on the old one).
+	mkfifo "$d/fifo"
+	cat "$d/fifo" >"$d/fifo.out" &
+	cat_pid=$!
+	gs gate "$img/small.tar" --recipe "$y" --docker "$fake" --junit "$d/fifo" >"$TMP/out" 2>&1
+	rc=$?
+	if [ -p "$d/fifo" ]; then
+		exec 4<>"$d/fifo" # a writer that never blocks: ends a reader gpuslim never reached
+		exec 4>&-
+		wait "$cat_pid"
+	else
+		kill "$cat_pid"
+		wait "$cat_pid" 2>/dev/null
+	fi
+	if [ "$rc" -eq 0 ] && [ -p "$d/fifo" ] && grep -q '^<testsuites' "$d/fifo.out"; then
+		ok "cli: --junit FIFO is written through, the FIFO stays"
+	else
+		notok "cli: --junit FIFO (exit $rc)" "$(cat "$TMP/out"; ls -la "$d")"
+	fi
+
+	gs inspect "$img/small.tar" --markdown - >"$d/dash.out" 2>"$TMP/err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -q '^== ' "$d/dash.out" && grep -q '^## ' "$d/dash.out" && [ ! -e ./- ]; then
+		ok "cli: --markdown - is stdout, after the summary"
+	else
+		notok "cli: --markdown - (exit $rc)" "$(cat "$TMP/err" "$d/dash.out")"
+	fi
+	gs gate "$img/small.tar" --recipe "$y" --docker "$fake" --junit /dev/fd/1 >"$d/fd1.out" 2>"$TMP/err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -q '^== ' "$d/fd1.out" && grep -q '^<testsuites' "$d/fd1.out"; then
+		ok "cli: --junit /dev/fd/1 is the open stdout, not a file to replace"
+	else
+		notok "cli: --junit /dev/fd/1 (exit $rc)" "$(cat "$TMP/err" "$d/fd1.out")"
+	fi
+
+	echo "# earlier step" >"$d/summary.md"
+	gs inspect "$img/small.tar" --markdown-append "$d/summary.md" >/dev/null 2>"$TMP/err" &&
+		gs gate "$img/small.tar" --recipe "$y" --docker "$fake" \
+			--markdown-append "$d/summary.md" >/dev/null 2>>"$TMP/err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$(head -n1 "$d/summary.md")" = "# earlier step" ] &&
+		[ "$(grep -c '^## ' "$d/summary.md")" -eq 2 ]; then
+		ok "cli: --markdown-append adds to the file (\$GITHUB_STEP_SUMMARY)"
+	else
+		notok "cli: --markdown-append (exit $rc)" "$(cat "$TMP/err" "$d/summary.md")"
+	fi
+
+	# gate on an archive or a layout (--source auto): the smoke tests are skips that say
+	# why, and docker never runs
+	for src in small.tar layout; do
+		: >"$d/docker.log"
+		FAKE_DOCKER_LOG="$d/docker.log" gs gate "$img/$src" --recipe "$y" --docker "$fake" \
+			>"$TMP/out" 2>&1
+		rc=$?
+		if [ "$rc" -eq 0 ] && ! grep -q '^run ' "$d/docker.log" &&
+			grep -q "^note: smoke tests skipped: '$img/$src' is a file" "$TMP/out" &&
+			grep -qE "^  skip  smoke   smoke vadd +skipped: '$img/$src' is (a docker-save archive|an OCI image layout), not an image in the engine" "$TMP/out"; then
+			ok "cli: gate on $src (source auto) skips the smoke tests, saying why"
+		else
+			notok "cli: gate on $src (source auto) (exit $rc)" "$(cat "$TMP/out" "$d/docker.log")"
+		fi
+	done
+}
+
+# The command line's conventions: help CMD, -V, numbers, "-" as stdin, validate's files,
+# signals, terminals.
+cli_commands() {
+	local y=$1 d="$TMP/cli-cmd" pid rc
+	mkdir -p "$d"
+	expect_cli "help CMD is CMD --help" 0 '^usage: gpuslim gate \[options\] IMAGE' help gate
+	expect_cli "help of no command" 2 "'nope' is not a command" help nope
+	expect_cli "-V" 0 '^gpuslim [0-9]' -V
+	expect_cli "-j with a trailing space" 2 "^gpuslim: -j/--jobs wants a number from 1 to 1024, not '2 '$" \
+		build "$y" -j "2 " --offline --docker "$TMP/no-docker"
+	expect_cli "-j with a leading space" 2 "^gpuslim: -j/--jobs wants a number from 1 to 1024, not ' 2'$" \
+		build "$y" -j " 2" --offline --docker "$TMP/no-docker"
+	expect_cli "--top with a leading space" 2 "^gpuslim: --top wants a number from 1 to 100000, not ' 3'$" \
+		gate some/image --recipe "$y" --top " 3"
+
+	: >"$d/empty.json"
+	echo '{"summary": {"size": -5}}' >"$d/negative.json"
+	expect_cli "an empty --baseline" 2 "^gpuslim: baseline '$d/empty.json' is empty" \
+		gate some/image --recipe "$y" --baseline "$d/empty.json"
+	expect_cli "a --baseline with a negative size" 2 \
+		"^gpuslim: baseline '$d/negative.json': summary.size: -5, want a size in bytes" \
+		gate some/image --recipe "$y" --baseline "$d/negative.json"
+
+	if gs validate - <"$y" >"$TMP/out" 2>&1 && grep -q '^<stdin>: ok' "$TMP/out"; then
+		ok "cli: validate - reads the recipe from stdin"
+	else
+		notok "cli: validate -" "$(cat "$TMP/out")"
+	fi
+	printf 'name: x\nfrobnicate: 1\n' | gs validate - >"$TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -q '^<stdin>:2:1: frobnicate: ' "$TMP/out"; then
+		ok "cli: a recipe on stdin is '<stdin>' in errors"
+	else
+		notok "cli: a bad recipe on stdin (exit $rc)" "$(cat "$TMP/out")"
+	fi
+	# the current directory is the recipe's: the default build directory lands there
+	(cd "$d" && FAKE_BUILD_STATE="$d/state" "$GPUSLIM" build - --offline --no-gate \
+		--docker "$ROOT/tests/fake/docker-builds" <"$ROOT/$y") >"$TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -f "$d/.gpuslim/build/Dockerfile.cuda-vadd" ]; then
+		ok "cli: build - builds from the current directory"
+	else
+		notok "cli: build - (exit $rc)" "$(cat "$TMP/out")"
+	fi
+
+	gs validate "$y" tests/bad/001-unknown-key-suggestion.yaml recipes/torch-cpu/gpuslim.yaml \
+		>"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -q "^$y: ok" "$TMP/out" &&
+		grep -q '^recipes/torch-cpu/gpuslim.yaml: ok' "$TMP/out" &&
+		grep -q '^tests/bad/001-unknown-key-suggestion.yaml:' "$TMP/err"; then
+		ok "cli: validate takes several files, reports each, exits with the worst"
+	else
+		notok "cli: validate of several files (exit $rc)" "$(cat "$TMP/out" "$TMP/err")"
+	fi
+	cp "$y" "$d/gpuslim.yaml"
+	mkdir -p "$d/none"
+	cd "$d" || return
+	expect_cli "validate without an argument validates ./gpuslim.yaml" 0 '^gpuslim.yaml: ok' validate
+	cd "$d/none" || return
+	expect_cli "validate without an argument nor ./gpuslim.yaml says so" 2 \
+		"^gpuslim: no recipe given and no 'gpuslim.yaml' in the current directory" validate
+	cd "$ROOT" || return
+
+	# SIGTERM is 130, as the README's table says. inspect waits on a FIFO: once our open for
+	# writing returns, gpuslim has it open, so its handlers are in place.
+	mkfifo "$d/in.tar"
+	"$GPUSLIM" inspect "$d/in.tar" >"$TMP/out" 2>&1 &
+	pid=$!
+	exec 4>"$d/in.tar"
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	exec 4>&-
+	if [ "$rc" -eq 130 ] && grep -q '^gpuslim: interrupted by SIGTERM$' "$TMP/out"; then
+		ok "cli: inspect stopped by SIGTERM exits 130"
+	else
+		notok "cli: inspect stopped by SIGTERM: exit $rc, want 130" "$(cat "$TMP/out")"
+	fi
+
+	# The live block's cursor movements only on a terminal that takes them: `script` gives
+	# gpuslim a terminal; TERM=xterm proves this test sees them when they are there.
+	if ! command -v script >/dev/null; then
+		skip "cli: TERM=dumb (no script(1) to make a terminal)"
+		return
+	fi
+	for term in xterm dumb unset; do
+		rm -rf "$d/live"
+		(if [ "$term" = unset ]; then unset TERM; else export TERM=$term; fi
+		 FAKE_BUILD_STATE="$d/state" script -qec "'$GPUSLIM' build '$ROOT/$y' --offline --no-gate \
+			--docker '$ROOT/tests/fake/docker-builds' -o '$d/live'" /dev/null) >"$TMP/out" 2>&1
+		rc=$?
+		if [ "$term" = xterm ] && [ "$rc" -eq 0 ] && grep -q $'\033\\[' "$TMP/out"; then
+			ok "cli: TERM=xterm on a terminal gets the live block"
+		elif [ "$term" != xterm ] && [ "$rc" -eq 0 ] && ! grep -q $'\033' "$TMP/out" &&
+			grep -q 'cuda-vadd\] done' "$TMP/out"; then
+			ok "cli: TERM=$term on a terminal gets plain lines, no escapes"
+		else
+			notok "cli: TERM=$term on a terminal (exit $rc)" "$(cat -v "$TMP/out")"
+		fi
+	done
 }
 
 # The shipped example and every recipe under recipes/ plan cleanly, offline.

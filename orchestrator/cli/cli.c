@@ -1,17 +1,23 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/strbuf.h"
 
+static int is_positional(const struct cli_opt *o)
+{
+	return o->type == CLI_OPT_ARG || o->type == CLI_OPT_ARGS;
+}
+
 static const struct cli_opt *find_long(const struct cli_opt *spec, const char *name, size_t len)
 {
 	for (const struct cli_opt *o = spec; o->name; o++)
-		if (o->type != CLI_OPT_ARG && strlen(o->name) == len &&
-		    !strncmp(o->name, name, len))
+		if (!is_positional(o) && strlen(o->name) == len && !strncmp(o->name, name, len))
 			return o;
 	return NULL;
 }
@@ -19,7 +25,7 @@ static const struct cli_opt *find_long(const struct cli_opt *spec, const char *n
 static const struct cli_opt *find_short(const struct cli_opt *spec, char c)
 {
 	for (const struct cli_opt *o = spec; o->name; o++)
-		if (o->type != CLI_OPT_ARG && o->alias == c)
+		if (!is_positional(o) && o->alias == c)
 			return o;
 	return NULL;
 }
@@ -89,10 +95,15 @@ int cli_parse(const struct cli_cmd *cmd, const struct cli_opt *spec, int argc, c
 		}
 
 		if (!o) {
-			while (next_arg->name && next_arg->type != CLI_OPT_ARG)
+			while (next_arg->name && next_arg->type != CLI_OPT_ARG &&
+			       next_arg->type != CLI_OPT_ARGS)
 				next_arg++;
 			if (!next_arg->name)
 				return usage_error(cmd, spec, "unexpected argument '%s'", a);
+			if (next_arg->type == CLI_OPT_ARGS) {
+				vec_pushstr((struct vec *)next_arg->value, a);
+				continue;
+			}
 			*(const char **)next_arg->value = a;
 			next_arg++;
 			continue;
@@ -132,10 +143,12 @@ void cli_usage(FILE *out, const struct cli_cmd *cmd, const struct cli_opt *spec)
 		if (o->type == CLI_OPT_ARG)
 			fprintf(out, (o->flags & CLI_REQUIRED) ? " %s" : " [%s]",
 				o->value_name ? o->value_name : o->name);
+		else if (o->type == CLI_OPT_ARGS)
+			fprintf(out, " [%s...]", o->value_name ? o->value_name : o->name);
 	fprintf(out, "\n\n%s.\n\noptions:\n", cmd->summary);
 	for (const struct cli_opt *o = spec; o->name; o++) {
 		strbuf_reset(&line);
-		if (o->type == CLI_OPT_ARG)
+		if (is_positional(o))
 			strbuf_addf(&line, "%s", o->value_name ? o->value_name : o->name);
 		else if (o->alias)
 			strbuf_addf(&line, "-%c, --%s", o->alias, o->name);
@@ -189,6 +202,87 @@ int cli_exit_for(int core_ret)
 	default:
 		return EXIT_FAILED;
 	}
+}
+
+int cli_parse_number(const char *opt, const char *arg, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	/* strtol() alone would take " 2" (leading blanks) and "+2", but not "2 " */
+	errno = 0;
+	v = arg[0] >= '0' && arg[0] <= '9' ? strtol(arg, &end, 10) : 0;
+	if (arg[0] < '0' || arg[0] > '9' || errno || *end || v < min || v > max) {
+		cli_error("%s wants a number from %ld to %ld, not '%s'", opt, min, max, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_parse_top(const char *arg, size_t *top)
+{
+	long v;
+
+	*top = 0;
+	if (!arg)
+		return 0;
+	if (cli_parse_number("--top", arg, 1, 100000, &v) < 0)
+		return -1;
+	*top = (size_t)v;
+	return 0;
+}
+
+int cli_term_redraws(int fd)
+{
+	const char *term = getenv("TERM");
+
+	return isatty(fd) && term && *term && strcmp(term, "dumb");
+}
+
+static void on_signal_exit(int sig)
+{
+	static const char intr[] = "gpuslim: interrupted by SIGINT\n",
+			  term[] = "gpuslim: interrupted by SIGTERM\n",
+			  hup[] = "gpuslim: interrupted by SIGHUP\n";
+	const char *msg = sig == SIGINT ? intr : sig == SIGTERM ? term : hup;
+	size_t len = sig == SIGINT ? sizeof(intr) : sig == SIGTERM ? sizeof(term) : sizeof(hup);
+	ssize_t n = write(STDERR_FILENO, msg, len - 1);
+
+	(void)n;
+	_exit(EXIT_INTERRUPTED);
+}
+
+void cli_signals_exit(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal_exit;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+}
+
+const char *cli_signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	}
+	return "a signal";
+}
+
+int cli_interrupted(int sig)
+{
+	cli_error("interrupted by %s", cli_signal_name(sig));
+	return EXIT_INTERRUPTED;
 }
 
 int cli_finish_stdout(int code)

@@ -21,6 +21,7 @@ enum cli_opt_type {
 	CLI_OPT_VALUE,	/* --name VALUE or --name=VALUE: sets *(const char **)value */
 	CLI_OPT_LIST,	/* repeatable --name VALUE: pushes onto *(struct vec *)value */
 	CLI_OPT_ARG,	/* a positional argument: sets *(const char **)value */
+	CLI_OPT_ARGS,	/* the remaining positional arguments: pushes onto *(struct vec *)value */
 };
 
 enum {
@@ -73,16 +74,60 @@ int cmd_build(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 
+/*
+ * The value of a numeric option: decimal digits only (no sign, no space
+ * before or after), from `min` to `max`. Prints "OPT wants a number from
+ * MIN to MAX, not 'ARG'" and returns -1 otherwise. Every numeric option
+ * goes through it, so all refuse the same inputs with the same words.
+ */
+int cli_parse_number(const char *opt, const char *arg, long min, long max, long *out);
 /* --top N (1..100000) into *top (0 when absent); prints the problem. */
 int cli_parse_top(const char *arg, size_t *top);
 
+/* 1 when `fd` is a terminal that takes cursor movements: not when TERM is
+ * unset or "dumb" (an editor's shell, a CI log viewer). */
+int cli_term_redraws(int fd);
+
+/* main(): SIGINT, SIGTERM and SIGHUP end the process with "gpuslim:
+ * interrupted by SIG..." and exit 130, as the README's table says. A
+ * command that can stop its children cleanly installs util/signals.h's
+ * handlers over these for that time (build, gate's smoke tests); signals
+ * ignored on entry (nohup, a background job) stay ignored. */
+void cli_signals_exit(void);
+/* "SIGINT", "SIGTERM", "SIGHUP", else "a signal". */
+const char *cli_signal_name(int sig);
+/* "gpuslim: interrupted by SIGTERM" (after a clean stop), and 130. */
+int cli_interrupted(int sig);
+
+/* The files a command writes its reports to, each NULL when not asked. */
+struct cli_report_files {
+	const char *junit;	     /* --junit FILE */
+	const char *markdown;	     /* --markdown FILE */
+	const char *markdown_append; /* --markdown-append FILE ($GITHUB_STEP_SUMMARY) */
+};
+
+/* Option-table entries for the report files of `f` (a struct cli_report_files). */
+/* clang-format off */
+#define CLI_OPT_JUNIT(f)                                                                \
+	{CLI_OPT_VALUE, "junit", 0, &(f).junit, "FILE",                                 \
+	 "write the gates as JUnit XML, one testcase per gate (\"-\": stdout)", 0}
+#define CLI_OPTS_MARKDOWN(f)                                                            \
+	{CLI_OPT_VALUE, "markdown", 0, &(f).markdown, "FILE",                           \
+	 "write the report as Markdown (\"-\": stdout)", 0},                              \
+	{CLI_OPT_VALUE, "markdown-append", 0, &(f).markdown_append, "FILE",             \
+	 "append the Markdown report to FILE ($GITHUB_STEP_SUMMARY)", 0}
+/* clang-format on */
+
 struct report_item;
+/* The JUnit and the Markdown reports of `items` written to the files of
+ * `f` (util/fs.h's fs_write_output(): "-" is stdout). 0, or -1 when a file
+ * could not be written (said on stderr; the others still are). */
+int cli_write_reports(const struct report_item *items, size_t n, size_t top,
+		      const struct cli_report_files *f);
 /* inspect's and gate's output for one image: the report as JSON
- * (`as_json`) or as text on stdout, then the JUnit and the Markdown report
- * written to the files `junit` and `markdown` where not NULL. 0, or -1
- * when a file could not be written (said on stderr; the other still is). */
-int cli_print_report(const struct report_item *it, int as_json, size_t top, const char *junit,
-		     const char *markdown);
+ * (`as_json`) or as text on stdout, then cli_write_reports(). */
+int cli_print_report(const struct report_item *it, int as_json, size_t top,
+		     const struct cli_report_files *f);
 
 /* build's exit codes, after its options in --help. */
 #define BUILD_USAGE_TAIL                                                                           \

@@ -1,5 +1,3 @@
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +18,7 @@
 #include "core/render.h"
 #include "core/report.h"
 #include "core/smoke.h"
+#include "core/verify.h"
 #include "util/executor.h"
 #include "util/fs.h"
 #include "util/signals.h"
@@ -43,8 +42,7 @@ static const char *backend_arg;
 static const char *network_arg;
 static const char *progress_arg;
 static const char *json_path;
-static const char *junit_path;
-static const char *markdown_path;
+static struct cli_report_files report_files;
 static int keep_going, fail_fast, push, offline, no_cache, no_gate, require_gpu;
 static struct vec plugin_dirs = VEC_INIT(free);
 
@@ -58,7 +56,8 @@ static const struct cli_opt build_opts_spec[] = {
      "when a cell fails, finish the others (the default)", 0},
     {CLI_OPT_SWITCH, "fail-fast", 0, &fail_fast, NULL, "when a cell fails, cancel the others", 0},
     {CLI_OPT_SWITCH, "push", 0, &push, NULL, "push every image, only if every cell built", 0},
-    {CLI_OPT_VALUE, "json", 0, &json_path, "FILE", "write the build report (JSON) to FILE", 0},
+    {CLI_OPT_VALUE, "json", 0, &json_path, "FILE",
+     "write the build report (JSON) to FILE (\"-\": stdout)", 0},
     {CLI_OPT_SWITCH, "offline", 0, &offline, NULL,
      "do not ask the registry for base images: build from the plan's tags", 0},
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
@@ -73,8 +72,8 @@ static const struct cli_opt build_opts_spec[] = {
      "do not gate the built images (budgets, rules, smoke tests)", 0},
     {CLI_OPT_SWITCH, "require-gpu", 0, &require_gpu, NULL,
      "a gpu smoke test without a GPU fails instead of skipping", 0},
-    {CLI_OPT_VALUE, "junit", 0, &junit_path, "FILE", "write the gates as JUnit XML", 0},
-    {CLI_OPT_VALUE, "markdown", 0, &markdown_path, "FILE", "write the gates as Markdown", 0},
+    CLI_OPT_JUNIT(report_files),
+    CLI_OPTS_MARKDOWN(report_files),
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -295,7 +294,7 @@ static void display_init(struct display *d, const struct build *b)
 	else if (progress_arg && !strcmp(progress_arg, "plain"))
 		d->live = 0;
 	else
-		d->live = isatty(STDERR_FILENO);
+		d->live = cli_term_redraws(STDERR_FILENO);
 	/* A block taller than the screen cannot be redrawn in place. */
 	if (d->live && rows > 0 && b->cells_nr + 2 > (size_t)rows)
 		d->live = 0;
@@ -372,42 +371,11 @@ static void list_cells(const struct build *b, int s, int ps, struct strbuf *out)
 	}
 }
 
-static const char *signal_name(int sig)
-{
-	switch (sig) {
-	case SIGINT:
-		return "SIGINT";
-	case SIGTERM:
-		return "SIGTERM";
-	case SIGHUP:
-		return "SIGHUP";
-	}
-	return "a signal";
-}
-
 static int interrupted_exit(void)
 {
 	cli_error("interrupted by %s before any build started; nothing was built",
-		  signal_name(signals_caught()));
+		  cli_signal_name(signals_caught()));
 	return EXIT_INTERRUPTED;
-}
-
-static int parse_jobs(int *jobs)
-{
-	char *end;
-	long v;
-
-	*jobs = 0;
-	if (!jobs_arg)
-		return 0;
-	errno = 0;
-	v = strtol(jobs_arg, &end, 10);
-	if (errno || end == jobs_arg || *end || v < 1 || v > 1024) {
-		cli_error("-j/--jobs wants a number from 1 to 1024, not '%s'", jobs_arg);
-		return -1;
-	}
-	*jobs = (int)v;
-	return 0;
 }
 
 /* Load, plan, resolve, render and write: everything before the engine. */
@@ -499,7 +467,6 @@ struct gate_ctx {
 	const struct knowledge *kb;
 	const struct engine *e;
 	const struct smoke_gpu *gpu;
-	const struct vec *paths;
 	struct gating *g;
 	size_t next;
 	int abort_fd; /* signals_fd(): an interrupt stops a running analysis too */
@@ -516,28 +483,24 @@ static int gate_one(struct exec_job *job)
 	struct gate_job *gj = job->data;
 	struct gate_ctx *gc = gj->gc;
 	struct build_cell *bc = &gc->b->cells[gj->cell];
-	struct inspect_opts io;
+	struct verify_opts vo;
 	struct smoke_opts so;
-	int ret;
 
-	memset(&io, 0, sizeof(io));
-	io.source = IMAGE_SOURCE_ENGINE;
-	io.docker = gc->e->docker;
-	io.kb = gc->kb;
-	io.paths = gc->paths;
-	io.abort_fd = &gc->abort_fd;
-	ret = inspect_image(bc->cell->image_ref, &io, &gc->g->reports[gj->cell], &gj->note);
-	if (!ret) {
-		memset(&so, 0, sizeof(so));
-		so.docker = gc->e->docker;
-		so.image = bc->cell->image_ref;
-		so.gpu = gc->gpu;
-		so.require_gpu = require_gpu;
-		so.abort_fd = gc->abort_fd;
-		ret = gate_image(gc->g->reports[gj->cell], gc->r, bc->cell, NULL, &so,
-				 &gc->g->results[gj->cell]);
-	}
-	if (ret < 0)
+	memset(&vo, 0, sizeof(vo));
+	vo.inspect.source = IMAGE_SOURCE_ENGINE;
+	vo.inspect.docker = gc->e->docker;
+	vo.inspect.kb = gc->kb;
+	vo.inspect.abort_fd = &gc->abort_fd;
+	vo.recipe = gc->r;
+	vo.cell = bc->cell;
+	memset(&so, 0, sizeof(so));
+	so.docker = gc->e->docker;
+	so.gpu = gc->gpu;
+	so.require_gpu = require_gpu;
+	so.abort_fd = gc->abort_fd;
+	vo.smoke = &so;
+	if (verify_cell(bc->cell->image_ref, &vo, &gc->g->reports[gj->cell], &gj->note,
+			&gc->g->results[gj->cell]) < 0)
 		gc->g->errors[gj->cell] = xstrdup(error_last());
 	return 0; /* a gate's verdict or error is the cell's, not the run's */
 }
@@ -591,7 +554,6 @@ static int gate_finished(void *ctx, struct exec_job *job, const struct exec_resu
 		gate_set_error(bc, results, gc->g->errors[gj->cell]);
 	} else {
 		bc->gate = json_object();
-		gate_attach(gc->g->reports[gj->cell], results);
 		json_object_set_new(bc->gate, "status",
 				    json_string(gate_failed(results) ? "fail" : "pass"));
 		json_object_set_new(bc->gate, "gates", gate_results_to_json(results));
@@ -612,8 +574,7 @@ static void gate_cells(struct build *b, const struct recipe *r, const struct kno
 		       const struct engine *e, int jobs, struct gating *g)
 {
 	struct smoke_gpu gpu = {0, NULL};
-	struct vec paths = VEC_INIT(NULL);
-	struct gate_ctx gc = {b, r, kb, e, &gpu, &paths, g, 0, signals_fd()};
+	struct gate_ctx gc = {b, r, kb, e, &gpu, g, 0, signals_fd()};
 	struct exec_opts eo = EXEC_OPTS_INIT;
 
 	g->nr = b->cells_nr;
@@ -623,8 +584,6 @@ static void gate_cells(struct build *b, const struct recipe *r, const struct kno
 	g->done = 1;
 	for (size_t i = 0; i < b->cells_nr; i++)
 		vec_init(&g->results[i], gate_result_free);
-	for (size_t i = 0; i < r->budgets.paths_nr; i++)
-		vec_push(&paths, r->budgets.paths[i].path.v);
 	for (size_t i = 0; i < b->cells_nr; i++)
 		if (b->cells[i].status == BUILD_OK && b->cells[i].cell->smoke_nr) {
 			smoke_detect_gpu(e->docker, &gpu);
@@ -649,7 +608,6 @@ static void gate_cells(struct build *b, const struct recipe *r, const struct kno
 		free(why);
 	}
 	smoke_gpu_release(&gpu);
-	vec_release(&paths);
 }
 
 /* The gate reports: per gated cell its summary on stdout, and the files. */
@@ -679,22 +637,8 @@ static int report_gates(const struct build *b, const struct gating *g)
 		}
 		n++;
 	}
-	if (junit_path) {
-		strbuf_reset(&sb);
-		report_junit(items, n, &sb);
-		if (report_write(junit_path, &sb) < 0) {
-			cli_error_last();
-			code = EXIT_INFRA;
-		}
-	}
-	if (markdown_path) {
-		strbuf_reset(&sb);
-		report_markdown(items, n, 0, &sb);
-		if (report_write(markdown_path, &sb) < 0) {
-			cli_error_last();
-			code = EXIT_INFRA;
-		}
-	}
+	if (cli_write_reports(items, n, 0, &report_files) < 0)
+		code = EXIT_INFRA;
 	strbuf_release(&sb);
 	free(items);
 	return code;
@@ -714,7 +658,7 @@ static int conclude(const struct build *b, int build_ret, int push_ret)
 	fmt_elapsed(t, sizeof(t), b->elapsed_ms);
 	if (b->interrupted) {
 		cli_error("interrupted by %s: every build and push stopped; cancelled: %s%s%s",
-			  signal_name(signals_caught()), cancelled.len ? cancelled.buf : "none",
+			  cli_signal_name(signals_caught()), cancelled.len ? cancelled.buf : "none",
 			  pushed.len ? "; already pushed: " : "", pushed.len ? pushed.buf : "");
 		code = EXIT_INTERRUPTED;
 	} else if (build_ret < 0) {
@@ -773,7 +717,8 @@ int cmd_build(int argc, char **argv)
 	struct display d;
 	char *dir = NULL, *log_dir = NULL, *ctx_rel = NULL, *ctx = NULL, *cache_dir = NULL;
 	struct gating gating;
-	int ret, code, jobs, build_ret = 0, push_ret = 0, have_build = 0, gate_code;
+	int ret, code, build_ret = 0, push_ret = 0, have_build = 0, gate_code;
+	long jobs = 0; /* 0: online CPUs */
 
 	memset(&e, 0, sizeof(e));
 	vec_init(&e.notes, free);
@@ -797,7 +742,7 @@ int cmd_build(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto done;
 	}
-	if (parse_jobs(&jobs) < 0) {
+	if (jobs_arg && cli_parse_number("-j/--jobs", jobs_arg, 1, 1024, &jobs) < 0) {
 		code = EXIT_USAGE;
 		goto done;
 	}
@@ -846,7 +791,7 @@ int cmd_build(int argc, char **argv)
 	bo.dockerfile_dir = dir;
 	bo.log_dir = log_dir;
 	bo.context = ctx;
-	bo.jobs = jobs;
+	bo.jobs = (int)jobs;
 	bo.fail_fast = fail_fast;
 	bo.abort_fd = signals_fd();
 	bo.network = network_arg;
@@ -905,6 +850,7 @@ int cmd_build(int argc, char **argv)
 	if (code == EXIT_OK)
 		code = gate_code;
 report:
+	fflush(stdout); /* --json - shares stdout with the table */
 	if (json_path && build_write_report(&b, json_path) < 0) {
 		cli_error_last();
 		if (code == EXIT_OK)

@@ -12,6 +12,7 @@
 #include "core/recipe.h"
 #include "core/report.h"
 #include "core/smoke.h"
+#include "core/verify.h"
 #include "util/fs.h"
 #include "util/signals.h"
 
@@ -26,8 +27,7 @@ static const char *image_name;
 static const char *recipe_path;
 static const char *cell_id;
 static const char *baseline_path;
-static const char *junit_path;
-static const char *markdown_path;
+static struct cli_report_files report_files;
 static const char *source_arg;
 static const char *platform_arg;
 static const char *base_ref;
@@ -52,8 +52,8 @@ static const struct cli_opt gate_opts[] = {
     {CLI_OPT_SWITCH, "no-smoke", 0, &no_smoke, NULL, "do not run the smoke tests", 0},
     {CLI_OPT_SWITCH, "json", 0, &json_out, NULL,
      "print the report with \"gates\" and \"status\" as JSON", 0},
-    {CLI_OPT_VALUE, "junit", 0, &junit_path, "FILE", "write JUnit XML (one testcase per gate)", 0},
-    {CLI_OPT_VALUE, "markdown", 0, &markdown_path, "FILE", "write a Markdown report", 0},
+    CLI_OPT_JUNIT(report_files),
+    CLI_OPTS_MARKDOWN(report_files),
     {CLI_OPT_VALUE, "source", 0, &source_arg, "SOURCE",
      "auto (default), engine, registry, archive or oci", 0},
     {CLI_OPT_VALUE, "platform", 0, &platform_arg, "OS/ARCH[/VARIANT]",
@@ -103,14 +103,20 @@ static int load_baseline(json_t **out)
 		cli_error_last();
 		return -1;
 	}
+	if (!sb.len) {
+		cli_error("baseline '%s' is empty: want a report (gpuslim gate --json)",
+			  baseline_path);
+		return -1;
+	}
 	*out = json_loadb(sb.buf, sb.len, 0, &err);
 	strbuf_release(&sb);
-	if (!json_is_object(*out) || !json_is_object(json_object_get(*out, "summary"))) {
-		if (*out)
-			cli_error("baseline '%s' is not a gpuslim report (no \"summary\")",
-				  baseline_path);
-		else
-			cli_error("baseline '%s': line %d: %s", baseline_path, err.line, err.text);
+	if (!*out) {
+		cli_error("baseline '%s': line %d, column %d: %s", baseline_path, err.line,
+			  err.column, err.text);
+		return -1;
+	}
+	if (gate_check_baseline(*out) < 0) {
+		cli_error("baseline '%s': %s", baseline_path, error_last());
 		json_decref(*out);
 		*out = NULL;
 		return -1;
@@ -120,20 +126,17 @@ static int load_baseline(json_t **out)
 
 int cmd_gate(int argc, char **argv)
 {
-	struct vec results = VEC_INIT(gate_result_free), paths = VEC_INIT(NULL);
+	struct vec results = VEC_INIT(gate_result_free);
 	struct cli_planned pl = {0};
-	struct recipe *r = NULL;
-	struct knowledge *kb = NULL;
-	struct plan *p = NULL;
 	const struct plan_cell *cell;
 	struct engine e;
 	struct smoke_gpu gpu = {0, NULL};
 	struct smoke_opts so;
-	struct inspect_opts io;
+	struct verify_opts vo;
 	json_t *report = NULL, *baseline = NULL;
 	char *note = NULL;
 	size_t top;
-	int ret, code = EXIT_OK, smoke = 0;
+	int ret, code = EXIT_OK, smoke = 0, is_file;
 
 	memset(&e, 0, sizeof(e));
 	vec_init(&e.notes, free);
@@ -143,8 +146,8 @@ int cmd_gate(int argc, char **argv)
 		engine_release(&e);
 		return ret < 0 ? EXIT_OK : ret;
 	}
-	memset(&io, 0, sizeof(io));
-	if ((source_arg && inspect_parse_source(source_arg, &io.source) < 0) ||
+	memset(&vo, 0, sizeof(vo));
+	if ((source_arg && inspect_parse_source(source_arg, &vo.inspect.source) < 0) ||
 	    (platform_arg && image_check_platform(platform_arg) < 0)) {
 		cli_error_last();
 		code = EXIT_USAGE;
@@ -157,32 +160,59 @@ int cmd_gate(int argc, char **argv)
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
 	if (code != EXIT_OK)
 		goto done;
-	r = pl.recipe;
-	kb = pl.kb;
-	p = pl.plan;
-	if (!(cell = pick_cell(p))) {
+	if (!(cell = pick_cell(pl.plan))) {
 		code = EXIT_USAGE;
 		goto done;
 	}
 	/* Smoke tests run the image in the engine: an archive or a layout is not there. */
-	smoke = !no_smoke && cell->smoke_nr && io.source != IMAGE_SOURCE_ARCHIVE &&
-		io.source != IMAGE_SOURCE_OCI;
-	if (smoke || io.source == IMAGE_SOURCE_ENGINE) {
+	is_file = verify_image_is_file(image_name, vo.inspect.source);
+	smoke = !no_smoke && cell->smoke_nr && !is_file;
+	if (!no_smoke && cell->smoke_nr && is_file)
+		fprintf(stderr,
+			"note: smoke tests skipped: '%s' is a file, not an image in the "
+			"engine\n",
+			image_name);
+	if (smoke || vo.inspect.source == IMAGE_SOURCE_ENGINE) {
 		if ((ret = engine_detect(&e, docker_path, NULL)) < 0) {
 			cli_error_last();
 			code = ret == GS_EINVAL ? EXIT_USAGE : EXIT_INFRA;
 			goto done;
 		}
 	}
-	io.docker = e.docker ? e.docker : docker_path ? docker_path : getenv("GPUSLIM_DOCKER");
-	io.base = base_ref;
-	io.platform = platform_arg;
-	io.kb = kb;
-	io.top = top;
-	for (size_t i = 0; i < r->budgets.paths_nr; i++)
-		vec_push(&paths, r->budgets.paths[i].path.v);
-	io.paths = &paths;
-	ret = inspect_image(image_name, &io, &report, &note);
+	vo.inspect.docker = e.docker	  ? e.docker
+			    : docker_path ? docker_path
+					  : getenv("GPUSLIM_DOCKER");
+	vo.inspect.base = base_ref;
+	vo.inspect.platform = platform_arg;
+	vo.inspect.kb = pl.kb;
+	vo.inspect.top = top;
+	vo.recipe = pl.recipe;
+	vo.cell = no_smoke ? NULL : cell;
+	vo.baseline = baseline;
+	if (smoke) {
+		smoke_detect_gpu(e.docker, &gpu);
+		fprintf(stderr, "gpu: %s%s\n", gpu.available ? "" : "none: ", gpu.why);
+		memset(&so, 0, sizeof(so));
+		so.docker = e.docker;
+		so.gpu = &gpu;
+		so.require_gpu = require_gpu;
+		so.abort_fd = -1;
+		/* An interrupt stops the analysis and the smoke containers cleanly. */
+		if (signals_install() == 0)
+			so.abort_fd = signals_fd();
+		vo.inspect.abort_fd = &so.abort_fd;
+		vo.smoke = &so;
+	}
+	ret = verify_cell(image_name, &vo, &report, &note, &results);
+	if (smoke) {
+		int sig = signals_caught();
+
+		signals_uninstall();
+		if (sig) {
+			code = cli_interrupted(sig);
+			goto done;
+		}
+	}
 	if (note)
 		fprintf(stderr, "note: %s\n", note);
 	if (ret < 0) {
@@ -190,40 +220,10 @@ int cmd_gate(int argc, char **argv)
 		code = ret == GS_EINFRA ? EXIT_INFRA : EXIT_USAGE;
 		goto done;
 	}
-	if (smoke) {
-		smoke_detect_gpu(e.docker, &gpu);
-		fprintf(stderr, "gpu: %s%s\n", gpu.available ? "" : "none: ", gpu.why);
-		memset(&so, 0, sizeof(so));
-		so.docker = e.docker;
-		so.image = image_name;
-		so.gpu = &gpu;
-		so.require_gpu = require_gpu;
-		so.abort_fd = -1;
-		if (signals_install() == 0)
-			so.abort_fd = signals_fd();
-	} else if (!no_smoke && cell->smoke_nr) {
-		for (size_t i = 0; i < cell->smoke_nr; i++) {
-			char *name = xstrfmt("smoke %s", cell->smoke[i].name);
-
-			gate_add(&results, GATE_SMOKE, name, GATE_SKIP,
-				 "skipped: the image is a file (--source %s), not in the engine",
-				 source_arg);
-			free(name);
-		}
-	}
-	ret = gate_image(report, r, cell, baseline, smoke ? &so : NULL, &results);
-	if (smoke)
-		signals_uninstall();
-	if (ret < 0) {
-		cli_error_last();
-		code = ret == GS_EINFRA ? EXIT_INFRA : EXIT_USAGE;
-		goto done;
-	}
-	gate_attach(report, &results);
 	{
 		struct report_item it = {image_name, report, &results, NULL};
 
-		if (cli_print_report(&it, json_out, top, junit_path, markdown_path) < 0)
+		if (cli_print_report(&it, json_out, top, &report_files) < 0)
 			code = EXIT_INFRA;
 	}
 	fprintf(stderr, "%s: %zu gates: %zu passed, %zu failed, %zu warnings, %zu skipped\n",
@@ -238,7 +238,6 @@ done:
 	free(note);
 	smoke_gpu_release(&gpu);
 	vec_release(&results);
-	vec_release(&paths);
 	cli_planned_release(&pl);
 	engine_release(&e);
 	vec_release(&plugin_dirs);

@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,7 @@ static const char *image_name;
 static const char *source_arg;
 static const char *platform_arg;
 static const char *base_ref;
-static const char *markdown_path;
+static struct cli_report_files report_files;
 static const char *top_arg;
 static const char *docker_path;
 static int json_out;
@@ -35,66 +34,12 @@ static const struct cli_opt inspect_opts[] = {
     {CLI_OPT_VALUE, "base", 0, &base_ref, "REF",
      "the base image (default: the image's org.opencontainers.image.base.name label)", 0},
     {CLI_OPT_SWITCH, "json", 0, &json_out, NULL, "print the report as JSON", 0},
-    {CLI_OPT_VALUE, "markdown", 0, &markdown_path, "FILE", "also write a Markdown report", 0},
+    CLI_OPTS_MARKDOWN(report_files),
     {CLI_OPT_VALUE, "top", 0, &top_arg, "N", "entries in each biggest-first list (default 10)", 0},
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
-
-int cli_parse_top(const char *arg, size_t *top)
-{
-	char *end;
-	long v;
-
-	*top = 0;
-	if (!arg)
-		return 0;
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < 1 || v > 100000) {
-		cli_error("--top wants a number from 1 to 100000, not '%s'", arg);
-		return -1;
-	}
-	*top = (size_t)v;
-	return 0;
-}
-
-int cli_print_report(const struct report_item *it, int as_json, size_t top, const char *junit,
-		     const char *markdown)
-{
-	struct strbuf sb = STRBUF_INIT;
-	int ret = 0;
-
-	if (as_json) {
-		char *s = json_dumps(it->report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-		if (s)
-			printf("%s\n", s);
-		free(s);
-	} else {
-		report_human(it, top, &sb);
-		fputs(sb.buf, stdout);
-	}
-	if (junit) {
-		strbuf_reset(&sb);
-		report_junit(it, 1, &sb);
-		if (report_write(junit, &sb) < 0) {
-			cli_error_last();
-			ret = -1;
-		}
-	}
-	if (markdown) {
-		strbuf_reset(&sb);
-		report_markdown(it, 1, top, &sb);
-		if (report_write(markdown, &sb) < 0) {
-			cli_error_last();
-			ret = -1;
-		}
-	}
-	strbuf_release(&sb);
-	return ret;
-}
 
 int cmd_inspect(int argc, char **argv)
 {
@@ -144,7 +89,7 @@ int cmd_inspect(int argc, char **argv)
 	{
 		struct report_item it = {image_name, report, NULL, NULL};
 
-		if (cli_print_report(&it, json_out, top, NULL, markdown_path) < 0)
+		if (cli_print_report(&it, json_out, top, &report_files) < 0)
 			code = EXIT_INFRA;
 	}
 done:

@@ -29,25 +29,49 @@ static void usage(FILE *out)
 	fputs("usage: gpuslim <command> [options]\n\ncommands:\n", out);
 	for (const struct cli_cmd *c = commands; c->name; c++)
 		fprintf(out, "  %-10s %s\n", c->name, c->summary);
-	fputs("\n'gpuslim <command> --help' shows a command's options.\n"
+	fputs("\n'gpuslim help <command>' or 'gpuslim <command> --help' shows a command's "
+	      "options;\n'gpuslim -V' (--version) its version.\n"
 	      "exit codes: 0 ok, 1 build or gate failed, 2 bad usage or input,\n"
 	      "            3 infrastructure error, 130 interrupted\n",
 	      out);
+}
+
+/* `gpuslim help [CMD]`: the usage, or CMD's own --help. */
+static int help(int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+	char *args[] = {NULL, "--help", NULL};
+
+	if (argc < 3) {
+		usage(stdout);
+		return cli_finish_stdout(EXIT_OK);
+	}
+	cmd = cli_find_cmd(argv[2]);
+	if (!cmd || argc > 3) {
+		if (!cmd)
+			fprintf(stderr, "gpuslim: '%s' is not a command\n\n", argv[2]);
+		else
+			fprintf(stderr, "gpuslim help: unexpected argument '%s'\n\n", argv[3]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	args[0] = argv[2];
+	return cmd->fn(2, args);
 }
 
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *cmd;
 
+	cli_signals_exit();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return cli_finish_stdout(EXIT_OK);
-	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return help(argc, argv);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") ||
+	    !strcmp(argv[1], "version")) {
 		printf("gpuslim %s\n", GPUSLIM_VERSION);
 		return cli_finish_stdout(EXIT_OK);
 	}

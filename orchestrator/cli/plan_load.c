@@ -1,8 +1,29 @@
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/plan_load.h"
 #include "core/registry.h"
+#include "util/fs.h"
+
+/* The most of a recipe read from stdin; recipe.c refuses a larger file. */
+#define CLI_STDIN_RECIPE_MAX (1u << 20)
+
+int cli_load_recipe(const char *path, struct recipe **out, struct vec *diags)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int ret;
+
+	if (strcmp(path, "-"))
+		return recipe_load(path, out, diags);
+	*out = NULL;
+	ret = fs_read_fd(STDIN_FILENO, CLI_STDIN_NAME, &sb, CLI_STDIN_RECIPE_MAX);
+	if (!ret)
+		ret = recipe_parse(CLI_STDIN_NAME, sb.buf ? sb.buf : "", sb.len, out, diags);
+	strbuf_release(&sb);
+	return ret;
+}
 
 int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct cli_planned *out)
 {
@@ -12,7 +33,7 @@ int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct
 	out->recipe = NULL;
 	out->kb = NULL;
 	out->plan = NULL;
-	if (recipe_load(recipe_path, &out->recipe, &diags) < 0 ||
+	if (cli_load_recipe(recipe_path, &out->recipe, &diags) < 0 ||
 	    knowledge_load(&out->kb, plugin_dirs) < 0 ||
 	    plan_build(out->recipe, out->kb, &out->plan, &diags) < 0) {
 		cli_print_diags(&diags);

@@ -17,9 +17,18 @@ struct cli_planned {
 	struct plan *plan;
 };
 
-/* Load and plan `recipe_path` with the extra plugin directories. Prints every
- * problem ("file:line:col: ..." lines, or the one error); returns EXIT_OK, or
- * EXIT_USAGE when the recipe, a plugin or the plan is at fault. */
+/*
+ * recipe_load(), where the path "-" reads the recipe from stdin: errors
+ * then name it "<stdin>" and its directory (app.path, the build context)
+ * is the current one.
+ */
+#define CLI_STDIN_NAME "<stdin>"
+int cli_load_recipe(const char *path, struct recipe **out, struct vec *diags);
+
+/* Load (cli_load_recipe()) and plan `recipe_path` with the extra plugin
+ * directories. Prints every problem ("file:line:col: ..." lines, or the one
+ * error); returns EXIT_OK, or EXIT_USAGE when the recipe, a plugin or the
+ * plan is at fault. */
 int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct cli_planned *out);
 void cli_planned_release(struct cli_planned *pl);
 

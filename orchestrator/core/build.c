@@ -742,7 +742,7 @@ int build_write_report(const struct build *b, const char *path)
 	strbuf_addstr(&sb, text);
 	strbuf_addch(&sb, '\n');
 	free(text);
-	if (fs_write_atomic(path, sb.buf, sb.len) < 0)
+	if (fs_write_output(path, sb.buf, sb.len, 0) < 0)
 		ret = GS_EINFRA; /* error_last() names the file */
 	strbuf_release(&sb);
 	return ret;

@@ -197,7 +197,7 @@ const char *build_cache_name(enum build_cache c);
  */
 json_t *build_to_json(const struct build *b);
 
-/* build_to_json() written to `path` with fs_write_atomic(). GS_EINFRA when
+/* build_to_json() written to `path` with fs_write_output(). GS_EINFRA when
  * it cannot be written. */
 int build_write_report(const struct build *b, const char *path);
 

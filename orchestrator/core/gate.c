@@ -4,8 +4,6 @@
 #include <string.h>
 
 #include "core/gate.h"
-#include "core/plan.h"
-#include "core/smoke.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 
@@ -154,6 +152,22 @@ static void gate_budget(struct vec *results, const char *name, const char *text,
 	g->has_limit = g->has_value = 1;
 	g->limit = limit;
 	g->value = value;
+}
+
+int gate_check_baseline(const json_t *baseline)
+{
+	json_t *summary = json_object_get(baseline, "summary");
+	json_t *size = json_object_get(summary, "size");
+
+	if (!json_is_object(baseline) || !json_is_object(summary))
+		return error_setc(GS_EINVAL, "not a gpuslim report (no \"summary\")");
+	if (!json_is_integer(size))
+		return error_setc(GS_EINVAL, "summary.size: %s, want a size in bytes",
+				  size ? "not an integer" : "missing");
+	if (json_integer_value(size) < 0)
+		return error_setc(GS_EINVAL, "summary.size: %lld, want a size in bytes (0 or more)",
+				  (long long)json_integer_value(size));
+	return 0;
 }
 
 static int gate_check_growth(const json_t *report, const struct recipe *r, const json_t *baseline,
@@ -375,19 +389,6 @@ int gate_check_rules(const json_t *report, const struct recipe *r, struct vec *r
 	for (i = 0; i < extra.nr; i++)
 		gate_rule(findings, extra.items[i], r, results);
 	vec_release(&extra);
-	return 0;
-}
-
-int gate_image(const json_t *report, const struct recipe *r, const struct plan_cell *cell,
-	       const json_t *baseline, const struct smoke_opts *smoke, struct vec *results)
-{
-	int ret;
-
-	if ((ret = gate_check_budgets(report, r, baseline, results)) < 0 ||
-	    (ret = gate_check_rules(report, r, results)) < 0)
-		return ret;
-	if (smoke && cell)
-		return smoke_run(smoke, cell->smoke, cell->smoke_nr, results);
 	return 0;
 }
 

@@ -20,7 +20,10 @@
  *   rules    one gate per finding rule of analyze.h, with the recipe's
  *            severity (rules: {id: error|warn|off}) over the finding's own:
  *            an error with findings fails, a warn with findings warns.
- *   smoke    commands run in the image (core/smoke.h).
+ *   smoke    commands run in the image (core/smoke.h, which adds its
+ *            results with gate_add()).
+ *
+ * core/verify.h runs them all on one image.
  *
  * Ownership: a results vector holds struct gate_result pointers and owns
  * them: init it with VEC_INIT(gate_result_free).
@@ -62,6 +65,10 @@ const char *gate_status_name(enum gate_status s); /* "pass", "fail", "warn", "sk
 int gate_check_budgets(const json_t *report, const struct recipe *r, const json_t *baseline,
 		       struct vec *results);
 
+/* 0 when `baseline` is a report growth can be measured against: an object
+ * with an integer summary.size of 0 or more; GS_EINVAL naming the field. */
+int gate_check_baseline(const json_t *baseline);
+
 /* One gate per rule id of analyze.h, in recipe_rule_ids order, from the
  * report's "findings" and the recipe's `rules` (r may be NULL: defaults). */
 int gate_check_rules(const json_t *report, const struct recipe *r, struct vec *results);
@@ -73,15 +80,6 @@ int gate_check_rules(const json_t *report, const struct recipe *r, struct vec *r
  * for `substr` (a report from an analysis not given that key).
  */
 int gate_path_bytes(const json_t *report, const char *substr, uint64_t *bytes);
-
-struct plan_cell;
-struct smoke_opts;
-
-/* Everything a built image is held to: budgets, rules, then the cell's
- * smoke tests (when `smoke` is not NULL). GS_EINVAL for a report that
- * lacks what a budget needs, GS_EINFRA when docker cannot run at all. */
-int gate_image(const json_t *report, const struct recipe *r, const struct plan_cell *cell,
-	       const json_t *baseline, const struct smoke_opts *smoke, struct vec *results);
 
 /* 1 when any result failed. */
 int gate_failed(const struct vec *results);

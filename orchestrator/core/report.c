@@ -556,9 +556,9 @@ void report_markdown(const struct report_item *items, size_t n, size_t top, stru
 		rp_md_item(&items[i], top, out);
 }
 
-int report_write(const char *path, const struct strbuf *sb)
+int report_write(const char *path, const struct strbuf *sb, unsigned flags)
 {
-	if (fs_write_atomic(path, sb->buf, sb->len) < 0)
+	if (fs_write_output(path, sb->buf, sb->len, flags) < 0)
 		return error_setc(GS_EINFRA, "%s", error_last());
 	return 0;
 }

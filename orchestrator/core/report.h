@@ -47,7 +47,8 @@ void report_junit(const struct report_item *items, size_t n, struct strbuf *out)
  * missing libraries as tables. */
 void report_markdown(const struct report_item *items, size_t n, size_t top, struct strbuf *out);
 
-/* fs_write_atomic() of `sb`; GS_EINFRA ("cannot write 'x': ...") on failure. */
-int report_write(const char *path, const struct strbuf *sb);
+/* fs_write_output() of `sb` (FS_OUTPUT_APPEND in `flags` appends); GS_EINFRA
+ * ("cannot write 'x': ...") on failure. */
+int report_write(const char *path, const struct strbuf *sb, unsigned flags);
 
 #endif

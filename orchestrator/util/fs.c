@@ -11,37 +11,58 @@
 #include "util/fs.h"
 #include "util/vec.h"
 
-int fs_read_file(const char *path, struct strbuf *out, size_t max)
+int fs_read_fd(int fd, const char *name, struct strbuf *out, size_t max)
 {
 	char chunk[65536];
-	int fd, ret = 0;
 	size_t total = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return error_setc(errno == ENOENT ? GS_ENOTFOUND : GS_ERR, "cannot read '%s': %s",
-				  path, strerror(errno));
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			ret = error_set("cannot read '%s': %s", path, strerror(errno));
-			goto done;
+			return error_set("cannot read '%s': %s", name, strerror(errno));
 		}
 		if (n == 0)
-			break;
+			return 0;
 		total += (size_t)n;
-		if (max && total > max) {
-			ret = error_set("cannot read '%s': larger than %zu bytes", path, max);
-			goto done;
-		}
+		if (max && total > max)
+			return error_set("cannot read '%s': larger than %zu bytes", name, max);
 		strbuf_add(out, chunk, (size_t)n);
 	}
-done:
+}
+
+int fs_read_file(const char *path, struct strbuf *out, size_t max)
+{
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_setc(errno == ENOENT ? GS_ENOTFOUND : GS_ERR, "cannot read '%s': %s",
+				  path, strerror(errno));
+	ret = fs_read_fd(fd, path, out, max);
 	close(fd);
 	return ret;
+}
+
+/* write() all of `data` to `fd`; errors name `path`. */
+static int fs_write_all(int fd, const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return error_set("cannot write '%s': %s", path, strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /*
@@ -50,21 +71,8 @@ done:
  */
 static int fs_write_fd(int fd, const char *path, const void *data, size_t len, int do_fsync)
 {
-	const char *p = data;
-	int ret = 0;
+	int ret = fs_write_all(fd, path, data, len);
 
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = error_set("cannot write '%s': %s", path, strerror(errno));
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
 	if (!ret && fchmod(fd, 0644) < 0)
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
 	if (!ret && do_fsync && fsync(fd) < 0)
@@ -109,6 +117,104 @@ int fs_write_atomic(const char *path, const void *data, size_t len)
 		unlink(tmp);
 	}
 	free(tmp);
+	return ret;
+}
+
+/*
+ * The file a chain of symbolic links ends at, newly allocated: `path`
+ * itself when it is no link; a relative target is taken from the link's
+ * directory. The end need not exist (a dangling link names the file to
+ * create). NULL and "too many levels of symbolic links" after 40 links.
+ */
+static char *fs_follow_links(const char *path)
+{
+	char *cur = xstrdup(path);
+
+	for (int hops = 0; hops <= 40; hops++) {
+		char target[PATH_MAX], *dir;
+		ssize_t n = readlink(cur, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return cur; /* not a link (or not there): the end */
+		target[n] = '\0';
+		dir = fs_dirname(cur);
+		free(cur);
+		cur = fs_join(dir, target);
+		free(dir);
+	}
+	error_set("cannot write '%s': %s", path, strerror(ELOOP));
+	free(cur);
+	return NULL;
+}
+
+/* Straight through to what `path` already is (a FIFO, a device): no
+ * temporary, no rename, nothing created. */
+static int fs_write_through(const char *path, const void *data, size_t len, int append)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | (append ? O_APPEND : 0));
+	int ret;
+
+	if (fd < 0)
+		return error_set("cannot write '%s': %s", path, strerror(errno));
+	ret = fs_write_all(fd, path, data, len);
+	if (close(fd) < 0 && !ret)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	return ret;
+}
+
+/* The end of the file `path`, created 0644 when absent; not atomic, as
+ * appending never is, but never truncating either. */
+static int fs_write_append(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	int ret;
+
+	if (fd < 0)
+		return error_set("cannot write '%s': %s", path, strerror(errno));
+	ret = fs_write_all(fd, path, data, len);
+	if (!ret && fsync(fd) < 0 && errno != EINVAL)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	if (close(fd) < 0 && !ret)
+		ret = error_set("cannot write '%s': %s", path, strerror(errno));
+	return ret;
+}
+
+/* 1 when `st` is the file open on descriptor `fd`. */
+static int fs_same_file(const struct stat *st, int fd)
+{
+	struct stat fst;
+
+	return fstat(fd, &fst) == 0 && fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
+}
+
+int fs_write_output(const char *path, const void *data, size_t len, unsigned flags)
+{
+	int append = (flags & FS_OUTPUT_APPEND) != 0;
+	struct stat st;
+	char *end;
+	int ret;
+
+	if (!strcmp(path, "-"))
+		return fs_write_all(STDOUT_FILENO, "-", data, len);
+	if (stat(path, &st) == 0) {
+		/* /dev/stdout, /proc/self/fd/2: the descriptor itself, at its offset */
+		if (fs_same_file(&st, STDOUT_FILENO))
+			return fs_write_all(STDOUT_FILENO, path, data, len);
+		if (fs_same_file(&st, STDERR_FILENO))
+			return fs_write_all(STDERR_FILENO, path, data, len);
+		if (S_ISDIR(st.st_mode))
+			return error_set("cannot write '%s': %s", path, strerror(EISDIR));
+		if (!S_ISREG(st.st_mode))
+			return fs_write_through(path, data, len, append);
+	}
+	/* A regular file or a new one; through a link, the file it points to. */
+	end = fs_follow_links(path);
+	if (!end)
+		return -1;
+	ret = append ? fs_write_append(end, data, len) : fs_write_atomic(end, data, len);
+	if (ret < 0 && strcmp(end, path))
+		error_prefix("'%s' links to '%s'", path, end);
+	free(end);
 	return ret;
 }
 

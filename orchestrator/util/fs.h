@@ -11,10 +11,30 @@
  * bytes (0: no limit). Errors name the path: "cannot read 'x': ...". */
 int fs_read_file(const char *path, struct strbuf *out, size_t max);
 
+/* Read `fd` to its end into `out` (appended), at most `max` bytes (0: no
+ * limit); `name` names it in errors ("cannot read '<stdin>': ..."). */
+int fs_read_fd(int fd, const char *name, struct strbuf *out, size_t max);
+
 /* Write `len` bytes to `path` through a temporary file in the same
  * directory, fsync'd and renamed over `path`: readers see the old file or
  * the new one, never half of it. */
 int fs_write_atomic(const char *path, const void *data, size_t len);
+
+/*
+ * Write a report or any output file the user named, never clobbering what
+ * the name points at:
+ *   "-", or a path that is this process's stdout or stderr (/dev/stdout,
+ *       /proc/self/fd/1): written to that descriptor (flush stdio first);
+ *   a FIFO, a character device or anything else that is neither a regular
+ *       file nor a directory: opened and written straight through;
+ *   a symbolic link: followed to its end, which is written as below (the
+ *       link stays a link);
+ *   a regular file or a new path: fs_write_atomic(), or with
+ *       FS_OUTPUT_APPEND added at its end (created when absent).
+ * A directory is an error. Errors name the path: "cannot write 'x': ...".
+ */
+enum { FS_OUTPUT_APPEND = 1 };
+int fs_write_output(const char *path, const void *data, size_t len, unsigned flags);
 
 /*
  * Several files written as one: fs_batch_add() writes each to a temporary

@@ -177,6 +177,59 @@ static void test_fill_empty_dir(void)
 	strbuf_release(&sb);
 }
 
+/* The cases the CLI tests cannot reach: a loop of links, a directory, a
+ * new file through a chain of relative links, append on a new file. */
+static void test_write_output(void)
+{
+	char dir[] = "/tmp/gpuslim-unit-XXXXXX";
+	struct strbuf sb = STRBUF_INIT;
+	struct stat before, after;
+	char *a, *b, *sub, *target, *loop1, *loop2;
+
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	a = fs_join(dir, "a");
+	b = fs_join(dir, "sub/b");
+	sub = fs_join(dir, "sub");
+	target = fs_join(dir, "sub/target");
+	loop1 = fs_join(dir, "loop1");
+	loop2 = fs_join(dir, "loop2");
+	mkdir(sub, 0755);
+	CHECK(symlink("sub/b", a) == 0 && symlink("target", b) == 0, "links");
+	CHECK(fs_write_output(a, "one", 3, 0) == 0 && fs_read_file(target, &sb, 0) == 0 &&
+		  !strcmp(sb.buf, "one"),
+	      "a chain of relative links ends at a new file, created");
+	lstat(a, &before);
+	CHECK(S_ISLNK(before.st_mode), "the first link stays a link");
+	stat(target, &before);
+	CHECK(fs_write_output(a, "two", 3, 0) == 0, "written again through the links");
+	stat(target, &after);
+	CHECK(before.st_ino != after.st_ino, "the target is replaced by rename, not rewritten");
+	CHECK(fs_write_output(a, "+3", 2, FS_OUTPUT_APPEND) == 0, "appended through the links");
+	strbuf_reset(&sb);
+	CHECK(fs_read_file(target, &sb, 0) == 0 && !strcmp(sb.buf, "two+3"),
+	      "append keeps what was there");
+	CHECK(symlink("loop2", loop1) == 0 && symlink("loop1", loop2) == 0, "a loop of links");
+	CHECK(fs_write_output(loop1, "x", 1, 0) < 0 &&
+		  strstr(error_last(), "levels of symbolic links"),
+	      "a loop of links is an error, not a hang");
+	CHECK(fs_write_output(sub, "x", 1, 0) < 0 && strstr(error_last(), "s a directory"),
+	      "a directory is an error");
+	unlink(a);
+	unlink(b);
+	unlink(target);
+	unlink(loop1);
+	unlink(loop2);
+	rmdir(sub);
+	rmdir(dir);
+	free(a);
+	free(b);
+	free(sub);
+	free(target);
+	free(loop1);
+	free(loop2);
+	strbuf_release(&sb);
+}
+
 static void test_hash(void)
 {
 	char hex[65];
@@ -204,6 +257,7 @@ int main(void)
 	test_vec();
 	test_fs();
 	test_fill_empty_dir();
+	test_write_output();
 	test_hash();
 	return unit_done();
 }

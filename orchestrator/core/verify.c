@@ -1,0 +1,85 @@
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/gate.h"
+#include "core/verify.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+int verify_image_is_file(const char *name, enum image_source source)
+{
+	const char *colon = strrchr(name, ':');
+	struct stat st;
+	int is_layout = 0;
+
+	if (source == IMAGE_SOURCE_ARCHIVE || source == IMAGE_SOURCE_OCI)
+		return 1;
+	if (source != IMAGE_SOURCE_AUTO)
+		return 0;
+	if (stat(name, &st) == 0)
+		return 1;
+	/* DIR:TAG, one image of a layout that holds several */
+	if (colon && colon != name) {
+		char *dir = xstrndup(name, (size_t)(colon - name));
+		char *layout = fs_join(dir, "oci-layout");
+
+		is_layout = fs_is_dir(dir) && fs_exists(layout);
+		free(layout);
+		free(dir);
+	}
+	return is_layout;
+}
+
+/* Every smoke test of `cell` a skip: "skipped: <why>". */
+static void verify_skip_smoke(const struct plan_cell *cell, const char *why, struct vec *results)
+{
+	for (size_t i = 0; i < cell->smoke_nr; i++) {
+		char *name = xstrfmt("smoke %s", cell->smoke[i].name);
+
+		gate_add(results, GATE_SMOKE, name, GATE_SKIP, "skipped: %s", why);
+		free(name);
+	}
+}
+
+int verify_cell(const char *image, const struct verify_opts *o, json_t **report, char **note,
+		struct vec *results)
+{
+	const struct recipe *r = o->recipe;
+	struct vec paths = VEC_INIT(NULL);
+	struct inspect_opts io = o->inspect;
+	const char *source;
+	char *why = NULL;
+	int ret;
+
+	for (size_t i = 0; r && i < r->budgets.paths_nr; i++)
+		vec_push(&paths, r->budgets.paths[i].path.v);
+	io.paths = &paths;
+	ret = inspect_image(image, &io, report, note);
+	if (ret < 0)
+		goto done;
+	if ((ret = gate_check_budgets(*report, r, o->baseline, results)) < 0 ||
+	    (ret = gate_check_rules(*report, r, results)) < 0)
+		goto done;
+	source = json_string_value(json_object_get(json_object_get(*report, "image"), "source"));
+	if (o->cell && o->cell->smoke_nr && source &&
+	    (!strcmp(source, "archive") || !strcmp(source, "oci"))) {
+		why = xstrfmt("'%s' is %s, not an image in the engine: load it (docker load) and "
+			      "gate it by name to run its smoke tests",
+			      image,
+			      !strcmp(source, "oci") ? "an OCI image layout"
+						     : "a docker-save archive");
+		verify_skip_smoke(o->cell, why, results);
+	} else if (o->cell && o->smoke) {
+		struct smoke_opts so = *o->smoke;
+
+		so.image = image;
+		ret = smoke_run(&so, o->cell->smoke, o->cell->smoke_nr, results);
+	}
+	if (!ret)
+		gate_attach(*report, results);
+done:
+	free(why);
+	vec_release(&paths);
+	return ret;
+}
