@@ -226,6 +226,11 @@ group_cli() {
 		inspect some/image --source nope
 	expect_cli "gate --top abc" 2 "^gpuslim: --top wants a number from 1 to 100000, not 'abc'$" \
 		gate some/image --recipe "$y" --top abc
+	mkdir -p "$TMP/cli-foreign"
+	echo 'FROM scratch' >"$TMP/cli-foreign/Dockerfile.cuda-vadd"
+	expect_cli "build into a directory holding a user's Dockerfile.<cell> is exit 2" 2 \
+		"Dockerfile.cuda-vadd': a file gpuslim did not write is there" \
+		build "$y" --offline --no-gate -o "$TMP/cli-foreign"
 	expect_cli "unwritable output directory is exit 3" 3 "cannot (create|write)" \
 		generate "$y" -o /proc/gpuslim-cannot-write
 	cli_outputs "$y"

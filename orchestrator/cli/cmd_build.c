@@ -408,9 +408,9 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 	if (render_plan(*p, dir, GPUSLIM_VERSION, &files) < 0) {
 		cli_error_last();
 		code = EXIT_USAGE;
-	} else if (fs_mkdir_p(dir, 0755) < 0 || render_write(&files, dir) < 0) {
+	} else if ((ret = fs_mkdir_p(dir, 0755) < 0 ? GS_EINFRA : render_write(&files, dir)) < 0) {
 		cli_error_last();
-		code = EXIT_INFRA;
+		code = ret == GS_EINVAL ? EXIT_USAGE : EXIT_INFRA;
 	}
 	vec_release(&files);
 	return code;

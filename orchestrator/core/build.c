@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/build.h"
+#include "core/registry.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
 
@@ -138,11 +139,17 @@ int build_parse_progress(const char *line, struct build_progress *out)
 	return 1;
 }
 
-/* "<repository>:buildcache-<tag>" from "<repository>:<tag>". */
+/*
+ * "<repository>:buildcache-<tag>" from "<repository>:<tag>"; none for an
+ * image that names no registry host ("local/x"), whose cache would go to
+ * Docker Hub.
+ */
 static char *cache_ref_of(const struct plan_cell *c)
 {
 	size_t rl = strlen(c->image_ref), tl = strlen(c->tag);
 
+	if (!registry_ref_names_host(c->image_ref))
+		return NULL;
 	if (rl <= tl + 1 || strcmp(c->image_ref + rl - tl, c->tag) ||
 	    c->image_ref[rl - tl - 1] != ':')
 		return NULL;
@@ -277,6 +284,12 @@ int build_init(struct build *b, const struct plan *p, const struct build_opts *o
 		bc->dockerfile = fs_abspath(df);
 		bc->log_path = fs_abspath(lp);
 		bc->cache_ref = b->cache == BUILD_CACHE_REGISTRY ? cache_ref_of(bc->cell) : NULL;
+		if (b->cache == BUILD_CACHE_REGISTRY &&
+		    !registry_ref_names_host(bc->cell->image_ref))
+			vec_pushf(&b->notes,
+				  "cache 'registry': '%s' names no registry host: no cache ref "
+				  "(it would be Docker Hub's), inline cache only",
+				  bc->cell->image_ref);
 		bc->exit_code = -1;
 		bc->size_bytes = -1;
 		bc->push = BUILD_PUSH_NONE;

@@ -125,6 +125,20 @@ static int registry_is_docker_hub(const char *registry)
 	       !strcmp(registry, "registry-1.docker.io");
 }
 
+int registry_ref_names_host(const char *repo)
+{
+	struct registry_ref ref;
+	int named;
+
+	if (registry_ref_parse(repo, &ref) < 0) {
+		error_clear();
+		return 0;
+	}
+	named = starts_with(repo, ref.registry) && repo[strlen(ref.registry)] == '/';
+	registry_ref_release(&ref);
+	return named;
+}
+
 void registry_ref_release(struct registry_ref *ref)
 {
 	free(ref->registry);

@@ -68,6 +68,10 @@ struct registry_ref {
  */
 int registry_ref_parse(const char *s, struct registry_ref *ref);
 void registry_ref_release(struct registry_ref *ref);
+/* 1 when `repo` names its registry host as Docker reads a reference (a first
+ * component with a dot or a port, or "localhost"); "local/x" and "user/x"
+ * are Docker Hub's. */
+int registry_ref_names_host(const char *repo);
 
 /* Media types a manifest request accepts, in preference order. */
 #define REGISTRY_ACCEPT_MANIFESTS                                                                  \

@@ -44,23 +44,6 @@ static char *render_image_repo(const struct plan *p)
 	return xstrfmt("local/%s", r->name.v ? r->name.v : "gpuslim");
 }
 
-/* 1 when `repo` names its registry host, as Docker reads a reference (a
- * first component with a dot or a port, or "localhost"): "local/x" or
- * "user/x" would go to Docker Hub. */
-static int render_names_registry(const char *repo)
-{
-	struct registry_ref ref;
-	int named;
-
-	if (registry_ref_parse(repo, &ref) < 0) {
-		error_clear();
-		return 0;
-	}
-	named = starts_with(repo, ref.registry) && repo[strlen(ref.registry)] == '/';
-	registry_ref_release(&ref);
-	return named;
-}
-
 /*
  * The cache of one target. A registry cache (cache: registry, and the
  * cache-from of cache: inline) only for an image that names its registry
@@ -71,7 +54,7 @@ static void render_bake_cache(struct strbuf *out, const struct plan *p, const st
 {
 	const char *mode = render_cache_mode(p->recipe);
 	char *repo = render_image_repo(p), *from = NULL, *to = NULL;
-	int hosted = render_names_registry(repo);
+	int hosted = registry_ref_names_host(repo);
 
 	if ((!strcmp(mode, "registry") || !strcmp(mode, "inline")) && !hosted)
 		strbuf_addf(out,
