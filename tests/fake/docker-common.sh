@@ -25,7 +25,7 @@ buildx)
 version)
 	case "${FAKE_DOCKER_SERVER:-20.10.24}" in
 	none) echo; no_engine ;;
-	hang) exec /bin/sleep 30 ;;
+	hang) exec /bin/sleep 600 ;;
 	*) echo "${FAKE_DOCKER_SERVER:-20.10.24}"; exit 0 ;;
 	esac ;;
 image)

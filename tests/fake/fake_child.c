@@ -13,7 +13,7 @@
  *   kill SIG          raise signal SIG
  *   ignore-term       ignore SIGTERM from now on
  *   grandchild        fork a child (in this process group) that ignores SIGTERM and
- *                     sleeps 30 s holding stdout; print "grandchild N"
+ *                     sleeps 600 s holding stdout; print "grandchild N"
  *   env NAME          print "NAME=value" or "NAME unset"
  *   cwd               print the working directory
  *   stdin             print "stdin N" with the number of bytes read from stdin
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 
 			if (pid == 0) {
 				signal(SIGTERM, SIG_IGN);
-				sleep_ms(30000);
+				sleep_ms(600000);
 				_exit(0);
 			}
 			printf("grandchild %ld\n", (long)pid);

@@ -13,7 +13,7 @@ repository name picks the behaviour:
     headless/img    HEAD answers 405: the client falls back to GET
     lying/img       Docker-Content-Digest does not match the body; blob too
     err500/img      500 for everything
-    slow/img        answers after 3 s
+    slow/img        answers after 600 s (only a client timeout ends the wait)
     big/img         a 200 KB manifest
     garbage/img     tags/list is not JSON
     paged/img       tags/list: 5 tags, honours n= and sends Link rel="next"
@@ -125,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, b"{}") if path == "/v2/" else self.error(404, "NOT_FOUND", path)
         repo, kind, ref = m.groups()
         if repo == "slow/img":
-            time.sleep(3)
+            time.sleep(600)
         if repo == "err500/img":
             return self.send(500, b"internal error", ctype="text/plain")
         if not self.challenge(repo):
