@@ -54,6 +54,11 @@ build/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
+# A unit binary that misbehaves on purpose, for the runner's own test (tests/run.sh runner).
+build/tests/unit_case: tests/fake/unit_case.c tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $<
+
 build/tests/%-replay: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
@@ -68,7 +73,7 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(FUZZ_L
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/fuzz_common.c \
 		$(FUZZ_LIB_OBJ) $(LIBS)
 
-unit: $(UNIT_BIN) $(FUZZ_REPLAY)
+unit: $(UNIT_BIN) $(FUZZ_REPLAY) build/tests/unit_case
 
 fuzz: $(FUZZ_BIN)
 
@@ -93,4 +98,5 @@ format:
 clean:
 	rm -rf build gpuslim
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_REPLAY:=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_REPLAY:=.d) $(FUZZ_LIB_OBJ:.o=.d) \
+	build/tests/unit_case.d

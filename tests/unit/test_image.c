@@ -313,7 +313,7 @@ static void test_same_everywhere(const char *save, const char *what)
 		struct image *img = NULL;
 
 		if (!strcmp(comps[i], "zstd") && access("/usr/bin/zstd", X_OK)) {
-			printf("# skip zstd: no /usr/bin/zstd\n");
+			SKIP("zstd: no /usr/bin/zstd");
 			continue;
 		}
 		dir = xstrfmt("%s/oci-%s-%s", tmp, what, comps[i]);
