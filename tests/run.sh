@@ -2,8 +2,8 @@
 # Runs every test of gpuslim and closes on one line: "tests: N passed, N failed, N skipped".
 #
 #   tests/run.sh                 everything
-#   tests/run.sh unit bad        only these groups (runner unit cli bad plugins golden examples
-#                                schema hcl fuzz integration)
+#   tests/run.sh unit bad        only these groups (runner make unit cli bad plugins golden
+#                                examples schema hcl fuzz integration)
 #   GPUSLIM_VALGRIND=1 tests/run.sh   every gpuslim run under valgrind (leaks fail the test)
 #
 # Tests are data where the behaviour is data: tests/bad/NAME.yaml beside NAME.err (the
@@ -229,6 +229,90 @@ group_examples() {
 	done
 }
 
+# The Makefile, in a scratch copy of the tree that starts from this tree's objects (little
+# is rebuilt): `make install PREFIX=...` gives a gpuslim that finds its data from any
+# directory, by the prefix built in, and by its own place once the prefix has moved; DESTDIR
+# stages; `make uninstall` leaves nothing; new flags rebuild an object, the same flags do not.
+group_make() {
+	local src=$TMP/make-src prefix=$TMP/make-prefix stage=$TMP/make-stage
+	local lonely=$TMP/make-lonely/gpuslim obj=build/orchestrator/util/strbuf.o
+	mkdir -p "$src/build" "$TMP/make-elsewhere" "${lonely%/*}"
+	cp -a Makefile orchestrator plugins schemas "$src/"
+	[ ! -d build/orchestrator ] || cp -a build/orchestrator build/GPUSLIM-* "$src/build/"
+	cp -a recipes/cuda-vadd/. "$TMP/make-elsewhere/"
+	# mk ARGS...: make in the copy, never silenced by an outer make; its output in make.out.
+	mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 -C "$src" "$@" >"$TMP/make.out" 2>&1; }
+
+	if ! mk install PREFIX="$prefix"; then
+		notok "make install PREFIX=..." "$(cat "$TMP/make.out")"
+		return
+	fi
+	if [ -x "$prefix/bin/gpuslim" ] && diff -r plugins "$prefix/share/gpuslim/plugins" >/dev/null &&
+		diff -r schemas "$prefix/share/gpuslim/schemas" >/dev/null; then
+		ok "make install: bin/gpuslim, share/gpuslim/plugins and schemas"
+	else
+		notok "make install: files" "$(cd "$TMP" && find make-prefix)"
+	fi
+	cp "$prefix/bin/gpuslim" "$lonely"
+	installed_runs "$prefix/bin/gpuslim" "installed"
+	installed_runs "$lonely" "a copy of the binary alone (the prefix built in)"
+	mv "$prefix" "$prefix-moved"
+	installed_runs "$prefix-moved/bin/gpuslim" "the prefix moved elsewhere"
+	if installed_runs "$lonely" >/dev/null; then
+		notok "make install: a binary with neither its prefix nor a share/ beside it planned"
+	elif grep -q "'$prefix/share/gpuslim/plugins'" "$TMP/make.out"; then
+		ok "make install: with its data gone, the error names the directory: $(head -n1 "$TMP/make.out")"
+	else
+		notok "make install: with its data gone, the error names no directory" "$(cat "$TMP/make.out")"
+	fi
+	mv "$prefix-moved" "$prefix"
+	if mk uninstall PREFIX="$prefix" && [ -z "$(find "$prefix" ! -type d)" ] &&
+		[ ! -e "$prefix/share/gpuslim" ]; then
+		ok "make uninstall leaves nothing"
+	else
+		notok "make uninstall" "$(cat "$TMP/make.out"; find "$prefix")"
+	fi
+	if mk install DESTDIR="$stage" PREFIX=/opt/gpuslim-test && [ ! -e /opt/gpuslim-test ]; then
+		installed_runs "$stage/opt/gpuslim-test/bin/gpuslim" "DESTDIR=... PREFIX=/opt/..."
+	else
+		notok "make install DESTDIR=..." "$(cat "$TMP/make.out")"
+	fi
+	if mk uninstall DESTDIR="$stage" PREFIX=/opt/gpuslim-test && [ -z "$(find "$stage" ! -type d)" ]; then
+		ok "make uninstall DESTDIR=... leaves nothing"
+	else
+		notok "make uninstall DESTDIR=..." "$(cat "$TMP/make.out"; find "$stage")"
+	fi
+
+	# The flags, last: each change below rewrites build/GPUSLIM-CFLAGS in the copy.
+	compiled() { grep -q -- "-o $obj " "$TMP/make.out"; }
+	has_asan() { nm "$src/$obj" | grep -q __asan; }
+	if mk "$obj" && mk "$obj" && ! compiled; then ok "make: the same flags rebuild nothing"
+	else notok "make: the same flags rebuilt $obj" "$(cat "$TMP/make.out")"; fi
+	if mk "$obj" SANITIZE=address && compiled && has_asan; then
+		ok "make: SANITIZE=address after make rebuilds with ASan"
+	else
+		notok "make: SANITIZE=address after make did not rebuild with ASan" "$(cat "$TMP/make.out")"
+	fi
+	if mk "$obj" SANITIZE=address && ! compiled && mk "$obj" && compiled && ! has_asan; then
+		ok "make: then the same flags rebuild nothing, and make rebuilds without ASan"
+	else
+		notok "make: rebuilds after SANITIZE=address" "$(cat "$TMP/make.out")"
+	fi
+}
+
+# installed_runs GPUSLIM [WHAT]: validate and plan the cuda-vadd recipe from a directory far
+# from any source tree, with no GPUSLIM_PLUGIN_DIR; ok or notok when WHAT is given, else
+# only the status. The output is in make.out.
+installed_runs() {
+	if (cd "$TMP/make-elsewhere" && env -u GPUSLIM_PLUGIN_DIR "$1" validate gpuslim.yaml &&
+		env -u GPUSLIM_PLUGIN_DIR "$1" plan gpuslim.yaml) >"$TMP/make.out" 2>&1; then
+		[ $# -lt 2 ] || ok "make install: $2: validate and plan work from elsewhere"
+	else
+		[ $# -lt 2 ] || notok "make install: $2: validate or plan failed" "$(cat "$TMP/make.out")"
+		return 1
+	fi
+}
+
 # A sub-runner that closes on "<word>: N passed, M failed[, K skipped]". Exiting nonzero
 # having counted no failure (a crash, valgrind's 99) is one failure more.
 run_counted() {
@@ -345,7 +429,7 @@ group_integration() {
 }
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(runner unit cli bad plugins golden examples schema hcl fuzz integration)
+[ ${#groups[@]} -gt 0 ] || groups=(runner make unit cli bad plugins golden examples schema hcl fuzz integration)
 if [ ! -x "$GPUSLIM" ]; then
 	echo "tests: ./gpuslim is not built (run make)" >&2
 	exit 2
