@@ -75,6 +75,13 @@ build/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h build/GPUSLIM-CFLAGS
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
+# The unit tests' checks that need the real engine and registries, run by
+# tests/integration/test_engine_real.sh (it includes tests/unit/test_image.c).
+build/tests/engine_real: tests/integration/engine_real.c tests/unit/test_image.c $(LIB_OBJ) \
+		tests/unit/unit.h build/GPUSLIM-CFLAGS
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
 # A unit binary that misbehaves on purpose, for the runner's own test (tests/run.sh runner).
 build/tests/unit_case: tests/fake/unit_case.c tests/unit/unit.h build/GPUSLIM-CFLAGS
 	@mkdir -p $(dir $@)
@@ -96,7 +103,7 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(FUZZ_L
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/fuzz_common.c \
 		$(FUZZ_LIB_OBJ) $(LIBS)
 
-unit: $(UNIT_BIN) $(FUZZ_REPLAY) build/tests/unit_case
+unit: $(UNIT_BIN) $(FUZZ_REPLAY) build/tests/unit_case build/tests/engine_real
 
 fuzz: $(FUZZ_BIN)
 
@@ -132,4 +139,4 @@ clean:
 FORCE:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_REPLAY:=.d) $(FUZZ_LIB_OBJ:.o=.d) \
-	build/tests/unit_case.d
+	build/tests/unit_case.d build/tests/engine_real.d

@@ -1,8 +1,8 @@
 /*
- * The registry client against (a) tests/fake/registry_fake.py, a
- * fault-injecting registry this test starts on a free port, and (b) the
- * machine's own registries on 127.0.0.1:5000 (open) and :5001 (htpasswd),
- * when they and a Docker engine answer; their checks are skipped otherwise.
+ * The registry client against tests/fake/registry_fake.py, a
+ * fault-injecting registry this test starts on a free port. The machine's
+ * own registries (127.0.0.1:5000 open, :5001 htpasswd) are
+ * tests/integration/engine_real.c's.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -14,7 +14,6 @@
 
 #include <curl/curl.h>
 
-#include "core/engine.h"
 #include "core/registry.h"
 #include "fake_registry.h"
 #include "unit.h"
@@ -33,18 +32,6 @@ static long long ms_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int run_quiet(struct process *p, int timeout_ms)
-{
-	struct process_result r;
-	int ok;
-
-	p->stdin_null = 1;
-	ok = process_run(p, timeout_ms, &r) == 0 && r.exited && r.exit_code == 0;
-	if (!ok)
-		printf("# '%s' failed: %.300s\n", (char *)p->argv.items[0], p->out.buf);
-	return ok;
 }
 
 static size_t curl_collect(char *b, size_t s, size_t n, void *data)
@@ -377,211 +364,10 @@ static void test_threads(void)
 
 /* ---- the machine's registries ---- */
 
-/* The RepoDigests entry of `image` for `registry`, from the engine. */
-static char *repo_digest_for(const struct engine *e, const char *image, const char *registry)
-{
-	struct process p;
-	char *line, *found = NULL, *save = NULL;
-
-	process_init(&p);
-	vec_pushstr(&p.argv, e->docker);
-	vec_pushstr(&p.argv, "image");
-	vec_pushstr(&p.argv, "inspect");
-	vec_pushstr(&p.argv, "--format");
-	vec_pushstr(&p.argv, "{{range .RepoDigests}}{{println .}}{{end}}");
-	vec_pushstr(&p.argv, image);
-	if (run_quiet(&p, 30000)) {
-		for (line = strtok_r(p.out.buf, "\n", &save); line && !found;
-		     line = strtok_r(NULL, "\n", &save))
-			if (starts_with(line, registry) && line[strlen(registry)] == '/' &&
-			    strchr(line, '@'))
-				found = xstrdup(strchr(line, '@') + 1);
-	}
-	process_release(&p);
-	return found;
-}
-
-static int docker_do(const struct engine *e, const char *dconfig, const char *a1, const char *a2,
-		     const char *a3)
-{
-	struct process p;
-	int ok;
-
-	process_init(&p);
-	vec_pushstr(&p.argv, e->docker);
-	vec_pushstr(&p.argv, a1);
-	vec_pushstr(&p.argv, a2);
-	if (a3)
-		vec_pushstr(&p.argv, a3);
-	vec_pushf(&p.env, "DOCKER_CONFIG=%s", dconfig);
-	ok = run_quiet(&p, 60000);
-	process_release(&p);
-	return ok;
-}
-
-static int registry_answers(const char *reg)
-{
-	struct registry_client *c = client(NULL, NULL, 2000);
-	char *d = NULL;
-	int rc = registry_resolve_digest(c, reg, "gpuslim-test/absent", "none", &d, NULL);
-
-	registry_client_free(c);
-	return rc == GS_ENOTFOUND || (rc == GS_EINVAL && strstr(error_last(), "credentials"));
-}
-
-static void test_real(void)
-{
-	static const char *repo = "gpuslim-test/registry-unit";
-	struct engine e = {0};
-	struct process p;
-	struct registry_client *c;
-	struct registry_opts o = {0};
-	struct vec tags = VEC_INIT(free);
-	char *local = "gpuslim-test/registry-unit:t1";
-	char *open_ref = "127.0.0.1:5000/gpuslim-test/registry-unit:t1";
-	char *auth_ref = "127.0.0.1:5001/gpuslim-test/registry-unit:t1";
-	char *dconf = xstrfmt("%s/dockercfg", tmp), *emptyconf = xstrfmt("%s/empty", tmp);
-	char *cfg = NULL, *json = NULL, *tar = NULL, *want = NULL, *got = NULL;
-	int have_open = registry_answers("127.0.0.1:5000");
-	int have_auth = registry_answers("127.0.0.1:5001");
-
-	if (!have_open && !have_auth) {
-		printf("# skip real registry: nothing answers on 127.0.0.1:5000 or :5001 "
-		       "(scripts/infra/start-registry.sh)\n");
-		goto out;
-	}
-	e.timeout_ms = 5000;
-	if (engine_detect(&e, NULL, NULL) < 0) {
-		printf("# skip real registry push checks: %s\n", error_last());
-		goto out;
-	}
-	mkdir(dconf, 0700);
-	mkdir(emptyconf, 0700);
-	cfg = xstrfmt("%s/config.json", dconf);
-	/* gpuslim:gpuslim-test, the credentials start-registry.sh sets up. */
-	json =
-	    xstrdup("{\"auths\":{\"127.0.0.1:5001\":{\"auth\":\"Z3B1c2xpbTpncHVzbGltLXRlc3Q=\"}}}");
-	fs_write_atomic(cfg, json, strlen(json));
-
-	/* A one-file image made here: no pull, no network. */
-	{
-		char *file = xstrfmt("%s/hello", tmp);
-
-		fs_write_atomic(file, "gpuslim registry test\n", 22);
-		free(file);
-	}
-	tar = xstrfmt("%s/img.tar", tmp);
-	process_init(&p);
-	vec_pushstr(&p.argv, "tar");
-	vec_pushstr(&p.argv, "--mtime=2020-01-01");
-	vec_pushstr(&p.argv, "-C");
-	vec_pushstr(&p.argv, tmp);
-	vec_pushstr(&p.argv, "-cf");
-	vec_pushstr(&p.argv, tar);
-	vec_pushstr(&p.argv, "hello");
-	if (!run_quiet(&p, 10000) || !docker_do(&e, dconf, "import", tar, local)) {
-		CHECK(0, "making the test image");
-		process_release(&p);
-		goto out;
-	}
-	process_release(&p);
-
-	if (have_open && docker_do(&e, dconf, "tag", local, open_ref) &&
-	    docker_do(&e, dconf, "push", open_ref, NULL)) {
-		c = client(NULL, NULL, 5000);
-		want = repo_digest_for(&e, local, "127.0.0.1:5000");
-		CHECK(registry_resolve_digest(c, "127.0.0.1:5000", repo, "t1", &got, NULL) == 0 &&
-			  want && got && !strcmp(want, got),
-		      "127.0.0.1:5000: the digest is the one docker push reports (%s, %s)",
-		      got ? got : error_last(), want ? want : "?");
-		CHECK(registry_list_tags(c, "127.0.0.1:5000", repo, 0, &tags) == 0 &&
-			  vec_findstr(&tags, "t1") >= 0,
-		      "127.0.0.1:5000: the tag is listed");
-		free(got);
-		got = NULL;
-		CHECK(registry_resolve_digest(c, "127.0.0.1:5000", repo, "gone", &got, NULL) ==
-			      GS_ENOTFOUND &&
-			  !strcmp(error_last(), "'127.0.0.1:5000/gpuslim-test/registry-unit:gone' "
-						"does not exist in the registry"),
-		      "127.0.0.1:5000: a missing tag is GS_ENOTFOUND");
-		vec_release(&tags);
-		free(want);
-		free(got);
-		want = got = NULL;
-		registry_client_free(c);
-	} else if (have_open) {
-		CHECK(0, "push to 127.0.0.1:5000");
-	} else {
-		printf("# skip 127.0.0.1:5000: no registry answers\n");
-	}
-
-	if (have_auth && docker_do(&e, dconf, "tag", local, auth_ref) &&
-	    docker_do(&e, dconf, "push", auth_ref, NULL)) {
-		want = repo_digest_for(&e, local, "127.0.0.1:5001");
-		o.docker_config = dconf;
-		c = registry_client_new(&o);
-		CHECK(registry_resolve_digest(c, "127.0.0.1:5001", repo, "t1", &got, NULL) == 0 &&
-			  want && got && !strcmp(want, got),
-		      "127.0.0.1:5001: credentials from config.json, the pushed digest (%s)",
-		      got ? got : error_last());
-		registry_client_free(c);
-		free(got);
-		got = NULL;
-
-		c = client("gpuslim", "gpuslim-test", 5000);
-		{
-			struct strbuf body = STRBUF_INIT;
-
-			CHECK(registry_get_manifest(c, "127.0.0.1:5001", repo, "t1", NULL, &body,
-						    &got, NULL) == 0 &&
-				  got && want && !strcmp(got, want),
-			      "127.0.0.1:5001: the manifest with explicit credentials");
-			strbuf_release(&body);
-		}
-		registry_client_free(c);
-		free(got);
-		got = NULL;
-
-		c = client("gpuslim", "not-the-password", 5000);
-		CHECK(registry_resolve_digest(c, "127.0.0.1:5001", repo, "t1", &got, NULL) ==
-			  GS_EINVAL,
-		      "127.0.0.1:5001: wrong credentials are GS_EINVAL");
-		CHECK_STR(error_last(),
-			  "registry '127.0.0.1:5001' refused the credentials for user 'gpuslim'",
-			  "127.0.0.1:5001: refusal message");
-		registry_client_free(c);
-
-		o.docker_config = emptyconf;
-		c = registry_client_new(&o);
-		CHECK(registry_resolve_digest(c, "127.0.0.1:5001", repo, "t1", &got, NULL) ==
-			      GS_EINVAL &&
-			  strstr(error_last(), "requires credentials for "
-					       "'127.0.0.1:5001/gpuslim-test/registry-unit:t1'"),
-		      "127.0.0.1:5001: no credentials: %s", error_last());
-		registry_client_free(c);
-	} else if (have_auth) {
-		CHECK(0, "push to 127.0.0.1:5001");
-	} else {
-		printf("# skip 127.0.0.1:5001: no registry answers\n");
-	}
-	engine_rmi(&e, open_ref);
-	engine_rmi(&e, auth_ref);
-	engine_rmi(&e, local);
-out:
-	engine_release(&e);
-	free(want);
-	free(got);
-	free(cfg);
-	free(json);
-	free(tar);
-	free(dconf);
-	free(emptyconf);
-}
-
 int main(void)
 {
 	struct process fake;
-	long long t0 = ms_now(), t;
+	long long t0 = ms_now();
 	static char blob[130001];
 	char hex[65];
 
@@ -607,10 +393,7 @@ int main(void)
 		test_threads();
 	}
 	process_release(&fake);
-	t = ms_now();
-	printf("# fake registry checks took %lld ms\n", t - t0);
-	test_real();
-	printf("# real registry checks took %lld ms\n", ms_now() - t);
+	printf("# fake registry checks took %lld ms\n", ms_now() - t0);
 
 	{
 		struct process p;
