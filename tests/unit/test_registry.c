@@ -6,6 +6,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -229,10 +230,65 @@ static void test_tags(void)
 	registry_client_free(c);
 }
 
+/*
+ * Credential helpers named by config.json (credHelpers, credsStore), on
+ * tests/fake/docker-credential-test: the Docker CLI's order, one run per
+ * process, config and registry with the server on stdin, and every failure a
+ * message that names the helper and holds no secret.
+ */
+static const char *planted = "planted-Secret-7f3a"; /* in the store, never in a message */
+static char cred_dir[128];			    /* the docker config of cred_client() */
+
+/* A client on a new docker config directory (credentials are cached per config) whose
+ * config.json is the printf of FMT; STORE: the fake helper's store ("SERVER USER SECRET"
+ * lines), or NULL. */
+static struct registry_client *cred_client(const char *store, const char *fmt, ...) GS_FMT(2, 3);
+static struct registry_client *cred_client(const char *store, const char *fmt, ...)
+{
+	static int n;
+	struct registry_opts o = {0};
+	struct strbuf config = STRBUF_INIT;
+	char *cfg, *st, *log;
+	va_list ap;
+
+	snprintf(cred_dir, sizeof(cred_dir), "%s/config%d", tmp, ++n);
+	mkdir(cred_dir, 0700);
+	cfg = xstrfmt("%s/config.json", cred_dir);
+	va_start(ap, fmt);
+	strbuf_vaddf(&config, fmt, ap);
+	va_end(ap);
+	fs_write_atomic(cfg, config.buf, config.len);
+	st = xstrfmt("%s/creds", tmp);
+	log = xstrfmt("%s/creds.log", tmp);
+	if (store)
+		fs_write_atomic(st, store, strlen(store));
+	unlink(log);
+	setenv("FAKE_CRED_STORE", st, 1);
+	setenv("FAKE_CRED_LOG", log, 1);
+	free(cfg);
+	strbuf_release(&config);
+	free(st);
+	free(log);
+	o.docker_config = cred_dir;
+	return registry_client_new(&o);
+}
+
+/* Resolve basic/img:v1; its code, and the message in *err (no secret in it). */
+static int cred_resolve(struct registry_client *c, const char **err)
+{
+	char *d = NULL;
+	int ret = registry_resolve_digest(c, host, "basic/img", "v1", &d, NULL);
+
+	free(d);
+	*err = error_last();
+	CHECK(!strstr(*err, planted) && !strstr(*err, "gpuslim-test"), "no secret in '%s'", *err);
+	return ret;
+}
+
 static void test_auth(void)
 {
 	struct registry_client *c = client("gpuslim", "gpuslim-test", 0);
-	char *d = NULL, *want, *cfg, *json;
+	char *d = NULL, *want;
 	long before;
 
 	before = fake_token_count();
@@ -266,21 +322,133 @@ static void test_auth(void)
 		  strstr(error_last(), "requires credentials for"),
 	      "Basic without credentials: %s", error_last());
 
-	/* Credentials from config.json, as `docker login` leaves them. */
-	cfg = xstrfmt("%s/config.json", tmp);
-	json = xstrfmt("{\"auths\":{\"http://%s\":{\"auth\":\"Z3B1c2xpbTpncHVzbGltLXRlc3Q=\"}}}",
-		       host);
-	fs_write_atomic(cfg, json, strlen(json));
+	/* Credentials from config.json, as `docker login` leaves them. They are read once
+	 * per process, config and registry: this config is a new one. */
+	registry_client_free(c);
+	c = cred_client(
+	    NULL, "{\"auths\":{\"http://%s\":{\"auth\":\"Z3B1c2xpbTpncHVzbGltLXRlc3Q=\"}}}", host);
 	CHECK(registry_resolve_digest(c, host, "basic/img", "v1", &d, NULL) == 0,
 	      "Basic with credentials from config.json (%s)", error_last());
 	free(d);
 	CHECK(registry_resolve_digest(c, host, "bearer/img", "v1", &d, NULL) == 0,
 	      "Bearer with credentials from config.json");
 	free(d);
-	unlink(cfg);
-	free(cfg);
-	free(json);
 	registry_client_free(c);
+}
+
+static void test_cred_helpers(void)
+{
+	char *old_path = xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	char *root =
+	    fs_abspath(getenv("GS_SRCDIR") && *getenv("GS_SRCDIR") ? getenv("GS_SRCDIR") : ".");
+	char *path = xstrfmt("%s/tests/fake:%s", root, old_path);
+	char *good = xstrfmt("%s gpuslim gpuslim-test\n", host);
+	char *wrong = xstrfmt("%s gpuslim %s\n", host, planted);
+	char *log = xstrfmt("%s/creds.log", tmp), *want;
+	struct strbuf asked = STRBUF_INIT;
+	struct registry_client *c, *c2;
+	const char *err;
+	char *d = NULL;
+
+	setenv("PATH", path, 1);
+	/* credHelpers for this registry wins over credsStore and auths (both would fail). */
+	c = cred_client(good,
+			"{\"auths\":{\"%s\":{\"auth\":\"Z3B1c2xpbTp3cm9uZw==\"}},"
+			"\"credsStore\":\"nosuch\","
+			"\"credHelpers\":{\"other.example\":\"nosuch\",\"%s\":\"test\"}}",
+			host, host);
+	CHECK(cred_resolve(c, &err) == 0, "credHelpers: the registry's helper answers (%s)", err);
+	CHECK(registry_resolve_digest(c, host, "bearer/img", "v1", &d, NULL) == 0,
+	      "credHelpers: a token fetched with them (%s)", error_last());
+	free(d);
+	/* A second client on the same config: the process asked already. */
+	{
+		struct registry_opts o = {0};
+
+		o.docker_config = cred_dir;
+		c2 = registry_client_new(&o);
+		CHECK(cred_resolve(c2, &err) == 0, "a second client has them too (%s)", err);
+		registry_client_free(c2);
+	}
+	fs_read_file(log, &asked, 0);
+	want = xstrfmt("%s\n", host);
+	CHECK_STR(asked.buf, want, "the helper is asked once per process, the server on stdin");
+	free(want);
+	registry_client_free(c);
+
+	/* credsStore, when credHelpers names other registries only. */
+	c = cred_client(good,
+			"{\"credsStore\":\"test\",\"credHelpers\":{\"other.example\":\"nosuch\"}}");
+	CHECK(cred_resolve(c, &err) == 0, "credsStore answers (%s)", err);
+	registry_client_free(c);
+
+	/* The helper has nothing for the registry: no credentials, and so says the message. */
+	c = cred_client("127.0.0.1:1 gpuslim x\n", "{\"credsStore\":\"test\"}");
+	want = xstrfmt("registry '%s' requires credentials for '%s/basic/img:v1': none given and "
+		       "none in docker-credential-test (docker login %s)",
+		       host, host, host);
+	CHECK(cred_resolve(c, &err) == GS_EINVAL, "credsStore without them: GS_EINVAL");
+	CHECK_STR(err, want, "the message names the helper");
+	free(want);
+	registry_client_free(c);
+
+	/* Credentials the registry refuses: the user and the helper named, not the secret. */
+	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
+	want = xstrfmt("registry '%s' refused the credentials for user 'gpuslim' (from "
+		       "docker-credential-test)",
+		       host);
+	CHECK(cred_resolve(c, &err) == GS_EINVAL, "refused helper credentials: GS_EINVAL");
+	CHECK_STR(err, want, "the refusal names the user and the helper");
+	free(want);
+	registry_client_free(c);
+
+	/* A helper that is not installed. */
+	c = cred_client(wrong, "{\"credsStore\":\"nosuch\"}");
+	want = xstrfmt("cannot get credentials for '%s': the credential helper "
+		       "'docker-credential-nosuch' that '%s/config.json' names is not on PATH",
+		       host, cred_dir);
+	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a missing helper: GS_EINFRA");
+	CHECK_STR(err, want, "its message");
+	free(want);
+	registry_client_free(c);
+
+	/* A helper that fails, answers garbage or an identity token. */
+	setenv("FAKE_CRED_MODE", "fail", 1);
+	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
+	want = xstrfmt("cannot get credentials for '%s': 'docker-credential-test' exited with "
+		       "code 3: the store is locked",
+		       host);
+	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a failing helper: GS_EINFRA");
+	CHECK_STR(err, want, "its message quotes the helper's first line");
+	free(want);
+	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a failure is not remembered as 'none'");
+	registry_client_free(c);
+	setenv("FAKE_CRED_MODE", "garbage", 1);
+	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
+	want = xstrfmt("cannot get credentials for '%s': 'docker-credential-test' answered no "
+		       "Username and Secret",
+		       host);
+	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a helper answering garbage: GS_EINFRA");
+	CHECK_STR(err, want, "its message, without the answer");
+	free(want);
+	registry_client_free(c);
+	setenv("FAKE_CRED_MODE", "token", 1);
+	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
+	CHECK(cred_resolve(c, &err) == GS_EINFRA && strstr(err, "holds an identity token"),
+	      "an identity token is refused: %s", err);
+	registry_client_free(c);
+
+	unsetenv("FAKE_CRED_MODE");
+	unsetenv("FAKE_CRED_STORE");
+	unsetenv("FAKE_CRED_LOG");
+	setenv("PATH", old_path, 1);
+	strbuf_release(&asked);
+	free(old_path);
+	free(root);
+	free(path);
+	free(good);
+	free(wrong);
+	free(log);
 }
 
 struct blob_sink {
@@ -389,6 +557,7 @@ int main(void)
 		test_limits();
 		test_tags();
 		test_auth();
+		test_cred_helpers();
 		test_blobs();
 		test_threads();
 	}
