@@ -382,61 +382,66 @@ static void test_cred_helpers(void)
 	CHECK(cred_resolve(c, &err) == 0, "credsStore answers (%s)", err);
 	registry_client_free(c);
 
-	/* The helper has nothing for the registry: no credentials, and so says the message. */
-	c = cred_client("127.0.0.1:1 gpuslim x\n", "{\"credsStore\":\"test\"}");
-	want = xstrfmt("registry '%s' requires credentials for '%s/basic/img:v1': none given and "
-		       "none in docker-credential-test (docker login %s)",
-		       host, host, host);
-	CHECK(cred_resolve(c, &err) == GS_EINVAL, "credsStore without them: GS_EINVAL");
-	CHECK_STR(err, want, "the message names the helper");
-	free(want);
-	registry_client_free(c);
+	/* Each failure: its code and exact message ({host}, {config}: the fake registry's
+	 * host, the config directory), which names the helper and never the secret. */
+	{
+		static const struct {
+			const char *what, *mode, *config;
+			int wrong_store, code;
+			const char *want;
+		} cases[] = {
+		    {"the helper has none for the registry", NULL, "{\"credsStore\":\"test\"}", 0,
+		     GS_EINVAL,
+		     "registry '{host}' requires credentials for '{host}/basic/img:v1': none given "
+		     "and none in docker-credential-test (docker login {host})"},
+		    {"credentials the registry refuses", NULL, "{\"credsStore\":\"test\"}", 1,
+		     GS_EINVAL,
+		     "registry '{host}' refused the credentials for user 'gpuslim' (from "
+		     "docker-credential-test)"},
+		    {"a helper that is not installed", NULL, "{\"credsStore\":\"nosuch\"}", 1,
+		     GS_EINFRA,
+		     "cannot get credentials for '{host}': the credential helper "
+		     "'docker-credential-nosuch' that '{config}/config.json' names is not on PATH"},
+		    {"a helper that fails", "fail", "{\"credsStore\":\"test\"}", 1, GS_EINFRA,
+		     "cannot get credentials for '{host}': 'docker-credential-test' exited with "
+		     "code 3: the store is locked"},
+		    {"a helper that answers garbage", "garbage", "{\"credsStore\":\"test\"}", 1,
+		     GS_EINFRA,
+		     "cannot get credentials for '{host}': 'docker-credential-test' answered no "
+		     "Username and Secret"},
+		    {"an identity token", "token", "{\"credsStore\":\"test\"}", 1, GS_EINFRA,
+		     "cannot get credentials for '{host}': 'docker-credential-test' holds an "
+		     "identity token, which gpuslim cannot use (log in with a password or an "
+		     "access token)"},
+		};
 
-	/* Credentials the registry refuses: the user and the helper named, not the secret. */
-	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
-	want = xstrfmt("registry '%s' refused the credentials for user 'gpuslim' (from "
-		       "docker-credential-test)",
-		       host);
-	CHECK(cred_resolve(c, &err) == GS_EINVAL, "refused helper credentials: GS_EINVAL");
-	CHECK_STR(err, want, "the refusal names the user and the helper");
-	free(want);
-	registry_client_free(c);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+			struct strbuf msg = STRBUF_INIT;
 
-	/* A helper that is not installed. */
-	c = cred_client(wrong, "{\"credsStore\":\"nosuch\"}");
-	want = xstrfmt("cannot get credentials for '%s': the credential helper "
-		       "'docker-credential-nosuch' that '%s/config.json' names is not on PATH",
-		       host, cred_dir);
-	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a missing helper: GS_EINFRA");
-	CHECK_STR(err, want, "its message");
-	free(want);
-	registry_client_free(c);
-
-	/* A helper that fails, answers garbage or an identity token. */
-	setenv("FAKE_CRED_MODE", "fail", 1);
-	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
-	want = xstrfmt("cannot get credentials for '%s': 'docker-credential-test' exited with "
-		       "code 3: the store is locked",
-		       host);
-	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a failing helper: GS_EINFRA");
-	CHECK_STR(err, want, "its message quotes the helper's first line");
-	free(want);
-	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a failure is not remembered as 'none'");
-	registry_client_free(c);
-	setenv("FAKE_CRED_MODE", "garbage", 1);
-	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
-	want = xstrfmt("cannot get credentials for '%s': 'docker-credential-test' answered no "
-		       "Username and Secret",
-		       host);
-	CHECK(cred_resolve(c, &err) == GS_EINFRA, "a helper answering garbage: GS_EINFRA");
-	CHECK_STR(err, want, "its message, without the answer");
-	free(want);
-	registry_client_free(c);
-	setenv("FAKE_CRED_MODE", "token", 1);
-	c = cred_client(wrong, "{\"credsStore\":\"test\"}");
-	CHECK(cred_resolve(c, &err) == GS_EINFRA && strstr(err, "holds an identity token"),
-	      "an identity token is refused: %s", err);
-	registry_client_free(c);
+			if (cases[i].mode)
+				setenv("FAKE_CRED_MODE", cases[i].mode, 1);
+			else
+				unsetenv("FAKE_CRED_MODE");
+			c = cred_client(cases[i].wrong_store ? wrong : "127.0.0.1:1 gpuslim x\n",
+					"%s", cases[i].config);
+			for (const char *w = cases[i].want; *w; w++) {
+				if (starts_with(w, "{host}"))
+					strbuf_addstr(&msg, host), w += 5;
+				else if (starts_with(w, "{config}"))
+					strbuf_addstr(&msg, cred_dir), w += 7;
+				else
+					strbuf_addch(&msg, *w);
+			}
+			CHECK(cred_resolve(c, &err) == cases[i].code, "%s: code %d", cases[i].what,
+			      cases[i].code);
+			CHECK_STR(err, msg.buf, cases[i].what);
+			/* the same again: a helper's failure is not remembered as "none" */
+			CHECK(cred_resolve(c, &err) == cases[i].code && !strcmp(err, msg.buf),
+			      "%s, again", cases[i].what);
+			strbuf_release(&msg);
+			registry_client_free(c);
+		}
+	}
 
 	unsetenv("FAKE_CRED_MODE");
 	unsetenv("FAKE_CRED_STORE");
