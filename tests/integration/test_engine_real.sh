@@ -5,6 +5,7 @@
 # from config.json), `gpuslim plan --resolve` pinned at the engine's digests, and a real
 # 3-layer image read through the engine, a docker-save file, both registries and OCI
 # layouts, all agreeing. Its own summary becomes this script's; a crash is a failure.
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 it_require_infra "engine_real: the engine, the registries and the fixtures through the C API"
