@@ -38,17 +38,35 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-lin
               $(PKG_CFLAGS) -Iorchestrator -Itests/fuzz -include orchestrator/util/banned.h -MMD -MP
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 
+# `make install PREFIX=/x` (DESTDIR=/stage for packagers): bin/gpuslim and share/gpuslim/
+# (plugins/, schemas/). The binary looks for its data there (DATADIR, built into
+# util/datadir.o alone), else in ../share/gpuslim beside itself: a moved prefix still works.
 PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/gpuslim
 
-.PHONY: all test unit fuzz check-deps install clean format bench golden-update
+.PHONY: all test unit fuzz check-deps install uninstall clean format bench golden-update FORCE
 all: gpuslim
 
-gpuslim: $(LIB_OBJ) $(CLI_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+# What the objects are built with, as git's GIT-CFLAGS: each file is rewritten only when its
+# flags change, and the objects depend on it, so `make SANITIZE=address` after `make`
+# rebuilds everything, and `make install PREFIX=/x` rebuilds util/datadir.o alone.
+TRACK_CFLAGS = $(CC):$(ALL_CFLAGS):$(LDFLAGS):$(LIBS):$(FUZZ_CC):$(FUZZ_CFLAGS)
+# $(call write_if_changed,TEXT): the recipe that rewrites $@ only when TEXT is new.
+write_if_changed = @mkdir -p $(dir $@); v='$(subst ','\'',$(1))'; \
+	if [ x"$$v" != x"$$(cat $@ 2>/dev/null)" ]; then \
+		echo "    * new build flags ($@)"; printf '%s\n' "$$v" >$@; fi
+build/GPUSLIM-CFLAGS: FORCE
+	$(call write_if_changed,$(TRACK_CFLAGS))
+build/GPUSLIM-DATADIR: FORCE
+	$(call write_if_changed,$(DATADIR))
 
-build/%.o: %.c
+gpuslim: $(LIB_OBJ) $(CLI_OBJ) build/GPUSLIM-CFLAGS
+	$(CC) $(LDFLAGS) -o $@ $(LIB_OBJ) $(CLI_OBJ) $(LIBS)
+
+build/%.o: %.c build/GPUSLIM-CFLAGS
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(EXTRA_CPPFLAGS) -c -o $@ $<
 
 # The closure script, less comments and blank lines, as a C string for render_dockerfile.c
 # (sed: xxd is not everywhere).
@@ -62,25 +80,42 @@ build/orchestrator/core/render_dockerfile.o build/fuzz/obj/orchestrator/core/ren
 build/orchestrator/core/render_dockerfile.o: ALL_CFLAGS += -Ibuild/gen
 build/fuzz/obj/orchestrator/core/render_dockerfile.o: FUZZ_CFLAGS += -Ibuild/gen
 
-build/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h
+build/orchestrator/util/datadir.o: EXTRA_CPPFLAGS = -DGPUSLIM_DATADIR='"$(DATADIR)"'
+build/orchestrator/util/datadir.o: build/GPUSLIM-DATADIR
+
+build/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h build/GPUSLIM-CFLAGS
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
 
-build/tests/%-replay: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(LIB_OBJ)
+# The unit tests' checks that need the real engine and registries, run by
+# tests/integration/test_engine_real.sh (it includes tests/unit/test_image.c).
+build/tests/engine_real: tests/integration/engine_real.c tests/unit/test_image.c $(LIB_OBJ) \
+		tests/unit/unit.h build/GPUSLIM-CFLAGS
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+
+# A unit binary that misbehaves on purpose, for the runner's own test (tests/run.sh runner).
+build/tests/unit_case: tests/fake/unit_case.c tests/unit/unit.h build/GPUSLIM-CFLAGS
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $<
+
+build/tests/%-replay: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(LIB_OBJ) \
+		build/GPUSLIM-CFLAGS
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
 		tests/fuzz/fuzz_common.c $(LIB_OBJ) $(LIBS)
 
-build/fuzz/obj/%.o: %.c
+build/fuzz/obj/%.o: %.c build/GPUSLIM-CFLAGS
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJ)
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJ) \
+		build/GPUSLIM-CFLAGS
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz/fuzz_common.c \
 		$(FUZZ_LIB_OBJ) $(LIBS)
 
-unit: $(UNIT_BIN) $(FUZZ_REPLAY)
+unit: $(UNIT_BIN) $(FUZZ_REPLAY) build/tests/unit_case build/tests/engine_real
 
 fuzz: $(FUZZ_BIN)
 
@@ -93,10 +128,18 @@ golden-update: gpuslim
 bench: gpuslim
 	bench/run.sh
 
+DATA_FILES := $(sort $(wildcard plugins/*.json schemas/*.json))
+
 install: gpuslim
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gpuslim/plugins
-	install -m 755 gpuslim $(DESTDIR)$(PREFIX)/bin/gpuslim
-	cp -r plugins/. $(DESTDIR)$(PREFIX)/share/gpuslim/plugins/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/plugins $(DESTDIR)$(DATADIR)/schemas
+	install -m 755 gpuslim $(DESTDIR)$(BINDIR)/gpuslim
+	install -m 644 $(filter plugins/%,$(DATA_FILES)) $(DESTDIR)$(DATADIR)/plugins/
+	install -m 644 $(filter schemas/%,$(DATA_FILES)) $(DESTDIR)$(DATADIR)/schemas/
+
+# Removes what install wrote, and the directories it made when they are left empty.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/gpuslim $(DATA_FILES:%=$(DESTDIR)$(DATADIR)/%)
+	-rmdir $(DESTDIR)$(DATADIR)/plugins $(DESTDIR)$(DATADIR)/schemas $(DESTDIR)$(DATADIR) 2>/dev/null
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard orchestrator/*/*.h) $(UNIT_SRC) \
@@ -105,4 +148,7 @@ format:
 clean:
 	rm -rf build gpuslim
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_REPLAY:=.d) $(FUZZ_LIB_OBJ:.o=.d)
+FORCE:
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_REPLAY:=.d) $(FUZZ_LIB_OBJ:.o=.d) \
+	build/tests/unit_case.d build/tests/engine_real.d

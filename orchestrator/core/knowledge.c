@@ -5,15 +5,15 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/knowledge.h"
+#include "util/datadir.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
-
-#define KB_INSTALLED_DIR "/usr/local/share/gpuslim/plugins"
 
 /* The files a plugin directory may hold, in load order: bases.json names
  * CUDA versions of cuda.json and OSes of os.json, but the cross-checks run
@@ -1642,26 +1642,10 @@ const char *knowledge_builtin_dir(void)
 	/* Computed once; the CLI asks from its main thread before workers run. */
 	static char dir[PATH_MAX];
 	const char *env = getenv("GPUSLIM_PLUGIN_DIR");
-	char exe[PATH_MAX];
-	ssize_t n;
 
 	if (env && *env)
 		return env;
-	if (dir[0])
-		return dir;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *exe_dir, *candidate;
-
-		exe[n] = '\0';
-		exe_dir = fs_dirname(exe);
-		candidate = fs_join(exe_dir, "plugins");
-		if (fs_is_dir(candidate) && strlen(candidate) < sizeof(dir))
-			memcpy(dir, candidate, strlen(candidate) + 1);
-		free(candidate);
-		free(exe_dir);
-	}
 	if (!dir[0])
-		memcpy(dir, KB_INSTALLED_DIR, sizeof(KB_INSTALLED_DIR));
+		snprintf(dir, sizeof(dir), "%s/plugins", datadir());
 	return dir;
 }

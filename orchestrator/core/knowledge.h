@@ -195,8 +195,9 @@ int knowledge_load(struct knowledge **out, const struct vec *extra_dirs);
 int knowledge_load_dirs(struct knowledge **out, const struct vec *dirs);
 void knowledge_free(struct knowledge *kb);
 
-/* The built-in plugin directory: $GPUSLIM_PLUGIN_DIR, else plugins/ beside
- * the executable (a source tree), else the installed share directory. */
+/* The built-in plugin directory: $GPUSLIM_PLUGIN_DIR, else the plugins/ of
+ * gpuslim's data directory (util/datadir.h: the source tree, the install
+ * prefix, or the executable's ../share/gpuslim). */
 const char *knowledge_builtin_dir(void);
 
 /* Lookups; all return borrowed pointers or NULL. */

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -11,16 +13,29 @@
 #include "core/registry.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/process.h"
 
 #define REGISTRY_TIMEOUT_MS	    30000
 #define REGISTRY_CONNECT_TIMEOUT_MS 10000
 #define REGISTRY_BODY_CAP	    (8u << 20)
 /* A tag list longer than this many pages is a registry looping on us. */
 #define REGISTRY_MAX_PAGES 10000
+/* A credential helper may ask for a passphrase: wait this long for its answer. */
+#define REGISTRY_HELPER_TIMEOUT_MS 60000
+/* Bytes kept of a credential helper's answer. */
+#define REGISTRY_HELPER_CAP 65536
 
 struct registry_token {
 	char *key; /* "<base> <scope>" */
 	char *token;
+};
+
+/* The credentials of one registry in one docker config. */
+struct registry_cred {
+	char *config; /* the config.json path, "" when there is none */
+	char *registry;
+	char *user, *pass; /* both NULL: none */
+	char *source;	   /* for messages: "the docker config", "docker-credential-pass" */
 };
 
 struct registry_client {
@@ -34,14 +49,20 @@ struct registry_client {
 	struct vec basic_hosts; /* bases that asked for Basic auth: send it up front */
 };
 
+/* Credentials looked up, for the whole process as the Docker CLI does for one command:
+ * a helper that asks for a passphrase asks once. struct registry_cred *, never freed. */
+static struct vec registry_creds = VEC_INIT(NULL);
+static pthread_mutex_t registry_creds_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* One operation on one repository: where to send it and how to name it. */
 struct registry_call {
 	struct registry_client *c;
-	const char *registry; /* as the caller named it, for messages */
-	char *base;	      /* "http://127.0.0.1:5000", "https://registry-1.docker.io" */
-	char *repo;	      /* the repository as the registry knows it */
-	char *what;	      /* "127.0.0.1:5000/x/y:tag", for messages */
-	char *user, *pass;    /* credentials, looked up on the first 401 */
+	const char *registry;	  /* as the caller named it, for messages */
+	char *base;		  /* "http://127.0.0.1:5000", "https://registry-1.docker.io" */
+	char *repo;		  /* the repository as the registry knows it */
+	char *what;		  /* "127.0.0.1:5000/x/y:tag", for messages */
+	char *user, *pass;	  /* credentials, looked up on the first 401 */
+	const char *creds_source; /* where they were looked for (static, or the cache's) */
 	int creds_looked_up;
 };
 
@@ -77,6 +98,25 @@ static void registry_token_free(void *p)
 	free(t);
 }
 
+static void registry_secret_free(char *s)
+{
+	if (s)
+		memset(s, 0, strlen(s));
+	free(s);
+}
+
+static void registry_cred_free(void *p)
+{
+	struct registry_cred *cr = p;
+
+	free(cr->config);
+	free(cr->registry);
+	free(cr->user);
+	registry_secret_free(cr->pass);
+	free(cr->source);
+	free(cr);
+}
+
 struct registry_client *registry_client_new(const struct registry_opts *opts)
 {
 	struct registry_client *c = xcalloc(1, sizeof(*c));
@@ -106,9 +146,7 @@ void registry_client_free(struct registry_client *c)
 	if (!c)
 		return;
 	free(c->username);
-	if (c->password)
-		memset(c->password, 0, strlen(c->password));
-	free(c->password);
+	registry_secret_free(c->password);
 	free(c->docker_config);
 	free(c->user_agent);
 	vec_release(&c->tokens);
@@ -292,9 +330,7 @@ static void registry_call_release(struct registry_call *call)
 	free(call->repo);
 	free(call->what);
 	free(call->user);
-	if (call->pass)
-		memset(call->pass, 0, strlen(call->pass));
-	free(call->pass);
+	registry_secret_free(call->pass);
 }
 
 /* ---- credentials ---- */
@@ -359,46 +395,208 @@ done:
 	return ret;
 }
 
-/* Fill call->user/pass from the options or config.json; absence is no error. */
-static void registry_lookup_creds(struct registry_call *call)
+/*
+ * Run `docker-credential-NAME get` as the Docker CLI does: the server on
+ * stdin, {"Username": ..., "Secret": ...} on stdout. Fills cr->user and
+ * cr->pass; "credentials not found" leaves them NULL. A helper that is
+ * missing, fails or answers nonsense is an error naming the helper; the
+ * secret is in no message.
+ */
+static int registry_creds_from_helper(struct registry_cred *cr, const char *name,
+				      const char *config)
 {
-	struct registry_client *c = call->c;
-	char *path = NULL;
-	json_t *root = NULL, *auths, *entry;
-	const char *key;
+	const char *server =
+	    registry_is_docker_hub(cr->registry) ? "https://index.docker.io/v1/" : cr->registry;
+	struct itimerspec at = {{0, 0}, {REGISTRY_HELPER_TIMEOUT_MS / 1000, 0}};
+	struct strbuf answer = STRBUF_INIT;
+	struct process p;
+	struct process_result res;
+	json_t *root = NULL;
+	const char *u, *secret;
+	char buf[4096];
+	long n;
+	int ret = 0;
 
-	if (call->creds_looked_up)
-		return;
-	call->creds_looked_up = 1;
-	if (c->username) {
-		call->user = xstrdup(c->username);
-		call->pass = xstrdup(c->password);
-		return;
-	}
-	path = registry_config_path(c);
-	if (!path)
+	cr->source = xstrfmt("docker-credential-%s", name);
+	process_init(&p);
+	vec_pushstr(&p.argv, cr->source);
+	vec_pushstr(&p.argv, "get");
+	p.input = server;
+	p.input_len = strlen(server);
+	p.output = PROCESS_OUTPUT_PIPE;
+	p.new_pgroup = 1;
+	/* The timer is the cancel fd: it stops a helper waiting for a passphrase. */
+	p.cancel_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (p.cancel_fd < 0 || timerfd_settime(p.cancel_fd, 0, &at, NULL) < 0) {
+		ret = error_setc(GS_EINFRA, "cannot get credentials for '%s': a timer: %s",
+				 cr->registry, strerror(errno));
 		goto done;
-	root = json_load_file(path, 0, NULL);
-	auths = root ? json_object_get(root, "auths") : NULL;
-	json_object_foreach(auths, key, entry)
+	}
+	ret = process_start(&p);
+	if (ret == GS_ENOTFOUND) {
+		ret = error_setc(GS_EINFRA,
+				 "cannot get credentials for '%s': the credential helper '%s' "
+				 "that '%s' names is not on PATH",
+				 cr->registry, cr->source, config);
+		goto done;
+	}
+	if (ret < 0) {
+		ret = error_setc(GS_EINFRA, "cannot get credentials for '%s': %s", cr->registry,
+				 error_last());
+		goto done;
+	}
+	while ((n = process_read_stdout(&p, buf, sizeof(buf))) > 0)
+		if (answer.len < REGISTRY_HELPER_CAP)
+			strbuf_add(&answer, buf, (size_t)n);
+	memset(buf, 0, sizeof(buf));
+	process_wait(&p, 0, &res);
+	if (res.cancelled) {
+		ret = error_setc(GS_EINFRA,
+				 "cannot get credentials for '%s': '%s' did not answer in %d s",
+				 cr->registry, cr->source, REGISTRY_HELPER_TIMEOUT_MS / 1000);
+		goto done;
+	}
+	if (!res.exited || res.exit_code) {
+		/* Helpers say why on stdout; only its first line, never the answer whole. */
+		const char *why = answer.len ? answer.buf : p.out.buf ? p.out.buf : "";
+
+		if (strstr(why, "credentials not found"))
+			goto done;
+		process_check_result(&p, &res);
+		ret =
+		    error_setc(GS_EINFRA, "cannot get credentials for '%s': %s%s%.*s", cr->registry,
+			       error_last(), *why ? ": " : "", (int)strcspn(why, "\n"), why);
+		goto done;
+	}
+	root = json_loadb(answer.buf ? answer.buf : "", answer.len, 0, NULL);
+	u = json_string_value(json_object_get(root, "Username"));
+	secret = json_string_value(json_object_get(root, "Secret"));
+	if (!u || !secret) {
+		ret = error_setc(GS_EINFRA,
+				 "cannot get credentials for '%s': '%s' answered no Username and "
+				 "Secret",
+				 cr->registry, cr->source);
+		goto done;
+	}
+	if (!strcmp(u, "<token>")) {
+		ret = error_setc(GS_EINFRA,
+				 "cannot get credentials for '%s': '%s' holds an identity token, "
+				 "which gpuslim cannot use (log in with a password or an access "
+				 "token)",
+				 cr->registry, cr->source);
+		goto done;
+	}
+	cr->user = xstrdup(u);
+	cr->pass = xstrdup(secret);
+done:
+	json_decref(root);
+	if (answer.buf)
+		memset(answer.buf, 0, answer.len);
+	strbuf_release(&answer);
+	if (p.cancel_fd >= 0)
+		close(p.cancel_fd);
+	process_release(&p);
+	return ret;
+}
+
+/*
+ * The credentials of cr->registry in the docker config cr->config, in the
+ * Docker CLI's order: the "credHelpers" entry for the registry, else the
+ * "credsStore" helper, else the "auths" entry. None found is no error.
+ */
+static int registry_creds_from_config(struct registry_cred *cr)
+{
+	json_t *root = *cr->config ? json_load_file(cr->config, 0, NULL) : NULL;
+	json_t *helpers = json_object_get(root, "credHelpers"), *entry;
+	const char *helper = NULL, *key;
+	int ret = 0;
+
+	json_object_foreach(helpers, key, entry)
+	{
+		if (registry_auth_key_matches(key, cr->registry) && json_string_value(entry)) {
+			helper = json_string_value(entry);
+			break;
+		}
+	}
+	if (!helper)
+		helper = json_string_value(json_object_get(root, "credsStore"));
+	if (helper && *helper) {
+		ret = registry_creds_from_helper(cr, helper, cr->config);
+		goto done;
+	}
+	cr->source = xstrdup("the docker config");
+	json_object_foreach(json_object_get(root, "auths"), key, entry)
 	{
 		const char *a = json_string_value(json_object_get(entry, "auth"));
 		const char *u = json_string_value(json_object_get(entry, "username"));
 		const char *p = json_string_value(json_object_get(entry, "password"));
 
-		if (!registry_auth_key_matches(key, call->registry))
+		if (!registry_auth_key_matches(key, cr->registry))
 			continue;
-		if (a && !registry_decode_auth(a, &call->user, &call->pass))
+		if (a && !registry_decode_auth(a, &cr->user, &cr->pass))
 			break;
 		if (u && p) {
-			call->user = xstrdup(u);
-			call->pass = xstrdup(p);
+			cr->user = xstrdup(u);
+			cr->pass = xstrdup(p);
 			break;
 		}
 	}
 done:
 	json_decref(root);
-	free(path);
+	return ret;
+}
+
+/* Fill call->user/pass from the options or the docker config (looked up once
+ * per process, config and registry); absence is no error, a failing helper is. */
+static int registry_lookup_creds(struct registry_call *call)
+{
+	struct registry_client *c = call->c;
+	struct registry_cred *cr = NULL;
+	char *config;
+	int ret = 0;
+
+	if (call->creds_looked_up)
+		return 0;
+	call->creds_looked_up = 1;
+	if (c->username) {
+		call->user = xstrdup(c->username);
+		call->pass = xstrdup(c->password);
+		call->creds_source = "the options";
+		return 0;
+	}
+	config = registry_config_path(c);
+	if (!config)
+		config = xstrdup("");
+	/* Under the lock: one helper run per registry, however many threads ask. */
+	pthread_mutex_lock(&registry_creds_lock);
+	for (size_t i = 0; i < registry_creds.nr && !cr; i++) {
+		struct registry_cred *k = registry_creds.items[i];
+
+		if (!strcmp(k->registry, call->registry) && !strcmp(k->config, config))
+			cr = k;
+	}
+	if (!cr) {
+		cr = xcalloc(1, sizeof(*cr));
+		cr->config = config;
+		config = NULL;
+		cr->registry = xstrdup(call->registry);
+		ret = registry_creds_from_config(cr);
+		if (ret < 0) {
+			registry_cred_free(cr);
+			cr = NULL;
+		} else {
+			vec_push(&registry_creds, cr);
+		}
+	}
+	if (cr && cr->user) {
+		call->user = xstrdup(cr->user);
+		call->pass = xstrdup(cr->pass);
+	}
+	if (cr)
+		call->creds_source = cr->source;
+	pthread_mutex_unlock(&registry_creds_lock);
+	free(config);
+	return ret;
 }
 
 /* ---- token cache ---- */
@@ -737,13 +935,19 @@ static char *registry_challenge_param(const char *ch, const char *key)
 
 static int registry_refused(struct registry_call *call, const char *what)
 {
-	if (call->user)
+	const char *src = call->creds_source ? call->creds_source : "the docker config";
+
+	if (call->user && !strcmp(src, "the options"))
 		return error_setc(GS_EINVAL, "registry '%s' refused the credentials for user '%s'",
 				  call->registry, call->user);
+	if (call->user)
+		return error_setc(GS_EINVAL,
+				  "registry '%s' refused the credentials for user '%s' (from %s)",
+				  call->registry, call->user, src);
 	return error_setc(GS_EINVAL,
 			  "registry '%s' requires credentials for '%s': none given and none in "
-			  "the docker config (docker login %s)",
-			  call->registry, what, call->registry);
+			  "%s (docker login %s)",
+			  call->registry, what, src, call->registry);
 }
 
 /* GET a token from the challenge's realm, with Basic credentials if any. */
@@ -834,7 +1038,9 @@ static int registry_request(struct registry_call *call, const char *method, cons
 	if (token) {
 		auth.bearer = token;
 	} else if (registry_is_basic_host(c, call->base)) {
-		registry_lookup_creds(call);
+		ret = registry_lookup_creds(call);
+		if (ret < 0)
+			goto done;
 		auth.user = call->user;
 		auth.pass = call->pass;
 	}
@@ -847,7 +1053,9 @@ static int registry_request(struct registry_call *call, const char *method, cons
 		goto done;
 	}
 	scheme = xstrndup(r->www_auth, strcspn(r->www_auth, " "));
-	registry_lookup_creds(call);
+	ret = registry_lookup_creds(call);
+	if (ret < 0)
+		goto done;
 	memset(&auth, 0, sizeof(auth));
 	if (!strcasecmp(scheme, "Bearer")) {
 		char *challenge = xstrdup(r->www_auth);

@@ -18,10 +18,15 @@
  * ::1 and "localhost" are spoken to over plain http, every other over https,
  * as Docker does by default.
  *
- * Credentials, first that exists: the client's username/password; the
- * "auths" entry for the registry in $DOCKER_CONFIG/config.json (default
- * ~/.docker/config.json, base64 "user:password" in "auth"); none. Credential
- * helpers (credsStore) are not run.
+ * Credentials, as the Docker CLI finds them: the client's username/password;
+ * else, from $DOCKER_CONFIG/config.json (default ~/.docker/config.json), the
+ * "credHelpers" entry for the registry, else "credsStore": the helper
+ * `docker-credential-NAME get` is run (util/process) with the server on stdin
+ * and answers {"Username", "Secret"}; else the "auths" entry (base64
+ * "user:password" in "auth"); else none. They are looked up once per client
+ * and registry, on the first request that needs them. A helper that is
+ * missing, fails, times out or answers nonsense is GS_EINFRA naming the
+ * helper; no message holds a secret.
  *
  * Ownership: a registry_client owns copies of its options and a token cache;
  * registry_client_free() frees them. Out-parameters (char **) receive newly

@@ -265,6 +265,36 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
+/* A pipe already holding p->input, its write end closed: the child's stdin. */
+static int input_pipe(const struct process *p, const char *name, int *in_fd)
+{
+	int fds[2];
+	size_t done = 0;
+	char eb[128];
+
+	if (p->input_len > PROCESS_INPUT_MAX)
+		return error_set("cannot run '%s': %zu bytes of input, more than %d", name,
+				 p->input_len, PROCESS_INPUT_MAX);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return error_set("cannot run '%s': %s", name, errstr(errno, eb, sizeof(eb)));
+	while (done < p->input_len) {
+		ssize_t n = write(fds[1], p->input + done, p->input_len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error_set("cannot run '%s': %s", name, errstr(errno, eb, sizeof(eb)));
+			close(fds[0]);
+			close(fds[1]);
+			return GS_ERR;
+		}
+		done += (size_t)n;
+	}
+	close(fds[1]);
+	*in_fd = fds[0];
+	return 0;
+}
+
 int process_start(struct process *p)
 {
 	int ret = 0;
@@ -292,7 +322,11 @@ int process_start(struct process *p)
 				 errstr(ENOENT, eb, sizeof(eb)));
 		goto done;
 	}
-	if (p->stdin_null && (in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+	if (p->input) {
+		ret = input_pipe(p, name, &in_fd);
+		if (ret < 0)
+			goto done;
+	} else if (p->stdin_null && (in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		ret = error_set("cannot open '/dev/null': %s", errstr(errno, eb, sizeof(eb)));
 		goto done;
 	}

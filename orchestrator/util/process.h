@@ -39,6 +39,8 @@ enum process_output {
 
 /* Captured output is kept up to this many bytes by default. */
 #define PROCESS_OUTPUT_CAP (16u << 20)
+/* The most bytes of `input` a child may be given (one pipe buffer is never less). */
+#define PROCESS_INPUT_MAX 4096
 /* Default wait between SIGTERM and SIGKILL when a child is terminated. */
 #define PROCESS_GRACE_MS 5000
 
@@ -56,6 +58,11 @@ struct process {
 	struct vec env;	 /* owned "K=V" (set) or "K" (unset), applied to a copy of environ */
 	const char *cwd; /* borrowed; NULL: the parent's */
 	int stdin_null;	 /* 1: stdin is /dev/null; 0: the parent's */
+	/* Borrowed; non-NULL: stdin is a pipe holding these `input_len` bytes, then end of
+	 * file (a credential helper's question). At most PROCESS_INPUT_MAX: they are
+	 * written before the child starts, into the pipe's buffer. */
+	const char *input;
+	size_t input_len;
 	enum process_output output;
 	const char *output_path; /* borrowed; PROCESS_OUTPUT_FILE only, opened O_APPEND */
 	size_t output_cap; /* PROCESS_OUTPUT_CAPTURE: bytes kept (default PROCESS_OUTPUT_CAP) */

@@ -3,6 +3,7 @@
 # the registry with its inputs label, the devel fixture compiling CUDA, and an idempotent
 # rerun of up.sh that does no work.
 # Brings the infra up first when no engine answers (tests/integration/lib.sh).
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 set -o pipefail
 
@@ -12,7 +13,11 @@ fail() { notok "$*"; it_done; }
 it_require_infra "infra: engine, registries, fixtures"
 
 engine_up 5 || fail "engine does not answer"
-[ "$(dk version --format '{{.Server.Version}}')" != "" ] && ok "engine $(dk version --format '{{.Server.Version}}') ($(dk info --format '{{.Driver}}'))"
+server="$(dk version --format '{{.Server.Version}}' 2>&1)" || server=""
+[ -n "$server" ] || fail "engine: no server version"
+driver="$(dk info --format '{{.Driver}}' 2>&1)" || driver=""
+[ -n "$driver" ] || fail "engine: no storage driver"
+ok "engine $server ($driver)"
 
 code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$@"; }
 [ "$(code "http://$GPUSLIM_REGISTRY/v2/")" = 200 ] || fail "$GPUSLIM_REGISTRY /v2/ not 200"

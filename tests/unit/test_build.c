@@ -742,7 +742,7 @@ static void test_cli(struct fixture *f)
 	int code;
 
 	if (access(exe, X_OK) < 0) {
-		printf("# skipping the CLI checks: %s is not built\n", exe);
+		SKIP("the CLI checks: %s is not built", exe);
 		free(exe);
 		free(report);
 		return;

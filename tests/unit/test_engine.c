@@ -1,7 +1,6 @@
 /*
  * Engine detection against fake docker clients (tests/fake/docker-*) put
- * alone on PATH, then one real detection when /usr/bin/docker and a running
- * engine exist.
+ * alone on PATH. The real detection is tests/integration/engine_real.c's.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -390,42 +389,6 @@ static void test_image_queries_fake(void)
 	reset_env();
 }
 
-/* The machine's own client and engine, when they are there. */
-static void test_real(void)
-{
-	struct engine e;
-	char *d, *id = NULL;
-	int rc;
-
-	reset_env();
-	setenv("PATH", saved_path, 1);
-	if (access("/usr/bin/docker", X_OK)) {
-		printf("# skip real detection: no /usr/bin/docker\n");
-		return;
-	}
-	rc = detect(&e, NULL, NULL);
-	if (rc == GS_EINFRA && strstr(error_last(), "no Docker engine answers")) {
-		printf("# skip real detection: %s\n", error_last());
-		engine_release(&e);
-		return;
-	}
-	CHECK(rc == 0, "real detection works (%s)", error_last());
-	d = rc == 0 ? engine_describe(&e) : xstrdup("");
-	printf("# %s\n", d);
-	for (size_t i = 0; i < e.notes.nr; i++)
-		printf("#   passed over %s\n", (char *)e.notes.items[i]);
-	CHECK(rc == 0 && (e.buildx_available || e.backend == ENGINE_BUILDKIT),
-	      "the real engine builds with BuildKit");
-	if (rc == 0 && !e.buildx_available)
-		CHECK(access("/usr/local/bin/docker", X_OK) ||
-			  strcmp(e.docker, "/usr/local/bin/docker"),
-		      "the buildx-less /usr/local/bin/docker is not chosen");
-	CHECK(rc == 0 && engine_image_id(&e, "gpuslim-no-such/image:none", &id) == GS_ENOTFOUND,
-	      "the real engine: an absent image is GS_ENOTFOUND");
-	free(d);
-	engine_release(&e);
-}
-
 int main(void)
 {
 	long long t0 = ms_now();
@@ -442,7 +405,6 @@ int main(void)
 	test_no_engine();
 	test_build_argv();
 	test_image_queries_fake();
-	test_real();
 
 	{
 		struct process p;

@@ -1,9 +1,8 @@
 /*
  * Reading images from every source: synthetic docker-save archives and OCI
  * layouts made by tests/fake/image_tars.py (plain, gzip, zstd layers;
- * hostile tars), then a real 3-layer image built on the engine and read
- * through the engine, a docker-save file, both registries and an OCI
- * layout, which must all agree.
+ * hostile tars). No engine: a real image through the engine, a docker-save
+ * file, both registries and an OCI layout is tests/integration/engine_real.c.
  *
  *   build/tests/test_image                run the tests
  *   build/tests/test_image --list IMAGE   list every entry (for timing)
@@ -317,7 +316,7 @@ static void test_same_everywhere(const char *save, const char *what)
 		struct image *img = NULL;
 
 		if (!strcmp(comps[i], "zstd") && access("/usr/bin/zstd", X_OK)) {
-			printf("# skip zstd: no /usr/bin/zstd\n");
+			SKIP("zstd: no /usr/bin/zstd");
 			continue;
 		}
 		dir = xstrfmt("%s/oci-%s-%s", tmp, what, comps[i]);
@@ -521,183 +520,6 @@ static void test_nothing_written(const char *empty)
 	CHECK(d && !files, "the working directory of the reads is still empty");
 	for (size_t i = 0; i < sizeof(never) / sizeof(*never); i++)
 		CHECK(access(never[i], F_OK) && errno == ENOENT, "'%s' was not created", never[i]);
-}
-
-static int engine_answers(const char *docker)
-{
-	return !run(NULL, docker, "version", "--format", "{{.Server.Version}}", NULL);
-}
-
-/* A real image, built on the engine, through every source. */
-static void test_real_image(void)
-{
-	const char *docker =
-	    getenv("GPUSLIM_DOCKER") ? getenv("GPUSLIM_DOCKER") : "/usr/bin/docker";
-	const char *base = "127.0.0.1:5000/gpuslim-fixtures/debian:12-minbase";
-	/* per process: test runs of other checkouts share the engine */
-	char *tag = xstrfmt("gpuslim-test/image-read:%d", (int)getpid());
-	char *pushed = xstrfmt("127.0.0.1:5000/%s", tag);
-	char *pushed_auth = xstrfmt("127.0.0.1:5001/%s", tag);
-	char *ctx = path_in(tmp, "ctx"), *df, *save, *cfg, *err = NULL, *ref = NULL, *got;
-	struct image_opts o = {0};
-	struct collect c;
-	int code;
-
-	if (access(docker, X_OK) || !engine_answers(docker)) {
-		printf("# skip real image: no engine answers through '%s'\n", docker);
-		goto skip;
-	}
-	if (run(NULL, docker, "image", "inspect", base, NULL) &&
-	    run(NULL, docker, "pull", base, NULL)) {
-		printf("# skip real image: no '%s'\n", base);
-		goto skip;
-	}
-	fs_mkdir_p(ctx, 0755);
-	df = path_in(ctx, "Dockerfile");
-	{
-		const char *text =
-		    "FROM 127.0.0.1:5000/gpuslim-fixtures/debian:12-minbase\n"
-		    "RUN echo one > /etc/gs-one && rm /etc/issue && mkdir -p /opt/d && "
-		    "echo old > /opt/d/old && ln -s gs-one /etc/gs-link\n"
-		    "RUN echo two > /etc/gs-one && rm -rf /opt/d && mkdir /opt/d && echo new > "
-		    "/opt/d/new\n"
-		    "COPY f /etc/gs-copied\n";
-		char *f = path_in(ctx, "f");
-
-		fs_write_atomic(df, text, strlen(text));
-		fs_write_atomic(f, "copied\n", 7);
-		free(f);
-	}
-	CHECK(!run(ctx, docker, "build", "-q", "-t", tag, ".", NULL), "real: image built");
-
-	/* engine */
-	o.source = IMAGE_SOURCE_ENGINE;
-	o.docker = docker;
-	collect_init(&c);
-	ref = read_image(tag, &o, &code, &err, &c);
-	CHECK(ref != NULL, "real: read from the engine (%s)", err ? err : "ok");
-	CHECK(ref && strstr(ref, "whiteout etc/issue ") && strstr(ref, "opaque opt/d ") &&
-		  strstr(ref, "file etc/gs-one 4 644 = 74776f0a") &&
-		  strstr(ref, "symlink etc/gs-link 0 777 -> gs-one") &&
-		  strstr(ref, "file etc/gs-copied 7 644 = 636f706965640a"),
-	      "real: whiteout, opaque dir, overwritten file, symlink and copy seen");
-	CHECK_STR(c.repo_tag, tag, "real: engine repo tag");
-	collect_release(&c);
-	free(err);
-	if (!ref)
-		goto done;
-
-	/* the engine source stops docker save cleanly when the visitor stops */
-	collect_init(&c);
-	c.stop_at = 10;
-	got = read_image(tag, &o, &code, &err, &c);
-	CHECK(!got && code == GS_ERR, "real: engine read stopped by the visitor (%s)", err);
-	collect_release(&c);
-	free(err);
-	free(got);
-
-	/* archive: docker save -o */
-	save = path_in(tmp, "real.tar");
-	CHECK(!run(NULL, docker, "save", "-o", save, tag, NULL), "real: docker save -o");
-	o.source = IMAGE_SOURCE_AUTO;
-	collect_init(&c);
-	got = read_image(save, &o, &code, &err, &c);
-	CHECK(got && !strcmp(got, ref), "real: docker-save archive reads as the engine (%s)",
-	      err ? err : "ok");
-	collect_release(&c);
-	free(err);
-	free(got);
-	test_same_everywhere(save, "real");
-
-	/* registry, open */
-	CHECK(!run(NULL, docker, "tag", tag, pushed, NULL) &&
-		  !run(NULL, docker, "push", pushed, NULL),
-	      "real: pushed to 127.0.0.1:5000");
-	o.source = IMAGE_SOURCE_REGISTRY;
-	collect_init(&c);
-	got = read_image(pushed, &o, &code, &err, &c);
-	CHECK(got && !strcmp(got, ref), "real: registry 127.0.0.1:5000 reads as the engine (%s)",
-	      err ? err : "ok");
-	CHECK(c.meta_before_layers, "real: registry meta before the layers");
-	collect_release(&c);
-	free(err);
-	free(got);
-
-	/* registry with credentials */
-	cfg = path_in(tmp, "docker-config");
-	fs_mkdir_p(cfg, 0700);
-	if (!run(NULL, docker, "--config", cfg, "login", "-u", "gpuslim", "-p", "gpuslim-test",
-		 "127.0.0.1:5001", NULL) &&
-	    !run(NULL, docker, "tag", tag, pushed_auth, NULL) &&
-	    !run(NULL, docker, "--config", cfg, "push", pushed_auth, NULL)) {
-		struct registry_opts ro = {0};
-		struct registry_client *rc;
-		struct image *img = NULL;
-
-		ro.username = "gpuslim";
-		ro.password = "gpuslim-test";
-		ro.docker_config = tmp; /* no config.json there */
-		rc = registry_client_new(&ro);
-		o.registry = rc;
-		collect_init(&c);
-		got = read_image(pushed_auth, &o, &code, &err, &c);
-		CHECK(got && !strcmp(got, ref),
-		      "real: registry 127.0.0.1:5001 with credentials (%s)", err ? err : "ok");
-		collect_release(&c);
-		free(err);
-		free(got);
-		if (!image_open(pushed_auth, &o, &img) && !image_walk(img, NULL)) {
-			const struct image_layer *l = image_get_layer(img, 0);
-
-			CHECK(l && l->compressed_size > 0 && l->compressed_size < l->size &&
-				  l->media_type && strstr(l->media_type, "gzip"),
-			      "real: registry layers have compressed sizes and media types");
-		}
-		image_close(img);
-		registry_client_free(rc);
-		o.registry = NULL;
-		ro.username = ro.password = NULL;
-		rc = registry_client_new(&ro);
-		o.registry = rc;
-		CHECK(image_open(pushed_auth, &o, &img) == GS_EINVAL,
-		      "real: 127.0.0.1:5001 without credentials refused: %s", error_last());
-		image_close(img);
-		registry_client_free(rc);
-		o.registry = NULL;
-		run(NULL, docker, "rmi", pushed_auth, NULL);
-	} else {
-		printf("# skip registry with credentials: cannot push to 127.0.0.1:5001\n");
-	}
-	free(cfg);
-
-	/* not found, per source */
-	{
-		struct image *img = NULL;
-
-		o.source = IMAGE_SOURCE_ENGINE;
-		CHECK(image_open("gpuslim-test/no-such-image:404", &o, &img) == GS_ENOTFOUND,
-		      "engine: absent image: %s", error_last());
-		o.source = IMAGE_SOURCE_REGISTRY;
-		CHECK(image_open("127.0.0.1:5000/gpuslim-test/no-such-image:404", &o, &img) ==
-			  GS_ENOTFOUND,
-		      "registry: absent image: %s", error_last());
-		o.source = IMAGE_SOURCE_AUTO;
-		CHECK(image_open("127.0.0.1:5000/gpuslim-test/no-such-image:404", &o, &img) ==
-			  GS_ENOTFOUND,
-		      "auto: absent everywhere: %s", error_last());
-	}
-	run(NULL, docker, "rmi", pushed, NULL);
-	unlink(save);
-	free(save);
-done:
-	run(NULL, docker, "rmi", tag, NULL);
-	free(ref);
-	free(df);
-skip:
-	free(ctx);
-	free(tag);
-	free(pushed);
-	free(pushed_auth);
 }
 
 /* ---- issue 7: layouts of other tools, tags, platforms, endless blobs ---- */
@@ -1176,7 +998,6 @@ int main(int argc, char **argv)
 		free(empty);
 		free(cwd);
 	}
-	test_real_image();
 	{
 		char *small = path_in(tars, "small.tar"), *other = path_in(tars, "opaque-root.tar");
 

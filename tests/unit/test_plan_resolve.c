@@ -1,9 +1,8 @@
 /*
  * plan_resolve_images() against tests/fake/registry_tags.py, a registry
- * whose tags each check writes, and once against the machine's fixture
- * registry on 127.0.0.1:5000 through `./gpuslim plan --resolve --json`
- * (skipped when it or the engine does not answer). Run from the
- * repository root: the built-in plugins are ./plugins.
+ * whose tags each check writes (the machine's fixture registry is
+ * tests/integration/test_engine_real.sh's). Run from the repository root:
+ * the built-in plugins are ./plugins.
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -394,92 +393,6 @@ static void test_infra(void)
 	free(yaml);
 }
 
-/* ---- the machine's fixture registry ---------------------------------- */
-
-static int run_capture(struct process *p, int timeout_ms)
-{
-	struct process_result r;
-
-	p->stdin_null = 1;
-	return process_run(p, timeout_ms, &r) == 0 && r.exited && r.exit_code == 0;
-}
-
-/* The RepoDigests entry of `ref` for its registry, from the engine. */
-static char *engine_digest(const char *docker, const char *ref)
-{
-	struct process p;
-	char *line, *save = NULL, *found = NULL, *repo = xstrndup(ref, strrchr(ref, ':') - ref);
-
-	process_init(&p);
-	vec_pushstr(&p.argv, docker);
-	vec_pushstr(&p.argv, "image");
-	vec_pushstr(&p.argv, "inspect");
-	vec_pushstr(&p.argv, "--format");
-	vec_pushstr(&p.argv, "{{range .RepoDigests}}{{println .}}{{end}}");
-	vec_pushstr(&p.argv, ref);
-	p.output = PROCESS_OUTPUT_CAPTURE;
-	if (run_capture(&p, 30000))
-		for (line = strtok_r(p.out.buf, "\n", &save); line && !found;
-		     line = strtok_r(NULL, "\n", &save))
-			if (starts_with(line, repo) && line[strlen(repo)] == '@')
-				found = xstrdup(line + strlen(repo) + 1);
-	process_release(&p);
-	free(repo);
-	return found;
-}
-
-static void test_fixtures(void)
-{
-	const char *docker =
-	    getenv("GPUSLIM_DOCKER") ? getenv("GPUSLIM_DOCKER") : "/usr/bin/docker";
-	struct registry_client *c = client();
-	struct process p;
-	json_t *doc = NULL, *cell;
-	char *d = NULL;
-	int rc = registry_resolve_digest(c, "127.0.0.1:5000", "gpuslim-fixtures/cuda",
-					 "13.0.2-base-debian12", &d, NULL);
-
-	registry_client_free(c);
-	free(d);
-	if (rc < 0) {
-		printf("# skip fixtures: 127.0.0.1:5000 has no gpuslim-fixtures/cuda:13.0.2 (%s)\n",
-		       error_last());
-		return;
-	}
-	if (access(docker, X_OK) || access("./gpuslim", X_OK)) {
-		printf("# skip fixtures: no %s or no ./gpuslim\n", docker);
-		return;
-	}
-	process_init(&p);
-	vec_pushstr(&p.argv, "./gpuslim");
-	vec_pushstr(&p.argv, "plan");
-	vec_pushstr(&p.argv, "recipes/cuda-vadd/gpuslim.yaml");
-	vec_pushstr(&p.argv, "--resolve");
-	vec_pushstr(&p.argv, "--json");
-	p.output = PROCESS_OUTPUT_CAPTURE;
-	CHECK(run_capture(&p, 60000), "gpuslim plan recipes/cuda-vadd --resolve --json succeeds");
-	doc = json_loads(p.out.buf ? p.out.buf : "", 0, NULL);
-	cell = json_array_get(json_object_get(doc, "cells"), 0);
-	CHECK(cell != NULL, "it prints a plan");
-	for (int i = 0; cell && i < 2; i++) {
-		json_t *img = json_object_get(cell, i ? "final" : "builder");
-		const char *ref = json_string_value(json_object_get(img, "ref"));
-		const char *got = json_string_value(json_object_get(img, "digest"));
-		char *want = ref ? engine_digest(docker, ref) : NULL;
-
-		if (!want)
-			printf("# skip fixtures %s: the engine has no RepoDigests for it\n",
-			       ref ? ref : "?");
-		else
-			CHECK_STR(got, want,
-				  i ? "final digest is the engine's RepoDigest"
-				    : "builder digest is the engine's RepoDigest");
-		free(want);
-	}
-	json_decref(doc);
-	process_release(&p);
-}
-
 int main(void)
 {
 	struct process fake;
@@ -509,7 +422,6 @@ int main(void)
 		test_infra();
 	}
 	process_release(&fake);
-	test_fixtures();
 	{
 		struct process p;
 		struct process_result r;

@@ -141,6 +141,37 @@ static void test_capture(void)
 	process_release(&p);
 }
 
+/* `input`: the child's stdin holds these bytes, then ends; too many is refused. */
+static void test_input(void)
+{
+	static char big[PROCESS_INPUT_MAX + 1];
+	struct process p;
+	struct process_result r;
+
+	fake_args(&p, "stdin", NULL);
+	p.input = "127.0.0.1:5001";
+	p.input_len = strlen(p.input);
+	CHECK(process_run(&p, 5000, &r) == 0 && r.exit_code == 0, "a child given input runs");
+	CHECK_STR(p.out.buf, "stdin 14\n", "it reads the input, then end of file");
+	process_release(&p);
+
+	memset(big, 'x', sizeof(big));
+	fake_args(&p, "stdin", NULL);
+	p.input = big;
+	p.input_len = PROCESS_INPUT_MAX;
+	CHECK(process_run(&p, 5000, &r) == 0 && !strcmp(p.out.buf, "stdin 4096\n"),
+	      "PROCESS_INPUT_MAX bytes of input: %s", p.out.buf);
+	process_release(&p);
+
+	fake_args(&p, "stdin", NULL);
+	p.input = big;
+	p.input_len = sizeof(big);
+	CHECK(process_start(&p) < 0 && p.pid < 0, "more input than PROCESS_INPUT_MAX: no child");
+	CHECK(strstr(error_last(), "4097 bytes of input, more than 4096") != NULL,
+	      "its message: %s", error_last());
+	process_release(&p);
+}
+
 static void test_env_cwd(void)
 {
 	struct process p;
@@ -402,6 +433,7 @@ int main(void)
 	test_exit_and_signal();
 	test_exec_failure();
 	test_capture();
+	test_input();
 	test_env_cwd();
 	test_lines_and_file();
 	test_timeout_group();
