@@ -1,0 +1,419 @@
+/*
+ * The closure: every DT_NEEDED (and dlopen rule) resolved as ld.so would
+ * resolve it in the final tree: the file's RPATH/RUNPATH ($ORIGIN), an
+ * executable's inherited RPATH, LD_LIBRARY_PATH, ld.so.conf and its
+ * includes, the default directories (core/analyze_private.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analyze_private.h"
+#include "util/strbuf.h"
+
+#define AN_MISSING_CAP 500
+
+struct search {
+	struct analysis *an;
+	uint32_t *dirs; /* resolved default directories */
+	size_t dirs_nr, dirs_alloc;
+	struct u32map cache; /* needed -> 1 found, 0 missing (default dirs) */
+	/* Executables with a DT_RPATH and no DT_RUNPATH: ld.so searches their RPATH
+	 * for every library of the process that has no RUNPATH of its own. */
+	const struct elf_file *rpath_exes;
+	size_t rpath_exes_nr;
+};
+
+static void search_add_dir(struct search *s, const char *dir)
+{
+	uint32_t d;
+
+	if (!*dir)
+		return;
+	d = fsi_resolve(&s->an->fsi, FSI_ROOT, dir, 1);
+	if (d == FSI_NONE || fsi_node(&s->an->fsi, d)->type != FSI_DIR)
+		return;
+	for (size_t i = 0; i < s->dirs_nr; i++)
+		if (s->dirs[i] == d)
+			return;
+	if (s->dirs_nr == s->dirs_alloc) {
+		s->dirs_alloc = s->dirs_alloc ? s->dirs_alloc * 2 : 16;
+		s->dirs = xrealloc(s->dirs, s->dirs_alloc * sizeof(*s->dirs));
+	}
+	s->dirs[s->dirs_nr++] = d;
+}
+
+static void search_add_list(struct search *s, const char *list, char sep)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchrnul(p, sep);
+
+		strbuf_reset(&sb);
+		strbuf_add(&sb, p, (size_t)(end - p));
+		strbuf_rtrim(&sb);
+		search_add_dir(s, sb.buf);
+		p = *end ? end + 1 : end;
+	}
+	strbuf_release(&sb);
+}
+
+static const char *visible_text(struct analysis *an, uint32_t id)
+{
+	struct fsi_node *nd;
+
+	if (id == FSI_NONE)
+		return NULL;
+	nd = fsi_node(&an->fsi, id);
+	if (nd->type != FSI_FILE || nd->data == FSI_NONE || an->contents[nd->data].kind != C_TEXT)
+		return NULL;
+	return an->contents[nd->data].u.text;
+}
+
+/* ld.so.conf: directories, and "include GLOB" of files (only /etc/ld.so.conf
+ * and *.conf files with "ld.so.conf" in their path had their text kept). */
+static void search_add_ldconf(struct search *s, const char *text, int depth)
+{
+	struct strbuf line = STRBUF_INIT;
+
+	for (const char *p = text; p && *p && depth < 4;) {
+		const char *end = strchrnul(p, '\n');
+		char *hash;
+
+		strbuf_reset(&line);
+		strbuf_add(&line, p, (size_t)(end - p));
+		if ((hash = strchr(line.buf, '#')))
+			strbuf_setlen(&line, (size_t)(hash - line.buf));
+		strbuf_rtrim(&line);
+		{
+			const char *l = line.buf + strspn(line.buf, " \t");
+
+			if (!strncmp(l, "include", 7) && (l[7] == ' ' || l[7] == '\t')) {
+				const char *glob = l + 8 + strspn(l + 8, " \t");
+				const char *slash = strrchr(glob, '/');
+				char *dir = slash ? xstrndup(glob, (size_t)(slash - glob))
+						  : xstrdup("/etc");
+				uint32_t d = fsi_resolve(&s->an->fsi, FSI_ROOT, dir, 1);
+
+				for (uint32_t c = d != FSI_NONE ? fsi_node(&s->an->fsi, d)->child
+								: FSI_NONE;
+				     c != FSI_NONE; c = fsi_node(&s->an->fsi, c)->sibling) {
+					const char *txt = visible_text(s->an, c);
+
+					if (txt &&
+					    glob_match(slash ? slash + 1 : glob,
+						       fsi_str(&s->an->fsi,
+							       fsi_node(&s->an->fsi, c)->name)))
+						search_add_ldconf(s, txt, depth + 1);
+				}
+				free(dir);
+			} else if (*l == '/') {
+				search_add_dir(s, l);
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	strbuf_release(&line);
+}
+
+/* The regular file `needed` names in `dir` (through symlinks), or FSI_NONE. */
+static uint32_t file_in(struct analysis *an, uint32_t dir, const char *needed)
+{
+	uint32_t f = fsi_resolve(&an->fsi, dir, needed, 1);
+
+	return f != FSI_NONE && fsi_node(&an->fsi, f)->type == FSI_FILE ? f : FSI_NONE;
+}
+
+static int found_in(struct analysis *an, uint32_t dir, const char *needed)
+{
+	return file_in(an, dir, needed) != FSI_NONE;
+}
+
+static int search_default(struct search *s, uint32_t needed)
+{
+	uint32_t *slot = map_slot(&s->cache, needed, 1);
+
+	if (*slot == FSI_NONE) {
+		*slot = 0;
+		for (size_t i = 0; i < s->dirs_nr && !*slot; i++)
+			if (found_in(s->an, s->dirs[i], fsi_str(&s->an->fsi, needed)))
+				*slot = 1;
+	}
+	return (int)*slot;
+}
+
+/* Through the file's own RPATH/RUNPATH ($ORIGIN = its directory): the file
+ * found, or FSI_NONE. */
+static uint32_t search_paths(struct analysis *an, uint32_t file, const char *paths,
+			     const char *needed)
+{
+	struct strbuf dir = STRBUF_INIT, origin = STRBUF_INIT, one = STRBUF_INIT;
+	uint32_t found = FSI_NONE;
+
+	fsi_path(&an->fsi, fsi_node(&an->fsi, file)->parent, &origin);
+	for (const char *p = paths; p && *p && found == FSI_NONE;) {
+		const char *end = strchrnul(p, ':');
+
+		strbuf_reset(&one);
+		strbuf_add(&one, p, (size_t)(end - p));
+		strbuf_reset(&dir);
+		for (const char *q = one.buf; *q;) {
+			if (!strncmp(q, "$ORIGIN", 7)) {
+				strbuf_addstr(&dir, origin.buf);
+				q += 7;
+			} else if (!strncmp(q, "${ORIGIN}", 9)) {
+				strbuf_addstr(&dir, origin.buf);
+				q += 9;
+			} else if (!strncmp(q, "$LIB", 4) || !strncmp(q, "${LIB}", 6)) {
+				strbuf_addstr(&dir, "lib64");
+				q += q[1] == '{' ? 6 : 4;
+			} else if (!strncmp(q, "$PLATFORM", 9) || !strncmp(q, "${PLATFORM}", 11)) {
+				strbuf_addstr(&dir, "x86_64");
+				q += q[1] == '{' ? 11 : 9;
+			} else {
+				strbuf_addch(&dir, *q++);
+			}
+		}
+		if (dir.len) {
+			uint32_t d = fsi_resolve(&an->fsi, FSI_ROOT, dir.buf, 1);
+
+			if (d != FSI_NONE && fsi_node(&an->fsi, d)->type == FSI_DIR)
+				found = file_in(an, d, needed);
+		}
+		p = *end ? end + 1 : end;
+	}
+	strbuf_release(&dir);
+	strbuf_release(&origin);
+	strbuf_release(&one);
+	return found;
+}
+
+/*
+ * A library without RUNPATH also searches the RPATH of the executable that
+ * loads it (when that executable has no RUNPATH). The closure is checked per
+ * file, not per process, so "loads it" is approximated: the executable's RPATH
+ * finds the library itself, by its soname or its file name. This is the
+ * bundled-libraries layout (bin/app with RPATH $ORIGIN/../lib, lib/liba.so
+ * needing lib/libb.so with no RPATH of its own), which works at run time.
+ */
+static int inherited_rpath(struct search *s, uint32_t file, const struct elf_rec *er,
+			   const char *needed)
+{
+	struct analysis *an = s->an;
+	const char *self = er->soname ? fsi_str(&an->fsi, er->soname)
+				      : fsi_str(&an->fsi, fsi_node(&an->fsi, file)->name);
+
+	for (size_t i = 0; i < s->rpath_exes_nr; i++) {
+		const struct elf_file *x = &s->rpath_exes[i];
+		const char *rpath = fsi_str(&an->fsi, x->er->rpath);
+		uint32_t f;
+
+		if (x->node == file || (f = search_paths(an, x->node, rpath, self)) == FSI_NONE)
+			continue;
+		/* That very file, by name or as another hard link of it. */
+		if ((f == file ||
+		     fsi_node(&an->fsi, f)->inode == fsi_node(&an->fsi, file)->inode) &&
+		    search_paths(an, x->node, rpath, needed) != FSI_NONE)
+			return 1;
+	}
+	return 0;
+}
+
+static int resolvable(struct search *s, uint32_t file, const struct elf_rec *er, uint32_t needed,
+		      int same_dir)
+{
+	struct analysis *an = s->an;
+	const char *n = fsi_str(&an->fsi, needed);
+
+	if (strchr(n, '/'))
+		return found_in(an, fsi_node(&an->fsi, file)->parent, n);
+	if (same_dir && found_in(an, fsi_node(&an->fsi, file)->parent, n))
+		return 1;
+	if (er->rpath && !er->runpath &&
+	    search_paths(an, file, fsi_str(&an->fsi, er->rpath), n) != FSI_NONE)
+		return 1;
+	if (er->runpath && search_paths(an, file, fsi_str(&an->fsi, er->runpath), n) != FSI_NONE)
+		return 1;
+	if (search_default(s, needed))
+		return 1;
+	return !er->runpath && inherited_rpath(s, file, er, n);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_t *findings,
+			size_t *missing_nr)
+{
+	const struct knowledge *kb = an->opts->kb;
+	struct search s = {an, NULL, 0, 0, {0}, NULL, 0};
+	struct elf_file *rpath_exes = xcalloc(t->elves_nr + 1, sizeof(*rpath_exes));
+	json_t *missing = json_array(), *driver = json_array(), *obj;
+	struct u32map driver_seen, soname_at, missing_by_needed;
+	const char *cuda = an_config_env(cfg, "CUDA_VERSION");
+	char major[16] = "", minor[16] = "";
+	uint64_t checked = 0;
+	struct strbuf path = STRBUF_INIT;
+
+	map_init(&s.cache);
+	map_init(&driver_seen);
+	map_init(&soname_at);
+	map_init(&missing_by_needed);
+	search_add_list(&s, an_config_env(cfg, "LD_LIBRARY_PATH"), ':');
+	{
+		const char *conf =
+		    visible_text(an, fsi_lookup(&an->fsi, FSI_ROOT, "etc/ld.so.conf", 0));
+
+		if (conf)
+			search_add_ldconf(&s, conf, 0);
+		else
+			search_add_ldconf(&s, "include /etc/ld.so.conf.d/*.conf", 0);
+	}
+	search_add_list(
+	    &s, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:/lib:/usr/lib",
+	    ':');
+
+	for (size_t i = 0; i < t->elves_nr; i++) {
+		const struct elf_rec *er = t->elves[i].er;
+
+		if (er->interp && er->rpath && !er->runpath)
+			rpath_exes[s.rpath_exes_nr++] = t->elves[i];
+	}
+	s.rpath_exes = rpath_exes;
+	for (size_t i = 0; i < t->elves_nr; i++)
+		if (t->elves[i].er->soname) {
+			uint32_t *slot = map_slot(&soname_at, t->elves[i].er->soname, 1);
+
+			if (*slot == FSI_NONE)
+				*slot = (uint32_t)i;
+		}
+
+	*missing_nr = 0;
+#define ADD_MISSING(file, needed_str, via)                                                         \
+	do {                                                                                       \
+		(*missing_nr)++;                                                                   \
+		if (json_array_size(missing) < AN_MISSING_CAP) {                                   \
+			fsi_path(&an->fsi, file, &path);                                           \
+			json_array_append_new(missing,                                             \
+					      json_pack("{s:s,s:s,s:s}", "file", path.buf,         \
+							"needed", needed_str, "via", via));        \
+		}                                                                                  \
+	} while (0)
+
+	for (size_t i = 0; i < t->elves_nr; i++) {
+		const struct elf_rec *er = t->elves[i].er;
+
+		if (!er->needed_nr)
+			continue;
+		checked++;
+		for (uint32_t k = 0; k < er->needed_nr; k++) {
+			const char *n = fsi_str(&an->fsi, er->needed[k]);
+
+			if (kb && any_glob(&kb->driver_sonames, n)) {
+				uint32_t *slot = map_slot(&driver_seen, er->needed[k], 1);
+
+				if (*slot == FSI_NONE) {
+					*slot = 1;
+					json_array_append_new(driver, json_string(n));
+				}
+				continue;
+			}
+			if (!resolvable(&s, t->elves[i].node, er, er->needed[k], 0)) {
+				uint32_t *slot = map_slot(&missing_by_needed, er->needed[k], 1);
+
+				if (*slot == FSI_NONE)
+					*slot = 0;
+				(*slot)++;
+				ADD_MISSING(t->elves[i].node, n, "DT_NEEDED");
+			}
+		}
+	}
+	/* dlopen rules: a library that is there must find what it loads. */
+	if (cuda) {
+		int ma, mi, pa;
+
+		if (kb_parse_version(cuda, &ma, &mi, &pa) == 0) {
+			snprintf(major, sizeof(major), "%d", ma);
+			snprintf(minor, sizeof(minor), "%d", mi);
+		}
+	}
+	for (size_t r = 0; kb && r < kb->dlopen_nr; r++) {
+		static const char *const keys[] = {"cuda_major", "cuda_minor"};
+		const char *vals[] = {major, minor};
+		char *so = kb_expand(kb->dlopen[r].soname, keys, vals, 2);
+		uint32_t *slot;
+
+		if (strchr(so, '{') || (strchr(kb->dlopen[r].soname, '{') && !*major) ||
+		    !(slot = map_slot(&soname_at, an_intern_opt(an, so), 0))) {
+			free(so);
+			continue;
+		}
+		{
+			const struct elf_file *lib = &t->elves[*slot];
+
+			for (size_t l = 0; l < kb->dlopen[r].loads.nr; l++) {
+				char *load = kb_expand(kb->dlopen[r].loads.items[l], keys, vals, 2);
+				uint32_t lid = an_intern_opt(an, load);
+
+				if (!resolvable(&s, lib->node, lib->er, lid, 1))
+					ADD_MISSING(lib->node, load, "dlopen");
+				free(load);
+			}
+		}
+		free(so);
+	}
+#undef ADD_MISSING
+	/* One finding per missing soname. */
+	for (size_t i = 0; i < json_array_size(missing); i++) {
+		json_t *m = json_array_get(missing, i);
+		const char *needed = json_string_value(json_object_get(m, "needed"));
+		uint32_t nid = an_intern_opt(an, needed);
+		uint32_t *slot = map_slot(&missing_by_needed, nid, 1);
+		char *msg;
+
+		if (*slot == FSI_NONE - 1)
+			continue; /* already reported */
+		if (*slot == FSI_NONE || *slot <= 1)
+			msg = xstrfmt("'%s' needed by '%s' is not in the image (%s)", needed,
+				      json_string_value(json_object_get(m, "file")),
+				      json_string_value(json_object_get(m, "via")));
+		else
+			msg = xstrfmt("'%s' needed by '%s' and %u more file(s) is not in the image",
+				      needed, json_string_value(json_object_get(m, "file")),
+				      *slot - 1);
+		*slot = FSI_NONE - 1;
+		json_array_append_new(findings,
+				      json_pack("{s:s,s:s,s:s,s:O,s:n}", "rule", "missing-library",
+						"severity", "error", "message", msg, "path",
+						json_object_get(m, "file"), "bytes"));
+		free(msg);
+	}
+	{
+		size_t n = json_array_size(driver);
+		const char **names = xmalloc((n + 1) * sizeof(*names));
+		json_t *sorted = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			names[i] = json_string_value(json_array_get(driver, i));
+		qsort(names, n, sizeof(*names), cmp_str);
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(sorted, json_string(names[i]));
+		free(names);
+		json_decref(driver);
+		driver = sorted;
+	}
+	obj = json_pack("{s:I,s:o,s:o,s:O,s:O}", "checked_files", (json_int_t)checked, "missing",
+			missing, "driver_expected", driver, "driver_in_image", t->driver_in_image,
+			"dangling_interpreters", t->dangling);
+	map_release(&s.cache);
+	free(rpath_exes);
+	map_release(&driver_seen);
+	map_release(&soname_at);
+	map_release(&missing_by_needed);
+	free(s.dirs);
+	strbuf_release(&path);
+	return obj;
+}

@@ -1,0 +1,336 @@
+/*
+ * The walk over the final tree: what each visible file is (ELF, component,
+ * header, cache, tests, toolchain, interpreter link) and budgets.paths.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analyze_private.h"
+#include "util/strbuf.h"
+
+const char *const an_cache_kinds[] = {"apt-lists", "pip-cache", "uv-cache", "huggingface-cache",
+				      "pycache"};
+
+static int is_tool_name(const char *b)
+{
+	static const char *const tools[] = {
+	    "nvcc", "cicc",	"ptxas", "nvlink", "fatbinary", "cc1",	    "cc1plus", "cc1obj",
+	    "lto1", "collect2", "ld",	 "ld.bfd", "ld.gold",	"ld.lld",   "as",      "gcc",
+	    "g++",  "c++",	"cc",	 "clang",  "clang++",	"gfortran", NULL};
+	static const char *const globs[] = {"gcc-[0-9]*",	"g++-[0-9]*",
+					    "clang-[0-9]*",	"clang++-[0-9]*",
+					    "*-linux-gnu-gcc*", "*-linux-gnu-g++*",
+					    "*-linux-gnu-ld*",	"*-linux-gnu-as",
+					    "cpp-[0-9]*",	NULL};
+
+	for (size_t i = 0; tools[i]; i++)
+		if (!strcmp(b, tools[i]))
+			return 1;
+	for (size_t i = 0; globs[i]; i++)
+		if (glob_match(globs[i], b))
+			return 1;
+	return 0;
+}
+
+/* python, python3, python3.11, pypy3.10, perl5.36.0, ruby3.1, node, nodejs,
+ * java: a name and a version, never "python-policy.txt.gz" or "python3-config". */
+static int is_interpreter_name(const char *b)
+{
+	static const char *const stems[] = {"python", "pypy", "perl", "ruby", NULL};
+
+	if (!strcmp(b, "node") || !strcmp(b, "nodejs") || !strcmp(b, "java"))
+		return 1;
+	for (size_t i = 0; stems[i]; i++)
+		if (starts_with(b, stems[i])) {
+			const char *v = b + strlen(stems[i]);
+
+			return v[strspn(v, "0123456789.")] == '\0';
+		}
+	return 0;
+}
+
+/* Is the file at `path` ("/a/bin/python3", "a/bin/python3") an interpreter:
+ * named like one, in a bin/ directory? */
+static int is_interpreter_path(const char *path)
+{
+	const char *b = base_name(path);
+	size_t dir_len = (size_t)(b - path);
+
+	return is_interpreter_name(b) && dir_len >= 4 && !strncmp(b - 4, "bin/", 4) &&
+	       (dir_len == 4 || b[-5] == '/');
+}
+
+/* The component of a file name: index in kb->components, or -1. */
+static int component_of(const struct knowledge *kb, const char *b)
+{
+	for (size_t i = 0; kb && i < kb->components_nr; i++)
+		for (size_t j = 0; j < kb->components[i].patterns.nr; j++) {
+			const char *p = kb->components[i].patterns.items[j];
+
+			/* Cheap check of the literal head first. */
+			if (*p != '*' && *p != *b)
+				continue;
+			if (glob_match(p, b))
+				return (int)i;
+		}
+	return -1;
+}
+
+/* A directory named tests/test/examples below site-packages or dist-packages:
+ * its node, or FSI_NONE. */
+static uint32_t tests_dir_of(struct analysis *an, uint32_t id, const char *path)
+{
+	const char *site = strstr(path, "/site-packages/");
+	uint32_t found = FSI_NONE;
+
+	if (!site)
+		site = strstr(path, "/dist-packages/");
+	if (!site)
+		return FSI_NONE;
+	/* Walk up from the file; keep the outermost match below the site dir. */
+	for (uint32_t p = fsi_node(&an->fsi, id)->parent; p != FSI_NONE && p != FSI_ROOT;
+	     p = fsi_node(&an->fsi, p)->parent) {
+		const char *name = fsi_str(&an->fsi, fsi_node(&an->fsi, p)->name);
+
+		if (!strcmp(name, "site-packages") || !strcmp(name, "dist-packages"))
+			break;
+		if (!strcmp(name, "tests") || !strcmp(name, "test") || !strcmp(name, "examples"))
+			found = p;
+	}
+	return found;
+}
+
+/* budgets.paths: a visible regular file counts under every key its path
+ * contains; each name is a file, hardlinked content counts its bytes once. */
+static void tally_paths(struct tally *t, const struct inode *in, uint32_t inode, const char *path)
+{
+	for (size_t k = 0; k < t->path_keys_nr; k++) {
+		if (!strstr(path, t->path_keys[k]))
+			continue;
+		t->path_files[k]++;
+		if (in->nlink > 1) {
+			uint32_t *seen = map_slot(&t->path_inodes[k], inode, 1);
+
+			if (*seen != FSI_NONE)
+				continue;
+			*seen = 1;
+		}
+		t->path_bytes[k] += in->size;
+	}
+}
+
+static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const char *path)
+{
+	const struct knowledge *kb = an->opts->kb;
+	struct fsi_node *nd = fsi_node(&an->fsi, id);
+	struct inode *in = &an->inodes[nd->inode];
+	const char *b = base_name(path);
+	uint64_t size = in->size;
+	const struct content *c = nd->data != FSI_NONE ? &an->contents[nd->data] : NULL;
+	int first = !(in->counted & 1);
+	int comp;
+	uint32_t td;
+
+	tally_paths(t, in, nd->inode, path);
+	if (!first)
+		return; /* a second name of hardlinked content: counted once */
+	in->counted |= 1;
+	t->visible_bytes += size;
+	if (c && c->kind == C_ELF) {
+		t->elf_files++;
+		t->elf_bytes += size;
+		if (c->u.elf->unstripped) {
+			if (!t->unstripped_files)
+				t->first_unstripped = id;
+			t->unstripped_files++;
+			t->unstripped_bytes += size;
+		}
+		if (t->elves_nr == t->elves_alloc) {
+			t->elves_alloc = t->elves_alloc ? t->elves_alloc * 2 : 1024;
+			t->elves = xrealloc(t->elves, t->elves_alloc * sizeof(*t->elves));
+		}
+		t->elves[t->elves_nr++] = (struct elf_file){id, c->u.elf};
+		if (is_tool_name(b)) {
+			json_array_append_new(t->tools, json_pack("{s:s,s:I}", "path", path,
+								  "bytes", (json_int_t)size));
+			t->devel_tool_bytes += size;
+		}
+	}
+	if ((comp = component_of(kb, b)) >= 0) {
+		t->comp_bytes[comp] += size;
+		t->comp_files[comp]++;
+	}
+	if (strstr(path, "/include/")) {
+		if (!t->headers)
+			t->first_header = id;
+		t->headers++;
+		t->headers_bytes += size;
+	}
+	if (ends_with(b, ".a") && strlen(b) > 2) {
+		if (!t->statics)
+			t->first_static = id;
+		t->statics++;
+		t->statics_bytes += size;
+	}
+	{
+		int kind = -1;
+
+		if (starts_with(path, "/var/lib/apt/lists/") && strcmp(b, "lock"))
+			kind = 0;
+		else if (strstr(path, "/.cache/pip/"))
+			kind = 1;
+		else if (strstr(path, "/.cache/uv/"))
+			kind = 2;
+		else if (strstr(path, "/.cache/huggingface/"))
+			kind = 3;
+		else if (strstr(path, "/__pycache__/"))
+			kind = 4;
+		if (kind >= 0) {
+			t->cache_bytes[kind] += size;
+			t->cache_files[kind]++;
+		}
+	}
+	if ((td = tests_dir_of(an, id, path)) != FSI_NONE) {
+		uint32_t *slot = map_slot(&t->te_dirs, td, 1);
+
+		if (*slot == FSI_NONE) {
+			if (t->te_dirs_nr == t->te_dirs_alloc) {
+				t->te_dirs_alloc = t->te_dirs_alloc ? t->te_dirs_alloc * 2 : 64;
+				t->te_dir_bytes =
+				    xrealloc(t->te_dir_bytes, t->te_dirs_alloc * sizeof(uint64_t));
+				t->te_dir_nodes =
+				    xrealloc(t->te_dir_nodes, t->te_dirs_alloc * sizeof(uint32_t));
+			}
+			t->te_dir_bytes[t->te_dirs_nr] = 0;
+			t->te_dir_nodes[t->te_dirs_nr] = td;
+			*slot = t->te_dirs_nr++;
+		}
+		t->te_dir_bytes[*slot] += size;
+		t->te_files++;
+		t->te_bytes += size;
+	}
+	if (kb && any_glob(&kb->driver_sonames, b) && !strstr(path, "/stubs/"))
+		json_array_append_new(t->driver_in_image, json_pack("{s:s,s:I}", "path", path,
+								    "bytes", (json_int_t)size));
+}
+
+/*
+ * dangling-interpreter: a symlink that is an interpreter (bin/python3) or
+ * points to one (a venv's python -> /usr/bin/python3.11), whose final target
+ * is not there. Other dangling links (a doc link to a pruned file) are no
+ * interpreter and no finding.
+ */
+static void tally_symlink(struct analysis *an, struct tally *t, uint32_t id, const char *path)
+{
+	struct fsi_node *nd = fsi_node(&an->fsi, id);
+	const char *target = fsi_str(&an->fsi, nd->inode);
+	int interp = is_interpreter_path(path);
+
+	if (!interp && *target && is_interpreter_name(base_name(target))) {
+		/* The target's own directory, "../bin/python3" against the link's. */
+		struct strbuf dir = STRBUF_INIT, to = STRBUF_INIT;
+
+		strbuf_add(&dir, path, (size_t)(base_name(path) - path));
+		an_join_normalized(&to, dir.buf, target, strlen(target));
+		interp = is_interpreter_path(to.buf);
+		strbuf_release(&dir);
+		strbuf_release(&to);
+	}
+	if (interp && fsi_resolve(&an->fsi, nd->parent, target, 1) == FSI_NONE)
+		json_array_append_new(t->dangling,
+				      json_pack("{s:s,s:s}", "path", path, "target", target));
+}
+
+/* Depth-first over the visible tree, the path kept in one buffer. */
+void an_walk_tree(struct analysis *an, struct tally *t)
+{
+	struct strbuf path = STRBUF_INIT;
+	uint32_t *stack = NULL;
+	size_t *lens = NULL, sp = 0, alloc = 0;
+	uint32_t id = fsi_node(&an->fsi, FSI_ROOT)->child;
+
+	/* Each level: the sibling to visit next at that depth. */
+	for (;;) {
+		while (id != FSI_NONE) {
+			struct fsi_node *nd = fsi_node(&an->fsi, id);
+			size_t len = path.len;
+
+			if (nd->type == FSI_ABSENT) {
+				id = nd->sibling;
+				continue;
+			}
+			strbuf_addch(&path, '/');
+			strbuf_addstr(&path, fsi_str(&an->fsi, nd->name));
+			if (nd->type == FSI_DIR) {
+				if (sp == alloc) {
+					alloc = alloc ? alloc * 2 : 64;
+					stack = xrealloc(stack, alloc * sizeof(*stack));
+					lens = xrealloc(lens, alloc * sizeof(*lens));
+				}
+				stack[sp] = nd->sibling;
+				lens[sp++] = len;
+				id = nd->child;
+				continue;
+			}
+			t->files++;
+			if (nd->type == FSI_FILE)
+				tally_file(an, t, id, path.buf);
+			else if (nd->type == FSI_SYMLINK)
+				tally_symlink(an, t, id, path.buf);
+			strbuf_setlen(&path, len);
+			id = fsi_node(&an->fsi, id)->sibling;
+		}
+		if (!sp)
+			break;
+		id = stack[--sp];
+		strbuf_setlen(&path, lens[sp]);
+	}
+	free(stack);
+	free(lens);
+	strbuf_release(&path);
+}
+
+/* ---- budgets.paths ---- */
+
+/* One slot per key, in the given order, a repeated key once. */
+void an_paths_init(struct tally *t, const struct vec *keys)
+{
+	size_t n = keys ? keys->nr : 0;
+
+	t->path_keys = xcalloc(n + 1, sizeof(*t->path_keys));
+	t->path_bytes = xcalloc(n + 1, sizeof(*t->path_bytes));
+	t->path_files = xcalloc(n + 1, sizeof(*t->path_files));
+	t->path_inodes = xcalloc(n + 1, sizeof(*t->path_inodes));
+	for (size_t i = 0; i < n; i++) {
+		const char *key = keys->items[i];
+		size_t k;
+
+		for (k = 0; k < t->path_keys_nr && strcmp(t->path_keys[k], key); k++)
+			;
+		if (k < t->path_keys_nr)
+			continue;
+		map_init(&t->path_inodes[t->path_keys_nr]);
+		t->path_keys[t->path_keys_nr++] = key;
+	}
+}
+
+void an_paths_release(struct tally *t)
+{
+	for (size_t k = 0; k < t->path_keys_nr; k++)
+		map_release(&t->path_inodes[k]);
+	free(t->path_keys);
+	free(t->path_bytes);
+	free(t->path_files);
+	free(t->path_inodes);
+}
+
+json_t *an_paths_json(const struct tally *t)
+{
+	json_t *arr = json_array();
+
+	for (size_t k = 0; k < t->path_keys_nr; k++)
+		json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "path", t->path_keys[k],
+						     "bytes", (json_int_t)t->path_bytes[k], "files",
+						     (json_int_t)t->path_files[k]));
+	return arr;
+}
