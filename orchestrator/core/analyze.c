@@ -488,12 +488,34 @@ static void history_created_by(struct analysis *an, const struct image_meta *met
 	}
 }
 
-static void add_finding(json_t *findings, const char *rule, const char *sev, const char *msg,
-			const char *path, json_t *bytes)
+json_t *an_json_ok(struct analysis *an, json_t *v, const char *where)
 {
-	json_array_append_new(findings, json_pack("{s:s,s:s,s:s,s:o,s:o}", "rule", rule, "severity",
-						  sev, "message", msg, "path", jstr(path), "bytes",
-						  bytes ? bytes : json_null()));
+	if (!v && !an->json_failed)
+		an->json_failed = where;
+	return v;
+}
+
+void an_json_push(struct analysis *an, json_t *arr, json_t *v, const char *where)
+{
+	/* json_array_append_new() takes `v` even when it fails. */
+	if ((json_array_append_new(arr, v) < 0 || !v) && !an->json_failed)
+		an->json_failed = where;
+}
+
+void an_json_set(struct analysis *an, json_t *obj, const char *key, json_t *v, const char *where)
+{
+	if ((json_object_set_new(obj, key, v) < 0 || !v) && !an->json_failed)
+		an->json_failed = where;
+}
+
+void an_finding(struct analysis *an, json_t *findings, const char *rule, const char *severity,
+		const char *msg, const char *path, json_t *bytes)
+{
+	an_json_push(an, findings,
+		     json_pack("{s:s,s:s,s:o,s:o,s:o}", "rule", rule, "severity", severity,
+			       "message", jstr(msg), "path", jstr(path), "bytes",
+			       bytes ? bytes : json_null()),
+		     "an_finding");
 }
 
 static int cmp_waste(const void *a, const void *b)
@@ -608,66 +630,66 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 			comp_known = 0;
 		if (l < base_layers)
 			base_bytes += lr ? lr->files_bytes : 0;
-		json_array_append_new(
-		    layers,
-		    json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:I}", "index", (json_int_t)l,
-			      "diff_id", jstr(diff), "blob_digest",
-			      jstr(lr ? lr->blob_digest : NULL), "media_type",
-			      jstr(lr ? lr->media_type : NULL), "created_by", jstr(cb), "size",
-			      (json_int_t)(lr ? lr->files_bytes : 0), "compressed_size",
-			      lr && lr->compressed_size ? jint(lr->compressed_size) : json_null(),
-			      "files", (json_int_t)(lr ? lr->files : 0), "base", l < base_layers,
-			      "wasted_bytes", (json_int_t)(lr ? lr->wasted : 0)));
+		AN_PUSH(an, layers,
+			json_pack(
+			    "{s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:I}", "index", (json_int_t)l,
+			    "diff_id", jstr(diff), "blob_digest", jstr(lr ? lr->blob_digest : NULL),
+			    "media_type", jstr(lr ? lr->media_type : NULL), "created_by", jstr(cb),
+			    "size", (json_int_t)(lr ? lr->files_bytes : 0), "compressed_size",
+			    lr && lr->compressed_size ? jint(lr->compressed_size) : json_null(),
+			    "files", (json_int_t)(lr ? lr->files : 0), "base", l < base_layers,
+			    "wasted_bytes", (json_int_t)(lr ? lr->wasted : 0)));
 	}
 	qsort(an->heap, an->heap_nr, sizeof(*an->heap), cmp_waste);
 	for (size_t i = 0; i < an->heap_nr; i++) {
 		fsi_path(&an->fsi, an->heap[i].node, &path);
-		json_array_append_new(wasted,
-				      json_pack("{s:s,s:I,s:I,s:I,s:s}", "path", path.buf, "bytes",
-						(json_int_t)an->heap[i].bytes, "layer",
-						(json_int_t)an->heap[i].layer, "by_layer",
-						(json_int_t)an->heap[i].by_layer, "reason",
-						an->heap[i].deleted ? "deleted" : "overwritten"));
+		AN_PUSH(an, wasted,
+			json_pack("{s:o,s:I,s:I,s:I,s:s}", "path", jstr(path.buf), "bytes",
+				  (json_int_t)an->heap[i].bytes, "layer",
+				  (json_int_t)an->heap[i].layer, "by_layer",
+				  (json_int_t)an->heap[i].by_layer, "reason",
+				  an->heap[i].deleted ? "deleted" : "overwritten"));
 	}
 
-	image = json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", jstr(meta ? meta->name : NULL), "source",
-			  json_null(), "id", jstr(meta ? meta->id : NULL), "manifest_digest",
-			  jstr(meta ? meta->manifest_digest : NULL), "repo_tags", json_array());
+	image = AN_OK(an, json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", jstr(meta ? meta->name : NULL),
+				    "source", json_null(), "id", jstr(meta ? meta->id : NULL),
+				    "manifest_digest", jstr(meta ? meta->manifest_digest : NULL),
+				    "repo_tags", json_array()));
 	if (meta) {
 		static const char *const sources[] = {NULL, "engine", "registry", "archive", "oci"};
 
 		if (meta->source > IMAGE_SOURCE_AUTO && meta->source <= IMAGE_SOURCE_OCI)
-			json_object_set_new(image, "source", json_string(sources[meta->source]));
+			AN_SET(an, image, "source", json_string(sources[meta->source]));
 		for (size_t i = 0; i < meta->repo_tags.nr; i++)
-			json_array_append_new(json_object_get(image, "repo_tags"),
-					      json_string(meta->repo_tags.items[i]));
+			AN_PUSH(an, json_object_get(image, "repo_tags"),
+				jstr(meta->repo_tags.items[i]));
 	}
 
-	root = json_object();
-	json_object_set_new(root, "schema_version", json_integer(1));
-	json_object_set_new(root, "tool", json_string(AN_TOOL));
-	json_object_set_new(root, "image", image);
-	summary = json_object();
-	json_object_set_new(root, "summary", summary);
-	json_object_set_new(root, "layers", layers);
-	json_object_set_new(root, "wasted", wasted);
+	root = AN_OK(an, json_object());
+	AN_SET(an, root, "schema_version", json_integer(1));
+	AN_SET(an, root, "tool", json_string(AN_TOOL));
+	AN_SET(an, root, "image", image);
+	summary = AN_OK(an, json_object());
+	AN_SET(an, root, "summary", summary);
+	AN_SET(an, root, "layers", layers);
+	AN_SET(an, root, "wasted", wasted);
 	layers = wasted = NULL;
-	json_object_set_new(root, "packages", an_packages_json(an, &t));
-	json_object_set_new(root, "paths", an_paths_json(&t));
+	AN_SET(an, root, "packages", an_packages_json(an, &t));
+	AN_SET(an, root, "paths", an_paths_json(an, &t));
 
-	json_object_set_new(summary, "size", jint(size));
-	json_object_set_new(summary, "compressed_size",
-			    comp_known && an->order_nr ? jint(comp_size) : json_null());
-	json_object_set_new(summary, "layers", jint(an->order_nr));
-	json_object_set_new(summary, "files", jint(t.files));
-	json_object_set_new(summary, "visible_bytes", jint(t.visible_bytes));
-	json_object_set_new(summary, "base",
-			    json_pack("{s:o,s:I,s:s}", "name", jstr(base_name), "layers",
-				      (json_int_t)base_layers, "matched_by", matched_by));
-	json_object_set_new(summary, "base_bytes", jint(base_bytes));
-	json_object_set_new(summary, "own_bytes", jint(size - base_bytes));
-	json_object_set_new(summary, "wasted_bytes", jint(an->wasted_total));
-	json_object_set_new(summary, "unowned_bytes", jint(t.unowned));
+	AN_SET(an, summary, "size", jint(size));
+	AN_SET(an, summary, "compressed_size",
+	       comp_known && an->order_nr ? jint(comp_size) : json_null());
+	AN_SET(an, summary, "layers", jint(an->order_nr));
+	AN_SET(an, summary, "files", jint(t.files));
+	AN_SET(an, summary, "visible_bytes", jint(t.visible_bytes));
+	AN_SET(an, summary, "base",
+	       json_pack("{s:o,s:I,s:s}", "name", jstr(base_name), "layers",
+			 (json_int_t)base_layers, "matched_by", matched_by));
+	AN_SET(an, summary, "base_bytes", jint(base_bytes));
+	AN_SET(an, summary, "own_bytes", jint(size - base_bytes));
+	AN_SET(an, summary, "wasted_bytes", jint(an->wasted_total));
+	AN_SET(an, summary, "unowned_bytes", jint(t.unowned));
 
 	/* cuda */
 	{
@@ -675,29 +697,28 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 
 		for (size_t i = 0; kb && i < kb->components_nr; i++)
 			if (t.comp_files[i])
-				json_array_append_new(
-				    comps,
-				    json_pack("{s:s,s:I,s:I}", "name", kb->components[i].name,
-					      "bytes", (json_int_t)t.comp_bytes[i], "files",
-					      (json_int_t)t.comp_files[i]));
-		json_object_set_new(root, "cuda",
-				    json_pack("{s:o,s:o}", "components", comps, "duplicates",
-					      an_duplicates_json(an, &t, findings)));
+				AN_PUSH(an, comps,
+					json_pack("{s:o,s:I,s:I}", "name",
+						  jstr(kb->components[i].name), "bytes",
+						  (json_int_t)t.comp_bytes[i], "files",
+						  (json_int_t)t.comp_files[i]));
+		AN_SET(an, root, "cuda",
+		       json_pack("{s:o,s:o}", "components", comps, "duplicates",
+				 an_duplicates_json(an, &t, findings)));
 	}
-	json_object_set_new(root, "elf",
-			    json_pack("{s:I,s:I,s:I,s:I}", "files", (json_int_t)t.elf_files,
-				      "bytes", (json_int_t)t.elf_bytes, "unstripped_files",
-				      (json_int_t)t.unstripped_files, "unstripped_bytes",
-				      (json_int_t)t.unstripped_bytes));
-	json_object_set_new(root, "closure", an_closure_json(an, &t, cfg, findings, &missing_nr));
-	json_object_set_new(root, "config", an_config_json(an, cfg, findings));
+	AN_SET(an, root, "elf",
+	       json_pack("{s:I,s:I,s:I,s:I}", "files", (json_int_t)t.elf_files, "bytes",
+			 (json_int_t)t.elf_bytes, "unstripped_files",
+			 (json_int_t)t.unstripped_files, "unstripped_bytes",
+			 (json_int_t)t.unstripped_bytes));
+	AN_SET(an, root, "closure", an_closure_json(an, &t, cfg, findings, &missing_nr));
+	AN_SET(an, root, "config", an_config_json(an, cfg, findings));
 
 	/* devel, caches, tests */
-	json_object_set_new(root, "devel",
-			    json_pack("{s:O,s:{s:I,s:I},s:{s:I,s:I}}", "tools", t.tools, "headers",
-				      "files", (json_int_t)t.headers, "bytes",
-				      (json_int_t)t.headers_bytes, "static_libs", "files",
-				      (json_int_t)t.statics, "bytes", (json_int_t)t.statics_bytes));
+	AN_SET(an, root, "devel",
+	       json_pack("{s:O,s:{s:I,s:I},s:{s:I,s:I}}", "tools", t.tools, "headers", "files",
+			 (json_int_t)t.headers, "bytes", (json_int_t)t.headers_bytes, "static_libs",
+			 "files", (json_int_t)t.statics, "bytes", (json_int_t)t.statics_bytes));
 	{
 		json_t *caches = json_array();
 
@@ -708,15 +729,15 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 					    an_cache_kinds[k], (unsigned long long)t.cache_files[k],
 					    (unsigned long long)t.cache_bytes[k]);
 
-				json_array_append_new(
-				    caches, json_pack("{s:s,s:I,s:I}", "kind", an_cache_kinds[k],
-						      "bytes", (json_int_t)t.cache_bytes[k],
-						      "files", (json_int_t)t.cache_files[k]));
-				add_finding(findings, "caches", "warn", msg, NULL,
-					    jint(t.cache_bytes[k]));
+				AN_PUSH(an, caches,
+					json_pack("{s:s,s:I,s:I}", "kind", an_cache_kinds[k],
+						  "bytes", (json_int_t)t.cache_bytes[k], "files",
+						  (json_int_t)t.cache_files[k]));
+				an_finding(an, findings, "caches", "warn", msg, NULL,
+					   jint(t.cache_bytes[k]));
 				free(msg);
 			}
-		json_object_set_new(root, "caches", caches);
+		AN_SET(an, root, "caches", caches);
 	}
 	{
 		json_t *dirs = json_array();
@@ -736,11 +757,11 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 			t.te_dir_bytes[n] = bb;
 			t.te_dir_nodes[n] = bn;
 			fsi_path(&an->fsi, bn, &path);
-			json_array_append_new(dirs, json_string(path.buf));
+			AN_PUSH(an, dirs, jstr(path.buf));
 		}
-		json_object_set_new(root, "tests_examples",
-				    json_pack("{s:I,s:I,s:o}", "files", (json_int_t)t.te_files,
-					      "bytes", (json_int_t)t.te_bytes, "dirs", dirs));
+		AN_SET(an, root, "tests_examples",
+		       json_pack("{s:I,s:I,s:o}", "files", (json_int_t)t.te_files, "bytes",
+				 (json_int_t)t.te_bytes, "dirs", dirs));
 		if (t.te_files) {
 			char *msg =
 			    xstrfmt("tests/examples directories in site-packages: %llu files, "
@@ -748,8 +769,8 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 				    (unsigned long long)t.te_files, (unsigned long long)t.te_bytes,
 				    t.te_dirs_nr);
 
-			add_finding(findings, "tests-examples", "warn", msg,
-				    json_string_value(json_array_get(dirs, 0)), jint(t.te_bytes));
+			an_finding(an, findings, "tests-examples", "warn", msg,
+				   json_string_value(json_array_get(dirs, 0)), jint(t.te_bytes));
 			free(msg);
 		}
 	}
@@ -763,9 +784,9 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 				    json_string_value(json_object_get(first, "path")),
 				    (unsigned long long)t.devel_tool_bytes);
 
-		add_finding(findings, "devel-toolchain", "error", msg,
-			    json_string_value(json_object_get(first, "path")),
-			    jint(t.devel_tool_bytes));
+		an_finding(an, findings, "devel-toolchain", "error", msg,
+			   json_string_value(json_object_get(first, "path")),
+			   jint(t.devel_tool_bytes));
 		free(msg);
 	}
 	if (t.headers) {
@@ -776,8 +797,8 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 		fsi_path(&an->fsi, t.first_header, &path);
 		msg = xstrfmt("%llu header files under include/ (%llu bytes)",
 			      (unsigned long long)t.headers, (unsigned long long)t.headers_bytes);
-		add_finding(findings, "devel-toolchain", many ? "error" : "info", msg, path.buf,
-			    jint(t.headers_bytes));
+		an_finding(an, findings, "devel-toolchain", many ? "error" : "info", msg, path.buf,
+			   jint(t.headers_bytes));
 		free(msg);
 	}
 	if (t.statics) {
@@ -786,9 +807,9 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 		fsi_path(&an->fsi, t.first_static, &path);
 		msg = xstrfmt("%llu static libraries (*.a, %llu bytes)",
 			      (unsigned long long)t.statics, (unsigned long long)t.statics_bytes);
-		add_finding(findings, "devel-toolchain",
-			    t.statics_bytes > AN_STATIC_INFO_BYTES ? "error" : "info", msg,
-			    path.buf, jint(t.statics_bytes));
+		an_finding(an, findings, "devel-toolchain",
+			   t.statics_bytes > AN_STATIC_INFO_BYTES ? "error" : "info", msg, path.buf,
+			   jint(t.statics_bytes));
 		free(msg);
 	}
 	for (size_t i = 0; i < json_array_size(t.driver_in_image); i++) {
@@ -799,8 +820,8 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 			    "host's driver",
 			    p);
 
-		add_finding(findings, "driver-in-image", "error", msg, p,
-			    json_deep_copy(json_object_get(d, "bytes")));
+		an_finding(an, findings, "driver-in-image", "error", msg, p,
+			   json_deep_copy(json_object_get(d, "bytes")));
 		free(msg);
 	}
 	for (size_t i = 0; i < json_array_size(t.dangling); i++) {
@@ -810,7 +831,7 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 		    xstrfmt("'%s' points to the interpreter '%s', which is not in the image", p,
 			    json_string_value(json_object_get(d, "target")));
 
-		add_finding(findings, "dangling-interpreter", "error", msg, p, NULL);
+		an_finding(an, findings, "dangling-interpreter", "error", msg, p, NULL);
 		free(msg);
 	}
 	if (t.unstripped_files) {
@@ -820,13 +841,18 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 		msg = xstrfmt("%llu ELF files carry symbols or debug info (%llu bytes)",
 			      (unsigned long long)t.unstripped_files,
 			      (unsigned long long)t.unstripped_bytes);
-		add_finding(findings, "unstripped-elf", "warn", msg, path.buf,
-			    jint(t.unstripped_bytes));
+		an_finding(an, findings, "unstripped-elf", "warn", msg, path.buf,
+			   jint(t.unstripped_bytes));
 		free(msg);
 	}
-	json_object_set_new(root, "findings", findings);
+	AN_SET(an, root, "findings", findings);
 	findings = NULL;
 	(void)missing_nr;
+	if (an->json_failed) {
+		ret = error_setc(GS_ERR, "cannot build the report: a JSON value failed in %s()",
+				 an->json_failed);
+		goto done;
+	}
 	*report = root;
 	root = NULL;
 done:

@@ -14,7 +14,8 @@
  * gates (core/gate.h): gates read only the JSON, so a saved report works
  * as a baseline (`gpuslim gate --baseline old.json`).
  *
- * The report (keys in this order; sizes in bytes; "null" where unknown):
+ * The report (keys in this order; sizes in bytes; "null" where unknown;
+ * a byte of a name that is not UTF-8 written as \xNN, util/utf8.h):
  *
  * {
  *   "schema_version": 1,

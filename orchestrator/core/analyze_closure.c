@@ -245,12 +245,21 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A DT_NEEDED (or a dlopen rule's load) no search finds. */
+struct missing {
+	uint32_t file, needed; /* node; pool offset */
+	const char *via;
+};
+
 json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_t *findings,
 			size_t *missing_nr)
 {
 	const struct knowledge *kb = an->opts->kb;
 	struct search s = {an, NULL, 0, 0, {0}, NULL, 0};
 	struct elf_file *rpath_exes = xcalloc(t->elves_nr + 1, sizeof(*rpath_exes));
+	struct missing *miss = xcalloc(AN_MISSING_CAP, sizeof(*miss));
+	size_t miss_nr = 0;
+	struct vec driver_names = VEC_INIT(NULL);
 	json_t *missing = json_array(), *driver = json_array(), *obj;
 	struct u32map driver_seen, soname_at, missing_by_needed;
 	const char *cuda = an_config_env(cfg, "CUDA_VERSION");
@@ -292,15 +301,11 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 		}
 
 	*missing_nr = 0;
-#define ADD_MISSING(file, needed_str, via)                                                         \
+#define ADD_MISSING(file_node, needed_id, how)                                                     \
 	do {                                                                                       \
 		(*missing_nr)++;                                                                   \
-		if (json_array_size(missing) < AN_MISSING_CAP) {                                   \
-			fsi_path(&an->fsi, file, &path);                                           \
-			json_array_append_new(missing,                                             \
-					      json_pack("{s:s,s:s,s:s}", "file", path.buf,         \
-							"needed", needed_str, "via", via));        \
-		}                                                                                  \
+		if (miss_nr < AN_MISSING_CAP)                                                      \
+			miss[miss_nr++] = (struct missing){file_node, needed_id, how};             \
 	} while (0)
 
 	for (size_t i = 0; i < t->elves_nr; i++) {
@@ -317,7 +322,7 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 
 				if (*slot == FSI_NONE) {
 					*slot = 1;
-					json_array_append_new(driver, json_string(n));
+					vec_push(&driver_names, (void *)n);
 				}
 				continue;
 			}
@@ -327,7 +332,7 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 				if (*slot == FSI_NONE)
 					*slot = 0;
 				(*slot)++;
-				ADD_MISSING(t->elves[i].node, n, "DT_NEEDED");
+				ADD_MISSING(t->elves[i].node, er->needed[k], "DT_NEEDED");
 			}
 		}
 	}
@@ -359,57 +364,48 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 				uint32_t lid = an_intern_opt(an, load);
 
 				if (!resolvable(&s, lib->node, lib->er, lid, 1))
-					ADD_MISSING(lib->node, load, "dlopen");
+					ADD_MISSING(lib->node, lid, "dlopen");
 				free(load);
 			}
 		}
 		free(so);
 	}
 #undef ADD_MISSING
+	for (size_t i = 0; i < miss_nr; i++) {
+		fsi_path(&an->fsi, miss[i].file, &path);
+		AN_PUSH(an, missing,
+			json_pack("{s:o,s:o,s:s}", "file", jstr(path.buf), "needed",
+				  jstr(fsi_str(&an->fsi, miss[i].needed)), "via", miss[i].via));
+	}
 	/* One finding per missing soname. */
-	for (size_t i = 0; i < json_array_size(missing); i++) {
-		json_t *m = json_array_get(missing, i);
-		const char *needed = json_string_value(json_object_get(m, "needed"));
-		uint32_t nid = an_intern_opt(an, needed);
-		uint32_t *slot = map_slot(&missing_by_needed, nid, 1);
+	for (size_t i = 0; i < miss_nr; i++) {
+		const char *needed = fsi_str(&an->fsi, miss[i].needed);
+		uint32_t *slot = map_slot(&missing_by_needed, miss[i].needed, 1);
 		char *msg;
 
 		if (*slot == FSI_NONE - 1)
 			continue; /* already reported */
+		fsi_path(&an->fsi, miss[i].file, &path);
 		if (*slot == FSI_NONE || *slot <= 1)
 			msg = xstrfmt("'%s' needed by '%s' is not in the image (%s)", needed,
-				      json_string_value(json_object_get(m, "file")),
-				      json_string_value(json_object_get(m, "via")));
+				      path.buf, miss[i].via);
 		else
 			msg = xstrfmt("'%s' needed by '%s' and %u more file(s) is not in the image",
-				      needed, json_string_value(json_object_get(m, "file")),
-				      *slot - 1);
+				      needed, path.buf, *slot - 1);
 		*slot = FSI_NONE - 1;
-		json_array_append_new(findings,
-				      json_pack("{s:s,s:s,s:s,s:O,s:n}", "rule", "missing-library",
-						"severity", "error", "message", msg, "path",
-						json_object_get(m, "file"), "bytes"));
+		an_finding(an, findings, "missing-library", "error", msg, path.buf, NULL);
 		free(msg);
 	}
-	{
-		size_t n = json_array_size(driver);
-		const char **names = xmalloc((n + 1) * sizeof(*names));
-		json_t *sorted = json_array();
-
-		for (size_t i = 0; i < n; i++)
-			names[i] = json_string_value(json_array_get(driver, i));
-		qsort(names, n, sizeof(*names), cmp_str);
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(sorted, json_string(names[i]));
-		free(names);
-		json_decref(driver);
-		driver = sorted;
-	}
-	obj = json_pack("{s:I,s:o,s:o,s:O,s:O}", "checked_files", (json_int_t)checked, "missing",
-			missing, "driver_expected", driver, "driver_in_image", t->driver_in_image,
-			"dangling_interpreters", t->dangling);
+	qsort(driver_names.items, driver_names.nr, sizeof(*driver_names.items), cmp_str);
+	for (size_t i = 0; i < driver_names.nr; i++)
+		AN_PUSH(an, driver, jstr(driver_names.items[i]));
+	obj = AN_OK(an, json_pack("{s:I,s:o,s:o,s:O,s:O}", "checked_files", (json_int_t)checked,
+				  "missing", missing, "driver_expected", driver, "driver_in_image",
+				  t->driver_in_image, "dangling_interpreters", t->dangling));
 	map_release(&s.cache);
 	free(rpath_exes);
+	free(miss);
+	vec_release(&driver_names);
 	map_release(&driver_seen);
 	map_release(&soname_at);
 	map_release(&missing_by_needed);

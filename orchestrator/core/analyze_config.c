@@ -60,7 +60,7 @@ json_t *an_config_json(struct analysis *an, json_t *cfg, json_t *findings)
 	int root = is_root_user(u);
 
 	for (size_t i = 0; env_keys[i]; i++)
-		json_object_set_new(env, env_keys[i], jstr(an_config_env(cfg, env_keys[i])));
+		AN_SET(an, env, env_keys[i], jstr(an_config_env(cfg, env_keys[i])));
 	if (json_is_array(ep) && json_array_size(ep))
 		c0 = json_string_value(json_array_get(ep, 0));
 	else if (json_is_array(cmd) && json_array_size(cmd))
@@ -106,26 +106,21 @@ json_t *an_config_json(struct analysis *an, json_t *cfg, json_t *findings)
 		}
 		if (found != FSI_NONE && fsi_node(&an->fsi, found)->type == FSI_DIR)
 			found = FSI_NONE;
-		command = found != FSI_NONE ? json_string(sb.buf) : json_null();
+		command = jstr(found != FSI_NONE ? sb.buf : NULL);
 		exists = json_boolean(found != FSI_NONE);
 		if (found == FSI_NONE) {
 			char *msg = xstrfmt("the image's command '%s' is not in the image", c0);
 
-			json_array_append_new(findings,
-					      json_pack("{s:s,s:s,s:s,s:s,s:n}", "rule",
-							"missing-command", "severity", "error",
-							"message", msg, "path", c0, "bytes"));
+			an_finding(an, findings, "missing-command", "error", msg, c0, NULL);
 			free(msg);
 		}
 		strbuf_release(&sb);
 	}
 	if (root)
-		json_array_append_new(findings,
-				      json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule", "root-user",
-						"severity", "warn", "message",
-						u && *u ? "the image runs as root (USER is root)"
-							: "the image runs as root (no USER)",
-						"path", "bytes"));
+		an_finding(an, findings, "root-user", "warn",
+			   u && *u ? "the image runs as root (USER is root)"
+				   : "the image runs as root (no USER)",
+			   NULL, NULL);
 	{
 		const char *vis = an_config_env(cfg, "NVIDIA_VISIBLE_DEVICES");
 		const char *caps = an_config_env(cfg, "NVIDIA_DRIVER_CAPABILITIES");
@@ -136,25 +131,21 @@ json_t *an_config_json(struct analysis *an, json_t *cfg, json_t *findings)
 				    "(compute,utility)",
 				    caps ? "\"all\"" : "unset");
 
-			json_array_append_new(findings, json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule",
-								  "nvidia-env", "severity", "warn",
-								  "message", msg, "path", "bytes"));
+			an_finding(an, findings, "nvidia-env", "warn", msg, NULL, NULL);
 			free(msg);
 		}
 		if (!vis)
-			json_array_append_new(
-			    findings,
-			    json_pack("{s:s,s:s,s:s,s:n,s:n}", "rule", "nvidia-env", "severity",
-				      "warn", "message",
-				      "NVIDIA_VISIBLE_DEVICES is unset: the NVIDIA runtime "
-				      "will not expose GPUs",
-				      "path", "bytes"));
+			an_finding(an, findings, "nvidia-env", "warn",
+				   "NVIDIA_VISIBLE_DEVICES is unset: the NVIDIA runtime will not "
+				   "expose GPUs",
+				   NULL, NULL);
 	}
-	obj = json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:o}", "user", jstr(u), "root", root,
-			"entrypoint", json_is_array(ep) ? json_deep_copy(ep) : json_null(), "cmd",
-			json_is_array(cmd) ? json_deep_copy(cmd) : json_null(), "workdir",
-			jstr(w && *w ? w : NULL), "env", env, "command", command, "command_exists",
-			exists);
+	obj =
+	    AN_OK(an, json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:o}", "user", jstr(u), "root", root,
+				"entrypoint", json_is_array(ep) ? json_deep_copy(ep) : json_null(),
+				"cmd", json_is_array(cmd) ? json_deep_copy(cmd) : json_null(),
+				"workdir", jstr(w && *w ? w : NULL), "env", env, "command", command,
+				"command_exists", exists));
 	return obj;
 }
 

@@ -94,7 +94,7 @@ static void dup_versions_add(struct dup_versions *dv, struct analysis *an,
 	strbuf_release(&p);
 }
 
-static void dup_versions_end(struct dup_versions *dv, json_t *findings)
+static void dup_versions_end(struct dup_versions *dv, struct analysis *an, json_t *findings)
 {
 	char *msg;
 
@@ -104,10 +104,8 @@ static void dup_versions_end(struct dup_versions *dv, json_t *findings)
 	    xstrfmt("'%s' is in the image at %zu versions (%s): %llu bytes in the versions "
 		    "beyond one",
 		    dv->soname, dv->groups, dv->where.buf, (unsigned long long)(dv->sum - dv->max));
-	json_array_append_new(findings,
-			      json_pack("{s:s,s:s,s:s,s:s,s:I}", "rule", "duplicate-library",
-					"severity", "warn", "message", msg, "path", dv->first_path,
-					"bytes", (json_int_t)(dv->sum - dv->max)));
+	an_finding(an, findings, "duplicate-library", "warn", msg, dv->first_path,
+		   jint(dv->sum - dv->max));
 	free(msg);
 }
 
@@ -178,10 +176,10 @@ json_t *an_duplicates_json(struct analysis *an, struct tally *t, json_t *finding
 				if (recs[k].inode == FSI_NONE)
 					continue;
 				fsi_path(&an->fsi, recs[k].node, &path);
-				json_array_append_new(paths, json_string(path.buf));
-				json_array_append_new(copies,
-						      json_pack("{s:s,s:I}", "path", path.buf,
-								"bytes", (json_int_t)recs[k].size));
+				AN_PUSH(an, paths, jstr(path.buf));
+				AN_PUSH(an, copies,
+					json_pack("{s:o,s:I}", "path", jstr(path.buf), "bytes",
+						  (json_int_t)recs[k].size));
 			}
 			msg =
 			    xstrfmt("'%s'%s%s is in the image %zu times (%s, %s%s): %llu bytes in "
@@ -190,20 +188,17 @@ json_t *an_duplicates_json(struct analysis *an, struct tally *t, json_t *finding
 				    distinct, json_string_value(json_array_get(paths, 0)),
 				    json_string_value(json_array_get(paths, 1)),
 				    distinct > 2 ? ", ..." : "", (unsigned long long)(sum - max));
-			json_array_append_new(findings, json_pack("{s:s,s:s,s:s,s:O,s:I}", "rule",
-								  "duplicate-library", "severity",
-								  "error", "message", msg, "path",
-								  json_array_get(paths, 1), "bytes",
-								  (json_int_t)(sum - max)));
+			an_finding(an, findings, "duplicate-library", "error", msg,
+				   json_string_value(json_array_get(paths, 1)), jint(sum - max));
 			free(msg);
-			json_array_append_new(
-			    arr, json_pack("{s:s,s:o,s:o,s:o,s:I}", "soname", recs[i].soname,
-					   "version", jstr(version), "paths", paths, "copies",
-					   copies, "bytes", (json_int_t)(sum - max)));
+			AN_PUSH(an, arr,
+				json_pack("{s:o,s:o,s:o,s:o,s:I}", "soname", jstr(recs[i].soname),
+					  "version", jstr(version), "paths", paths, "copies",
+					  copies, "bytes", (json_int_t)(sum - max)));
 		}
 		dup_versions_add(&dv, an, &recs[i], version, max);
 		if (j == soname_end)
-			dup_versions_end(&dv, findings);
+			dup_versions_end(&dv, an, findings);
 		i = j;
 	}
 	free(recs);

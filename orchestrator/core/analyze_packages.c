@@ -94,13 +94,12 @@ json_t *an_packages_json(struct analysis *an, struct tally *t)
 		pkgs[j] = p;
 	}
 	for (size_t i = 0; i < nr; i++)
-		json_array_append_new(
-		    arr, json_pack("{s:s,s:s,s:o,s:I,s:I}", "manager", pkgs[i].manager, "name",
-				   fsi_str(&an->fsi, pkgs[i].name), "version",
-				   pkgs[i].version ? json_string(fsi_str(&an->fsi, pkgs[i].version))
-						   : json_null(),
-				   "bytes", (json_int_t)pkgs[i].bytes, "files",
-				   (json_int_t)pkgs[i].files));
+		AN_PUSH(an, arr,
+			json_pack("{s:s,s:o,s:o,s:I,s:I}", "manager", pkgs[i].manager, "name",
+				  jstr(fsi_str(&an->fsi, pkgs[i].name)), "version",
+				  jstr(pkgs[i].version ? fsi_str(&an->fsi, pkgs[i].version) : NULL),
+				  "bytes", (json_int_t)pkgs[i].bytes, "files",
+				  (json_int_t)pkgs[i].files));
 	map_release(&dpkg_by_name);
 	map_release(&pip_by_name);
 	free(owner);

@@ -39,6 +39,7 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 #include "core/fsindex.h"
 #include "util/error.h"
 #include "util/strbuf.h"
+#include "util/utf8.h"
 
 enum ev_type { EV_FILE, EV_DIR, EV_SYMLINK, EV_HARDLINK, EV_OTHER, EV_WHITEOUT, EV_OPAQUE };
 enum content_kind { C_ELF = 1, C_DPKG_STATUS, C_DPKG_LIST, C_RECORD, C_TEXT };
@@ -133,6 +134,9 @@ struct analysis {
 	uint64_t rm_top_bytes;
 	uint16_t rm_top_layer;
 	struct strbuf tmp;
+	/* The first function whose JSON could not be built or placed (see
+	 * AN_PUSH); NULL while every part is in. */
+	const char *json_failed;
 };
 
 struct elf_file {
@@ -225,9 +229,10 @@ static inline const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* A string of the report (escaped: util/utf8.h), NULL as null. */
 static inline json_t *jstr(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return s ? utf8_json_string(s) : json_null();
 }
 
 static inline json_t *jint(uint64_t v)
@@ -249,6 +254,23 @@ static inline int any_glob(const struct vec *globs, const char *name)
 }
 
 /* analyze.c */
+/*
+ * Building the report. A string of the report goes through jstr(): what
+ * the image holds need not be UTF-8, and a byte that is not
+ * is written as \xNN (util/utf8.h), never refused. A value that could not
+ * be made (NULL) or put in its place is remembered in an->json_failed and
+ * fails analysis_report(): a finding is never dropped in silence. Each
+ * steals the reference to `v`, as json_array_append_new() does.
+ */
+json_t *an_json_ok(struct analysis *an, json_t *v, const char *where);
+void an_json_push(struct analysis *an, json_t *arr, json_t *v, const char *where);
+void an_json_set(struct analysis *an, json_t *obj, const char *key, json_t *v, const char *where);
+#define AN_OK(an, v)		an_json_ok(an, v, __func__)
+#define AN_PUSH(an, arr, v)	an_json_push(an, arr, v, __func__)
+#define AN_SET(an, obj, key, v) an_json_set(an, obj, key, v, __func__)
+/* One finding: `path` NULL is null, `bytes` (stolen) NULL is null. */
+void an_finding(struct analysis *an, json_t *findings, const char *rule, const char *severity,
+		const char *msg, const char *path, json_t *bytes);
 /* Lexically normalized "base/rel" ("." and ".." folded), no leading '/'. */
 void an_join_normalized(struct strbuf *out, const char *base, const char *rel, size_t len);
 uint32_t an_intern_opt(struct analysis *an, const char *s);
@@ -263,7 +285,7 @@ void an_walk_tree(struct analysis *an, struct tally *t);
 /* One slot per key, in the given order, a repeated key once. */
 void an_paths_init(struct tally *t, const struct vec *keys);
 void an_paths_release(struct tally *t);
-json_t *an_paths_json(const struct tally *t);
+json_t *an_paths_json(struct analysis *an, const struct tally *t);
 
 /* analyze_packages.c */
 json_t *an_packages_json(struct analysis *an, struct tally *t);

@@ -151,8 +151,9 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 		}
 		t->elves[t->elves_nr++] = (struct elf_file){id, c->u.elf};
 		if (is_tool_name(b)) {
-			json_array_append_new(t->tools, json_pack("{s:s,s:I}", "path", path,
-								  "bytes", (json_int_t)size));
+			AN_PUSH(
+			    an, t->tools,
+			    json_pack("{s:o,s:I}", "path", jstr(path), "bytes", (json_int_t)size));
 			t->devel_tool_bytes += size;
 		}
 	}
@@ -210,8 +211,8 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 		t->te_bytes += size;
 	}
 	if (kb && any_glob(&kb->driver_sonames, b) && !strstr(path, "/stubs/"))
-		json_array_append_new(t->driver_in_image, json_pack("{s:s,s:I}", "path", path,
-								    "bytes", (json_int_t)size));
+		AN_PUSH(an, t->driver_in_image,
+			json_pack("{s:o,s:I}", "path", jstr(path), "bytes", (json_int_t)size));
 }
 
 /*
@@ -237,8 +238,8 @@ static void tally_symlink(struct analysis *an, struct tally *t, uint32_t id, con
 		strbuf_release(&to);
 	}
 	if (interp && fsi_resolve(&an->fsi, nd->parent, target, 1) == FSI_NONE)
-		json_array_append_new(t->dangling,
-				      json_pack("{s:s,s:s}", "path", path, "target", target));
+		AN_PUSH(an, t->dangling,
+			json_pack("{s:o,s:o}", "path", jstr(path), "target", jstr(target)));
 }
 
 /* Depth-first over the visible tree, the path kept in one buffer. */
@@ -324,13 +325,14 @@ void an_paths_release(struct tally *t)
 	free(t->path_inodes);
 }
 
-json_t *an_paths_json(const struct tally *t)
+json_t *an_paths_json(struct analysis *an, const struct tally *t)
 {
 	json_t *arr = json_array();
 
 	for (size_t k = 0; k < t->path_keys_nr; k++)
-		json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "path", t->path_keys[k],
-						     "bytes", (json_int_t)t->path_bytes[k], "files",
-						     (json_int_t)t->path_files[k]));
+		AN_PUSH(an, arr,
+			json_pack("{s:o,s:I,s:I}", "path", jstr(t->path_keys[k]), "bytes",
+				  (json_int_t)t->path_bytes[k], "files",
+				  (json_int_t)t->path_files[k]));
 	return arr;
 }

@@ -7,6 +7,8 @@
 
 #include "core/analyze_private.h"
 #include "core/fsindex.h"
+#include "core/gate.h"
+#include "core/report.h"
 #include "unit.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -323,7 +325,13 @@ static int build_elves(void)
 	    "cc -s -o s/bin/runapp ra.c s/lib/liba.so.1 -Wl,-rpath-link,s/lib "
 	    "-Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
 	    "rc=0; r/bin/rapp || rc=$?; echo $rc > rapp.rc\n"
-	    "rc=0; s/bin/runapp 2>/dev/null || rc=$?; echo $rc > runapp.rc\n";
+	    "rc=0; s/bin/runapp 2>/dev/null || rc=$?; echo $rc > runapp.rc\n"
+	    /* A DT_NEEDED soname with a byte that is not UTF-8. */
+	    "odd=$(printf 'libodd\\376.so.1')\n"
+	    "cc -shared -fPIC -s -o libodd.so -Wl,-soname,\"$odd\" bar.c\n"
+	    "cc -s -o appodd mainbar.c ./libodd.so\n"
+	    "cc -shared -fPIC -s -o libplain.so -Wl,-soname,libplain.so.1 bar.c\n"
+	    "cc -s -o appplain mainbar.c ./libplain.so\n";
 	struct process p;
 	struct process_result res;
 	int ok;
@@ -769,6 +777,117 @@ done:
 	free(new);
 }
 
+/* ---- scenario 2e: names that are not UTF-8 ------------------------------ */
+
+/* A broken ELF (`elf`: its DT_NEEDED is nowhere) at `exe`, a file deleted
+ * by a later layer at `gone`, a dpkg package named `pkg`: analyze, gate and
+ * every rendering. Returns the report (the caller frees it). */
+static json_t *bad_bytes_report(const struct knowledge *kb, const char *elf, const char *exe,
+				const char *gone, const char *pkg, struct vec *gates)
+{
+	json_t *cfg = json_pack("{s:{s:s,s:s}}", "config", "User", "1000", "Env",
+				"NVIDIA_DRIVER_CAPABILITIES=compute");
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL;
+	size_t app_n;
+	char *app = slurp(elf, &app_n);
+	char *status = xstrfmt("Package: %s\nStatus: install ok installed\nVersion: 1\n\n", pkg);
+	char *list = xstrfmt("/%s\n", exe);
+	char *list_name = xstrfmt("var/lib/dpkg/info/%s.list", pkg);
+	const struct ent l0[] = {{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+				 {'F', "var/lib/dpkg/status", status, 0},
+				 {'F', list_name, list, 0},
+				 {'F', exe, app, app_n},
+				 {'F', gone, NULL, 500},
+				 {0, 0, 0, 0}};
+	const struct ent l1[] = {{'W', gone, 0, 0}, {0, 0, 0, 0}};
+
+	meta_init(&meta, 2, cfg);
+	o.kb = kb;
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, l0);
+	feed_layer(an, &v, 1, l1);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of '%s' (%s)", exe, error_last());
+	if (r)
+		gate_check_rules(r, NULL, gates);
+	analysis_free(an);
+	meta_release(&meta);
+	json_decref(cfg);
+	free(app);
+	free(status);
+	free(list);
+	free(list_name);
+	return r;
+}
+
+static void test_bad_bytes(const struct knowledge *kb)
+{
+	struct vec ascii_gates = VEC_INIT(gate_result_free), gates = VEC_INIT(gate_result_free);
+	json_t *ascii =
+	    bad_bytes_report(kb, "appplain", "usr/bin/app", "opt/waste", "bad", &ascii_gates);
+	json_t *r = bad_bytes_report(kb, "appodd", "usr/bin/ap\xffp", "opt/w\xffste",
+				     "b\xff"
+				     "ad",
+				     &gates);
+	struct strbuf human = STRBUF_INIT, junit = STRBUF_INIT, md = STRBUF_INIT;
+	struct report_item it = {"odd", r, &gates, NULL};
+	json_t *m;
+	char *dump;
+
+	CHECK(ascii && json_array_size(jget(ascii, "closure.missing")) == 1 &&
+		  count_rule(ascii, "missing-library", "error") == 1 && gate_failed(&ascii_gates),
+	      "ASCII names: the missing soname is a missing-library error, the gate fails");
+	if (!r)
+		goto done;
+	m = jget(r, "closure.missing.0");
+	CHECK(json_array_size(jget(r, "closure.missing")) == 1 && m &&
+		  !strcmp(json_string_value(json_object_get(m, "file")), "/usr/bin/ap\\xffp") &&
+		  !strcmp(json_string_value(json_object_get(m, "needed")), "libodd\\xfe.so.1"),
+	      "closure.missing keeps the file and the soname, each bad byte as \\xNN");
+	CHECK(
+	    count_rule(r, "missing-library", "error") == 1 &&
+		!strcmp(json_string_value(jget(finding_of(r, "missing-library", "error"), "path")),
+			"/usr/bin/ap\\xffp"),
+	    "the missing-library finding is there, its path escaped");
+	CHECK(gate_failed(&gates), "the gate fails as it does for the ASCII path");
+	CHECK(json_array_size(jget(r, "wasted")) == 1 &&
+		  !strcmp(json_string_value(jget(r, "wasted.0.path")), "/opt/w\\xffste") &&
+		  jint_at(r, "wasted.0.bytes") == 500,
+	      "wasted keeps the deleted file, its name escaped");
+	CHECK(find_by(json_object_get(r, "packages"), "name",
+		      "b\\xff"
+		      "ad"),
+	      "a package name escaped");
+	dump = json_dumps(r, 0);
+	CHECK(dump != NULL, "the report serializes");
+	free(dump);
+
+	report_human(&it, 0, &human);
+	CHECK(strstr(human.buf, "/usr/bin/ap\\xffp needs libodd\\xfe.so.1 via DT_NEEDED") &&
+		  strstr(human.buf, "/opt/w\\xffste"),
+	      "the text summary shows both names escaped");
+	report_junit(&it, 1, &junit);
+	CHECK(strstr(junit.buf, "libodd\\xfe.so.1&apos; needed by &apos;/usr/bin/ap\\xffp"),
+	      "JUnit: the failure names both, escaped");
+	report_markdown(&it, 1, 0, &md);
+	CHECK(strstr(md.buf, "| /usr/bin/ap\\xffp | libodd\\xfe.so.1 | DT\\_NEEDED |") &&
+		  strstr(md.buf, "| /opt/w\\xffste |"),
+	      "Markdown: the missing library and the waste, escaped");
+	strbuf_release(&human);
+	strbuf_release(&junit);
+	strbuf_release(&md);
+done:
+	json_decref(ascii);
+	json_decref(r);
+	vec_release(&ascii_gates);
+	vec_release(&gates);
+}
+
 /* ---- scenario 3: a missing command through a symlink loop -------------- */
 
 static void test_command(void)
@@ -912,6 +1031,7 @@ int main(void)
 		test_rpath_inherit(kb);
 		test_dup_versions(kb);
 		test_ldconf_include(kb);
+		test_bad_bytes(kb);
 	} else
 		CHECK(0, "cc builds the ELF files");
 	knowledge_free(kb);
