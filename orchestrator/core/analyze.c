@@ -325,6 +325,7 @@ static int read_content(struct analysis *an, const char *path, uint64_t size,
 			er->runpath = an_intern_opt(an, info.runpath);
 			er->rpath = an_intern_opt(an, info.rpath);
 			er->interp = an_intern_opt(an, info.interp);
+			er->unchecked = info.unchecked;
 			er->needed_nr = (uint32_t)info.needed.nr;
 			for (size_t i = 0; i < info.needed.nr; i++)
 				er->needed[i] = an_intern_opt(an, info.needed.items[i]);

@@ -259,8 +259,10 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 	struct elf_file *rpath_exes = xcalloc(t->elves_nr + 1, sizeof(*rpath_exes));
 	struct missing *miss = xcalloc(AN_MISSING_CAP, sizeof(*miss));
 	size_t miss_nr = 0;
+	const struct elf_file **unchecked = xcalloc(AN_MISSING_CAP, sizeof(*unchecked));
+	size_t unchecked_nr = 0, unchecked_all = 0;
 	struct vec driver_names = VEC_INIT(NULL);
-	json_t *missing = json_array(), *driver = json_array(), *obj;
+	json_t *missing = json_array(), *driver = json_array(), *not_checked = json_array(), *obj;
 	struct u32map driver_seen, soname_at, missing_by_needed;
 	const char *cuda = an_config_env(cfg, "CUDA_VERSION");
 	char major[16] = "", minor[16] = "";
@@ -311,6 +313,10 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 	for (size_t i = 0; i < t->elves_nr; i++) {
 		const struct elf_rec *er = t->elves[i].er;
 
+		/* A DT_NEEDED list the scanner could not read whole: said, never
+		 * taken for a file that needs nothing. */
+		if (er->unchecked && unchecked_all++ < AN_MISSING_CAP)
+			unchecked[unchecked_nr++] = &t->elves[i];
 		if (!er->needed_nr)
 			continue;
 		checked++;
@@ -396,15 +402,37 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 		an_finding(an, findings, "missing-library", "error", msg, path.buf, NULL);
 		free(msg);
 	}
+	for (size_t i = 0; i < unchecked_nr; i++) {
+		fsi_path(&an->fsi, unchecked[i]->node, &path);
+		AN_PUSH(an, not_checked,
+			json_pack("{s:o,s:s}", "path", jstr(path.buf), "reason",
+				  unchecked[i]->er->unchecked));
+	}
+	if (unchecked_nr) {
+		char *msg;
+
+		fsi_path(&an->fsi, unchecked[0]->node, &path);
+		if (unchecked_all == 1)
+			msg = xstrfmt("'%s' was not checked for missing libraries: %s", path.buf,
+				      unchecked[0]->er->unchecked);
+		else
+			msg = xstrfmt("'%s' and %zu more ELF file(s) were not checked for missing "
+				      "libraries: %s",
+				      path.buf, unchecked_all - 1, unchecked[0]->er->unchecked);
+		an_finding(an, findings, "missing-library", "warn", msg, path.buf, NULL);
+		free(msg);
+	}
 	qsort(driver_names.items, driver_names.nr, sizeof(*driver_names.items), cmp_str);
 	for (size_t i = 0; i < driver_names.nr; i++)
 		AN_PUSH(an, driver, jstr(driver_names.items[i]));
-	obj = AN_OK(an, json_pack("{s:I,s:o,s:o,s:O,s:O}", "checked_files", (json_int_t)checked,
+	obj = AN_OK(an, json_pack("{s:I,s:o,s:o,s:O,s:O,s:o}", "checked_files", (json_int_t)checked,
 				  "missing", missing, "driver_expected", driver, "driver_in_image",
-				  t->driver_in_image, "dangling_interpreters", t->dangling));
+				  t->driver_in_image, "dangling_interpreters", t->dangling,
+				  "not_checked", not_checked));
 	map_release(&s.cache);
 	free(rpath_exes);
 	free(miss);
+	free(unchecked);
 	vec_release(&driver_names);
 	map_release(&driver_seen);
 	map_release(&soname_at);

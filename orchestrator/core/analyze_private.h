@@ -56,6 +56,7 @@ struct elf_rec {
 	uint16_t type;
 	uint8_t unstripped;
 	uint32_t soname, runpath, rpath, interp; /* pool offsets, 0: none */
+	const char *unchecked; /* elf_info.unchecked: why its DT_NEEDED list is not whole */
 	uint32_t needed_nr;
 	uint32_t needed[];
 };

@@ -331,7 +331,16 @@ static int build_elves(void)
 	    "cc -shared -fPIC -s -o libodd.so -Wl,-soname,\"$odd\" bar.c\n"
 	    "cc -s -o appodd mainbar.c ./libodd.so\n"
 	    "cc -shared -fPIC -s -o libplain.so -Wl,-soname,libplain.so.1 bar.c\n"
-	    "cc -s -o appplain mainbar.c ./libplain.so\n";
+	    "cc -s -o appplain mainbar.c ./libplain.so\n"
+	    /* app3 with its PT_DYNAMIC grown past 1 MiB: the scanner skips it. */
+	    "python3 -c 'import struct\n"
+	    "b = bytearray(open(\"app3\", \"rb\").read())\n"
+	    "off = struct.unpack_from(\"<Q\", b, 32)[0]\n"
+	    "ent, num = struct.unpack_from(\"<HH\", b, 54)\n"
+	    "for i in range(num):\n"
+	    "    if struct.unpack_from(\"<I\", b, off + i * ent)[0] == 2:\n"
+	    "        struct.pack_into(\"<Q\", b, off + i * ent + 32, (1 << 20) + 16)\n"
+	    "open(\"app-bigdyn\", \"wb\").write(b)'\n";
 	struct process p;
 	struct process_result res;
 	int ok;
@@ -888,6 +897,49 @@ done:
 	vec_release(&gates);
 }
 
+/* ---- scenario 2f: an ELF whose DT_NEEDED list was not read -------------- */
+
+static void test_not_checked(const struct knowledge *kb)
+{
+	json_t *cfg = json_pack("{s:{s:s,s:[s]}}", "config", "User", "1000", "Env",
+				"NVIDIA_DRIVER_CAPABILITIES=compute");
+	struct vec gates = VEC_INIT(gate_result_free);
+	json_t *r, *nc;
+	size_t big_n;
+	char *big = slurp("app-bigdyn", &big_n);
+	const struct ent l0[] = {{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+				 {'F', "usr/bin/big", big, big_n},
+				 {0, 0, 0, 0}};
+
+	r = report_of_layer(kb, cfg, l0, "huge .dynamic");
+	if (!r)
+		goto done;
+	nc = jget(r, "closure.not_checked");
+	CHECK(json_array_size(nc) == 1 &&
+		  !strcmp(json_string_value(jget(nc, "0.path")), "/usr/bin/big") &&
+		  strstr(json_string_value(jget(nc, "0.reason")), "larger than 1 MiB"),
+	      "closure.not_checked names the file and why");
+	CHECK(count_rule(r, "missing-library", "warn") == 1 &&
+		  !strcmp(
+		      json_string_value(jget(finding_of(r, "missing-library", "warn"), "message")),
+		      "'/usr/bin/big' was not checked for missing libraries: its .dynamic is "
+		      "larger than 1 MiB"),
+	      "a missing-library warning says it was not checked");
+	gate_check_rules(r, NULL, &gates);
+	for (size_t i = 0; i < gates.nr; i++) {
+		const struct gate_result *g = gates.items[i];
+
+		if (!strcmp(g->name, "missing-library"))
+			CHECK(g->status == GATE_WARN && strstr(g->message, "not checked"),
+			      "the gate sees it: missing-library warns (%s)", g->message);
+	}
+done:
+	json_decref(r);
+	json_decref(cfg);
+	vec_release(&gates);
+	free(big);
+}
+
 /* ---- scenario 3: a missing command through a symlink loop -------------- */
 
 static void test_command(void)
@@ -1032,6 +1084,7 @@ int main(void)
 		test_dup_versions(kb);
 		test_ldconf_include(kb);
 		test_bad_bytes(kb);
+		test_not_checked(kb);
 	} else
 		CHECK(0, "cc builds the ELF files");
 	knowledge_free(kb);
