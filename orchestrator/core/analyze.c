@@ -610,6 +610,8 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	t.dangling = json_array();
 	t.comp_bytes = xcalloc(kb ? kb->components_nr + 1 : 1, sizeof(uint64_t));
 	t.comp_files = xcalloc(kb ? kb->components_nr + 1 : 1, sizeof(uint64_t));
+	t.cache_bytes = xcalloc(kb ? kb->analysis.caches_nr + 1 : 1, sizeof(uint64_t));
+	t.cache_files = xcalloc(kb ? kb->analysis.caches_nr + 1 : 1, sizeof(uint64_t));
 	map_init(&t.te_dirs);
 	an_paths_init(&t, o->paths);
 	an_walk_tree(an, &t);
@@ -723,16 +725,16 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	{
 		json_t *caches = json_array();
 
-		for (int k = 0; k < 5; k++)
+		for (size_t k = 0; kb && k < kb->analysis.caches_nr; k++)
 			if (t.cache_files[k]) {
-				char *msg =
-				    xstrfmt("%s: %llu files, %llu bytes in the image",
-					    an_cache_kinds[k], (unsigned long long)t.cache_files[k],
-					    (unsigned long long)t.cache_bytes[k]);
+				const char *kind = kb->analysis.caches[k].kind;
+				char *msg = xstrfmt("%s: %llu files, %llu bytes in the image", kind,
+						    (unsigned long long)t.cache_files[k],
+						    (unsigned long long)t.cache_bytes[k]);
 
 				AN_PUSH(an, caches,
-					json_pack("{s:s,s:I,s:I}", "kind", an_cache_kinds[k],
-						  "bytes", (json_int_t)t.cache_bytes[k], "files",
+					json_pack("{s:o,s:I,s:I}", "kind", jstr(kind), "bytes",
+						  (json_int_t)t.cache_bytes[k], "files",
 						  (json_int_t)t.cache_files[k]));
 				an_finding(an, findings, "caches", "warn", msg, NULL,
 					   jint(t.cache_bytes[k]));
@@ -866,6 +868,8 @@ done:
 	json_decref(t.dangling);
 	free(t.comp_bytes);
 	free(t.comp_files);
+	free(t.cache_bytes);
+	free(t.cache_files);
 	free(t.elves);
 	free(t.te_dir_bytes);
 	free(t.te_dir_nodes);

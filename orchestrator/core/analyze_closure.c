@@ -283,9 +283,8 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 		else
 			search_add_ldconf(&s, "include /etc/ld.so.conf.d/*.conf", 0);
 	}
-	search_add_list(
-	    &s, "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64:/lib:/usr/lib",
-	    ':');
+	for (size_t i = 0; kb && i < kb->analysis.library_dirs.nr; i++)
+		search_add_dir(&s, kb->analysis.library_dirs.items[i]);
 
 	for (size_t i = 0; i < t->elves_nr; i++) {
 		const struct elf_rec *er = t->elves[i].er;

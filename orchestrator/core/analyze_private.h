@@ -154,7 +154,7 @@ struct tally {
 	uint64_t *comp_bytes, *comp_files;
 	json_t *tools, *driver_in_image, *dangling;
 	uint64_t headers, headers_bytes, statics, statics_bytes, devel_tool_bytes;
-	uint64_t cache_bytes[5], cache_files[5];
+	uint64_t *cache_bytes, *cache_files; /* per kb->analysis.caches */
 	uint64_t te_files, te_bytes;
 	struct u32map te_dirs; /* node -> index in te_bytes_of */
 	uint64_t *te_dir_bytes;
@@ -280,7 +280,6 @@ uint32_t an_intern_opt(struct analysis *an, const char *s);
 void an_replay_event(struct analysis *an, const struct ev *ev, uint16_t layer);
 
 /* analyze_tree.c */
-extern const char *const an_cache_kinds[];
 /* Depth-first over the visible tree, the path kept in one buffer. */
 void an_walk_tree(struct analysis *an, struct tally *t);
 /* One slot per key, in the given order, a repeated key once. */

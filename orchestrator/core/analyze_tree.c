@@ -8,56 +8,58 @@
 #include "core/analyze_private.h"
 #include "util/strbuf.h"
 
-const char *const an_cache_kinds[] = {"apt-lists", "pip-cache", "uv-cache", "huggingface-cache",
-				      "pycache"};
-
-static int is_tool_name(const char *b)
+/* A devel tool: a compiler or linker by name (plugins: devel_tools). */
+static int is_tool_name(const struct knowledge *kb, const char *b)
 {
-	static const char *const tools[] = {
-	    "nvcc", "cicc",	"ptxas", "nvlink", "fatbinary", "cc1",	    "cc1plus", "cc1obj",
-	    "lto1", "collect2", "ld",	 "ld.bfd", "ld.gold",	"ld.lld",   "as",      "gcc",
-	    "g++",  "c++",	"cc",	 "clang",  "clang++",	"gfortran", NULL};
-	static const char *const globs[] = {"gcc-[0-9]*",	"g++-[0-9]*",
-					    "clang-[0-9]*",	"clang++-[0-9]*",
-					    "*-linux-gnu-gcc*", "*-linux-gnu-g++*",
-					    "*-linux-gnu-ld*",	"*-linux-gnu-as",
-					    "cpp-[0-9]*",	NULL};
-
-	for (size_t i = 0; tools[i]; i++)
-		if (!strcmp(b, tools[i]))
-			return 1;
-	for (size_t i = 0; globs[i]; i++)
-		if (glob_match(globs[i], b))
-			return 1;
-	return 0;
+	return kb && any_glob(&kb->analysis.devel_tools, b);
 }
 
-/* python, python3, python3.11, pypy3.10, perl5.36.0, ruby3.1, node, nodejs,
- * java: a name and a version, never "python-policy.txt.gz" or "python3-config". */
-static int is_interpreter_name(const char *b)
+/* An interpreter's name (plugins: interpreters): "node", or a stem and a
+ * version for "python{version}": python, python3, python3.11, never
+ * "python-policy.txt.gz" or "python3-config". */
+static int is_interpreter_name(const struct knowledge *kb, const char *b)
 {
-	static const char *const stems[] = {"python", "pypy", "perl", "ruby", NULL};
+	static const char version[] = "{version}";
+	const struct vec *names = kb ? &kb->analysis.interpreters : NULL;
 
-	if (!strcmp(b, "node") || !strcmp(b, "nodejs") || !strcmp(b, "java"))
-		return 1;
-	for (size_t i = 0; stems[i]; i++)
-		if (starts_with(b, stems[i])) {
-			const char *v = b + strlen(stems[i]);
+	for (size_t i = 0; names && i < names->nr; i++) {
+		const char *n = names->items[i];
+		size_t stem = strlen(n);
 
-			return v[strspn(v, "0123456789.")] == '\0';
+		if (!ends_with(n, version)) {
+			if (!strcmp(b, n))
+				return 1;
+			continue;
 		}
+		stem -= sizeof(version) - 1;
+		if (!strncmp(b, n, stem) && b[stem + strspn(b + stem, "0123456789.")] == '\0')
+			return 1;
+	}
 	return 0;
 }
 
 /* Is the file at `path` ("/a/bin/python3", "a/bin/python3") an interpreter:
  * named like one, in a bin/ directory? */
-static int is_interpreter_path(const char *path)
+static int is_interpreter_path(const struct knowledge *kb, const char *path)
 {
 	const char *b = base_name(path);
 	size_t dir_len = (size_t)(b - path);
 
-	return is_interpreter_name(b) && dir_len >= 4 && !strncmp(b - 4, "bin/", 4) &&
+	return is_interpreter_name(kb, b) && dir_len >= 4 && !strncmp(b - 4, "bin/", 4) &&
 	       (dir_len == 4 || b[-5] == '/');
+}
+
+/* The cache kind of a visible file (plugins: caches): index in
+ * kb->analysis.caches, or -1. */
+static int cache_of(const struct knowledge *kb, const char *path)
+{
+	for (size_t i = 0; kb && i < kb->analysis.caches_nr; i++) {
+		const struct kb_cache *c = &kb->analysis.caches[i];
+
+		if (any_glob(&c->paths, path) && !any_glob(&c->except, path))
+			return (int)i;
+	}
+	return -1;
 }
 
 /* The component of a file name: index in kb->components, or -1. */
@@ -76,28 +78,26 @@ static int component_of(const struct knowledge *kb, const char *b)
 	return -1;
 }
 
-/* A directory named tests/test/examples below site-packages or dist-packages:
- * its node, or FSI_NONE. */
-static uint32_t tests_dir_of(struct analysis *an, uint32_t id, const char *path)
+/* A directory of tests or examples (plugins: test_dirs) below a site
+ * directory (site_dirs: site-packages, dist-packages): the outermost one
+ * below the nearest site directory, or FSI_NONE. */
+static uint32_t tests_dir_of(struct analysis *an, uint32_t id)
 {
-	const char *site = strstr(path, "/site-packages/");
+	const struct knowledge *kb = an->opts->kb;
 	uint32_t found = FSI_NONE;
 
-	if (!site)
-		site = strstr(path, "/dist-packages/");
-	if (!site)
+	if (!kb)
 		return FSI_NONE;
-	/* Walk up from the file; keep the outermost match below the site dir. */
 	for (uint32_t p = fsi_node(&an->fsi, id)->parent; p != FSI_NONE && p != FSI_ROOT;
 	     p = fsi_node(&an->fsi, p)->parent) {
 		const char *name = fsi_str(&an->fsi, fsi_node(&an->fsi, p)->name);
 
-		if (!strcmp(name, "site-packages") || !strcmp(name, "dist-packages"))
-			break;
-		if (!strcmp(name, "tests") || !strcmp(name, "test") || !strcmp(name, "examples"))
+		if (vec_findstr(&kb->analysis.site_dirs, name) >= 0)
+			return found;
+		if (vec_findstr(&kb->analysis.test_dirs, name) >= 0)
 			found = p;
 	}
-	return found;
+	return FSI_NONE;
 }
 
 /* budgets.paths: a visible regular file counts under every key its path
@@ -128,7 +128,7 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 	uint64_t size = in->size;
 	const struct content *c = nd->data != FSI_NONE ? &an->contents[nd->data] : NULL;
 	int first = !(in->counted & 1);
-	int comp;
+	int comp, cache;
 	uint32_t td;
 
 	tally_paths(t, in, nd->inode, path);
@@ -150,7 +150,7 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 			t->elves = xrealloc(t->elves, t->elves_alloc * sizeof(*t->elves));
 		}
 		t->elves[t->elves_nr++] = (struct elf_file){id, c->u.elf};
-		if (is_tool_name(b)) {
+		if (is_tool_name(kb, b)) {
 			AN_PUSH(
 			    an, t->tools,
 			    json_pack("{s:o,s:I}", "path", jstr(path), "bytes", (json_int_t)size));
@@ -173,25 +173,11 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 		t->statics++;
 		t->statics_bytes += size;
 	}
-	{
-		int kind = -1;
-
-		if (starts_with(path, "/var/lib/apt/lists/") && strcmp(b, "lock"))
-			kind = 0;
-		else if (strstr(path, "/.cache/pip/"))
-			kind = 1;
-		else if (strstr(path, "/.cache/uv/"))
-			kind = 2;
-		else if (strstr(path, "/.cache/huggingface/"))
-			kind = 3;
-		else if (strstr(path, "/__pycache__/"))
-			kind = 4;
-		if (kind >= 0) {
-			t->cache_bytes[kind] += size;
-			t->cache_files[kind]++;
-		}
+	if ((cache = cache_of(kb, path)) >= 0) {
+		t->cache_bytes[cache] += size;
+		t->cache_files[cache]++;
 	}
-	if ((td = tests_dir_of(an, id, path)) != FSI_NONE) {
+	if ((td = tests_dir_of(an, id)) != FSI_NONE) {
 		uint32_t *slot = map_slot(&t->te_dirs, td, 1);
 
 		if (*slot == FSI_NONE) {
@@ -225,15 +211,15 @@ static void tally_symlink(struct analysis *an, struct tally *t, uint32_t id, con
 {
 	struct fsi_node *nd = fsi_node(&an->fsi, id);
 	const char *target = fsi_str(&an->fsi, nd->inode);
-	int interp = is_interpreter_path(path);
+	int interp = is_interpreter_path(an->opts->kb, path);
 
-	if (!interp && *target && is_interpreter_name(base_name(target))) {
+	if (!interp && *target && is_interpreter_name(an->opts->kb, base_name(target))) {
 		/* The target's own directory, "../bin/python3" against the link's. */
 		struct strbuf dir = STRBUF_INIT, to = STRBUF_INIT;
 
 		strbuf_add(&dir, path, (size_t)(base_name(path) - path));
 		an_join_normalized(&to, dir.buf, target, strlen(target));
-		interp = is_interpreter_path(to.buf);
+		interp = is_interpreter_path(an->opts->kb, to.buf);
 		strbuf_release(&dir);
 		strbuf_release(&to);
 	}

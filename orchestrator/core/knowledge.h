@@ -150,6 +150,25 @@ struct kb_component {
 	struct vec patterns; /* globs on file names: "libcublas.so*" */
 };
 
+/* libraries.json: one kind of cache the analyzer reports (key: kind). */
+struct kb_cache {
+	const char *kind;  /* "pip-cache" */
+	struct vec paths;  /* globs on a file's absolute path ('*' crosses '/') */
+	struct vec except; /* globs on the same path that are no cache (a "lock" file) */
+};
+
+/* libraries.json: the names the analyzer looks for in an image. Each list
+ * is the union of every file's, first seen first; caches merge by kind. */
+struct kb_analysis {
+	struct vec devel_tools;	 /* globs on file names: compilers, linkers, nvcc */
+	struct vec interpreters; /* file names; "python{version}" is python, python3.11... */
+	struct vec library_dirs; /* ld.so's default directories, in search order */
+	struct vec test_dirs;	 /* "tests", "examples": directories under a site dir */
+	struct vec site_dirs;	 /* "site-packages", "dist-packages" */
+	struct kb_cache *caches; /* in file order; a file counts for the first that matches */
+	size_t caches_nr;
+};
+
 struct knowledge {
 	struct vec docs; /* json_t roots the strings point into */
 	struct kb_cuda_release *cuda;
@@ -169,6 +188,7 @@ struct knowledge {
 	struct vec driver_sonames;	 /* union of every file's, first-seen order */
 	struct kb_component *components; /* in file order, merged by name */
 	size_t components_nr;
+	struct kb_analysis analysis;
 };
 
 /* Load the built-in plugin directory, then each directory in `extra_dirs`

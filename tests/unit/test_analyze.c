@@ -940,6 +940,81 @@ done:
 	free(big);
 }
 
+/* ---- scenario 2g: what the analyzer looks for is plugin data ------------ */
+
+static void test_plugin_names(void)
+{
+	static const char plugin[] =
+	    "{\"schema_version\": 1, \"devel_tools\": [\"nvcc-wrapper\"],"
+	    " \"interpreters\": [\"julia{version}\"],"
+	    " \"caches\": [{\"kind\": \"conda-pkgs\", \"paths\": [\"/opt/conda/pkgs/*\"]}]}";
+	char *dir = xstrfmt("%s/plug", tmp), *file = xstrfmt("%s/libraries.json", dir);
+	struct vec dirs = VEC_INIT(NULL);
+	struct knowledge *kb = NULL;
+	json_t *cfg = json_pack("{s:{s:s}}", "config", "User", "1000");
+	json_t *r = NULL;
+	const struct ent l0[] = {{'F', "opt/conda/pkgs/numpy.tar.bz2", NULL, 700},
+				 {'F', "var/lib/apt/lists/x_InRelease", NULL, 10},
+				 {'F', "usr/bin/nvcc-wrapper", NULL, 0},
+				 {'L', "opt/jl/bin/julia1.10", "/nowhere/julia", 0},
+				 {0, 0, 0, 0}};
+	size_t app_n;
+	char *app = slurp("app2", &app_n);
+	struct ent l1[] = {{'F', "usr/bin/nvcc-wrapper", app, app_n}, {0, 0, 0, 0}};
+
+	fs_mkdir_p(dir, 0755);
+	fs_write_atomic(file, plugin, strlen(plugin));
+	vec_push(&dirs, (void *)"plugins");
+	vec_push(&dirs, dir);
+	CHECK(knowledge_load_dirs(&kb, &dirs) == 0, "a user libraries.json loads (%s)",
+	      error_last());
+	if (!kb)
+		goto done;
+	CHECK(vec_findstr(&kb->analysis.devel_tools, "nvcc") >= 0 &&
+		  vec_findstr(&kb->analysis.devel_tools, "nvcc-wrapper") >= 0 &&
+		  kb->analysis.caches_nr == 6,
+	      "its names join the built-in ones (%zu cache kinds)", kb->analysis.caches_nr);
+	{
+		struct analyze_opts o = {0};
+		struct image_meta meta;
+		struct analysis *an;
+		struct image_visitor v;
+
+		meta_init(&meta, 2, cfg);
+		o.kb = kb;
+		an = analysis_new(&o, fake_read);
+		analysis_visitor(an, &v);
+		v.meta(v.ctx, &meta);
+		feed_layer(an, &v, 0, l0);
+		feed_layer(an, &v, 1, l1);
+		CHECK(analysis_report(an, NULL, &r) == 0 && r, "report with a user plugin (%s)",
+		      error_last());
+		analysis_free(an);
+		meta_release(&meta);
+	}
+	if (!r)
+		goto done;
+	CHECK(find_by(json_object_get(r, "caches"), "kind", "conda-pkgs") &&
+		  jint_at(find_by(json_object_get(r, "caches"), "kind", "conda-pkgs"), "bytes") ==
+		      700 &&
+		  find_by(json_object_get(r, "caches"), "kind", "apt-lists"),
+	      "a cache kind from the plugin, beside the built-in ones");
+	CHECK(
+	    json_array_size(jget(r, "devel.tools")) == 1 &&
+		!strcmp(json_string_value(jget(r, "devel.tools.0.path")), "/usr/bin/nvcc-wrapper"),
+	    "a devel tool from the plugin");
+	CHECK(json_array_size(jget(r, "closure.dangling_interpreters")) == 1,
+	      "an interpreter from the plugin (julia{version}) dangles");
+done:
+	json_decref(r);
+	json_decref(cfg);
+	knowledge_free(kb);
+	vec_release(&dirs);
+	free(app);
+	free(dir);
+	free(file);
+}
+
 /* ---- scenario 3: a missing command through a symlink loop -------------- */
 
 static void test_command(void)
@@ -1085,6 +1160,7 @@ int main(void)
 		test_ldconf_include(kb);
 		test_bad_bytes(kb);
 		test_not_checked(kb);
+		test_plugin_names();
 	} else
 		CHECK(0, "cc builds the ELF files");
 	knowledge_free(kb);
