@@ -240,11 +240,6 @@ static int resolvable(struct search *s, uint32_t file, const struct elf_rec *er,
 	return !er->runpath && inherited_rpath(s, file, er, n);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* A DT_NEEDED (or a dlopen rule's load) no search finds. */
 struct missing {
 	uint32_t file, needed; /* node; pool offset */
@@ -421,7 +416,7 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 		an_finding(an, findings, "missing-library", "warn", msg, path.buf, NULL);
 		free(msg);
 	}
-	qsort(driver_names.items, driver_names.nr, sizeof(*driver_names.items), cmp_str);
+	vec_sort(&driver_names, vec_cmpstr);
 	for (size_t i = 0; i < driver_names.nr; i++)
 		AN_PUSH(an, driver, jstr(driver_names.items[i]));
 	obj = AN_OK(an, json_pack("{s:I,s:o,s:o,s:O,s:O,s:o}", "checked_files", (json_int_t)checked,

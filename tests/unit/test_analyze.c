@@ -620,9 +620,10 @@ done:
 	free(needs);
 }
 
-/* The report of a one-layer image with config `cfg`; NULL on failure. */
-static json_t *report_of_layer(const struct knowledge *kb, json_t *cfg, const struct ent *layer,
-			       const char *what)
+/* The report of an image of `n` layers (bottom first) with config `cfg`;
+ * NULL on failure. */
+static json_t *report_of_layers(const struct knowledge *kb, json_t *cfg,
+				const struct ent *const *layer, size_t n, const char *what)
 {
 	struct analyze_opts o = {0};
 	struct image_meta meta;
@@ -631,17 +632,24 @@ static json_t *report_of_layer(const struct knowledge *kb, json_t *cfg, const st
 	json_t *r = NULL;
 
 	memset(&meta, 0, sizeof(meta));
-	meta_init(&meta, 1, cfg);
+	meta_init(&meta, n, cfg);
 	o.kb = kb;
 	an = analysis_new(&o, fake_read);
 	analysis_visitor(an, &v);
 	v.meta(v.ctx, &meta);
-	feed_layer(an, &v, 0, layer);
+	for (size_t i = 0; i < n; i++)
+		feed_layer(an, &v, i, layer[i]);
 	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the %s scenario (%s)", what,
 	      error_last());
 	analysis_free(an);
 	meta_release(&meta);
 	return r;
+}
+
+static json_t *report_of_layer(const struct knowledge *kb, json_t *cfg, const struct ent *layer,
+			       const char *what)
+{
+	return report_of_layers(kb, cfg, &layer, 1, what);
 }
 
 /* ---- scenario 2b: an executable's RPATH serves its libraries ----------- */
@@ -796,11 +804,6 @@ static json_t *bad_bytes_report(const struct knowledge *kb, const char *elf, con
 {
 	json_t *cfg = json_pack("{s:{s:s,s:s}}", "config", "User", "1000", "Env",
 				"NVIDIA_DRIVER_CAPABILITIES=compute");
-	struct analyze_opts o = {0};
-	struct image_meta meta;
-	struct analysis *an;
-	struct image_visitor v;
-	json_t *r = NULL;
 	size_t app_n;
 	char *app = slurp(elf, &app_n);
 	char *status = xstrfmt("Package: %s\nStatus: install ok installed\nVersion: 1\n\n", pkg);
@@ -813,19 +816,11 @@ static json_t *bad_bytes_report(const struct knowledge *kb, const char *elf, con
 				 {'F', gone, NULL, 500},
 				 {0, 0, 0, 0}};
 	const struct ent l1[] = {{'W', gone, 0, 0}, {0, 0, 0, 0}};
+	const struct ent *const both[] = {l0, l1};
+	json_t *r = report_of_layers(kb, cfg, both, 2, elf);
 
-	meta_init(&meta, 2, cfg);
-	o.kb = kb;
-	an = analysis_new(&o, fake_read);
-	analysis_visitor(an, &v);
-	v.meta(v.ctx, &meta);
-	feed_layer(an, &v, 0, l0);
-	feed_layer(an, &v, 1, l1);
-	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of '%s' (%s)", exe, error_last());
 	if (r)
 		gate_check_rules(r, NULL, gates);
-	analysis_free(an);
-	meta_release(&meta);
 	json_decref(cfg);
 	free(app);
 	free(status);
@@ -961,6 +956,7 @@ static void test_plugin_names(void)
 	size_t app_n;
 	char *app = slurp("app2", &app_n);
 	struct ent l1[] = {{'F', "usr/bin/nvcc-wrapper", app, app_n}, {0, 0, 0, 0}};
+	const struct ent *const both[] = {l0, l1};
 
 	fs_mkdir_p(dir, 0755);
 	fs_write_atomic(file, plugin, strlen(plugin));
@@ -974,24 +970,7 @@ static void test_plugin_names(void)
 		  vec_findstr(&kb->analysis.devel_tools, "nvcc-wrapper") >= 0 &&
 		  kb->analysis.caches_nr == 6,
 	      "its names join the built-in ones (%zu cache kinds)", kb->analysis.caches_nr);
-	{
-		struct analyze_opts o = {0};
-		struct image_meta meta;
-		struct analysis *an;
-		struct image_visitor v;
-
-		meta_init(&meta, 2, cfg);
-		o.kb = kb;
-		an = analysis_new(&o, fake_read);
-		analysis_visitor(an, &v);
-		v.meta(v.ctx, &meta);
-		feed_layer(an, &v, 0, l0);
-		feed_layer(an, &v, 1, l1);
-		CHECK(analysis_report(an, NULL, &r) == 0 && r, "report with a user plugin (%s)",
-		      error_last());
-		analysis_free(an);
-		meta_release(&meta);
-	}
+	r = report_of_layers(kb, cfg, both, 2, "user plugin");
 	if (!r)
 		goto done;
 	CHECK(find_by(json_object_get(r, "caches"), "kind", "conda-pkgs") &&
