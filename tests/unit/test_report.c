@@ -194,7 +194,8 @@ static void test_bad_bytes(void)
 	      "the text summary: each bad byte as \\xNN");
 	report_junit(&it, 1, &junit);
 	v = junit_check(junit.buf);
-	CHECK(!starts_with(v, "ERROR") && strstr(v, "smoke ap\\xffp failure '/usr/bin/ap\\xffp' failed"),
+	CHECK(!starts_with(v, "ERROR") &&
+		  strstr(v, "smoke ap\\xffp failure '/usr/bin/ap\\xffp' failed"),
 	      "JUnit parses and keeps the escaped names: %s", v);
 	CHECK(strstr(junit.buf, "CUDA \\xff\\xfe error ]]&gt; &amp; done"),
 	      "JUnit: a child's output escaped the same way");
