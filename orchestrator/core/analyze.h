@@ -14,7 +14,8 @@
  * gates (core/gate.h): gates read only the JSON, so a saved report works
  * as a baseline (`gpuslim gate --baseline old.json`).
  *
- * The report (keys in this order; sizes in bytes; "null" where unknown):
+ * The report (keys in this order; sizes in bytes; "null" where unknown;
+ * a byte of a name that is not UTF-8 written as \xNN, util/utf8.h):
  *
  * {
  *   "schema_version": 1,
@@ -52,7 +53,8 @@
  *     "missing": [{"file", "needed", "via": "DT_NEEDED"|"dlopen"}],        DT_NEEDED (and dlopen
  * rules) not resolvable "driver_expected": [...],               driver sonames needed: come from
  * the host "driver_in_image": [{"path", "bytes"}], a driver library inside the image
- *     "dangling_interpreters": [{"path", "target"}]
+ *     "dangling_interpreters": [{"path", "target"}],
+ *     "not_checked": [{"path", "reason"}]  ELFs whose DT_NEEDED list could not be read
  *   },
  *   "config": {"user", "root": bool, "entrypoint": [...]|null, "cmd": [...]|null,
  *              "workdir", "env": {"NVIDIA_VISIBLE_DEVICES": ..., "NVIDIA_DRIVER_CAPABILITIES": ...,
@@ -71,6 +73,7 @@
  *   devel-toolchain (error)   nvcc, compilers, linkers, CUDA/C headers, static libraries
  *   driver-in-image (error)   libcuda.so*, libnvidia-*.so* inside the image
  *   missing-library (error)   a DT_NEEDED (or dlopen rule) no path in the image resolves
+ *                             (warn) an ELF not checked (closure.not_checked)
  *   dangling-interpreter (error)  an interpreter symlink (bin/python3.11, bin/node...) or
  *                             a symlink to one, whose final target is not there (a venv
  *                             copied without its Python); other dangling links are no finding

@@ -356,6 +356,8 @@ int elf_scan(struct elf_scanner *sc, elf_read_fn read, void *ctx, uint64_t size,
 			free(p);
 		}
 	}
+	if (dyn_size > ELF_DYN_MAX)
+		info->unchecked = "its .dynamic is larger than 1 MiB";
 	if (!dyn_size || dyn_size > ELF_DYN_MAX)
 		goto sections;
 	if ((ret = es_get(&es, dyn_off, (size_t)dyn_size, &dyn)) < 0)
@@ -403,6 +405,9 @@ int elf_scan(struct elf_scanner *sc, elf_read_fn read, void *ctx, uint64_t size,
 				continue;
 			if (!(s = str_at(strs, (size_t)strsz, val))) {
 				info->strings_missing = 1;
+				if (tag == DT_NEEDED_)
+					info->unchecked =
+					    "the name of a DT_NEEDED lies out of reach";
 				continue;
 			}
 			if (tag == DT_NEEDED_) {

@@ -24,7 +24,8 @@
  * the section header table: the last 64 KiB before e_shoff are kept.
  *
  * Limits, by design: a string table before .dynamic but past the prefix
- * leaves the names unknown (`strings_missing`); extended section numbering
+ * leaves the names unknown (`strings_missing`), and a .dynamic over 1 MiB
+ * is not read (both set `unchecked` when DT_NEEDED entries are lost); extended section numbering
  * (more than 65279 sections) is treated as "no sections"; a file is read
  * to its section header table (the image stream reads skipped bytes
  * anyway).
@@ -57,8 +58,13 @@ struct elf_info {
 	int has_symtab;	     /* .symtab present */
 	int has_debug;	     /* .debug_* or .zdebug_* present */
 	int strings_missing; /* .dynamic found but its string table was out of reach */
-	char *interp;	     /* PT_INTERP, NULL when none */
-	char *soname;	     /* NULL when none */
+	/* Why the DT_NEEDED list could not be read whole, NULL when it was: a
+	 * .dynamic larger than 1 MiB, or a DT_NEEDED whose name lies out of
+	 * reach. A static string; the closure reports such a file as not
+	 * checked instead of passing it in silence. */
+	const char *unchecked;
+	char *interp; /* PT_INTERP, NULL when none */
+	char *soname; /* NULL when none */
 	char *runpath;
 	char *rpath;
 	struct vec needed; /* strings, in file order */

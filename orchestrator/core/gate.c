@@ -6,6 +6,7 @@
 #include "core/gate.h"
 #include "util/error.h"
 #include "util/strbuf.h"
+#include "util/utf8.h"
 
 /* Findings quoted in a rule's message; the report has them all. */
 #define GATE_FINDINGS_SHOWN 3
@@ -412,25 +413,31 @@ json_t *gate_results_to_json(const struct vec *results)
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; i < results->nr; i++) {
+	for (size_t i = 0; arr && i < results->nr; i++) {
 		const struct gate_result *g = results->items[i];
-		json_t *o = json_object();
+		/* A smoke test's message quotes its output: escaped, never refused. */
+		json_t *o =
+		    json_pack("{s:o,s:s,s:s,s:o,s:o,s:o}", "name", utf8_json_string(g->name),
+			      "kind", gate_kind_name(g->kind), "status",
+			      gate_status_name(g->status), "message", utf8_json_string(g->message),
+			      "limit", g->has_limit ? json_integer(g->limit) : json_null(), "value",
+			      g->has_value ? json_integer(g->value) : json_null());
 
-		json_object_set_new(o, "name", json_string(g->name));
-		json_object_set_new(o, "kind", json_string(gate_kind_name(g->kind)));
-		json_object_set_new(o, "status", json_string(gate_status_name(g->status)));
-		json_object_set_new(o, "message", json_string(g->message));
-		json_object_set_new(o, "limit",
-				    g->has_limit ? json_integer(g->limit) : json_null());
-		json_object_set_new(o, "value",
-				    g->has_value ? json_integer(g->value) : json_null());
-		json_array_append_new(arr, o);
+		if (json_array_append_new(arr, o) < 0 || !o) {
+			json_decref(arr);
+			arr = NULL;
+		}
 	}
+	if (!arr)
+		error_set("cannot build the gates' JSON: out of memory");
 	return arr;
 }
 
-void gate_attach(json_t *report, const struct vec *results)
+int gate_attach(json_t *report, const struct vec *results)
 {
-	json_object_set_new(report, "gates", gate_results_to_json(results));
-	json_object_set_new(report, "status", json_string(gate_failed(results) ? "fail" : "pass"));
+	if (json_object_set_new(report, "gates", gate_results_to_json(results)) < 0 ||
+	    json_object_set_new(report, "status",
+				json_string(gate_failed(results) ? "fail" : "pass")) < 0)
+		return error_set("cannot add the gates to the report: out of memory");
+	return 0;
 }

@@ -86,10 +86,12 @@ int gate_failed(const struct vec *results);
 /* Counts by status. */
 size_t gate_count(const struct vec *results, enum gate_status s);
 
-/* The results as the report's "gates" array (schemas/report.schema.json). */
+/* The results as the report's "gates" array (schemas/report.schema.json),
+ * names and messages escaped as util/utf8.h says; NULL (error set) when
+ * out of memory. */
 json_t *gate_results_to_json(const struct vec *results);
-/* Set "gates" and "status" ("pass"/"fail") on the report. */
-void gate_attach(json_t *report, const struct vec *results);
+/* Set "gates" and "status" ("pass"/"fail") on the report: 0, or -1. */
+int gate_attach(json_t *report, const struct vec *results);
 
 /* "117.4 MB" (powers of 1000, as `docker images`), into buf. */
 void gate_human_size(char *buf, size_t n, long long bytes);

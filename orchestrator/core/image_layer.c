@@ -14,12 +14,12 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/image_private.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 struct image_reader {
 	struct layer_ctx *lc;
@@ -30,8 +30,8 @@ struct layer_ctx {
 	struct image_layer *layer;
 	const char *label;
 	struct image_src *src;
-	EVP_MD_CTX *md;	  /* the uncompressed stream: diff_id */
-	EVP_MD_CTX *blob; /* the stored stream, when it must be checked here */
+	struct hash_sha256 *md;	  /* the uncompressed stream: diff_id */
+	struct hash_sha256 *blob; /* the stored stream, when it must be checked here */
 	unsigned char prefix[8];
 	size_t prefix_len;
 	int prefix_pending;
@@ -164,7 +164,7 @@ static long src_block(struct layer_ctx *lc, const void **buf)
 		return -1;
 	}
 	if (n > 0 && lc->blob)
-		EVP_DigestUpdate(lc->blob, *buf, (size_t)n);
+		hash_sha256_update(lc->blob, *buf, (size_t)n);
 	return n;
 }
 
@@ -202,7 +202,7 @@ static long raw_block(struct layer_ctx *lc, const void **buf)
 		if (n < 0)
 			return -1;
 	}
-	EVP_DigestUpdate(lc->md, *buf, (size_t)n);
+	hash_sha256_update(lc->md, *buf, (size_t)n);
 	lc->layer->size += (uint64_t)n;
 	return n;
 }
@@ -418,15 +418,10 @@ static int open_decompressor(struct layer_ctx *lc)
 	return 0;
 }
 
-static void hex_digest(EVP_MD_CTX *md, char out[72])
+static void hex_digest(struct hash_sha256 *md, char out[72])
 {
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dl = 0;
-
-	EVP_DigestFinal_ex(md, d, &dl);
 	memcpy(out, "sha256:", 7);
-	for (unsigned int i = 0; i < dl && i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
+	hash_sha256_final_hex(md, out + 7);
 }
 
 static int check_digests(struct layer_ctx *lc)
@@ -474,8 +469,7 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 	lc.rd.lc = &lc;
 	strbuf_init(&path, 256);
 	strbuf_init(&link, 256);
-	lc.md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(lc.md, EVP_sha256(), NULL);
+	lc.md = hash_sha256_new();
 	layer->size = layer->files_size = layer->entries = 0;
 
 	if (img->v->layer_begin && img->v->layer_begin(img->v->ctx, layer) < 0) {
@@ -497,11 +491,10 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 		 * end for free. A compressed one needs its own hash. */
 		if (lc.compression && img->verify_blobs && layer->blob_digest &&
 		    starts_with(layer->blob_digest, "sha256:")) {
-			lc.blob = EVP_MD_CTX_new();
-			EVP_DigestInit_ex(lc.blob, EVP_sha256(), NULL);
-			EVP_DigestUpdate(lc.blob, lc.prefix, lc.prefix_len);
+			lc.blob = hash_sha256_new();
+			hash_sha256_update(lc.blob, lc.prefix, lc.prefix_len);
 			if (lc.rest_len > 0)
-				EVP_DigestUpdate(lc.blob, lc.rest, (size_t)lc.rest_len);
+				hash_sha256_update(lc.blob, lc.rest, (size_t)lc.rest_len);
 		}
 		if (lc.compression && (ret = open_decompressor(&lc)) < 0)
 			goto done;
@@ -567,8 +560,8 @@ done:
 		archive_read_free(lc.tar);
 	if (lc.dec)
 		archive_read_free(lc.dec);
-	EVP_MD_CTX_free(lc.md);
-	EVP_MD_CTX_free(lc.blob);
+	hash_sha256_free(lc.md);
+	hash_sha256_free(lc.blob);
 	free(lc.src_err);
 	strbuf_release(&path);
 	strbuf_release(&link);

@@ -398,6 +398,26 @@ static void kb_release_render(struct kb_render *r)
 		vec_release(kb_render_list(r, i));
 }
 
+static void kb_release_cache(void *entry)
+{
+	struct kb_cache *c = entry;
+
+	vec_release(&c->paths);
+	vec_release(&c->except);
+}
+
+static void kb_release_analysis(struct kb_analysis *a)
+{
+	vec_release(&a->devel_tools);
+	vec_release(&a->interpreters);
+	vec_release(&a->library_dirs);
+	vec_release(&a->test_dirs);
+	vec_release(&a->site_dirs);
+	for (size_t i = 0; i < a->caches_nr; i++)
+		kb_release_cache(&a->caches[i]);
+	free(a->caches);
+}
+
 static void kb_decref(void *doc)
 {
 	json_decref(doc);
@@ -433,6 +453,7 @@ void knowledge_free(struct knowledge *kb)
 		kb_release_component(&kb->components[i]);
 	free(kb->components);
 	kb_release_render(&kb->render);
+	kb_release_analysis(&kb->analysis);
 	vec_release(&kb->docs);
 	free(kb);
 }
@@ -1317,10 +1338,77 @@ static int kb_load_component(struct kb_reader *rd, json_t *item, void *entry, st
 	return 0;
 }
 
+/* The list at `key` (absent: none) joined to `into`: what a later plugin
+ * directory lists adds to the earlier ones. */
+static int kb_union_strlist(struct kb_reader *rd, json_t *root, const char *key, struct vec *into)
+{
+	struct vec add = VEC_INIT(NULL);
+	int ret = kb_get_strlist(rd, root, key, 0, &add);
+
+	for (size_t i = 0; !ret && i < add.nr; i++)
+		if (vec_findstr(into, add.items[i]) < 0)
+			vec_push(into, add.items[i]);
+	vec_release(&add);
+	return ret;
+}
+
+static int kb_load_cache(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
+			 struct vec *paths)
+{
+	static const char *const cache_keys[] = {"kind", "paths", "except", "notes", NULL};
+	struct kb_cache *c = entry;
+	int ret;
+
+	vec_init(&c->paths, NULL);
+	vec_init(&c->except, NULL);
+	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
+	    (ret = kb_check_keys(rd, item, cache_keys)) ||
+	    (ret = kb_get_str(rd, item, "kind", 1, &c->kind)) ||
+	    (ret = kb_seen(rd, keys, paths, c->kind, "kind")) ||
+	    (ret = kb_get_strlist(rd, item, "paths", 1, &c->paths)) ||
+	    (ret = kb_get_strlist(rd, item, "except", 0, &c->except)))
+		return ret;
+	return 0;
+}
+
+/* What the analyzer looks for (struct kb_analysis), from libraries.json. */
+static int kb_load_analysis(struct kb_analysis *a, struct kb_reader *rd, json_t *root)
+{
+	static const struct kb_keyed caches = {"caches", sizeof(struct kb_cache),
+					       offsetof(struct kb_cache, kind), kb_load_cache,
+					       kb_release_cache};
+	json_t *arr;
+	void *table;
+	int ret;
+
+	if ((ret = kb_union_strlist(rd, root, "devel_tools", &a->devel_tools)) ||
+	    (ret = kb_union_strlist(rd, root, "interpreters", &a->interpreters)) ||
+	    (ret = kb_union_strlist(rd, root, "library_dirs", &a->library_dirs)) ||
+	    (ret = kb_union_strlist(rd, root, "test_dirs", &a->test_dirs)) ||
+	    (ret = kb_union_strlist(rd, root, "site_dirs", &a->site_dirs)) ||
+	    (ret = kb_get(rd, root, "caches", KB_ARRAY, 0, &arr)))
+		return ret;
+	table = a->caches;
+	ret = kb_load_keyed(rd, arr, &caches, &table, &a->caches_nr);
+	a->caches = table;
+	return ret;
+}
+
 static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
-	static const char *const top_keys[] = {
-	    "schema_version", "notes", "driver_sonames", "dlopen", "flavors", "components", NULL};
+	static const char *const top_keys[] = {"schema_version",
+					       "notes",
+					       "driver_sonames",
+					       "dlopen",
+					       "flavors",
+					       "components",
+					       "devel_tools",
+					       "interpreters",
+					       "library_dirs",
+					       "test_dirs",
+					       "site_dirs",
+					       "caches",
+					       NULL};
 	static const struct kb_keyed rules = {"dlopen", sizeof(struct kb_dlopen_rule),
 					      offsetof(struct kb_dlopen_rule, soname),
 					      kb_load_dlopen_rule, kb_release_dlopen_rule};
@@ -1330,19 +1418,14 @@ static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t 
 	static const struct kb_keyed components = {"components", sizeof(struct kb_component),
 						   offsetof(struct kb_component, name),
 						   kb_load_component, kb_release_component};
-	struct vec driver = VEC_INIT(NULL);
 	json_t *arr;
 	void *table;
-	size_t i;
 	int ret;
 
 	if ((ret = kb_check_keys(rd, root, top_keys)) ||
-	    (ret = kb_get_strlist(rd, root, "driver_sonames", 0, &driver)))
+	    (ret = kb_union_strlist(rd, root, "driver_sonames", &kb->driver_sonames)) ||
+	    (ret = kb_load_analysis(&kb->analysis, rd, root)))
 		goto done;
-	for (i = 0; i < driver.nr; i++)
-		if (vec_findstr(&kb->driver_sonames, driver.items[i]) < 0)
-			vec_push(&kb->driver_sonames, driver.items[i]);
-
 	if ((ret = kb_get(rd, root, "dlopen", KB_ARRAY, 0, &arr)))
 		goto done;
 	table = kb->dlopen;
@@ -1359,7 +1442,6 @@ static int kb_load_libraries(struct knowledge *kb, struct kb_reader *rd, json_t 
 	ret = kb_load_keyed(rd, arr, &components, &table, &kb->components_nr);
 	kb->components = table;
 done:
-	vec_release(&driver);
 	return ret;
 }
 

@@ -166,6 +166,25 @@ struct kb_render {
 	struct vec prune_docs;	      /* directories under each trim root */
 };
 
+/* libraries.json: one kind of cache the analyzer reports (key: kind). */
+struct kb_cache {
+	const char *kind;  /* "pip-cache" */
+	struct vec paths;  /* globs on a file's absolute path ('*' crosses '/') */
+	struct vec except; /* globs on the same path that are no cache (a "lock" file) */
+};
+
+/* libraries.json: the names the analyzer looks for in an image. Each list
+ * is the union of every file's, first seen first; caches merge by kind. */
+struct kb_analysis {
+	struct vec devel_tools;	 /* globs on file names: compilers, linkers, nvcc */
+	struct vec interpreters; /* file names; "python{version}" is python, python3.11... */
+	struct vec library_dirs; /* ld.so's default directories, in search order */
+	struct vec test_dirs;	 /* "tests", "examples": directories under a site dir */
+	struct vec site_dirs;	 /* "site-packages", "dist-packages" */
+	struct kb_cache *caches; /* in file order; a file counts for the first that matches */
+	size_t caches_nr;
+};
+
 struct knowledge {
 	struct vec docs; /* json_t roots the strings point into */
 	struct kb_cuda_release *cuda;
@@ -186,6 +205,7 @@ struct knowledge {
 	struct kb_component *components; /* in file order, merged by name */
 	size_t components_nr;
 	struct kb_render render;
+	struct kb_analysis analysis;
 };
 
 /* Load the built-in plugin directory, then each directory in `extra_dirs`

@@ -6,6 +6,7 @@
 #include "core/report.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/utf8.h"
 
 /* ---- reading the report ------------------------------------------------ */
 
@@ -67,22 +68,41 @@ static size_t rp_biggest(const json_t *arr, const char *key, size_t top, size_t 
 	return n;
 }
 
-/* One line of `s`, cut to `max` characters (bytes), for a table cell. */
+/* One line of `s`, cut to `max` bytes (never inside a character), for a
+ * table cell; a byte that is not UTF-8 is \xNN (util/utf8.h). */
 static void rp_oneline(struct strbuf *out, const char *s, size_t max, int md)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t n = 0;
 
-	for (; *s && n < max; s++, n++) {
-		if (*s == '\n' || *s == '\r' || *s == '\t')
+	while (*p && n < max) {
+		size_t len = utf8_seq_len(p);
+
+		if (!len) {
+			strbuf_addf(out, "\\x%02x", *p++);
+			n += 4;
+		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
 			strbuf_addch(out, ' ');
-		else if (md && (*s == '|' || *s == '`' || *s == '<' || *s == '>' || *s == '*' ||
-				*s == '_' || *s == '['))
-			strbuf_addf(out, "\\%c", *s);
-		else
-			strbuf_addch(out, *s);
+		} else if (md && (*p == '|' || *p == '`' || *p == '<' || *p == '>' || *p == '*' ||
+				  *p == '_' || *p == '[')) {
+			strbuf_addf(out, "\\%c", *p);
+		} else {
+			strbuf_add(out, p, len);
+		}
+		if (len) {
+			p += len;
+			n += len;
+		}
 	}
-	if (*s)
+	if (*p)
 		strbuf_addstr(out, "...");
+}
+
+/* Text that did not come out of a report (a gate's message, an error, an
+ * image name), escaped as util/utf8.h says. */
+static void rp_text(struct strbuf *out, const char *s)
+{
+	utf8_escape(out, s ? s : "");
 }
 
 /* ---- the human summary ----------------------------------------------- */
@@ -120,12 +140,16 @@ void report_human(const struct report_item *it, size_t top, struct strbuf *out)
 	if (!top)
 		top = REPORT_DEFAULT_TOP;
 	idx = xcalloc(top, sizeof(*idx));
-	strbuf_addf(out, "== %s", it->name);
+	strbuf_addstr(out, "== ");
+	rp_text(out, it->name);
 	if (it->gates)
 		strbuf_addf(out, ": %s", gate_failed(it->gates) ? "FAIL" : "pass");
 	strbuf_addch(out, '\n');
-	if (it->error)
-		strbuf_addf(out, "error: %s\n", it->error);
+	if (it->error) {
+		strbuf_addstr(out, "error: ");
+		rp_text(out, it->error);
+		strbuf_addch(out, '\n');
+	}
 	if (r)
 		rp_header(r, out);
 
@@ -136,10 +160,15 @@ void report_human(const struct report_item *it, size_t top, struct strbuf *out)
 			    gate_count(it->gates, GATE_WARN), gate_count(it->gates, GATE_SKIP));
 		for (i = 0; i < sorted.nr; i++) {
 			const struct gate_result *g = sorted.items[i];
+			struct strbuf name = STRBUF_INIT, msg = STRBUF_INIT;
 
+			rp_text(&name, g->name);
+			rp_text(&msg, g->message);
 			strbuf_addf(out, "  %-4s  %-7s %-26s %s\n",
 				    g->status == GATE_FAIL ? "FAIL" : gate_status_name(g->status),
-				    gate_kind_name(g->kind), g->name, g->message);
+				    gate_kind_name(g->kind), name.buf, msg.buf);
+			strbuf_release(&name);
+			strbuf_release(&msg);
 		}
 	}
 	vec_release(&sorted);
@@ -225,34 +254,9 @@ done:
 
 /* ---- JUnit --------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s, 0 when invalid. */
-static size_t rp_utf8_len(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))
-			return 0;
-		/* U+FFFE and U+FFFF are not XML characters */
-		if (s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
-			return 0;
-		return 3;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/* Text for an XML attribute or element: escaped, only XML 1.0 characters. */
+/* Text for an XML attribute or element: escaped, only XML 1.0 characters:
+ * a byte that is not UTF-8 is \xNN (util/utf8.h); a control character,
+ * U+FFFE and U+FFFF (UTF-8, but no XML character) are '?'. */
 static void rp_xml(struct strbuf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -297,10 +301,14 @@ static void rp_xml(struct strbuf *out, const char *s)
 			p++;
 			continue;
 		}
-		len = rp_utf8_len(p);
+		len = utf8_seq_len(p);
 		if (!len) {
+			strbuf_addf(out, "\\x%02x", *p++);
+			continue;
+		}
+		if (len == 3 && p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe) {
 			strbuf_addch(out, '?');
-			p++;
+			p += len;
 			continue;
 		}
 		strbuf_add(out, p, len);

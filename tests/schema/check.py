@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Check schemas/recipe.schema.json against the recipes it must take and
-the bad recipes it must refuse.
+the bad recipes it must refuse, and schemas/report.schema.json against the
+reports gpuslim writes.
 
 (a) The schema is a valid 2020-12 schema, and every good recipe
     (recipes/*.yaml, recipes/*/gpuslim.yaml, tests/golden/*/gpuslim.yaml,
@@ -10,20 +11,33 @@ the bad recipes it must refuse.
     safe loader or by the schema, except the cases listed in SCHEMA_BLIND:
     rules gpuslim checks that a JSON Schema cannot state.
 
+(c) schemas/report.schema.json is a valid 2020-12 schema; the hand-written
+    reports (tests/data/reports/*.json) validate against it, and so does the
+    report `./gpuslim inspect --json` writes of a docker-save archive made
+    here, whose names hold bytes that are not UTF-8: each is there, written
+    \\xNN (an ELF at usr/bin/ap<0xff>p that needs a libc the image lacks, a
+    file l<0xfe>st deleted by the next layer).
+
 Prints one TAP-like line per check and a final "schema: N passed, M failed";
 exits 1 when anything failed. Run with /usr/bin/python3 (Debian's
 python3-jsonschema and python3-yaml).
 """
 import glob
+import hashlib
+import io
 import json
 import os
+import subprocess
 import sys
+import tarfile
+import tempfile
 
 import yaml
 from jsonschema import Draft202012Validator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA = os.path.join(ROOT, "schemas", "recipe.schema.json")
+REPORT_SCHEMA = os.path.join(ROOT, "schemas", "report.schema.json")
 
 # Bad cases the schema by nature accepts, with why. Each is still checked:
 # if the schema starts refusing one, the entry is stale and fails.
@@ -69,7 +83,101 @@ def first_error(validator, doc):
     return "%s: %s" % (where, err.message)
 
 
+def tar_bytes(members):
+    """A tar (GNU format, names as raw bytes) of (name, data or None for a
+    directory) pairs."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name.decode("utf-8", "surrogateescape"))
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                t.addfile(info)
+            else:
+                info.size = len(data)
+                info.mode = 0o755
+                t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def odd_names_archive(path):
+    """A docker-save archive of two layers whose names are not UTF-8."""
+    with open("/bin/true", "rb") as f:
+        elf = f.read()
+    layers = [
+        tar_bytes([(b"usr", None), (b"usr/bin", None), (b"usr/bin/ap\xffp", elf),
+                   (b"opt", None), (b"opt/l\xfest", b"x" * 300)]),
+        tar_bytes([(b"opt", None), (b"opt/.wh.l\xfest", b"")]),
+    ]
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux",
+        "config": {"User": "1000", "Env": ["NVIDIA_DRIVER_CAPABILITIES=compute"]},
+        "rootfs": {"type": "layers",
+                   "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]},
+        "history": [{"created_by": "ADD x /"}, {"created_by": "RUN rm /opt/l*"}],
+    }).encode()
+    chex = hashlib.sha256(config).hexdigest()
+    manifest = json.dumps([{"Config": chex + ".json", "RepoTags": ["gpuslim-odd:1"],
+                            "Layers": ["l%d/layer.tar" % i for i in range(len(layers))]}]).encode()
+    members = [(chex.encode() + b".json", config)]
+    for i, l in enumerate(layers):
+        members += [(b"l%d" % i, None), (b"l%d/layer.tar" % i, l)]
+    members.append((b"manifest.json", manifest))
+    with open(path, "wb") as f:
+        f.write(tar_bytes(members))
+
+
+def check_reports():
+    with open(REPORT_SCHEMA) as f:
+        schema = json.load(f)
+    try:
+        Draft202012Validator.check_schema(schema)
+        report(True, "schemas/report.schema.json is a valid 2020-12 schema")
+    except Exception as e:
+        report(False, "schemas/report.schema.json is a valid 2020-12 schema: %s" % e)
+        return
+    validator = Draft202012Validator(schema)
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "reports", "*.json"))):
+        rel = os.path.relpath(path, ROOT)
+        with open(path) as f:
+            err = first_error(validator, json.load(f))
+        report(err is None, "valid report: %s%s" % (rel, " (" + err + ")" if err else ""))
+
+    gpuslim = os.path.join(ROOT, "gpuslim")
+    if not os.access(gpuslim, os.X_OK):
+        report(False, "./gpuslim is built (run make)")
+        return
+    with tempfile.TemporaryDirectory(prefix="gpuslim-schema.") as tmp:
+        tar = os.path.join(tmp, "odd.tar")
+        odd_names_archive(tar)
+        p = subprocess.run([gpuslim, "inspect", tar, "--json"], capture_output=True)
+        try:
+            r = json.loads(p.stdout)
+        except ValueError:
+            r = None
+        report(p.returncode == 0 and r is not None,
+               "inspect --json of an archive with names that are not UTF-8 (exit %d%s)"
+               % (p.returncode, ": " + p.stderr.decode("utf-8", "replace").strip()
+                  if p.returncode else ""))
+        if r is None:
+            return
+        err = first_error(validator, r)
+        report(err is None, "its report validates%s" % (" (" + err + ")" if err else ""))
+        missing = r["closure"]["missing"]
+        report([m["file"] for m in missing] == ["/usr/bin/ap\\xffp"],
+               "closure.missing keeps /usr/bin/ap\\xffp: %s" % missing)
+        found = [f for f in r["findings"] if f["rule"] == "missing-library"]
+        report(len(found) == 1 and found[0]["path"] == "/usr/bin/ap\\xffp"
+               and found[0]["severity"] == "error",
+               "a missing-library error for it: %s" % found)
+        report([w["path"] for w in r["wasted"]] == ["/opt/l\\xfest"],
+               "wasted keeps /opt/l\\xfest: %s" % r["wasted"])
+
+
 def main():
+    check_reports()
     with open(SCHEMA) as f:
         schema = json.load(f)
     try:

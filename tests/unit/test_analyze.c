@@ -7,6 +7,8 @@
 
 #include "core/analyze_private.h"
 #include "core/fsindex.h"
+#include "core/gate.h"
+#include "core/report.h"
 #include "unit.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -323,7 +325,22 @@ static int build_elves(void)
 	    "cc -s -o s/bin/runapp ra.c s/lib/liba.so.1 -Wl,-rpath-link,s/lib "
 	    "-Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
 	    "rc=0; r/bin/rapp || rc=$?; echo $rc > rapp.rc\n"
-	    "rc=0; s/bin/runapp 2>/dev/null || rc=$?; echo $rc > runapp.rc\n";
+	    "rc=0; s/bin/runapp 2>/dev/null || rc=$?; echo $rc > runapp.rc\n"
+	    /* A DT_NEEDED soname with a byte that is not UTF-8. */
+	    "odd=$(printf 'libodd\\376.so.1')\n"
+	    "cc -shared -fPIC -s -o libodd.so -Wl,-soname,\"$odd\" bar.c\n"
+	    "cc -s -o appodd mainbar.c ./libodd.so\n"
+	    "cc -shared -fPIC -s -o libplain.so -Wl,-soname,libplain.so.1 bar.c\n"
+	    "cc -s -o appplain mainbar.c ./libplain.so\n"
+	    /* app3 with its PT_DYNAMIC grown past 1 MiB: the scanner skips it. */
+	    "python3 -c 'import struct\n"
+	    "b = bytearray(open(\"app3\", \"rb\").read())\n"
+	    "off = struct.unpack_from(\"<Q\", b, 32)[0]\n"
+	    "ent, num = struct.unpack_from(\"<HH\", b, 54)\n"
+	    "for i in range(num):\n"
+	    "    if struct.unpack_from(\"<I\", b, off + i * ent)[0] == 2:\n"
+	    "        struct.pack_into(\"<Q\", b, off + i * ent + 32, (1 << 20) + 16)\n"
+	    "open(\"app-bigdyn\", \"wb\").write(b)'\n";
 	struct process p;
 	struct process_result res;
 	int ok;
@@ -603,9 +620,10 @@ done:
 	free(needs);
 }
 
-/* The report of a one-layer image with config `cfg`; NULL on failure. */
-static json_t *report_of_layer(const struct knowledge *kb, json_t *cfg, const struct ent *layer,
-			       const char *what)
+/* The report of an image of `n` layers (bottom first) with config `cfg`;
+ * NULL on failure. */
+static json_t *report_of_layers(const struct knowledge *kb, json_t *cfg,
+				const struct ent *const *layer, size_t n, const char *what)
 {
 	struct analyze_opts o = {0};
 	struct image_meta meta;
@@ -614,17 +632,24 @@ static json_t *report_of_layer(const struct knowledge *kb, json_t *cfg, const st
 	json_t *r = NULL;
 
 	memset(&meta, 0, sizeof(meta));
-	meta_init(&meta, 1, cfg);
+	meta_init(&meta, n, cfg);
 	o.kb = kb;
 	an = analysis_new(&o, fake_read);
 	analysis_visitor(an, &v);
 	v.meta(v.ctx, &meta);
-	feed_layer(an, &v, 0, layer);
+	for (size_t i = 0; i < n; i++)
+		feed_layer(an, &v, i, layer[i]);
 	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of the %s scenario (%s)", what,
 	      error_last());
 	analysis_free(an);
 	meta_release(&meta);
 	return r;
+}
+
+static json_t *report_of_layer(const struct knowledge *kb, json_t *cfg, const struct ent *layer,
+			       const char *what)
+{
+	return report_of_layers(kb, cfg, &layer, 1, what);
 }
 
 /* ---- scenario 2b: an executable's RPATH serves its libraries ----------- */
@@ -767,6 +792,206 @@ done:
 	json_decref(cfg);
 	free(old);
 	free(new);
+}
+
+/* ---- scenario 2e: names that are not UTF-8 ------------------------------ */
+
+/* A broken ELF (`elf`: its DT_NEEDED is nowhere) at `exe`, a file deleted
+ * by a later layer at `gone`, a dpkg package named `pkg`: analyze, gate and
+ * every rendering. Returns the report (the caller frees it). */
+static json_t *bad_bytes_report(const struct knowledge *kb, const char *elf, const char *exe,
+				const char *gone, const char *pkg, struct vec *gates)
+{
+	json_t *cfg = json_pack("{s:{s:s,s:s}}", "config", "User", "1000", "Env",
+				"NVIDIA_DRIVER_CAPABILITIES=compute");
+	size_t app_n;
+	char *app = slurp(elf, &app_n);
+	char *status = xstrfmt("Package: %s\nStatus: install ok installed\nVersion: 1\n\n", pkg);
+	char *list = xstrfmt("/%s\n", exe);
+	char *list_name = xstrfmt("var/lib/dpkg/info/%s.list", pkg);
+	const struct ent l0[] = {{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+				 {'F', "var/lib/dpkg/status", status, 0},
+				 {'F', list_name, list, 0},
+				 {'F', exe, app, app_n},
+				 {'F', gone, NULL, 500},
+				 {0, 0, 0, 0}};
+	const struct ent l1[] = {{'W', gone, 0, 0}, {0, 0, 0, 0}};
+	const struct ent *const both[] = {l0, l1};
+	json_t *r = report_of_layers(kb, cfg, both, 2, elf);
+
+	if (r)
+		gate_check_rules(r, NULL, gates);
+	json_decref(cfg);
+	free(app);
+	free(status);
+	free(list);
+	free(list_name);
+	return r;
+}
+
+static void test_bad_bytes(const struct knowledge *kb)
+{
+	struct vec ascii_gates = VEC_INIT(gate_result_free), gates = VEC_INIT(gate_result_free);
+	json_t *ascii =
+	    bad_bytes_report(kb, "appplain", "usr/bin/app", "opt/waste", "bad", &ascii_gates);
+	json_t *r = bad_bytes_report(kb, "appodd", "usr/bin/ap\xffp", "opt/w\xffste",
+				     "b\xff"
+				     "ad",
+				     &gates);
+	struct strbuf human = STRBUF_INIT, junit = STRBUF_INIT, md = STRBUF_INIT;
+	struct report_item it = {"odd", r, &gates, NULL};
+	json_t *m;
+	char *dump;
+
+	CHECK(ascii && json_array_size(jget(ascii, "closure.missing")) == 1 &&
+		  count_rule(ascii, "missing-library", "error") == 1 && gate_failed(&ascii_gates),
+	      "ASCII names: the missing soname is a missing-library error, the gate fails");
+	if (!r)
+		goto done;
+	m = jget(r, "closure.missing.0");
+	CHECK(json_array_size(jget(r, "closure.missing")) == 1 && m &&
+		  !strcmp(json_string_value(json_object_get(m, "file")), "/usr/bin/ap\\xffp") &&
+		  !strcmp(json_string_value(json_object_get(m, "needed")), "libodd\\xfe.so.1"),
+	      "closure.missing keeps the file and the soname, each bad byte as \\xNN");
+	CHECK(
+	    count_rule(r, "missing-library", "error") == 1 &&
+		!strcmp(json_string_value(jget(finding_of(r, "missing-library", "error"), "path")),
+			"/usr/bin/ap\\xffp"),
+	    "the missing-library finding is there, its path escaped");
+	CHECK(gate_failed(&gates), "the gate fails as it does for the ASCII path");
+	CHECK(json_array_size(jget(r, "wasted")) == 1 &&
+		  !strcmp(json_string_value(jget(r, "wasted.0.path")), "/opt/w\\xffste") &&
+		  jint_at(r, "wasted.0.bytes") == 500,
+	      "wasted keeps the deleted file, its name escaped");
+	CHECK(find_by(json_object_get(r, "packages"), "name",
+		      "b\\xff"
+		      "ad"),
+	      "a package name escaped");
+	dump = json_dumps(r, 0);
+	CHECK(dump != NULL, "the report serializes");
+	free(dump);
+
+	report_human(&it, 0, &human);
+	CHECK(strstr(human.buf, "/usr/bin/ap\\xffp needs libodd\\xfe.so.1 via DT_NEEDED") &&
+		  strstr(human.buf, "/opt/w\\xffste"),
+	      "the text summary shows both names escaped");
+	report_junit(&it, 1, &junit);
+	CHECK(strstr(junit.buf, "libodd\\xfe.so.1&apos; needed by &apos;/usr/bin/ap\\xffp"),
+	      "JUnit: the failure names both, escaped");
+	report_markdown(&it, 1, 0, &md);
+	CHECK(strstr(md.buf, "| /usr/bin/ap\\xffp | libodd\\xfe.so.1 | DT\\_NEEDED |") &&
+		  strstr(md.buf, "| /opt/w\\xffste |"),
+	      "Markdown: the missing library and the waste, escaped");
+	strbuf_release(&human);
+	strbuf_release(&junit);
+	strbuf_release(&md);
+done:
+	json_decref(ascii);
+	json_decref(r);
+	vec_release(&ascii_gates);
+	vec_release(&gates);
+}
+
+/* ---- scenario 2f: an ELF whose DT_NEEDED list was not read -------------- */
+
+static void test_not_checked(const struct knowledge *kb)
+{
+	json_t *cfg = json_pack("{s:{s:s,s:[s]}}", "config", "User", "1000", "Env",
+				"NVIDIA_DRIVER_CAPABILITIES=compute");
+	struct vec gates = VEC_INIT(gate_result_free);
+	json_t *r, *nc;
+	size_t big_n;
+	char *big = slurp("app-bigdyn", &big_n);
+	const struct ent l0[] = {{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+				 {'F', "usr/bin/big", big, big_n},
+				 {0, 0, 0, 0}};
+
+	r = report_of_layer(kb, cfg, l0, "huge .dynamic");
+	if (!r)
+		goto done;
+	nc = jget(r, "closure.not_checked");
+	CHECK(json_array_size(nc) == 1 &&
+		  !strcmp(json_string_value(jget(nc, "0.path")), "/usr/bin/big") &&
+		  strstr(json_string_value(jget(nc, "0.reason")), "larger than 1 MiB"),
+	      "closure.not_checked names the file and why");
+	CHECK(count_rule(r, "missing-library", "warn") == 1 &&
+		  !strcmp(
+		      json_string_value(jget(finding_of(r, "missing-library", "warn"), "message")),
+		      "'/usr/bin/big' was not checked for missing libraries: its .dynamic is "
+		      "larger than 1 MiB"),
+	      "a missing-library warning says it was not checked");
+	gate_check_rules(r, NULL, &gates);
+	for (size_t i = 0; i < gates.nr; i++) {
+		const struct gate_result *g = gates.items[i];
+
+		if (!strcmp(g->name, "missing-library"))
+			CHECK(g->status == GATE_WARN && strstr(g->message, "not checked"),
+			      "the gate sees it: missing-library warns (%s)", g->message);
+	}
+done:
+	json_decref(r);
+	json_decref(cfg);
+	vec_release(&gates);
+	free(big);
+}
+
+/* ---- scenario 2g: what the analyzer looks for is plugin data ------------ */
+
+static void test_plugin_names(void)
+{
+	static const char plugin[] =
+	    "{\"schema_version\": 1, \"devel_tools\": [\"nvcc-wrapper\"],"
+	    " \"interpreters\": [\"julia{version}\"],"
+	    " \"caches\": [{\"kind\": \"conda-pkgs\", \"paths\": [\"/opt/conda/pkgs/*\"]}]}";
+	char *dir = xstrfmt("%s/plug", tmp), *file = xstrfmt("%s/libraries.json", dir);
+	struct vec dirs = VEC_INIT(NULL);
+	struct knowledge *kb = NULL;
+	json_t *cfg = json_pack("{s:{s:s}}", "config", "User", "1000");
+	json_t *r = NULL;
+	const struct ent l0[] = {{'F', "opt/conda/pkgs/numpy.tar.bz2", NULL, 700},
+				 {'F', "var/lib/apt/lists/x_InRelease", NULL, 10},
+				 {'F', "usr/bin/nvcc-wrapper", NULL, 0},
+				 {'L', "opt/jl/bin/julia1.10", "/nowhere/julia", 0},
+				 {0, 0, 0, 0}};
+	size_t app_n;
+	char *app = slurp("app2", &app_n);
+	struct ent l1[] = {{'F', "usr/bin/nvcc-wrapper", app, app_n}, {0, 0, 0, 0}};
+	const struct ent *const both[] = {l0, l1};
+
+	fs_mkdir_p(dir, 0755);
+	fs_write_atomic(file, plugin, strlen(plugin));
+	vec_push(&dirs, (void *)"plugins");
+	vec_push(&dirs, dir);
+	CHECK(knowledge_load_dirs(&kb, &dirs) == 0, "a user libraries.json loads (%s)",
+	      error_last());
+	if (!kb)
+		goto done;
+	CHECK(vec_findstr(&kb->analysis.devel_tools, "nvcc") >= 0 &&
+		  vec_findstr(&kb->analysis.devel_tools, "nvcc-wrapper") >= 0 &&
+		  kb->analysis.caches_nr == 6,
+	      "its names join the built-in ones (%zu cache kinds)", kb->analysis.caches_nr);
+	r = report_of_layers(kb, cfg, both, 2, "user plugin");
+	if (!r)
+		goto done;
+	CHECK(find_by(json_object_get(r, "caches"), "kind", "conda-pkgs") &&
+		  jint_at(find_by(json_object_get(r, "caches"), "kind", "conda-pkgs"), "bytes") ==
+		      700 &&
+		  find_by(json_object_get(r, "caches"), "kind", "apt-lists"),
+	      "a cache kind from the plugin, beside the built-in ones");
+	CHECK(
+	    json_array_size(jget(r, "devel.tools")) == 1 &&
+		!strcmp(json_string_value(jget(r, "devel.tools.0.path")), "/usr/bin/nvcc-wrapper"),
+	    "a devel tool from the plugin");
+	CHECK(json_array_size(jget(r, "closure.dangling_interpreters")) == 1,
+	      "an interpreter from the plugin (julia{version}) dangles");
+done:
+	json_decref(r);
+	json_decref(cfg);
+	knowledge_free(kb);
+	vec_release(&dirs);
+	free(app);
+	free(dir);
+	free(file);
 }
 
 /* ---- scenario 3: a missing command through a symlink loop -------------- */
@@ -912,6 +1137,9 @@ int main(void)
 		test_rpath_inherit(kb);
 		test_dup_versions(kb);
 		test_ldconf_include(kb);
+		test_bad_bytes(kb);
+		test_not_checked(kb);
+		test_plugin_names();
 	} else
 		CHECK(0, "cc builds the ELF files");
 	knowledge_free(kb);

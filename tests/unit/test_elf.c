@@ -119,6 +119,74 @@ static void test_wrapping_offsets(void)
 	}
 }
 
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The file tmp/name with its PT_DYNAMIC's p_filesz set to `filesz`
+ * (ELF64 LE); NULL when it has none. */
+static unsigned char *with_dynamic_size(const char *name, uint64_t filesz, size_t *len)
+{
+	char *path = xstrfmt("%s/%s", tmp, name);
+	struct strbuf sb = STRBUF_INIT;
+	unsigned char *f;
+	uint64_t phoff;
+	unsigned phentsize, phnum;
+	int found = 0;
+
+	fs_read_file(path, &sb, 0);
+	free(path);
+	f = (unsigned char *)strbuf_detach(&sb, len);
+	if (*len < 64) {
+		free(f);
+		return NULL;
+	}
+	phoff = get64(f + 32);
+	phentsize = f[54] | f[55] << 8;
+	phnum = f[56] | f[57] << 8;
+	for (unsigned i = 0; i < phnum && phoff + (uint64_t)(i + 1) * phentsize <= *len; i++) {
+		unsigned char *ph = f + phoff + (size_t)i * phentsize;
+
+		if (ph[0] == 2 && !ph[1] && !ph[2] && !ph[3]) { /* PT_DYNAMIC */
+			put64(ph + 32, filesz);
+			found = 1;
+		}
+	}
+	if (!found) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* A .dynamic over 1 MiB is not read: the file says why (issue 7 item 19). */
+static void test_huge_dynamic(void)
+{
+	size_t len = 0;
+	unsigned char *f = with_dynamic_size("app", ((uint64_t)1 << 20) + 16, &len);
+	struct elf_scanner sc = ELF_SCANNER_INIT;
+	struct elf_info info;
+	struct mem_reader m = {f, len, 0, 0};
+
+	CHECK(f != NULL, "app has a PT_DYNAMIC to enlarge");
+	if (!f)
+		return;
+	elf_info_init(&info);
+	CHECK(elf_scan(&sc, mem_read, &m, m.len, &info) == 0 && info.is_elf,
+	      "a .dynamic of 1 MiB + 16: still ELF, no error");
+	CHECK(!info.needed.nr && info.unchecked && strstr(info.unchecked, "larger than 1 MiB"),
+	      "its DT_NEEDED list unread, and `unchecked` says why: %s",
+	      info.unchecked ? info.unchecked : "(null)");
+	elf_info_release(&info);
+	elf_scanner_release(&sc);
+	free(f);
+}
+
 /* Scan tmp/name through chunks of `chunk` bytes, prefix capped at `cap`. */
 static int scan(const char *name, size_t chunk, size_t cap, struct elf_info *info, size_t len_cut)
 {
@@ -190,6 +258,7 @@ int main(void)
 	CHECK(info.interp && strstr(info.interp, "ld-linux"), "PT_INTERP '%s'",
 	      info.interp ? info.interp : "");
 	CHECK(!info.soname, "an executable has no soname");
+	CHECK(!info.unchecked, "its DT_NEEDED list read whole");
 	elf_info_release(&info);
 
 	CHECK(scan("app-rpath", 0, 0, &info, 0) == 0, "scan app-rpath");
@@ -221,7 +290,11 @@ int main(void)
 	CHECK(scan("libfoo.so.1.2.3", 0, 700, &info, 0) == 0 && info.is_elf,
 	      "tiny prefix cap: still ELF");
 	CHECK(info.soname || info.strings_missing, "tiny prefix cap: soname or strings_missing");
+	CHECK(info.needed.nr || (info.unchecked && strstr(info.unchecked, "DT_NEEDED")),
+	      "tiny prefix cap: DT_NEEDED read, or `unchecked` says its name was out of reach");
 	elf_info_release(&info);
+
+	test_huge_dynamic();
 
 	test_wrapping_offsets();
 	run("rm", "-rf", tmp, NULL);

@@ -9,6 +9,7 @@
 #include "core/report.h"
 #include "util/fs.h"
 #include "util/process.h"
+#include "util/utf8.h"
 #include "unit.h"
 
 /* Python's verdict on the XML in `xml`: "tests failures skipped cases" or an error. */
@@ -169,9 +170,60 @@ static void test_human(void)
 	json_decref(devel);
 }
 
+/* Bytes that are not UTF-8 in what a report shows but did not get from the
+ * JSON (a gate's name and message, an image name): \xNN everywhere, and a
+ * cut cell never splits a character. */
+static void test_bad_bytes(void)
+{
+	struct vec res = VEC_INIT(gate_result_free);
+	struct strbuf human = STRBUF_INIT, junit = STRBUF_INIT, md = STRBUF_INIT,
+		      long_name = STRBUF_INIT;
+	struct report_item it;
+	struct gate_result *g;
+	char *v;
+
+	g = gate_add(&res, GATE_SMOKE, "smoke ap\xffp", GATE_FAIL, "'/usr/bin/ap\xffp' failed");
+	g->output = xstrdup("vadd: \x01 CUDA \xff\xfe error ]]> & done\n");
+	for (int i = 0; i < 199; i++)
+		strbuf_addch(&long_name, 'a');
+	strbuf_addstr(&long_name, "\xc3\xa9 and more");
+	it = (struct report_item){"img\xfe", NULL, &res, NULL};
+	report_human(&it, 0, &human);
+	CHECK(strstr(human.buf, "== img\\xfe: FAIL") && strstr(human.buf, "smoke ap\\xffp") &&
+		  strstr(human.buf, "'/usr/bin/ap\\xffp' failed") && utf8_valid(human.buf),
+	      "the text summary: each bad byte as \\xNN");
+	report_junit(&it, 1, &junit);
+	v = junit_check(junit.buf);
+	CHECK(!starts_with(v, "ERROR") &&
+		  strstr(v, "smoke ap\\xffp failure '/usr/bin/ap\\xffp' failed"),
+	      "JUnit parses and keeps the escaped names: %s", v);
+	CHECK(strstr(junit.buf, "CUDA \\xff\\xfe error ]]&gt; &amp; done"),
+	      "JUnit: a child's output escaped the same way");
+	free(v);
+	it.name = long_name.buf;
+	report_markdown(&it, 1, 0, &md);
+	CHECK(strstr(md.buf, "| smoke ap\\xffp | '/usr/bin/ap\\xffp' failed |"),
+	      "Markdown: the gate's cells escaped");
+	CHECK(utf8_valid(md.buf) && strstr(md.buf, "a\xc3\xa9..."),
+	      "Markdown: a cut never splits a character");
+	{
+		json_t *j = gate_results_to_json(&res);
+
+		CHECK_STR(json_string_value(json_object_get(json_array_get(j, 0), "message")),
+			  "'/usr/bin/ap\\xffp' failed", "the gates' JSON: the message escaped");
+		json_decref(j);
+	}
+	strbuf_release(&human);
+	strbuf_release(&junit);
+	strbuf_release(&md);
+	strbuf_release(&long_name);
+	vec_release(&res);
+}
+
 int main(void)
 {
 	test_junit();
+	test_bad_bytes();
 	test_markdown();
 	test_human();
 	return unit_done();

@@ -237,6 +237,23 @@ static void test_hash(void)
 	hash_sha256_hex("abc", 3, hex);
 	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
 		  "sha256 of 'abc'");
+	{
+		/* The same bytes streamed in uneven blocks: the same digest. */
+		static char buf[100000];
+		struct hash_sha256 *h = hash_sha256_new();
+		char whole[65], streamed[65];
+
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (char)(i * 7);
+		hash_sha256_hex(buf, sizeof(buf), whole);
+		for (size_t off = 0, n = 1; off < sizeof(buf); off += n, n = n * 3 + 1)
+			hash_sha256_update(h, buf + off,
+					   n < sizeof(buf) - off ? n : sizeof(buf) - off);
+		hash_sha256_final_hex(h, streamed);
+		hash_sha256_free(h);
+		CHECK_STR(streamed, whole, "sha256 streamed in blocks of 1, 4, 13... bytes");
+		hash_sha256_free(NULL);
+	}
 }
 
 static void test_error(void)
