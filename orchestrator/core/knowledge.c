@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/diag.h"
 #include "core/knowledge.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
@@ -428,17 +429,14 @@ static int kb_fail(struct kb_reader *rd, const char *fmt, ...) GS_FMT(2, 3);
 
 static int kb_fail(struct kb_reader *rd, const char *fmt, ...)
 {
-	struct strbuf msg = STRBUF_INIT;
+	struct diag d;
 	va_list ap;
 
 	va_start(ap, fmt);
-	strbuf_vaddf(&msg, fmt, ap);
+	diag_vset(&d, rd->file, (struct rpos){0, 0}, rd->path.len ? rd->path.buf : NULL, fmt, ap);
 	va_end(ap);
-	if (rd->path.len)
-		error_setc(GS_EINVAL, "%s: %s: %s", rd->file, rd->path.buf, msg.buf);
-	else
-		error_setc(GS_EINVAL, "%s: %s", rd->file, msg.buf);
-	strbuf_release(&msg);
+	diag_push(NULL, 0, &d, 0);
+	diag_release(&d);
 	return GS_EINVAL;
 }
 
@@ -1346,11 +1344,13 @@ static int kb_load_file(struct knowledge *kb, const char *path, size_t which)
 
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		if (jerr.line > 0)
-			ret = error_setc(GS_EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-					 jerr.text);
-		else
-			ret = error_setc(GS_EINVAL, "%s: %s", path, jerr.text);
+		struct diag d;
+
+		diag_set(&d, path, (struct rpos){jerr.line > 0 ? jerr.line : 0, jerr.column}, NULL,
+			 "%s", jerr.text);
+		ret = GS_EINVAL;
+		diag_push(NULL, 0, &d, 0);
+		diag_release(&d);
 		goto done;
 	}
 	vec_push(&kb->docs, root);

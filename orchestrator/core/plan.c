@@ -73,24 +73,11 @@ static int plan_is_cell_key(const char *key)
 void plan_diag_vadd(struct vec *diags, size_t start, const char *file, const char *field,
 		    struct rpos pos, const char *fmt, va_list ap)
 {
-	struct strbuf sb = STRBUF_INIT;
-	char *msg;
+	struct diag d;
 
-	if (pos.line > 0)
-		strbuf_addf(&sb, "%s:%d:%d: %s: ", file, pos.line, pos.col, field);
-	else
-		strbuf_addf(&sb, "%s: %s: ", file, field);
-	strbuf_vaddf(&sb, fmt, ap);
-	msg = strbuf_detach(&sb, NULL);
-	/* The distinct problems are few, so the linear search stays cheap. */
-	for (size_t i = start; i < diags->nr; i++)
-		if (!strcmp(diags->items[i], msg)) {
-			free(msg);
-			return;
-		}
-	if (diags->nr == start)
-		error_setc(GS_EINVAL, "%s", msg);
-	vec_push(diags, msg);
+	diag_vset(&d, file, pos, field, fmt, ap);
+	diag_push(diags, start, &d, 1);
+	diag_release(&d);
 }
 
 static void plan_diag(struct plan_ctx *ctx, const struct plan_src *src, const char *fmt, ...)

@@ -1,5 +1,4 @@
 #include <limits.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +40,11 @@ const char *const recipe_capability_names[] = {
 
 /* ---- diagnostics ------------------------------------------------------ */
 
+/* A problem and the order it was found in, which keeps problems found at
+ * the same place in order once sorted by place. */
 struct rdiag {
-	int line, col;
-	size_t seq; /* keeps the order of problems found at the same place */
-	char *msg;
+	struct diag d;
+	size_t seq;
 };
 
 struct rctx {
@@ -60,22 +60,16 @@ static void rc_diag(struct rctx *c, int line, int col, const char *field, const 
 
 static void rc_diag(struct rctx *c, int line, int col, const char *field, const char *fmt, ...)
 {
-	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
 
-	if (field)
-		strbuf_addf(&sb, "%s: ", field);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
 	if (c->nr == c->alloc) {
 		c->alloc = c->alloc ? 2 * c->alloc : 16;
 		c->d = xrealloc(c->d, c->alloc * sizeof(*c->d));
 	}
-	c->d[c->nr].line = line;
-	c->d[c->nr].col = col;
+	va_start(ap, fmt);
+	diag_vset(&c->d[c->nr].d, c->file, (struct rpos){line, col}, field, fmt, ap);
+	va_end(ap);
 	c->d[c->nr].seq = c->nr;
-	c->d[c->nr].msg = strbuf_detach(&sb, NULL);
 	c->nr++;
 }
 
@@ -83,34 +77,34 @@ static int rc_diag_cmp(const void *a, const void *b)
 {
 	const struct rdiag *x = a, *y = b;
 
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	if (x->col != y->col)
-		return x->col < y->col ? -1 : 1;
+	if (x->d.pos.line != y->d.pos.line)
+		return x->d.pos.line < y->d.pos.line ? -1 : 1;
+	if (x->d.pos.col != y->d.pos.col)
+		return x->d.pos.col < y->d.pos.col ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Sort by position, format, hand to `diags`; GS_EINVAL when any. */
+/* Sort by place, hand to `diags`; GS_EINVAL when any. */
 static int rc_finish(struct rctx *c, struct vec *diags)
 {
 	int ret = c->nr ? GS_EINVAL : 0;
+	size_t start = diags ? diags->nr : 0;
 
 	if (c->nr)
 		qsort(c->d, c->nr, sizeof(*c->d), rc_diag_cmp);
 	for (size_t i = 0; i < c->nr; i++) {
-		char *s = xstrfmt("%s:%d:%d: %s", c->file, c->d[i].line, c->d[i].col, c->d[i].msg);
-
-		if (i == 0)
-			error_setc(GS_EINVAL, "%s", s);
-		if (diags && i < RECIPE_MAX_DIAGS)
-			vec_push(diags, s);
-		else
-			free(s);
-		free(c->d[i].msg);
+		if (diags ? i < RECIPE_MAX_DIAGS : i == 0)
+			diag_push(diags, start, &c->d[i].d, 0);
+		diag_release(&c->d[i].d);
 	}
-	if (diags && c->nr > RECIPE_MAX_DIAGS)
-		vec_pushf(diags, "%s: %zu more problems not shown", c->file,
-			  c->nr - RECIPE_MAX_DIAGS);
+	if (diags && c->nr > RECIPE_MAX_DIAGS) {
+		struct diag more;
+
+		diag_set(&more, c->file, (struct rpos){0, 0}, NULL, "%zu more problems not shown",
+			 c->nr - RECIPE_MAX_DIAGS);
+		diag_push(diags, start, &more, 0);
+		diag_release(&more);
+	}
 	free(c->d);
 	c->d = NULL;
 	c->nr = c->alloc = 0;
@@ -191,18 +185,6 @@ static char *rc_field(const char *parent, const char *key)
 static char *rc_index(const char *parent, size_t i)
 {
 	return xstrfmt("%s[%zu]", parent, i);
-}
-
-static int rc_match(const char *re, const char *s)
-{
-	regex_t rx;
-	int m;
-
-	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB))
-		return 0;
-	m = regexec(&rx, s, 0, NULL, 0) == 0;
-	regfree(&rx);
-	return m;
 }
 
 static int rc_is_known(const char *const *names, const char *s)
@@ -375,7 +357,7 @@ static int rc_check_fmt(struct rctx *c, const struct ynode *n, const char *field
 			return -1;
 		}
 	}
-	if (f->re && !rc_match(f->re, s)) {
+	if (f->re && !ytree_re_match(f->re, s)) {
 		rc_diag(c, n->line, n->col, field, "expected %s, got %s", f->expect, q);
 		free(q);
 		return -1;
@@ -1664,17 +1646,17 @@ static int rc_tab_at(const char *data, size_t len, int line, int *col)
 
 static void rc_parse_tree(struct rctx *c, const char *data, size_t len)
 {
-	struct ytree_error yerr;
+	struct diag yerr;
 	struct ynode *root = NULL;
 	int col;
 
 	if (ytree_parse(data, len, &root, &yerr)) {
-		if (rc_tab_at(data, len, yerr.line, &col))
-			rc_diag(c, yerr.line, col, NULL,
+		if (rc_tab_at(data, len, yerr.pos.line, &col))
+			rc_diag(c, yerr.pos.line, col, NULL,
 				"tab character in indentation; indent with spaces");
 		else
-			rc_diag(c, yerr.line, yerr.col, NULL, "%s", yerr.msg);
-		free(yerr.msg);
+			rc_diag(c, yerr.pos.line, yerr.pos.col, NULL, "%s", yerr.msg);
+		diag_release(&yerr);
 		return;
 	}
 	if (!root || (root->type == YNODE_SCALAR && root->plain &&

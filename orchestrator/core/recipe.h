@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/diag.h"
 #include "util/vec.h"
 
 /*
@@ -14,11 +15,6 @@
  * never written into the struct, so "absent" stays visible to the planner
  * (it explains its choices by whether the user asked).
  */
-
-struct rpos {
-	int line; /* 1-based; 0 when the value is absent */
-	int col;  /* 1-based */
-};
 
 struct rstr {
 	char *v;

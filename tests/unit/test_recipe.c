@@ -521,6 +521,19 @@ static void test_load(void)
 	vec_release(&diags);
 }
 
+/* The expressions are compiled once; a second use of a pattern, by
+ * another pointer to the same text, gives the same answers. */
+static void test_regex_cache(void)
+{
+	char copy[] = "^[a-z]+$";
+
+	CHECK(ytree_re_match("^[a-z]+$", "abc") && !ytree_re_match("^[a-z]+$", "ab1"),
+	      "a pattern matches");
+	CHECK(ytree_re_match(copy, "xyz") && !ytree_re_match(copy, "X"),
+	      "the same pattern at another address");
+	CHECK(!ytree_re_match("([", "(["), "a pattern that does not compile matches nothing");
+}
+
 int main(void)
 {
 	test_full();
@@ -531,5 +544,6 @@ int main(void)
 	test_yaml11();
 	test_edit_distance();
 	test_load();
+	test_regex_cache();
 	return unit_done();
 }
