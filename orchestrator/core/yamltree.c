@@ -201,6 +201,9 @@ int ytree_parse(const char *data, size_t len, struct ynode **root, struct diag *
 
 	*root = NULL;
 	memset(err, 0, sizeof(*err));
+	/* With the encoding set, libyaml would take a BOM for content. */
+	if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3))
+		data += 3, len -= 3;
 	if (!yaml_parser_initialize(&parser)) {
 		diag_set(err, NULL, (struct rpos){1, 1}, NULL, "out of memory while parsing");
 		return -1;

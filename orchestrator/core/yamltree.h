@@ -34,11 +34,13 @@ struct ynode {
 #define YTREE_MAX_DEPTH 64
 
 /*
- * Build the tree of the single document in `data`. Returns 0 and sets
- * *root (NULL when the stream holds no document: empty or only comments),
- * or -1 with `err` set (its place and message; no file, no field;
- * diag_release() it): a YAML syntax error, an anchor, alias or tag, a
- * second document, or nesting past YTREE_MAX_DEPTH.
+ * Build the tree of the single document in `data`. A UTF-8 byte order mark
+ * at the start is skipped, as PyYAML and editors do; columns on the first
+ * line do not count it. Returns 0 and sets *root (NULL when the stream
+ * holds no document: empty or only comments), or -1 with `err` set (its
+ * place and message; no file, no field; diag_release() it): a YAML syntax
+ * error, an anchor, alias or tag, a second document, or nesting past
+ * YTREE_MAX_DEPTH.
  */
 int ytree_parse(const char *data, size_t len, struct ynode **root, struct diag *err);
 void ytree_free(struct ynode *n);

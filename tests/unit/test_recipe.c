@@ -521,6 +521,25 @@ static void test_load(void)
 	vec_release(&diags);
 }
 
+/* A BOM (as editors on Windows save) parses, as PyYAML takes it; columns
+ * on the first line do not count it. */
+static void test_bom(void)
+{
+	struct vec diags = VEC_INIT(free);
+	struct recipe *r;
+	int ret;
+
+	r = parse("\xef\xbb\xbf" MIN, &diags, &ret);
+	CHECK(ret == 0 && r && r->name.v && !strcmp(r->name.v, "app") && r->name.pos.col == 7,
+	      "a recipe with a UTF-8 BOM parses, the name at column 7 (%d)",
+	      r ? r->name.pos.col : -1);
+	recipe_free(r);
+	CHECK_DIAG("\xef\xbb\xbfname: app\xff\n",
+		   "t.yaml:1:10: invalid UTF-8 (byte 0xff); save the recipe as UTF-8",
+		   "the BOM is no column of its own");
+	vec_release(&diags);
+}
+
 /* The expressions are compiled once; a second use of a pattern, by
  * another pointer to the same text, gives the same answers. */
 static void test_regex_cache(void)
@@ -544,6 +563,7 @@ int main(void)
 	test_yaml11();
 	test_edit_distance();
 	test_load();
+	test_bom();
 	test_regex_cache();
 	return unit_done();
 }
