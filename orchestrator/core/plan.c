@@ -453,6 +453,73 @@ static void plan_push_unique(struct vec *v, const char *s)
 		vec_pushstr(v, s);
 }
 
+/* The OS `src` names, or NULL after a diagnostic. */
+static const struct kb_os *plan_find_os(struct plan_ctx *ctx, const struct plan_src *src)
+{
+	const struct kb_os *os = kb_find_os(ctx->kb, src->value);
+	struct vec names = VEC_INIT(NULL);
+	char *known;
+
+	if (os)
+		return os;
+	for (size_t i = 0; i < ctx->kb->systems_nr; i++)
+		vec_push(&names, (void *)ctx->kb->systems[i].name);
+	vec_sort(&names, vec_cmpstr);
+	known = plan_join(&names);
+	plan_diag(ctx, src, "unknown OS '%s'; known: %s", src->value, known);
+	free(known);
+	vec_release(&names);
+	return NULL;
+}
+
+/* Whether the repository has CUDA `src` at all, for any OS: 0 with its
+ * parts (patch -1 when not given), or -1 after a diagnostic that says
+ * what exists (the patches of that minor, or the minors). */
+static int plan_check_cuda(struct plan_ctx *ctx, const struct plan_src *src, int *major, int *minor,
+			   int *patch)
+{
+	const struct kb_repository *repo = ctx->repo;
+	struct vec others = VEC_INIT(free);
+	char *list;
+
+	if (kb_parse_version(src->value, major, minor, patch)) {
+		plan_diag(ctx, src, "expected a CUDA version like 12.4 or 12.4.1, got '%s'",
+			  src->value);
+		return -1;
+	}
+	for (size_t i = 0; i < repo->images_nr; i++) {
+		const struct kb_base_image *img = &repo->images[i];
+
+		if (img->major == *major && img->minor == *minor &&
+		    (*patch < 0 || img->patch == *patch)) {
+			vec_release(&others);
+			return 0;
+		}
+		if (*patch >= 0 && img->major == *major && img->minor == *minor)
+			plan_push_unique(&others, img->version);
+	}
+	if (others.nr) {
+		vec_sort(&others, plan_cmp_version);
+		list = plan_join(&others);
+		plan_diag(ctx, src, "CUDA %s is not in %s; %d.%d has %s", src->value, repo->name,
+			  *major, *minor, list);
+	} else {
+		for (size_t i = 0; i < repo->images_nr; i++) {
+			char *m = xstrfmt("%d.%d", repo->images[i].major, repo->images[i].minor);
+
+			plan_push_unique(&others, m);
+			free(m);
+		}
+		vec_sort(&others, plan_cmp_version);
+		list = plan_join(&others);
+		plan_diag(ctx, src, "CUDA %s is not in %s; it has %s", src->value, repo->name,
+			  list);
+	}
+	free(list);
+	vec_release(&others);
+	return -1;
+}
+
 static const struct kb_os *plan_resolve_os(struct plan_ctx *ctx, const struct plan_spec *spec,
 					   struct plan_cell *cell)
 {
@@ -463,30 +530,15 @@ static const struct kb_os *plan_resolve_os(struct plan_ctx *ctx, const struct pl
 	plan_get(ctx, spec, "os", &src);
 	if (!src.value) {
 		plan_diag(ctx, &src, "missing: set base.os");
-		goto done;
+		return NULL;
 	}
-	os = kb_find_os(ctx->kb, src.value);
-	if (!os) {
-		struct vec names = VEC_INIT(NULL);
-		char *known;
-
-		for (size_t i = 0; i < ctx->kb->systems_nr; i++)
-			vec_push(&names, (void *)ctx->kb->systems[i].name);
-		vec_sort(&names, vec_cmpstr);
-		known = plan_join(&names);
-		plan_diag(ctx, &src, "unknown OS '%s'; known: %s", src.value, known);
-		free(known);
-		vec_release(&names);
-		goto done;
-	}
+	if (!(os = plan_find_os(ctx, &src)))
+		return NULL;
 	plan_set_value(&cell->os, os->name,
 		       xstrfmt("%s comes from %s.", os->name, plan_src_says(&src, &from)));
 	cell->pkg_manager = xstrdup(os->package_manager);
 	strbuf_release(&from);
 	return os;
-done:
-	strbuf_release(&from);
-	return NULL;
 }
 
 /* CUDA "12.4" is the newest 12.4 patch the repository has for the OS;
@@ -504,7 +556,7 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 	struct strbuf from = STRBUF_INIT;
 	struct plan_src src;
 	const struct kb_cuda_release *rel = NULL;
-	int major, minor, patch, candidates = 0;
+	int major, minor, patch;
 	char *list;
 
 	*ios_out = NULL;
@@ -518,11 +570,8 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 	cell->cuda_asked.field = xstrdup(src.field);
 	cell->cuda_asked.says = xstrdup(plan_src_says(&src, &from));
 	cell->cuda_asked.pos = src.pos;
-	if (kb_parse_version(src.value, &major, &minor, &patch)) {
-		plan_diag(ctx, &src, "expected a CUDA version like 12.4 or 12.4.1, got '%s'",
-			  src.value);
+	if (plan_check_cuda(ctx, &src, &major, &minor, &patch))
 		goto done;
-	}
 	for (size_t i = 0; i < repo->images_nr; i++) {
 		const struct kb_base_image *img = &repo->images[i];
 		const struct kb_image_os *ios;
@@ -530,7 +579,6 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 		if (img->major != major || img->minor != minor ||
 		    (patch >= 0 && img->patch != patch))
 			continue;
-		candidates++;
 		ios = kb_image_find_os(img, os->name);
 		if (!ios) {
 			for (size_t k = 0; k < img->os_nr; k++)
@@ -541,35 +589,6 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 			best = img;
 			best_os = ios;
 		}
-	}
-	if (!candidates) {
-		/* Say what exists: the patches of that minor, or the minors. */
-		for (size_t i = 0; i < repo->images_nr; i++) {
-			const struct kb_base_image *img = &repo->images[i];
-
-			if (patch >= 0 && img->major == major && img->minor == minor)
-				plan_push_unique(&others, img->version);
-		}
-		if (others.nr) {
-			vec_sort(&others, plan_cmp_version);
-			list = plan_join(&others);
-			plan_diag(ctx, &src, "CUDA %s is not in %s; %d.%d has %s", src.value,
-				  repo->name, major, minor, list);
-		} else {
-			for (size_t i = 0; i < repo->images_nr; i++) {
-				char *m =
-				    xstrfmt("%d.%d", repo->images[i].major, repo->images[i].minor);
-
-				plan_push_unique(&others, m);
-				free(m);
-			}
-			vec_sort(&others, plan_cmp_version);
-			list = plan_join(&others);
-			plan_diag(ctx, &src, "CUDA %s is not in %s; it has %s", src.value,
-				  repo->name, list);
-		}
-		free(list);
-		goto done;
 	}
 	if (!best) {
 		vec_sort(&others, vec_cmpstr);
@@ -635,6 +654,49 @@ static size_t plan_cell_frameworks(const struct plan_ctx *ctx, const struct plan
 	}
 	*out = fws;
 	return n;
+}
+
+/* The framework `name` names, or NULL after a diagnostic. */
+static const struct kb_framework *plan_find_framework(struct plan_ctx *ctx,
+						      const struct plan_src *name)
+{
+	const struct kb_framework *fw = kb_find_framework(ctx->kb, name->value);
+	struct vec names = VEC_INIT(NULL);
+	char *known;
+
+	if (fw)
+		return fw;
+	for (size_t k = 0; k < ctx->kb->frameworks_nr; k++)
+		vec_push(&names, (void *)ctx->kb->frameworks[k].name);
+	vec_sort(&names, vec_cmpstr);
+	known = plan_join(&names);
+	plan_diag(ctx, name, "unknown framework '%s'; known: %s", name->value, known);
+	free(known);
+	vec_release(&names);
+	return NULL;
+}
+
+/* The release of `fw` that `version` names ("2.4": its newest 2.4.x), or
+ * NULL after a diagnostic. */
+static const struct kb_fw_release *plan_find_release(struct plan_ctx *ctx,
+						     const struct kb_framework *fw,
+						     const struct plan_src *version)
+{
+	const struct kb_fw_release *rel = kb_find_release(fw, version->value);
+	struct vec names = VEC_INIT(NULL);
+	char *known;
+
+	if (rel)
+		return rel;
+	for (size_t i = 0; i < fw->releases_nr; i++)
+		vec_push(&names, (void *)fw->releases[i].version);
+	vec_sort(&names, plan_cmp_version);
+	known = plan_join(&names);
+	plan_diag(ctx, version, "%s %s is not a known release; known: %s", fw->name, version->value,
+		  known[0] ? known : "none");
+	free(known);
+	vec_release(&names);
+	return NULL;
 }
 
 /* "cu124" -> 12, 4: the last digit is the minor. */
@@ -736,21 +798,8 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 			goto done;
 		}
 	} else {
-		rel = kb_find_release(fw, f->version.value);
-		if (!rel) {
-			struct vec names = VEC_INIT(NULL);
-			char *known;
-
-			for (size_t i = 0; i < fw->releases_nr; i++)
-				vec_push(&names, (void *)fw->releases[i].version);
-			vec_sort(&names, plan_cmp_version);
-			known = plan_join(&names);
-			plan_diag(ctx, &f->version, "%s %s is not a known release; known: %s",
-				  fw->name, f->version.value, known[0] ? known : "none");
-			free(known);
-			vec_release(&names);
+		if (!(rel = plan_find_release(ctx, fw, &f->version)))
 			goto done;
-		}
 	}
 	if (rel->variants.nr) {
 		variant = plan_pick_variant(rel, cuda);
@@ -841,21 +890,8 @@ static void plan_resolve_frameworks(struct plan_ctx *ctx, const struct plan_spec
 		struct plan_fw_src *f = &fws[i];
 
 		f->out = &cell->frameworks[i];
-		f->fw = kb_find_framework(ctx->kb, f->name);
-		if (!f->fw) {
-			struct vec names = VEC_INIT(NULL);
-			char *known;
-
-			for (size_t k = 0; k < ctx->kb->frameworks_nr; k++)
-				vec_push(&names, (void *)ctx->kb->frameworks[k].name);
-			vec_sort(&names, vec_cmpstr);
-			known = plan_join(&names);
-			plan_diag(ctx, &f->name_src, "unknown framework '%s'; known: %s", f->name,
-				  known);
-			free(known);
-			vec_release(&names);
+		if (!(f->fw = plan_find_framework(ctx, &f->name_src)))
 			continue;
-		}
 		if (!f->version.value) {
 			plan_diag(ctx, &f->name_src, "missing version");
 			f->fw = NULL;
@@ -1431,6 +1467,78 @@ static void plan_check_ids(struct plan_ctx *ctx, struct plan *p)
 	free(sorted);
 }
 
+/* One matrix value on its own: the OS, CUDA version, framework release it
+ * names exists (whether it fits the rest of a cell is the cell's business).
+ * The other keys' formats are the recipe's checks. */
+static void plan_check_value(struct plan_ctx *ctx, const char *key, const struct plan_src *src)
+{
+	const struct kb_framework *fw;
+	struct plan_src name;
+	int major, minor, patch;
+
+	if (!src->value)
+		return;
+	if (!strcmp(key, "os")) {
+		plan_find_os(ctx, src);
+	} else if (!strcmp(key, "cuda")) {
+		plan_check_cuda(ctx, src, &major, &minor, &patch);
+	} else if (!plan_is_cell_key(key)) {
+		plan_top(ctx->r, key, &name);
+		name.value = key;
+		for (size_t i = 0; i < ctx->r->frameworks_nr; i++)
+			if (!strcmp(ctx->r->frameworks[i].name.v, key))
+				name.pos = ctx->r->frameworks[i].name.pos;
+		/* a paired framework's version is judged against its parent's */
+		if ((fw = plan_find_framework(ctx, &name)) && !fw->parent &&
+		    strcmp(src->value, "auto"))
+			plan_find_release(ctx, fw, src);
+	}
+}
+
+/*
+ * Judge every value of the matrix once, before it is expanded: a bad value
+ * is one error at once, not the same failure in each of thousands of cells.
+ * The top-level values the matrix does not vary count too, since every cell
+ * of the product takes them. 0, or -1 after diagnostics.
+ */
+static int plan_check_values(struct plan_ctx *ctx)
+{
+	const struct recipe *r = ctx->r;
+	size_t start = ctx->diags->nr;
+	struct plan_src src;
+
+	for (size_t a = 0; a < r->matrix.axes_nr; a++) {
+		const struct recipe_axis *ax = &r->matrix.axes[a];
+
+		for (size_t i = 0; i < ax->values.nr; i++) {
+			plan_src_set(&src, ax->values.items[i].v, ax->values.items[i].pos,
+				     PLAN_FROM_MATRIX, "matrix.%s[%zu]", ax->key.v, i);
+			plan_check_value(ctx, ax->key.v, &src);
+		}
+	}
+	for (size_t i = 0; i < r->matrix.include_nr; i++) {
+		const struct recipe_cellspec *inc = &r->matrix.include[i];
+
+		for (size_t k = 0; k < inc->nr; k++) {
+			plan_src_set(&src, inc->values[k].v, inc->values[k].pos, PLAN_FROM_INCLUDE,
+				     "matrix.include[%zu].%s", i, inc->keys[k].v);
+			plan_check_value(ctx, inc->keys[k].v, &src);
+		}
+	}
+	for (size_t k = 0; r->matrix.axes_nr && k < 2 + r->frameworks_nr; k++) {
+		const char *key = k == 0 ? "os" : k == 1 ? "cuda" : r->frameworks[k - 2].name.v;
+		size_t a;
+
+		for (a = 0; a < r->matrix.axes_nr && strcmp(r->matrix.axes[a].key.v, key); a++)
+			;
+		if (a < r->matrix.axes_nr)
+			continue;
+		plan_top(r, key, &src);
+		plan_check_value(ctx, key, &src);
+	}
+	return ctx->diags->nr > start ? -1 : 0;
+}
+
 int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan **out,
 	       struct vec *diags)
 {
@@ -1465,7 +1573,18 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 		vec_release(&names);
 		goto done;
 	}
+	if ((r->matrix.axes_nr || r->matrix.include_nr) && plan_check_values(&ctx))
+		goto done;
 	plan_expand(&ctx, &specs, &specs_nr);
+	if (!specs_nr) {
+		struct plan_src src;
+
+		plan_src_set(&src, "", r->matrix.exclude_pos, PLAN_FROM_RECIPE, "matrix.exclude");
+		plan_diag(&ctx, &src,
+			  "removes every cell of the matrix, which leaves nothing to build; drop "
+			  "an exclude or add values");
+		goto done;
+	}
 	p->cells = xcalloc(specs_nr ? specs_nr : 1, sizeof(*p->cells));
 	for (size_t i = 0; i < specs_nr; i++) {
 		struct plan_cell *cell = &p->cells[p->cells_nr];

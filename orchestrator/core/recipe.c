@@ -1591,15 +1591,51 @@ static void rc_cellspecs(struct rctx *c, const struct ynode *matrix, const struc
 	}
 }
 
+/*
+ * A matrix is bounded: max_cells (or the default) caps the cells it asks
+ * for, the product of the value counts its axes are written with plus one
+ * per include, counted before anything is expanded (and before any value
+ * is judged), so that a typo cannot ask for billions of builds. `axes` is
+ * that product, `overflow` set when it passed UINT64_MAX (a few dozen
+ * short axes).
+ */
+static void rc_matrix_bound(struct rctx *c, const struct ynode *n, uint64_t axes, int overflow)
+{
+	struct recipe *r = c->r;
+	long cap = r->matrix.max_cells ? r->matrix.max_cells : RECIPE_MAX_CELLS_DEFAULT;
+	const struct ynode *inc = ytree_get(n, "include");
+	uint64_t cells = axes;
+
+	if (inc && inc->type == YNODE_SEQ)
+		overflow |= __builtin_add_overflow(cells, (uint64_t)inc->nr, &cells);
+	if (overflow)
+		rc_diag(c, n->line, n->col, "matrix",
+			"expands to more than 2^64 cells (the product of its axes' value "
+			"counts), more than %s (%ld); remove axes or values",
+			r->matrix.max_cells ? "matrix.max_cells" : "the default max_cells", cap);
+	else if (cells > (uint64_t)cap)
+		rc_diag(c, n->line, n->col, "matrix",
+			"expands to %llu cells (the product of its axes' value counts, plus its "
+			"includes), more than %s (%ld); remove values or raise matrix.max_cells "
+			"(at most %d)",
+			(unsigned long long)cells,
+			r->matrix.max_cells ? "matrix.max_cells" : "the default max_cells", cap,
+			RECIPE_MAX_CELLS_LIMIT);
+}
+
 static void rc_matrix(struct rctx *c, const struct ynode *n)
 {
 	struct recipe *r = c->r;
 	char *ok = xcalloc(n->type == YNODE_MAP && n->nr ? n->nr : 1, 1);
 	const struct ynode *spec;
+	uint64_t cells = 1;
+	int have_axes = 0, overflow = 0;
 
 	if (rc_map(c, n, "matrix", NULL, "axis", ok))
 		goto done;
 	rc_setpos(&r->matrix.pos, n);
+	rc_int(c, ytree_get(n, "max_cells"), "matrix.max_cells", 1, RECIPE_MAX_CELLS_LIMIT,
+	       &r->matrix.max_cells, &r->matrix.max_cells_pos);
 	r->matrix.axes = xcalloc(n->nr ? n->nr : 1, sizeof(*r->matrix.axes));
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *key = n->keys[i];
@@ -1607,8 +1643,14 @@ static void rc_matrix(struct rctx *c, const struct ynode *n)
 
 		/* a repeated key was reported; only its first value counts */
 		if (!ok[i] || ytree_get(n, key->text) != n->items[i] ||
-		    !strcmp(key->text, "include") || !strcmp(key->text, "exclude"))
+		    !strcmp(key->text, "include") || !strcmp(key->text, "exclude") ||
+		    !strcmp(key->text, "max_cells"))
 			continue;
+		if (n->items[i]->type == YNODE_SEQ) {
+			have_axes = 1;
+			overflow |=
+			    __builtin_mul_overflow(cells, (uint64_t)n->items[i]->nr, &cells);
+		}
 		if (rc_axis_kind(c, key->text) == AXIS_NONE) {
 			field = rc_field("matrix", key->text);
 			rc_unknown_axis(c, key, field);
@@ -1617,12 +1659,15 @@ static void rc_matrix(struct rctx *c, const struct ynode *n)
 		}
 		rc_axis(c, key, n->items[i], &r->matrix.axes[r->matrix.axes_nr++]);
 	}
+	rc_matrix_bound(c, n, have_axes ? cells : 0, overflow);
 	if ((spec = ytree_get(n, "include")))
 		rc_cellspecs(c, n, spec, "matrix.include", 0, &r->matrix.include,
 			     &r->matrix.include_nr);
-	if ((spec = ytree_get(n, "exclude")))
+	if ((spec = ytree_get(n, "exclude"))) {
+		rc_setpos(&r->matrix.exclude_pos, spec);
 		rc_cellspecs(c, n, spec, "matrix.exclude", 1, &r->matrix.exclude,
 			     &r->matrix.exclude_nr);
+	}
 done:
 	free(ok);
 }

@@ -176,6 +176,9 @@ struct recipe {
 		size_t include_nr;
 		struct recipe_cellspec *exclude;
 		size_t exclude_nr;
+		struct rpos exclude_pos; /* of the exclude list; line 0 when absent */
+		long max_cells;		 /* the recipe's matrix.max_cells, 0 when absent */
+		struct rpos max_cells_pos;
 		struct rpos pos;
 	} matrix;
 
@@ -210,6 +213,12 @@ struct recipe {
 		struct rpos pos;
 	} output;
 };
+
+/* How many cells a matrix may have (the product of its axes' value counts
+ * plus its includes) when matrix.max_cells is absent, and the most that
+ * matrix.max_cells may allow. */
+#define RECIPE_MAX_CELLS_DEFAULT 256
+#define RECIPE_MAX_CELLS_LIMIT	 4096
 
 /* The prune classes trim.prune accepts, NULL-terminated, in canonical order. */
 extern const char *const recipe_prune_classes[];
