@@ -520,6 +520,58 @@ static int plan_check_cuda(struct plan_ctx *ctx, const struct plan_src *src, int
 	return -1;
 }
 
+/* No base.os: the knowledge's default for the cell's CUDA (the newest LTS
+ * of os.json's default_family that the repository has it for). */
+static const struct kb_os *plan_default_os(struct plan_ctx *ctx, const struct plan_spec *spec,
+					   struct plan_cell *cell)
+{
+	const struct knowledge *kb = ctx->kb;
+	struct vec have = VEC_INIT(NULL);
+	struct plan_src cuda;
+	const struct kb_os *os;
+	int major, minor, patch;
+	char *list;
+
+	plan_get(ctx, spec, "cuda", &cuda);
+	if (!cuda.value || plan_check_cuda(ctx, &cuda, &major, &minor, &patch))
+		return NULL; /* the cuda problem is reported */
+	os = kb_default_os(kb, ctx->repo, major, minor, patch);
+	if (os) {
+		plan_set_value(
+		    &cell->os, os->name,
+		    xstrfmt("%s is the default, as base.os is not set: the newest %s LTS "
+			    "release that %s has CUDA %s images for.",
+			    os->name, os->family, ctx->repo->name, cuda.value));
+		cell->pkg_manager = xstrdup(os->package_manager);
+		return os;
+	}
+	for (size_t i = 0; i < ctx->repo->images_nr; i++) {
+		const struct kb_base_image *img = &ctx->repo->images[i];
+
+		if (img->major != major || img->minor != minor ||
+		    (patch >= 0 && img->patch != patch))
+			continue;
+		for (size_t k = 0; k < img->os_nr; k++)
+			if (vec_findstr(&have, img->os[k].os) < 0)
+				vec_push(&have, (void *)img->os[k].os);
+	}
+	vec_sort(&have, vec_cmpstr);
+	list = plan_join(&have);
+	if (kb->default_os_family)
+		plan_diag(ctx, &cuda,
+			  "base.os is not set and %s has no %s LTS image for CUDA %s to default "
+			  "to; set base.os (it has %s)",
+			  ctx->repo->name, kb->default_os_family, cuda.value, list);
+	else
+		plan_diag(ctx, &cuda,
+			  "base.os is not set and the knowledge plugins name no default family "
+			  "(os.json default_family); set base.os (%s has %s for CUDA %s)",
+			  ctx->repo->name, list, cuda.value);
+	free(list);
+	vec_release(&have);
+	return NULL;
+}
+
 static const struct kb_os *plan_resolve_os(struct plan_ctx *ctx, const struct plan_spec *spec,
 					   struct plan_cell *cell)
 {
@@ -528,10 +580,8 @@ static const struct kb_os *plan_resolve_os(struct plan_ctx *ctx, const struct pl
 	const struct kb_os *os;
 
 	plan_get(ctx, spec, "os", &src);
-	if (!src.value) {
-		plan_diag(ctx, &src, "missing: set base.os");
-		return NULL;
-	}
+	if (!src.value)
+		return plan_default_os(ctx, spec, cell);
 	if (!(os = plan_find_os(ctx, &src)))
 		return NULL;
 	plan_set_value(&cell->os, os->name,
@@ -1565,9 +1615,8 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 			vec_push(&names, (void *)kb->repos[i].name);
 		vec_sort(&names, vec_cmpstr);
 		known = plan_join(&names);
-		plan_src_set(&src, repo_name,
-			     r->base.repository.v ? r->base.repository.pos : r->base.pos,
-			     PLAN_FROM_RECIPE, r->base.repository.v ? "base.repository" : "base");
+		plan_src_set(&src, repo_name, recipe_base_pos(r), PLAN_FROM_RECIPE,
+			     r->base.repository.v ? "base.repository" : "base");
 		plan_diag(&ctx, &src, "unknown base repository '%s'; known: %s", repo_name, known);
 		free(known);
 		vec_release(&names);

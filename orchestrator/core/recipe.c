@@ -1005,7 +1005,6 @@ static void rc_base(struct rctx *c, const struct ynode *n)
 	if (rc_map(c, n, "base", base_keys, "field", NULL))
 		return;
 	rc_setpos(&r->base.pos, n);
-	rc_required(c, n, "base", "os");
 	rc_str(c, ytree_get(n, "os"), "base.os", &fmt_os, &r->base.os);
 	rc_str(c, ytree_get(n, "registry"), "base.registry", &fmt_registry, &r->base.registry);
 	rc_str(c, ytree_get(n, "repository"), "base.repository", &fmt_repository,
@@ -1681,8 +1680,8 @@ static void rc_top(struct rctx *c, const struct ynode *root)
 
 	if (rc_map(c, root, NULL, top_keys, "field", NULL))
 		return;
+	rc_setpos(&r->pos, root);
 	rc_required(c, root, NULL, "name");
-	rc_required(c, root, NULL, "base");
 	rc_required(c, root, NULL, "cuda");
 	c->frameworks = ytree_get(root, "frameworks");
 
@@ -1801,7 +1800,7 @@ static void rc_parse_tree(struct rctx *c, const char *data, size_t len)
 	if (!root || (root->type == YNODE_SCALAR && root->plain &&
 		      ytree_yaml11_kind(root->text) == YAML11_NULL))
 		rc_diag(c, root ? root->line : 1, root ? root->col : 1, NULL,
-			"recipe is empty; it needs at least name, base.os and cuda");
+			"recipe is empty; it needs at least name and cuda");
 	else if (root->type != YNODE_MAP)
 		rc_expected(c, root, "recipe", "a mapping of fields like 'name: my-app'");
 	else
@@ -1859,6 +1858,13 @@ int recipe_load(const char *path, struct recipe **out, struct vec *diags)
 		ret = recipe_parse(path, sb.buf ? sb.buf : "", sb.len, out, diags);
 	strbuf_release(&sb);
 	return ret;
+}
+
+struct rpos recipe_base_pos(const struct recipe *r)
+{
+	return r->base.repository.pos.line ? r->base.repository.pos
+	       : r->base.pos.line	   ? r->base.pos
+					   : r->pos;
 }
 
 /* ---- sizes --------------------------------------------------------------- */

@@ -119,12 +119,14 @@ struct recipe {
 	char *file;	 /* the path as given on the command line */
 	char *dir;	 /* its directory; relative paths resolve against it */
 	char sha256[65]; /* of the file's bytes, lowercase hex */
+	struct rpos pos; /* of the top-level mapping: where a problem with an
+			  * absent field (a default) points */
 
 	struct rstr name;  /* required */
 	struct rstr image; /* repository to tag and push; absent: local/<name> */
 	struct rstr tag;   /* tag prefix; absent: none */
 	struct {
-		struct rstr os;		/* required */
+		struct rstr os;		/* absent: the knowledge's default per cell */
 		struct rstr registry;	/* absent: docker.io */
 		struct rstr repository; /* absent: nvidia/cuda */
 		struct rstr flavor;	/* auto|base|runtime|cudnn-runtime; absent: auto */
@@ -250,6 +252,10 @@ int recipe_load(const char *path, struct recipe **out, struct vec *diags);
 int recipe_parse(const char *path, const char *data, size_t len, struct recipe **out,
 		 struct vec *diags);
 void recipe_free(struct recipe *r);
+
+/* Where a problem with the base repository points: base.repository, else
+ * the base mapping, else the recipe itself (every default). */
+struct rpos recipe_base_pos(const struct recipe *r);
 
 /* Parse "6GB", "1.5 GiB", "500MB", "123" into bytes: 0 or -1 (no message). */
 int recipe_parse_size(const char *text, uint64_t *bytes);

@@ -220,12 +220,11 @@ static void test_diags(void)
 	CHECK_DIAG(MIN "models:\n  - {name: a, path: x}\n  - {name: b, path: y, mode: vol}\n",
 		   "t.yaml:7:30: models[1].mode: expected one of bake, volume, got \"vol\"",
 		   "bad model mode");
-	CHECK_DIAG("", "t.yaml:1:1: recipe is empty; it needs at least name, base.os and cuda",
+	CHECK_DIAG("", "t.yaml:1:1: recipe is empty; it needs at least name and cuda",
 		   "empty file");
-	CHECK_DIAG("# nothing\n",
-		   "t.yaml:1:1: recipe is empty; it needs at least name, base.os and cuda",
+	CHECK_DIAG("# nothing\n", "t.yaml:1:1: recipe is empty; it needs at least name and cuda",
 		   "only comments");
-	CHECK_DIAG("---\n", "t.yaml:2:1: recipe is empty; it needs at least name, base.os and cuda",
+	CHECK_DIAG("---\n", "t.yaml:2:1: recipe is empty; it needs at least name and cuda",
 		   "an empty document");
 	CHECK_DIAG("just text\n",
 		   "t.yaml:1:1: recipe: expected a mapping of fields like 'name: my-app', got a "
