@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -447,29 +448,50 @@ static int plan_cmp_version(const void *a, const void *b)
 	return kb_version_cmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* What a knowledge table knows, for "unknown X; known: ...": the `const
+ * char *` at offset `off` of each of its `nr` entries of `size` bytes,
+ * sorted by `cmp`, joined with ", ". Newly allocated. */
+static char *plan_known(const void *table, size_t nr, size_t size, size_t off,
+			int (*cmp)(const void *, const void *))
+{
+	struct vec names = VEC_INIT(NULL);
+	char *known;
+
+	for (size_t i = 0; i < nr; i++)
+		vec_push(&names, *(char *const *)((const char *)table + i * size + off));
+	vec_sort(&names, cmp);
+	known = plan_join(&names);
+	vec_release(&names);
+	return known;
+}
+
 static void plan_push_unique(struct vec *v, const char *s)
 {
 	if (vec_findstr(v, s) < 0)
 		vec_pushstr(v, s);
 }
 
+/* "unknown WHAT 'value'; known: ..." with the names of a knowledge table
+ * (see plan_known). */
+static void plan_diag_unknown(struct plan_ctx *ctx, const struct plan_src *src, const char *what,
+			      const void *table, size_t nr, size_t size, size_t off)
+{
+	char *known = plan_known(table, nr, size, off, vec_cmpstr);
+
+	plan_diag(ctx, src, "unknown %s '%s'; known: %s", what, src->value, known);
+	free(known);
+}
+
 /* The OS `src` names, or NULL after a diagnostic. */
 static const struct kb_os *plan_find_os(struct plan_ctx *ctx, const struct plan_src *src)
 {
-	const struct kb_os *os = kb_find_os(ctx->kb, src->value);
-	struct vec names = VEC_INIT(NULL);
-	char *known;
+	const struct knowledge *kb = ctx->kb;
+	const struct kb_os *os = kb_find_os(kb, src->value);
 
-	if (os)
-		return os;
-	for (size_t i = 0; i < ctx->kb->systems_nr; i++)
-		vec_push(&names, (void *)ctx->kb->systems[i].name);
-	vec_sort(&names, vec_cmpstr);
-	known = plan_join(&names);
-	plan_diag(ctx, src, "unknown OS '%s'; known: %s", src->value, known);
-	free(known);
-	vec_release(&names);
-	return NULL;
+	if (!os)
+		plan_diag_unknown(ctx, src, "OS", kb->systems, kb->systems_nr, sizeof(*kb->systems),
+				  offsetof(struct kb_os, name));
+	return os;
 }
 
 /* Whether the repository has CUDA `src` at all, for any OS: 0 with its
@@ -710,20 +732,13 @@ static size_t plan_cell_frameworks(const struct plan_ctx *ctx, const struct plan
 static const struct kb_framework *plan_find_framework(struct plan_ctx *ctx,
 						      const struct plan_src *name)
 {
-	const struct kb_framework *fw = kb_find_framework(ctx->kb, name->value);
-	struct vec names = VEC_INIT(NULL);
-	char *known;
+	const struct knowledge *kb = ctx->kb;
+	const struct kb_framework *fw = kb_find_framework(kb, name->value);
 
-	if (fw)
-		return fw;
-	for (size_t k = 0; k < ctx->kb->frameworks_nr; k++)
-		vec_push(&names, (void *)ctx->kb->frameworks[k].name);
-	vec_sort(&names, vec_cmpstr);
-	known = plan_join(&names);
-	plan_diag(ctx, name, "unknown framework '%s'; known: %s", name->value, known);
-	free(known);
-	vec_release(&names);
-	return NULL;
+	if (!fw)
+		plan_diag_unknown(ctx, name, "framework", kb->frameworks, kb->frameworks_nr,
+				  sizeof(*kb->frameworks), offsetof(struct kb_framework, name));
+	return fw;
 }
 
 /* The release of `fw` that `version` names ("2.4": its newest 2.4.x), or
@@ -733,20 +748,16 @@ static const struct kb_fw_release *plan_find_release(struct plan_ctx *ctx,
 						     const struct plan_src *version)
 {
 	const struct kb_fw_release *rel = kb_find_release(fw, version->value);
-	struct vec names = VEC_INIT(NULL);
 	char *known;
 
-	if (rel)
-		return rel;
-	for (size_t i = 0; i < fw->releases_nr; i++)
-		vec_push(&names, (void *)fw->releases[i].version);
-	vec_sort(&names, plan_cmp_version);
-	known = plan_join(&names);
-	plan_diag(ctx, version, "%s %s is not a known release; known: %s", fw->name, version->value,
-		  known[0] ? known : "none");
-	free(known);
-	vec_release(&names);
-	return NULL;
+	if (!rel) {
+		known = plan_known(fw->releases, fw->releases_nr, sizeof(*fw->releases),
+				   offsetof(struct kb_fw_release, version), plan_cmp_version);
+		plan_diag(ctx, version, "%s %s is not a known release; known: %s", fw->name,
+			  version->value, known[0] ? known : "none");
+		free(known);
+	}
+	return rel;
 }
 
 /* "cu124" -> 12, 4: the last digit is the minor. */
@@ -1607,19 +1618,12 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 	ctx.registry = r->base.registry.v ? r->base.registry.v : PLAN_DEFAULT_REGISTRY;
 	ctx.repo = kb_find_repository(kb, repo_name);
 	if (!ctx.repo) {
-		struct vec names = VEC_INIT(NULL);
 		struct plan_src src;
-		char *known;
 
-		for (size_t i = 0; i < kb->repos_nr; i++)
-			vec_push(&names, (void *)kb->repos[i].name);
-		vec_sort(&names, vec_cmpstr);
-		known = plan_join(&names);
 		plan_src_set(&src, repo_name, recipe_base_pos(r), PLAN_FROM_RECIPE,
 			     r->base.repository.v ? "base.repository" : "base");
-		plan_diag(&ctx, &src, "unknown base repository '%s'; known: %s", repo_name, known);
-		free(known);
-		vec_release(&names);
+		plan_diag_unknown(&ctx, &src, "base repository", kb->repos, kb->repos_nr,
+				  sizeof(*kb->repos), offsetof(struct kb_repository, name));
 		goto done;
 	}
 	if ((r->matrix.axes_nr || r->matrix.include_nr) && plan_check_values(&ctx))

@@ -732,49 +732,58 @@ static char *rc_check_dockerline(const char *s)
 	return msg;
 }
 
-/* Context paths: Docker refuses to COPY from outside the build context,
- * and an absolute path there means a path inside the context anyway. */
-static char *rc_check_relpath(const char *s)
+/* Where a path must stay: inside the build context (app.copy, a model's
+ * path), or inside the recipe's directory (app.path, the context itself).
+ * The messages for an empty, an absolute and a climbing path. */
+struct rc_inside {
+	const char *empty;
+	const char *absolute; /* advice after "X is an absolute path; " */
+	const char *climbs;   /* after "X " */
+};
+
+/* Docker refuses to COPY from outside the build context, and an absolute
+ * path there means a path inside the context anyway. */
+static const struct rc_inside inside_context = {
+    "expected a path relative to the build context, got an empty string",
+    "give a path relative to the build context (app.path)",
+    "escapes the build context; keep paths inside app.path",
+};
+
+/* "/" or a path that climbs out would send (and could COPY) files the
+ * recipe does not own, and the bake file names the context relative to the
+ * recipe. */
+static const struct rc_inside inside_recipe = {
+    "expected a directory relative to the recipe's directory, like \".\" or \"src\", got an "
+    "empty string",
+    "give the build context relative to the recipe's directory, like \".\" or \"src\"",
+    "climbs out of the recipe's directory; the build context must be that directory or one "
+    "below it",
+};
+
+static char *rc_check_inside(const char *s, const struct rc_inside *in)
 {
 	char *q = rc_quote(s), *msg = NULL;
 
 	if (!*s)
-		msg = xstrdup("expected a path relative to the build context, got an empty string");
+		msg = xstrdup(in->empty);
 	else if (*s == '/')
-		msg = xstrfmt("%s is an absolute path; give a path relative to the build context "
-			      "(app.path)",
-			      q);
+		msg = xstrfmt("%s is an absolute path; %s", q, in->absolute);
 	else if (rc_has_dotdot(s))
-		msg = xstrfmt("%s escapes the build context; keep paths inside app.path", q);
+		msg = xstrfmt("%s %s", q, in->climbs);
 	else
 		msg = rc_check_dockerline(s);
 	free(q);
 	return msg;
 }
 
-/* The build context: the recipe's directory or a directory below it. "/"
- * or a path that climbs out would send (and could COPY) files the recipe
- * does not own, and the bake file names the context relative to the
- * recipe. */
+static char *rc_check_relpath(const char *s)
+{
+	return rc_check_inside(s, &inside_context);
+}
+
 static char *rc_check_context(const char *s)
 {
-	char *q = rc_quote(s), *msg = NULL;
-
-	if (!*s)
-		msg = xstrdup("expected a directory relative to the recipe's directory, like \".\" "
-			      "or \"src\", got an empty string");
-	else if (*s == '/')
-		msg = xstrfmt("%s is an absolute path; give the build context relative to the "
-			      "recipe's directory, like \".\" or \"src\"",
-			      q);
-	else if (rc_has_dotdot(s))
-		msg = xstrfmt("%s climbs out of the recipe's directory; the build context must be "
-			      "that directory or one below it",
-			      q);
-	else
-		msg = rc_check_dockerline(s);
-	free(q);
-	return msg;
+	return rc_check_inside(s, &inside_recipe);
 }
 
 /* A requirement line must stay one requirement: an option such as
