@@ -57,6 +57,7 @@ models:
   - name: weights
     path: weights
 matrix:
+  max_cells: 1000
   cuda: [$cudas]
   python: ["3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]
   os: [$oses]

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/diag.h"
 #include "core/knowledge.h"
 #include "util/datadir.h"
 #include "util/fs.h"
@@ -213,6 +214,30 @@ const struct kb_os *kb_find_os(const struct knowledge *kb, const char *name)
 		if (!strcmp(kb->systems[i].name, name))
 			return &kb->systems[i];
 	return NULL;
+}
+
+const struct kb_os *kb_default_os(const struct knowledge *kb, const struct kb_repository *repo,
+				  int major, int minor, int patch)
+{
+	const struct kb_os *best = NULL;
+
+	if (!kb->default_os_family)
+		return NULL;
+	for (size_t i = 0; i < repo->images_nr; i++) {
+		const struct kb_base_image *img = &repo->images[i];
+
+		if (img->major != major || img->minor != minor ||
+		    (patch >= 0 && img->patch != patch))
+			continue;
+		for (size_t k = 0; k < img->os_nr; k++) {
+			const struct kb_os *os = kb_find_os(kb, img->os[k].os);
+
+			if (os && os->lts && !strcmp(os->family, kb->default_os_family) &&
+			    (!best || strcmp(os->released, best->released) > 0))
+				best = os;
+		}
+	}
+	return best;
 }
 
 int kb_os_has_python(const struct kb_os *os, const char *python)
@@ -449,6 +474,7 @@ void knowledge_free(struct knowledge *kb)
 		kb_release_flavor_libs(&kb->flavor_libs[i]);
 	free(kb->flavor_libs);
 	vec_release(&kb->driver_sonames);
+	free(kb->default_os_origin);
 	for (size_t i = 0; i < kb->components_nr; i++)
 		kb_release_component(&kb->components[i]);
 	free(kb->components);
@@ -477,17 +503,14 @@ static int kb_fail(struct kb_reader *rd, const char *fmt, ...) GS_FMT(2, 3);
 
 static int kb_fail(struct kb_reader *rd, const char *fmt, ...)
 {
-	struct strbuf msg = STRBUF_INIT;
+	struct diag d;
 	va_list ap;
 
 	va_start(ap, fmt);
-	strbuf_vaddf(&msg, fmt, ap);
+	diag_vset(&d, rd->file, (struct rpos){0, 0}, rd->path.len ? rd->path.buf : NULL, fmt, ap);
 	va_end(ap);
-	if (rd->path.len)
-		error_setc(GS_EINVAL, "%s: %s: %s", rd->file, rd->path.buf, msg.buf);
-	else
-		error_setc(GS_EINVAL, "%s: %s", rd->file, msg.buf);
-	strbuf_release(&msg);
+	diag_push(NULL, 0, &d, 0);
+	diag_release(&d);
 	return GS_EINVAL;
 }
 
@@ -958,13 +981,22 @@ static int kb_load_pkgs(struct kb_reader *rd, json_t *obj, struct kb_python_pkgs
 	return 0;
 }
 
+/* "2024-04": ordered by strcmp(). */
+static int kb_is_year_month(const char *s)
+{
+	for (int i = 0; i < 7; i++)
+		if (i == 4 ? s[i] != '-' : !isdigit((unsigned char)s[i]))
+			return 0;
+	return !s[7] && (s[5] == '0' ? s[6] != '0' : s[5] == '1' && s[6] <= '2');
+}
+
 static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
 			  struct vec *paths)
 {
 	static const char *const os_keys[] = {
 	    "name",    "family",     "package_manager", "python_default",
 	    "pythons", "python_bin", "python_packages", "python_package_overrides",
-	    "notes",   NULL};
+	    "lts",     "released",   "notes",		NULL};
 	static const char *const pkg_keys[] = {"builder", "final", NULL};
 	static const char *const ovr_keys[] = {"python", "builder", "final", NULL};
 	struct kb_os *os = entry;
@@ -982,6 +1014,8 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 	    (ret = kb_get_str(rd, item, "package_manager", 1, &os->package_manager)) ||
 	    (ret = kb_get_str(rd, item, "python_default", 0, &os->python_default)) ||
 	    (ret = kb_get_str(rd, item, "python_bin", 1, &os->python_bin)) ||
+	    (ret = kb_get_bool(rd, item, "lts", &os->lts)) ||
+	    (ret = kb_get_str(rd, item, "released", 0, &os->released)) ||
 	    (ret = kb_get_strlist(rd, item, "pythons", 1, &os->pythons)) ||
 	    (ret = kb_get(rd, item, "python_packages", KB_OBJECT, 1, &pkgs)) ||
 	    (ret = kb_get(rd, item, "python_package_overrides", KB_ARRAY, 0, &ovr)))
@@ -1011,6 +1045,17 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 		kb_pop(rd, old);
 		return ret;
 	}
+	os->lts = os->lts > 0;
+	if (os->released && !kb_is_year_month(os->released)) {
+		old = kb_push_key(rd, "released");
+		ret = kb_fail(rd, "expected a year and month like \"2024-04\", got '%s'",
+			      os->released);
+		kb_pop(rd, old);
+		return ret;
+	}
+	if (os->lts && !os->released)
+		return kb_fail(rd, "missing key 'released' (an lts system needs it: the default "
+				   "base.os is the newest)");
 	if (strcmp(os->package_manager, "apt") && strcmp(os->package_manager, "dnf")) {
 		old = kb_push_key(rd, "package_manager");
 		ret = kb_fail(rd, "expected apt or dnf, got '%s'", os->package_manager);
@@ -1023,17 +1068,28 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 
 static int kb_load_os(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
-	static const char *const top_keys[] = {"schema_version", "notes", "systems", NULL};
+	static const char *const top_keys[] = {"schema_version", "notes", "systems",
+					       "default_family", NULL};
 	static const struct kb_keyed systems = {"systems", sizeof(struct kb_os),
 						offsetof(struct kb_os, name), kb_load_one_os,
 						kb_release_os};
+	const char *family;
 	json_t *arr;
 	void *table;
 	int ret;
 
 	if ((ret = kb_check_keys(rd, root, top_keys)) ||
+	    (ret = kb_get_str(rd, root, "default_family", 0, &family)) ||
 	    (ret = kb_get(rd, root, "systems", KB_ARRAY, 0, &arr)))
 		return ret;
+	if (family) {
+		size_t old = kb_push_key(rd, "default_family");
+
+		kb->default_os_family = family;
+		free(kb->default_os_origin);
+		kb->default_os_origin = kb_origin(rd);
+		kb_pop(rd, old);
+	}
 	table = kb->systems;
 	ret = kb_load_keyed(rd, arr, &systems, &table, &kb->systems_nr);
 	kb->systems = table;
@@ -1488,11 +1544,13 @@ static int kb_load_file(struct knowledge *kb, const char *path, size_t which)
 
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		if (jerr.line > 0)
-			ret = error_setc(GS_EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-					 jerr.text);
-		else
-			ret = error_setc(GS_EINVAL, "%s: %s", path, jerr.text);
+		struct diag d;
+
+		diag_set(&d, path, (struct rpos){jerr.line > 0 ? jerr.line : 0, jerr.column}, NULL,
+			 "%s", jerr.text);
+		ret = GS_EINVAL;
+		diag_push(NULL, 0, &d, 0);
+		diag_release(&d);
 		goto done;
 	}
 	vec_push(&kb->docs, root);
@@ -1586,6 +1644,17 @@ done:
  * may name a CUDA release another file adds. */
 static int kb_check_refs(struct knowledge *kb)
 {
+	if (kb->default_os_family) {
+		size_t i;
+
+		for (i = 0; i < kb->systems_nr; i++)
+			if (kb->systems[i].lts &&
+			    !strcmp(kb->systems[i].family, kb->default_os_family))
+				break;
+		if (i == kb->systems_nr)
+			return error_setc(GS_EINVAL, "%s: no lts system of family '%s'",
+					  kb->default_os_origin, kb->default_os_family);
+	}
 	for (size_t i = 0; i < kb->cuda_nr; i++) {
 		const struct kb_cuda_release *c = &kb->cuda[i];
 

@@ -80,6 +80,8 @@ struct kb_os {
 	const char *package_manager; /* "apt" | "dnf" */
 	const char *python_default;  /* "3.10" */
 	const char *python_bin;	     /* "/usr/bin/python{v}" */
+	int lts;		     /* a long-term support release */
+	const char *released;	     /* "2024-04"; NULL when unknown (required when lts) */
 	struct vec pythons;	     /* versions the default repositories carry */
 	struct kb_python_pkgs pkgs;  /* template */
 	struct kb_python_pkgs *overrides;
@@ -195,6 +197,11 @@ struct knowledge {
 	size_t repos_nr;
 	struct kb_os *systems;
 	size_t systems_nr;
+	/* os.json "default_family": a recipe without base.os takes the newest
+	 * LTS system of this family the base repository has the CUDA for;
+	 * NULL: no default. */
+	const char *default_os_family;
+	char *default_os_origin; /* "FILE: default_family", for messages */
 	struct kb_framework *frameworks;
 	size_t frameworks_nr;
 	struct kb_dlopen_rule *dlopen;
@@ -238,6 +245,11 @@ char *kb_require_cuda(const struct knowledge *kb, const struct kb_cuda_release *
 int kb_image_os_has_flavor(const struct kb_image_os *ios, const char *flavor);
 const struct kb_os *kb_find_os(const struct knowledge *kb, const char *name);
 int kb_os_has_python(const struct kb_os *os, const char *python);
+/* The OS a recipe without base.os gets for CUDA major.minor[.patch] (patch
+ * -1: any) in `repo`: the newest (by "released") LTS system of the default
+ * family that some image of that version has. NULL when there is none. */
+const struct kb_os *kb_default_os(const struct knowledge *kb, const struct kb_repository *repo,
+				  int major, int minor, int patch);
 /* The package lists for `python` on `os` (an override or the template). */
 const struct kb_python_pkgs *kb_os_python_pkgs(const struct kb_os *os, const char *python);
 const struct kb_framework *kb_find_framework(const struct knowledge *kb, const char *name);

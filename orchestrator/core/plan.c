@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,24 +74,11 @@ static int plan_is_cell_key(const char *key)
 void plan_diag_vadd(struct vec *diags, size_t start, const char *file, const char *field,
 		    struct rpos pos, const char *fmt, va_list ap)
 {
-	struct strbuf sb = STRBUF_INIT;
-	char *msg;
+	struct diag d;
 
-	if (pos.line > 0)
-		strbuf_addf(&sb, "%s:%d:%d: %s: ", file, pos.line, pos.col, field);
-	else
-		strbuf_addf(&sb, "%s: %s: ", file, field);
-	strbuf_vaddf(&sb, fmt, ap);
-	msg = strbuf_detach(&sb, NULL);
-	/* The distinct problems are few, so the linear search stays cheap. */
-	for (size_t i = start; i < diags->nr; i++)
-		if (!strcmp(diags->items[i], msg)) {
-			free(msg);
-			return;
-		}
-	if (diags->nr == start)
-		error_setc(GS_EINVAL, "%s", msg);
-	vec_push(diags, msg);
+	diag_vset(&d, file, pos, field, fmt, ap);
+	diag_push(diags, start, &d, 1);
+	diag_release(&d);
 }
 
 static void plan_diag(struct plan_ctx *ctx, const struct plan_src *src, const char *fmt, ...)
@@ -460,10 +448,150 @@ static int plan_cmp_version(const void *a, const void *b)
 	return kb_version_cmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* What a knowledge table knows, for "unknown X; known: ...": the `const
+ * char *` at offset `off` of each of its `nr` entries of `size` bytes,
+ * sorted by `cmp`, joined with ", ". Newly allocated. */
+static char *plan_known(const void *table, size_t nr, size_t size, size_t off,
+			int (*cmp)(const void *, const void *))
+{
+	struct vec names = VEC_INIT(NULL);
+	char *known;
+
+	for (size_t i = 0; i < nr; i++)
+		vec_push(&names, *(char *const *)((const char *)table + i * size + off));
+	vec_sort(&names, cmp);
+	known = plan_join(&names);
+	vec_release(&names);
+	return known;
+}
+
 static void plan_push_unique(struct vec *v, const char *s)
 {
 	if (vec_findstr(v, s) < 0)
 		vec_pushstr(v, s);
+}
+
+/* "unknown WHAT 'value'; known: ..." with the names of a knowledge table
+ * (see plan_known). */
+static void plan_diag_unknown(struct plan_ctx *ctx, const struct plan_src *src, const char *what,
+			      const void *table, size_t nr, size_t size, size_t off)
+{
+	char *known = plan_known(table, nr, size, off, vec_cmpstr);
+
+	plan_diag(ctx, src, "unknown %s '%s'; known: %s", what, src->value, known);
+	free(known);
+}
+
+/* The OS `src` names, or NULL after a diagnostic. */
+static const struct kb_os *plan_find_os(struct plan_ctx *ctx, const struct plan_src *src)
+{
+	const struct knowledge *kb = ctx->kb;
+	const struct kb_os *os = kb_find_os(kb, src->value);
+
+	if (!os)
+		plan_diag_unknown(ctx, src, "OS", kb->systems, kb->systems_nr, sizeof(*kb->systems),
+				  offsetof(struct kb_os, name));
+	return os;
+}
+
+/* Whether the repository has CUDA `src` at all, for any OS: 0 with its
+ * parts (patch -1 when not given), or -1 after a diagnostic that says
+ * what exists (the patches of that minor, or the minors). */
+static int plan_check_cuda(struct plan_ctx *ctx, const struct plan_src *src, int *major, int *minor,
+			   int *patch)
+{
+	const struct kb_repository *repo = ctx->repo;
+	struct vec others = VEC_INIT(free);
+	char *list;
+
+	if (kb_parse_version(src->value, major, minor, patch)) {
+		plan_diag(ctx, src, "expected a CUDA version like 12.4 or 12.4.1, got '%s'",
+			  src->value);
+		return -1;
+	}
+	for (size_t i = 0; i < repo->images_nr; i++) {
+		const struct kb_base_image *img = &repo->images[i];
+
+		if (img->major == *major && img->minor == *minor &&
+		    (*patch < 0 || img->patch == *patch)) {
+			vec_release(&others);
+			return 0;
+		}
+		if (*patch >= 0 && img->major == *major && img->minor == *minor)
+			plan_push_unique(&others, img->version);
+	}
+	if (others.nr) {
+		vec_sort(&others, plan_cmp_version);
+		list = plan_join(&others);
+		plan_diag(ctx, src, "CUDA %s is not in %s; %d.%d has %s", src->value, repo->name,
+			  *major, *minor, list);
+	} else {
+		for (size_t i = 0; i < repo->images_nr; i++) {
+			char *m = xstrfmt("%d.%d", repo->images[i].major, repo->images[i].minor);
+
+			plan_push_unique(&others, m);
+			free(m);
+		}
+		vec_sort(&others, plan_cmp_version);
+		list = plan_join(&others);
+		plan_diag(ctx, src, "CUDA %s is not in %s; it has %s", src->value, repo->name,
+			  list);
+	}
+	free(list);
+	vec_release(&others);
+	return -1;
+}
+
+/* No base.os: the knowledge's default for the cell's CUDA (the newest LTS
+ * of os.json's default_family that the repository has it for). */
+static const struct kb_os *plan_default_os(struct plan_ctx *ctx, const struct plan_spec *spec,
+					   struct plan_cell *cell)
+{
+	const struct knowledge *kb = ctx->kb;
+	struct vec have = VEC_INIT(NULL);
+	struct plan_src cuda;
+	const struct kb_os *os;
+	int major, minor, patch;
+	char *list;
+
+	plan_get(ctx, spec, "cuda", &cuda);
+	if (!cuda.value || plan_check_cuda(ctx, &cuda, &major, &minor, &patch))
+		return NULL; /* the cuda problem is reported */
+	os = kb_default_os(kb, ctx->repo, major, minor, patch);
+	if (os) {
+		plan_set_value(
+		    &cell->os, os->name,
+		    xstrfmt("%s is the default, as base.os is not set: the newest %s LTS "
+			    "release that %s has CUDA %s images for.",
+			    os->name, os->family, ctx->repo->name, cuda.value));
+		cell->pkg_manager = xstrdup(os->package_manager);
+		return os;
+	}
+	for (size_t i = 0; i < ctx->repo->images_nr; i++) {
+		const struct kb_base_image *img = &ctx->repo->images[i];
+
+		if (img->major != major || img->minor != minor ||
+		    (patch >= 0 && img->patch != patch))
+			continue;
+		for (size_t k = 0; k < img->os_nr; k++)
+			if (vec_findstr(&have, img->os[k].os) < 0)
+				vec_push(&have, (void *)img->os[k].os);
+	}
+	vec_sort(&have, vec_cmpstr);
+	list = plan_join(&have);
+	if (kb->default_os_family)
+		plan_diag(ctx, &cuda,
+			  "base.os is not set and %s has no %s LTS image for CUDA %s to default "
+			  "to; set base.os (it has %s)",
+			  ctx->repo->name, kb->default_os_family, cuda.value, list);
+	else
+		plan_diag(ctx, &cuda,
+			  "base.os is not set and the knowledge plugins name no default family "
+			  "(os.json default_family); set base.os (%s has %s for CUDA %s)",
+			  ctx->repo->name, list, cuda.value);
+	free(list);
+	vec_release(&have);
+	return NULL;
 }
 
 static const struct kb_os *plan_resolve_os(struct plan_ctx *ctx, const struct plan_spec *spec,
@@ -474,32 +602,15 @@ static const struct kb_os *plan_resolve_os(struct plan_ctx *ctx, const struct pl
 	const struct kb_os *os;
 
 	plan_get(ctx, spec, "os", &src);
-	if (!src.value) {
-		plan_diag(ctx, &src, "missing: set base.os");
-		goto done;
-	}
-	os = kb_find_os(ctx->kb, src.value);
-	if (!os) {
-		struct vec names = VEC_INIT(NULL);
-		char *known;
-
-		for (size_t i = 0; i < ctx->kb->systems_nr; i++)
-			vec_push(&names, (void *)ctx->kb->systems[i].name);
-		vec_sort(&names, vec_cmpstr);
-		known = plan_join(&names);
-		plan_diag(ctx, &src, "unknown OS '%s'; known: %s", src.value, known);
-		free(known);
-		vec_release(&names);
-		goto done;
-	}
+	if (!src.value)
+		return plan_default_os(ctx, spec, cell);
+	if (!(os = plan_find_os(ctx, &src)))
+		return NULL;
 	plan_set_value(&cell->os, os->name,
 		       xstrfmt("%s comes from %s.", os->name, plan_src_says(&src, &from)));
 	cell->pkg_manager = xstrdup(os->package_manager);
 	strbuf_release(&from);
 	return os;
-done:
-	strbuf_release(&from);
-	return NULL;
 }
 
 /* CUDA "12.4" is the newest 12.4 patch the repository has for the OS;
@@ -517,7 +628,7 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 	struct strbuf from = STRBUF_INIT;
 	struct plan_src src;
 	const struct kb_cuda_release *rel = NULL;
-	int major, minor, patch, candidates = 0;
+	int major, minor, patch;
 	char *list;
 
 	*ios_out = NULL;
@@ -531,11 +642,8 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 	cell->cuda_asked.field = xstrdup(src.field);
 	cell->cuda_asked.says = xstrdup(plan_src_says(&src, &from));
 	cell->cuda_asked.pos = src.pos;
-	if (kb_parse_version(src.value, &major, &minor, &patch)) {
-		plan_diag(ctx, &src, "expected a CUDA version like 12.4 or 12.4.1, got '%s'",
-			  src.value);
+	if (plan_check_cuda(ctx, &src, &major, &minor, &patch))
 		goto done;
-	}
 	for (size_t i = 0; i < repo->images_nr; i++) {
 		const struct kb_base_image *img = &repo->images[i];
 		const struct kb_image_os *ios;
@@ -543,7 +651,6 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 		if (img->major != major || img->minor != minor ||
 		    (patch >= 0 && img->patch != patch))
 			continue;
-		candidates++;
 		ios = kb_image_find_os(img, os->name);
 		if (!ios) {
 			for (size_t k = 0; k < img->os_nr; k++)
@@ -554,35 +661,6 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 			best = img;
 			best_os = ios;
 		}
-	}
-	if (!candidates) {
-		/* Say what exists: the patches of that minor, or the minors. */
-		for (size_t i = 0; i < repo->images_nr; i++) {
-			const struct kb_base_image *img = &repo->images[i];
-
-			if (patch >= 0 && img->major == major && img->minor == minor)
-				plan_push_unique(&others, img->version);
-		}
-		if (others.nr) {
-			vec_sort(&others, plan_cmp_version);
-			list = plan_join(&others);
-			plan_diag(ctx, &src, "CUDA %s is not in %s; %d.%d has %s", src.value,
-				  repo->name, major, minor, list);
-		} else {
-			for (size_t i = 0; i < repo->images_nr; i++) {
-				char *m =
-				    xstrfmt("%d.%d", repo->images[i].major, repo->images[i].minor);
-
-				plan_push_unique(&others, m);
-				free(m);
-			}
-			vec_sort(&others, plan_cmp_version);
-			list = plan_join(&others);
-			plan_diag(ctx, &src, "CUDA %s is not in %s; it has %s", src.value,
-				  repo->name, list);
-		}
-		free(list);
-		goto done;
 	}
 	if (!best) {
 		vec_sort(&others, vec_cmpstr);
@@ -648,6 +726,38 @@ static size_t plan_cell_frameworks(const struct plan_ctx *ctx, const struct plan
 	}
 	*out = fws;
 	return n;
+}
+
+/* The framework `name` names, or NULL after a diagnostic. */
+static const struct kb_framework *plan_find_framework(struct plan_ctx *ctx,
+						      const struct plan_src *name)
+{
+	const struct knowledge *kb = ctx->kb;
+	const struct kb_framework *fw = kb_find_framework(kb, name->value);
+
+	if (!fw)
+		plan_diag_unknown(ctx, name, "framework", kb->frameworks, kb->frameworks_nr,
+				  sizeof(*kb->frameworks), offsetof(struct kb_framework, name));
+	return fw;
+}
+
+/* The release of `fw` that `version` names ("2.4": its newest 2.4.x), or
+ * NULL after a diagnostic. */
+static const struct kb_fw_release *plan_find_release(struct plan_ctx *ctx,
+						     const struct kb_framework *fw,
+						     const struct plan_src *version)
+{
+	const struct kb_fw_release *rel = kb_find_release(fw, version->value);
+	char *known;
+
+	if (!rel) {
+		known = plan_known(fw->releases, fw->releases_nr, sizeof(*fw->releases),
+				   offsetof(struct kb_fw_release, version), plan_cmp_version);
+		plan_diag(ctx, version, "%s %s is not a known release; known: %s", fw->name,
+			  version->value, known[0] ? known : "none");
+		free(known);
+	}
+	return rel;
 }
 
 /* "cu124" -> 12, 4: the last digit is the minor. */
@@ -749,21 +859,8 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 			goto done;
 		}
 	} else {
-		rel = kb_find_release(fw, f->version.value);
-		if (!rel) {
-			struct vec names = VEC_INIT(NULL);
-			char *known;
-
-			for (size_t i = 0; i < fw->releases_nr; i++)
-				vec_push(&names, (void *)fw->releases[i].version);
-			vec_sort(&names, plan_cmp_version);
-			known = plan_join(&names);
-			plan_diag(ctx, &f->version, "%s %s is not a known release; known: %s",
-				  fw->name, f->version.value, known[0] ? known : "none");
-			free(known);
-			vec_release(&names);
+		if (!(rel = plan_find_release(ctx, fw, &f->version)))
 			goto done;
-		}
 	}
 	if (rel->variants.nr) {
 		variant = plan_pick_variant(rel, cuda);
@@ -854,21 +951,8 @@ static void plan_resolve_frameworks(struct plan_ctx *ctx, const struct plan_spec
 		struct plan_fw_src *f = &fws[i];
 
 		f->out = &cell->frameworks[i];
-		f->fw = kb_find_framework(ctx->kb, f->name);
-		if (!f->fw) {
-			struct vec names = VEC_INIT(NULL);
-			char *known;
-
-			for (size_t k = 0; k < ctx->kb->frameworks_nr; k++)
-				vec_push(&names, (void *)ctx->kb->frameworks[k].name);
-			vec_sort(&names, vec_cmpstr);
-			known = plan_join(&names);
-			plan_diag(ctx, &f->name_src, "unknown framework '%s'; known: %s", f->name,
-				  known);
-			free(known);
-			vec_release(&names);
+		if (!(f->fw = plan_find_framework(ctx, &f->name_src)))
 			continue;
-		}
 		if (!f->version.value) {
 			plan_diag(ctx, &f->name_src, "missing version");
 			f->fw = NULL;
@@ -1444,6 +1528,78 @@ static void plan_check_ids(struct plan_ctx *ctx, struct plan *p)
 	free(sorted);
 }
 
+/* One matrix value on its own: the OS, CUDA version, framework release it
+ * names exists (whether it fits the rest of a cell is the cell's business).
+ * The other keys' formats are the recipe's checks. */
+static void plan_check_value(struct plan_ctx *ctx, const char *key, const struct plan_src *src)
+{
+	const struct kb_framework *fw;
+	struct plan_src name;
+	int major, minor, patch;
+
+	if (!src->value)
+		return;
+	if (!strcmp(key, "os")) {
+		plan_find_os(ctx, src);
+	} else if (!strcmp(key, "cuda")) {
+		plan_check_cuda(ctx, src, &major, &minor, &patch);
+	} else if (!plan_is_cell_key(key)) {
+		plan_top(ctx->r, key, &name);
+		name.value = key;
+		for (size_t i = 0; i < ctx->r->frameworks_nr; i++)
+			if (!strcmp(ctx->r->frameworks[i].name.v, key))
+				name.pos = ctx->r->frameworks[i].name.pos;
+		/* a paired framework's version is judged against its parent's */
+		if ((fw = plan_find_framework(ctx, &name)) && !fw->parent &&
+		    strcmp(src->value, "auto"))
+			plan_find_release(ctx, fw, src);
+	}
+}
+
+/*
+ * Judge every value of the matrix once, before it is expanded: a bad value
+ * is one error at once, not the same failure in each of thousands of cells.
+ * The top-level values the matrix does not vary count too, since every cell
+ * of the product takes them. 0, or -1 after diagnostics.
+ */
+static int plan_check_values(struct plan_ctx *ctx)
+{
+	const struct recipe *r = ctx->r;
+	size_t start = ctx->diags->nr;
+	struct plan_src src;
+
+	for (size_t a = 0; a < r->matrix.axes_nr; a++) {
+		const struct recipe_axis *ax = &r->matrix.axes[a];
+
+		for (size_t i = 0; i < ax->values.nr; i++) {
+			plan_src_set(&src, ax->values.items[i].v, ax->values.items[i].pos,
+				     PLAN_FROM_MATRIX, "matrix.%s[%zu]", ax->key.v, i);
+			plan_check_value(ctx, ax->key.v, &src);
+		}
+	}
+	for (size_t i = 0; i < r->matrix.include_nr; i++) {
+		const struct recipe_cellspec *inc = &r->matrix.include[i];
+
+		for (size_t k = 0; k < inc->nr; k++) {
+			plan_src_set(&src, inc->values[k].v, inc->values[k].pos, PLAN_FROM_INCLUDE,
+				     "matrix.include[%zu].%s", i, inc->keys[k].v);
+			plan_check_value(ctx, inc->keys[k].v, &src);
+		}
+	}
+	for (size_t k = 0; r->matrix.axes_nr && k < 2 + r->frameworks_nr; k++) {
+		const char *key = k == 0 ? "os" : k == 1 ? "cuda" : r->frameworks[k - 2].name.v;
+		size_t a;
+
+		for (a = 0; a < r->matrix.axes_nr && strcmp(r->matrix.axes[a].key.v, key); a++)
+			;
+		if (a < r->matrix.axes_nr)
+			continue;
+		plan_top(r, key, &src);
+		plan_check_value(ctx, key, &src);
+	}
+	return ctx->diags->nr > start ? -1 : 0;
+}
+
 int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan **out,
 	       struct vec *diags)
 {
@@ -1462,23 +1618,26 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 	ctx.registry = r->base.registry.v ? r->base.registry.v : PLAN_DEFAULT_REGISTRY;
 	ctx.repo = kb_find_repository(kb, repo_name);
 	if (!ctx.repo) {
-		struct vec names = VEC_INIT(NULL);
 		struct plan_src src;
-		char *known;
 
-		for (size_t i = 0; i < kb->repos_nr; i++)
-			vec_push(&names, (void *)kb->repos[i].name);
-		vec_sort(&names, vec_cmpstr);
-		known = plan_join(&names);
-		plan_src_set(&src, repo_name,
-			     r->base.repository.v ? r->base.repository.pos : r->base.pos,
-			     PLAN_FROM_RECIPE, r->base.repository.v ? "base.repository" : "base");
-		plan_diag(&ctx, &src, "unknown base repository '%s'; known: %s", repo_name, known);
-		free(known);
-		vec_release(&names);
+		plan_src_set(&src, repo_name, recipe_base_pos(r), PLAN_FROM_RECIPE,
+			     r->base.repository.v ? "base.repository" : "base");
+		plan_diag_unknown(&ctx, &src, "base repository", kb->repos, kb->repos_nr,
+				  sizeof(*kb->repos), offsetof(struct kb_repository, name));
 		goto done;
 	}
+	if ((r->matrix.axes_nr || r->matrix.include_nr) && plan_check_values(&ctx))
+		goto done;
 	plan_expand(&ctx, &specs, &specs_nr);
+	if (!specs_nr) {
+		struct plan_src src;
+
+		plan_src_set(&src, "", r->matrix.exclude_pos, PLAN_FROM_RECIPE, "matrix.exclude");
+		plan_diag(&ctx, &src,
+			  "removes every cell of the matrix, which leaves nothing to build; drop "
+			  "an exclude or add values");
+		goto done;
+	}
 	p->cells = xcalloc(specs_nr ? specs_nr : 1, sizeof(*p->cells));
 	for (size_t i = 0; i < specs_nr; i++) {
 		struct plan_cell *cell = &p->cells[p->cells_nr];

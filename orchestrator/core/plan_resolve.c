@@ -348,7 +348,7 @@ static void resolve_repo_missing(struct resolve_ctx *ctx, const struct plan_imag
 			     "'%s/%s' does not exist in the registry", img->registry,
 			     img->repository);
 	else
-		resolve_diag(ctx, "base", r->base.pos,
+		resolve_diag(ctx, "base", recipe_base_pos(r),
 			     "'%s/%s' does not exist in the registry (the default base.repository)",
 			     img->registry, img->repository);
 }

@@ -1,5 +1,4 @@
 #include <limits.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +40,11 @@ const char *const recipe_capability_names[] = {
 
 /* ---- diagnostics ------------------------------------------------------ */
 
+/* A problem and the order it was found in, which keeps problems found at
+ * the same place in order once sorted by place. */
 struct rdiag {
-	int line, col;
-	size_t seq; /* keeps the order of problems found at the same place */
-	char *msg;
+	struct diag d;
+	size_t seq;
 };
 
 struct rctx {
@@ -60,22 +60,16 @@ static void rc_diag(struct rctx *c, int line, int col, const char *field, const 
 
 static void rc_diag(struct rctx *c, int line, int col, const char *field, const char *fmt, ...)
 {
-	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
 
-	if (field)
-		strbuf_addf(&sb, "%s: ", field);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
 	if (c->nr == c->alloc) {
 		c->alloc = c->alloc ? 2 * c->alloc : 16;
 		c->d = xrealloc(c->d, c->alloc * sizeof(*c->d));
 	}
-	c->d[c->nr].line = line;
-	c->d[c->nr].col = col;
+	va_start(ap, fmt);
+	diag_vset(&c->d[c->nr].d, c->file, (struct rpos){line, col}, field, fmt, ap);
+	va_end(ap);
 	c->d[c->nr].seq = c->nr;
-	c->d[c->nr].msg = strbuf_detach(&sb, NULL);
 	c->nr++;
 }
 
@@ -83,34 +77,34 @@ static int rc_diag_cmp(const void *a, const void *b)
 {
 	const struct rdiag *x = a, *y = b;
 
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	if (x->col != y->col)
-		return x->col < y->col ? -1 : 1;
+	if (x->d.pos.line != y->d.pos.line)
+		return x->d.pos.line < y->d.pos.line ? -1 : 1;
+	if (x->d.pos.col != y->d.pos.col)
+		return x->d.pos.col < y->d.pos.col ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Sort by position, format, hand to `diags`; GS_EINVAL when any. */
+/* Sort by place, hand to `diags`; GS_EINVAL when any. */
 static int rc_finish(struct rctx *c, struct vec *diags)
 {
 	int ret = c->nr ? GS_EINVAL : 0;
+	size_t start = diags ? diags->nr : 0;
 
 	if (c->nr)
 		qsort(c->d, c->nr, sizeof(*c->d), rc_diag_cmp);
 	for (size_t i = 0; i < c->nr; i++) {
-		char *s = xstrfmt("%s:%d:%d: %s", c->file, c->d[i].line, c->d[i].col, c->d[i].msg);
-
-		if (i == 0)
-			error_setc(GS_EINVAL, "%s", s);
-		if (diags && i < RECIPE_MAX_DIAGS)
-			vec_push(diags, s);
-		else
-			free(s);
-		free(c->d[i].msg);
+		if (diags ? i < RECIPE_MAX_DIAGS : i == 0)
+			diag_push(diags, start, &c->d[i].d, 0);
+		diag_release(&c->d[i].d);
 	}
-	if (diags && c->nr > RECIPE_MAX_DIAGS)
-		vec_pushf(diags, "%s: %zu more problems not shown", c->file,
-			  c->nr - RECIPE_MAX_DIAGS);
+	if (diags && c->nr > RECIPE_MAX_DIAGS) {
+		struct diag more;
+
+		diag_set(&more, c->file, (struct rpos){0, 0}, NULL, "%zu more problems not shown",
+			 c->nr - RECIPE_MAX_DIAGS);
+		diag_push(diags, start, &more, 0);
+		diag_release(&more);
+	}
 	free(c->d);
 	c->d = NULL;
 	c->nr = c->alloc = 0;
@@ -191,18 +185,6 @@ static char *rc_field(const char *parent, const char *key)
 static char *rc_index(const char *parent, size_t i)
 {
 	return xstrfmt("%s[%zu]", parent, i);
-}
-
-static int rc_match(const char *re, const char *s)
-{
-	regex_t rx;
-	int m;
-
-	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB))
-		return 0;
-	m = regexec(&rx, s, 0, NULL, 0) == 0;
-	regfree(&rx);
-	return m;
 }
 
 static int rc_is_known(const char *const *names, const char *s)
@@ -375,7 +357,7 @@ static int rc_check_fmt(struct rctx *c, const struct ynode *n, const char *field
 			return -1;
 		}
 	}
-	if (f->re && !rc_match(f->re, s)) {
+	if (f->re && !ytree_re_match(f->re, s)) {
 		rc_diag(c, n->line, n->col, field, "expected %s, got %s", f->expect, q);
 		free(q);
 		return -1;
@@ -595,7 +577,9 @@ static int rc_map(struct rctx *c, const struct ynode *n, const char *field,
 	return 0;
 }
 
-enum { RC_NONEMPTY = 1, RC_UNIQUE = 2 };
+/* RC_UNIQUE_KEY: items are "KEY=value" and each KEY comes once (app.env:
+ * one ENV instruction carries them all). */
+enum { RC_NONEMPTY = 1, RC_UNIQUE = 2, RC_UNIQUE_KEY = 4 };
 
 struct rc_itemdup {
 	const struct ynode *seq;
@@ -612,6 +596,17 @@ static void rc_report_itemdup(struct rctx *c, void *arg, size_t dup, size_t firs
 	rc_diag(c, item->line, item->col, field, "%s is listed twice; first at line %d", q,
 		d->seq->items[first]->line);
 	free(q);
+	free(field);
+}
+
+static void rc_report_envdup(struct rctx *c, void *arg, size_t dup, size_t first)
+{
+	struct rc_itemdup *d = arg;
+	const struct ynode *item = d->seq->items[dup];
+	char *field = rc_index(d->field, dup);
+
+	rc_diag(c, item->line, item->col, field, "'%.*s' is set twice; first at line %d",
+		(int)strcspn(item->text, "="), item->text, d->seq->items[first]->line);
 	free(field);
 }
 
@@ -637,12 +632,20 @@ static int rc_strlist(struct rctx *c, const struct ynode *n, const char *field,
 	for (size_t i = 0; i < n->nr; i++) {
 		char *ifield = rc_index(field, i);
 
-		if (!rc_str(c, n->items[i], ifield, f, &out->items[out->nr]))
-			texts[i] = out->items[out->nr++].v;
+		if (!rc_str(c, n->items[i], ifield, f, &out->items[out->nr])) {
+			const char *v = out->items[out->nr++].v;
+
+			texts[i] = flags & RC_UNIQUE_KEY ? xstrndup(v, strcspn(v, "=")) : v;
+		}
 		free(ifield);
 	}
 	if (flags & RC_UNIQUE)
 		rc_find_dups(c, texts, n->nr, rc_report_itemdup, &d);
+	if (flags & RC_UNIQUE_KEY) {
+		rc_find_dups(c, texts, n->nr, rc_report_envdup, &d);
+		for (size_t i = 0; i < n->nr; i++)
+			free((char *)texts[i]);
+	}
 	free(texts);
 	return 0;
 }
@@ -708,24 +711,79 @@ static int rc_has_dotdot(const char *s)
 	return 0;
 }
 
-/* Context paths: Docker refuses to COPY from outside the build context,
- * and an absolute path there means a path inside the context anyway. */
-static char *rc_check_relpath(const char *s)
+/* A value that a Dockerfile line carries as it is: a line break would end
+ * the instruction (Engine 20.10 has no heredocs) and a backslash at the end
+ * would continue it onto the next line. NULL when it can be carried. */
+static char *rc_check_dockerline(const char *s)
+{
+	size_t len = strlen(s);
+	char *q, *msg = NULL;
+
+	if (!strpbrk(s, "\r\n") && !(len && s[len - 1] == '\\'))
+		return NULL;
+	q = rc_quote(s);
+	if (strpbrk(s, "\r\n"))
+		msg = xstrfmt("%s contains a line break", q);
+	else
+		msg = xstrfmt("%s ends in a backslash, which would continue the Dockerfile line; "
+			      "remove it",
+			      q);
+	free(q);
+	return msg;
+}
+
+/* Where a path must stay: inside the build context (app.copy, a model's
+ * path), or inside the recipe's directory (app.path, the context itself).
+ * The messages for an empty, an absolute and a climbing path. */
+struct rc_inside {
+	const char *empty;
+	const char *absolute; /* advice after "X is an absolute path; " */
+	const char *climbs;   /* after "X " */
+};
+
+/* Docker refuses to COPY from outside the build context, and an absolute
+ * path there means a path inside the context anyway. */
+static const struct rc_inside inside_context = {
+    "expected a path relative to the build context, got an empty string",
+    "give a path relative to the build context (app.path)",
+    "escapes the build context; keep paths inside app.path",
+};
+
+/* "/" or a path that climbs out would send (and could COPY) files the
+ * recipe does not own, and the bake file names the context relative to the
+ * recipe. */
+static const struct rc_inside inside_recipe = {
+    "expected a directory relative to the recipe's directory, like \".\" or \"src\", got an "
+    "empty string",
+    "give the build context relative to the recipe's directory, like \".\" or \"src\"",
+    "climbs out of the recipe's directory; the build context must be that directory or one "
+    "below it",
+};
+
+static char *rc_check_inside(const char *s, const struct rc_inside *in)
 {
 	char *q = rc_quote(s), *msg = NULL;
 
 	if (!*s)
-		msg = xstrdup("expected a path relative to the build context, got an empty string");
+		msg = xstrdup(in->empty);
 	else if (*s == '/')
-		msg = xstrfmt("%s is an absolute path; give a path relative to the build context "
-			      "(app.path)",
-			      q);
+		msg = xstrfmt("%s is an absolute path; %s", q, in->absolute);
 	else if (rc_has_dotdot(s))
-		msg = xstrfmt("%s escapes the build context; keep paths inside app.path", q);
-	else if (strpbrk(s, "\r\n"))
-		msg = xstrfmt("%s contains a line break", q);
+		msg = xstrfmt("%s %s", q, in->climbs);
+	else
+		msg = rc_check_dockerline(s);
 	free(q);
 	return msg;
+}
+
+static char *rc_check_relpath(const char *s)
+{
+	return rc_check_inside(s, &inside_context);
+}
+
+static char *rc_check_context(const char *s)
+{
+	return rc_check_inside(s, &inside_recipe);
 }
 
 /* A requirement line must stay one requirement: an option such as
@@ -763,6 +821,26 @@ static char *rc_check_oneline(const char *s)
 		return NULL;
 	q = rc_quote(s);
 	msg = xstrfmt("%s contains a line break", q);
+	free(q);
+	return msg;
+}
+
+#define RE_PLATFORM "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
+
+/* Only linux/amd64 is planned, built and checked: the knowledge plugins
+ * list the base images of no other platform, and the fixtures are amd64.
+ * A well-formed other platform is refused here rather than written into a
+ * bake file that no gpuslim command would build or gate. */
+static char *rc_check_platform(const char *s)
+{
+	char *q, *msg;
+
+	if (!ytree_re_match(RE_PLATFORM, s) || !strcmp(s, "linux/amd64"))
+		return NULL; /* a malformed one gets the format's message */
+	q = rc_quote(s);
+	msg = xstrfmt("%s is not supported: gpuslim plans, builds and checks linux/amd64 images "
+		      "only; remove it",
+		      q);
 	free(q);
 	return msg;
 }
@@ -850,15 +928,20 @@ static const struct rfmt fmt_python_package = {
 static const struct rfmt fmt_any = {"a string", NULL, NULL, 0, NULL, 0};
 static const struct rfmt fmt_line = {
     "a non-empty string on one line", "^.+$", NULL, 0, rc_check_oneline, 0};
+/* Values the Dockerfile carries on one line of their own. */
+static const struct rfmt fmt_dockerline = {
+    "a non-empty string on one line", "^.+$", NULL, 0, rc_check_dockerline, 0};
 static const struct rfmt fmt_relpath = {"a relative path", NULL, NULL, 0, rc_check_relpath, 0};
+static const struct rfmt fmt_context = {"a relative path", NULL, NULL, 0, rc_check_context, 0};
 static const struct rfmt fmt_abspath = {
-    "an absolute path like \"/out/app\"", "^/", NULL, 0, rc_check_oneline, 0};
+    "an absolute path like \"/out/app\"", "^/", NULL, 0, rc_check_dockerline, 0};
 static const struct rfmt fmt_env = {"KEY=value with a KEY of letters, digits and '_'",
 				    "^[A-Za-z_][A-Za-z0-9_]*=",
 				    NULL,
 				    0,
-				    rc_check_oneline,
+				    rc_check_dockerline,
 				    0};
+static const struct rfmt fmt_label_value = {"a string", NULL, NULL, 0, rc_check_dockerline, 0};
 static const struct rfmt fmt_port = {"a port like \"8000\" or \"8000/udp\" (1 to 65535)",
 				     "^" RE_PORT_NUM "(/(tcp|udp))?$",
 				     NULL,
@@ -881,10 +964,10 @@ static const struct rfmt fmt_severity = {"a severity", NULL, severity_names, 0, 
 static const struct rfmt fmt_cache = {"a cache mode", NULL, cache_names, 0, NULL, 0};
 static const struct rfmt fmt_compression = {"a compression", NULL, compression_names, 0, NULL, 0};
 static const struct rfmt fmt_platform = {"a platform like \"linux/amd64\" or \"linux/arm64/v8\"",
-					 "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$",
+					 RE_PLATFORM,
 					 NULL,
 					 0,
-					 NULL,
+					 rc_check_platform,
 					 0};
 
 /* ---- sections ------------------------------------------------------------ */
@@ -931,7 +1014,6 @@ static void rc_base(struct rctx *c, const struct ynode *n)
 	if (rc_map(c, n, "base", base_keys, "field", NULL))
 		return;
 	rc_setpos(&r->base.pos, n);
-	rc_required(c, n, "base", "os");
 	rc_str(c, ytree_get(n, "os"), "base.os", &fmt_os, &r->base.os);
 	rc_str(c, ytree_get(n, "registry"), "base.registry", &fmt_registry, &r->base.registry);
 	rc_str(c, ytree_get(n, "repository"), "base.repository", &fmt_repository,
@@ -977,16 +1059,16 @@ static void rc_app(struct rctx *c, const struct ynode *n)
 	if (rc_map(c, n, "app", app_keys, "field", NULL))
 		return;
 	rc_setpos(&r->app.pos, n);
-	rc_str(c, ytree_get(n, "path"), "app.path", &fmt_line, &r->app.path);
+	rc_str(c, ytree_get(n, "path"), "app.path", &fmt_context, &r->app.path);
 	rc_strlist(c, ytree_get(n, "copy"), "app.copy", &fmt_relpath, 0, &r->app.copy);
-	rc_strlist(c, ytree_get(n, "build"), "app.build", &fmt_line, 0, &r->app.build);
+	rc_strlist(c, ytree_get(n, "build"), "app.build", &fmt_dockerline, 0, &r->app.build);
 	rc_strlist(c, ytree_get(n, "artifacts"), "app.artifacts", &fmt_abspath, RC_UNIQUE,
 		   &r->app.artifacts);
 	rc_strlist(c, ytree_get(n, "cmd"), "app.cmd", &fmt_any, 0, &r->app.cmd);
 	rc_strlist(c, ytree_get(n, "entrypoint"), "app.entrypoint", &fmt_any, 0,
 		   &r->app.entrypoint);
 	rc_str(c, ytree_get(n, "workdir"), "app.workdir", &fmt_abspath, &r->app.workdir);
-	rc_strlist(c, ytree_get(n, "env"), "app.env", &fmt_env, 0, &r->app.env);
+	rc_strlist(c, ytree_get(n, "env"), "app.env", &fmt_env, RC_UNIQUE_KEY, &r->app.env);
 	rc_strlist(c, ytree_get(n, "ports"), "app.ports", &fmt_port, RC_UNIQUE, &r->app.ports);
 
 	/* Artifacts are copied out of the builder stage: without build
@@ -1126,7 +1208,7 @@ static void rc_trim(struct rctx *c, const struct ynode *n)
 		r->trim.strip_v = !strcmp(r->trim.strip.v, "none")    ? STRIP_NONE
 				  : !strcmp(r->trim.strip.v, "debug") ? STRIP_DEBUG
 								      : STRIP_UNNEEDED;
-	rc_strlist(c, ytree_get(n, "keep_symbols"), "trim.keep_symbols", &fmt_line, 0,
+	rc_strlist(c, ytree_get(n, "keep_symbols"), "trim.keep_symbols", &fmt_dockerline, 0,
 		   &r->trim.keep_symbols);
 	rc_strlist(c, ytree_get(n, "prune"), "trim.prune", &fmt_prune, RC_UNIQUE, &r->trim.prune);
 }
@@ -1314,7 +1396,7 @@ static void rc_labels(struct rctx *c, const struct ynode *n)
 		if (!rc_check_fmt(c, key, field, &fmt_label_key, key->text)) {
 			l->key.v = xstrdup(key->text);
 			rc_setpos(&l->key.pos, key);
-			rc_str(c, n->items[i], field, &fmt_any, &l->value);
+			rc_str(c, n->items[i], field, &fmt_label_value, &l->value);
 			r->labels_nr++;
 		}
 		free(field);
@@ -1517,15 +1599,51 @@ static void rc_cellspecs(struct rctx *c, const struct ynode *matrix, const struc
 	}
 }
 
+/*
+ * A matrix is bounded: max_cells (or the default) caps the cells it asks
+ * for, the product of the value counts its axes are written with plus one
+ * per include, counted before anything is expanded (and before any value
+ * is judged), so that a typo cannot ask for billions of builds. `axes` is
+ * that product, `overflow` set when it passed UINT64_MAX (a few dozen
+ * short axes).
+ */
+static void rc_matrix_bound(struct rctx *c, const struct ynode *n, uint64_t axes, int overflow)
+{
+	struct recipe *r = c->r;
+	long cap = r->matrix.max_cells ? r->matrix.max_cells : RECIPE_MAX_CELLS_DEFAULT;
+	const struct ynode *inc = ytree_get(n, "include");
+	uint64_t cells = axes;
+
+	if (inc && inc->type == YNODE_SEQ)
+		overflow |= __builtin_add_overflow(cells, (uint64_t)inc->nr, &cells);
+	if (overflow)
+		rc_diag(c, n->line, n->col, "matrix",
+			"expands to more than 2^64 cells (the product of its axes' value "
+			"counts), more than %s (%ld); remove axes or values",
+			r->matrix.max_cells ? "matrix.max_cells" : "the default max_cells", cap);
+	else if (cells > (uint64_t)cap)
+		rc_diag(c, n->line, n->col, "matrix",
+			"expands to %llu cells (the product of its axes' value counts, plus its "
+			"includes), more than %s (%ld); remove values or raise matrix.max_cells "
+			"(at most %d)",
+			(unsigned long long)cells,
+			r->matrix.max_cells ? "matrix.max_cells" : "the default max_cells", cap,
+			RECIPE_MAX_CELLS_LIMIT);
+}
+
 static void rc_matrix(struct rctx *c, const struct ynode *n)
 {
 	struct recipe *r = c->r;
 	char *ok = xcalloc(n->type == YNODE_MAP && n->nr ? n->nr : 1, 1);
 	const struct ynode *spec;
+	uint64_t cells = 1;
+	int have_axes = 0, overflow = 0;
 
 	if (rc_map(c, n, "matrix", NULL, "axis", ok))
 		goto done;
 	rc_setpos(&r->matrix.pos, n);
+	rc_int(c, ytree_get(n, "max_cells"), "matrix.max_cells", 1, RECIPE_MAX_CELLS_LIMIT,
+	       &r->matrix.max_cells, &r->matrix.max_cells_pos);
 	r->matrix.axes = xcalloc(n->nr ? n->nr : 1, sizeof(*r->matrix.axes));
 	for (size_t i = 0; i < n->nr; i++) {
 		const struct ynode *key = n->keys[i];
@@ -1533,8 +1651,14 @@ static void rc_matrix(struct rctx *c, const struct ynode *n)
 
 		/* a repeated key was reported; only its first value counts */
 		if (!ok[i] || ytree_get(n, key->text) != n->items[i] ||
-		    !strcmp(key->text, "include") || !strcmp(key->text, "exclude"))
+		    !strcmp(key->text, "include") || !strcmp(key->text, "exclude") ||
+		    !strcmp(key->text, "max_cells"))
 			continue;
+		if (n->items[i]->type == YNODE_SEQ) {
+			have_axes = 1;
+			overflow |=
+			    __builtin_mul_overflow(cells, (uint64_t)n->items[i]->nr, &cells);
+		}
 		if (rc_axis_kind(c, key->text) == AXIS_NONE) {
 			field = rc_field("matrix", key->text);
 			rc_unknown_axis(c, key, field);
@@ -1543,12 +1667,15 @@ static void rc_matrix(struct rctx *c, const struct ynode *n)
 		}
 		rc_axis(c, key, n->items[i], &r->matrix.axes[r->matrix.axes_nr++]);
 	}
+	rc_matrix_bound(c, n, have_axes ? cells : 0, overflow);
 	if ((spec = ytree_get(n, "include")))
 		rc_cellspecs(c, n, spec, "matrix.include", 0, &r->matrix.include,
 			     &r->matrix.include_nr);
-	if ((spec = ytree_get(n, "exclude")))
+	if ((spec = ytree_get(n, "exclude"))) {
+		rc_setpos(&r->matrix.exclude_pos, spec);
 		rc_cellspecs(c, n, spec, "matrix.exclude", 1, &r->matrix.exclude,
 			     &r->matrix.exclude_nr);
+	}
 done:
 	free(ok);
 }
@@ -1562,8 +1689,8 @@ static void rc_top(struct rctx *c, const struct ynode *root)
 
 	if (rc_map(c, root, NULL, top_keys, "field", NULL))
 		return;
+	rc_setpos(&r->pos, root);
 	rc_required(c, root, NULL, "name");
-	rc_required(c, root, NULL, "base");
 	rc_required(c, root, NULL, "cuda");
 	c->frameworks = ytree_get(root, "frameworks");
 
@@ -1612,8 +1739,10 @@ static void rc_top(struct rctx *c, const struct ynode *root)
 static int rc_check_utf8(struct rctx *c, const unsigned char *s, size_t len)
 {
 	int line = 1, col = 1;
+	/* A byte order mark is no column (ytree_parse skips it too). */
+	size_t i = len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3) ? 3 : 0;
 
-	for (size_t i = 0; i < len;) {
+	while (i < len) {
 		unsigned char b = s[i];
 		size_t need = b < 0x80		       ? 0
 			      : b >= 0xc2 && b <= 0xdf ? 1
@@ -1664,23 +1793,23 @@ static int rc_tab_at(const char *data, size_t len, int line, int *col)
 
 static void rc_parse_tree(struct rctx *c, const char *data, size_t len)
 {
-	struct ytree_error yerr;
+	struct diag yerr;
 	struct ynode *root = NULL;
 	int col;
 
 	if (ytree_parse(data, len, &root, &yerr)) {
-		if (rc_tab_at(data, len, yerr.line, &col))
-			rc_diag(c, yerr.line, col, NULL,
+		if (rc_tab_at(data, len, yerr.pos.line, &col))
+			rc_diag(c, yerr.pos.line, col, NULL,
 				"tab character in indentation; indent with spaces");
 		else
-			rc_diag(c, yerr.line, yerr.col, NULL, "%s", yerr.msg);
-		free(yerr.msg);
+			rc_diag(c, yerr.pos.line, yerr.pos.col, NULL, "%s", yerr.msg);
+		diag_release(&yerr);
 		return;
 	}
 	if (!root || (root->type == YNODE_SCALAR && root->plain &&
 		      ytree_yaml11_kind(root->text) == YAML11_NULL))
 		rc_diag(c, root ? root->line : 1, root ? root->col : 1, NULL,
-			"recipe is empty; it needs at least name, base.os and cuda");
+			"recipe is empty; it needs at least name and cuda");
 	else if (root->type != YNODE_MAP)
 		rc_expected(c, root, "recipe", "a mapping of fields like 'name: my-app'");
 	else
@@ -1738,6 +1867,13 @@ int recipe_load(const char *path, struct recipe **out, struct vec *diags)
 		ret = recipe_parse(path, sb.buf ? sb.buf : "", sb.len, out, diags);
 	strbuf_release(&sb);
 	return ret;
+}
+
+struct rpos recipe_base_pos(const struct recipe *r)
+{
+	return r->base.repository.pos.line ? r->base.repository.pos
+	       : r->base.pos.line	   ? r->base.pos
+					   : r->pos;
 }
 
 /* ---- sizes --------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/diag.h"
 #include "util/vec.h"
 
 /*
@@ -14,11 +15,6 @@
  * never written into the struct, so "absent" stays visible to the planner
  * (it explains its choices by whether the user asked).
  */
-
-struct rpos {
-	int line; /* 1-based; 0 when the value is absent */
-	int col;  /* 1-based */
-};
 
 struct rstr {
 	char *v;
@@ -123,12 +119,14 @@ struct recipe {
 	char *file;	 /* the path as given on the command line */
 	char *dir;	 /* its directory; relative paths resolve against it */
 	char sha256[65]; /* of the file's bytes, lowercase hex */
+	struct rpos pos; /* of the top-level mapping: where a problem with an
+			  * absent field (a default) points */
 
 	struct rstr name;  /* required */
 	struct rstr image; /* repository to tag and push; absent: local/<name> */
 	struct rstr tag;   /* tag prefix; absent: none */
 	struct {
-		struct rstr os;		/* required */
+		struct rstr os;		/* absent: the knowledge's default per cell */
 		struct rstr registry;	/* absent: docker.io */
 		struct rstr repository; /* absent: nvidia/cuda */
 		struct rstr flavor;	/* auto|base|runtime|cudnn-runtime; absent: auto */
@@ -180,6 +178,9 @@ struct recipe {
 		size_t include_nr;
 		struct recipe_cellspec *exclude;
 		size_t exclude_nr;
+		struct rpos exclude_pos; /* of the exclude list; line 0 when absent */
+		long max_cells;		 /* the recipe's matrix.max_cells, 0 when absent */
+		struct rpos max_cells_pos;
 		struct rpos pos;
 	} matrix;
 
@@ -215,6 +216,12 @@ struct recipe {
 	} output;
 };
 
+/* How many cells a matrix may have (the product of its axes' value counts
+ * plus its includes) when matrix.max_cells is absent, and the most that
+ * matrix.max_cells may allow. */
+#define RECIPE_MAX_CELLS_DEFAULT 256
+#define RECIPE_MAX_CELLS_LIMIT	 4096
+
 /* The prune classes trim.prune accepts, NULL-terminated, in canonical order. */
 extern const char *const recipe_prune_classes[];
 /* The analyzer's finding rule ids (core/analyze.h) `rules` accepts,
@@ -245,6 +252,10 @@ int recipe_load(const char *path, struct recipe **out, struct vec *diags);
 int recipe_parse(const char *path, const char *data, size_t len, struct recipe **out,
 		 struct vec *diags);
 void recipe_free(struct recipe *r);
+
+/* Where a problem with the base repository points: base.repository, else
+ * the base mapping, else the recipe itself (every default). */
+struct rpos recipe_base_pos(const struct recipe *r);
 
 /* Parse "6GB", "1.5 GiB", "500MB", "123" into bytes: 0 or -1 (no message). */
 int recipe_parse_size(const char *text, uint64_t *bytes);

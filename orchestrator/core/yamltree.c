@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,27 +67,26 @@ static void ytree_attach(struct ynode *parent, struct ynode *child)
 	parent->items[parent->nr++] = child;
 }
 
-static int ytree_fail(struct ytree_error *err, const yaml_mark_t *mark, const char *fmt, ...)
-    GS_FMT(3, 4);
-
-static int ytree_fail(struct ytree_error *err, const yaml_mark_t *mark, const char *fmt, ...)
+static struct rpos ytree_pos(const yaml_mark_t *mark)
 {
-	struct strbuf sb = STRBUF_INIT;
+	return (struct rpos){(int)mark->line + 1, (int)mark->column + 1};
+}
+
+static int ytree_fail(struct diag *err, const yaml_mark_t *mark, const char *fmt, ...) GS_FMT(3, 4);
+
+static int ytree_fail(struct diag *err, const yaml_mark_t *mark, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
+	diag_vset(err, NULL, ytree_pos(mark), NULL, fmt, ap);
 	va_end(ap);
-	err->line = (int)mark->line + 1;
-	err->col = (int)mark->column + 1;
-	err->msg = strbuf_detach(&sb, NULL);
 	return -1;
 }
 
 /* libyaml's own message: its problem, where it saw it, and what it was
  * parsing (with where that started). */
-static int ytree_syntax_error(yaml_parser_t *p, const char *data, size_t len,
-			      struct ytree_error *err)
+static int ytree_syntax_error(yaml_parser_t *p, const char *data, size_t len, struct diag *err)
 {
 	struct strbuf sb = STRBUF_INIT;
 	yaml_mark_t mark = p->problem_mark;
@@ -112,15 +112,14 @@ static int ytree_syntax_error(yaml_parser_t *p, const char *data, size_t len,
 			strbuf_addf(&sb, "; %s that started at line %zu column %zu", p->context,
 				    p->context_mark.line + 1, p->context_mark.column + 1);
 	}
-	err->line = (int)mark.line + 1;
-	err->col = (int)mark.column + 1;
-	err->msg = strbuf_detach(&sb, NULL);
+	diag_set(err, NULL, ytree_pos(&mark), NULL, "%s", sb.buf);
+	strbuf_release(&sb);
 	return -1;
 }
 
 /* Anchors, aliases and explicit tags on a node event: refused. */
 static int ytree_check_props(const yaml_event_t *ev, const yaml_char_t *anchor,
-			     const yaml_char_t *tag, struct ytree_error *err)
+			     const yaml_char_t *tag, struct diag *err)
 {
 	if (anchor)
 		return ytree_fail(err, &ev->start_mark,
@@ -137,7 +136,7 @@ static int ytree_check_props(const yaml_event_t *ev, const yaml_char_t *anchor,
 
 /* One event into the tree; 1 at the end of the stream, -1 on error. */
 static int ytree_event(yaml_event_t *ev, struct ynode **root, struct ynode **stack, int *depth,
-		       int *docs, struct ytree_error *err)
+		       int *docs, struct diag *err)
 {
 	struct ynode *n = NULL;
 
@@ -193,7 +192,7 @@ static int ytree_event(yaml_event_t *ev, struct ynode **root, struct ynode **sta
 	return 0;
 }
 
-int ytree_parse(const char *data, size_t len, struct ynode **root, struct ytree_error *err)
+int ytree_parse(const char *data, size_t len, struct ynode **root, struct diag *err)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -201,11 +200,12 @@ int ytree_parse(const char *data, size_t len, struct ynode **root, struct ytree_
 	int depth = 0, docs = 0, ret = 0;
 
 	*root = NULL;
-	err->msg = NULL;
-	err->line = err->col = 0;
+	memset(err, 0, sizeof(*err));
+	/* With the encoding set, libyaml would take a BOM for content. */
+	if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3))
+		data += 3, len -= 3;
 	if (!yaml_parser_initialize(&parser)) {
-		err->line = err->col = 1;
-		err->msg = xstrdup("out of memory while parsing");
+		diag_set(err, NULL, (struct rpos){1, 1}, NULL, "out of memory while parsing");
 		return -1;
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
@@ -255,16 +255,35 @@ static const struct {
     {YAML11_OTHER, "^(<<|=)$"},
 };
 
-static int ytree_re_match(const char *re, const char *s)
-{
+/* Compiled expressions, kept for the life of the process (their number is
+ * the number of patterns in the source). */
+struct ytree_regex {
+	const char *re;
 	regex_t rx;
-	int m;
+	int ok;
+	struct ytree_regex *next;
+};
 
-	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB))
-		return 0;
-	m = regexec(&rx, s, 0, NULL, 0) == 0;
-	regfree(&rx);
-	return m;
+static struct ytree_regex *ytree_regexes;
+static pthread_mutex_t ytree_regex_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int ytree_re_match(const char *re, const char *s)
+{
+	struct ytree_regex *e;
+
+	pthread_mutex_lock(&ytree_regex_lock);
+	for (e = ytree_regexes; e && e->re != re && strcmp(e->re, re); e = e->next)
+		;
+	if (!e) {
+		e = xcalloc(1, sizeof(*e));
+		e->re = re;
+		e->ok = !regcomp(&e->rx, re, REG_EXTENDED | REG_NOSUB);
+		e->next = ytree_regexes;
+		ytree_regexes = e;
+	}
+	pthread_mutex_unlock(&ytree_regex_lock);
+	/* regexec() only reads the compiled expression: no lock needed. */
+	return e->ok && regexec(&e->rx, s, 0, NULL, 0) == 0;
 }
 
 enum yaml11_kind ytree_yaml11_kind(const char *plain)

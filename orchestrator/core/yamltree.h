@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "core/diag.h"
+
 /*
  * A YAML document as a plain tree built from libyaml's event API, keeping
  * the 1-based line:col of every node and whether each scalar was plain
@@ -28,22 +30,19 @@ struct ynode {
 	struct ynode *pending_key; /* while building a mapping */
 };
 
-/* Where and why a document could not be read. `msg` is malloc'd. */
-struct ytree_error {
-	int line, col;
-	char *msg;
-};
-
 /* Deeper nesting than this is refused: the tree walkers recurse. */
 #define YTREE_MAX_DEPTH 64
 
 /*
- * Build the tree of the single document in `data`. Returns 0 and sets
- * *root (NULL when the stream holds no document: empty or only comments),
- * or -1 with `err` filled: a YAML syntax error, an anchor, alias or tag,
- * a second document, or nesting past YTREE_MAX_DEPTH.
+ * Build the tree of the single document in `data`. A UTF-8 byte order mark
+ * at the start is skipped, as PyYAML and editors do; columns on the first
+ * line do not count it. Returns 0 and sets *root (NULL when the stream
+ * holds no document: empty or only comments), or -1 with `err` set (its
+ * place and message; no file, no field; diag_release() it): a YAML syntax
+ * error, an anchor, alias or tag, a second document, or nesting past
+ * YTREE_MAX_DEPTH.
  */
-int ytree_parse(const char *data, size_t len, struct ynode **root, struct ytree_error *err);
+int ytree_parse(const char *data, size_t len, struct ynode **root, struct diag *err);
 void ytree_free(struct ynode *n);
 
 /* The value of `key` in mapping `map` (its first occurrence), or NULL. */
@@ -65,6 +64,12 @@ int ytree_yaml11_bool(const char *plain);
 /* Value of a YAML 1.1 int (0x, 0b, 0 octal, underscores, sexagesimal)
  * into *out: 0, or -1 when not an int or out of range. */
 int ytree_yaml11_int(const char *plain, long *out);
+
+/* 1 when `s` matches the POSIX extended regular expression `re`. Each
+ * expression is compiled once and kept for the life of the process, so
+ * `re` must be one of the program's constant patterns, never built from
+ * input. An expression that does not compile matches nothing. */
+int ytree_re_match(const char *re, const char *s);
 
 /* Levenshtein distance between two short strings. */
 size_t ytree_edit_distance(const char *a, const char *b);

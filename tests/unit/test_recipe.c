@@ -220,12 +220,11 @@ static void test_diags(void)
 	CHECK_DIAG(MIN "models:\n  - {name: a, path: x}\n  - {name: b, path: y, mode: vol}\n",
 		   "t.yaml:7:30: models[1].mode: expected one of bake, volume, got \"vol\"",
 		   "bad model mode");
-	CHECK_DIAG("", "t.yaml:1:1: recipe is empty; it needs at least name, base.os and cuda",
+	CHECK_DIAG("", "t.yaml:1:1: recipe is empty; it needs at least name and cuda",
 		   "empty file");
-	CHECK_DIAG("# nothing\n",
-		   "t.yaml:1:1: recipe is empty; it needs at least name, base.os and cuda",
+	CHECK_DIAG("# nothing\n", "t.yaml:1:1: recipe is empty; it needs at least name and cuda",
 		   "only comments");
-	CHECK_DIAG("---\n", "t.yaml:2:1: recipe is empty; it needs at least name, base.os and cuda",
+	CHECK_DIAG("---\n", "t.yaml:2:1: recipe is empty; it needs at least name and cuda",
 		   "an empty document");
 	CHECK_DIAG("just text\n",
 		   "t.yaml:1:1: recipe: expected a mapping of fields like 'name: my-app', got a "
@@ -521,6 +520,58 @@ static void test_load(void)
 	vec_release(&diags);
 }
 
+/* A BOM (as editors on Windows save) parses, as PyYAML takes it; columns
+ * on the first line do not count it. */
+static void test_bom(void)
+{
+	struct vec diags = VEC_INIT(free);
+	struct recipe *r;
+	int ret;
+
+	r = parse("\xef\xbb\xbf" MIN, &diags, &ret);
+	CHECK(ret == 0 && r && r->name.v && !strcmp(r->name.v, "app") && r->name.pos.col == 7,
+	      "a recipe with a UTF-8 BOM parses, the name at column 7 (%d)",
+	      r ? r->name.pos.col : -1);
+	recipe_free(r);
+	CHECK_DIAG("\xef\xbb\xbfname: app\xff\n",
+		   "t.yaml:1:10: invalid UTF-8 (byte 0xff); save the recipe as UTF-8",
+		   "the BOM is no column of its own");
+	vec_release(&diags);
+}
+
+/* max_cells and the bound, counted before anything is judged. */
+static void test_matrix_bound(void)
+{
+	CHECK_DIAG(MIN "matrix:\n  max_cells: 4\n  cuda: [\"12.1\", \"12.4\"]\n"
+		       "  python: [\"3.10\", \"3.11\"]\n",
+		   "(parsed)", "max_cells is not an axis, and 4 cells fit 4");
+	CHECK_DIAG(MIN "matrix:\n  max_cells: 3\n  cuda: [\"12.1\", \"12.4\"]\n"
+		       "  python: [\"3.10\", \"3.11\"]\n",
+		   "t.yaml:6:3: matrix: expands to 4 cells (the product of its axes' value counts, "
+		   "plus its includes), more than matrix.max_cells (3); remove values or raise "
+		   "matrix.max_cells (at most 4096)",
+		   "one cell over max_cells");
+	CHECK_DIAG(MIN "matrix:\n  max_cells: 3\n  include:\n    - {cuda: \"12.1\"}\n"
+		       "    - {cuda: \"12.2\"}\n    - {cuda: \"12.3\"}\n    - {cuda: \"12.4\"}\n",
+		   "t.yaml:6:3: matrix: expands to 4 cells (the product of its axes' value counts, "
+		   "plus its includes), more than matrix.max_cells (3); remove values or raise "
+		   "matrix.max_cells (at most 4096)",
+		   "includes count");
+}
+
+/* The expressions are compiled once; a second use of a pattern, by
+ * another pointer to the same text, gives the same answers. */
+static void test_regex_cache(void)
+{
+	char copy[] = "^[a-z]+$";
+
+	CHECK(ytree_re_match("^[a-z]+$", "abc") && !ytree_re_match("^[a-z]+$", "ab1"),
+	      "a pattern matches");
+	CHECK(ytree_re_match(copy, "xyz") && !ytree_re_match(copy, "X"),
+	      "the same pattern at another address");
+	CHECK(!ytree_re_match("([", "(["), "a pattern that does not compile matches nothing");
+}
+
 int main(void)
 {
 	test_full();
@@ -531,5 +582,8 @@ int main(void)
 	test_yaml11();
 	test_edit_distance();
 	test_load();
+	test_bom();
+	test_matrix_bound();
+	test_regex_cache();
 	return unit_done();
 }
