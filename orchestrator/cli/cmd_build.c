@@ -22,6 +22,7 @@
 #include "util/executor.h"
 #include "util/fs.h"
 #include "util/signals.h"
+#include "util/utf8.h"
 
 /*
  * build: plan the recipe, resolve its base images against their registry,
@@ -536,7 +537,7 @@ static void gate_set_error(struct build_cell *bc, const struct vec *results, con
 	bc->gate = json_object();
 	json_object_set_new(bc->gate, "status", json_string("error"));
 	json_object_set_new(bc->gate, "gates", gate_results_to_json(results));
-	json_object_set_new(bc->gate, "error", json_string(error));
+	json_object_set_new(bc->gate, "error", utf8_json_string(error));
 }
 
 static int gate_finished(void *ctx, struct exec_job *job, const struct exec_result *res)

@@ -7,6 +7,7 @@
 
 #include "core/build.h"
 #include "core/registry.h"
+#include "util/utf8.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
 
@@ -688,9 +689,18 @@ int build_push(struct build *b)
 	return 0;
 }
 
+/* Strings that may come from a child or a file name: escaped, never refused
+ * (utf8.h). */
 static json_t *str_or_null(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return s ? utf8_json_string(s) : json_null();
+}
+
+/* json_object_set_new() whose failure is remembered in `*bad`, not dropped. */
+static void bj_set(json_t *o, const char *key, json_t *v, int *bad)
+{
+	if (!o || !v || json_object_set_new(o, key, v) < 0)
+		*bad = 1;
 }
 
 json_t *build_to_json(const struct build *b)
@@ -698,57 +708,64 @@ json_t *build_to_json(const struct build *b)
 	json_t *root = json_object(), *cells = json_array();
 	const struct engine *e = b->opts->engine;
 	size_t ok = build_count(b, BUILD_OK);
+	int bad = 0;
 
-	json_object_set_new(root, "recipe", str_or_null(b->plan->recipe->file));
-	json_object_set_new(root, "backend", json_string(engine_backend_name(e->backend)));
-	json_object_set_new(root, "docker", str_or_null(e->docker));
-	json_object_set_new(root, "cache", json_string(build_cache_name(b->cache)));
-	json_object_set_new(root, "jobs", json_integer(b->jobs));
-	json_object_set_new(root, "elapsed_ms", json_integer(b->elapsed_ms));
-	json_object_set_new(root, "interrupted", json_boolean(b->interrupted));
-	json_object_set_new(root, "status",
-			    json_string(b->interrupted ? "interrupted"
-					: ok == b->cells_nr && !build_count_gate_failed(b)
-					    ? "ok"
-					    : "failed"));
+	bj_set(root, "recipe", str_or_null(b->plan->recipe->file), &bad);
+	bj_set(root, "backend", json_string(engine_backend_name(e->backend)), &bad);
+	bj_set(root, "docker", str_or_null(e->docker), &bad);
+	bj_set(root, "cache", json_string(build_cache_name(b->cache)), &bad);
+	bj_set(root, "jobs", json_integer(b->jobs), &bad);
+	bj_set(root, "elapsed_ms", json_integer(b->elapsed_ms), &bad);
+	bj_set(root, "interrupted", json_boolean(b->interrupted), &bad);
+	bj_set(root, "status",
+	       json_string(b->interrupted				      ? "interrupted"
+			   : ok == b->cells_nr && !build_count_gate_failed(b) ? "ok"
+									      : "failed"),
+	       &bad);
 	for (size_t i = 0; i < b->cells_nr; i++) {
 		const struct build_cell *bc = &b->cells[i];
 		json_t *c = json_object(), *push = json_object();
 
-		json_object_set_new(c, "id", json_string(bc->cell->id));
-		json_object_set_new(c, "image", json_string(bc->cell->image_ref));
-		json_object_set_new(c, "status", json_string(build_status_name(bc->status)));
-		json_object_set_new(c, "exit_code",
-				    bc->exit_code >= 0 ? json_integer(bc->exit_code) : json_null());
-		json_object_set_new(c, "signal",
-				    bc->signal ? json_integer(bc->signal) : json_null());
-		json_object_set_new(c, "elapsed_ms", json_integer(bc->elapsed_ms));
-		json_object_set_new(c, "log", json_string(bc->log_path));
-		json_object_set_new(c, "dockerfile", json_string(bc->dockerfile));
-		json_object_set_new(c, "image_id", str_or_null(bc->image_id));
-		json_object_set_new(c, "size_bytes",
-				    bc->size_bytes >= 0 ? json_integer(bc->size_bytes)
-							: json_null());
-		json_object_set_new(c, "error", str_or_null(bc->error));
-		json_object_set_new(push, "status", json_string(build_push_status_name(bc->push)));
-		json_object_set_new(push, "digest", str_or_null(bc->digest));
-		json_object_set_new(push, "error", str_or_null(bc->push_error));
-		json_object_set_new(push, "elapsed_ms", json_integer(bc->push_ms));
-		json_object_set_new(c, "push", push);
-		json_object_set_new(c, "gate", bc->gate ? json_incref(bc->gate) : json_null());
-		json_array_append_new(cells, c);
+		bj_set(c, "id", str_or_null(bc->cell->id), &bad);
+		bj_set(c, "image", str_or_null(bc->cell->image_ref), &bad);
+		bj_set(c, "status", json_string(build_status_name(bc->status)), &bad);
+		bj_set(c, "exit_code",
+		       bc->exit_code >= 0 ? json_integer(bc->exit_code) : json_null(), &bad);
+		bj_set(c, "signal", bc->signal ? json_integer(bc->signal) : json_null(), &bad);
+		bj_set(c, "elapsed_ms", json_integer(bc->elapsed_ms), &bad);
+		bj_set(c, "log", str_or_null(bc->log_path), &bad);
+		bj_set(c, "dockerfile", str_or_null(bc->dockerfile), &bad);
+		bj_set(c, "image_id", str_or_null(bc->image_id), &bad);
+		bj_set(c, "size_bytes",
+		       bc->size_bytes >= 0 ? json_integer(bc->size_bytes) : json_null(), &bad);
+		bj_set(c, "error", str_or_null(bc->error), &bad);
+		bj_set(push, "status", json_string(build_push_status_name(bc->push)), &bad);
+		bj_set(push, "digest", str_or_null(bc->digest), &bad);
+		bj_set(push, "error", str_or_null(bc->push_error), &bad);
+		bj_set(push, "elapsed_ms", json_integer(bc->push_ms), &bad);
+		bj_set(c, "push", push, &bad);
+		bj_set(c, "gate", bc->gate ? json_incref(bc->gate) : json_null(), &bad);
+		if (!c || !push || json_array_append_new(cells, c) < 0)
+			bad = 1;
 	}
-	json_object_set_new(root, "cells", cells);
+	bj_set(root, "cells", cells, &bad);
+	if (bad) {
+		json_decref(root);
+		error_set("cannot build the build report's JSON: out of memory");
+		return NULL;
+	}
 	return root;
 }
 
 int build_write_report(const struct build *b, const char *path)
 {
 	json_t *j = build_to_json(b);
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	struct strbuf sb = STRBUF_INIT;
 	int ret = 0;
 
+	if (!j)
+		return -1;
 	json_decref(j);
 	if (!text)
 		return error_set("cannot encode the build report");

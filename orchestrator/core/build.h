@@ -192,8 +192,9 @@ const char *build_cache_name(enum build_cache c);
  * "interrupted", "status", "cells": [{"id", "image", "status", "exit_code",
  * "signal", "elapsed_ms", "log", "dockerfile", "image_id", "size_bytes",
  * "error", "push": {"status", "digest", "error", "elapsed_ms"}, "gate":
- * null|{"status", "gates", "error"}}]}; absent values are null. New
- * reference.
+ * null|{"status", "gates", "error"}}]}; absent values are null; text that
+ * is not UTF-8 escaped (util/utf8.h). New reference, or NULL (out of
+ * memory, error set).
  */
 json_t *build_to_json(const struct build *b);
 

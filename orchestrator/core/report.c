@@ -129,6 +129,15 @@ static void rp_header(const json_t *r, struct strbuf *out)
 		    rp_size(d, sizeof(d), rp_int(s, "unowned_bytes", -1)));
 }
 
+/* An item's verdict in its heading: an error (gating stopped, the image
+ * unreadable) is never "pass", whatever gates ran before it. */
+static const char *rp_verdict(const struct report_item *it, const char *error, const char *fail)
+{
+	if (it->error)
+		return error;
+	return gate_failed(it->gates) ? fail : "pass";
+}
+
 void report_human(const struct report_item *it, size_t top, struct strbuf *out)
 {
 	const json_t *r = it->report;
@@ -142,8 +151,8 @@ void report_human(const struct report_item *it, size_t top, struct strbuf *out)
 	idx = xcalloc(top, sizeof(*idx));
 	strbuf_addstr(out, "== ");
 	rp_text(out, it->name);
-	if (it->gates)
-		strbuf_addf(out, ": %s", gate_failed(it->gates) ? "FAIL" : "pass");
+	if (it->gates || it->error)
+		strbuf_addf(out, ": %s", rp_verdict(it, "ERROR", "FAIL"));
 	strbuf_addch(out, '\n');
 	if (it->error) {
 		strbuf_addstr(out, "error: ");
@@ -422,8 +431,8 @@ static void rp_md_item(const struct report_item *it, size_t top, struct strbuf *
 
 	strbuf_addstr(out, "## ");
 	rp_oneline(out, it->name, 200, 1);
-	if (it->gates)
-		strbuf_addstr(out, gate_failed(it->gates) ? ": **FAIL**" : ": pass");
+	if (it->gates || it->error)
+		strbuf_addf(out, ": %s", rp_verdict(it, "**ERROR**", "**FAIL**"));
 	strbuf_addstr(out, "\n\n");
 	if (it->error) {
 		strbuf_addstr(out, "**error:** ");

@@ -77,7 +77,7 @@ int verify_cell(const char *image, const struct verify_opts *o, json_t **report,
 		ret = smoke_run(&so, o->cell->smoke, o->cell->smoke_nr, results);
 	}
 	if (!ret)
-		gate_attach(*report, results);
+		ret = gate_attach(*report, results);
 done:
 	free(why);
 	vec_release(&paths);

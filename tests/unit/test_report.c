@@ -220,11 +220,33 @@ static void test_bad_bytes(void)
 	vec_release(&res);
 }
 
+/* A cell whose gating stopped with an error after some gates passed: its
+ * heading says so, never "pass". */
+static void test_error_verdict(void)
+{
+	struct vec res = VEC_INIT(gate_result_free);
+	struct strbuf sb = STRBUF_INIT;
+	struct report_item it;
+
+	gate_add(&res, GATE_SMOKE, "smoke program-starts", GATE_PASS, "passed in 0.3s");
+	it = (struct report_item){"cell", NULL, &res, "gating stopped: docker save interrupted"};
+	report_human(&it, 0, &sb);
+	CHECK(starts_with(sb.buf, "== cell: ERROR\nerror: gating stopped"),
+	      "text: an error with passed gates is ERROR (%.40s)", sb.buf);
+	strbuf_reset(&sb);
+	report_markdown(&it, 1, 0, &sb);
+	CHECK(strstr(sb.buf, "## cell: **ERROR**\n") && !strstr(sb.buf, ": pass"),
+	      "markdown: an error with passed gates is **ERROR**");
+	strbuf_release(&sb);
+	vec_release(&res);
+}
+
 int main(void)
 {
 	test_junit();
 	test_bad_bytes();
 	test_markdown();
 	test_human();
+	test_error_verdict();
 	return unit_done();
 }
