@@ -54,8 +54,12 @@ int cli_print_report(const struct report_item *it, int as_json, size_t top,
 	if (as_json) {
 		char *s = json_dumps(it->report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
-		if (s)
-			printf("%s\n", s);
+		if (!s) {
+			strbuf_release(&sb);
+			cli_error("cannot encode the report as JSON");
+			return -1;
+		}
+		printf("%s\n", s);
 		free(s);
 	} else {
 		report_human(it, top, &sb);

@@ -449,7 +449,11 @@ static int registry_creds_from_helper(struct registry_cred *cr, const char *name
 		if (answer.len < REGISTRY_HELPER_CAP)
 			strbuf_add(&answer, buf, (size_t)n);
 	memset(buf, 0, sizeof(buf));
-	process_wait(&p, 0, &res);
+	if (process_wait(&p, 0, &res) < 0) {
+		ret = error_setc(GS_EINFRA, "cannot get credentials for '%s': %s", cr->registry,
+				 error_last());
+		goto done;
+	}
 	if (res.cancelled) {
 		ret = error_setc(GS_EINFRA,
 				 "cannot get credentials for '%s': '%s' did not answer in %d s",
@@ -457,11 +461,15 @@ static int registry_creds_from_helper(struct registry_cred *cr, const char *name
 		goto done;
 	}
 	if (!res.exited || res.exit_code) {
-		/* Helpers say why on stdout; only its first line, never the answer whole. */
+		/* Helpers say why on stdout; only its first line, and nothing of an
+		 * answer that may hold a secret (a helper that printed one, then
+		 * failed). */
 		const char *why = answer.len ? answer.buf : p.out.buf ? p.out.buf : "";
 
 		if (strstr(why, "credentials not found"))
 			goto done;
+		if (strchr(why, '{') || strstr(why, "Secret"))
+			why = "";
 		process_check_result(&p, &res);
 		ret =
 		    error_setc(GS_EINFRA, "cannot get credentials for '%s': %s%s%.*s", cr->registry,

@@ -299,8 +299,14 @@ int render_dockerignore(const struct plan *p, const char *out_dir, struct strbuf
 	struct strbuf user = STRBUF_INIT;
 	char *ctx = render_context_abs(p), *path = fs_join(ctx, ".dockerignore");
 	char *in_ctx = render_out_in_context(p, out_dir);
+	struct stat st;
 	int ret = 0;
 
+	/* A FIFO there would block the read: only a regular file is the user's. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		ret = error_setc(GS_EINVAL, "cannot read '%s': not a regular file", path);
+		goto done;
+	}
 	if (fs_exists(path) && fs_read_file(path, &user, RENDER_IGNORE_MAX) < 0) {
 		ret = error_setc(GS_EINFRA, "%s", error_last());
 		goto done;

@@ -66,14 +66,20 @@ static int fs_write_all(int fd, const char *path, const void *data, size_t len)
 }
 
 /*
- * Write all of `data` to the new file `fd`, make it 0644 whatever the umask,
- * fsync it when asked, and close it. Errors name `path`, the destination.
+ * Write all of `data` to the new file `fd`, give it the mode of the regular
+ * file at `path` it will replace (a report made 0600 stays 0600), else 0644
+ * whatever the umask, fsync it when asked, and close it. Errors name `path`,
+ * the destination.
  */
 static int fs_write_fd(int fd, const char *path, const void *data, size_t len, int do_fsync)
 {
 	int ret = fs_write_all(fd, path, data, len);
+	struct stat st;
+	mode_t mode = 0644;
 
-	if (!ret && fchmod(fd, 0644) < 0)
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		mode = st.st_mode & 07777;
+	if (!ret && fchmod(fd, mode) < 0)
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
 	if (!ret && do_fsync && fsync(fd) < 0)
 		ret = error_set("cannot write '%s': %s", path, strerror(errno));
@@ -204,8 +210,12 @@ int fs_write_output(const char *path, const void *data, size_t len, unsigned fla
 			return fs_write_all(STDERR_FILENO, path, data, len);
 		if (S_ISDIR(st.st_mode))
 			return error_set("cannot write '%s': %s", path, strerror(EISDIR));
-		if (!S_ISREG(st.st_mode))
+		if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))
 			return fs_write_through(path, data, len, append);
+		if (!S_ISREG(st.st_mode))
+			return error_set("cannot write '%s': not a regular file, a FIFO or a "
+					 "character device",
+					 path);
 	}
 	/* A regular file or a new one; through a link, the file it points to. */
 	end = fs_follow_links(path);

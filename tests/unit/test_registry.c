@@ -410,6 +410,10 @@ static void test_cred_helpers(void)
 		     GS_EINFRA,
 		     "cannot get credentials for '{host}': 'docker-credential-test' answered no "
 		     "Username and Secret"},
+		    {"a helper that prints its answer, then fails", "answer-fail",
+		     "{\"credsStore\":\"test\"}", 1, GS_EINFRA,
+		     "cannot get credentials for '{host}': 'docker-credential-test' exited with "
+		     "code 1"},
 		    {"an identity token", "token", "{\"credsStore\":\"test\"}", 1, GS_EINFRA,
 		     "cannot get credentials for '{host}': 'docker-credential-test' holds an "
 		     "identity token, which gpuslim cannot use (log in with a password or an "

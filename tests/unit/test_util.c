@@ -1,6 +1,8 @@
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -214,6 +216,28 @@ static void test_write_output(void)
 	      "a loop of links is an error, not a hang");
 	CHECK(fs_write_output(sub, "x", 1, 0) < 0 && strstr(error_last(), "s a directory"),
 	      "a directory is an error");
+	chmod(target, 0600);
+	CHECK(fs_write_output(target, "three", 5, 0) == 0 && stat(target, &after) == 0 &&
+		  (after.st_mode & 07777) == 0600,
+	      "a replaced file keeps its mode (0%o)", (unsigned)(after.st_mode & 07777));
+	{
+		/* A socket (a block device alike): neither replaced nor written. */
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		char *sock = fs_join(dir, "sock");
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+		CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "a socket");
+		CHECK(
+		    fs_write_output(sock, "x", 1, 0) < 0 &&
+			strstr(error_last(), "not a regular file, a FIFO or a character device") &&
+			stat(sock, &after) == 0 && S_ISSOCK(after.st_mode),
+		    "a socket is refused and left as it is: %s", error_last());
+		if (fd >= 0)
+			close(fd);
+		unlink(sock);
+		free(sock);
+	}
 	unlink(a);
 	unlink(b);
 	unlink(target);
