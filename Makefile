@@ -16,7 +16,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Iorchestrator \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Iorchestrator -Ibuild/gen \
              -include orchestrator/util/banned.h -MMD -MP
 LIBS = $(PKG_LIBS) -lpthread -lm
 
@@ -35,7 +35,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_CC ?= clang
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
-              $(PKG_CFLAGS) -Iorchestrator -Itests/fuzz -include orchestrator/util/banned.h -MMD -MP
+              $(PKG_CFLAGS) -Iorchestrator -Ibuild/gen -Itests/fuzz -include orchestrator/util/banned.h -MMD -MP
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 
 # `make install PREFIX=/x` (DESTDIR=/stage for packagers): bin/gpuslim and share/gpuslim/
@@ -77,8 +77,6 @@ build/gen/closure_sh.h: orchestrator/core/closure.sh
 	mv $@.tmp $@
 build/orchestrator/core/render_dockerfile.o build/fuzz/obj/orchestrator/core/render_dockerfile.o: \
 	build/gen/closure_sh.h
-build/orchestrator/core/render_dockerfile.o: ALL_CFLAGS += -Ibuild/gen
-build/fuzz/obj/orchestrator/core/render_dockerfile.o: FUZZ_CFLAGS += -Ibuild/gen
 
 build/orchestrator/util/datadir.o: EXTRA_CPPFLAGS = -DGPUSLIM_DATADIR='"$(DATADIR)"'
 build/orchestrator/util/datadir.o: build/GPUSLIM-DATADIR

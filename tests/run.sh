@@ -41,6 +41,14 @@ gs() { "${RUNNER[@]}" "$GPUSLIM" "$@"; }
 # GPUSLIM_UNIT_DIR: where the binaries are (the runner group points it at bad ones).
 group_unit() {
 	local t name out rc p f s
+	# A test whose binary was not built (a link error, `make` without `make unit`) is a
+	# failure, not a silence.
+	if [ -z "${GPUSLIM_UNIT_DIR:-}" ]; then
+		for t in tests/unit/test_*.c; do
+			name=$(basename "$t" .c)
+			[ -x "build/tests/$name" ] || notok "unit $name: build/tests/$name is not built (make unit)"
+		done
+	fi
 	for t in "${GPUSLIM_UNIT_DIR:-build/tests}"/test_*; do
 		[ -x "$t" ] || continue
 		case "$t" in *.d) continue ;; esac
@@ -191,7 +199,11 @@ group_golden() {
 expect_cli() {
 	local what=$1 code=$2 pattern=$3 rc
 	shift 3
-	gs "$@" >"$TMP/out" 2>&1
+	if [ -n "${GS_TIMEOUT:-}" ]; then # a guard where the bug would be a hang
+		timeout "$GS_TIMEOUT" "${RUNNER[@]}" "$GPUSLIM" "$@" >"$TMP/out" 2>&1
+	else
+		gs "$@" >"$TMP/out" 2>&1
+	fi
 	rc=$?
 	if [ "$rc" -eq "$code" ] && grep -qE -- "$pattern" "$TMP/out"; then
 		ok "cli: $what"
@@ -242,6 +254,13 @@ group_cli() {
 		inspect some/image --source nope
 	expect_cli "gate --top abc" 2 "^gpuslim: --top wants a number from 1 to 100000, not 'abc'$" \
 		gate some/image --recipe "$y" --top abc
+	# A FIFO as the context's .dockerignore: refused, never read (a read would block).
+	mkdir -p "$TMP/cli-fifo"
+	cp recipes/cuda-vadd/gpuslim.yaml recipes/cuda-vadd/vadd.cu "$TMP/cli-fifo/"
+	mkfifo "$TMP/cli-fifo/.dockerignore"
+	GS_TIMEOUT=60 expect_cli "a FIFO as the context's .dockerignore is exit 2, not a hang" 2 \
+		"cannot read '.*/cli-fifo/.dockerignore': not a regular file" \
+		generate "$TMP/cli-fifo/gpuslim.yaml" -o "$TMP/cli-fifo-out"
 	mkdir -p "$TMP/cli-foreign"
 	echo 'FROM scratch' >"$TMP/cli-foreign/Dockerfile.cuda-vadd"
 	expect_cli "build into a directory holding a user's Dockerfile.<cell> is exit 2" 2 \
@@ -400,12 +419,20 @@ cli_commands() {
 	fi
 	cp "$y" "$d/gpuslim.yaml"
 	mkdir -p "$d/none"
-	cd "$d" || return
-	expect_cli "validate without an argument validates ./gpuslim.yaml" 0 '^gpuslim.yaml: ok' validate
-	cd "$d/none" || return
-	expect_cli "validate without an argument nor ./gpuslim.yaml says so" 2 \
-		"^gpuslim: no recipe given and no 'gpuslim.yaml' in the current directory" validate
-	cd "$ROOT" || return
+	# The runner's own directory changes here: back to $ROOT whatever happens.
+	if cd "$d"; then
+		expect_cli "validate without an argument validates ./gpuslim.yaml" 0 \
+			'^gpuslim.yaml: ok' validate
+	else
+		notok "cli: cannot enter $d"
+	fi
+	if cd "$d/none"; then
+		expect_cli "validate without an argument nor ./gpuslim.yaml says so" 2 \
+			"^gpuslim: no recipe given and no 'gpuslim.yaml' in the current directory" validate
+	else
+		notok "cli: cannot enter $d/none"
+	fi
+	cd "$ROOT" || exit 2
 
 	# SIGTERM is 130, as the README's table says. inspect waits on a FIFO: once our open for
 	# writing returns, gpuslim has it open, so its handlers are in place.
@@ -470,7 +497,11 @@ group_make() {
 	[ ! -d build/orchestrator ] || cp -a build/orchestrator build/GPUSLIM-* "$src/build/"
 	cp -a recipes/cuda-vadd/. "$TMP/make-elsewhere/"
 	# mk ARGS...: make in the copy, never silenced by an outer make; its output in make.out.
-	mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 -C "$src" "$@" >"$TMP/make.out" 2>&1; }
+	# Nothing of the caller's make (make test SANITIZE=address, DESTDIR=...) reaches the copy.
+	mk() {
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u SANITIZE -u DESTDIR \
+			-u PREFIX -u DEV -u CFLAGS -u LDFLAGS make -j2 -C "$src" "$@" >"$TMP/make.out" 2>&1
+	}
 
 	if ! mk install PREFIX="$prefix"; then
 		notok "make install PREFIX=..." "$(cat "$TMP/make.out")"

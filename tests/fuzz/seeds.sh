@@ -34,6 +34,7 @@ img=$out/image
 /usr/bin/python3 tests/fake/image_tars.py dockerarchive "$img/podman-m.tar" "$img/small.tar" x/small:1 \
 	"$img/opaque-root.tar" x/opq:2
 layouts=$(mktemp -d)
+trap 'rm -rf "$layouts"' EXIT
 /usr/bin/python3 tests/fake/image_tars.py ocitags "$img/small.tar" "$layouts/tags"
 /usr/bin/python3 tests/fake/image_tars.py ociplatforms "$img/small.tar" "$layouts/plat"
 /usr/bin/python3 tests/fake/image_tars.py dirlayout "$img/small.tar" "$layouts/dir"

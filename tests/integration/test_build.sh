@@ -150,11 +150,14 @@ while True:
 	# The listener says its port once it listens: wait for that word, or for its end.
 	while [ ! -s "$IT_TMP/gate.port" ] && kill -0 "$gate_pid" 2>/dev/null; do sleep 0.05; done
 	gate_port=$(cat "$IT_TMP/gate.port")
+	[ -n "$gate_port" ] || { notok "the gate's listener did not start"; it_done; }
 }
 gate_open() { touch "$IT_TMP/gate.go"; }
 gate_stop() {
+	[ -n "${gate_pid:-}" ] || return 0
 	kill "$gate_pid" 2>/dev/null
 	wait "$gate_pid" 2>/dev/null
+	gate_pid=
 }
 # failing NAME: the failing recipe, for this run: its own image name, the gate's port. Then
 # build NAME with ARGS in the background ($build_pid).
@@ -164,9 +167,14 @@ failing() {
 	mkdir -p "$IT_TMP/$name-recipe"
 	sed -e "s|GATE_PORT|$gate_port|g" -e "s|gpuslim-it/failing$|gpuslim-it/failing-$name-$$|" \
 		tests/integration/recipes/failing/gpuslim.yaml >"$IT_TMP/$name-recipe/gpuslim.yaml"
-	build "$name" "$IT_TMP/$name-recipe/gpuslim.yaml" -j 2 --network host "$@" &
+	# gpuslim itself in the background, not the build function: a subshell would be the
+	# process that the hang guard's SIGINT reaches, and it ignores SIGINT.
+	"$GPUSLIM" build "$IT_TMP/$name-recipe/gpuslim.yaml" -o "$IT_TMP/$name" --progress plain \
+		--json "$IT_TMP/$name.json" -j 2 --network host "$@" >"$IT_TMP/$name.out" 2>&1 &
 	build_pid=$!
 }
+# Whatever ends this script, the gate's listener and a build still running end too.
+trap 'gate_stop; [ -n "${build_pid:-}" ] && kill -INT "$build_pid" 2>/dev/null; it_cleanup' EXIT
 # until_failed NAME: wait until the build reports its failed cell, or ends; until_ended: until
 # it ends. Only a hang guard is timed (30 min, then the build is interrupted): should the
 # failure never be reported, or the waiting cell never see the gate, it would wait forever.
@@ -181,7 +189,14 @@ until_ended() {
 	local t=$SECONDS
 	while kill -0 "$build_pid" 2>/dev/null && [ $((SECONDS - t)) -lt 1800 ]; do sleep 0.2; done
 	kill -INT "$build_pid" 2>/dev/null
+	# A build that ignores SIGINT too is killed after 60 s: a failure, never a hang.
+	t=$SECONDS
+	while kill -0 "$build_pid" 2>/dev/null && [ $((SECONDS - t)) -lt 60 ]; do sleep 0.2; done
+	kill -KILL "$build_pid" 2>/dev/null
 	wait "$build_pid"
+	local rc=$?
+	build_pid=
+	return $rc
 }
 
 gate_shut

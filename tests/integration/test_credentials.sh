@@ -19,6 +19,7 @@ mkdir -p "$IT_TMP/login" "$IT_TMP/dc" "$IT_TMP/out"
 # A one-file image pushed to the auth registry with a `docker login` of its own.
 printf 'credentials test\n' >"$IT_TMP/hello"
 tar --mtime=2020-01-01 -C "$IT_TMP" -cf "$IT_TMP/img.tar" hello
+IT_IMAGES+=("$ref") # removed at exit even when the push fails
 if ! { "$DOCKER" import "$IT_TMP/img.tar" "$ref" &&
 	printf '%s' "$GPUSLIM_REGISTRY_PASSWORD" | "$DOCKER" --config "$IT_TMP/login" login \
 		-u "$GPUSLIM_REGISTRY_USER" --password-stdin "$reg" &&
@@ -26,7 +27,6 @@ if ! { "$DOCKER" import "$IT_TMP/img.tar" "$ref" &&
 	notok "credentials: cannot push $ref" "$(cat "$IT_TMP/push.log")"
 	it_done
 fi
-IT_IMAGES+=("$ref")
 
 # inspect_with NAME CONFIG STORE: gpuslim inspect of $ref with this config.json and this
 # store of the fake helper; output in out/NAME, exit code in $rc.

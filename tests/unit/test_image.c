@@ -700,8 +700,10 @@ static void expect_bounded(const char *name, const struct image_opts *o, int wan
 	ssize_t n, len = 0;
 	pid_t pid;
 
-	if (pipe(fds) < 0)
+	if (pipe(fds) < 0) {
+		CHECK(0, "pipe: %s", strerror(errno));
 		return;
+	}
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {

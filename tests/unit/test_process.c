@@ -319,8 +319,10 @@ static void test_cancel_kill_release(void)
 	int fds[2];
 	pid_t pid;
 
-	if (pipe(fds) < 0)
+	if (pipe(fds) < 0) {
+		CHECK(0, "pipe: %s", strerror(errno));
 		return;
+	}
 	fake_args(&p, "sleep", "600000", NULL);
 	p.new_pgroup = 1;
 	p.cancel_fd = fds[0];
@@ -401,8 +403,10 @@ static void test_stdout_pipe_cancel(void)
 	int fds[2];
 	long n;
 
-	if (pipe(fds) < 0)
+	if (pipe(fds) < 0) {
+		CHECK(0, "pipe: %s", strerror(errno));
 		return;
+	}
 	fake_args(&p, "sleep", "600000", NULL);
 	p.output = PROCESS_OUTPUT_PIPE;
 	p.stdin_null = 1;
