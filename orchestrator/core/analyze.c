@@ -29,10 +29,7 @@
 
 static uint32_t add_content(struct analysis *an, struct content c)
 {
-	if (an->contents_nr == an->contents_alloc) {
-		an->contents_alloc = an->contents_alloc ? an->contents_alloc * 2 : 256;
-		an->contents = xrealloc(an->contents, an->contents_alloc * sizeof(*an->contents));
-	}
+	ALLOC_GROW(an->contents, an->contents_nr + 1, an->contents_alloc);
 	an->contents[an->contents_nr] = c;
 	return an->contents_nr++;
 }
@@ -211,10 +208,7 @@ static void owned_add(void *ctx, const char *s, size_t n)
 	if (!ob->path.len)
 		return;
 	node = fsi_lookup(&ob->an->fsi, FSI_ROOT, ob->path.buf, 1);
-	if (ob->nr == ob->alloc) {
-		ob->alloc = ob->alloc ? ob->alloc * 2 : 64;
-		ob->nodes = xrealloc(ob->nodes, ob->alloc * sizeof(uint32_t));
-	}
+	ALLOC_GROW(ob->nodes, ob->nr + 1, ob->alloc);
 	ob->nodes[ob->nr++] = node;
 }
 
@@ -381,10 +375,7 @@ static int an_entry(void *ctx, const struct image_layer *layer, const struct ima
 		ev.type = EV_OPAQUE;
 		break;
 	}
-	if (lr->nr == lr->alloc) {
-		lr->alloc = lr->alloc ? lr->alloc * 2 : 1024;
-		lr->evs = xrealloc(lr->evs, lr->alloc * sizeof(*lr->evs));
-	}
+	ALLOC_GROW(lr->evs, lr->nr + 1, lr->alloc);
 	lr->evs[lr->nr++] = ev;
 	return 0;
 }

@@ -36,10 +36,7 @@ static void search_add_dir(struct search *s, const char *dir)
 	for (size_t i = 0; i < s->dirs_nr; i++)
 		if (s->dirs[i] == d)
 			return;
-	if (s->dirs_nr == s->dirs_alloc) {
-		s->dirs_alloc = s->dirs_alloc ? s->dirs_alloc * 2 : 16;
-		s->dirs = xrealloc(s->dirs, s->dirs_alloc * sizeof(*s->dirs));
-	}
+	ALLOC_GROW(s->dirs, s->dirs_nr + 1, s->dirs_alloc);
 	s->dirs[s->dirs_nr++] = d;
 }
 

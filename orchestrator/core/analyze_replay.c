@@ -48,10 +48,7 @@ static void heap_push(struct analysis *an, struct waste w)
 
 static uint32_t new_inode(struct analysis *an, uint64_t size, uint16_t layer)
 {
-	if (an->inodes_nr == an->inodes_alloc) {
-		an->inodes_alloc = an->inodes_alloc ? an->inodes_alloc * 2 : 4096;
-		an->inodes = xrealloc(an->inodes, an->inodes_alloc * sizeof(*an->inodes));
-	}
+	ALLOC_GROW(an->inodes, an->inodes_nr + 1, an->inodes_alloc);
 	an->inodes[an->inodes_nr] = (struct inode){size, 1, layer, 0};
 	return an->inodes_nr++;
 }

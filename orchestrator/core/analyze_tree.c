@@ -145,10 +145,7 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 			t->unstripped_files++;
 			t->unstripped_bytes += size;
 		}
-		if (t->elves_nr == t->elves_alloc) {
-			t->elves_alloc = t->elves_alloc ? t->elves_alloc * 2 : 1024;
-			t->elves = xrealloc(t->elves, t->elves_alloc * sizeof(*t->elves));
-		}
+		ALLOC_GROW(t->elves, t->elves_nr + 1, t->elves_alloc);
 		t->elves[t->elves_nr++] = (struct elf_file){id, c->u.elf};
 		if (is_tool_name(kb, b)) {
 			AN_PUSH(

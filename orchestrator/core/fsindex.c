@@ -124,10 +124,7 @@ uint32_t fsi_child(struct fsindex *fsi, uint32_t parent, const char *name, size_
 	}
 	if (!create)
 		return FSI_NONE;
-	if (fsi->nr == fsi->alloc) {
-		fsi->alloc *= 2;
-		fsi->nodes = xrealloc(fsi->nodes, fsi->alloc * sizeof(*fsi->nodes));
-	}
+	ALLOC_GROW(fsi->nodes, fsi->nr + 1, fsi->alloc);
 	id = fsi->nr++;
 	nd = &fsi->nodes[id];
 	*nd = (struct fsi_node){parent, 0,	  FSI_NONE, FSI_NONE,	FSI_NONE,

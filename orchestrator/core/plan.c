@@ -283,10 +283,7 @@ static void plan_expand(struct plan_ctx *ctx, struct plan_spec **specs, size_t *
 			plan_spec_release(&spec);
 			continue;
 		}
-		if (*specs_nr == alloc) {
-			alloc = alloc ? 2 * alloc : 16;
-			*specs = xrealloc(*specs, alloc * sizeof(**specs));
-		}
+		ALLOC_GROW(*specs, *specs_nr + 1, alloc);
 		(*specs)[(*specs_nr)++] = spec;
 	}
 	for (size_t e = 0; e < r->matrix.exclude_nr; e++)
@@ -345,10 +342,7 @@ static void plan_expand(struct plan_ctx *ctx, struct plan_spec **specs, size_t *
 			plan_spec_release(&spec);
 			continue;
 		}
-		if (*specs_nr == alloc) {
-			alloc = alloc ? 2 * alloc : 16;
-			*specs = xrealloc(*specs, alloc * sizeof(**specs));
-		}
+		ALLOC_GROW(*specs, *specs_nr + 1, alloc);
 		(*specs)[(*specs_nr)++] = spec;
 	}
 	free(idx);

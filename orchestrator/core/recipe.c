@@ -62,10 +62,7 @@ static void rc_diag(struct rctx *c, int line, int col, const char *field, const 
 {
 	va_list ap;
 
-	if (c->nr == c->alloc) {
-		c->alloc = c->alloc ? 2 * c->alloc : 16;
-		c->d = xrealloc(c->d, c->alloc * sizeof(*c->d));
-	}
+	ALLOC_GROW(c->d, c->nr + 1, c->alloc);
 	va_start(ap, fmt);
 	diag_vset(&c->d[c->nr].d, c->file, (struct rpos){line, col}, field, fmt, ap);
 	va_end(ap);

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,22 @@ void *xrealloc(void *p, size_t n)
 		abort();
 	}
 	return q;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		fputs("gpuslim: out of memory\n", stderr);
+		abort();
+	}
+	return xrealloc(p, n * size);
+}
+
+size_t alloc_grow_nr(size_t alloc, size_t nr)
+{
+	size_t n = alloc ? (alloc > SIZE_MAX / 2 ? SIZE_MAX : alloc * 2) : 16;
+
+	return n < nr ? nr : n;
 }
 
 char *xstrdup(const char *s)

@@ -44,6 +44,22 @@ const char *strbuf_cstr(const struct strbuf *sb);
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t n);
 void *xrealloc(void *p, size_t n);
+/* realloc() of `n` items of `size` bytes; aborts on overflow as on OOM. */
+void *xreallocarray(void *p, size_t n, size_t size);
+/* The new capacity of an array of `alloc` items that must hold `nr`: twice
+ * as many (16 at first), at least `nr`. */
+size_t alloc_grow_nr(size_t alloc, size_t nr);
+/*
+ * Make room for `nr` items in the array `x` whose capacity is `alloc` (git's
+ * ALLOC_GROW): `x` and `alloc` are updated when it grows, never shrink.
+ */
+#define ALLOC_GROW(x, nr, alloc)                                                                   \
+	do {                                                                                       \
+		if ((size_t)(nr) > (size_t)(alloc)) {                                              \
+			(alloc) = alloc_grow_nr((alloc), (nr));                                    \
+			(x) = xreallocarray((x), (alloc), sizeof(*(x)));                           \
+		}                                                                                  \
+	} while (0)
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xstrfmt(const char *fmt, ...) GS_FMT(1, 2);

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +33,26 @@ static void test_strbuf(void)
 	CHECK(strbuf_addstr(&sb, "12345") < 0, "a capped strbuf refuses to grow past its cap");
 	CHECK(strbuf_addstr(&sb, "1234") == 0, "a capped strbuf takes up to its cap");
 	strbuf_release(&sb);
+}
+
+/* ALLOC_GROW: room for nr items, capacity doubling from 16, never less than nr. */
+static void test_alloc_grow(void)
+{
+	int *a = NULL;
+	size_t nr = 0, alloc = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		ALLOC_GROW(a, nr + 1, alloc);
+		a[nr++] = i;
+	}
+	CHECK(nr == 1000 && alloc == 1024 && a[0] == 0 && a[999] == 999,
+	      "1000 appends: capacity %zu, contents kept", alloc);
+	ALLOC_GROW(a, 5000, alloc);
+	CHECK(alloc == 5000 && a[999] == 999, "a jump past twice grows to nr exactly (%zu)", alloc);
+	CHECK(alloc_grow_nr(0, 1) == 16 && alloc_grow_nr(16, 17) == 32 &&
+		  alloc_grow_nr(SIZE_MAX / 2 + 1, SIZE_MAX / 2 + 2) == SIZE_MAX,
+	      "capacities: 16 first, then doubled, saturated at SIZE_MAX");
+	free(a);
 }
 
 static void test_vec(void)
@@ -295,6 +316,7 @@ int main(void)
 {
 	test_error();
 	test_strbuf();
+	test_alloc_grow();
 	test_vec();
 	test_fs();
 	test_fill_empty_dir();
