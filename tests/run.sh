@@ -360,6 +360,17 @@ cli_outputs() {
 			notok "cli: gate on $src (source auto) (exit $rc)" "$(cat "$TMP/out" "$d/docker.log")"
 		fi
 	done
+	# ARCHIVE:TAG is a file too (its tag holds ':' and '/'): no engine is asked at all.
+	: >"$d/docker.log"
+	FAKE_DOCKER_LOG="$d/docker.log" gs gate "$img/small.tar:gpuslim-test/small:1" --recipe "$y" \
+		--docker "$fake" >"$TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ ! -s "$d/docker.log" ] &&
+		grep -q "^note: smoke tests skipped: '$img/small.tar:gpuslim-test/small:1' is a file" "$TMP/out"; then
+		ok "cli: gate on small.tar:TAG asks no engine and skips the smoke tests"
+	else
+		notok "cli: gate on small.tar:TAG (exit $rc)" "$(cat "$TMP/out" "$d/docker.log")"
+	fi
 }
 
 # The command line's conventions: help CMD, -V, numbers, "-" as stdin, validate's files,

@@ -165,7 +165,7 @@ int cmd_gate(int argc, char **argv)
 		goto done;
 	}
 	/* Smoke tests run the image in the engine: an archive or a layout is not there. */
-	is_file = verify_image_is_file(image_name, vo.inspect.source);
+	is_file = image_name_is_file(image_name, vo.inspect.source);
 	smoke = !no_smoke && cell->smoke_nr && !is_file;
 	if (!no_smoke && cell->smoke_nr && is_file)
 		fprintf(stderr,

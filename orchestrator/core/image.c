@@ -480,6 +480,45 @@ static int take_path(struct image *img, const char *path, const char *tag, const
 }
 
 /*
+ * "PATH:TAG": the length of PATH, the part before the first ':' after which
+ * a layout or an archive (as `*want` allows) is there (*st its stat), or 0
+ * when there is none. A tag may hold ':' and '/' ("docker.io/library/x:1").
+ * A part that can only be a path makes *want an archive: "./missing.tar:v1"
+ * is a path too.
+ */
+static size_t path_tag_split(const char *name, enum image_source *want, struct stat *st)
+{
+	for (const char *colon = strchr(name, ':'); colon; colon = strchr(colon + 1, ':')) {
+		char *path = xstrndup(name, (size_t)(colon - name));
+		int found =
+		    colon != name && colon[1] && !stat(path, st) &&
+		    (*want != IMAGE_SOURCE_AUTO ||
+		     (S_ISDIR(st->st_mode) ? layout_kind(path) != 0 : looks_like_path(path)));
+
+		if (!found && looks_like_path(path))
+			*want = IMAGE_SOURCE_ARCHIVE;
+		free(path);
+		if (found)
+			return (size_t)(colon - name);
+	}
+	return 0;
+}
+
+int image_name_is_file(const char *name, enum image_source source)
+{
+	enum image_source want = IMAGE_SOURCE_AUTO;
+	struct stat st;
+
+	if (source == IMAGE_SOURCE_ARCHIVE || source == IMAGE_SOURCE_OCI)
+		return 1;
+	if (source != IMAGE_SOURCE_AUTO)
+		return 0;
+	if (!stat(name, &st) || looks_like_path(name))
+		return 1;
+	return path_tag_split(name, &want, &st) > 0 || want != IMAGE_SOURCE_AUTO;
+}
+
+/*
  * The image as a file or a directory, "PATH" or "PATH:TAG": 0 when found
  * (img->path, img->tag and img->source set), 1 when `want` is auto and the
  * name is no path (the engine or a registry may have it), else an error:
@@ -487,28 +526,21 @@ static int take_path(struct image *img, const char *path, const char *tag, const
  */
 static int open_path(struct image *img, enum image_source want)
 {
-	const char *name = img->name, *colon;
+	const char *name = img->name;
 	struct stat st;
+	size_t cut;
 	int err;
 
 	if (!stat(name, &st))
 		return take_path(img, name, NULL, &st, want);
 	err = errno;
-	/* The path ends at the first ':' after which a layout or an archive is
-	 * there: a tag may hold ':' and '/' ("docker.io/library/x:1"). */
-	for (colon = strchr(name, ':'); colon; colon = strchr(colon + 1, ':')) {
-		char *path = xstrndup(name, (size_t)(colon - name));
-		int found =
-		    colon != name && colon[1] && !stat(path, &st) &&
-		    (want != IMAGE_SOURCE_AUTO ||
-		     (S_ISDIR(st.st_mode) ? layout_kind(path) != 0 : looks_like_path(path)));
-		int ret = found ? take_path(img, path, colon + 1, &st, want) : 1;
+	cut = path_tag_split(name, &want, &st);
+	if (cut) {
+		char *path = xstrndup(name, cut);
+		int ret = take_path(img, path, name + cut + 1, &st, want);
 
-		if (!found && looks_like_path(path))
-			want = IMAGE_SOURCE_ARCHIVE; /* "./missing.tar:v1" is a path too */
 		free(path);
-		if (ret <= 0)
-			return ret;
+		return ret;
 	}
 	if (want == IMAGE_SOURCE_AUTO && !looks_like_path(name))
 		return 1;

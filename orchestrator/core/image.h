@@ -129,6 +129,9 @@ int image_check_platform(const char *platform);
 
 /* Find the image. Errors: GS_ENOTFOUND (no such image, file, tag), GS_EINVAL
  * (not an image: bad archive, bad layout), GS_EINFRA (engine, registry). */
+/* 1 when `name`, read from `source`, is a file or a layout ("PATH",
+ * "PATH:TAG", or a name that can only be a path): no engine image. */
+int image_name_is_file(const char *name, enum image_source source);
 int image_open(const char *name, const struct image_opts *opts, struct image **out);
 /* Stream every layer through the visitor, once. */
 int image_walk(struct image *img, const struct image_visitor *v);

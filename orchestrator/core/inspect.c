@@ -137,7 +137,10 @@ static int inspect_base_layers(const char *ref, const struct inspect_opts *o, st
  * *later set when only a walk would tell (the analysis reads it then). */
 static char *inspect_label(const char *name, const struct inspect_opts *o, int *later)
 {
-	json_t *labels = inspect_engine_json(o->docker, name, "{{json .Config.Labels}}");
+	/* A file or a layout is no engine image: no need to ask the engine. */
+	json_t *labels = image_name_is_file(name, o->source)
+			     ? NULL
+			     : inspect_engine_json(o->docker, name, "{{json .Config.Labels}}");
 	struct inspect_meta m = {NULL, NULL, 1};
 	const char *v;
 	char *label = NULL;

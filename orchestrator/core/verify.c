@@ -7,30 +7,6 @@
 #include "util/error.h"
 #include "util/fs.h"
 
-int verify_image_is_file(const char *name, enum image_source source)
-{
-	const char *colon = strrchr(name, ':');
-	struct stat st;
-	int is_layout = 0;
-
-	if (source == IMAGE_SOURCE_ARCHIVE || source == IMAGE_SOURCE_OCI)
-		return 1;
-	if (source != IMAGE_SOURCE_AUTO)
-		return 0;
-	if (stat(name, &st) == 0)
-		return 1;
-	/* DIR:TAG, one image of a layout that holds several */
-	if (colon && colon != name) {
-		char *dir = xstrndup(name, (size_t)(colon - name));
-		char *layout = fs_join(dir, "oci-layout");
-
-		is_layout = fs_is_dir(dir) && fs_exists(layout);
-		free(layout);
-		free(dir);
-	}
-	return is_layout;
-}
-
 /* Every smoke test of `cell` a skip: "skipped: <why>". */
 static void verify_skip_smoke(const struct plan_cell *cell, const char *why, struct vec *results)
 {

@@ -29,13 +29,6 @@ struct verify_opts {
 };
 
 /*
- * 1 when `name` read from `source` is a file (a docker-save archive) or a
- * directory (an OCI layout, also as DIR:TAG): no engine image, so nothing
- * the smoke tests could run. 0 for an image ref.
- */
-int verify_image_is_file(const char *name, enum image_source source);
-
-/*
  * Analyze `image` into *report (newly made; *note as inspect_image()'s),
  * push its gates onto `results` and attach them to the report
  * (gate_attach()). A test of an image that turns out to be a file is a
