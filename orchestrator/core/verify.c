@@ -1,11 +1,9 @@
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/gate.h"
 #include "core/verify.h"
-#include "util/error.h"
-#include "util/fs.h"
+#include "util/strbuf.h"
 
 /* Every smoke test of `cell` a skip: "skipped: <why>". */
 static void verify_skip_smoke(const struct plan_cell *cell, const char *why, struct vec *results)
