@@ -1674,6 +1674,20 @@ static void plan_image_release(struct plan_image *img)
 	free(img->reason);
 }
 
+void plan_wheels_release(struct plan_wheel *w, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(w[i].name);
+		free(w[i].version);
+		free(w[i].filename);
+		free(w[i].url);
+		free(w[i].sha256);
+		free(w[i].index_url);
+		free(w[i].required_by);
+	}
+	free(w);
+}
+
 static void plan_cell_release(struct plan_cell *c)
 {
 	free(c->id);
@@ -1714,6 +1728,7 @@ static void plan_cell_release(struct plan_cell *c)
 	vec_release(&c->final_packages);
 	vec_release(&c->pip_requirements);
 	vec_release(&c->extra_index_urls);
+	plan_wheels_release(c->wheels, c->wheels_nr);
 	vec_release(&c->closure_skip);
 	for (size_t i = 0; i < c->dlopen_nr; i++) {
 		free(c->dlopen[i].soname);
@@ -1738,6 +1753,9 @@ void plan_free(struct plan *p)
 	for (size_t i = 0; i < p->cells_nr; i++)
 		plan_cell_release(&p->cells[i]);
 	free(p->cells);
+	free(p->git.url);
+	free(p->git.ref);
+	free(p->git.commit);
 	free(p);
 }
 
@@ -1746,6 +1764,26 @@ void plan_free(struct plan *p)
 static json_t *plan_jstr(const char *s)
 {
 	return s ? json_string(s) : json_null();
+}
+
+json_t *plan_wheels_to_json(const struct plan_wheel *w, size_t nr)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < nr; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "name", plan_jstr(w[i].name));
+		json_object_set_new(o, "version", plan_jstr(w[i].version));
+		json_object_set_new(o, "filename", plan_jstr(w[i].filename));
+		json_object_set_new(o, "url", plan_jstr(w[i].url));
+		json_object_set_new(o, "sha256", plan_jstr(w[i].sha256));
+		json_object_set_new(o, "index_url", plan_jstr(w[i].index_url));
+		json_object_set_new(o, "required_by", plan_jstr(w[i].required_by));
+		json_object_set_new(o, "framework", json_boolean(w[i].framework));
+		json_array_append_new(a, o);
+	}
+	return a;
 }
 
 static json_t *plan_jvec(const struct vec *v)
@@ -1841,6 +1879,8 @@ static json_t *plan_jcell(const struct plan_cell *c)
 	x = json_object();
 	json_object_set_new(x, "requirements", plan_jvec(&c->pip_requirements));
 	json_object_set_new(x, "extra_index_urls", plan_jvec(&c->extra_index_urls));
+	if (c->wheels_nr)
+		json_object_set_new(x, "wheels", plan_wheels_to_json(c->wheels, c->wheels_nr));
 	json_object_set_new(o, "pip", x);
 	x = json_object();
 	json_object_set_new(x, "skip", plan_jvec(&c->closure_skip));
@@ -1870,6 +1910,14 @@ json_t *plan_to_json(const struct plan *p)
 	json_object_set_new(rec, "sha256", json_string(r->sha256));
 	json_object_set_new(rec, "name", plan_jstr(r->name.v));
 	json_object_set_new(root, "recipe", rec);
+	if (p->git.url) {
+		json_t *g = json_object();
+
+		json_object_set_new(g, "url", plan_jstr(p->git.url));
+		json_object_set_new(g, "ref", plan_jstr(p->git.ref));
+		json_object_set_new(g, "commit", plan_jstr(p->git.commit));
+		json_object_set_new(root, "git", g);
+	}
 	for (size_t i = 0; i < p->cells_nr; i++)
 		json_array_append_new(cells, plan_jcell(&p->cells[i]));
 	json_object_set_new(root, "cells", cells);

@@ -60,6 +60,19 @@ struct plan_origin {
 	struct rpos pos;
 };
 
+/* A wheel pinned for a cell by plan_resolve_wheels() (or read from the
+ * lock): the exact file, installed with pip --require-hashes --no-deps. */
+struct plan_wheel {
+	char *name;	   /* normalized: "nvidia-cublas" */
+	char *version;	   /* "13.0.0.19", "2.11.0+cu130" */
+	char *filename;	   /* the wheel's file name */
+	char *url;	   /* absolute download URL, credentials removed */
+	char *sha256;	   /* lowercase hex */
+	char *index_url;   /* the index it is installed from (pip --index-url), redacted */
+	char *required_by; /* "recipe", "frameworks", or the project that required it */
+	int framework;	   /* 1: from the framework's index (torch and its CUDA wheels) */
+};
+
 /* A smoke test of a cell: the recipe's, a framework's default
  * (frameworks.json "smoke", templates expanded) or the planner's default for
  * a compiled program. A recipe test replaces a default of the same name. */
@@ -109,6 +122,11 @@ struct plan_cell {
 	struct vec pip_requirements; /* pip specs in install order, owned */
 	struct vec extra_index_urls; /* deduplicated, owned */
 
+	/* Wheels pinned by plan_resolve_wheels() or the lock, install order
+	 * (framework index first); NULL/0 until resolved. */
+	struct plan_wheel *wheels;
+	size_t wheels_nr;
+
 	/* Closure of a compiled program (compiles == 1): sonames the final
 	 * base or the host driver already provides, never copied; and the
 	 * dlopen rules of the plugins. */
@@ -121,11 +139,20 @@ struct plan_cell {
 	size_t smoke_nr;
 };
 
+/* The app's git source (recipe app.git), resolved by plan_resolve_git()
+ * or read from the lock; every field NULL when the recipe has none. */
+struct plan_git {
+	char *url;    /* as the recipe gives it, credentials removed */
+	char *ref;    /* as the recipe gives it; NULL: HEAD */
+	char *commit; /* 40 hex digits once resolved */
+};
+
 struct plan {
 	const struct recipe *recipe; /* borrowed */
 	const struct knowledge *kb;  /* borrowed */
 	struct plan_cell *cells;
 	size_t cells_nr;
+	struct plan_git git;
 };
 
 /*
@@ -136,6 +163,28 @@ struct plan {
 int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan **out,
 	       struct vec *diags);
 void plan_free(struct plan *p);
+/* Free an array of wheels and every string in it. */
+void plan_wheels_release(struct plan_wheel *w, size_t nr);
+
+/*
+ * Pin every wheel of every cell (issue 8; core/plan_wheels.c): the
+ * framework and its CUDA wheels from the framework's index only, the
+ * recipe's python_packages and their dependencies from the recipe's index,
+ * each the newest file that fits the cell's Python, glibc, arch and CUDA
+ * variant, with its sha256. A requirement nothing satisfies is an error in
+ * `diags` naming the package, the cell and what the index has (GS_EINVAL);
+ * an unreachable index is GS_EINFRA. Cells without Python packages are
+ * left alone.
+ */
+struct pyindex_client;
+int plan_resolve_wheels(struct plan *p, struct pyindex_client *ic, struct vec *diags);
+
+/*
+ * Resolve the recipe's app.git (url, ref) to a commit with libgit2
+ * (core/gitsrc.c); a no-op without app.git. GS_EINVAL (in `diags`) for a ref
+ * the repository lacks, GS_EINFRA when it cannot be read.
+ */
+int plan_resolve_git(struct plan *p, struct vec *diags);
 
 struct registry_client;
 
@@ -163,5 +212,8 @@ int plan_resolve_images(struct plan *p, struct registry_client *rc, struct vec *
 /* The plan as JSON (schemas/plan.schema.json): every cell, every value,
  * every reason. Key order is fixed, so the output is byte-stable. */
 json_t *plan_to_json(const struct plan *p);
+/* Wheels as the plan and the lock write them: [{name, version, filename,
+ * url, sha256, index_url, required_by, framework}]. */
+json_t *plan_wheels_to_json(const struct plan_wheel *w, size_t nr);
 
 #endif
