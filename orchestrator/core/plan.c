@@ -1454,6 +1454,7 @@ static void plan_cell_init(struct plan_cell *cell, size_t index)
 	vec_init(&cell->final_packages, free);
 	vec_init(&cell->pip_requirements, free);
 	vec_init(&cell->extra_index_urls, free);
+	vec_init(&cell->wheel_prefer, free);
 	vec_init(&cell->closure_skip, free);
 	vec_init(&cell->driver_sonames, free);
 }
@@ -1729,6 +1730,7 @@ static void plan_cell_release(struct plan_cell *c)
 	vec_release(&c->pip_requirements);
 	vec_release(&c->extra_index_urls);
 	plan_wheels_release(c->wheels, c->wheels_nr);
+	vec_release(&c->wheel_prefer);
 	vec_release(&c->closure_skip);
 	for (size_t i = 0; i < c->dlopen_nr; i++) {
 		free(c->dlopen[i].soname);

@@ -126,6 +126,9 @@ struct plan_cell {
 	 * (framework index first); NULL/0 until resolved. */
 	struct plan_wheel *wheels;
 	size_t wheels_nr;
+	/* "name==version" pins the resolver keeps when they still satisfy
+	 * every constraint (lock --update PACKAGE: all but PACKAGE), owned. */
+	struct vec wheel_prefer;
 
 	/* Closure of a compiled program (compiles == 1): sonames the final
 	 * base or the host driver already provides, never copied; and the

@@ -20,7 +20,7 @@ struct retry_policy {
 	unsigned attempts; /* in all, first included; 0: the default (4) */
 	long base_ms;	   /* first backoff; 0: 500 */
 	long cap_ms;	   /* longest single wait (Retry-After included); 0: 10000 */
-	long total_ms;	   /* longest sum of waits; 0: 30000 */
+	long total_ms;	   /* longest sum of waits; 0: none may be made */
 };
 
 /* The process's policy: the defaults with the environment's overrides. */
@@ -35,7 +35,8 @@ int retry_transient(int curl_code, long status);
  * Milliseconds to wait before try number `attempt` + 1 (attempt counts the
  * tries made so far, from 1), given the response's Retry-After header
  * (NULL when none) and the milliseconds already waited; -1 when no further
- * try is to be made (attempts or total spent).
+ * try is to be made (attempts or total spent, or a Retry-After longer than
+ * cap_ms: the server asks for more patience than the policy has).
  */
 long retry_delay_ms(const struct retry_policy *p, unsigned attempt, const char *retry_after,
 		    long waited_ms);
