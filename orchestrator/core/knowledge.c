@@ -14,6 +14,7 @@
 #include "core/knowledge.h"
 #include "util/datadir.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/strbuf.h"
 
 /* The files a plugin directory may hold, in load order: bases.json names
@@ -1535,14 +1536,26 @@ static int kb_load_render(struct knowledge *kb, struct kb_reader *rd, json_t *ro
 
 /* ---- files and directories -------------------------------------------- */
 
-static int kb_load_file(struct knowledge *kb, const char *path, size_t which)
+/* Each file read adds "NAME\0SHA256\n" to `h` (the plugins' version, for
+ * the lock): the bytes gpuslim used, not where they were installed. */
+static int kb_load_file(struct knowledge *kb, const char *path, size_t which, struct hash_sha256 *h)
 {
 	struct kb_reader rd = {path, STRBUF_INIT};
+	struct strbuf bytes = STRBUF_INIT;
 	json_error_t jerr;
 	json_t *root, *ver;
+	char hex[65];
 	int ret = 0;
 
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if ((ret = fs_read_file(path, &bytes, 0)) < 0) {
+		ret = GS_EINVAL;
+		goto done;
+	}
+	hash_sha256_hex(bytes.buf ? bytes.buf : "", bytes.len, hex);
+	hash_sha256_update(h, kb_files[which], strlen(kb_files[which]) + 1);
+	hash_sha256_update(h, hex, strlen(hex));
+	hash_sha256_update(h, "\n", 1);
+	root = json_loadb(bytes.buf ? bytes.buf : "", bytes.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		struct diag d;
 
@@ -1560,8 +1573,8 @@ static int kb_load_file(struct knowledge *kb, const char *path, size_t which)
 	}
 	if ((ret = kb_get(&rd, root, "schema_version", KB_INT, 1, &ver)))
 		goto done;
-	if (json_integer_value(ver) != 1) {
-		ret = kb_fail(&rd, "schema_version: expected 1, got %lld",
+	if (json_integer_value(ver) != KB_SCHEMA_VERSION) {
+		ret = kb_fail(&rd, "schema_version: expected %d, got %lld", KB_SCHEMA_VERSION,
 			      (long long)json_integer_value(ver));
 		goto done;
 	}
@@ -1586,11 +1599,12 @@ static int kb_load_file(struct knowledge *kb, const char *path, size_t which)
 		break;
 	}
 done:
+	strbuf_release(&bytes);
 	strbuf_release(&rd.path);
 	return ret;
 }
 
-static int kb_load_dir(struct knowledge *kb, const char *dir)
+static int kb_load_dir(struct knowledge *kb, const char *dir, struct hash_sha256 *h)
 {
 	DIR *d = NULL;
 	struct dirent *de;
@@ -1629,7 +1643,7 @@ static int kb_load_dir(struct knowledge *kb, const char *dir)
 		char *path = fs_join(dir, kb_files[k]);
 
 		if (fs_exists(path))
-			ret = kb_load_file(kb, path, k);
+			ret = kb_load_file(kb, path, k, h);
 		free(path);
 		if (ret)
 			goto done;
@@ -1749,16 +1763,19 @@ static int kb_check_refs(struct knowledge *kb)
 int knowledge_load_dirs(struct knowledge **out, const struct vec *dirs)
 {
 	struct knowledge *kb = xcalloc(1, sizeof(*kb));
+	struct hash_sha256 *h = hash_sha256_new();
 	int ret = 0;
 
 	*out = NULL;
 	vec_init(&kb->docs, kb_decref);
 	vec_init(&kb->driver_sonames, NULL);
 	for (size_t i = 0; dirs && i < dirs->nr; i++)
-		if ((ret = kb_load_dir(kb, dirs->items[i])))
+		if ((ret = kb_load_dir(kb, dirs->items[i], h)))
 			goto done;
+	hash_sha256_final_hex(h, kb->sha256);
 	ret = kb_check_refs(kb);
 done:
+	hash_sha256_free(h);
 	if (ret)
 		knowledge_free(kb);
 	else

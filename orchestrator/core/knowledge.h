@@ -187,8 +187,14 @@ struct kb_analysis {
 	size_t caches_nr;
 };
 
+/* The "schema_version" every plugin file has (the only one read). */
+#define KB_SCHEMA_VERSION 1
+
 struct knowledge {
 	struct vec docs; /* json_t roots the strings point into */
+	/* The plugins' version: SHA-256 of "NAME\0SHA256-OF-ITS-BYTES\n" for
+	 * each file loaded, in load order (gpuslim.lock records it). */
+	char sha256[65];
 	struct kb_cuda_release *cuda;
 	size_t cuda_nr;
 	struct kb_brand_set *brand_sets;

@@ -199,7 +199,8 @@ struct registry_client;
  * the registry has for every image of the cell, and the cell's reasons
  * say so. A cell none of whose candidates exist is an error in `diags`
  * (GS_EINVAL); an unreachable registry is GS_EINFRA with error_last() set.
- * Each (registry, repository) is listed once, each tag resolved once.
+ * Each (registry, repository) is listed once, each tag resolved once. A
+ * cell whose two images have digests already (plan_pin_cell()) is left alone.
  *
  * The substitute may be a patch cuda.json does not know (newer than the
  * tables): the cell then keeps the driver and NVIDIA_REQUIRE_CUDA facts of
@@ -211,6 +212,18 @@ struct registry_client;
  * with must still be alive.
  */
 int plan_resolve_images(struct plan *p, struct registry_client *rc, struct vec *diags);
+
+/*
+ * Pin a cell as a registry once did, asking nobody (gpuslim.lock, core/lock.c):
+ * move it to CUDA `cuda` when that is another patch of the minor it planned
+ * (the substitute plan_resolve_images() made then, with the same reasons),
+ * then give its builder and final images their digests; the reasons say
+ * they come from `source`. plan_resolve_images() leaves a cell pinned this
+ * way alone. GS_EINVAL (error_last()) when `cuda` is no patch of the
+ * planned minor or the knowledge cannot make the move.
+ */
+int plan_pin_cell(struct plan *p, struct plan_cell *c, const char *cuda, const char *builder_digest,
+		  const char *final_digest, const char *source);
 
 /* The plan as JSON (schemas/plan.schema.json): every cell, every value,
  * every reason. Key order is fixed, so the output is byte-stable. */

@@ -322,7 +322,7 @@ static int resolve_substitute(struct resolve_ctx *ctx, struct plan_cell *c,
 }
 
 /* "…, base." -> "…, base; pinned by digest from 127.0.0.1:5000." */
-static void resolve_pin(struct plan_image *img, const char *digest)
+static void resolve_pin(struct plan_image *img, const char *digest, const char *source)
 {
 	size_t len = img->reason ? strlen(img->reason) : 0;
 	char *reason;
@@ -332,7 +332,7 @@ static void resolve_pin(struct plan_image *img, const char *digest)
 	if (len && img->reason[len - 1] == '.')
 		len--;
 	reason = xstrfmt("%.*s%spinned by digest from %s.", (int)len,
-			 img->reason ? img->reason : "", len ? "; " : "", img->registry);
+			 img->reason ? img->reason : "", len ? "; " : "", source);
 	free(img->reason);
 	img->reason = reason;
 }
@@ -365,6 +365,8 @@ static int resolve_cell(struct resolve_ctx *ctx, struct plan_cell *c)
 
 	if (!c->builder.tag || !c->final.tag || !c->cuda.value || !c->cuda_asked.value)
 		return 0;
+	if (c->builder.digest && c->final.digest)
+		return 0; /* pinned already (by the lock) */
 	rb = resolve_repo(ctx, c->builder.registry, c->builder.repository, &ret);
 	if (!rb)
 		return ret;
@@ -434,7 +436,7 @@ static int resolve_cell(struct resolve_ctx *ctx, struct plan_cell *c)
 		}
 		if (ret < 0)
 			return ret;
-		resolve_pin(imgs[i], digest);
+		resolve_pin(imgs[i], digest, imgs[i]->registry);
 	}
 	return 0;
 }
@@ -459,5 +461,43 @@ int plan_resolve_images(struct plan *p, struct registry_client *rc, struct vec *
 		free(ctx.digests[i].digest);
 	}
 	free(ctx.digests);
+	return ret;
+}
+
+int plan_pin_cell(struct plan *p, struct plan_cell *c, const char *cuda, const char *builder_digest,
+		  const char *final_digest, const char *source)
+{
+	struct vec diags = VEC_INIT(free);
+	struct resolve_ctx ctx = {p, p->kb, NULL, &diags, 0, NULL, 0, NULL, 0};
+	int ret = 0;
+
+	if (!c->builder.tag || !c->final.tag || !c->cuda.value)
+		return error_setc(GS_EINVAL, "cell '%s' has no base images to pin", c->id);
+	if (strcmp(cuda, c->cuda.value)) {
+		const struct kb_repository *repo = kb_find_repository(p->kb, c->final.repository);
+		const struct kb_cuda_release *planned = kb_find_cuda(p->kb, c->cuda.value);
+		int major, minor, patch;
+
+		/* Only a patch of the planned minor: what the registry could have
+		 * substituted. */
+		if (!repo || !planned || kb_parse_version(cuda, &major, &minor, &patch) < 0 ||
+		    major != planned->major || minor != planned->minor || patch < 0) {
+			ret = error_setc(
+			    GS_EINVAL,
+			    "cell '%s': CUDA %s is not a patch of %s, which the plan has", c->id,
+			    cuda, c->cuda_minor ? c->cuda_minor : c->cuda.value);
+			goto done;
+		}
+		if (resolve_substitute(&ctx, c, repo, planned, cuda) < 0) {
+			ret =
+			    error_setc(GS_EINVAL, "cell '%s': %s", c->id,
+				       diags.nr ? (const char *)diags.items[0] : "cannot move it");
+			goto done;
+		}
+	}
+	resolve_pin(&c->builder, builder_digest, source);
+	resolve_pin(&c->final, final_digest, source);
+done:
+	vec_release(&diags);
 	return ret;
 }
