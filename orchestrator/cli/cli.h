@@ -73,6 +73,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
 
 /*
  * The value of a numeric option: decimal digits only (no sign, no space
@@ -141,6 +142,13 @@ int cli_print_report(const struct report_item *it, int as_json, size_t top,
 	"2 bad usage or input (recipe, baseline, image that is not one), 3 infrastructure\n"       \
 	"(no engine, registry down). A gpu smoke test without a GPU is \"skipped: no GPU\",\n"     \
 	"never passed; --require-gpu makes it a failure.\n"
+
+/* lock's exit codes, after its options in --help. */
+#define LOCK_USAGE_TAIL                                                                            \
+	"exit codes: 0 the lock was written (--check: it holds), 1 --check: the lock is missing\n" \
+	"or stale, 2 bad usage or input (recipe, lock file, a pin nothing satisfies),\n"           \
+	"3 infrastructure (a registry or an index cannot be reached, the file cannot be "          \
+	"written).\n"
 
 #define INSPECT_USAGE_TAIL                                                                         \
 	"exit codes: 0 the image was analyzed, 2 bad usage or not an image, 3 the image\n"         \

@@ -25,10 +25,10 @@
 #include "util/utf8.h"
 
 /*
- * build: plan the recipe, resolve its base images against their registry,
- * write the build files, then build every cell on the executor (core/build)
- * and show it: a live block on a terminal, plain lines otherwise. Only this
- * file prints; core/build reports through one callback on this thread.
+ * build: plan the recipe, resolve its base images against their registry
+ * (with --locked: take every pin from gpuslim.lock), write the build files, then build every cell
+ * on the executor (core/build) and show it: a live block on a terminal, plain lines otherwise. Only
+ * this file prints; core/build reports through one callback on this thread.
  *
  * stderr: the backend line, notes, progress, failed cells' logs, the
  * closing line. stdout: the summary table and the pushed refs, so that
@@ -45,6 +45,8 @@ static const char *progress_arg;
 static const char *json_path;
 static struct cli_report_files report_files;
 static int keep_going, fail_fast, push, offline, no_cache, no_gate, require_gpu;
+static int locked;
+static const char *lock_path;
 static struct vec plugin_dirs = VEC_INIT(free);
 
 static const struct cli_opt build_opts_spec[] = {
@@ -61,6 +63,11 @@ static const struct cli_opt build_opts_spec[] = {
      "write the build report (JSON) to FILE (\"-\": stdout)", 0},
     {CLI_OPT_SWITCH, "offline", 0, &offline, NULL,
      "do not ask the registry for base images: build from the plan's tags", 0},
+    {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
+     "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
+     "is stale",
+     0},
+    {CLI_OPT_VALUE, "lock", 0, &lock_path, "FILE", "the lock file for --locked (implies it)", 0},
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
     {CLI_OPT_VALUE, "backend", 0, &backend_arg, "NAME", "buildx or buildkit (default: detected)",
      0},
@@ -391,7 +398,12 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 		return code;
 	if (signals_caught())
 		return interrupted_exit();
-	if (!offline) {
+	if (locked) {
+		/* Every pin from the lock: the registry is asked for nothing
+		 * (the engine still pulls the bases by digest). */
+		if ((code = cli_apply_lock(pl, recipe_path, lock_path)) != EXIT_OK)
+			return code;
+	} else if (!offline) {
 		struct registry_client *rc = registry_client_new(NULL);
 
 		ret = plan_resolve_images(*p, rc, diags);
@@ -732,6 +744,8 @@ int cmd_build(int argc, char **argv)
 		engine_release(&e);
 		return ret < 0 ? EXIT_OK : ret;
 	}
+	if (lock_path)
+		locked = 1;
 	if (keep_going && fail_fast) {
 		cli_error("--keep-going and --fail-fast contradict each other");
 		code = EXIT_USAGE;

@@ -14,13 +14,16 @@
  * file and the .dockerignore. Everything is rendered in memory first, so a
  * bad value writes nothing; each file is then replaced atomically, never a
  * file gpuslim did not write (render_write()). With
- * --resolve the base images are pinned by digest first (FROM ref@sha256).
+ * --resolve the base images are pinned by digest first (FROM ref@sha256);
+ * with --locked every pin comes from gpuslim.lock, and nobody is asked.
  */
 
 static const char *recipe_path;
 static const char *out_dir;
 static struct vec plugin_dirs = VEC_INIT(free);
 static int resolve;
+static int locked;
+static const char *lock_path;
 
 static const struct cli_opt generate_opts[] = {
     {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
@@ -30,6 +33,11 @@ static const struct cli_opt generate_opts[] = {
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
      "ask the registries: pin base images by digest, replace deleted tags", 0},
+    {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
+     "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
+     "is stale",
+     0},
+    {CLI_OPT_VALUE, "lock", 0, &lock_path, "FILE", "the lock file for --locked (implies it)", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -44,7 +52,17 @@ int cmd_generate(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 
+	if (lock_path)
+		locked = 1;
+	if (locked && resolve) {
+		cli_error("--locked takes the pins from the lock, --resolve from the registries: "
+			  "pick one");
+		code = EXIT_USAGE;
+		goto done;
+	}
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
+	if (code == EXIT_OK && locked)
+		code = cli_apply_lock(&pl, recipe_path, lock_path);
 	if (code == EXIT_OK && resolve)
 		code = cli_resolve_images(pl.plan);
 	if (code != EXIT_OK)

@@ -11,7 +11,8 @@
 
 /*
  * plan: expand the matrix and resolve every version offline (with
- * --resolve, then ask the registries and pin the base images by digest),
+ * --resolve, then ask the registries and pin the base images by digest;
+ * with --locked, take every pin from gpuslim.lock),
  * and show one line per cell, or the whole plan as JSON
  * (schemas/plan.schema.json).
  */
@@ -20,6 +21,8 @@ static const char *recipe_path;
 static struct vec plugin_dirs = VEC_INIT(free);
 static int as_json;
 static int resolve;
+static int locked;
+static const char *lock_path;
 
 static const struct cli_opt plan_opts[] = {
     {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
@@ -27,6 +30,11 @@ static const struct cli_opt plan_opts[] = {
     {CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
     {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
      "ask the registries: pin base images by digest, replace deleted tags", 0},
+    {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
+     "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
+     "is stale",
+     0},
+    {CLI_OPT_VALUE, "lock", 0, &lock_path, "FILE", "the lock file for --locked (implies it)", 0},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR",
      "also load knowledge plugins from DIR (later directories win)", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
@@ -93,10 +101,20 @@ int cmd_plan(int argc, char **argv)
 		vec_release(&plugin_dirs);
 		return ret < 0 ? EXIT_OK : ret;
 	}
+	if (lock_path)
+		locked = 1;
+	if (locked && resolve) {
+		cli_error("--locked takes the pins from the lock, --resolve from the registries: "
+			  "pick one");
+		code = EXIT_USAGE;
+		goto done;
+	}
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
 	if (code != EXIT_OK)
 		goto done;
 	p = pl.plan;
+	if (locked && (code = cli_apply_lock(&pl, recipe_path, lock_path)) != EXIT_OK)
+		goto done;
 	if (resolve && (code = cli_resolve_images(p)) != EXIT_OK)
 		goto done;
 	if (as_json) {

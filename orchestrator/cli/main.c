@@ -7,6 +7,7 @@
 static const struct cli_cmd commands[] = {
     {"validate", cmd_validate, "parse and check a recipe", NULL},
     {"plan", cmd_plan, "expand the matrix and resolve every version", NULL},
+    {"lock", cmd_lock, "pin base images, wheels and git commits in gpuslim.lock", LOCK_USAGE_TAIL},
     {"generate", cmd_generate, "write the Dockerfiles, docker-bake.hcl and .dockerignore", NULL},
     {"build", cmd_build, "build every matrix cell into an image, in parallel", BUILD_USAGE_TAIL},
     {"inspect", cmd_inspect, "analyze an image: layers, packages, waste, CUDA, libraries",

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/plan_load.h"
+#include "core/lock.h"
 #include "core/registry.h"
 #include "util/fs.h"
 
@@ -70,4 +71,63 @@ int cli_resolve_images(struct plan *p)
 	registry_client_free(rc);
 	vec_release(&diags);
 	return cli_exit_for(ret);
+}
+
+char *cli_lock_path(const struct recipe *r, const char *lock_path)
+{
+	if (lock_path)
+		return xstrdup(lock_path);
+	if (!strcmp(r->file, CLI_STDIN_NAME))
+		return xstrdup(LOCK_FILE_NAME);
+	return fs_join(r->dir, LOCK_FILE_NAME);
+}
+
+void cli_print_stale(const char *lock_path, const char *recipe_path, const struct vec *stale)
+{
+	for (size_t i = 0; i < stale->nr; i++) {
+		if (i + 1 < stale->nr) {
+			cli_error("%s is stale: %s", lock_path, (const char *)stale->items[i]);
+			continue;
+		}
+		cli_error("%s is stale: %s; run 'gpuslim lock %s' (or 'gpuslim lock --update %s')",
+			  lock_path, (const char *)stale->items[i], recipe_path, recipe_path);
+	}
+}
+
+int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *lock_path)
+{
+	struct vec stale = VEC_INIT(free), notes = VEC_INIT(free);
+	struct lock *l = NULL;
+	char *path = cli_lock_path(pl->recipe, lock_path);
+	int ret, code = EXIT_OK;
+
+	ret = lock_read(path, &l);
+	if (ret == GS_ENOTFOUND) {
+		cli_error("--locked: no lock '%s': write it with 'gpuslim lock %s'", path,
+			  recipe_path);
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (ret < 0) {
+		cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (lock_check(l, pl->plan, path, &stale, &notes) < 0) {
+		cli_print_stale(path, recipe_path, &stale);
+		code = EXIT_USAGE;
+		goto done;
+	}
+	for (size_t i = 0; i < notes.nr; i++)
+		fprintf(stderr, "note: %s\n", (const char *)notes.items[i]);
+	if (lock_apply(l, pl->plan, path, LOCK_ALL) < 0) {
+		cli_error_last();
+		code = EXIT_USAGE;
+	}
+done:
+	lock_free(l);
+	free(path);
+	vec_release(&stale);
+	vec_release(&notes);
+	return code;
 }

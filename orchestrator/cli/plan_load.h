@@ -42,4 +42,24 @@ void cli_planned_release(struct cli_planned *pl);
  */
 int cli_resolve_images(struct plan *p);
 
+/* The lock of a recipe: `lock_path` when given, else gpuslim.lock beside
+ * the recipe (in the current directory for a recipe read from stdin).
+ * Newly allocated. */
+char *cli_lock_path(const struct recipe *r, const char *lock_path);
+
+/*
+ * Print why a lock is stale: "gpuslim: LOCK is stale: ..." for each line of
+ * `stale`, the last followed by what to run.
+ */
+void cli_print_stale(const char *lock_path, const char *recipe_path, const struct vec *stale);
+
+/*
+ * --locked of plan, generate and build: read the lock (cli_lock_path()),
+ * fail when it is stale (cli_print_stale(), EXIT_USAGE), else fill the
+ * plan's base digests, wheels and git commit from it (lock_apply()) so that
+ * nothing is asked of a registry or an index. Notes go to stderr. Returns
+ * the exit code: EXIT_OK, EXIT_USAGE (no lock, a bad or stale one).
+ */
+int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *lock_path);
+
 #endif

@@ -178,6 +178,17 @@ json_t *lock_plan_inputs(const struct plan *p)
 	return a;
 }
 
+int lock_inputs_same_images(const json_t *a, const json_t *b)
+{
+	static const char *const keys[] = {"cuda",    "os",    "registry", "repository",
+					   "builder", "final", NULL};
+
+	for (size_t i = 0; keys[i]; i++)
+		if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i])))
+			return 0;
+	return 1;
+}
+
 /* ---- from a plan, to JSON --------------------------------------------- */
 
 static int lock_wheel_complete(const struct plan_wheel *w)
@@ -869,40 +880,41 @@ int lock_check(const struct lock *l, const struct plan *p, const char *name, str
 
 /* ---- applying --------------------------------------------------------- */
 
+int lock_apply_cell(const struct lock *l, const struct lock_cell *lc, struct plan *p,
+		    struct plan_cell *c, const char *name, unsigned what)
+{
+	size_t at = (size_t)(lc - l->cells);
+
+	if (what & LOCK_IMAGES) {
+		if (plan_pin_cell(p, c, lc->cuda, lc->builder.digest, lc->final.digest, name) < 0)
+			return error_setc(GS_EINVAL, "%s: cells[%zu]: %s", name, at, error_last());
+		if (strcmp(c->builder.ref, lc->builder.ref))
+			return error_setc(GS_EINVAL,
+					  "%s: cells[%zu].builder.ref: the lock has '%s', but the "
+					  "plan has '%s' for CUDA %s",
+					  name, at, lc->builder.ref, c->builder.ref, lc->cuda);
+		if (strcmp(c->final.ref, lc->final.ref))
+			return error_setc(GS_EINVAL,
+					  "%s: cells[%zu].final.ref: the lock has '%s', but the "
+					  "plan has '%s' for CUDA %s",
+					  name, at, lc->final.ref, c->final.ref, lc->cuda);
+	}
+	if (what & LOCK_WHEELS) {
+		plan_wheels_release(c->wheels, c->wheels_nr);
+		c->wheels = lc->wheels_nr ? lock_wheels_copy(lc->wheels, lc->wheels_nr) : NULL;
+		c->wheels_nr = lc->wheels_nr;
+	}
+	return 0;
+}
+
 int lock_apply(const struct lock *l, struct plan *p, const char *name, unsigned what)
 {
 	for (size_t i = 0; i < p->cells_nr; i++) {
-		struct plan_cell *c = &p->cells[i];
-		const struct lock_cell *lc = lock_find_cell(l, c->id);
-		size_t at;
+		const struct lock_cell *lc = lock_find_cell(l, p->cells[i].id);
+		int ret;
 
-		if (!lc)
-			continue;
-		at = (size_t)(lc - l->cells);
-		if (what & LOCK_IMAGES) {
-			if (plan_pin_cell(p, c, lc->cuda, lc->builder.digest, lc->final.digest,
-					  name) < 0)
-				return error_setc(GS_EINVAL, "%s: cells[%zu]: %s", name, at,
-						  error_last());
-			if (strcmp(c->builder.ref, lc->builder.ref))
-				return error_setc(
-				    GS_EINVAL,
-				    "%s: cells[%zu].builder.ref: the lock has '%s', but "
-				    "the plan has '%s' for CUDA %s",
-				    name, at, lc->builder.ref, c->builder.ref, lc->cuda);
-			if (strcmp(c->final.ref, lc->final.ref))
-				return error_setc(
-				    GS_EINVAL,
-				    "%s: cells[%zu].final.ref: the lock has '%s', but "
-				    "the plan has '%s' for CUDA %s",
-				    name, at, lc->final.ref, c->final.ref, lc->cuda);
-		}
-		if (what & LOCK_WHEELS) {
-			plan_wheels_release(c->wheels, c->wheels_nr);
-			c->wheels =
-			    lc->wheels_nr ? lock_wheels_copy(lc->wheels, lc->wheels_nr) : NULL;
-			c->wheels_nr = lc->wheels_nr;
-		}
+		if (lc && (ret = lock_apply_cell(l, lc, p, &p->cells[i], name, what)) < 0)
+			return ret;
 	}
 	if ((what & LOCK_GIT) && p->git.url && l->git.commit) {
 		free(p->git.commit);

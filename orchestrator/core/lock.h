@@ -72,6 +72,9 @@ void lock_free(struct lock *l);
  */
 json_t *lock_cell_inputs(const struct plan *p, const struct plan_cell *c);
 json_t *lock_plan_inputs(const struct plan *p);
+/* 1 when two cells' inputs ask for the same base images (cuda, os,
+ * registry, repository, builder, final): their digests can be kept. */
+int lock_inputs_same_images(const json_t *a, const json_t *b);
 
 /*
  * The lock of a resolved plan: `inputs` is lock_plan_inputs() of the same
@@ -126,6 +129,9 @@ enum {
  * not fit the plan (error_last() names the lock, the cell and the field).
  */
 int lock_apply(const struct lock *l, struct plan *p, const char *name, unsigned what);
+/* The same for one cell `c` of `p` and its lock cell `lc` (LOCK_GIT aside). */
+int lock_apply_cell(const struct lock *l, const struct lock_cell *lc, struct plan *p,
+		    struct plan_cell *c, const char *name, unsigned what);
 
 /*
  * lock --update PACKAGE: for every cell the lock has, ask the wheel
