@@ -11,6 +11,11 @@ reports gpuslim writes.
     safe loader or by the schema, except the cases listed in SCHEMA_BLIND:
     rules gpuslim checks that a JSON Schema cannot state.
 
+(d) schemas/lock.schema.json is a valid 2020-12 schema; tests/data/locks/good.lock
+    (which gpuslim writes back byte for byte, tests/unit/test_lock.c) validates,
+    and every bad lock of tests/data/locks/bad/ is refused by json.load or the
+    schema, except those in LOCK_SCHEMA_BLIND.
+
 (c) schemas/report.schema.json is a valid 2020-12 schema; the hand-written
     reports (tests/data/reports/*.json) validate against it, and so does the
     report `./gpuslim inspect --json` writes of a docker-save archive made
@@ -38,6 +43,13 @@ from jsonschema import Draft202012Validator
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA = os.path.join(ROOT, "schemas", "recipe.schema.json")
 REPORT_SCHEMA = os.path.join(ROOT, "schemas", "report.schema.json")
+LOCK_SCHEMA = os.path.join(ROOT, "schemas", "lock.schema.json")
+
+# Bad locks the schema by nature accepts, with why (checked like SCHEMA_BLIND).
+LOCK_SCHEMA_BLIND = {
+    "007-duplicate-cell-id": "uniqueness of one property across list items is not expressible",
+    "016-duplicate-key": "json.load keeps the last of duplicate keys silently",
+}
 
 # Bad cases the schema by nature accepts, with why. Each is still checked:
 # if the schema starts refusing one, the entry is stale and fails.
@@ -179,8 +191,42 @@ def check_reports():
                "wasted keeps /opt/l\\xfest: %s" % r["wasted"])
 
 
+def check_locks():
+    with open(LOCK_SCHEMA) as f:
+        schema = json.load(f)
+    try:
+        Draft202012Validator.check_schema(schema)
+        report(True, "schemas/lock.schema.json is a valid 2020-12 schema")
+    except Exception as e:
+        report(False, "schemas/lock.schema.json is a valid 2020-12 schema: %s" % e)
+        return
+    validator = Draft202012Validator(schema)
+    with open(os.path.join(ROOT, "tests", "data", "locks", "good.lock")) as f:
+        err = first_error(validator, json.load(f))
+    report(err is None, "valid: tests/data/locks/good.lock%s" % (" (" + err + ")" if err else ""))
+    seen = set()
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "locks", "bad", "*.lock"))):
+        rel = os.path.relpath(path, ROOT)
+        case = os.path.basename(path)[:-len(".lock")]
+        seen.add(case)
+        try:
+            with open(path) as f:
+                err = first_error(validator, json.load(f))
+        except ValueError as e:
+            err = "json: " + str(e)
+        if case in LOCK_SCHEMA_BLIND:
+            report(err is None, "schema-blind: %s # skip %s%s" % (
+                rel, LOCK_SCHEMA_BLIND[case],
+                "" if err is None else " (but it is refused now: " + err + ")"))
+        else:
+            report(err is not None, "refused: %s%s" % (rel, " (" + err + ")" if err else " (the schema accepts it)"))
+    for case in sorted(set(LOCK_SCHEMA_BLIND) - seen):
+        report(False, "LOCK_SCHEMA_BLIND names tests/data/locks/bad/%s.lock, which does not exist" % case)
+
+
 def main():
     check_reports()
+    check_locks()
     with open(SCHEMA) as f:
         schema = json.load(f)
     try:
