@@ -6,10 +6,9 @@
 # --check (exit 1) naming the cell, the field and both values; --update keeps
 # what it is not told to re-resolve; a lock that fails leaves the old file as
 # it was. Then a real build --locked on the fixture registry (127.0.0.1:5000).
-# shellcheck source-path=SCRIPTDIR
-. "$(dirname "$0")/lib.sh"
 # "COND && ok ... || notok ...": ok always succeeds, so notok runs only when COND fails.
-# shellcheck disable=SC2015
+# shellcheck source-path=SCRIPTDIR disable=SC2015
+. "$(dirname "$0")/lib.sh"
 
 it_require_infra "lock against a registry" "--locked with the registry down" "stale locks" \
 	"lock --update" "build --locked on the fixtures"
