@@ -181,8 +181,10 @@ int cmd_lock(int argc, char **argv)
 
 	ret = cli_parse(cli_find_cmd("lock"), lock_opts, argc, argv);
 	if (ret) {
-		code = ret < 0 ? EXIT_OK : ret;
-		goto done;
+		/* --help has closed stdout already. */
+		vec_release(&packages);
+		vec_release(&plugin_dirs);
+		return ret < 0 ? EXIT_OK : ret;
 	}
 	if (packages.nr && !update) {
 		cli_error("name packages only with --update: 'gpuslim lock --update %s %s'",

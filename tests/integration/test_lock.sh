@@ -238,6 +238,27 @@ rc=$?
 [ $? -eq 2 ] && ok "packages without --update: exit 2" || notok "packages without --update" "$(cat "$IT_TMP/noupd.out")"
 reg_stop
 
+# --- Usage.
+# expect CODE PATTERN ARGS...: gpuslim ARGS exits CODE and prints PATTERN (grep -E).
+expect() {
+	local code=$1 pattern=$2 rc
+	shift 2
+	"$GPUSLIM" "$@" >"$IT_TMP/usage.out" 2>&1
+	rc=$?
+	[ "$rc" -eq "$code" ] && grep -qE -- "$pattern" "$IT_TMP/usage.out" &&
+		ok "gpuslim $*: exit $code" || notok "gpuslim $*: exit $rc, want $code and /$pattern/" "$(cat "$IT_TMP/usage.out")"
+}
+expect 0 '^usage: gpuslim lock \[options\] RECIPE \[PACKAGE\.\.\.\]' lock --help
+expect 2 "^gpuslim: --check writes nothing: drop --update$" lock --check --update "$R"
+expect 2 "unknown name '@nope': a package, @base" lock --update "$R" @nope
+expect 2 "--locked takes the pins from the lock, --resolve from the registries" \
+	plan --locked --resolve "$R"
+expect 2 "^gpuslim: --locked: no lock '$IT_TMP/none.lock': write it with 'gpuslim lock $R'$" \
+	generate "$R" -o "$IT_TMP/none" --lock "$IT_TMP/none.lock"
+expect 1 "^gpuslim: no lock '$IT_TMP/none.lock'" lock --check "$R" -o "$IT_TMP/none.lock"
+printf '{"lock_version": 1}\n' >"$IT_TMP/bad.lock"
+expect 2 "^gpuslim: $IT_TMP/bad.lock: missing key 'recipe'$" plan "$R" --lock "$IT_TMP/bad.lock"
+
 # --- A real build from the lock, on the fixture registry and the engine.
 RD="$IT_TMP/real"
 mkdir -p "$RD"
