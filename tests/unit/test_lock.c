@@ -482,6 +482,38 @@ static void test_write(void)
 	lock_free(l);
 }
 
+/* The plugins' version follows the files' bytes, not where they are. */
+static void test_plugins_version(void)
+{
+	char dir[] = "/tmp/gpuslim-plugins-XXXXXX";
+	struct vec dirs = VEC_INIT(NULL);
+	struct strbuf sb = STRBUF_INIT;
+	struct knowledge *again = NULL, *more = NULL;
+	char *copy;
+
+	vec_push(&dirs, "plugins");
+	CHECK(knowledge_load_dirs(&again, &dirs) == 0 && !strcmp(again->sha256, kb->sha256),
+	      "the same plugins: the same version");
+	if (!mkdtemp(dir)) {
+		CHECK(0, "a directory");
+		goto done;
+	}
+	copy = xstrfmt("%s/render.json", dir);
+	fs_read_file("plugins/render.json", &sb, 0);
+	fs_write_atomic(copy, sb.buf, sb.len);
+	vec_push(&dirs, dir);
+	CHECK(knowledge_load_dirs(&more, &dirs) == 0 && strcmp(more->sha256, kb->sha256),
+	      "one more plugin file: another version");
+	unlink(copy);
+	rmdir(dir);
+	free(copy);
+done:
+	knowledge_free(again);
+	knowledge_free(more);
+	strbuf_release(&sb);
+	vec_release(&dirs);
+}
+
 static void test_normalize(void)
 {
 	char *n = lock_normalize_name("Foo__Bar.-baz");
@@ -507,6 +539,7 @@ int main(void)
 	test_prefer();
 	test_write();
 	test_normalize();
+	test_plugins_version();
 	knowledge_free(kb);
 	return unit_done();
 }
