@@ -24,6 +24,10 @@ int pep440_is_prerelease(const char *v);
 char *pep440_public(const char *v);
 /* The local label or NULL: "2.11.0+cu130" -> "cu130" (borrowed, points into v). */
 const char *pep440_local(const char *v);
+/* The normalized form PEP 440 prints: "1.0RC1" -> "1.0rc1", "v1.01-2" ->
+ * "1.1.post2", "2.0+CU130" -> "2.0+cu130" (newly allocated); NULL with
+ * GS_EINVAL's message for an invalid version. */
+char *pep440_normalize(const char *v);
 
 /* A specifier set: ">=1.0,<2,!=1.5.*", "==2.11.0+cu130", "~=1.4", "===x"; "" matches all. */
 struct pep440_spec;
@@ -35,25 +39,25 @@ int pep440_spec_contains(const struct pep440_spec *s, const char *version, int p
 
 /* A PEP 508 requirement: "name[extra1,extra2] (>=1,<2) ; python_version < '3.12'". */
 struct pyreq {
-	char *name;	  /* normalized (PEP 503): "nvidia-cuda-runtime" */
-	char *name_raw;	  /* as written */
+	char *name;	   /* normalized (PEP 503): "nvidia-cuda-runtime" */
+	char *name_raw;	   /* as written */
 	struct vec extras; /* normalized, owned */
-	char *spec;	  /* specifier text, "" when none */
-	char *url;	  /* "name @ URL" direct reference, else NULL */
-	char *marker;	  /* marker text after ';', NULL when none */
+	char *spec;	   /* specifier text, "" when none */
+	char *url;	   /* "name @ URL" direct reference, else NULL */
+	char *marker;	   /* marker text after ';', NULL when none */
 };
 int pyreq_parse(const char *s, struct pyreq *out);
 void pyreq_release(struct pyreq *r);
 
 /* The target a marker is evaluated against: a cell's interpreter and platform. */
 struct pyenv {
-	const char *python_version;	 /* "3.11" */
-	const char *python_full_version; /* "3.11.2"; NULL: python_version + ".0" */
-	const char *sys_platform;	 /* "linux" */
-	const char *platform_machine;	 /* "x86_64" */
-	const char *platform_system;	 /* "Linux" */
-	const char *os_name;		 /* "posix" */
-	const char *implementation_name; /* "cpython" */
+	const char *python_version;		    /* "3.11" */
+	const char *python_full_version;	    /* "3.11.2"; NULL: python_version + ".0" */
+	const char *sys_platform;		    /* "linux" */
+	const char *platform_machine;		    /* "x86_64" */
+	const char *platform_system;		    /* "Linux" */
+	const char *os_name;			    /* "posix" */
+	const char *implementation_name;	    /* "cpython" */
 	const char *platform_python_implementation; /* "CPython" */
 };
 /* *result = 1 when `marker` holds for `env` with `extra` (NULL: no extra

@@ -33,9 +33,9 @@
 #include "util/vec.h"
 
 struct pyindex_file {
-	char *filename;	       /* "torch-2.11.0+cu130-cp311-cp311-manylinux_2_28_x86_64.whl" */
-	char *url;	       /* absolute, fragment removed, credentials as the index URL had them */
-	char *sha256;	       /* lowercase hex, NULL when the index gives none */
+	char *filename; /* "torch-2.11.0+cu130-cp311-cp311-manylinux_2_28_x86_64.whl" */
+	char *url;	/* absolute, fragment removed, credentials as the index URL had them */
+	char *sha256;	/* lowercase hex, NULL when the index gives none */
 	char *requires_python; /* ">=3.10", NULL when none */
 	int yanked;	       /* PEP 592 */
 	char *yanked_reason;   /* NULL when none given */
@@ -44,24 +44,25 @@ struct pyindex_file {
 };
 
 struct pyindex_project {
-	char *name;    /* normalized */
+	char *name;	/* normalized */
 	char *page_url; /* the page it came from, redacted */
 	struct pyindex_file *files;
 	size_t files_nr;
 };
 
 struct pyindex_metadata {
-	char *name;	       /* as Name: spells it */
+	char *name; /* as Name: spells it */
 	char *version;
-	char *requires_python; /* NULL when none */
+	char *requires_python;	  /* NULL when none */
 	struct vec requires_dist; /* each Requires-Dist value (PEP 508 text), owned */
 };
 
 struct pyindex_opts {
-	long timeout_ms;	 /* whole request; 0: 30000 */
-	long connect_timeout_ms; /* 0: 10000 */
-	size_t body_cap;	 /* bytes kept of a page or metadata file; 0: 32 MiB */
-	const char *user_agent;	 /* NULL: "gpuslim" */
+	long timeout_ms;	      /* whole request; 0: 30000 */
+	long connect_timeout_ms;      /* 0: 10000 */
+	size_t body_cap;	      /* bytes kept of a page or metadata file; 0: 32 MiB */
+	const char *user_agent;	      /* NULL: "gpuslim" */
+	unsigned long long wheel_cap; /* bytes of a wheel downloaded for its METADATA; 0: 4 GiB */
 };
 
 struct pyindex_client;

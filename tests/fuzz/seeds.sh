@@ -3,12 +3,16 @@
 # is committed): DIR/recipe (every recipe the tests know), DIR/elf (this machine's own ELF
 # files, each behind the chunk-size byte fuzz_elf.c reads first), DIR/image (the hostile
 # and small docker-save archives of tests/fake/image_tars.py, the archives skopeo and podman
-# write, and image layouts as tars: fuzz_image.c unpacks those). Used by bench/fuzz.sh and
-# by the `fuzz` group of tests/run.sh.
+# write, and image layouts as tars: fuzz_image.c unpacks those), DIR/pyindex (the text
+# seeds of tests/fuzz/seeds/pyindex: project pages shaped like pypi.org's and
+# download.pytorch.org's, METADATA, wheel names, versions and requirements, each behind the
+# byte that picks fuzz_pyindex.c's parser). Used by bench/fuzz.sh and by the `fuzz` group
+# of tests/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$1
-mkdir -p "$out/recipe" "$out/elf" "$out/image"
+mkdir -p "$out/recipe" "$out/elf" "$out/image" "$out/pyindex"
+cp tests/fuzz/seeds/pyindex/* "$out/pyindex/"
 i=0
 for f in tests/bad/*.yaml tests/golden/*/gpuslim.yaml recipes/*/gpuslim.yaml gpuslim.yaml.example; do
 	cp "$f" "$out/recipe/$i.yaml"
