@@ -65,7 +65,9 @@ static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_VALUE, "backend", 0, &backend_arg, "NAME", "buildx or buildkit (default: detected)",
      0},
     {CLI_OPT_VALUE, "network", 0, &network_arg, "MODE",
-     "network for RUN steps (host, none, ...; default: the engine's)", 0},
+     "network for RUN steps (host, none, default; default: the recipe's output.network, "
+     "else the engine's)",
+     0},
     {CLI_OPT_VALUE, "progress", 0, &progress_arg, "MODE",
      "auto (live block on a terminal), tty or plain", 0},
     {CLI_OPT_SWITCH, "no-cache", 0, &no_cache, NULL, "build without the engine's cache", 0},
@@ -795,7 +797,11 @@ int cmd_build(int argc, char **argv)
 	bo.jobs = (int)jobs;
 	bo.fail_fast = fail_fast;
 	bo.abort_fd = signals_fd();
-	bo.network = network_arg;
+	/* --network wins over the recipe's output.network; "default" is the
+	 * engine's own, no flag at all. */
+	bo.network = network_arg ? network_arg : r->output.network.v;
+	if (bo.network && !strcmp(bo.network, "default"))
+		bo.network = NULL;
 	bo.cache = r->output.cache.v;
 	bo.cache_dir = cache_dir;
 	bo.no_cache = no_cache;
