@@ -60,7 +60,9 @@ static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_VALUE, "json", 0, &json_path, "FILE",
      "write the build report (JSON) to FILE (\"-\": stdout)", 0},
     {CLI_OPT_SWITCH, "offline", 0, &offline, NULL,
-     "do not ask the registry for base images: build from the plan's tags", 0},
+     "ask no registry and no package index: build from the plan's tags, and let pip "
+     "resolve the Python packages unpinned",
+     0},
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
     {CLI_OPT_VALUE, "backend", 0, &backend_arg, "NAME", "buildx or buildkit (default: detected)",
      0},
@@ -407,6 +409,18 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 		}
 		if (signals_caught())
 			return interrupted_exit();
+		code = cli_resolve_wheels(*p);
+		if (code != EXIT_OK) {
+			if (code == EXIT_INFRA)
+				fprintf(stderr,
+					"gpuslim: (--offline builds without asking the package "
+					"indexes: pip resolves at build time, unpinned)\n");
+			return code;
+		}
+		if (signals_caught())
+			return interrupted_exit();
+	} else {
+		cli_note_unpinned_wheels(*p, "--offline");
 	}
 	if (render_plan(*p, dir, GPUSLIM_VERSION, &files) < 0) {
 		cli_error_last();

@@ -42,4 +42,18 @@ void cli_planned_release(struct cli_planned *pl);
  */
 int cli_resolve_images(struct plan *p);
 
+/*
+ * Pin every cell's wheels against the package indexes (the recipe's
+ * pip.index_url, each framework's index): plan_resolve_wheels. A no-op
+ * for a plan without Python packages. Prints the problems; returns
+ * EXIT_OK, EXIT_USAGE (a requirement no wheel satisfies) or EXIT_INFRA (an
+ * index cannot be reached).
+ */
+int cli_resolve_wheels(struct plan *p);
+/* --resolve: cli_resolve_images(), then cli_resolve_wheels(). */
+int cli_resolve(struct plan *p);
+/* On stderr, when the plan has Python packages and they were not pinned
+ * (`why`: "--offline"): the build installs without hashes. */
+void cli_note_unpinned_wheels(const struct plan *p, const char *why);
+
 #endif

@@ -1028,6 +1028,14 @@ static int pw_cell_needs(const struct plan *p, const struct plan_cell *c)
 	return c->python.value && (c->frameworks_nr || p->recipe->python_packages.nr);
 }
 
+int plan_needs_wheels(const struct plan *p)
+{
+	for (size_t i = 0; i < p->cells_nr; i++)
+		if (pw_cell_needs(p, &p->cells[i]))
+			return 1;
+	return 0;
+}
+
 int plan_resolve_wheels(struct plan *p, struct pyindex_client *ic, struct vec *diags)
 {
 	const struct recipe *r = p->recipe;

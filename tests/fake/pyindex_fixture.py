@@ -43,11 +43,11 @@ def make_wheel(name, f, meta):
     dist = name.replace("-", "_")
     di = "%s-%s.dist-info" % (dist, f["version"])
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         def add(path, data):
             info = zipfile.ZipInfo(path, STAMP)
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED
             z.writestr(info, data)
         add(dist + "/__init__.py", "VERSION = %r\n" % f["version"])
         add(di + "/METADATA", meta)
