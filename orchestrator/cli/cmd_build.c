@@ -62,7 +62,9 @@ static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_VALUE, "json", 0, &json_path, "FILE",
      "write the build report (JSON) to FILE (\"-\": stdout)", 0},
     {CLI_OPT_SWITCH, "offline", 0, &offline, NULL,
-     "do not ask the registry for base images: build from the plan's tags", 0},
+     "ask no registry and no package index: build from the plan's tags, and let pip "
+     "resolve the Python packages unpinned",
+     0},
     {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
      "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
      "is stale",
@@ -72,7 +74,9 @@ static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_VALUE, "backend", 0, &backend_arg, "NAME", "buildx or buildkit (default: detected)",
      0},
     {CLI_OPT_VALUE, "network", 0, &network_arg, "MODE",
-     "network for RUN steps (host, none, ...; default: the engine's)", 0},
+     "network for RUN steps (host, none, default; default: the recipe's output.network, "
+     "else the engine's)",
+     0},
     {CLI_OPT_VALUE, "progress", 0, &progress_arg, "MODE",
      "auto (live block on a terminal), tty or plain", 0},
     {CLI_OPT_SWITCH, "no-cache", 0, &no_cache, NULL, "build without the engine's cache", 0},
@@ -417,6 +421,18 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 		}
 		if (signals_caught())
 			return interrupted_exit();
+		code = cli_resolve_wheels(*p);
+		if (code != EXIT_OK) {
+			if (code == EXIT_INFRA)
+				fprintf(stderr,
+					"gpuslim: (--offline builds without asking the package "
+					"indexes: pip resolves at build time, unpinned)\n");
+			return code;
+		}
+		if (signals_caught())
+			return interrupted_exit();
+	} else {
+		cli_note_unpinned_wheels(*p, "--offline");
 	}
 	if (render_plan(*p, dir, GPUSLIM_VERSION, &files) < 0) {
 		cli_error_last();
@@ -809,7 +825,11 @@ int cmd_build(int argc, char **argv)
 	bo.jobs = (int)jobs;
 	bo.fail_fast = fail_fast;
 	bo.abort_fd = signals_fd();
-	bo.network = network_arg;
+	/* --network wins over the recipe's output.network; "default" is the
+	 * engine's own, no flag at all. */
+	bo.network = network_arg ? network_arg : r->output.network.v;
+	if (bo.network && !strcmp(bo.network, "default"))
+		bo.network = NULL;
 	bo.cache = r->output.cache.v;
 	bo.cache_dir = cache_dir;
 	bo.no_cache = no_cache;

@@ -14,8 +14,9 @@
  * file and the .dockerignore. Everything is rendered in memory first, so a
  * bad value writes nothing; each file is then replaced atomically, never a
  * file gpuslim did not write (render_write()). With
- * --resolve the base images are pinned by digest first (FROM ref@sha256);
- * with --locked every pin comes from gpuslim.lock, and nobody is asked.
+ * --resolve the base images are pinned by digest first (FROM ref@sha256)
+ * and every wheel by sha256 (pip install --require-hashes --no-deps); with
+ * --locked every pin comes from gpuslim.lock, and nobody is asked.
  */
 
 static const char *recipe_path;
@@ -32,7 +33,9 @@ static const struct cli_opt generate_opts[] = {
      CLI_REQUIRED},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
-     "ask the registries: pin base images by digest, replace deleted tags", 0},
+     "ask the registries and package indexes: pin base images by digest and every "
+     "wheel by sha256 (pip --require-hashes)",
+     0},
     {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
      "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
      "is stale",
@@ -64,7 +67,7 @@ int cmd_generate(int argc, char **argv)
 	if (code == EXIT_OK && locked)
 		code = cli_apply_lock(&pl, recipe_path, lock_path);
 	if (code == EXIT_OK && resolve)
-		code = cli_resolve_images(pl.plan);
+		code = cli_resolve(pl.plan);
 	if (code != EXIT_OK)
 		goto done;
 	p = pl.plan;

@@ -11,8 +11,9 @@
 
 /*
  * plan: expand the matrix and resolve every version offline (with
- * --resolve, then ask the registries and pin the base images by digest;
- * with --locked, take every pin from gpuslim.lock),
+ * --resolve, then ask the registries and pin the base images by digest, and
+ * the package indexes and pin every wheel by sha256; with --locked, take
+ * every pin from gpuslim.lock),
  * and show one line per cell, or the whole plan as JSON
  * (schemas/plan.schema.json).
  */
@@ -29,7 +30,9 @@ static const struct cli_opt plan_opts[] = {
      CLI_REQUIRED},
     {CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
     {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
-     "ask the registries: pin base images by digest, replace deleted tags", 0},
+     "ask the registries and package indexes: pin base images by digest (replacing "
+     "deleted tags) and every wheel by sha256",
+     0},
     {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
      "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
      "is stale",
@@ -115,7 +118,7 @@ int cmd_plan(int argc, char **argv)
 	p = pl.plan;
 	if (locked && (code = cli_apply_lock(&pl, recipe_path, lock_path)) != EXIT_OK)
 		goto done;
-	if (resolve && (code = cli_resolve_images(p)) != EXIT_OK)
+	if (resolve && (code = cli_resolve(p)) != EXIT_OK)
 		goto done;
 	if (as_json) {
 		doc = plan_to_json(p);

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -5,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/plan_load.h"
 #include "core/lock.h"
+#include "core/pyindex.h"
 #include "core/registry.h"
 #include "util/fs.h"
 
@@ -130,4 +132,41 @@ done:
 	vec_release(&stale);
 	vec_release(&notes);
 	return code;
+}
+
+int cli_resolve_wheels(struct plan *p)
+{
+	struct pyindex_client *ic;
+	struct vec diags = VEC_INIT(free);
+	int ret;
+
+	if (!plan_needs_wheels(p))
+		return EXIT_OK;
+	ic = pyindex_client_new(NULL);
+	ret = plan_resolve_wheels(p, ic, &diags);
+	if (ret < 0) {
+		if (ret == GS_EINVAL)
+			cli_print_diags(&diags);
+		else
+			cli_error_last();
+	}
+	pyindex_client_free(ic);
+	vec_release(&diags);
+	return cli_exit_for(ret);
+}
+
+int cli_resolve(struct plan *p)
+{
+	int code = cli_resolve_images(p);
+
+	return code == EXIT_OK ? cli_resolve_wheels(p) : code;
+}
+
+void cli_note_unpinned_wheels(const struct plan *p, const char *why)
+{
+	if (plan_needs_wheels(p))
+		fprintf(stderr,
+			"note: %s: no wheel is pinned; pip resolves the Python packages at build "
+			"time, without hashes\n",
+			why);
 }

@@ -61,5 +61,18 @@ void cli_print_stale(const char *lock_path, const char *recipe_path, const struc
  * the exit code: EXIT_OK, EXIT_USAGE (no lock, a bad or stale one).
  */
 int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *lock_path);
+/*
+ * Pin every cell's wheels against the package indexes (the recipe's
+ * pip.index_url, each framework's index): plan_resolve_wheels. A no-op
+ * for a plan without Python packages. Prints the problems; returns
+ * EXIT_OK, EXIT_USAGE (a requirement no wheel satisfies) or EXIT_INFRA (an
+ * index cannot be reached).
+ */
+int cli_resolve_wheels(struct plan *p);
+/* --resolve: cli_resolve_images(), then cli_resolve_wheels(). */
+int cli_resolve(struct plan *p);
+/* On stderr, when the plan has Python packages and they were not pinned
+ * (`why`: "--offline"): the build installs without hashes. */
+void cli_note_unpinned_wheels(const struct plan *p, const char *why);
 
 #endif

@@ -995,9 +995,10 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 			  struct vec *paths)
 {
 	static const char *const os_keys[] = {
-	    "name",    "family",     "package_manager", "python_default",
-	    "pythons", "python_bin", "python_packages", "python_package_overrides",
-	    "lts",     "released",   "notes",		NULL};
+	    "name",	    "family",	  "package_manager", "python_default",
+	    "pythons",	    "python_bin", "python_packages", "python_package_overrides",
+	    "lts",	    "released",	  "notes",	     "glibc",
+	    "glibc_source", NULL};
 	static const char *const pkg_keys[] = {"builder", "final", NULL};
 	static const char *const ovr_keys[] = {"python", "builder", "final", NULL};
 	struct kb_os *os = entry;
@@ -1017,6 +1018,7 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 	    (ret = kb_get_str(rd, item, "python_bin", 1, &os->python_bin)) ||
 	    (ret = kb_get_bool(rd, item, "lts", &os->lts)) ||
 	    (ret = kb_get_str(rd, item, "released", 0, &os->released)) ||
+	    (ret = kb_get_str(rd, item, "glibc", 0, &os->glibc)) ||
 	    (ret = kb_get_strlist(rd, item, "pythons", 1, &os->pythons)) ||
 	    (ret = kb_get(rd, item, "python_packages", KB_OBJECT, 1, &pkgs)) ||
 	    (ret = kb_get(rd, item, "python_package_overrides", KB_ARRAY, 0, &ovr)))
@@ -1045,6 +1047,18 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 		ret = kb_fail(rd, "'%s' is not in pythons", os->python_default);
 		kb_pop(rd, old);
 		return ret;
+	}
+	if (os->glibc) {
+		unsigned gmaj, gmin;
+		char end;
+
+		if (sscanf(os->glibc, "%u.%u%c", &gmaj, &gmin, &end) != 2) {
+			old = kb_push_key(rd, "glibc");
+			ret = kb_fail(rd, "expected a glibc version like \"2.35\", got '%s'",
+				      os->glibc);
+			kb_pop(rd, old);
+			return ret;
+		}
 	}
 	os->lts = os->lts > 0;
 	if (os->released && !kb_is_year_month(os->released)) {

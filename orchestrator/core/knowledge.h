@@ -79,6 +79,7 @@ struct kb_os {
 	const char *family;	     /* "ubuntu" */
 	const char *package_manager; /* "apt" | "dnf" */
 	const char *python_default;  /* "3.10" */
+	const char *glibc;	     /* "2.35": picks manylinux wheels; NULL when unknown */
 	const char *python_bin;	     /* "/usr/bin/python{v}" */
 	int lts;		     /* a long-term support release */
 	const char *released;	     /* "2024-04"; NULL when unknown (required when lts) */

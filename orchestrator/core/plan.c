@@ -806,14 +806,22 @@ static void plan_fill_framework(struct plan_framework *out, const struct kb_fram
 	out->variant = variant ? xstrdup(variant) : NULL;
 	out->pip_spec = variant ? xstrfmt("%s==%s+%s", fw->pip_name, version, variant)
 				: xstrfmt("%s==%s", fw->pip_name, version);
-	if (variant && index_tmpl) {
+	/* A template without {variant} (the recipe's pip.framework_index_url
+	 * may be one) names one index for every release. */
+	if (index_tmpl && (variant || !strstr(index_tmpl, "{variant}"))) {
 		static const char *const keys[] = {"variant"};
-		const char *values[] = {variant};
+		const char *values[] = {variant ? variant : ""};
 
 		out->index_url = kb_expand(index_tmpl, keys, values, 1);
 	}
 	out->brings_cuda = fw->brings_cuda;
 	out->needs_cudnn = fw->needs_cudnn;
+}
+
+/* The recipe's pip.framework_index_url wins over frameworks.json's. */
+static const char *plan_fw_index_template(const struct plan_ctx *ctx, const char *kb_tmpl)
+{
+	return ctx->r->pip.framework_index_url.v ? ctx->r->pip.framework_index_url.v : kb_tmpl;
 }
 
 /* A top-level framework (torch, onnxruntime-gpu): its release and wheel. */
@@ -877,7 +885,8 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 		goto done;
 	}
 	f->rel = rel;
-	plan_fill_framework(f->out, fw, rel->version, variant, fw->index_url_template);
+	plan_fill_framework(f->out, fw, rel->version, variant,
+			    plan_fw_index_template(ctx, fw->index_url_template));
 	if (variant)
 		f->out->reason = xstrfmt(
 		    "%s %s from %s resolves to %s; %s is the newest wheel variant for CUDA "
@@ -924,8 +933,9 @@ static void plan_resolve_child(struct plan_ctx *ctx, struct plan_fw_src *f, stru
 		return;
 	}
 	plan_fill_framework(f->out, fw, paired, parent->out->variant,
-			    fw->index_url_template ? fw->index_url_template
-						   : parent->fw->index_url_template);
+			    plan_fw_index_template(ctx, fw->index_url_template
+							    ? fw->index_url_template
+							    : parent->fw->index_url_template));
 	f->out->reason =
 	    xstrfmt("%s %s pairs with %s %s%s%s.", fw->name, paired, parent->fw->name,
 		    parent->rel->version, parent->out->variant ? " and takes its variant " : "",

@@ -181,6 +181,9 @@ void plan_wheels_release(struct plan_wheel *w, size_t nr);
  */
 struct pyindex_client;
 int plan_resolve_wheels(struct plan *p, struct pyindex_client *ic, struct vec *diags);
+/* 1 when some cell has Python packages (a framework or python_packages)
+ * for plan_resolve_wheels() to pin. */
+int plan_needs_wheels(const struct plan *p);
 
 /*
  * Resolve the recipe's app.git (url, ref) to a commit with libgit2

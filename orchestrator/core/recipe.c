@@ -803,6 +803,39 @@ static char *rc_check_pypkg(const char *s)
 	return msg;
 }
 
+/* An index URL: http(s), a host, no space, no fragment or query that pip
+ * would drop, and only the template key the field allows. */
+static char *rc_check_index_url(const char *s, int variant_ok)
+{
+	const char *brace = strchr(s, '{');
+	char *q = rc_quote(s), *msg = NULL;
+
+	if (strpbrk(s, "?#"))
+		msg = xstrfmt("%s has a query or fragment; give the index's base URL like "
+			      "\"https://pypi.org/simple\"",
+			      q);
+	else if (brace &&
+		 (!variant_ok || strncmp(brace, "{variant}", 9) || strpbrk(brace + 9, "{}")))
+		msg = variant_ok ? xstrfmt("%s: the only template key is {variant}, once", q)
+				 : xstrfmt("%s has a '{'; only pip.framework_index_url takes "
+					   "{variant}",
+					   q);
+	else if (!brace && strchr(s, '}'))
+		msg = xstrfmt("%s has a '}' without '{variant'", q);
+	free(q);
+	return msg;
+}
+
+static char *rc_check_pip_index(const char *s)
+{
+	return rc_check_index_url(s, 0);
+}
+
+static char *rc_check_fw_index(const char *s)
+{
+	return rc_check_index_url(s, 1);
+}
+
 static char *rc_check_not_auto(const char *s)
 {
 	if (strcmp(s, "auto"))
@@ -848,6 +881,7 @@ static const char *const strip_names[] = {"none", "debug", "unneeded", NULL};
 static const char *const mode_names[] = {"bake", "volume", NULL};
 static const char *const cache_names[] = {"registry", "inline", "local", "none", NULL};
 static const char *const compression_names[] = {"gzip", "zstd", "estargz", "uncompressed", NULL};
+static const char *const network_names[] = {"default", "host", "none", NULL};
 
 static const struct rfmt fmt_name = {
     "a name of lowercase letters, digits, '.', '_' and '-' that starts with a letter or digit",
@@ -958,6 +992,21 @@ static const struct rfmt fmt_label_key = {
     NULL,
     0};
 static const struct rfmt fmt_severity = {"a severity", NULL, severity_names, 0, NULL, 0};
+#define RE_INDEX_URL "^https?://[^/@[:space:]]+(@[^/[:space:]]+)?(/[^[:space:]]*)?$"
+static const struct rfmt fmt_pip_index = {"an index URL like \"https://pypi.org/simple\"",
+					  RE_INDEX_URL,
+					  NULL,
+					  2048,
+					  rc_check_pip_index,
+					  0};
+static const struct rfmt fmt_fw_index = {
+    "an index URL like \"https://download.pytorch.org/whl/{variant}\"",
+    RE_INDEX_URL,
+    NULL,
+    2048,
+    rc_check_fw_index,
+    0};
+static const struct rfmt fmt_network = {"a network mode", NULL, network_names, 0, NULL, 0};
 static const struct rfmt fmt_cache = {"a cache mode", NULL, cache_names, 0, NULL, 0};
 static const struct rfmt fmt_compression = {"a compression", NULL, compression_names, 0, NULL, 0};
 static const struct rfmt fmt_platform = {"a platform like \"linux/amd64\" or \"linux/arm64/v8\"",
@@ -981,6 +1030,7 @@ static const char *const top_keys[] = {
     "frameworks",
     "system_packages",
     "python_packages",
+    "pip",
     "app",
     "models",
     "capabilities",
@@ -1001,8 +1051,21 @@ static const char *const trim_keys[] = {"strip", "keep_symbols", "prune", NULL};
 static const char *const budget_keys[] = {"size",  "compressed", "wasted", "layers",
 					  "paths", "growth",	 NULL};
 static const char *const smoke_keys[] = {"name", "run", "gpu", "expect", "timeout", NULL};
-static const char *const output_keys[] = {"cache", "compression", "compression_level", "platforms",
-					  NULL};
+static const char *const output_keys[] = {"cache",     "compression", "compression_level",
+					  "platforms", "network",     NULL};
+static const char *const pip_keys[] = {"index_url", "framework_index_url", NULL};
+
+static void rc_pip(struct rctx *c, const struct ynode *n)
+{
+	struct recipe *r = c->r;
+
+	if (rc_map(c, n, "pip", pip_keys, "field", NULL))
+		return;
+	rc_setpos(&r->pip.pos, n);
+	rc_str(c, ytree_get(n, "index_url"), "pip.index_url", &fmt_pip_index, &r->pip.index_url);
+	rc_str(c, ytree_get(n, "framework_index_url"), "pip.framework_index_url", &fmt_fw_index,
+	       &r->pip.framework_index_url);
+}
 
 static void rc_base(struct rctx *c, const struct ynode *n)
 {
@@ -1416,6 +1479,7 @@ static void rc_output(struct rctx *c, const struct ynode *n)
 	       &r->output.compression);
 	rc_strlist(c, ytree_get(n, "platforms"), "output.platforms", &fmt_platform,
 		   RC_NONEMPTY | RC_UNIQUE, &r->output.platforms);
+	rc_str(c, ytree_get(n, "network"), "output.network", &fmt_network, &r->output.network);
 	level = ytree_get(n, "compression_level");
 	if (rc_int(c, level, "output.compression_level", 0, 22, &r->output.compression_level,
 		   &r->output.compression_level_pos) ||
@@ -1709,6 +1773,8 @@ static void rc_top(struct rctx *c, const struct ynode *root)
 		   &r->system_packages);
 	rc_strlist(c, ytree_get(root, "python_packages"), "python_packages", &fmt_python_package, 0,
 		   &r->python_packages);
+	if ((n = ytree_get(root, "pip")))
+		rc_pip(c, n);
 	if ((n = ytree_get(root, "app")))
 		rc_app(c, n);
 	if ((n = ytree_get(root, "models")))
@@ -2020,6 +2086,9 @@ void recipe_free(struct recipe *r)
 	free(r->labels);
 	free(r->output.cache.v);
 	free(r->output.compression.v);
+	free(r->output.network.v);
+	free(r->pip.index_url.v);
+	free(r->pip.framework_index_url.v);
 	rc_free_list(&r->output.platforms);
 	free(r);
 }

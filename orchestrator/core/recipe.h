@@ -145,6 +145,17 @@ struct recipe {
 	struct rstrlist system_packages;
 	struct rstrlist python_packages;
 
+	/* Where pip takes wheels from (issue 8). Each install uses one
+	 * --index-url, never --extra-index-url: a same-named package on another
+	 * index can never win. */
+	struct {
+		struct rstr index_url; /* python_packages' index; absent: https://pypi.org/simple */
+		/* the frameworks' index, replacing frameworks.json's
+		 * index_url_template; "{variant}" is the cell's wheel variant */
+		struct rstr framework_index_url;
+		struct rpos pos;
+	} pip;
+
 	struct {
 		struct rstr path;	    /* build context; absent: "." */
 		struct rstrlist copy;	    /* context paths copied into the image */
@@ -212,6 +223,9 @@ struct recipe {
 		long compression_level;	 /* 0 when absent */
 		struct rpos compression_level_pos; /* line 0 when absent */
 		struct rstrlist platforms;	   /* absent: [linux/amd64] */
+		/* RUN steps' network, Docker's names: "host" reaches an index on
+		 * 127.0.0.1; absent: the engine's default */
+		struct rstr network;
 		struct rpos pos;
 	} output;
 };
@@ -256,6 +270,10 @@ void recipe_free(struct recipe *r);
 /* Where a problem with the base repository points: base.repository, else
  * the base mapping, else the recipe itself (every default). */
 struct rpos recipe_base_pos(const struct recipe *r);
+
+/* The default index of python_packages when the recipe gives no
+ * pip.index_url. */
+#define RECIPE_DEFAULT_INDEX_URL "https://pypi.org/simple"
 
 /* Parse "6GB", "1.5 GiB", "500MB", "123" into bytes: 0 or -1 (no message). */
 int recipe_parse_size(const char *text, uint64_t *bytes);

@@ -139,6 +139,12 @@ static void render_bake_target(struct strbuf *out, const struct plan *p, const s
 	strbuf_addch(out, '\n');
 	render_hcl_list1(out, "tags", c->image_ref);
 	render_bake_platforms(out, p->recipe);
+	if (p->recipe->output.network.v && strcmp(p->recipe->output.network.v, "default")) {
+		/* RUN steps reach what the host reaches: an index on 127.0.0.1. */
+		strbuf_addf(out, "  %-10s = ", "network");
+		render_hcl_string(out, p->recipe->output.network.v);
+		strbuf_addch(out, '\n');
+	}
 	render_bake_labels(out, p->recipe);
 	render_bake_cache(out, p, c);
 	render_bake_output(out, p->recipe);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pyindex.h"
 #include "core/render.h"
 
 /*
@@ -553,39 +554,132 @@ static void render_venv(struct df *d)
 	strbuf_addch(d->out, '\n');
 }
 
-/* Framework wheels first (their pip_spec), then the rest of the plan's
- * requirements, each once: one resolver run sees every constraint. */
-static void render_pip_requirements(const struct plan_cell *c, struct vec *reqs)
+/* One pip run: `pip install` from `index` (NULL: pip's own default) of
+ * `reqs`, shell-quoted. */
+static void render_pip_run(struct df *d, const char *index, const struct vec *reqs)
 {
+	strbuf_addstr(d->out, "RUN --mount=type=cache,target=/root/.cache/pip \\\n    " RENDER_VENV
+			      "/bin/pip install");
+	if (index) {
+		strbuf_addstr(d->out, " \\\n      --index-url ");
+		render_shell_quote(d->out, index);
+	}
+	render_quoted_items(d->out, reqs, "      ");
+	strbuf_addch(d->out, '\n');
+}
+
+/*
+ * Without pinned wheels (a plan not resolved: generate without --resolve,
+ * build --offline): pip resolves at build time. Each framework from its
+ * own index with --index-url, never --extra-index-url, where a same-named
+ * package on PyPI could win; then the rest from the recipe's index.
+ */
+static void render_pip_unpinned(struct df *d)
+{
+	const struct plan_cell *c = d->c;
+	char *def = d->r->pip.index_url.v ? pyindex_redact_url(d->r->pip.index_url.v) : NULL;
+	struct vec indexes = VEC_INIT(free), rest = VEC_INIT(free);
+
 	for (size_t i = 0; i < c->frameworks_nr; i++)
-		if (c->frameworks[i].pip_spec && vec_findstr(reqs, c->frameworks[i].pip_spec) < 0)
-			vec_pushstr(reqs, c->frameworks[i].pip_spec);
-	for (size_t i = 0; i < c->pip_requirements.nr; i++)
-		if (vec_findstr(reqs, c->pip_requirements.items[i]) < 0)
-			vec_pushstr(reqs, c->pip_requirements.items[i]);
+		if (c->frameworks[i].index_url &&
+		    vec_findstr(&indexes, c->frameworks[i].index_url) < 0)
+			vec_pushstr(&indexes, c->frameworks[i].index_url);
+	for (size_t i = 0; i < c->frameworks_nr; i++)
+		if (!c->frameworks[i].index_url && c->frameworks[i].pip_spec &&
+		    vec_findstr(&rest, c->frameworks[i].pip_spec) < 0)
+			vec_pushstr(&rest, c->frameworks[i].pip_spec);
+	for (size_t i = 0; i < c->pip_requirements.nr; i++) {
+		const char *req = c->pip_requirements.items[i];
+		int framework = 0;
+
+		for (size_t k = 0; k < c->frameworks_nr; k++)
+			if (c->frameworks[k].pip_spec && !strcmp(c->frameworks[k].pip_spec, req))
+				framework = 1;
+		if (!framework && vec_findstr(&rest, req) < 0)
+			vec_pushstr(&rest, req);
+	}
+	if (!indexes.nr && !rest.nr)
+		goto done;
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out,
+		       "pip's cache is a cache mount: fast rebuilds, no cache in any layer. "
+		       "Not pinned (plan without --resolve): pip resolves here. Each "
+		       "framework comes from its own index only (--index-url, never "
+		       "--extra-index-url).");
+	for (size_t k = 0; k < indexes.nr; k++) {
+		struct vec reqs = VEC_INIT(free);
+
+		for (size_t i = 0; i < c->frameworks_nr; i++)
+			if (c->frameworks[i].index_url &&
+			    !strcmp(c->frameworks[i].index_url, indexes.items[k]) &&
+			    vec_findstr(&reqs, c->frameworks[i].pip_spec) < 0)
+				vec_pushstr(&reqs, c->frameworks[i].pip_spec);
+		render_pip_run(d, indexes.items[k], &reqs);
+		vec_release(&reqs);
+	}
+	if (rest.nr)
+		render_pip_run(d, def, &rest);
+done:
+	free(def);
+	vec_release(&indexes);
+	vec_release(&rest);
+}
+
+/*
+ * The plan's wheels (plan_resolve_wheels or the lock): exactly those files,
+ * hash-checked, no resolver. One pip run per index, the framework's first;
+ * the requirements file is written inside the RUN (Engine 20.10 without a
+ * dockerfile frontend has no heredocs) and gone before the layer is.
+ */
+static void render_pip_wheels(struct df *d)
+{
+	const struct plan_cell *c = d->c;
+	struct vec indexes = VEC_INIT(NULL);
+
+	for (size_t i = 0; i < c->wheels_nr; i++)
+		if (vec_findstr(&indexes, c->wheels[i].index_url) < 0)
+			vec_push(&indexes, c->wheels[i].index_url);
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out,
+		       "The planned wheels, nothing else: pip --require-hashes --no-deps installs "
+		       "each pinned file or fails. One --index-url per run, the framework's "
+		       "first; never --extra-index-url. pip's cache is a cache mount.");
+	for (size_t k = 0; k < indexes.nr; k++) {
+		const char *index = indexes.items[k];
+		char *file = xstrfmt("/tmp/gpuslim-wheels-%zu.txt", k + 1);
+
+		strbuf_addstr(d->out, "RUN --mount=type=cache,target=/root/.cache/pip \\\n"
+				      "    set -eu; \\\n"
+				      "    printf '%s\\n'");
+		for (size_t i = 0; i < c->wheels_nr; i++) {
+			const struct plan_wheel *w = &c->wheels[i];
+			char *line;
+
+			if (strcmp(w->index_url, index))
+				continue;
+			line = xstrfmt("%s==%s --hash=sha256:%s", w->name, w->version, w->sha256);
+			strbuf_addstr(d->out, " \\\n      ");
+			render_shell_quote(d->out, line);
+			free(line);
+		}
+		strbuf_addf(d->out,
+			    " \\\n      >%s; \\\n"
+			    "    " RENDER_VENV "/bin/pip install --require-hashes --no-deps \\\n"
+			    "      --index-url ",
+			    file);
+		render_shell_quote(d->out, index);
+		strbuf_addf(d->out, " \\\n      -r %s; \\\n    rm -f %s\n", file, file);
+		free(file);
+	}
+	vec_release(&indexes);
 }
 
 static void render_pip(struct df *d)
 {
-	struct vec reqs = VEC_INIT(free);
-
-	render_pip_requirements(d->c, &reqs);
-	if (reqs.nr) {
-		strbuf_addch(d->out, '\n');
-		render_comment(
-		    d->out, "pip's cache is a cache mount: fast rebuilds, no cache in any layer. "
-			    "Framework variants come from their extra index.");
-		strbuf_addstr(d->out,
-			      "RUN --mount=type=cache,target=/root/.cache/pip \\\n    " RENDER_VENV
-			      "/bin/pip install");
-		for (size_t i = 0; i < d->c->extra_index_urls.nr; i++) {
-			strbuf_addstr(d->out, " \\\n      --extra-index-url ");
-			render_shell_quote(d->out, d->c->extra_index_urls.items[i]);
-		}
-		render_quoted_items(d->out, &reqs, "      ");
-		strbuf_addch(d->out, '\n');
-	}
-	vec_release(&reqs);
+	if (d->c->wheels_nr)
+		render_pip_wheels(d);
+	else
+		render_pip_unpinned(d);
 }
 
 static void render_build(struct df *d)

@@ -187,6 +187,7 @@ fixture_init(struct fixture *f, int compiles)
 	vec_pushstr(&f->cell.extra_index_urls, "https://download.pytorch.org/whl/cu124");
 	f->fw.name = "torch";
 	f->fw.pip_spec = "torch==2.4.1+cu124";
+	f->fw.index_url = "https://download.pytorch.org/whl/cu124";
 	f->cell.frameworks = &f->fw;
 	f->cell.frameworks_nr = compiles ? 0 : 1;
 	if (compiles) {
@@ -237,8 +238,13 @@ static void test_dockerfile_python(void)
 	CHECK(has(s, "\nFROM docker.io/nvidia/cuda:12.4.1-base-ubuntu22.04 AS final"),
 	      "dockerfile: final without digest when the plan has none");
 	CHECK(has(s, "'weird'\\''name'"), "dockerfile: pip requirement shell-quoted");
-	CHECK(has(s, "--extra-index-url 'https://download.pytorch.org/whl/cu124'"),
-	      "dockerfile: extra index quoted");
+	CHECK(has(s, "pip install \\\n      --index-url 'https://download.pytorch.org/whl/cu124' "
+		     "\\\n      'torch==2.4.1+cu124'\n") &&
+		  !has(s, "--extra-index-url "),
+	      "dockerfile: unpinned, the framework from its own index (--index-url, quoted), "
+	      "never --extra-index-url");
+	CHECK(has(s, "pip install \\\n      'fastapi==0.110.0'"),
+	      "dockerfile: the rest in a run of its own, from pip's default index");
 	CHECK(strstr(s, "'torch==2.4.1+cu124'") < strstr(s, "'fastapi==0.110.0'"),
 	      "dockerfile: framework wheel first");
 	CHECK(has(s, "\"org.example.note\"=\"costs \\${PRICE} \\\"now\\\" \\$HOME\""),
@@ -282,6 +288,54 @@ static void test_dockerfile_python(void)
 	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == GS_EINVAL &&
 		  has(error_last(), "app.env"),
 	      "dockerfile: a newline in a value is refused, naming the field");
+	strbuf_release(&sb);
+	fixture_release(&f);
+}
+
+/* Pinned wheels: exactly those, hash-checked, one run per index. */
+static void test_dockerfile_wheels(void)
+{
+	static const char want[] = "RUN --mount=type=cache,target=/root/.cache/pip \\\n"
+				   "    set -eu; \\\n"
+				   "    printf '%s\\n' \\\n"
+				   "      'torch==2.4.1+cu124 --hash=sha256:aaaa' \\\n"
+				   "      'nvidia-cublas-cu12==12.4.5.8 --hash=sha256:bbbb' \\\n"
+				   "      >/tmp/gpuslim-wheels-1.txt; \\\n"
+				   "    /opt/venv/bin/pip install --require-hashes --no-deps \\\n"
+				   "      --index-url 'https://download.pytorch.org/whl/cu124' \\\n"
+				   "      -r /tmp/gpuslim-wheels-1.txt; \\\n"
+				   "    rm -f /tmp/gpuslim-wheels-1.txt\n"
+				   "RUN --mount=type=cache,target=/root/.cache/pip \\\n"
+				   "    set -eu; \\\n"
+				   "    printf '%s\\n' \\\n"
+				   "      'fastapi==0.110.0 --hash=sha256:cccc' \\\n"
+				   "      >/tmp/gpuslim-wheels-2.txt; \\\n"
+				   "    /opt/venv/bin/pip install --require-hashes --no-deps \\\n"
+				   "      --index-url 'https://pypi.org/simple' \\\n"
+				   "      -r /tmp/gpuslim-wheels-2.txt; \\\n"
+				   "    rm -f /tmp/gpuslim-wheels-2.txt\n";
+	struct plan_wheel w[3] = {
+	    {"torch", "2.4.1+cu124", "torch-2.4.1+cu124-cp311-cp311-linux_x86_64.whl", "u1", "aaaa",
+	     "https://download.pytorch.org/whl/cu124", "frameworks", 1},
+	    {"nvidia-cublas-cu12", "12.4.5.8", "f2", "u2", "bbbb",
+	     "https://download.pytorch.org/whl/cu124", "torch", 1},
+	    {"fastapi", "0.110.0", "f3", "u3", "cccc", "https://pypi.org/simple", "recipe", 0},
+	};
+	struct fixture f;
+	struct strbuf sb = STRBUF_INIT;
+
+	fixture_init(&f, 0);
+	f.cell.wheels = w;
+	f.cell.wheels_nr = 3;
+	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == 0, "wheels: renders");
+	CHECK(has(sb.buf, want),
+	      "wheels: one hash-checked pip run per index, the framework's first");
+	if (!has(sb.buf, want))
+		printf("# got:\n%s\n", sb.buf);
+	CHECK(!has(sb.buf, "--extra-index-url ") && !has(sb.buf, "'weird'") && !has(sb.buf, "<<"),
+	      "wheels: no extra index, no unpinned requirement, no heredoc");
+	f.cell.wheels = NULL;
+	f.cell.wheels_nr = 0;
 	strbuf_release(&sb);
 	fixture_release(&f);
 }
@@ -495,6 +549,7 @@ int main(void)
 	test_hcl_escapes();
 	test_target_names();
 	test_dockerfile_python();
+	test_dockerfile_wheels();
 	test_dockerfile_compiled();
 	test_ignore_paths();
 	test_path_from();
