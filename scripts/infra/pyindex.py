@@ -15,7 +15,8 @@ Each index root answers PEP 503 HTML or PEP 691 JSON (api-version 1.1, PEP 700),
 by content negotiation on Accept (q-values honoured; 406 when nothing acceptable; no
 Accept header or */* gives text/html, as PyPI does); `?format=TYPE` overrides Accept, as
 on PyPI. Every file carries its sha256, requires-python, yanked (PEP 592) and, for wheels,
-core-metadata (PEP 658/714). A project name that is not normalized (PEP 503) redirects
+core-metadata (PEP 658/714: core-metadata in JSON; data-core-metadata and the
+older data-dist-info-metadata in HTML, never dist-info-metadata in JSON). A project name that is not normalized (PEP 503) redirects
 (301) to the normalized one; an unknown project is a 404.
 
 index.json is reread when its mtime changes, so a rebuild needs no restart.
@@ -229,8 +230,9 @@ class Handler(BaseHTTPRequestHandler):
                 if m.get("requires_python"):
                     e["requires-python"] = m["requires_python"]
                 cm = {"sha256": m["metadata_sha256"]} if m.get("metadata_sha256") else False
+                # PEP 714: "core-metadata" only; the old "dist-info-metadata" key makes
+                # pip 22.3 to 23.1 (Debian 12's pip is 23.0.1) fail on every JSON page.
                 e["core-metadata"] = cm
-                e["dist-info-metadata"] = cm
                 e["yanked"] = m.get("yanked", False)
                 out.append(e)
             return self.send_json({"meta": {"api-version": API_VERSION}, "name": name,
