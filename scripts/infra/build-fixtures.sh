@@ -173,37 +173,7 @@ ensure "$DEBIAN_IMG" "$DEBIAN_HASH" build_debian
 
 # ---------------------------------------------------------------- (b) CUDA flavors
 
-# The toolkit: GPUSLIM_CUDA_ROOT as given, else the first of CUDA_HOME, CUDA_PATH, the nvcc
-# that PATH finds and /usr/local/cuda that has bin/nvcc and libcudart. CI runs a non-login
-# shell, without /etc/profile.d's PATH and CUDA_HOME, where PATH may find only a wrapper
-# script such as /usr/local/bin/nvcc: nvcc's own -dryrun then names the root (TOP).
-is_cuda_root() { # dir
-	[ -n "$1" ] && [ -x "$1/bin/nvcc" ] &&
-		{ compgen -G "$1/lib64/libcudart.so*" || compgen -G "$1/lib/libcudart.so*"; } >/dev/null
-}
-find_cuda_root() {
-	local c nv top tried=()
-	for c in "${CUDA_HOME:-}" "${CUDA_PATH:-}"; do
-		[ -n "$c" ] || continue
-		is_cuda_root "$c" && { echo "$c"; return 0; }
-		tried+=("$c")
-	done
-	nv="$(command -v nvcc || true)"
-	if [ -n "$nv" ]; then
-		c="$(dirname "$(dirname "$(readlink -f "$nv")")")"
-		is_cuda_root "$c" && { echo "$c"; return 0; }
-		top="$(cd / && { "$nv" -dryrun -c -x cu /dev/null -o /dev/null 2>&1 || true; } |
-			sed -n 's/^#\$ TOP=//p' | head -n1)"
-		[ -n "$top" ] && is_cuda_root "$top" && { echo "$top"; return 0; }
-		tried+=("$nv")
-	fi
-	is_cuda_root /usr/local/cuda && { echo /usr/local/cuda; return 0; }
-	tried+=(/usr/local/cuda)
-	die "no CUDA toolkit to make the CUDA fixtures from (tried: ${tried[*]}); set GPUSLIM_CUDA_ROOT"
-}
-if [ -n "${GPUSLIM_CUDA_ROOT:-}" ]; then CUDA_SRC="$GPUSLIM_CUDA_ROOT"
-else CUDA_SRC="$(find_cuda_root)" || exit 1
-fi
+CUDA_SRC="$(cuda_root)" || exit 1
 CUDA_SRC="$(readlink -f "$CUDA_SRC")"
 [ -x "$CUDA_SRC/bin/nvcc" ] || die "$CUDA_SRC/bin/nvcc missing: not a CUDA toolkit root"
 SRC_LIB="$(readlink -f "$CUDA_SRC/lib64" 2>/dev/null || readlink -f "$CUDA_SRC/lib")"
@@ -540,5 +510,7 @@ GPUSLIM_FIXTURE_CUDA_DEVEL=$REG/$T_DEVEL
 GPUSLIM_FIXTURE_CUDA_CUDNN_RUNTIME=${CUDNN_VERSION:+$REG/$T_CUDNN_RT}
 GPUSLIM_FIXTURE_CUDA_CUDNN_DEVEL=${CUDNN_VERSION:+$REG/$T_CUDNN_DEV}
 EOF
+# The package index's addresses (scripts/infra/start-index.sh), when it has run.
+if [ -f "$STATE/index/env" ]; then cat "$STATE/index/env" >>"$STATE/fixtures.env.tmp"; fi
 mv "$STATE/fixtures.env.tmp" "$STATE/fixtures.env"
 log "fixtures ready; tags in $STATE/fixtures.env"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Stop what scripts/infra started: the two registries and dockerd (only the processes
-# whose pids these scripts recorded; an engine or registry started otherwise is left
-# alone). Images, registry storage and caches stay under $STATE for the next `up`;
-# `down.sh --purge` also removes the registry storage and the rootfs cache.
+# Stop what scripts/infra started: the package index, the two registries and dockerd
+# (only the processes whose pids these scripts recorded; an engine, registry or index
+# started otherwise is left alone). Images, registry storage and caches stay under $STATE
+# for the next `up`;
+# `down.sh --purge` also removes the registry storage, the rootfs cache and the index's files.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
@@ -21,12 +22,15 @@ stop_pidfile() { # what pidfile expected-comm
 	log "$1: stopped (pid $pid)"
 }
 
+stop_pidfile "index $INDEX_ADDR" "$STATE/index/pid" python3
+rm -f "$STATE/index/server.sha256"
 stop_pidfile "registry 127.0.0.1:5000" "$STATE/registry/open/pid" docker-registry
 stop_pidfile "registry 127.0.0.1:5001" "$STATE/registry/auth/pid" docker-registry
 stop_pidfile dockerd "$STATE/docker/dockerd.pid" dockerd
 rm -f "$STATE/registry/verified"
 
 if [ "${1:-}" = --purge ]; then
-	rm -rf "$STATE/registry/open/data" "$STATE/registry/auth/data" "$STATE/fixtures" "$STATE/fixtures.env" "$STATE/tmp"
-	log "purged registry storage and fixture caches under $STATE (engine images stay in the engine's data root)"
+	rm -rf "$STATE/registry/open/data" "$STATE/registry/auth/data" "$STATE/fixtures" "$STATE/fixtures.env" "$STATE/tmp" \
+		"$STATE/index" "$STATE/pyindex" "$STATE"/pyindex.*
+	log "purged registry storage, fixture caches and the package index under $STATE (engine images stay in the engine's data root)"
 fi

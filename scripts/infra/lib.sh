@@ -9,7 +9,9 @@
 #     fixtures/    debcache/ (debootstrap .deb cache), debian-12-minbase.tar, build-debs/,
 #                  stamps/ (input hashes of the images already built and pushed)
 #     tmp/         scratch (build contexts), removed after use
-#     fixtures.env what tests source: registry addresses, credentials, fixture tags
+#     pyindex      -> pyindex.<inputs hash>/: the package index's files (packages/) and index.json
+#     index/       pid, log, env (its addresses) of the index server (scripts/infra/pyindex.py)
+#     fixtures.env what tests source: registry and index addresses, credentials, fixture tags
 
 set -euo pipefail
 
@@ -57,13 +59,56 @@ registry_up() {
 	[ "$code" = 200 ] || [ "$code" = 401 ]
 }
 
+# True when the package index answers its project list on host:port.
+index_up() {
+	local code
+	code="$(curl -s -o /dev/null -m 3 -w '%{http_code}' "http://$1/simple/" 2>/dev/null || true)"
+	[ "$code" = 200 ]
+}
+
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 # Seconds since epoch with fraction, for step timings.
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 
+# The toolkit: GPUSLIM_CUDA_ROOT as given, else the first of CUDA_HOME, CUDA_PATH, the nvcc
+# that PATH finds and /usr/local/cuda that has bin/nvcc and libcudart. CI runs a non-login
+# shell, without /etc/profile.d's PATH and CUDA_HOME, where PATH may find only a wrapper
+# script such as /usr/local/bin/nvcc: nvcc's own -dryrun then names the root (TOP).
+is_cuda_root() { # dir
+	[ -n "$1" ] && [ -x "$1/bin/nvcc" ] &&
+		{ compgen -G "$1/lib64/libcudart.so*" || compgen -G "$1/lib/libcudart.so*"; } >/dev/null
+}
+find_cuda_root() {
+	local c nv top tried=()
+	for c in "${CUDA_HOME:-}" "${CUDA_PATH:-}"; do
+		[ -n "$c" ] || continue
+		is_cuda_root "$c" && { echo "$c"; return 0; }
+		tried+=("$c")
+	done
+	nv="$(command -v nvcc || true)"
+	if [ -n "$nv" ]; then
+		c="$(dirname "$(dirname "$(readlink -f "$nv")")")"
+		is_cuda_root "$c" && { echo "$c"; return 0; }
+		top="$(cd / && { "$nv" -dryrun -c -x cu /dev/null -o /dev/null 2>&1 || true; } |
+			sed -n 's/^#\$ TOP=//p' | head -n1)"
+		[ -n "$top" ] && is_cuda_root "$top" && { echo "$top"; return 0; }
+		tried+=("$nv")
+	fi
+	is_cuda_root /usr/local/cuda && { echo /usr/local/cuda; return 0; }
+	tried+=(/usr/local/cuda)
+	die "no CUDA toolkit to make the CUDA fixtures from (tried: ${tried[*]}); set GPUSLIM_CUDA_ROOT"
+}
+# cuda_root: GPUSLIM_CUDA_ROOT when set, else find_cuda_root's answer (dies when none).
+cuda_root() {
+	if [ -n "${GPUSLIM_CUDA_ROOT:-}" ]; then echo "$GPUSLIM_CUDA_ROOT"; return 0; fi
+	find_cuda_root
+}
+
 REG_OPEN_ADDR="127.0.0.1:5000"
 REG_AUTH_ADDR="127.0.0.1:5001"
 REG_USER="gpuslim"
 REG_PASS="gpuslim-test"
+# The local package index (scripts/infra/start-index.sh, scripts/infra/pyindex.py).
+INDEX_ADDR="127.0.0.1:5080"

@@ -60,3 +60,20 @@ it_cleanup() {
 	rm -rf "$IT_TMP"
 }
 trap it_cleanup EXIT
+
+# Start the local package index (scripts/infra/start-index.sh: builds its wheels when they
+# are missing or stale, then the server on 127.0.0.1:5080), or skip every listed check when
+# that is not wanted. Needs no engine. Usage: it_require_index "check one" ...
+it_require_index() {
+	if index_up "$INDEX_ADDR" && [ -f "$STATE/fixtures.env" ] && grep -q '^GPUSLIM_INDEX_URL=' "$STATE/fixtures.env"; then
+		:
+	elif [ "${GPUSLIM_INFRA_UP:-1}" = 1 ]; then
+		bash "$ROOT/scripts/infra/start-index.sh" >&2 || { notok "scripts/infra/start-index.sh failed"; it_done; }
+	else
+		local c
+		for c in "$@"; do skip "$c (no package index: run scripts/infra/start-index.sh)"; done
+		it_done
+	fi
+	# shellcheck disable=SC1091
+	. "$STATE/fixtures.env"
+}
