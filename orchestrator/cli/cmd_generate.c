@@ -15,6 +15,8 @@
  * bad value writes nothing; each file is then replaced atomically, never a
  * file gpuslim did not write (render_write()). With
  * --resolve the base images are pinned by digest first (FROM ref@sha256).
+ * With app.git, the ref is resolved to a commit and its tree exported into
+ * OUT/context first (replacing an earlier export), the bake file's context.
  */
 
 static const char *recipe_path;
@@ -47,6 +49,12 @@ int cmd_generate(int argc, char **argv)
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
 	if (code == EXIT_OK && resolve)
 		code = cli_resolve_images(pl.plan);
+	/* app.git: the context is the commit's tree, exported into OUT/context
+	 * before rendering, which reads its .dockerignore */
+	if (code == EXIT_OK)
+		code = cli_resolve_git(pl.plan);
+	if (code == EXIT_OK)
+		code = cli_export_git(pl.plan, out_dir);
 	if (code != EXIT_OK)
 		goto done;
 	p = pl.plan;

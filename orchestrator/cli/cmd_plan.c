@@ -11,7 +11,8 @@
 
 /*
  * plan: expand the matrix and resolve every version offline (with
- * --resolve, then ask the registries and pin the base images by digest),
+ * --resolve, then ask the registries and pin the base images by digest,
+ * and resolve app.git's ref to a commit),
  * and show one line per cell, or the whole plan as JSON
  * (schemas/plan.schema.json).
  */
@@ -26,7 +27,9 @@ static const struct cli_opt plan_opts[] = {
      CLI_REQUIRED},
     {CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
     {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
-     "ask the registries: pin base images by digest, replace deleted tags", 0},
+     "ask the registries: pin base images by digest, replace deleted tags; resolve app.git "
+     "to a commit",
+     0},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR",
      "also load knowledge plugins from DIR (later directories win)", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
@@ -97,7 +100,8 @@ int cmd_plan(int argc, char **argv)
 	if (code != EXIT_OK)
 		goto done;
 	p = pl.plan;
-	if (resolve && (code = cli_resolve_images(p)) != EXIT_OK)
+	if (resolve &&
+	    ((code = cli_resolve_images(p)) != EXIT_OK || (code = cli_resolve_git(p)) != EXIT_OK))
 		goto done;
 	if (as_json) {
 		doc = plan_to_json(p);

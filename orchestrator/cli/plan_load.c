@@ -71,3 +71,31 @@ int cli_resolve_images(struct plan *p)
 	vec_release(&diags);
 	return cli_exit_for(ret);
 }
+
+int cli_resolve_git(struct plan *p)
+{
+	struct vec diags = VEC_INIT(free);
+	int ret = plan_resolve_git(p, &diags);
+
+	if (ret == GS_EINVAL && diags.nr)
+		cli_print_diags(&diags);
+	else if (ret < 0)
+		cli_error_last();
+	vec_release(&diags);
+	return cli_exit_for(ret);
+}
+
+int cli_export_git(struct plan *p, const char *out_dir)
+{
+	char *dir;
+	int ret;
+
+	if (!p->git.url)
+		return EXIT_OK;
+	dir = fs_join(out_dir, CLI_GIT_CONTEXT);
+	ret = plan_export_git(p, dir);
+	free(dir);
+	if (ret < 0)
+		cli_error_last();
+	return cli_exit_for(ret);
+}

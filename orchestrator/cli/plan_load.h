@@ -42,4 +42,23 @@ void cli_planned_release(struct cli_planned *pl);
  */
 int cli_resolve_images(struct plan *p);
 
+/* Where generate and build export app.git's commit: OUT/context. */
+#define CLI_GIT_CONTEXT "context"
+
+/*
+ * plan --resolve, generate and build: resolve app.git's ref to a commit
+ * (plan_resolve_git; a no-op without app.git). Prints the problems; returns
+ * EXIT_OK, EXIT_USAGE (a ref or a local repository the recipe names
+ * wrongly) or EXIT_INFRA (a remote that cannot be reached).
+ */
+int cli_resolve_git(struct plan *p);
+
+/*
+ * generate and build: export the resolved commit of app.git into
+ * OUT/CLI_GIT_CONTEXT, replacing an earlier export there, and make it the
+ * plan's build context (plan_export_git). Prints the error; returns
+ * EXIT_OK, EXIT_USAGE or EXIT_INFRA.
+ */
+int cli_export_git(struct plan *p, const char *out_dir);
+
 #endif

@@ -819,8 +819,9 @@ static char *rc_check_git_url(const char *s)
 	char *q, *msg = NULL;
 
 	if (!*s)
-		return xstrdup("expected a repository: a path, file://, https:// or ssh:// URL, got "
-			       "an empty string");
+		return xstrdup(
+		    "expected a repository: a path, file://, https:// or ssh:// URL, got "
+		    "an empty string");
 	q = rc_quote(s);
 	if (rc_has_control(s) || strpbrk(s, " \t")) {
 		msg = xstrfmt("%s contains a blank or a control character", q);
@@ -837,8 +838,9 @@ static char *rc_check_git_url(const char *s)
 		if (at && at < host + strcspn(host, "/"))
 			host = at + 1;
 		if (!schemes[i])
-			msg = xstrfmt("%s: the scheme '%s' is not one of file, https, http, ssh, git",
-				      q, scheme);
+			msg =
+			    xstrfmt("%s: the scheme '%s' is not one of file, https, http, ssh, git",
+				    q, scheme);
 		else if (!strcmp(scheme, "file") && host[0] != '/')
 			msg = xstrfmt("%s: a file:// URL names an absolute path, like "
 				      "\"file:///srv/app.git\"",
@@ -1033,12 +1035,12 @@ static const struct rfmt fmt_dockerline = {
     "a non-empty string on one line", "^.+$", NULL, 0, rc_check_dockerline, 0};
 static const struct rfmt fmt_relpath = {"a relative path", NULL, NULL, 0, rc_check_relpath, 0};
 static const struct rfmt fmt_context = {"a relative path", NULL, NULL, 0, rc_check_context, 0};
-static const struct rfmt fmt_git_url = {
-    "a repository path or URL", NULL, NULL, 4096, rc_check_git_url, 0};
+static const struct rfmt fmt_git_url = {"a repository path or URL", NULL, NULL, 4096,
+					rc_check_git_url,	    0};
 static const struct rfmt fmt_git_ref = {
     "a branch, a tag or a commit", NULL, NULL, 255, rc_check_git_ref, 0};
-static const struct rfmt fmt_git_subdir = {
-    "a relative path", NULL, NULL, 4096, rc_check_git_subdir, 0};
+static const struct rfmt fmt_git_subdir = {"a relative path",	NULL, NULL, 4096,
+					   rc_check_git_subdir, 0};
 static const struct rfmt fmt_abspath = {
     "an absolute path like \"/out/app\"", "^/", NULL, 0, rc_check_dockerline, 0};
 static const struct rfmt fmt_env = {"KEY=value with a KEY of letters, digits and '_'",
@@ -1103,8 +1105,8 @@ static const char *const top_keys[] = {
     NULL,
 };
 static const char *const base_keys[] = {"os", "registry", "repository", "flavor", NULL};
-static const char *const app_keys[] = {"path",	   "git",     "copy", "build", "artifacts",
-				       "cmd",	   "entrypoint", "workdir", "env",   "ports", NULL};
+static const char *const app_keys[] = {"path",	     "git",	"copy", "build", "artifacts", "cmd",
+				       "entrypoint", "workdir", "env",	"ports", NULL};
 static const char *const git_keys[] = {"url", "ref", "subdir", NULL};
 static const char *const model_keys[] = {"name", "path", "mode", "target", NULL};
 static const char *const trim_keys[] = {"strip", "keep_symbols", "prune", NULL};

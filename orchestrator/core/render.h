@@ -32,7 +32,8 @@
  * Reading that file is the renderer's one look at the disk.
  *
  * docker-bake.hcl runs from its own directory (`cd OUT && docker buildx
- * bake`): each `context` is app.path relative to OUT, each `dockerfile`
+ * bake`): each `context` is the build context (app.path, or app.git's
+ * export, OUT/context for generate) relative to OUT, each `dockerfile`
  * relative to its context (as bake reads it); a path whose only common
  * ancestor with OUT is `/` is written absolute instead (render_path_from()),
  * since `../../..` up to the root is no more portable and harder to read.
@@ -117,10 +118,12 @@ void render_ignore_path(struct strbuf *out, const char *s);
 
 /* The recipe's file name without its directory (headers name no machine path). */
 const char *render_recipe_name(const struct plan *p);
-/* app.path relative to the recipe's directory ("." by default); newly allocated. */
+/* The build context relative to the recipe's directory (app.path, "." by
+ * default); newly allocated. */
 char *render_context_dir(const struct plan *p);
-/* The build context (app.path against the recipe's directory), absolute
- * and normalized; newly allocated. */
+/* The build context, absolute and normalized: app.git's export when the
+ * plan has one (p->context), else app.path against the recipe's directory;
+ * newly allocated. */
 char *render_context_abs(const struct plan *p);
 /* `out_dir` relative to the build context when it lies inside it ("." when it
  * is the context), else NULL; newly allocated. */

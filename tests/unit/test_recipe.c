@@ -597,8 +597,7 @@ static void test_app_git(void)
 	      "ref and subdir are optional");
 	recipe_free(r);
 	r = parse(MIN, &diags, &ret);
-	CHECK(ret == 0 && r && !r->app.git.url.v && r->app.git.pos.line == 0,
-	      "no app.git: absent");
+	CHECK(ret == 0 && r && !r->app.git.url.v && r->app.git.pos.line == 0, "no app.git: absent");
 	recipe_free(r);
 	for (size_t i = 0; i < 4; i++) {
 		static const char *const ok_urls[] = {"https://example.com/a/b.git",
@@ -616,7 +615,8 @@ static void test_app_git(void)
 		   "path, like \"file:///srv/app.git\"",
 		   "file:// with a host");
 	CHECK_DIAG(MIN "app:\n  git:\n    url: \"-oProxy\"\n",
-		   "t.yaml:7:10: app.git.url: \"-oProxy\" starts with '-'", "url starting with '-'");
+		   "t.yaml:7:10: app.git.url: \"-oProxy\" starts with '-'",
+		   "url starting with '-'");
 	CHECK_DIAG(MIN "app:\n  git:\n    url: \"https://u@-x/r\"\n",
 		   "t.yaml:7:10: app.git.url: \"https://u@-x/r\": the host starts with '-'",
 		   "host after credentials starting with '-'");
@@ -641,7 +641,8 @@ static void test_app_git(void)
 		   "t.yaml:8:13: app.git.subdir: \"/abs\" is an absolute path; give a directory "
 		   "relative to the repository's root, like \"app\"",
 		   "absolute subdir");
-	CHECK_DIAG(MIN "app:\n  git: x\n", "t.yaml:6:8: app.git: expected a mapping, got a string \"x\"",
+	CHECK_DIAG(MIN "app:\n  git: x\n",
+		   "t.yaml:6:8: app.git: expected a mapping, got a string \"x\"",
 		   "app.git not a mapping");
 	vec_release(&diags);
 }
