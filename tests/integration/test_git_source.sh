@@ -94,6 +94,7 @@ build() {
 	"$DOCKER" image inspect --format '{{.Id}}' "$ref" >>"$IT_TMP/image-ids"
 	echo "$ref"
 }
+# shellcheck disable=SC2317 # run by the EXIT trap
 it_cleanup_git() {
 	local id
 	[ -f "$IT_TMP/image-ids" ] && while read -r id; do IT_IMAGES+=("$id"); done <"$IT_TMP/image-ids"
