@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/plan_load.h"
 #include "core/registry.h"
+#include "core/render.h"
 #include "util/fs.h"
 
 /* The most of a recipe read from stdin; recipe.c refuses a larger file. */
@@ -87,11 +88,22 @@ int cli_resolve_git(struct plan *p)
 
 int cli_export_git(struct plan *p, const char *out_dir)
 {
+	struct vec files = VEC_INIT(render_file_free);
 	char *dir;
 	int ret;
 
 	if (!p->git.url)
 		return EXIT_OK;
+	/* a file of the user's where a build file would go stops it before
+	 * the export writes anything, as it stops render_write() */
+	ret = render_plan(p, out_dir, GPUSLIM_VERSION, &files);
+	if (!ret)
+		ret = render_check_foreign(&files, out_dir);
+	vec_release(&files);
+	if (ret < 0) {
+		cli_error_last();
+		return cli_exit_for(ret);
+	}
 	dir = fs_join(out_dir, CLI_GIT_CONTEXT);
 	ret = plan_export_git(p, dir);
 	free(dir);

@@ -56,8 +56,9 @@ int cli_resolve_git(struct plan *p);
 /*
  * generate and build: export the resolved commit of app.git into
  * OUT/CLI_GIT_CONTEXT, replacing an earlier export there, and make it the
- * plan's build context (plan_export_git). Prints the error; returns
- * EXIT_OK, EXIT_USAGE or EXIT_INFRA.
+ * plan's build context (plan_export_git). A file of the user's in OUT where
+ * a build file would go stops it first, with nothing written. Prints the
+ * error; returns EXIT_OK, EXIT_USAGE or EXIT_INFRA.
  */
 int cli_export_git(struct plan *p, const char *out_dir);
 

@@ -444,7 +444,7 @@ static int render_is_foreign(const char *path)
 
 /* Mark the optional files a user's file stands in for; fail on any other
  * such file, before anything is written. */
-static int render_check_foreign(const struct vec *files, const char *out_dir)
+int render_check_foreign(const struct vec *files, const char *out_dir)
 {
 	int ret = 0;
 

@@ -80,6 +80,11 @@ int render_plan(const struct plan *p, const char *out_dir, const char *version, 
  * GS_EINFRA with "cannot write '<path>': <reason>".
  */
 int render_write(const struct vec *files, const char *out_dir);
+/* render_write()'s first step alone, which writes nothing: GS_EINVAL naming
+ * a file of the user's that a file of `files` would replace; an optional
+ * one gets `skipped` instead. The names do not depend on the context, so
+ * it can run before the context exists (app.git's export). */
+int render_check_foreign(const struct vec *files, const char *out_dir);
 
 /* The parts, for tests and for other front ends. Each appends to `out`. */
 int render_dockerfile(const struct plan *p, const struct plan_cell *c, const char *version,

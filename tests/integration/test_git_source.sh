@@ -60,6 +60,27 @@ else
 	notok "git: plan offline" "$(cat "$IT_TMP/plan-offline.err" "$IT_TMP/plan-offline.json")"
 fi
 
+# --- a file of the user's where generate would write: nothing written, no export.
+mkdir -p "$IT_TMP/gen-user" "$IT_TMP/gen-ctx/context"
+echo "FROM scratch" >"$IT_TMP/gen-user/Dockerfile.h5-git-source"
+"$GPUSLIM" generate "$RDIR/gpuslim.yaml" -o "$IT_TMP/gen-user" >/dev/null 2>"$IT_TMP/gen-user.err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "gpuslim did not write" "$IT_TMP/gen-user.err" &&
+	[ ! -e "$IT_TMP/gen-user/context" ] && [ ! -e "$IT_TMP/gen-user/docker-bake.hcl" ]; then
+	ok "git: a user's Dockerfile in OUT stops generate before the export (exit 2)"
+else
+	notok "git: a user's Dockerfile in OUT (exit $rc)" "$(cat "$IT_TMP/gen-user.err"; ls -a "$IT_TMP/gen-user")"
+fi
+echo mine >"$IT_TMP/gen-ctx/context/mine.txt"
+"$GPUSLIM" generate "$RDIR/gpuslim.yaml" -o "$IT_TMP/gen-ctx" >/dev/null 2>"$IT_TMP/gen-ctx.err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "gpuslim did not write" "$IT_TMP/gen-ctx.err" &&
+	[ "$(ls -A "$IT_TMP/gen-ctx/context")" = mine.txt ]; then
+	ok "git: a context directory of the user's in OUT is left alone (exit 2)"
+else
+	notok "git: a user's context directory (exit $rc)" "$(cat "$IT_TMP/gen-ctx.err"; ls -a "$IT_TMP/gen-ctx/context")"
+fi
+
 it_require_infra "git: plan --resolve names the commit" "git: the image holds the commit's tree only" \
 	"git: a new commit changes the resolved commit" "git: a missing ref"
 
