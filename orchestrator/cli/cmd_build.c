@@ -434,6 +434,16 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 	} else {
 		cli_note_unpinned_wheels(*p, "--offline");
 	}
+	/* app.git: its commit's tree (the lock's with --locked), exported under
+	 * the build directory, is the context (--offline is about the registry
+	 * and the indexes only) */
+	code = (*p)->git.commit ? EXIT_OK : cli_resolve_git(*p);
+	if (code == EXIT_OK)
+		code = cli_export_git(*p, dir);
+	if (code != EXIT_OK)
+		return code;
+	if (signals_caught())
+		return interrupted_exit();
 	if (render_plan(*p, dir, GPUSLIM_VERSION, &files) < 0) {
 		cli_error_last();
 		code = EXIT_USAGE;
@@ -744,7 +754,7 @@ int cmd_build(int argc, char **argv)
 	struct build b;
 	struct build_opts bo;
 	struct display d;
-	char *dir = NULL, *log_dir = NULL, *ctx_rel = NULL, *ctx = NULL, *cache_dir = NULL;
+	char *dir = NULL, *log_dir = NULL, *ctx = NULL, *cache_dir = NULL;
 	struct gating gating;
 	int ret, code, build_ret = 0, push_ret = 0, have_build = 0, gate_code;
 	long jobs = 0; /* 0: online CPUs */
@@ -810,13 +820,7 @@ int cmd_build(int argc, char **argv)
 
 	log_dir = fs_join(dir, "logs");
 	cache_dir = fs_join(dir, "cache");
-	ctx_rel = render_context_dir(p);
-	{
-		char *joined = fs_join(r->dir, ctx_rel);
-
-		ctx = fs_abspath(joined);
-		free(joined);
-	}
+	ctx = render_context_abs(p);
 	memset(&bo, 0, sizeof(bo));
 	bo.engine = &e;
 	bo.dockerfile_dir = dir;
@@ -903,7 +907,6 @@ done:
 	free(dir);
 	free(log_dir);
 	free(cache_dir);
-	free(ctx_rel);
 	free(ctx);
 	signals_uninstall();
 	return cli_finish_stdout(code);

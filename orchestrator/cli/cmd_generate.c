@@ -16,7 +16,10 @@
  * file gpuslim did not write (render_write()). With
  * --resolve the base images are pinned by digest first (FROM ref@sha256)
  * and every wheel by sha256 (pip install --require-hashes --no-deps); with
- * --locked every pin comes from gpuslim.lock, and nobody is asked.
+ * --locked every pin comes from gpuslim.lock, and nobody is asked. With
+ * app.git, the ref is resolved to a commit (or the lock's is taken) and its
+ * tree exported into OUT/context first (replacing an earlier export), the
+ * bake file's context.
  */
 
 static const char *recipe_path;
@@ -68,6 +71,13 @@ int cmd_generate(int argc, char **argv)
 		code = cli_apply_lock(&pl, recipe_path, lock_path);
 	if (code == EXIT_OK && resolve)
 		code = cli_resolve(pl.plan);
+	/* app.git: the context is the commit's tree (the lock's with --locked),
+	 * exported into OUT/context before rendering, which reads its
+	 * .dockerignore */
+	if (code == EXIT_OK && !pl.plan->git.commit)
+		code = cli_resolve_git(pl.plan);
+	if (code == EXIT_OK)
+		code = cli_export_git(pl.plan, out_dir);
 	if (code != EXIT_OK)
 		goto done;
 	p = pl.plan;

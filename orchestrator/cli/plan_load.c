@@ -8,6 +8,7 @@
 #include "core/lock.h"
 #include "core/pyindex.h"
 #include "core/registry.h"
+#include "core/render.h"
 #include "util/fs.h"
 
 /* The most of a recipe read from stdin; recipe.c refuses a larger file. */
@@ -155,11 +156,26 @@ int cli_resolve_wheels(struct plan *p)
 	return cli_exit_for(ret);
 }
 
+int cli_resolve_git(struct plan *p)
+{
+	struct vec diags = VEC_INIT(free);
+	int ret = plan_resolve_git(p, &diags);
+
+	if (ret == GS_EINVAL && diags.nr)
+		cli_print_diags(&diags);
+	else if (ret < 0)
+		cli_error_last();
+	vec_release(&diags);
+	return cli_exit_for(ret);
+}
+
 int cli_resolve(struct plan *p)
 {
 	int code = cli_resolve_images(p);
 
-	return code == EXIT_OK ? cli_resolve_wheels(p) : code;
+	if (code == EXIT_OK)
+		code = cli_resolve_wheels(p);
+	return code == EXIT_OK ? cli_resolve_git(p) : code;
 }
 
 void cli_note_unpinned_wheels(const struct plan *p, const char *why)
@@ -169,4 +185,30 @@ void cli_note_unpinned_wheels(const struct plan *p, const char *why)
 			"note: %s: no wheel is pinned; pip resolves the Python packages at build "
 			"time, without hashes\n",
 			why);
+}
+
+int cli_export_git(struct plan *p, const char *out_dir)
+{
+	struct vec files = VEC_INIT(render_file_free);
+	char *dir;
+	int ret;
+
+	if (!p->git.url)
+		return EXIT_OK;
+	/* a file of the user's where a build file would go stops it before
+	 * the export writes anything, as it stops render_write() */
+	ret = render_plan(p, out_dir, GPUSLIM_VERSION, &files);
+	if (!ret)
+		ret = render_check_foreign(&files, out_dir);
+	vec_release(&files);
+	if (ret < 0) {
+		cli_error_last();
+		return cli_exit_for(ret);
+	}
+	dir = fs_join(out_dir, CLI_GIT_CONTEXT);
+	ret = plan_export_git(p, dir);
+	free(dir);
+	if (ret < 0)
+		cli_error_last();
+	return cli_exit_for(ret);
 }

@@ -69,10 +69,29 @@ int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *
  * index cannot be reached).
  */
 int cli_resolve_wheels(struct plan *p);
-/* --resolve: cli_resolve_images(), then cli_resolve_wheels(). */
+/* --resolve: cli_resolve_images(), cli_resolve_wheels(), cli_resolve_git(). */
 int cli_resolve(struct plan *p);
 /* On stderr, when the plan has Python packages and they were not pinned
  * (`why`: "--offline"): the build installs without hashes. */
 void cli_note_unpinned_wheels(const struct plan *p, const char *why);
+/* Where generate and build export app.git's commit: OUT/context. */
+#define CLI_GIT_CONTEXT "context"
+
+/*
+ * plan --resolve, generate and build: resolve app.git's ref to a commit
+ * (plan_resolve_git; a no-op without app.git). Prints the problems; returns
+ * EXIT_OK, EXIT_USAGE (a ref or a local repository the recipe names
+ * wrongly) or EXIT_INFRA (a remote that cannot be reached).
+ */
+int cli_resolve_git(struct plan *p);
+
+/*
+ * generate and build: export the resolved commit of app.git into
+ * OUT/CLI_GIT_CONTEXT, replacing an earlier export there, and make it the
+ * plan's build context (plan_export_git). A file of the user's in OUT where
+ * a build file would go stops it first, with nothing written. Prints the
+ * error; returns EXIT_OK, EXIT_USAGE or EXIT_INFRA.
+ */
+int cli_export_git(struct plan *p, const char *out_dir);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gitsrc.h"
 #include "core/plan.h"
 #include "core/plan_private.h"
 #include "util/strbuf.h"
@@ -1653,6 +1654,10 @@ int plan_build(const struct recipe *r, const struct knowledge *kb, struct plan *
 		plan_resolve_cell(&ctx, &specs[i], cell);
 	}
 	plan_check_ids(&ctx, p);
+	if (r->app.git.url.v) {
+		p->git.url = gitsrc_redact_url(r->app.git.url.v);
+		p->git.ref = r->app.git.ref.v ? xstrdup(r->app.git.ref.v) : NULL;
+	}
 done:
 	for (size_t i = 0; i < specs_nr; i++)
 		plan_spec_release(&specs[i]);
@@ -1768,6 +1773,7 @@ void plan_free(struct plan *p)
 	free(p->git.url);
 	free(p->git.ref);
 	free(p->git.commit);
+	free(p->context);
 	free(p);
 }
 

@@ -142,8 +142,9 @@ struct plan_cell {
 	size_t smoke_nr;
 };
 
-/* The app's git source (recipe app.git), resolved by plan_resolve_git()
- * or read from the lock; every field NULL when the recipe has none. */
+/* The app's git source (recipe app.git): url and ref set by plan_build()
+ * (offline), the commit by plan_resolve_git() or read from the lock; every
+ * field NULL when the recipe has none. */
 struct plan_git {
 	char *url;    /* as the recipe gives it, credentials removed */
 	char *ref;    /* as the recipe gives it; NULL: HEAD */
@@ -156,6 +157,9 @@ struct plan {
 	struct plan_cell *cells;
 	size_t cells_nr;
 	struct plan_git git;
+	/* The build context, absolute, when it is not app.path against the
+	 * recipe's directory: app.git's export (plan_export_git()). NULL: app.path. */
+	char *context;
 };
 
 /*
@@ -191,6 +195,16 @@ int plan_needs_wheels(const struct plan *p);
  * the repository lacks, GS_EINFRA when it cannot be read.
  */
 int plan_resolve_git(struct plan *p, struct vec *diags);
+
+/*
+ * Export the commit p->git.commit (resolved, or read from the lock) of
+ * app.git, its app.git.subdir, into the directory `dir`
+ * (gitsrc_export_dir(): an earlier export there is replaced, anything else
+ * is refused), and make it the plan's build context (p->context). The ref is
+ * not asked again; the repository is fetched only when the cache lacks the
+ * commit. A no-op without app.git; GS_EINVAL when the commit is not set.
+ */
+int plan_export_git(struct plan *p, const char *dir);
 
 struct registry_client;
 

@@ -773,6 +773,14 @@ static char *rc_check_inside(const char *s, const struct rc_inside *in)
 	return msg;
 }
 
+/* A directory of the repository (app.git.subdir): the tree is exported
+ * from inside the commit, so nothing above its root can be reached. */
+static const struct rc_inside inside_repo = {
+    "expected a directory relative to the repository's root, like \"app\", got an empty string",
+    "give a directory relative to the repository's root, like \"app\"",
+    "climbs out of the repository; give a directory inside it",
+};
+
 static char *rc_check_relpath(const char *s)
 {
 	return rc_check_inside(s, &inside_context);
@@ -781,6 +789,103 @@ static char *rc_check_relpath(const char *s)
 static char *rc_check_context(const char *s)
 {
 	return rc_check_inside(s, &inside_recipe);
+}
+
+static char *rc_check_git_subdir(const char *s)
+{
+	return rc_check_inside(s, &inside_repo);
+}
+
+/* 1 when `s` has a byte below 0x20 or DEL. */
+static int rc_has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * app.git.url: a local path (relative to the recipe's directory), file://
+ * with an absolute path, or a network URL git itself would take. A value
+ * that starts with '-' could be read as an option by an ssh or git
+ * program down the line (CVE-2017-1000117): refused, as is a host that
+ * does.
+ */
+static char *rc_check_git_url(const char *s)
+{
+	static const char *const schemes[] = {"file", "https", "http", "ssh", "git", NULL};
+	const char *sep = strstr(s, "://");
+	char *q, *msg = NULL;
+
+	if (!*s)
+		return xstrdup(
+		    "expected a repository: a path, file://, https:// or ssh:// URL, got "
+		    "an empty string");
+	q = rc_quote(s);
+	if (rc_has_control(s) || strpbrk(s, " \t")) {
+		msg = xstrfmt("%s contains a blank or a control character", q);
+	} else if (*s == '-') {
+		msg = xstrfmt("%s starts with '-'", q);
+	} else if (sep) {
+		char *scheme = xstrndup(s, (size_t)(sep - s));
+		const char *host = sep + 3, *at;
+		size_t i;
+
+		for (i = 0; schemes[i] && strcmp(schemes[i], scheme); i++)
+			;
+		at = strchr(host, '@');
+		if (at && at < host + strcspn(host, "/"))
+			host = at + 1;
+		if (!schemes[i])
+			msg =
+			    xstrfmt("%s: the scheme '%s' is not one of file, https, http, ssh, git",
+				    q, scheme);
+		else if (!strcmp(scheme, "file") && host[0] != '/')
+			msg = xstrfmt("%s: a file:// URL names an absolute path, like "
+				      "\"file:///srv/app.git\"",
+				      q);
+		else if (strcmp(scheme, "file") && (!*host || *host == '/'))
+			msg = xstrfmt("%s has no host", q);
+		else if (*host == '-')
+			msg = xstrfmt("%s: the host starts with '-'", q);
+		free(scheme);
+	}
+	free(q);
+	return msg;
+}
+
+/* app.git.ref: a branch, a tag or a commit id, by git's rules for ref
+ * names (git check-ref-format), which a commit id also passes. */
+static char *rc_check_git_ref(const char *s)
+{
+	const char *why = NULL;
+	char *q, *msg;
+	size_t len = strlen(s);
+
+	if (!*s)
+		return xstrdup("expected a branch, a tag or a commit, got an empty string; leave "
+			       "app.git.ref out for the repository's HEAD");
+	if (rc_has_control(s) || strpbrk(s, " ~^:?*[\\"))
+		why = "has a blank, a control character or one of ~ ^ : ? * [ \\";
+	else if (*s == '-')
+		why = "starts with '-'";
+	else if (*s == '/' || s[len - 1] == '/' || strstr(s, "//"))
+		why = "has an empty path component";
+	else if (strstr(s, ".."))
+		why = "has \"..\"";
+	else if (strstr(s, "@{") || !strcmp(s, "@"))
+		why = "has \"@{\" or is \"@\"";
+	else if (s[len - 1] == '.' || *s == '.' || strstr(s, "/."))
+		why = "has a component that starts or ends with '.'";
+	else if ((len >= 5 && !strcmp(s + len - 5, ".lock")) || strstr(s, ".lock/"))
+		why = "has a component that ends in \".lock\"";
+	if (!why)
+		return NULL;
+	q = rc_quote(s);
+	msg = xstrfmt("%s is not a git ref name: it %s", q, why);
+	free(q);
+	return msg;
 }
 
 /* A requirement line must stay one requirement: an option such as
@@ -964,6 +1069,12 @@ static const struct rfmt fmt_dockerline = {
     "a non-empty string on one line", "^.+$", NULL, 0, rc_check_dockerline, 0};
 static const struct rfmt fmt_relpath = {"a relative path", NULL, NULL, 0, rc_check_relpath, 0};
 static const struct rfmt fmt_context = {"a relative path", NULL, NULL, 0, rc_check_context, 0};
+static const struct rfmt fmt_git_url = {"a repository path or URL", NULL, NULL, 4096,
+					rc_check_git_url,	    0};
+static const struct rfmt fmt_git_ref = {
+    "a branch, a tag or a commit", NULL, NULL, 255, rc_check_git_ref, 0};
+static const struct rfmt fmt_git_subdir = {"a relative path",	NULL, NULL, 4096,
+					   rc_check_git_subdir, 0};
 static const struct rfmt fmt_abspath = {
     "an absolute path like \"/out/app\"", "^/", NULL, 0, rc_check_dockerline, 0};
 static const struct rfmt fmt_env = {"KEY=value with a KEY of letters, digits and '_'",
@@ -1044,8 +1155,9 @@ static const char *const top_keys[] = {
     NULL,
 };
 static const char *const base_keys[] = {"os", "registry", "repository", "flavor", NULL};
-static const char *const app_keys[] = {"path",	     "copy",	"build", "artifacts", "cmd",
-				       "entrypoint", "workdir", "env",	 "ports",     NULL};
+static const char *const app_keys[] = {"path",	     "git",	"copy", "build", "artifacts", "cmd",
+				       "entrypoint", "workdir", "env",	"ports", NULL};
+static const char *const git_keys[] = {"url", "ref", "subdir", NULL};
 static const char *const model_keys[] = {"name", "path", "mode", "target", NULL};
 static const char *const trim_keys[] = {"strip", "keep_symbols", "prune", NULL};
 static const char *const budget_keys[] = {"size",  "compressed", "wasted", "layers",
@@ -1111,15 +1223,41 @@ done:
 	free(ok);
 }
 
+/*
+ * app.git: the build context is a commit's tree. app.path names a
+ * directory beside the recipe, so the two cannot both hold: the directory
+ * inside the repository is app.git.subdir.
+ */
+static void rc_app_git(struct rctx *c, const struct ynode *app, const struct ynode *n)
+{
+	struct recipe *r = c->r;
+	const struct ynode *path = ytree_get(app, "path");
+
+	if (rc_map(c, n, "app.git", git_keys, "field", NULL))
+		return;
+	rc_setpos(&r->app.git.pos, n);
+	rc_required(c, n, "app.git", "url");
+	rc_str(c, ytree_get(n, "url"), "app.git.url", &fmt_git_url, &r->app.git.url);
+	rc_str(c, ytree_get(n, "ref"), "app.git.ref", &fmt_git_ref, &r->app.git.ref);
+	rc_str(c, ytree_get(n, "subdir"), "app.git.subdir", &fmt_git_subdir, &r->app.git.subdir);
+	if (path)
+		rc_diag(c, path->line, path->col, "app.path",
+			"app.path and app.git exclude each other: with app.git the build context "
+			"is the commit's tree; name a directory inside the repository with "
+			"app.git.subdir");
+}
+
 static void rc_app(struct rctx *c, const struct ynode *n)
 {
 	struct recipe *r = c->r;
-	const struct ynode *build, *artifacts;
+	const struct ynode *build, *artifacts, *git;
 
 	if (rc_map(c, n, "app", app_keys, "field", NULL))
 		return;
 	rc_setpos(&r->app.pos, n);
 	rc_str(c, ytree_get(n, "path"), "app.path", &fmt_context, &r->app.path);
+	if ((git = ytree_get(n, "git")))
+		rc_app_git(c, n, git);
 	rc_strlist(c, ytree_get(n, "copy"), "app.copy", &fmt_relpath, 0, &r->app.copy);
 	rc_strlist(c, ytree_get(n, "build"), "app.build", &fmt_dockerline, 0, &r->app.build);
 	rc_strlist(c, ytree_get(n, "artifacts"), "app.artifacts", &fmt_abspath, RC_UNIQUE,
@@ -2036,6 +2174,9 @@ void recipe_free(struct recipe *r)
 	rc_free_list(&r->system_packages);
 	rc_free_list(&r->python_packages);
 	free(r->app.path.v);
+	free(r->app.git.url.v);
+	free(r->app.git.ref.v);
+	free(r->app.git.subdir.v);
 	rc_free_list(&r->app.copy);
 	rc_free_list(&r->app.build);
 	rc_free_list(&r->app.artifacts);

@@ -167,6 +167,19 @@ struct recipe {
 		struct rstrlist env;	    /* "KEY=value" */
 		struct rstrlist ports;	    /* "8000" or "8000/tcp" */
 		struct rpos pos;
+		/* app.git: the context is a commit of a repository, not a
+		 * directory beside the recipe (app.path and app.git exclude
+		 * each other). pos.line is 0 when absent. */
+		struct {
+			struct rstr url;    /* required: a path (relative to the
+					     * recipe's directory), file://,
+					     * https://, ssh:// or user@host:path */
+			struct rstr ref;    /* branch, tag or commit; absent: the
+					     * remote's HEAD */
+			struct rstr subdir; /* the context inside the repository;
+					     * absent: its root */
+			struct rpos pos;
+		} git;
 	} app;
 
 	struct recipe_model *models;

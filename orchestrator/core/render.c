@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/gitsrc.h"
 #include "core/render.h"
 #include "util/fs.h"
 
@@ -126,9 +127,12 @@ const char *render_recipe_name(const struct plan *p)
 char *render_context_abs(const struct plan *p)
 {
 	const struct recipe *r = p->recipe;
-	char *joined = fs_join(r->dir, r->app.path.v ? r->app.path.v : ".");
-	char *abs = fs_abspath(joined);
+	char *joined, *abs;
 
+	if (p->context) /* app.git's export */
+		return fs_abspath(p->context);
+	joined = fs_join(r->dir, r->app.path.v ? r->app.path.v : ".");
+	abs = fs_abspath(joined);
 	free(joined);
 	return abs;
 }
@@ -317,6 +321,8 @@ int render_dockerignore(const struct plan *p, const char *out_dir, struct strbuf
 	render_ignore_add(&lines, "**/*.pyc", 0);
 	if (in_ctx)
 		render_ignore_add(&lines, in_ctx, 1);
+	if (p->context) /* the mark of an exported git context */
+		render_ignore_add(&lines, GITSRC_MARK_FILE, 1);
 	for (size_t i = 0; i < r->models_nr; i++)
 		if (r->models[i].mode == MODEL_VOLUME && r->models[i].path.v)
 			render_ignore_add(&lines, r->models[i].path.v, 1);
@@ -438,7 +444,7 @@ static int render_is_foreign(const char *path)
 
 /* Mark the optional files a user's file stands in for; fail on any other
  * such file, before anything is written. */
-static int render_check_foreign(const struct vec *files, const char *out_dir)
+int render_check_foreign(const struct vec *files, const char *out_dir)
 {
 	int ret = 0;
 

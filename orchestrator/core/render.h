@@ -32,7 +32,8 @@
  * Reading that file is the renderer's one look at the disk.
  *
  * docker-bake.hcl runs from its own directory (`cd OUT && docker buildx
- * bake`): each `context` is app.path relative to OUT, each `dockerfile`
+ * bake`): each `context` is the build context (app.path, or app.git's
+ * export, OUT/context for generate) relative to OUT, each `dockerfile`
  * relative to its context (as bake reads it); a path whose only common
  * ancestor with OUT is `/` is written absolute instead (render_path_from()),
  * since `../../..` up to the root is no more portable and harder to read.
@@ -79,6 +80,11 @@ int render_plan(const struct plan *p, const char *out_dir, const char *version, 
  * GS_EINFRA with "cannot write '<path>': <reason>".
  */
 int render_write(const struct vec *files, const char *out_dir);
+/* render_write()'s first step alone, which writes nothing: GS_EINVAL naming
+ * a file of the user's that a file of `files` would replace; an optional
+ * one gets `skipped` instead. The names do not depend on the context, so
+ * it can run before the context exists (app.git's export). */
+int render_check_foreign(const struct vec *files, const char *out_dir);
 
 /* The parts, for tests and for other front ends. Each appends to `out`. */
 int render_dockerfile(const struct plan *p, const struct plan_cell *c, const char *version,
@@ -117,10 +123,12 @@ void render_ignore_path(struct strbuf *out, const char *s);
 
 /* The recipe's file name without its directory (headers name no machine path). */
 const char *render_recipe_name(const struct plan *p);
-/* app.path relative to the recipe's directory ("." by default); newly allocated. */
+/* The build context relative to the recipe's directory (app.path, "." by
+ * default); newly allocated. */
 char *render_context_dir(const struct plan *p);
-/* The build context (app.path against the recipe's directory), absolute
- * and normalized; newly allocated. */
+/* The build context, absolute and normalized: app.git's export when the
+ * plan has one (p->context), else app.path against the recipe's directory;
+ * newly allocated. */
 char *render_context_abs(const struct plan *p);
 /* `out_dir` relative to the build context when it lies inside it ("." when it
  * is the context), else NULL; newly allocated. */

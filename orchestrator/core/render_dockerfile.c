@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/pyindex.h"
+#include "core/gitsrc.h"
 #include "core/render.h"
 
 /*
@@ -1189,6 +1190,11 @@ static void render_labels(struct df *d)
 	render_label(d->out, "org.opencontainers.image.base.name", c->final.ref);
 	if (c->final.digest)
 		render_label(d->out, "org.opencontainers.image.base.digest", c->final.digest);
+	/* app.git: the commit the context is; a path of this machine is no source */
+	if (d->p->git.url && !gitsrc_url_is_local(d->p->git.url))
+		render_label(d->out, "org.opencontainers.image.source", d->p->git.url);
+	if (d->p->git.commit)
+		render_label(d->out, "org.opencontainers.image.revision", d->p->git.commit);
 	render_label(d->out, "io.gpuslim.recipe.sha256", d->r->sha256);
 	render_label(d->out, "io.gpuslim.cell", c->id);
 	render_label(d->out, "io.gpuslim.cuda", c->cuda.value ? c->cuda.value : "");

@@ -541,6 +541,34 @@ static void test_strip(void)
 	}
 }
 
+/* app.git offline: the plan names the URL without its credentials and the
+ * ref, and no commit until plan_resolve_git(). */
+static void test_git_offline(void)
+{
+	PLAN("name: a\nbase:\n  os: ubuntu22.04\ncuda: \"12.4\"\napp:\n  git:\n"
+	     "    url: https://u:s3cret@example.com/r.git\n    ref: v1\n");
+	json_t *doc, *git;
+	char *text;
+
+	CHECK(p != NULL, "a recipe with app.git plans offline");
+	if (!p) {
+		PLAN_DONE();
+		return;
+	}
+	CHECK_STR(p->git.url, "https://example.com/r.git", "git.url without its credentials");
+	CHECK_STR(p->git.ref, "v1", "git.ref as written");
+	CHECK(!p->git.commit && !p->context, "no commit, no context offline");
+	doc = plan_to_json(p);
+	git = json_object_get(doc, "git");
+	text = json_dumps(doc, JSON_COMPACT);
+	CHECK(git && json_is_null(json_object_get(git, "commit")) && text &&
+		  !strstr(text, "s3cret"),
+	      "plan JSON: git.commit null, no credential anywhere");
+	free(text);
+	json_decref(doc);
+	PLAN_DONE();
+}
+
 int main(void)
 {
 	if (!getenv("GPUSLIM_PLUGIN_DIR"))
@@ -559,6 +587,7 @@ int main(void)
 	test_big_matrix();
 	test_fixture_cudnn();
 	test_strip();
+	test_git_offline();
 	knowledge_free(kb);
 	return unit_done();
 }

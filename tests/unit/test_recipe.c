@@ -572,6 +572,81 @@ static void test_regex_cache(void)
 	CHECK(!ytree_re_match("([", "(["), "a pattern that does not compile matches nothing");
 }
 
+/* app.git: url required, ref and subdir optional; each value checked. */
+static void test_app_git(void)
+{
+	struct vec diags = VEC_INIT(free);
+	struct recipe *r;
+	int ret;
+
+	r = parse(MIN "app:\n  git:\n    url: ../app\n    ref: v1.0\n    subdir: svc/api\n", &diags,
+		  &ret);
+	CHECK(ret == 0 && r, "app.git parses");
+	if (r) {
+		CHECK_STR(r->app.git.url.v, "../app", "app.git.url");
+		CHECK_STR(r->app.git.ref.v, "v1.0", "app.git.ref");
+		CHECK_STR(r->app.git.subdir.v, "svc/api", "app.git.subdir");
+		CHECK(r->app.git.pos.line == 7 && r->app.git.url.pos.line == 7 &&
+			  r->app.git.ref.pos.line == 8 && r->app.git.ref.pos.col == 10,
+		      "app.git positions");
+		CHECK(!r->app.path.v, "app.path stays absent");
+	}
+	recipe_free(r);
+	r = parse(MIN "app:\n  git:\n    url: file:///srv/app.git\n", &diags, &ret);
+	CHECK(ret == 0 && r && !r->app.git.ref.v && !r->app.git.subdir.v,
+	      "ref and subdir are optional");
+	recipe_free(r);
+	r = parse(MIN, &diags, &ret);
+	CHECK(ret == 0 && r && !r->app.git.url.v && r->app.git.pos.line == 0, "no app.git: absent");
+	recipe_free(r);
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const ok_urls[] = {"https://example.com/a/b.git",
+						      "git@example.com:a/b.git",
+						      "ssh://git@example.com:22/a/b", "/srv/app"};
+		char *text = xstrfmt(MIN "app:\n  git:\n    url: \"%s\"\n", ok_urls[i]);
+
+		r = parse(text, &diags, &ret);
+		CHECK(ret == 0 && r, "url %s is taken", ok_urls[i]);
+		recipe_free(r);
+		free(text);
+	}
+	CHECK_DIAG(MIN "app:\n  git:\n    url: \"file://host/x\"\n",
+		   "t.yaml:7:10: app.git.url: \"file://host/x\": a file:// URL names an absolute "
+		   "path, like \"file:///srv/app.git\"",
+		   "file:// with a host");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: \"-oProxy\"\n",
+		   "t.yaml:7:10: app.git.url: \"-oProxy\" starts with '-'",
+		   "url starting with '-'");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: \"https://u@-x/r\"\n",
+		   "t.yaml:7:10: app.git.url: \"https://u@-x/r\": the host starts with '-'",
+		   "host after credentials starting with '-'");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: \"https:///r\"\n",
+		   "t.yaml:7:10: app.git.url: \"https:///r\" has no host", "url without a host");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: \"a b\"\n",
+		   "t.yaml:7:10: app.git.url: \"a b\" contains a blank or a control character",
+		   "url with a blank");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: x\n    ref: \"\"\n",
+		   "t.yaml:8:10: app.git.ref: expected a branch, a tag or a commit, got an empty "
+		   "string; leave app.git.ref out for the repository's HEAD",
+		   "empty ref");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: x\n    ref: a.lock\n",
+		   "t.yaml:8:10: app.git.ref: \"a.lock\" is not a git ref name: it has a component "
+		   "that ends in \".lock\"",
+		   "ref ending in .lock");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: x\n    ref: \"main^\"\n",
+		   "t.yaml:8:10: app.git.ref: \"main^\" is not a git ref name: it has a blank, a "
+		   "control character or one of ~ ^ : ? * [ \\",
+		   "ref with ^ (revision syntax)");
+	CHECK_DIAG(MIN "app:\n  git:\n    url: x\n    subdir: /abs\n",
+		   "t.yaml:8:13: app.git.subdir: \"/abs\" is an absolute path; give a directory "
+		   "relative to the repository's root, like \"app\"",
+		   "absolute subdir");
+	CHECK_DIAG(MIN "app:\n  git: x\n",
+		   "t.yaml:6:8: app.git: expected a mapping, got a string \"x\"",
+		   "app.git not a mapping");
+	vec_release(&diags);
+}
+
 int main(void)
 {
 	test_full();
@@ -585,5 +660,6 @@ int main(void)
 	test_bom();
 	test_matrix_bound();
 	test_regex_cache();
+	test_app_git();
 	return unit_done();
 }

@@ -485,6 +485,51 @@ static void test_ignore(void)
 	fixture_release(&f);
 }
 
+/* app.git: the plan's exported context is the bake file's context and the
+ * ignore file's source, and the image names the commit. */
+static void test_git_context(void)
+{
+	struct fixture f;
+	struct strbuf sb = STRBUF_INIT;
+	char *dir = scratch_with(".dockerignore", "from-the-repo\n"), *ctx;
+
+	fixture_init(&f, 0);
+	f.p.git.url = "https://example.com/acme/app.git";
+	f.p.git.commit = "0123456789abcdef0123456789abcdef01234567";
+	ctx = fs_abspath(dir);
+	f.p.context = ctx;
+	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == 0 &&
+		  has(sb.buf, "\"org.opencontainers.image.revision\"="
+			      "\"0123456789abcdef0123456789abcdef01234567\"") &&
+		  has(sb.buf, "\"org.opencontainers.image.source\"="
+			      "\"https://example.com/acme/app.git\""),
+	      "git: the Dockerfile labels the commit and the source");
+	strbuf_reset(&sb);
+	f.p.git.url = "../app";
+	CHECK(render_dockerfile(&f.p, &f.cell, "0.0.0", &sb) == 0 && !has(sb.buf, "image.source") &&
+		  has(sb.buf, "image.revision"),
+	      "git: a local path is no image.source");
+	strbuf_reset(&sb);
+	{
+		char *out = fs_dirname(ctx),
+		     *want = xstrfmt("context    = \"%s\"\n", strrchr(ctx, '/') + 1);
+
+		CHECK(render_bake(&f.p, out, "0.0.0", &sb) == 0 && has(sb.buf, want),
+		      "git: the bake file's context is the export");
+		free(want);
+		free(out);
+	}
+	strbuf_reset(&sb);
+	CHECK(render_dockerignore(&f.p, "/elsewhere", &sb) == 0 && has(sb.buf, "from-the-repo\n") &&
+		  has(sb.buf, "\n.gpuslim-export\n"),
+	      "git: the export's .dockerignore first, its mark ignored");
+	scratch_remove(dir);
+	free(dir);
+	free(ctx);
+	strbuf_release(&sb);
+	fixture_release(&f);
+}
+
 static void test_plan_and_write(void)
 {
 	struct fixture f;
@@ -556,6 +601,7 @@ int main(void)
 	test_bake();
 	test_ignore();
 	test_plan_and_write();
+	test_git_context();
 	knowledge_free(kb);
 	return unit_done();
 }
