@@ -134,8 +134,10 @@ static int inspect_base_layers(const char *ref, const struct inspect_opts *o, st
 }
 
 /* The base label of `name` when the engine or the image's opening knows it;
- * *later set when only a walk would tell (the analysis reads it then). */
-static char *inspect_label(const char *name, const struct inspect_opts *o, int *later)
+ * *later set when only a walk would tell (the analysis reads it then). An
+ * image that cannot be opened leaves its error in *err: opening it again
+ * would fail the same way, after the registry client's retries again. */
+static char *inspect_label(const char *name, const struct inspect_opts *o, int *later, int *err)
 {
 	/* A file or a layout is no engine image: no need to ask the engine. */
 	json_t *labels = image_name_is_file(name, o->source)
@@ -145,6 +147,7 @@ static char *inspect_label(const char *name, const struct inspect_opts *o, int *
 	const char *v;
 	char *label = NULL;
 
+	*err = 0;
 	if (json_is_object(labels)) {
 		v = json_string_value(json_object_get(labels, INSPECT_BASE_LABEL));
 		label = v && *v ? xstrdup(v) : NULL;
@@ -152,14 +155,15 @@ static char *inspect_label(const char *name, const struct inspect_opts *o, int *
 		return label;
 	}
 	json_decref(labels);
-	switch (inspect_meta_of(name, o->source, o, &m, 0)) {
+	*err = inspect_meta_of(name, o->source, o, &m, 0);
+	switch (*err) {
 	case 0:
 		return m.label;
 	case 1:
 		*later = 1;
+		*err = 0;
 		break;
 	default:
-		error_clear();
 		break;
 	}
 	return NULL;
@@ -213,8 +217,11 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 		o = &local;
 	}
 	memset(&ao, 0, sizeof(ao));
-	if (!base)
-		base = label = inspect_label(name, o, &label_later);
+	if (!base) {
+		base = label = inspect_label(name, o, &label_later, &ret);
+		if (ret < 0)
+			goto done;
+	}
 	if (label_later) {
 		later.o = o;
 		ao.resolve_base = inspect_resolve_base;

@@ -14,6 +14,8 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/process.h"
+#include "util/retry.h"
+#include "util/signals.h"
 
 #define REGISTRY_TIMEOUT_MS	    30000
 #define REGISTRY_CONNECT_TIMEOUT_MS 10000
@@ -44,6 +46,7 @@ struct registry_client {
 	char *docker_config;
 	size_t body_cap;
 	char *user_agent;
+	struct retry_policy retry;
 	pthread_mutex_t lock;	/* guards tokens and basic_hosts */
 	struct vec tokens;	/* struct registry_token * */
 	struct vec basic_hosts; /* bases that asked for Basic auth: send it up front */
@@ -64,6 +67,7 @@ struct registry_call {
 	char *user, *pass;	  /* credentials, looked up on the first 401 */
 	const char *creds_source; /* where they were looked for (static, or the cache's) */
 	int creds_looked_up;
+	long waited_ms; /* between tries, over the whole operation (the policy's total) */
 };
 
 /* What one HTTP exchange brought back. */
@@ -78,7 +82,13 @@ struct registry_resp {
 	registry_sink_fn sink; /* streaming: 2xx bodies go here */
 	void *sink_data;
 	int sink_failed;
+	size_t sink_bytes; /* of this try, handed to the sink: a try after them cannot be made */
 	EVP_MD_CTX *sha;
+	char *retry_after; /* Retry-After */
+	int cc;		   /* the try's CURLcode */
+	long os_errno;	   /* and its errno */
+	unsigned tries;	   /* made for the last exchange */
+	char *gave_up;	   /* " after 4 tries", for a final message; "" when not retried */
 };
 
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
@@ -94,6 +104,8 @@ static void registry_token_free(void *p)
 	struct registry_token *t = p;
 
 	free(t->key);
+	if (t->token)
+		memset(t->token, 0, strlen(t->token));
 	free(t->token);
 	free(t);
 }
@@ -125,9 +137,12 @@ struct registry_client *registry_client_new(const struct registry_opts *opts)
 	if (!opts)
 		opts = &none;
 	pthread_once(&registry_once, registry_global_init);
-	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : REGISTRY_TIMEOUT_MS;
+	c->timeout_ms =
+	    opts->timeout_ms > 0 ? opts->timeout_ms : retry_http_timeout_ms(REGISTRY_TIMEOUT_MS);
 	c->connect_timeout_ms =
 	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : REGISTRY_CONNECT_TIMEOUT_MS;
+	if (c->connect_timeout_ms > c->timeout_ms)
+		c->connect_timeout_ms = c->timeout_ms;
 	if (opts->username && opts->password) {
 		c->username = xstrdup(opts->username);
 		c->password = xstrdup(opts->password);
@@ -135,6 +150,10 @@ struct registry_client *registry_client_new(const struct registry_opts *opts)
 	c->docker_config = opts->docker_config ? xstrdup(opts->docker_config) : NULL;
 	c->body_cap = opts->body_cap ? opts->body_cap : REGISTRY_BODY_CAP;
 	c->user_agent = xstrdup(opts->user_agent ? opts->user_agent : "gpuslim");
+	if (opts->retry)
+		c->retry = *opts->retry;
+	else
+		retry_policy_default(&c->retry);
 	pthread_mutex_init(&c->lock, NULL);
 	vec_init(&c->tokens, registry_token_free);
 	vec_init(&c->basic_hosts, free);
@@ -680,9 +699,11 @@ static void registry_resp_reset(struct registry_resp *r)
 	free(r->ctype);
 	free(r->www_auth);
 	free(r->next);
-	r->digest = r->ctype = r->www_auth = r->next = NULL;
+	free(r->retry_after);
+	r->digest = r->ctype = r->www_auth = r->next = r->retry_after = NULL;
 	r->status = 0;
 	r->overflow = 0;
+	r->sink_bytes = 0;
 	if (r->sha)
 		EVP_DigestInit_ex(r->sha, EVP_sha256(), NULL);
 }
@@ -691,6 +712,8 @@ static void registry_resp_release(struct registry_resp *r)
 {
 	registry_resp_reset(r);
 	strbuf_release(&r->body);
+	free(r->gave_up);
+	r->gave_up = NULL;
 	if (r->sha)
 		EVP_MD_CTX_free(r->sha);
 	r->sha = NULL;
@@ -764,6 +787,9 @@ static size_t registry_on_header(char *buf, size_t size, size_t nitems, void *da
 	} else if (!strcasecmp(name, "WWW-Authenticate")) {
 		free(r->www_auth);
 		r->www_auth = value;
+	} else if (!strcasecmp(name, "Retry-After")) {
+		free(r->retry_after);
+		r->retry_after = value;
 	} else if (!strcasecmp(name, "Link")) {
 		free(r->next);
 		r->next = registry_parse_link_next(value);
@@ -782,6 +808,7 @@ static size_t registry_on_body(char *buf, size_t size, size_t nmemb, void *data)
 
 	if (r->sink && registry_2xx(r->status)) {
 		EVP_DigestUpdate(r->sha, buf, len);
+		r->sink_bytes += len;
 		if (r->sink(r->sink_data, buf, len)) {
 			r->sink_failed = 1;
 			return 0;
@@ -801,47 +828,89 @@ struct registry_auth {
 	const char *user, *pass;
 };
 
-/* Message for a transport failure; the registry is named as the caller knows it. */
-static int registry_curl_error(const struct registry_call *call, CURL *h, CURLcode cc,
-			       const struct registry_resp *r, const char *what)
+/* The tries an exchange made, for a final message: " after 4 tries" when
+ * the last failure was a transient one (with why no further try was made
+ * when the policy had tries left), "" when it was final at once. */
+static char *registry_gave_up(const struct registry_call *call, const struct registry_resp *r,
+			      int transient)
 {
-	long os_errno = 0;
+	const struct retry_policy *p = &call->c->retry;
+	long asked = retry_after_ms(r->retry_after);
+	unsigned attempts = p->attempts ? p->attempts : 4;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!transient)
+		return xstrdup("");
+	if (r->sink_bytes)
+		return xstrfmt(" after %zu bytes of the blob (not retried: they were passed on "
+			       "already)",
+			       r->sink_bytes);
+	strbuf_addf(&sb, " after %u %s", r->tries, r->tries == 1 ? "try" : "tries");
+	if (signals_caught())
+		strbuf_addstr(&sb, " (interrupted)");
+	else if (r->tries < attempts && asked > (p->cap_ms > 0 ? p->cap_ms : 10000))
+		strbuf_addf(&sb, " (it asked to wait %ld s, longer than gpuslim waits)",
+			    asked / 1000);
+	else if (r->tries < attempts)
+		strbuf_addf(&sb, " (%ld s of waiting spent: GPUSLIM_RETRY_MAX_WAIT)",
+			    call->waited_ms / 1000);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Message for a transport failure; the registry is named as the caller knows
+ * it, and r->gave_up says how many tries were made. */
+static int registry_curl_error(const struct registry_call *call, const struct registry_resp *r,
+			       const char *what)
+{
+	CURLcode cc = (CURLcode)r->cc;
+	const char *tries = r->gave_up ? r->gave_up : "";
 	char msg[256];
 
-	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
 	if (cc == CURLE_WRITE_ERROR && r->sink_failed)
 		return GS_ERR; /* the sink's message stands */
 	if (cc == CURLE_WRITE_ERROR && r->overflow)
 		return error_setc(GS_EINVAL, "registry '%s' sent more than %zu bytes for '%s'",
 				  call->registry, r->body.cap, what);
 	if (cc == CURLE_OPERATION_TIMEDOUT)
-		return error_setc(GS_EINFRA, "registry '%s' did not answer within %ld ms for '%s'",
-				  call->registry, call->c->timeout_ms, what);
-	if (cc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED)
-		return error_setc(GS_EINFRA, "cannot reach registry '%s': connection refused",
-				  call->registry);
+		return error_setc(GS_EINFRA,
+				  "registry '%s' did not answer within %ld ms for '%s'%s",
+				  call->registry, call->c->timeout_ms, what, tries);
+	if (cc == CURLE_COULDNT_CONNECT && r->os_errno == ECONNREFUSED)
+		return error_setc(GS_EINFRA, "cannot reach registry '%s': connection refused%s",
+				  call->registry, tries);
 	if (cc == CURLE_COULDNT_RESOLVE_HOST)
 		return error_setc(GS_EINFRA, "cannot reach registry '%s': unknown host",
 				  call->registry);
+	if (cc == CURLE_PARTIAL_FILE)
+		return error_setc(GS_EINFRA, "registry '%s' cut short its answer for '%s'%s",
+				  call->registry, what, tries);
+	if ((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR) && r->os_errno == ECONNRESET)
+		return error_setc(GS_EINFRA, "registry '%s' reset the connection for '%s'%s",
+				  call->registry, what, tries);
+	if (cc == CURLE_GOT_NOTHING)
+		return error_setc(GS_EINFRA,
+				  "registry '%s' closed the connection without an answer for "
+				  "'%s'%s",
+				  call->registry, what, tries);
 	snprintf(msg, sizeof(msg), "%s", curl_easy_strerror(cc));
 	msg[0] = (char)tolower((unsigned char)msg[0]);
-	return error_setc(GS_EINFRA, "cannot reach registry '%s': %s", call->registry, msg);
+	return error_setc(GS_EINFRA, "cannot reach registry '%s': %s%s", call->registry, msg,
+			  tries);
 }
 
 /*
- * One request, no auth retry. 0 with r->status set when the registry
- * answered (whatever the status), negative on a transport failure.
+ * One try of one request, no auth and no retry: r->cc (CURLE_OK when the
+ * registry answered, whatever the status) and r->status say how it went.
+ * Negative only when no request could be made.
  */
-static int registry_exchange(const struct registry_call *call, const char *method, const char *url,
-			     const char *accept, const struct registry_auth *auth,
-			     struct registry_resp *r, const char *what)
+static int registry_exchange_once(const struct registry_call *call, const char *method,
+				  const char *url, const char *accept,
+				  const struct registry_auth *auth, struct registry_resp *r)
 {
 	struct registry_client *c = call->c;
 	struct curl_slist *hdrs = NULL;
 	CURL *h = NULL;
-	CURLcode cc;
 	char *line = NULL;
-	int ret = 0;
 
 	if (registry_init_rc != CURLE_OK)
 		return error_setc(GS_EINFRA, "cannot initialize libcurl: %s",
@@ -850,6 +919,7 @@ static int registry_exchange(const struct registry_call *call, const char *metho
 	if (!h)
 		return error_setc(GS_EINFRA, "cannot initialize a libcurl handle");
 	registry_resp_reset(r);
+	r->sink_failed = 0;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -889,16 +959,61 @@ static int registry_exchange(const struct registry_call *call, const char *metho
 		curl_easy_setopt(h, CURLOPT_PASSWORD, auth->pass);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
-		ret = registry_curl_error(call, h, cc, r, what);
-		goto done;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-done:
+	r->cc = curl_easy_perform(h);
+	r->os_errno = 0;
+	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &r->os_errno);
+	if (r->cc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	for (struct curl_slist *l = hdrs; l; l = l->next)
+		memset(l->data, 0, strlen(l->data)); /* the bearer token */
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
-	return ret;
+	return 0;
+}
+
+/*
+ * One request under the client's retry policy (util/retry.h): a transient
+ * failure (429, 5xx, refused, reset, timed out, cut short) is tried again
+ * after Retry-After or a backoff, while the policy has tries and waiting
+ * time left; the waits count against the whole operation's total
+ * (call->waited_ms). A blob that already handed bytes to its sink is never
+ * tried again (the sink cannot take them back). 0 with r->status set when
+ * the registry answered, whatever the status (r->gave_up then says how
+ * many tries a transient status took, for the caller's message); negative
+ * on a transport failure, with a message that counts the tries.
+ */
+static int registry_exchange(struct registry_call *call, const char *method, const char *url,
+			     const char *accept, const struct registry_auth *auth,
+			     struct registry_resp *r, const char *what)
+{
+	unsigned tries = 0;
+	int transient, ret;
+
+	free(r->gave_up);
+	r->gave_up = NULL;
+	for (;;) {
+		long wait;
+
+		ret = registry_exchange_once(call, method, url, accept, auth, r);
+		if (ret < 0)
+			return ret;
+		tries++;
+		transient = retry_transient(r->cc, r->status);
+		if (!transient || r->sink_bytes || signals_caught())
+			break;
+		wait = retry_delay_ms(&call->c->retry, tries, r->retry_after, call->waited_ms);
+		if (wait < 0)
+			break;
+		retry_sleep_ms(wait);
+		call->waited_ms += wait;
+		if (signals_caught())
+			break;
+	}
+	r->tries = tries;
+	r->gave_up = registry_gave_up(call, r, transient);
+	if (r->cc != CURLE_OK)
+		return registry_curl_error(call, r, what);
+	return 0;
 }
 
 /* `Bearer realm="...",service="...",scope="..."` → scheme and parameters. */
@@ -1003,8 +1118,10 @@ static int registry_fetch_token(struct registry_call *call, const char *challeng
 		goto done;
 	}
 	if (!registry_2xx(r.status)) {
-		ret = error_setc(GS_EINFRA, "the token service of registry '%s' answered %ld",
-				 call->registry, r.status);
+		ret =
+		    error_setc(GS_EINFRA, "the token service of registry '%s' answered %ld%s%s%s",
+			       call->registry, r.status, *retry_status_reason(r.status) ? " " : "",
+			       retry_status_reason(r.status), r.gave_up ? r.gave_up : "");
 		goto done;
 	}
 	root = json_loadb(r.body.buf, r.body.len, 0, NULL);
@@ -1113,8 +1230,9 @@ static int registry_status_error(const struct registry_call *call, const struct 
 	if (r->status == 403)
 		return error_setc(GS_EINVAL, "registry '%s' denied access to '%s'", call->registry,
 				  what);
-	return error_setc(GS_EINFRA, "registry '%s' answered %ld for '%s'", call->registry,
-			  r->status, what);
+	return error_setc(GS_EINFRA, "registry '%s' answered %ld%s%s for '%s'%s", call->registry,
+			  r->status, *retry_status_reason(r->status) ? " " : "",
+			  retry_status_reason(r->status), what, r->gave_up ? r->gave_up : "");
 }
 
 /* ---- operations ---- */

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "util/retry.h"
 #include "util/strbuf.h"
 #include "util/vec.h"
 
@@ -34,21 +35,41 @@
  * and are appended to. Thread safety: one client may serve many threads at
  * once: every call uses its own curl handle, the token cache is locked.
  *
+ * Faults: every request (token, manifest HEAD and GET, each page of tags,
+ * blob) is retried under util/retry.h's policy when it fails transiently
+ * (408, 425, 429, 500, 502, 503, 504; connection refused or reset, no
+ * answer, a timeout, a body shorter than its Content-Length), waiting as
+ * Retry-After asks (seconds or an HTTP date; more than the policy's cap of
+ * 10 s ends the retries) or else a jittered exponential backoff; the waits
+ * of one operation (a call below, with its auth dance and pages) add up to
+ * at most GPUSLIM_RETRY_MAX_WAIT seconds (default 30), and one request is
+ * tried at most GPUSLIM_RETRIES times (default 4). The timeout of each try is
+ * the client's (GPUSLIM_HTTP_TIMEOUT_MS when the options set none). A blob
+ * stream is retried only until its first byte reaches the sink: a sink
+ * cannot take bytes back (image_registry.c's feeds a reader that has seen
+ * them), so a blob cut short after that fails, saying how many bytes came.
+ * A final transient failure says how many tries were made and the last
+ * answer: "registry 'H' answered 503 Service Unavailable for 'H/x/y:1' after
+ * 4 tries". A wrong digest, a refusal and a 404 are final at once.
+ *
  * Errors: GS_ENOTFOUND when the registry lacks the repository, tag or blob
  * ("'127.0.0.1:5000/x/y:tag' does not exist in the registry"); GS_EINFRA when
  * it cannot be reached, times out or fails (5xx, 429); GS_EINVAL when it
  * refuses the credentials or access, or answers with something unusable
  * (bad JSON, a body over the cap, a digest that does not match the content).
+ * No message holds a credential, a token or a URL's query.
  */
 
 struct registry_opts {
-	long timeout_ms;	 /* whole request, blobs excepted; 0: 30000 */
+	long timeout_ms; /* each try of a request, blobs excepted (for them: the longest stall);
+			    0: $GPUSLIM_HTTP_TIMEOUT_MS, else 30000 */
 	long connect_timeout_ms; /* 0: 10000 */
 	const char *username;	 /* explicit credentials, both or neither */
 	const char *password;
 	const char *docker_config; /* directory of config.json; NULL: $DOCKER_CONFIG, ~/.docker */
 	size_t body_cap;	   /* bytes kept of a manifest, tag list, token; 0: 8 MiB */
 	const char *user_agent;	   /* NULL: "gpuslim" */
+	const struct retry_policy *retry; /* copied; NULL: retry_policy_default() */
 };
 
 struct registry_client;

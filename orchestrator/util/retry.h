@@ -6,21 +6,31 @@
  * the registry client and the package index client. Transient failures are
  * retried (HTTP 408, 425, 429, 500, 502, 503, 504; connection refused or
  * reset, timeouts, a body cut short); everything else is final. The wait
- * is Retry-After when the server sends one (seconds or an HTTP date),
- * capped, else exponential backoff with jitter; a retry that would take
- * the whole exchange past the policy's total is not made.
+ * is Retry-After when the server sends one (delay-seconds or an HTTP date
+ * in any of RFC 9110's three formats), else exponential backoff with
+ * "equal jitter" (base * 2^(tries-1), capped, then between half and all of
+ * it); a wait longer than cap_ms (a Retry-After asking for more patience
+ * than the policy has) or one that would take the sum of the waits past
+ * total_ms is not made: the last answer is final.
  *
- * The defaults can be changed for a run with GPUSLIM_RETRIES (attempts in
- * all, 1 = no retry) and GPUSLIM_RETRY_MAX_WAIT (seconds, total).
+ * The defaults can be changed for a run with GPUSLIM_RETRIES (tries in
+ * all, 1..100, 1 = no retry; default 4) and GPUSLIM_RETRY_MAX_WAIT
+ * (seconds of waiting in all, 0..3600, 0 = no waiting; default 30). A
+ * value that is not a number in range is ignored. The time of the tries
+ * themselves is bounded by the clients' timeouts (GPUSLIM_HTTP_TIMEOUT_MS),
+ * so one exchange takes at most tries * timeout + total_ms.
+ *
+ * Thread safety: every function may be called from any thread; the
+ * jitter's random state is per thread.
  */
 
 #include <stddef.h>
 
 struct retry_policy {
 	unsigned attempts; /* in all, first included; 0: the default (4) */
-	long base_ms;	   /* first backoff; 0: 500 */
-	long cap_ms;	   /* longest single wait (Retry-After included); 0: 10000 */
-	long total_ms;	   /* longest sum of waits; 0: none may be made */
+	long base_ms;	   /* first backoff; 0 or less: 500 */
+	long cap_ms;	   /* longest single wait (Retry-After included); 0 or less: 10000 */
+	long total_ms;	   /* longest sum of waits; 0: none may be made; negative: 30000 */
 };
 
 /* The process's policy: the defaults with the environment's overrides. */
@@ -41,7 +51,22 @@ int retry_transient(int curl_code, long status);
 long retry_delay_ms(const struct retry_policy *p, unsigned attempt, const char *retry_after,
 		    long waited_ms);
 
-/* Sleep, restarting on EINTR. */
+/* What a Retry-After value asks for, in milliseconds (an HTTP date in the
+ * past is 0, a delay over a day is a day); -1 when it is neither
+ * delay-seconds nor an HTTP date. */
+long retry_after_ms(const char *retry_after);
+
+/* Sleep, restarting on EINTR; a signal that util/signals caught (Ctrl-C)
+ * ends the sleep early, so the caller should check signals_caught(). */
 void retry_sleep_ms(long ms);
+
+/* The HTTP timeout a client uses: GPUSLIM_HTTP_TIMEOUT_MS (1..3600000)
+ * when set and valid, else `dflt`. */
+long retry_http_timeout_ms(long dflt);
+
+/* The standard reason phrase of an HTTP status ("Service Unavailable"),
+ * "" for one it does not know; never what the server sent, which could
+ * say anything. */
+const char *retry_status_reason(long status);
 
 #endif

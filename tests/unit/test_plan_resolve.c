@@ -113,10 +113,13 @@ static long fake_count(const char *what)
 
 static struct registry_client *client(void)
 {
+	/* 4 tries, waits of a few ms: faults cost the test no time */
+	static const struct retry_policy quick = {4, 2, 10000, 30000};
 	struct registry_opts o = {0};
 
 	o.timeout_ms = 5000;
 	o.docker_config = tmp; /* no credentials */
+	o.retry = &quick;
 	return registry_client_new(&o);
 }
 
@@ -377,8 +380,9 @@ static void test_infra(void)
 
 	run_resolve(&run, yaml, "127.0.0.1:1");
 	CHECK(run.ret == GS_EINFRA, "a refused connection is GS_EINFRA (%d)", run.ret);
-	CHECK_STR(error_last(), "cannot reach registry '127.0.0.1:1': connection refused",
-		  "the message names the registry");
+	CHECK_STR(error_last(),
+		  "cannot reach registry '127.0.0.1:1': connection refused after 4 tries",
+		  "the message names the registry and the tries");
 	run_release(&run);
 
 	write_raw("{}");

@@ -61,10 +61,15 @@ static long fake_token_count(void)
 	return n;
 }
 
+/* 4 tries, waits of a few ms: faults cost the test no time (tests/integration/
+ * test_registry_faults.sh checks the real waits and Retry-After). */
+static const struct retry_policy quick = {4, 2, 10000, 30000};
+
 static struct registry_client *client(const char *user, const char *pass, long timeout_ms)
 {
 	struct registry_opts o = {0};
 
+	o.retry = &quick;
 	o.username = user;
 	o.password = pass;
 	o.timeout_ms = timeout_ms;
@@ -159,7 +164,9 @@ static void test_resolve(void)
 	CHECK_STR(error_last(), want, "unknown repository message");
 	free(want);
 
-	want = xstrfmt("registry '%s' answered 500 for '%s/err500/img:v1'", host, host);
+	want = xstrfmt("registry '%s' answered 500 Internal Server Error for '%s/err500/img:v1' "
+		       "after 4 tries",
+		       host, host);
 	CHECK(registry_resolve_digest(c, host, "err500/img", "v1", &d, NULL) == GS_EINFRA,
 	      "500 is GS_EINFRA");
 	CHECK_STR(error_last(), want, "500 message");
@@ -169,7 +176,8 @@ static void test_resolve(void)
 	      "a tag outside the grammar never reaches a URL");
 	CHECK(registry_resolve_digest(c, "127.0.0.1:1", "x/y", "v1", &d, NULL) == GS_EINFRA,
 	      "nothing listening: GS_EINFRA");
-	CHECK_STR(error_last(), "cannot reach registry '127.0.0.1:1': connection refused",
+	CHECK_STR(error_last(),
+		  "cannot reach registry '127.0.0.1:1': connection refused after 4 tries",
 		  "connection refused message");
 	strbuf_release(&body);
 	registry_client_free(c);
@@ -184,7 +192,8 @@ static void test_limits(void)
 	long long t0 = ms_now();
 
 	want =
-	    xstrfmt("registry '%s' did not answer within 500 ms for '%s/slow/img:v1'", host, host);
+	    xstrfmt("registry '%s' did not answer within 500 ms for '%s/slow/img:v1' after 4 tries",
+		    host, host);
 	CHECK(registry_resolve_digest(c, host, "slow/img", "v1", &d, NULL) == GS_EINFRA,
 	      "a registry that hangs is GS_EINFRA");
 	CHECK_STR(error_last(), want, "timeout message");
