@@ -14,7 +14,8 @@ SPEC: {"INDEX": {"PROJECT": [FILE, ...]}}, INDEX a path like "simple" or
 "whl/cu130", FILE: {"version": "1.0", "tags": "py3-none-any" (a wheel; or
 "sdist": true for NAME-VERSION.tar.gz), "requires_dist": [...],
 "requires_python": ">=3.8" (page and metadata), "yanked": true or
-"reason", "name": the distribution name as written (default PROJECT)}.
+"reason", "nohash": true (no #sha256= fragment), "name": the distribution
+name as written (default PROJECT)}.
 """
 import hashlib
 import html
@@ -87,7 +88,9 @@ def build(spec, root):
                     attrs += " data-yanked"
                 elif y:
                     attrs += ' data-yanked="%s"' % html.escape(y)
-                href = "/files/%s/%s#sha256=%s" % (index, filename, hashlib.sha256(data).hexdigest())
+                href = "/files/%s/%s" % (index, filename)
+                if not f.get("nohash"):
+                    href += "#sha256=%s" % hashlib.sha256(data).hexdigest()
                 links.append('    <a href="%s"%s>%s</a><br/>' % (html.escape(href), attrs, html.escape(filename)))
             pdir = os.path.join(root, index, project)
             os.makedirs(pdir, exist_ok=True)

@@ -56,6 +56,10 @@ static const char spec_json[] =
     "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"}],\n"
     "  \"gsfx-x\": [{\"version\": \"1.0\", \"tags\": \"py3-none-any\",\n"
     "   \"requires_dist\": [\"gsfx-b<1.5\"]}],\n"
+    "  \"gsfx-nohash\": [{\"version\": \"1.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
+    "  \"gsfx-h\": [\n"
+    "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"},\n"
+    "   {\"version\": \"2.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
     "  \"filelock\": [{\"version\": \"3.0\", \"tags\": \"py3-none-any\"}],\n"
     "  \"torch\": [{\"version\": \"99.0\", \"tags\": \"py3-none-any\"}]\n"
     " },\n"
@@ -387,6 +391,29 @@ static void test_errors(void)
 	run_release(&run);
 }
 
+/* A file the index gives no sha256 for cannot be installed with
+ * --require-hashes: skipped, and named when nothing else fits. */
+static void test_no_hash(void)
+{
+	struct run run;
+
+	run_resolve(&run, "[\"gsfx-h\"]", NULL, NULL);
+	CHECK(run.ret == 0, "a project with a file without sha256 resolves (%s)", why(&run));
+	CHECK_STR(version_of(&run, "gsfx-h"), "1.0",
+		  "the newest version with a sha256 is taken, not 2.0 without one");
+	run_release(&run);
+	run_resolve(&run, "[\"gsfx-nohash\"]", NULL, NULL);
+	CHECK(run.ret == GS_EINVAL && run.diags.nr == 1 &&
+		  diag_has(&run, "'gsfx-nohash': no wheel for cp311 manylinux_2_36_x86_64: 1.0 "
+				 "(gsfx_nohash-1.0-py3-none-any.whl on http://") &&
+		  diag_has(&run, "/simple has no sha256, which pip --require-hashes needs"),
+	      "a wheel without sha256 only: an error naming the package, the file and the "
+	      "index, no crash (%s)",
+	      why(&run));
+	CHECK(run.p && !run.p->cells[0].wheels_nr, "and no wheel is pinned");
+	run_release(&run);
+}
+
 static void test_conflict_backtracks(void)
 {
 	struct run run;
@@ -516,6 +543,7 @@ int main(void)
 		test_framework_never_from_default();
 		test_ranges_prereleases();
 		test_yanked();
+		test_no_hash();
 		test_requires_python_markers_extras();
 		test_best_wheel();
 		test_errors();
