@@ -57,6 +57,9 @@ static const char spec_json[] =
     "  \"gsfx-x\": [{\"version\": \"1.0\", \"tags\": \"py3-none-any\",\n"
     "   \"requires_dist\": [\"gsfx-b<1.5\"]}],\n"
     "  \"gsfx-nohash\": [{\"version\": \"1.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
+    "  \"gsfx-y\": [\n"
+    "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"},\n"
+    "   {\"version\": \"1.0\", \"tags\": \"cp311-cp311-manylinux_2_28_x86_64\", \"yanked\": true}],\n"
     "  \"gsfx-h\": [\n"
     "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"},\n"
     "   {\"version\": \"2.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
@@ -302,6 +305,28 @@ static void test_yanked(void)
 	run_resolve(&run, "[\"gsfx-b==2.0\"]", NULL, NULL);
 	CHECK_STR(version_of(&run, "gsfx-b"), "2.0",
 		  "a yanked version pinned with == is taken (PEP 592)");
+	CHECK(wheel(&run, 0, "gsfx-b") && wheel(&run, 0, "gsfx-b")->yanked &&
+		  !strcmp(wheel(&run, 0, "gsfx-b")->yanked, "broken build"),
+	      "the pin says it is yanked and why");
+	{
+		json_t *j = run.p ? plan_wheels_to_json(run.p->cells[0].wheels,
+							run.p->cells[0].wheels_nr)
+				  : NULL;
+
+		CHECK_STR(json_string_value(json_object_get(json_array_get(j, 0), "yanked")),
+			  "broken build", "plan JSON: \"yanked\" is the reason");
+		json_decref(j);
+	}
+	run_release(&run);
+	run_resolve(&run, "[\"gsfx-b==1.5\"]", NULL, NULL);
+	CHECK(wheel(&run, 0, "gsfx-b") && !wheel(&run, 0, "gsfx-b")->yanked,
+	      "a version not yanked has no yanked field");
+	run_release(&run);
+	run_resolve(&run, "[\"gsfx-y==1.0\"]", NULL, NULL);
+	CHECK(wheel(&run, 0, "gsfx-y") && !wheel(&run, 0, "gsfx-y")->yanked &&
+		  strstr(wheel(&run, 0, "gsfx-y")->filename, "py3-none-any"),
+	      "of one version's files, the one not yanked, though a yanked one ranks higher (%s)",
+	      why(&run));
 	run_release(&run);
 	run_resolve(&run, "[\"gsfx-b>=2\"]", NULL, NULL);
 	CHECK(run.ret == GS_EINVAL && diag_has(&run, "2.0 (yanked: broken build; pin it with =="),
