@@ -144,8 +144,8 @@ void cli_warn_yanked(const char *cell, const struct plan_wheel *w, size_t nr)
 			fprintf(stderr,
 				"warning: cell '%s': %s %s is yanked%s%s%s: taken only because it "
 				"is pinned (PEP 592)\n",
-				cell, w[i].name, w[i].version, *w[i].yanked ? " (" : "", w[i].yanked,
-				*w[i].yanked ? ")" : "");
+				cell, w[i].name, w[i].version, *w[i].yanked ? " (" : "",
+				w[i].yanked, *w[i].yanked ? ")" : "");
 }
 
 void cli_warn_yanked_plan(const struct plan *p)

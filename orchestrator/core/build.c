@@ -268,8 +268,8 @@ int build_netrc_write(const struct plan *p, char **netrc)
 		goto done;
 	dir = xstrfmt("%s/gpuslim-netrc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir)) {
-		ret = error_setc(GS_ERR, "cannot create a directory '%s': %s", dir,
-				 strerror(errno));
+		ret =
+		    error_setc(GS_ERR, "cannot create a directory '%s': %s", dir, strerror(errno));
 		free(dir);
 		dir = NULL;
 		goto done;

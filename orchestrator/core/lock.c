@@ -615,9 +615,9 @@ static int lock_read_wheel(struct lock_reader *rd, const json_t *o, struct plan_
 	}
 	if ((ret = lock_object(rd, NULL, o, keys)))
 		goto done;
-	if ((ret = lock_get_str(rd, o, "name", 0, lock_is_name,
-				"a normalized project name (PEP 503: lowercase, runs of -_. as '-')",
-				&w->name)) ||
+	if ((ret = lock_get_str(
+		 rd, o, "name", 0, lock_is_name,
+		 "a normalized project name (PEP 503: lowercase, runs of -_. as '-')", &w->name)) ||
 	    (ret = lock_get_str(rd, o, "version", 0, lock_is_pep440, "a PEP 440 version",
 				&w->version)) ||
 	    (ret = lock_get_str(rd, o, "filename", 0, NULL, "a wheel's file name (*.whl)",
@@ -625,8 +625,8 @@ static int lock_read_wheel(struct lock_reader *rd, const json_t *o, struct plan_
 	    (ret = lock_get_str(rd, o, "url", 0, lock_is_plain_url, url_want, &w->url)) ||
 	    (ret = lock_get_str(rd, o, "sha256", 0, lock_is_sha256_hex, "64 lowercase hex digits",
 				&w->sha256)) ||
-	    (ret = lock_get_str(rd, o, "index_url", 0, lock_is_plain_url, url_want,
-				&w->index_url)) ||
+	    (ret =
+		 lock_get_str(rd, o, "index_url", 0, lock_is_plain_url, url_want, &w->index_url)) ||
 	    (ret =
 		 lock_get_str(rd, o, "required_by", 0, NULL, "what required it", &w->required_by)))
 		goto done;
@@ -655,7 +655,8 @@ static int lock_read_wheel(struct lock_reader *rd, const json_t *o, struct plan_
 			   strlen(json_string_value(y)) == json_string_length(y)) {
 			w->yanked = xstrdup(json_string_value(y));
 		} else {
-			ret = lock_fail(rd, "yanked", "expected true or the reason (a string), got %s",
+			ret = lock_fail(rd, "yanked",
+					"expected true or the reason (a string), got %s",
 					lock_type_name(y));
 			goto done;
 		}

@@ -1838,8 +1838,8 @@ json_t *plan_wheels_to_json(const struct plan_wheel *w, size_t nr)
 		json_object_set_new(o, "framework", json_boolean(w[i].framework));
 		/* Only when yanked: the reason, or true when none is given. */
 		if (w[i].yanked)
-			json_object_set_new(o, "yanked", *w[i].yanked ? json_string(w[i].yanked)
-								      : json_true());
+			json_object_set_new(o, "yanked",
+					    *w[i].yanked ? json_string(w[i].yanked) : json_true());
 		json_array_append_new(a, o);
 	}
 	return a;

@@ -902,7 +902,8 @@ static void pw_fill(struct pw_cell *pc)
 		w->required_by = xstrdup(pin->required_by);
 		w->framework = pin->framework;
 		if (pin->file->yanked)
-			w->yanked = xstrdup(pin->file->yanked_reason ? pin->file->yanked_reason : "");
+			w->yanked =
+			    xstrdup(pin->file->yanked_reason ? pin->file->yanked_reason : "");
 	}
 }
 

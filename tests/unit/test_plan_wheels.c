@@ -59,7 +59,8 @@ static const char spec_json[] =
     "  \"gsfx-nohash\": [{\"version\": \"1.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
     "  \"gsfx-y\": [\n"
     "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"},\n"
-    "   {\"version\": \"1.0\", \"tags\": \"cp311-cp311-manylinux_2_28_x86_64\", \"yanked\": true}],\n"
+    "   {\"version\": \"1.0\", \"tags\": \"cp311-cp311-manylinux_2_28_x86_64\", \"yanked\": "
+    "true}],\n"
     "  \"gsfx-h\": [\n"
     "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"},\n"
     "   {\"version\": \"2.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
@@ -309,9 +310,9 @@ static void test_yanked(void)
 		  !strcmp(wheel(&run, 0, "gsfx-b")->yanked, "broken build"),
 	      "the pin says it is yanked and why");
 	{
-		json_t *j = run.p ? plan_wheels_to_json(run.p->cells[0].wheels,
-							run.p->cells[0].wheels_nr)
-				  : NULL;
+		json_t *j =
+		    run.p ? plan_wheels_to_json(run.p->cells[0].wheels, run.p->cells[0].wheels_nr)
+			  : NULL;
 
 		CHECK_STR(json_string_value(json_object_get(json_array_get(j, 0), "yanked")),
 			  "broken build", "plan JSON: \"yanked\" is the reason");

@@ -319,7 +319,8 @@ static void test_dockerfile_wheels(void)
 	     "https://download.pytorch.org/whl/cu124", "frameworks", 1, NULL},
 	    {"nvidia-cublas-cu12", "12.4.5.8", "f2", "u2", "bbbb",
 	     "https://download.pytorch.org/whl/cu124", "torch", 1, NULL},
-	    {"fastapi", "0.110.0", "f3", "u3", "cccc", "https://pypi.org/simple", "recipe", 0, NULL},
+	    {"fastapi", "0.110.0", "f3", "u3", "cccc", "https://pypi.org/simple", "recipe", 0,
+	     NULL},
 	};
 	struct fixture f;
 	struct strbuf sb = STRBUF_INIT;
