@@ -6,6 +6,8 @@
 #   image   any bytes as a docker-save archive through the image reader and the analyzer
 #   pyindex the package index's JSON and HTML pages, METADATA, wheel names, PEP 440
 #           versions and specifiers, PEP 508 requirements and markers
+#   lock    any bytes as gpuslim.lock through the lock reader; what it accepts writes back
+#           and reads again to the same bytes
 # Prints per target the runs, the coverage and whether it found a crash (the input is kept
 # under bench/out/fuzz/crash-TARGET-*; add it as a unit test or under
 # tests/fuzz/regressions/TARGET once fixed). Installs clang and libclang-rt-14-dev when missing.
@@ -22,7 +24,7 @@ rm -rf "$out/seeds"
 mkdir -p "$out"
 tests/fuzz/seeds.sh "$out/seeds"
 status=0
-for t in recipe elf image pyindex; do
+for t in recipe elf image pyindex lock; do
 	case $t in elf) ml=300000 ;; *) ml=65536 ;; esac
 	mkdir -p "$out/corpus/$t"
 	rc=0

@@ -683,7 +683,7 @@ group_fuzz() {
 		notok "fuzz: tests/fuzz/seeds.sh failed" "$(cat "$TMP/fuzz-seeds.log")"
 		return
 	fi
-	for t in recipe elf image pyindex; do
+	for t in recipe elf image pyindex lock; do
 		args=("$seeds/$t")
 		[ -d "tests/fuzz/regressions/$t" ] && args+=("tests/fuzz/regressions/$t")
 		run_counted "fuzz $t" valgrind -q --error-exitcode=99 --leak-check=full \

@@ -754,7 +754,7 @@ int cmd_build(int argc, char **argv)
 	struct build b;
 	struct build_opts bo;
 	struct display d;
-	char *dir = NULL, *log_dir = NULL, *ctx = NULL, *cache_dir = NULL;
+	char *dir = NULL, *log_dir = NULL, *ctx = NULL, *cache_dir = NULL, *netrc = NULL;
 	struct gating gating;
 	int ret, code, build_ret = 0, push_ret = 0, have_build = 0, gate_code;
 	long jobs = 0; /* 0: online CPUs */
@@ -841,6 +841,14 @@ int cmd_build(int argc, char **argv)
 	bo.on_tick = on_build_tick;
 	bo.tick_ms = TICK_MS;
 	bo.ctx = &d;
+	/* Index credentials reach pip as a BuildKit secret, removed below. */
+	ret = build_netrc_write(p, &netrc);
+	if (ret < 0) {
+		cli_error_last();
+		code = cli_exit_for(ret);
+		goto done;
+	}
+	bo.netrc = netrc;
 	ret = build_init(&b, p, &bo);
 	have_build = 1;
 	if (ret < 0) {
@@ -896,6 +904,8 @@ report:
 			code = EXIT_INFRA;
 	}
 done:
+	build_netrc_remove(netrc);
+	free(netrc);
 	gating_release(&gating);
 	if (have_build)
 		build_release(&b);

@@ -74,6 +74,9 @@ static int lock_check_only(const struct cli_planned *pl, const char *path)
 	}
 	for (size_t i = 0; i < notes.nr; i++)
 		fprintf(stderr, "note: %s\n", (const char *)notes.items[i]);
+	/* What the index said when the lock was written; --check asks no index. */
+	for (size_t i = 0; i < l->cells_nr; i++)
+		cli_warn_yanked(l->cells[i].id, l->cells[i].wheels, l->cells[i].wheels_nr);
 	printf("%s: up to date (%zu cell%s)\n", path, l->cells_nr, l->cells_nr == 1 ? "" : "s");
 done:
 	lock_free(l);
@@ -155,6 +158,7 @@ static int lock_resolve(struct plan *p, const struct lock *old, const char *path
 			if ((kept[i] & LOCK_WHEELS) && lc)
 				lock_apply_cell(old, lc, p, &p->cells[i], path, LOCK_WHEELS);
 		}
+		cli_warn_yanked_plan(p);
 	}
 	if (p->git.url && !p->git.commit) {
 		ret = plan_resolve_git(p, &diags);

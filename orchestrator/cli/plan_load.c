@@ -126,6 +126,8 @@ int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *
 	if (lock_apply(l, pl->plan, path, LOCK_ALL) < 0) {
 		cli_error_last();
 		code = EXIT_USAGE;
+	} else {
+		cli_warn_yanked_plan(pl->plan);
 	}
 done:
 	lock_free(l);
@@ -133,6 +135,23 @@ done:
 	vec_release(&stale);
 	vec_release(&notes);
 	return code;
+}
+
+void cli_warn_yanked(const char *cell, const struct plan_wheel *w, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (w[i].yanked)
+			fprintf(stderr,
+				"warning: cell '%s': %s %s is yanked%s%s%s: taken only because it "
+				"is pinned (PEP 592)\n",
+				cell, w[i].name, w[i].version, *w[i].yanked ? " (" : "",
+				w[i].yanked, *w[i].yanked ? ")" : "");
+}
+
+void cli_warn_yanked_plan(const struct plan *p)
+{
+	for (size_t i = 0; i < p->cells_nr; i++)
+		cli_warn_yanked(p->cells[i].id, p->cells[i].wheels, p->cells[i].wheels_nr);
 }
 
 int cli_resolve_wheels(struct plan *p)
@@ -150,6 +169,8 @@ int cli_resolve_wheels(struct plan *p)
 			cli_print_diags(&diags);
 		else
 			cli_error_last();
+	} else {
+		cli_warn_yanked_plan(p);
 	}
 	pyindex_client_free(ic);
 	vec_release(&diags);

@@ -74,6 +74,11 @@ int cli_resolve(struct plan *p);
 /* On stderr, when the plan has Python packages and they were not pinned
  * (`why`: "--offline"): the build installs without hashes. */
 void cli_note_unpinned_wheels(const struct plan *p, const char *why);
+/* "warning: cell 'ID': NAME VERSION is yanked (REASON) ..." on stderr for
+ * each pinned wheel the index marks yanked (PEP 592): taken only because
+ * an == pin or the lock named it. */
+void cli_warn_yanked(const char *cell, const struct plan_wheel *w, size_t nr);
+void cli_warn_yanked_plan(const struct plan *p);
 /* Where generate and build export app.git's commit: OUT/context. */
 #define CLI_GIT_CONTEXT "context"
 

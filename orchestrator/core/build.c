@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "core/build.h"
+#include "core/pyindex.h"
+#include "core/render.h"
 #include "core/registry.h"
 #include "util/utf8.h"
 #include "util/fs.h"
@@ -195,17 +197,134 @@ static int choose_cache(struct build *b)
 	return 0;
 }
 
+/* ---- the netrc of pip's package indexes ---- */
+
+static int netrc_word_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == '"' || *s == '\\' || *s == '\'' ||
+		    *s == '#' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Add the credentials of `raw` (a recipe URL) to `sb`, once per host. */
+static int netrc_add(struct strbuf *sb, struct vec *hosts, const char *raw)
+{
+	struct pyindex_credentials cr;
+	char *shown;
+	int ret = 0;
+
+	if (!raw || !pyindex_url_credentials(raw, &cr))
+		return 0;
+	shown = pyindex_redact_url(raw);
+	if (!netrc_word_ok(cr.host) || !netrc_word_ok(cr.user) ||
+	    (*cr.password && !netrc_word_ok(cr.password))) {
+		ret = error_setc(GS_EINVAL,
+				 "the credentials of index '%s' have white space, quotes or '#', "
+				 "which a netrc cannot carry",
+				 shown);
+		goto done;
+	}
+	if (vec_findstr(hosts, cr.host) >= 0)
+		goto done; /* one machine line per host: the first index's */
+	vec_pushstr(hosts, cr.host);
+	strbuf_addf(sb, "machine %s login %s", cr.host, cr.user);
+	if (*cr.password)
+		strbuf_addf(sb, " password %s", cr.password);
+	strbuf_addch(sb, '\n');
+done:
+	free(shown);
+	pyindex_credentials_release(&cr);
+	return ret;
+}
+
+int build_netrc_write(const struct plan *p, char **netrc)
+{
+	const struct recipe *r = p->recipe;
+	struct strbuf sb = STRBUF_INIT;
+	struct vec hosts = VEC_INIT(free);
+	const char *tmp = getenv("TMPDIR");
+	char *dir = NULL, *file = NULL;
+	int ret = 0, fd = -1;
+
+	*netrc = NULL;
+	for (size_t i = 0; i < p->cells_nr && !ret; i++) {
+		const struct plan_cell *c = &p->cells[i];
+
+		for (size_t k = 0; k < c->frameworks_nr && !ret; k++) {
+			char *raw = plan_index_credentialed(r, c->frameworks[k].index_url,
+							    c->frameworks[k].variant);
+
+			ret = netrc_add(&sb, &hosts, raw);
+			free(raw);
+		}
+	}
+	if (!ret)
+		ret = netrc_add(&sb, &hosts, r->pip.index_url.v);
+	if (ret || !sb.len)
+		goto done;
+	dir = xstrfmt("%s/gpuslim-netrc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		ret =
+		    error_setc(GS_ERR, "cannot create a directory '%s': %s", dir, strerror(errno));
+		free(dir);
+		dir = NULL;
+		goto done;
+	}
+	file = fs_join(dir, "netrc");
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, sb.buf, sb.len) != (ssize_t)sb.len || close(fd) < 0) {
+		ret = error_setc(GS_ERR, "cannot write '%s': %s", file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		unlink(file);
+		rmdir(dir);
+		goto done;
+	}
+	*netrc = file;
+	file = NULL;
+done:
+	/* The buffer held passwords. */
+	if (sb.buf && sb.alloc)
+		memset(sb.buf, 0, sb.alloc);
+	strbuf_release(&sb);
+	vec_release(&hosts);
+	free(file);
+	free(dir);
+	return ret;
+}
+
+void build_netrc_remove(const char *netrc)
+{
+	char *dir;
+
+	if (!netrc)
+		return;
+	unlink(netrc);
+	dir = fs_dirname(netrc);
+	rmdir(dir);
+	free(dir);
+}
+
 /* The argv and environment of one cell's build. */
 static int cell_build_argv(const struct build *b, const struct build_cell *bc, struct vec *argv,
 			   struct vec *env)
 {
 	const struct plan_cell *c = bc->cell;
 	struct engine_build_opts o;
-	struct vec cache_from = VEC_INIT(free);
+	struct vec cache_from = VEC_INIT(free), secrets = VEC_INIT(free);
 	char *dir = NULL;
 	int ret;
 
 	memset(&o, 0, sizeof(o));
+	if (b->opts->netrc) {
+		vec_pushf(&secrets, "id=%s,src=%s", RENDER_NETRC_SECRET, b->opts->netrc);
+		o.secrets = &secrets;
+	}
 	o.dockerfile = bc->dockerfile;
 	o.context = b->opts->context;
 	o.tag = c->image_ref;
@@ -249,6 +368,7 @@ static int cell_build_argv(const struct build *b, const struct build_cell *bc, s
 	}
 	free(dir);
 	vec_release(&cache_from);
+	vec_release(&secrets);
 	return ret;
 }
 

@@ -115,6 +115,9 @@ struct build_opts {
 	const char *cache;	     /* output.cache: registry|inline|local|none; NULL: registry */
 	const char *cache_dir;	     /* local cache root (BUILD_CACHE_LOCAL); NULL: none */
 	int no_cache;
+	/* A netrc for pip's package indexes (build_netrc_write()), passed as
+	 * the BuildKit secret RENDER_NETRC_SECRET; NULL: none. */
+	const char *netrc;
 	int push_jobs; /* pushes at once; <= 0: `jobs` */
 
 	/* Called on the coordinating thread; optional. */
@@ -154,6 +157,20 @@ enum {
  */
 int build_init(struct build *b, const struct plan *p, const struct build_opts *o);
 void build_release(struct build *b);
+
+/*
+ * The credentials of the recipe's package indexes that the plan's cells
+ * install from (pip.index_url, pip.framework_index_url), as a netrc for pip
+ * inside the build: `machine HOST login USER password PASS`, mode 0600, in
+ * a new private (0700) directory under $TMPDIR or /tmp. *netrc (newly
+ * allocated) is NULL when no index carries credentials. The plan, the
+ * Dockerfiles and the logs never hold them; remove the file with
+ * build_netrc_remove() once the builds are done. GS_EINVAL when a value
+ * cannot be written to a netrc (white space, quotes); GS_ERR otherwise.
+ */
+int build_netrc_write(const struct plan *p, char **netrc);
+/* Remove the netrc and its directory; NULL is a no-op. */
+void build_netrc_remove(const char *netrc);
 
 /*
  * Build every cell, opts->jobs at a time. Returns 0 when every cell built;

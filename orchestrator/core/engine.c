@@ -410,6 +410,8 @@ int engine_build_argv(const struct engine *e, const struct engine_build_opts *o,
 	}
 	engine_push_each(argv, "--label", o->labels);
 	engine_push_each(argv, "--build-arg", o->build_args);
+	/* Both backends build with BuildKit, which reads --secret. */
+	engine_push_each(argv, "--secret", o->secrets);
 	if (e->backend == ENGINE_BUILDX) {
 		for (size_t i = 0; o->cache_from && i < o->cache_from->nr; i++) {
 			vec_pushstr(argv, "--cache-from");

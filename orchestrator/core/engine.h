@@ -90,6 +90,7 @@ struct engine_build_opts {
 	const char *compression;      /* "zstd", "gzip"; NULL: default (ENGINE_CAP_COMPRESSION) */
 	int push;		      /* push TAG from the build (ENGINE_CAP_PUSH) */
 	int no_cache;
+	const struct vec *secrets; /* "id=X,src=FILE" for --secret (BuildKit), NULL: none */
 };
 
 /*

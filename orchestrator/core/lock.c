@@ -5,7 +5,10 @@
 
 #include "core/knowledge.h"
 #include "core/lock.h"
+#include "core/pep440.h"
+#include "core/pyindex.h"
 #include "core/recipe.h"
+#include "core/wheel.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
 
@@ -91,23 +94,6 @@ char *lock_normalize_name(const char *name)
 	return strbuf_detach(&sb, NULL);
 }
 
-/* "scheme://user:secret@host/path" -> "scheme://host/path". */
-static char *lock_redact_url(const char *url)
-{
-	const char *auth = strstr(url, "://"), *end, *at = NULL;
-
-	if (!auth)
-		return xstrdup(url);
-	auth += 3;
-	end = auth + strcspn(auth, "/?#");
-	for (const char *s = auth; s < end; s++)
-		if (*s == '@')
-			at = s;
-	if (!at)
-		return xstrdup(url);
-	return xstrfmt("%.*s%s", (int)(auth - url), url, at + 1);
-}
-
 static void lock_wheel_copy(struct plan_wheel *dst, const struct plan_wheel *src)
 {
 	dst->name = lock_xstrdup_or_null(src->name);
@@ -118,6 +104,7 @@ static void lock_wheel_copy(struct plan_wheel *dst, const struct plan_wheel *src
 	dst->index_url = lock_xstrdup_or_null(src->index_url);
 	dst->required_by = lock_xstrdup_or_null(src->required_by);
 	dst->framework = src->framework;
+	dst->yanked = lock_xstrdup_or_null(src->yanked);
 }
 
 static struct plan_wheel *lock_wheels_copy(const struct plan_wheel *w, size_t nr)
@@ -139,6 +126,14 @@ const struct lock_cell *lock_find_cell(const struct lock *l, const char *id)
 
 /* ---- inputs ----------------------------------------------------------- */
 
+static int lock_json_has(const json_t *a, const char *s)
+{
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (!strcmp(json_string_value(json_array_get(a, i)), s))
+			return 1;
+	return 0;
+}
+
 json_t *lock_cell_inputs(const struct plan *p, const struct plan_cell *c)
 {
 	const struct recipe *r = p->recipe;
@@ -156,9 +151,20 @@ json_t *lock_cell_inputs(const struct plan *p, const struct plan_cell *c)
 		json_array_append_new(pkgs, json_string(r->python_packages.items[i].v));
 	json_object_set_new(o, "python_packages", pkgs);
 	for (size_t i = 0; i < c->extra_index_urls.nr; i++) {
-		char *u = lock_redact_url(c->extra_index_urls.items[i]);
+		char *u = pyindex_redact_url(c->extra_index_urls.items[i]);
 
 		json_array_append_new(idx, json_string(u));
+		free(u);
+	}
+	/* The default index too: python_packages and what the frameworks'
+	 * indexes lack come from it, so changing pip.index_url makes the
+	 * lock stale. */
+	if (c->pip_requirements.nr) {
+		char *u = pyindex_redact_url(r->pip.index_url.v ? r->pip.index_url.v
+								: RECIPE_DEFAULT_INDEX_URL);
+
+		if (!json_array_size(idx) || !lock_json_has(idx, u))
+			json_array_append_new(idx, json_string(u));
 		free(u);
 	}
 	json_object_set_new(o, "pip_indexes", idx);
@@ -560,36 +566,104 @@ static int lock_read_image(struct lock_reader *rd, const json_t *o, const char *
 	return ret;
 }
 
-static int lock_is_wheel_file(const char *s)
+static int lock_is_name(const char *s)
 {
-	return ends_with(s, ".whl") && !strchr(s, '/');
+	char *n = pyname_normalize(s);
+	int ok = !strcmp(n, s);
+
+	free(n);
+	return ok;
+}
+
+static int lock_is_pep440(const char *s)
+{
+	return !pep440_valid(s);
+}
+
+/* Absolute http(s), a host, no credentials, no fragment: what pip is
+ * given and what a lock may show. */
+static int lock_is_plain_url(const char *s)
+{
+	char *shown;
+	int ok;
+
+	if (!starts_with(s, "https://") && !starts_with(s, "http://"))
+		return 0;
+	if (strchr(s, '#') || strpbrk(s, " \t\r\n"))
+		return 0;
+	shown = pyindex_redact_url(s);
+	ok = !strcmp(shown, s) && s[strcspn(s, ":") + 3] && s[strcspn(s, ":") + 3] != '/';
+	free(shown);
+	return ok;
 }
 
 static int lock_read_wheel(struct lock_reader *rd, const json_t *o, struct plan_wheel *w)
 {
 	static const char *const keys[] = {"name",	"version",     "filename",  "url", "sha256",
 					   "index_url", "required_by", "framework", NULL};
-	const json_t *fw;
+	static const char *const url_want = "an absolute http(s) URL without credentials";
+	struct wheel_name wn;
+	const json_t *fw, *y = json_object_get(o, "yanked");
+	json_t *rest = NULL;
 	int ret;
 
+	/* "yanked" is the one optional key. */
+	if (y && json_is_object(o)) {
+		rest = json_copy((json_t *)o);
+		json_object_del(rest, "yanked");
+		o = rest;
+	}
 	if ((ret = lock_object(rd, NULL, o, keys)))
-		return ret;
-	if ((ret = lock_get_str(rd, o, "name", 0, NULL, "a project name", &w->name)) ||
-	    (ret = lock_get_str(rd, o, "version", 0, NULL, "a version", &w->version)) ||
-	    (ret = lock_get_str(rd, o, "filename", 0, lock_is_wheel_file,
-				"a wheel's file name (*.whl)", &w->filename)) ||
-	    (ret = lock_get_str(rd, o, "url", 0, NULL, "a URL", &w->url)) ||
+		goto done;
+	if ((ret = lock_get_str(
+		 rd, o, "name", 0, lock_is_name,
+		 "a normalized project name (PEP 503: lowercase, runs of -_. as '-')", &w->name)) ||
+	    (ret = lock_get_str(rd, o, "version", 0, lock_is_pep440, "a PEP 440 version",
+				&w->version)) ||
+	    (ret = lock_get_str(rd, o, "filename", 0, NULL, "a wheel's file name (*.whl)",
+				&w->filename)) ||
+	    (ret = lock_get_str(rd, o, "url", 0, lock_is_plain_url, url_want, &w->url)) ||
 	    (ret = lock_get_str(rd, o, "sha256", 0, lock_is_sha256_hex, "64 lowercase hex digits",
 				&w->sha256)) ||
-	    (ret = lock_get_str(rd, o, "index_url", 0, NULL, "a URL", &w->index_url)) ||
+	    (ret =
+		 lock_get_str(rd, o, "index_url", 0, lock_is_plain_url, url_want, &w->index_url)) ||
 	    (ret =
 		 lock_get_str(rd, o, "required_by", 0, NULL, "what required it", &w->required_by)))
-		return ret;
+		goto done;
+	if (strchr(w->filename, '/') || !ends_with(w->filename, ".whl") ||
+	    wheel_name_parse(w->filename, &wn) < 0) {
+		ret = lock_fail(rd, "filename", "expected a wheel's file name (*.whl), got '%s'",
+				w->filename);
+		goto done;
+	}
+	if (strcmp(wn.name, w->name) || pep440_cmp(wn.version, w->version))
+		ret = lock_fail(rd, "filename", "'%s' is not a wheel of %s %s", w->filename,
+				w->name, w->version);
+	wheel_name_release(&wn);
+	if (ret)
+		goto done;
 	fw = json_object_get(o, "framework");
-	if (!json_is_boolean(fw))
-		return lock_fail(rd, "framework", "expected a boolean, got %s", lock_type_name(fw));
+	if (!json_is_boolean(fw)) {
+		ret = lock_fail(rd, "framework", "expected a boolean, got %s", lock_type_name(fw));
+		goto done;
+	}
 	w->framework = json_is_true(fw);
-	return 0;
+	if (y) {
+		if (json_is_true(y)) {
+			w->yanked = xstrdup("");
+		} else if (json_is_string(y) && json_string_length(y) &&
+			   strlen(json_string_value(y)) == json_string_length(y)) {
+			w->yanked = xstrdup(json_string_value(y));
+		} else {
+			ret = lock_fail(rd, "yanked",
+					"expected true or the reason (a string), got %s",
+					lock_type_name(y));
+			goto done;
+		}
+	}
+done:
+	json_decref(rest);
+	return ret;
 }
 
 static int lock_read_cell(struct lock_reader *rd, const struct lock *l, const json_t *o,

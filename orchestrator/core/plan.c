@@ -6,6 +6,7 @@
 #include "core/gitsrc.h"
 #include "core/plan.h"
 #include "core/plan_private.h"
+#include "core/pyindex.h"
 #include "util/strbuf.h"
 
 /* Where a managed interpreter lives in both stages: a project convention,
@@ -813,10 +814,45 @@ static void plan_fill_framework(struct plan_framework *out, const struct kb_fram
 		static const char *const keys[] = {"variant"};
 		const char *values[] = {variant ? variant : ""};
 
-		out->index_url = kb_expand(index_tmpl, keys, values, 1);
+		char *raw = kb_expand(index_tmpl, keys, values, 1);
+
+		/* The plan goes to files, logs and the lock: no credentials.
+		 * The resolver and the build take them from the recipe
+		 * (plan_wheels.c, build.c). */
+		out->index_url = pyindex_redact_url(raw);
+		free(raw);
 	}
 	out->brings_cuda = fw->brings_cuda;
 	out->needs_cudnn = fw->needs_cudnn;
+}
+
+char *plan_index_credentialed(const struct recipe *r, const char *index_url, const char *variant)
+{
+	static const char *const keys[] = {"variant"};
+	const char *values[] = {variant ? variant : ""};
+	char *cand[2] = {NULL, NULL}, *found = NULL;
+
+	if (!index_url)
+		return NULL;
+	if (r->pip.index_url.v)
+		cand[0] = xstrdup(r->pip.index_url.v);
+	if (r->pip.framework_index_url.v)
+		cand[1] = kb_expand(r->pip.framework_index_url.v, keys, values, 1);
+	for (size_t i = 0; i < 2 && !found; i++) {
+		char *shown;
+
+		if (!cand[i])
+			continue;
+		shown = pyindex_redact_url(cand[i]);
+		if (strcmp(shown, cand[i]) && !strcmp(shown, index_url)) {
+			found = cand[i];
+			cand[i] = NULL;
+		}
+		free(shown);
+	}
+	free(cand[0]);
+	free(cand[1]);
+	return found;
 }
 
 /* The recipe's pip.framework_index_url wins over frameworks.json's. */
@@ -1700,6 +1736,7 @@ void plan_wheels_release(struct plan_wheel *w, size_t nr)
 		free(w[i].sha256);
 		free(w[i].index_url);
 		free(w[i].required_by);
+		free(w[i].yanked);
 	}
 	free(w);
 }
@@ -1799,6 +1836,10 @@ json_t *plan_wheels_to_json(const struct plan_wheel *w, size_t nr)
 		json_object_set_new(o, "index_url", plan_jstr(w[i].index_url));
 		json_object_set_new(o, "required_by", plan_jstr(w[i].required_by));
 		json_object_set_new(o, "framework", json_boolean(w[i].framework));
+		/* Only when yanked: the reason, or true when none is given. */
+		if (w[i].yanked)
+			json_object_set_new(o, "yanked",
+					    *w[i].yanked ? json_string(w[i].yanked) : json_true());
 		json_array_append_new(a, o);
 	}
 	return a;

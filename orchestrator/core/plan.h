@@ -71,6 +71,10 @@ struct plan_wheel {
 	char *index_url;   /* the index it is installed from (pip --index-url), redacted */
 	char *required_by; /* "recipe", "frameworks", or the project that required it */
 	int framework;	   /* 1: from the framework's index (torch and its CUDA wheels) */
+	/* PEP 592: NULL when the index does not say it is yanked; its reason,
+	 * or "" when it gives none. Taken only when an == pin (or the lock's
+	 * pin) matches nothing else; the CLI warns. */
+	char *yanked;
 };
 
 /* A smoke test of a cell: the recipe's, a framework's default
@@ -244,6 +248,15 @@ int plan_pin_cell(struct plan *p, struct plan_cell *c, const char *cuda, const c
 
 /* The plan as JSON (schemas/plan.schema.json): every cell, every value,
  * every reason. Key order is fixed, so the output is byte-stable. */
+/*
+ * The plan holds index URLs without credentials (they go to files, logs
+ * and the lock). The recipe's own pip.index_url or pip.framework_index_url
+ * (expanded for `variant`) whose redaction is `index_url`, when it carries
+ * credentials: newly allocated, for the requests and the build's netrc
+ * only, never stored in the plan. NULL otherwise.
+ */
+char *plan_index_credentialed(const struct recipe *r, const char *index_url, const char *variant);
+
 json_t *plan_to_json(const struct plan *p);
 /* Wheels as the plan and the lock write them: [{name, version, filename,
  * url, sha256, index_url, required_by, framework}]. */

@@ -43,7 +43,8 @@ struct pw_root {
 	struct rpos pos;
 	const char *text;  /* the requirement: "torch==2.11.0+cu130", "gsfx-a>=1" */
 	int framework;	   /* a framework: from its index only */
-	const char *index; /* the index it is looked up in (borrowed) */
+	const char *index; /* the index it is looked up in (borrowed or index_auth) */
+	char *index_auth;  /* the recipe's URL of it with credentials, owned; NULL: none */
 	int dropped;	   /* its marker rules it out of the cell */
 };
 
@@ -378,10 +379,10 @@ struct pw_choice {
 
 /* Why one version that matched the requirement was not taken. */
 static void pw_explain_version(const struct pw_cell *pc, const struct pw_version *v,
-			       int allow_yanked, struct strbuf *why)
+			       int allow_yanked, const char *shown, struct strbuf *why)
 {
 	struct vec wheels = VEC_INIT(NULL), sdists = VEC_INIT(NULL);
-	const char *yanked = NULL, *reqpy = NULL;
+	const char *yanked = NULL, *reqpy = NULL, *nohash = NULL;
 	int yanked_any = 0;
 
 	for (size_t i = 0; i < v->files.nr; i++) {
@@ -400,6 +401,8 @@ static void pw_explain_version(const struct pw_cell *pc, const struct pw_version
 			} else if (f->requires_python &&
 				   !pw_spec_contains(f->requires_python, pc->pyver, 1)) {
 				reqpy = f->requires_python;
+			} else if (!f->sha256) {
+				nohash = f->filename;
 			}
 		}
 		vec_push(&wheels, f->filename);
@@ -411,6 +414,11 @@ static void pw_explain_version(const struct pw_cell *pc, const struct pw_version
 			    yanked ? ": " : "", yanked ? yanked : "");
 	else if (reqpy)
 		strbuf_addf(why, "(requires python %s)", reqpy);
+	else if (nohash)
+		strbuf_addf(why,
+			    "(%s on %s has no sha256, which pip --require-hashes needs: the "
+			    "index must give one)",
+			    nohash, shown);
 	else if (!wheels.nr)
 		strbuf_addf(why, "(sdist only: %s)", sdists.nr ? (char *)sdists.items[0] : "?");
 	else {
@@ -522,11 +530,16 @@ static int pw_choose(struct pw_cell *pc, const struct pw_req *rq, const struct v
 					continue;
 				rank = wheel_compatible(&wn, &pc->target);
 				wheel_name_release(&wn);
-				if (rank <= 0 || (f->yanked && !yanked_ok) ||
+				/* No sha256, no pin: the build installs with
+				 * --require-hashes. */
+				if (rank <= 0 || !f->sha256 || (f->yanked && !yanked_ok) ||
 				    (f->requires_python &&
 				     !pw_spec_contains(f->requires_python, pc->pyver, 1)))
 					continue;
-				if (!best || rank > best_rank) {
+				/* A file not yanked first (PEP 592): a yanked one
+				 * only when the pin matches nothing else. */
+				if (!best || (best->yanked && !f->yanked) ||
+				    (rank > best_rank && (!f->yanked || best->yanked))) {
 					best = f;
 					best_rank = rank;
 					best_v = i;
@@ -535,7 +548,7 @@ static int pw_choose(struct pw_cell *pc, const struct pw_req *rq, const struct v
 			if (!best && pass == 1) {
 				if (rejected.len)
 					strbuf_addstr(&rejected, "; ");
-				pw_explain_version(pc, &v[i], allow_yanked, &rejected);
+				pw_explain_version(pc, &v[i], allow_yanked, shown, &rejected);
 			}
 		}
 	}
@@ -888,6 +901,9 @@ static void pw_fill(struct pw_cell *pc)
 		w->index_url = pw_redact(pin->index);
 		w->required_by = xstrdup(pin->required_by);
 		w->framework = pin->framework;
+		if (pin->file->yanked)
+			w->yanked =
+			    xstrdup(pin->file->yanked_reason ? pin->file->yanked_reason : "");
 	}
 }
 
@@ -916,6 +932,10 @@ static void pw_roots(struct pw_cell *pc)
 		/* A framework without an index of its own (PyPI's wheels) is
 		 * the default index's. */
 		rt->index = f->index_url ? f->index_url : pc->default_index;
+		/* The plan's URL is redacted: ask with the recipe's. */
+		rt->index_auth = plan_index_credentialed(r, f->index_url, f->variant);
+		if (rt->index_auth)
+			rt->index = rt->index_auth;
 	}
 	for (size_t i = 0; i < r->python_packages.nr; i++) {
 		struct pw_root *rt = &pc->roots[pc->roots_nr++];
@@ -1089,8 +1109,10 @@ done:
 			free(pc->learned[k].why);
 		}
 		free(pc->learned);
-		for (size_t k = 0; k < pc->roots_nr; k++)
+		for (size_t k = 0; k < pc->roots_nr; k++) {
 			free(pc->roots[k].field);
+			free(pc->roots[k].index_auth);
+		}
 		free(pc->roots);
 		for (size_t k = 0; k < pc->dg_nr; k++)
 			diag_release(&pc->dg[k]);

@@ -60,6 +60,42 @@ char *pyindex_redact_url(const char *url)
 	return xstrfmt("%.*s%s", (int)a, url, at + 1);
 }
 
+int pyindex_url_credentials(const char *url, struct pyindex_credentials *out)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *user = NULL, *password = NULL;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!u)
+		return 0;
+	/* CURLU_URLDECODE: netrc and pip want the user and password as they are. */
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ||
+	    curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) || !user ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) || !host)
+		goto done;
+	if (curl_url_get(u, CURLUPART_PASSWORD, &password, CURLU_URLDECODE))
+		password = NULL;
+	out->host = xstrdup(host);
+	out->user = xstrdup(user);
+	out->password = xstrdup(password ? password : "");
+	ret = 1;
+done:
+	curl_free(host);
+	curl_free(user);
+	curl_free(password);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+void pyindex_credentials_release(struct pyindex_credentials *c)
+{
+	free(c->host);
+	free(c->user);
+	free(c->password);
+	memset(c, 0, sizeof(*c));
+}
+
 /* Same scheme, host and port. */
 static int pyindex_same_origin(CURLU *a, CURLU *b)
 {

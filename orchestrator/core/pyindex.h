@@ -95,4 +95,16 @@ void pyindex_project_release(struct pyindex_project *p);
 /* `url` without its user:password@ part (newly allocated). */
 char *pyindex_redact_url(const char *url);
 
+/* The user:password@ of an index URL, percent-decoded, with its host
+ * (a netrc entry for pip in the build). Owned; released with
+ * pyindex_credentials_release(). */
+struct pyindex_credentials {
+	char *host;
+	char *user;
+	char *password; /* "" when the URL gives none */
+};
+/* 1 with `out` filled when `url` carries a user, else 0. */
+int pyindex_url_credentials(const char *url, struct pyindex_credentials *out);
+void pyindex_credentials_release(struct pyindex_credentials *c);
+
 #endif

@@ -555,12 +555,37 @@ static void render_venv(struct df *d)
 	strbuf_addch(d->out, '\n');
 }
 
+/*
+ * The start of a pip RUN: pip's cache as a cache mount and, when the
+ * recipe's pip.index_url or pip.framework_index_url carries credentials,
+ * the netrc `gpuslim build` passes as the BuildKit secret "gpuslim-netrc"
+ * (never a build arg or Dockerfile text: the plan's URLs are redacted).
+ * required=false: a plain `docker build` without the secret still runs.
+ */
+static void render_pip_mounts(struct df *d)
+{
+	char *idx = d->r->pip.index_url.v ? pyindex_redact_url(d->r->pip.index_url.v) : NULL;
+	char *fw = d->r->pip.framework_index_url.v
+		       ? pyindex_redact_url(d->r->pip.framework_index_url.v)
+		       : NULL;
+	int secret = (idx && strcmp(idx, d->r->pip.index_url.v)) ||
+		     (fw && strcmp(fw, d->r->pip.framework_index_url.v));
+
+	strbuf_addstr(d->out, "RUN --mount=type=cache,target=/root/.cache/pip");
+	if (secret)
+		strbuf_addstr(d->out, " \\\n    --mount=type=secret,id=" RENDER_NETRC_SECRET
+				      ",target=/root/.netrc,required=false");
+	strbuf_addstr(d->out, " \\\n");
+	free(idx);
+	free(fw);
+}
+
 /* One pip run: `pip install` from `index` (NULL: pip's own default) of
  * `reqs`, shell-quoted. */
 static void render_pip_run(struct df *d, const char *index, const struct vec *reqs)
 {
-	strbuf_addstr(d->out, "RUN --mount=type=cache,target=/root/.cache/pip \\\n    " RENDER_VENV
-			      "/bin/pip install");
+	render_pip_mounts(d);
+	strbuf_addstr(d->out, "    " RENDER_VENV "/bin/pip install");
 	if (index) {
 		strbuf_addstr(d->out, " \\\n      --index-url ");
 		render_shell_quote(d->out, index);
@@ -649,8 +674,8 @@ static void render_pip_wheels(struct df *d)
 		const char *index = indexes.items[k];
 		char *file = xstrfmt("/tmp/gpuslim-wheels-%zu.txt", k + 1);
 
-		strbuf_addstr(d->out, "RUN --mount=type=cache,target=/root/.cache/pip \\\n"
-				      "    set -eu; \\\n"
+		render_pip_mounts(d);
+		strbuf_addstr(d->out, "    set -eu; \\\n"
 				      "    printf '%s\\n'");
 		for (size_t i = 0; i < c->wheels_nr; i++) {
 			const struct plan_wheel *w = &c->wheels[i];

@@ -22,9 +22,15 @@ older data-dist-info-metadata in HTML, never dist-info-metadata in JSON). A proj
 index.json is reread when its mtime changes, so a rebuild needs no restart.
 
     pyindex.py serve --dir DIR [--host 127.0.0.1] [--port 5080] [--log FILE] [--pidfile FILE]
+                     [--auth USER:PASSWORD]
+
+--auth: every request needs HTTP basic auth with USER:PASSWORD (401 with
+WWW-Authenticate otherwise): the credentials tests run a second instance so, on a
+port of their own.
 """
 
 import argparse
+import base64
 import html
 import json
 import os
@@ -164,6 +170,11 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        want = self.server.auth
+        if want and self.headers.get("Authorization") != want:
+            self.server.log("401 %s %s" % (self.command, self.path))
+            return self.error(401, "authentication required",
+                              {"WWW-Authenticate": 'Basic realm="gpuslim-fixture"'})
         url = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(url.path)
         data, roots = self.server.index.get()
@@ -305,7 +316,8 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, index, logf):
+    def __init__(self, addr, index, logf, auth=None):
+        self.auth = ("Basic " + base64.b64encode(auth.encode()).decode()) if auth else None
         self.index = index
         self.logf = logf
         self.loglock = threading.Lock()
@@ -329,13 +341,16 @@ def main(argv):
     s.add_argument("--port", type=int, default=5080)
     s.add_argument("--log")
     s.add_argument("--pidfile")
+    s.add_argument("--auth", metavar="USER:PASSWORD")
     a = ap.parse_args(argv)
     if a.host not in ("127.0.0.1", "::1", "localhost"):
         ap.error("--host %s: this fixture binds the loopback address only" % a.host)
     index = Index(a.dir)
     index.get()
     logf = open(a.log, "a", encoding="utf-8") if a.log else None
-    srv = Server((a.host, a.port), index, logf)
+    if a.auth is not None and ":" not in a.auth:
+        ap.error("--auth wants USER:PASSWORD")
+    srv = Server((a.host, a.port), index, logf, a.auth)
     if a.pidfile:
         tmp = a.pidfile + ".tmp"
         with open(tmp, "w") as f:

@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
 """A small Python package index for the resolver's tests.
 
-    pyindex_fixture.py SPEC.json DIR/port
+    pyindex_fixture.py SPEC.json DIR/port [USER:PASSWORD]
 
 Writes, under DIR/root/, PEP 503 simple pages (one per project, with
 sha256 fragments, data-requires-python, data-yanked and
 data-core-metadata), tiny wheels (deterministic: fixed timestamps, so
 their hashes are stable) and PEP 658 .metadata files, then serves DIR/root
 on 127.0.0.1 at a free port, written to DIR/port once it listens. Every
-request's path is appended to DIR/requests.log.
+request's path is appended to DIR/requests.log. With USER:PASSWORD, every
+request needs HTTP basic auth with them (401 otherwise; the log line then
+ends with " 401").
 
 SPEC: {"INDEX": {"PROJECT": [FILE, ...]}}, INDEX a path like "simple" or
 "whl/cu130", FILE: {"version": "1.0", "tags": "py3-none-any" (a wheel; or
 "sdist": true for NAME-VERSION.tar.gz), "requires_dist": [...],
 "requires_python": ">=3.8" (page and metadata), "yanked": true or
-"reason", "name": the distribution name as written (default PROJECT)}.
+"reason", "nohash": true (no #sha256= fragment), "name": the distribution
+name as written (default PROJECT)}.
 """
+import base64
 import hashlib
 import html
 import http.server
@@ -87,7 +91,9 @@ def build(spec, root):
                     attrs += " data-yanked"
                 elif y:
                     attrs += ' data-yanked="%s"' % html.escape(y)
-                href = "/files/%s/%s#sha256=%s" % (index, filename, hashlib.sha256(data).hexdigest())
+                href = "/files/%s/%s" % (index, filename)
+                if not f.get("nohash"):
+                    href += "#sha256=%s" % hashlib.sha256(data).hexdigest()
                 links.append('    <a href="%s"%s>%s</a><br/>' % (html.escape(href), attrs, html.escape(filename)))
             pdir = os.path.join(root, index, project)
             os.makedirs(pdir, exist_ok=True)
@@ -98,6 +104,8 @@ def build(spec, root):
 
 def main():
     spec_path, portfile = sys.argv[1], sys.argv[2]
+    auth = sys.argv[3] if len(sys.argv) > 3 else None
+    want = ("Basic " + base64.b64encode(auth.encode()).decode()) if auth else None
     base = os.path.dirname(os.path.abspath(portfile))
     root = os.path.join(base, "root")
     with open(spec_path) as fh:
@@ -112,6 +120,15 @@ def main():
             pass
 
         def do_GET(self):
+            if want and self.headers.get("Authorization") != want:
+                log.write(self.path + " 401\n")
+                body = b"authentication required\n"
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="gpuslim-fixture"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             log.write(self.path + "\n")
             super().do_GET()
 

@@ -6,13 +6,16 @@
 # write, and image layouts as tars: fuzz_image.c unpacks those), DIR/pyindex (the text
 # seeds of tests/fuzz/seeds/pyindex: project pages shaped like pypi.org's and
 # download.pytorch.org's, METADATA, wheel names, versions and requirements, each behind the
-# byte that picks fuzz_pyindex.c's parser). Used by bench/fuzz.sh and by the `fuzz` group
+# byte that picks fuzz_pyindex.c's parser), DIR/lock (tests/data/locks: the good lock and
+# every bad one, and tests/fuzz/seeds/lock). Used by bench/fuzz.sh and by the `fuzz` group
 # of tests/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$1
-mkdir -p "$out/recipe" "$out/elf" "$out/image" "$out/pyindex"
+mkdir -p "$out/recipe" "$out/elf" "$out/image" "$out/pyindex" "$out/lock"
 cp tests/fuzz/seeds/pyindex/* "$out/pyindex/"
+cp tests/fuzz/seeds/lock/* tests/data/locks/good.lock "$out/lock/"
+for f in tests/data/locks/bad/*.lock; do cp "$f" "$out/lock/bad-$(basename "$f")"; done
 i=0
 for f in tests/bad/*.yaml tests/golden/*/gpuslim.yaml recipes/*/gpuslim.yaml gpuslim.yaml.example; do
 	cp "$f" "$out/recipe/$i.yaml"

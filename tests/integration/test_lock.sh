@@ -141,8 +141,12 @@ fi
 recipe "$R" 'python_packages: ["gsfx-core>=1.2"]'
 "$GPUSLIM" generate --locked "$R" -o "$IT_TMP/gen2" >"$IT_TMP/stale.out" 2>&1
 rc=$?
-want="gpuslim: $L is stale: cell 'locked': python_packages: lock has [], the recipe has [\"gsfx-core>=1.2\"]; run 'gpuslim lock $R' (or 'gpuslim lock --update $R')"
-if [ "$rc" -eq 2 ] && grep -qxF "$want" "$IT_TMP/stale.out" && [ ! -e "$IT_TMP/gen2" ]; then
+# Packages where there were none bring the default index in too (pip_indexes):
+# each changed field on its line, the last with the advice.
+want="gpuslim: $L is stale: cell 'locked': python_packages: lock has [], the recipe has [\"gsfx-core>=1.2\"]"
+advice="gpuslim: $L is stale: cell 'locked': pip_indexes: lock has [], the plan has [\"https://pypi.org/simple\"]; run 'gpuslim lock $R' (or 'gpuslim lock --update $R')"
+if [ "$rc" -eq 2 ] && grep -qxF "$want" "$IT_TMP/stale.out" && grep -qxF "$advice" "$IT_TMP/stale.out" &&
+	[ ! -e "$IT_TMP/gen2" ]; then
 	ok "generate --locked, python_packages changed: exit 2, the field and both values named"
 else
 	notok "generate --locked on a stale lock (exit $rc)" "want: $want"$'\n'"$(cat "$IT_TMP/stale.out")"
@@ -180,6 +184,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 for c in d["cells"]:
     c["inputs"]["python_packages"] = ["gsfx-core>=1"]
+    c["inputs"]["pip_indexes"] = ["https://pypi.org/simple"]
     c["wheels"] = [{"name": "gsfx-core", "version": "1.3.0",
                     "filename": "gsfx_core-1.3.0-py3-none-any.whl",
                     "url": "http://127.0.0.1:9/files/gsfx_core-1.3.0-py3-none-any.whl",
@@ -206,6 +211,23 @@ if "$GPUSLIM" generate --locked "$R" -o "$IT_TMP/genw" >"$IT_TMP/genw.out" 2>&1;
 else
 	notok "generate --locked with wheels" "$(cat "$IT_TMP/genw.out")"
 fi
+
+# The default index is an input: pip.index_url changed makes the lock stale,
+# the field named, and a credential in it shows nowhere.
+recipe "$R" 'python_packages: ["gsfx-core>=1"]
+pip: {index_url: "http://h9user:h9-s3cret-idx@127.0.0.1:9/other/simple"}'
+"$GPUSLIM" generate --locked "$R" -o "$IT_TMP/gen-idx" >"$IT_TMP/idx.out" 2>&1
+rc=$?
+want="gpuslim: $L is stale: cell 'locked': pip_indexes: lock has [\"https://pypi.org/simple\"], the plan has [\"http://127.0.0.1:9/other/simple\"]"
+if [ "$rc" -eq 2 ] && grep -qF "$want" "$IT_TMP/idx.out" && ! grep -q 'h9-s3cret' "$IT_TMP/idx.out"; then
+	ok "generate --locked, pip.index_url changed: exit 2, pip_indexes named, no credential"
+else
+	notok "generate --locked after pip.index_url changed (exit $rc)" "want: $want"$'\n'"$(cat "$IT_TMP/idx.out")"
+fi
+"$GPUSLIM" lock --check "$R" >"$IT_TMP/idx-check.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && grep -qF "$want" "$IT_TMP/idx-check.out" && ok "lock --check on it: exit 1, pip_indexes named" ||
+	notok "lock --check after pip.index_url changed (exit $rc)" "$(cat "$IT_TMP/idx-check.out")"
 
 # --- --update: what it does not name keeps its pin. The registry is back on another
 # port: the recipe and the lock say so, or every cell's inputs would differ.

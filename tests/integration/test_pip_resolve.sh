@@ -28,10 +28,11 @@ fakes_stop() {
 }
 trap fakes_stop EXIT
 
-# start_fake SCRIPT ARG DIR: run a fake on a free port; FAKE_ADDR="127.0.0.1:PORT" once it
-# listens (the fake writes its port file after binding). Not in a subshell: pids must stay.
+# start_fake SCRIPT ARG DIR [MORE...]: run a fake on a free port; FAKE_ADDR="127.0.0.1:PORT"
+# once it listens (the fake writes its port file after binding). Not in a subshell: pids
+# must stay.
 start_fake() {
-	"$PY" "$ROOT/tests/fake/$1" "$2" "$3/port" >"$3/log" 2>&1 &
+	"$PY" "$ROOT/tests/fake/$1" "$2" "$3/port" "${@:4}" >"$3/log" 2>&1 &
 	pids+=($!)
 	FAKE_ADDR=
 	local _
@@ -78,8 +79,10 @@ if ! start_fake registry_tags.py "$D/tags.json" "$D/registry"; then
 fi
 REG=$FAKE_ADDR
 
-# recipe FILE PACKAGES [INDEX_URL]: the test's recipe.
+# recipe FILE PACKAGES [INDEX_URL [FRAMEWORK_INDEX_URL]]: the test's recipe.
 recipe() {
+	local fw="http://$INDEX/whl/{variant}"
+	[ -n "${4:-}" ] && fw=$4
 	cat >"$1" <<EOF
 name: pip-resolve
 base:
@@ -93,7 +96,7 @@ frameworks:
 python_packages: $2
 pip:
   index_url: ${3:-http://$INDEX/simple}
-  framework_index_url: http://$INDEX/whl/{variant}
+  framework_index_url: $fw
 output:
   cache: none
   network: host
@@ -182,6 +185,120 @@ if [ "$rc" -eq 2 ] && [ "$rc2" -eq 0 ] && ! grep -rq "pl4nted" "$D/cred.out" "$D
 	ok "pip-resolve: an index URL's credential is in no error, plan or Dockerfile"
 else
 	notok "pip-resolve: credential (exit $rc, $rc2)" "$(grep -rn "pl4nted" "$D/cred.out" "$D/cred.err" "$D/cred-out"; cat "$D/cred.err")"
+fi
+
+# --- credentials that the index needs (basic auth: a second fixture index that answers
+# 401 without them), planted in both pip.index_url and pip.framework_index_url: the
+# resolver asks with them, pip in the build gets them as a BuildKit secret (a netrc),
+# and they show in no plan, generated file, lock, log, report or error.
+secret=pl4nted-Auth-s3cret-$$
+mkdir -p "$D/auth"
+if ! start_fake pyindex_fixture.py "$D/spec.json" "$D/auth" "gsuser:$secret"; then
+	notok "pip-resolve: the auth index starts" "$(cat "$D/auth/log")"
+	it_done
+fi
+AUTH=$FAKE_ADDR
+recipe "$D/auth.yaml" '["gsfx-a>=1", "torch"]' "http://gsuser:$secret@$AUTH/simple" \
+	"http://gsuser:$secret@$AUTH/whl/{variant}"
+recipe "$D/noauth.yaml" '["gsfx-a>=1", "torch"]' "http://$AUTH/simple" "http://$AUTH/whl/{variant}"
+"$GPUSLIM" plan "$D/noauth.yaml" --resolve --json >"$D/noauth.out" 2>"$D/noauth.err"
+rc=$?
+[ "$rc" -ne 0 ] && grep -q " 401$" "$D/auth/requests.log" &&
+	ok "pip-resolve: the auth index refuses a plan without credentials (exit $rc)" ||
+	notok "pip-resolve: the auth index without credentials (exit $rc)" "$(cat "$D/noauth.err")"
+: >"$D/auth/requests.log"
+"$GPUSLIM" plan "$D/auth.yaml" --resolve --json >"$D/auth.json" 2>"$D/auth.err"
+rc=$?
+got=$("$PY" -c '
+import json, sys
+p = json.load(open(sys.argv[1]))
+c = p["cells"][0]
+print(" ".join("%s==%s@%s" % (w["name"], w["version"], w["index_url"].split("/", 3)[3]) for w in c["pip"]["wheels"]))
+print(c["frameworks"][0]["index_url"], " ".join(c["pip"]["extra_index_urls"]))
+' "$D/auth.json" 2>&1)
+want="torch==2.11.0+cu130@whl/cu130 nvidia-cublas==13.0.0.19@whl/cu130 gsfx-a==1.2@simple filelock==3.0@simple gsfx-b==1.0@simple
+http://$AUTH/whl/cu130 http://$AUTH/whl/cu130"
+if [ "$rc" -eq 0 ] && [ "$got" = "$want" ] && [ -s "$D/auth/requests.log" ] &&
+	! grep -q " 401$" "$D/auth/requests.log"; then
+	ok "pip-resolve: with credentials in both index URLs, every wheel resolves (no request refused)"
+else
+	notok "pip-resolve: resolution with credentials (exit $rc)" "$(printf 'got:\n%s\nwant:\n%s\n' "$got" "$want"; cat "$D/auth.err" "$D/auth/requests.log")"
+fi
+"$GPUSLIM" generate "$D/auth.yaml" --resolve -o "$D/auth-gen" >"$D/auth-gen.out" 2>"$D/auth-gen.err"
+rc=$?
+df=$(find "$D/auth-gen" -name 'Dockerfile*' ! -name '*.dockerignore' | head -n 1)
+mounts=$(grep -c -- '--mount=type=secret,id=gpuslim-netrc,target=/root/.netrc,required=false' "$df" 2>/dev/null)
+if [ "$rc" -eq 0 ] && [ "${mounts:-0}" -eq 2 ] && grep -q -- "--index-url 'http://$AUTH/whl/cu130'" "$df"; then
+	ok "pip-resolve: both pip runs mount the netrc secret; the Dockerfile's index URLs carry no credentials"
+else
+	notok "pip-resolve: the Dockerfile with credentials (exit $rc, ${mounts:-0} mounts)" "$(cat "$D/auth-gen.err"; grep -n -B1 -A4 'RUN --mount' "$df")"
+fi
+"$GPUSLIM" lock "$D/auth.yaml" -o "$D/auth.lock" >"$D/auth-lock.out" 2>"$D/auth-lock.err"
+rc=$?
+"$GPUSLIM" lock --check "$D/auth.yaml" -o "$D/auth.lock" >>"$D/auth-lock.out" 2>>"$D/auth-lock.err"
+rc2=$?
+[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && grep -q '"sha256"' "$D/auth.lock" &&
+	ok "pip-resolve: lock with credentials, and lock --check on it" ||
+	notok "pip-resolve: lock with credentials (exit $rc, $rc2)" "$(cat "$D/auth-lock.err")"
+recipe "$D/auth-bad.yaml" '["gsfx-b>=9"]' "http://gsuser:$secret@$AUTH/simple" \
+	"http://gsuser:$secret@$AUTH/whl/{variant}"
+"$GPUSLIM" plan "$D/auth-bad.yaml" --resolve >"$D/auth-bad.out" 2>"$D/auth-bad.err"
+rc=$?
+[ "$rc" -eq 2 ] && grep -q "no version matches; http://$AUTH/simple has gsfx-b" "$D/auth-bad.err" &&
+	ok "pip-resolve: an unsatisfiable requirement with credentials: exit 2, the index named without them" ||
+	notok "pip-resolve: unsatisfiable with credentials (exit $rc)" "$(cat "$D/auth-bad.err")"
+recipe "$D/auth-wrong.yaml" '["gsfx-a"]' "http://gsuser:wrong-$secret@$AUTH/simple"
+"$GPUSLIM" plan "$D/auth-wrong.yaml" --resolve >"$D/auth-wrong.out" 2>"$D/auth-wrong.err"
+rc=$?
+[ "$rc" -ne 0 ] && grep -q "$AUTH" "$D/auth-wrong.err" &&
+	ok "pip-resolve: a wrong password: exit $rc, the index named" ||
+	notok "pip-resolve: a wrong password (exit $rc)" "$(cat "$D/auth-wrong.err")"
+# build: a fake docker that keeps a copy of the secret file it is given, and where it was.
+cat >"$D/docker-sec" <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" >>"$D/docker-sec.log"
+for a in "\$@"; do
+	case "\$a" in
+	id=gpuslim-netrc,src=*)
+		f=\${a#id=gpuslim-netrc,src=}
+		/bin/cp "\$f" "$D/netrc.seen"
+		/usr/bin/stat -c %a "\$f" >"$D/netrc.mode"
+		/usr/bin/stat -c %a "\$(/usr/bin/dirname "\$f")" >"$D/netrc.dirmode"
+		echo "\$f" >"$D/netrc.path" ;;
+	esac
+done
+exec "$ROOT/tests/fake/docker-builds" "\$@"
+EOF
+chmod +x "$D/docker-sec"
+FAKE_BUILD_STATE="$D/sec-state" "$GPUSLIM" build "$D/auth.yaml" --no-gate --docker "$D/docker-sec" \
+	-o "$D/auth-build" --json "$D/auth-report.json" >"$D/auth-build.out" 2>"$D/auth-build.err"
+rc=$?
+netrc_path=$(cat "$D/netrc.path" 2>/dev/null)
+if [ "$rc" -eq 0 ] && grep -q -- "--secret id=gpuslim-netrc,src=" "$D/docker-sec.log" &&
+	[ "$(cat "$D/netrc.seen" 2>/dev/null)" = "machine 127.0.0.1 login gsuser password $secret" ] &&
+	[ "$(cat "$D/netrc.mode")" = 600 ] && [ "$(cat "$D/netrc.dirmode")" = 700 ] &&
+	[ -n "$netrc_path" ] && [ ! -e "$netrc_path" ] && [ ! -e "$(dirname "$netrc_path")" ]; then
+	ok "pip-resolve: build passes a 0600 netrc as the secret gpuslim-netrc, removed after the build"
+else
+	notok "pip-resolve: build with credentials (exit $rc)" "$(cat "$D/auth-build.err" "$D/docker-sec.log" "$D/netrc.seen" "$D/netrc.mode" 2>&1; ls -la "$netrc_path" 2>&1)"
+fi
+leaks=$(grep -rl -- "$secret" "$D/auth.json" "$D/auth.err" "$D/noauth.err" "$D/auth-gen" "$D/auth-gen.out" \
+	"$D/auth-gen.err" "$D/auth.lock" "$D/auth-lock.out" "$D/auth-lock.err" "$D/auth-bad.out" \
+	"$D/auth-bad.err" "$D/auth-wrong.out" "$D/auth-wrong.err" "$D/auth-build" "$D/auth-build.out" \
+	"$D/auth-build.err" "$D/auth-report.json" "$D/docker-sec.log" 2>&1)
+[ -z "$leaks" ] && ok "pip-resolve: the planted credential is in no plan, generated file, lock, log, report or error" ||
+	notok "pip-resolve: the credential leaked" "$(grep -rn -- "$secret" $leaks 2>&1 | head -20)"
+
+# --- yanked (PEP 592): an == pin of a yanked version is taken with a warning naming the
+# package and the reason, and the plan says so.
+recipe "$D/yanked.yaml" '["gsfx-b==2.0"]'
+"$GPUSLIM" plan "$D/yanked.yaml" --resolve --json >"$D/yanked.json" 2>"$D/yanked.err"
+rc=$?
+if [ "$rc" -eq 0 ] && grep -qF "warning: cell 'pip-resolve': gsfx-b 2.0 is yanked (broken): taken only because it is pinned (PEP 592)" "$D/yanked.err" &&
+	[ "$("$PY" -c 'import json, sys; print([w.get("yanked") for w in json.load(open(sys.argv[1]))["cells"][0]["pip"]["wheels"] if w["name"] == "gsfx-b"][0])' "$D/yanked.json")" = broken ]; then
+	ok "pip-resolve: a yanked version pinned with == is taken, with a warning and \"yanked\" in the plan"
+else
+	notok "pip-resolve: yanked == pin (exit $rc)" "$(cat "$D/yanked.err")"
 fi
 
 # --- offline: nothing asked, and the user is told the wheels are not pinned; the build's

@@ -49,6 +49,9 @@ LOCK_SCHEMA = os.path.join(ROOT, "schemas", "lock.schema.json")
 LOCK_SCHEMA_BLIND = {
     "007-duplicate-cell-id": "uniqueness of one property across list items is not expressible",
     "016-duplicate-key": "json.load keeps the last of duplicate keys silently",
+    "022-wheel-version-pep440": "PEP 440 validity is code (core/pep440.c), not a pattern",
+    "023-wheel-filename-other-version": "a file name agreeing with name and version is not expressible",
+    "024-wheel-filename-other-name": "a file name agreeing with name and version is not expressible",
 }
 
 # Bad cases the schema by nature accepts, with why. Each is still checked:

@@ -80,7 +80,8 @@ static void pin_plan(struct plan *p)
 		c->wheels[0].sha256 = hex64('c');
 		c->wheels[0].index_url = xstrdup("http://127.0.0.1:9/simple");
 		c->wheels[0].required_by = xstrdup("recipe");
-		c->wheels[1].name = xstrdup("Gsfx_Util");
+		c->wheels[1].yanked = xstrdup("broken build");
+		c->wheels[1].name = xstrdup("gsfx-util");
 		c->wheels[1].version = xstrdup("0.4.1");
 		c->wheels[1].filename = xstrdup("gsfx_util-0.4.1-py3-none-any.whl");
 		c->wheels[1].url = xstrdup("http://127.0.0.1:9/f/gsfx_util-0.4.1-py3-none-any.whl");
@@ -132,6 +133,10 @@ static void test_round_trip(void)
 	CHECK(back && back->cells[1].wheels_nr == 2 &&
 		  !strcmp(back->cells[1].wheels[1].required_by, "gsfx-core"),
 	      "the wheels are there");
+	CHECK(back && back->cells[1].wheels_nr == 2 && back->cells[1].wheels[1].yanked &&
+		  !strcmp(back->cells[1].wheels[1].yanked, "broken build") &&
+		  !back->cells[1].wheels[0].yanked && strstr(text, "\"yanked\": \"broken build\""),
+	      "a yanked wheel's reason is kept, and only on it");
 	CHECK(back && back->git.commit &&
 		  !strcmp(back->git.commit, "0123456789abcdef0123456789abcdef01234567"),
 	      "and app.git's commit");
@@ -442,7 +447,7 @@ static void test_prefer(void)
 	vec_pushstr(&update, "GSFX.core");
 	CHECK(lock_prefer_wheels(l, p, &update, &unknown) == 0, "gsfx-core is in the lock");
 	CHECK(p->cells[0].wheel_prefer.nr == 1 &&
-		  !strcmp(p->cells[0].wheel_prefer.items[0], "Gsfx_Util==0.4.1"),
+		  !strcmp(p->cells[0].wheel_prefer.items[0], "gsfx-util==0.4.1"),
 	      "every other pin is kept: %s",
 	      p->cells[0].wheel_prefer.nr ? (char *)p->cells[0].wheel_prefer.items[0] : "");
 	vec_pushstr(&update, "nope");

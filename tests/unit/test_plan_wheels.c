@@ -56,6 +56,14 @@ static const char spec_json[] =
     "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"}],\n"
     "  \"gsfx-x\": [{\"version\": \"1.0\", \"tags\": \"py3-none-any\",\n"
     "   \"requires_dist\": [\"gsfx-b<1.5\"]}],\n"
+    "  \"gsfx-nohash\": [{\"version\": \"1.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
+    "  \"gsfx-y\": [\n"
+    "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"},\n"
+    "   {\"version\": \"1.0\", \"tags\": \"cp311-cp311-manylinux_2_28_x86_64\", \"yanked\": "
+    "true}],\n"
+    "  \"gsfx-h\": [\n"
+    "   {\"version\": \"1.0\", \"tags\": \"py3-none-any\"},\n"
+    "   {\"version\": \"2.0\", \"tags\": \"py3-none-any\", \"nohash\": true}],\n"
     "  \"filelock\": [{\"version\": \"3.0\", \"tags\": \"py3-none-any\"}],\n"
     "  \"torch\": [{\"version\": \"99.0\", \"tags\": \"py3-none-any\"}]\n"
     " },\n"
@@ -298,6 +306,28 @@ static void test_yanked(void)
 	run_resolve(&run, "[\"gsfx-b==2.0\"]", NULL, NULL);
 	CHECK_STR(version_of(&run, "gsfx-b"), "2.0",
 		  "a yanked version pinned with == is taken (PEP 592)");
+	CHECK(wheel(&run, 0, "gsfx-b") && wheel(&run, 0, "gsfx-b")->yanked &&
+		  !strcmp(wheel(&run, 0, "gsfx-b")->yanked, "broken build"),
+	      "the pin says it is yanked and why");
+	{
+		json_t *j =
+		    run.p ? plan_wheels_to_json(run.p->cells[0].wheels, run.p->cells[0].wheels_nr)
+			  : NULL;
+
+		CHECK_STR(json_string_value(json_object_get(json_array_get(j, 0), "yanked")),
+			  "broken build", "plan JSON: \"yanked\" is the reason");
+		json_decref(j);
+	}
+	run_release(&run);
+	run_resolve(&run, "[\"gsfx-b==1.5\"]", NULL, NULL);
+	CHECK(wheel(&run, 0, "gsfx-b") && !wheel(&run, 0, "gsfx-b")->yanked,
+	      "a version not yanked has no yanked field");
+	run_release(&run);
+	run_resolve(&run, "[\"gsfx-y==1.0\"]", NULL, NULL);
+	CHECK(wheel(&run, 0, "gsfx-y") && !wheel(&run, 0, "gsfx-y")->yanked &&
+		  strstr(wheel(&run, 0, "gsfx-y")->filename, "py3-none-any"),
+	      "of one version's files, the one not yanked, though a yanked one ranks higher (%s)",
+	      why(&run));
 	run_release(&run);
 	run_resolve(&run, "[\"gsfx-b>=2\"]", NULL, NULL);
 	CHECK(run.ret == GS_EINVAL && diag_has(&run, "2.0 (yanked: broken build; pin it with =="),
@@ -384,6 +414,29 @@ static void test_errors(void)
 		  diag_has(&run, "1.0 (ruled out: it requires gsfx-b<1.5, and gsfx-b 1.5 is "
 				 "pinned for gsfx-b>=1.5 (recipe))"),
 	      "a conflict nothing resolves: an error that says who wants what (%s)", why(&run));
+	run_release(&run);
+}
+
+/* A file the index gives no sha256 for cannot be installed with
+ * --require-hashes: skipped, and named when nothing else fits. */
+static void test_no_hash(void)
+{
+	struct run run;
+
+	run_resolve(&run, "[\"gsfx-h\"]", NULL, NULL);
+	CHECK(run.ret == 0, "a project with a file without sha256 resolves (%s)", why(&run));
+	CHECK_STR(version_of(&run, "gsfx-h"), "1.0",
+		  "the newest version with a sha256 is taken, not 2.0 without one");
+	run_release(&run);
+	run_resolve(&run, "[\"gsfx-nohash\"]", NULL, NULL);
+	CHECK(run.ret == GS_EINVAL && run.diags.nr == 1 &&
+		  diag_has(&run, "'gsfx-nohash': no wheel for cp311 manylinux_2_36_x86_64: 1.0 "
+				 "(gsfx_nohash-1.0-py3-none-any.whl on http://") &&
+		  diag_has(&run, "/simple has no sha256, which pip --require-hashes needs"),
+	      "a wheel without sha256 only: an error naming the package, the file and the "
+	      "index, no crash (%s)",
+	      why(&run));
+	CHECK(run.p && !run.p->cells[0].wheels_nr, "and no wheel is pinned");
 	run_release(&run);
 }
 
@@ -516,6 +569,7 @@ int main(void)
 		test_framework_never_from_default();
 		test_ranges_prereleases();
 		test_yanked();
+		test_no_hash();
 		test_requires_python_markers_extras();
 		test_best_wheel();
 		test_errors();

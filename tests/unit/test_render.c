@@ -316,10 +316,11 @@ static void test_dockerfile_wheels(void)
 				   "    rm -f /tmp/gpuslim-wheels-2.txt\n";
 	struct plan_wheel w[3] = {
 	    {"torch", "2.4.1+cu124", "torch-2.4.1+cu124-cp311-cp311-linux_x86_64.whl", "u1", "aaaa",
-	     "https://download.pytorch.org/whl/cu124", "frameworks", 1},
+	     "https://download.pytorch.org/whl/cu124", "frameworks", 1, NULL},
 	    {"nvidia-cublas-cu12", "12.4.5.8", "f2", "u2", "bbbb",
-	     "https://download.pytorch.org/whl/cu124", "torch", 1},
-	    {"fastapi", "0.110.0", "f3", "u3", "cccc", "https://pypi.org/simple", "recipe", 0},
+	     "https://download.pytorch.org/whl/cu124", "torch", 1, NULL},
+	    {"fastapi", "0.110.0", "f3", "u3", "cccc", "https://pypi.org/simple", "recipe", 0,
+	     NULL},
 	};
 	struct fixture f;
 	struct strbuf sb = STRBUF_INIT;
