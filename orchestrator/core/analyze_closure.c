@@ -1,8 +1,9 @@
 /*
  * The closure: every DT_NEEDED (and dlopen rule) resolved as ld.so would
- * resolve it in the final tree: the file's RPATH/RUNPATH ($ORIGIN), an
- * executable's inherited RPATH, LD_LIBRARY_PATH, ld.so.conf and its
- * includes, the default directories (core/analyze_private.h).
+ * resolve it in the final tree: the file's RPATH/RUNPATH ($ORIGIN), the
+ * RPATH inherited from an executable or from the libraries that load it,
+ * LD_LIBRARY_PATH, ld.so.conf and its includes, the default directories
+ * (core/analyze_private.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,12 @@ struct search {
 	 * for every library of the process that has no RUNPATH of its own. */
 	const struct elf_file *rpath_exes;
 	size_t rpath_exes_nr;
+	/* Who needs what: needed name -> the first edge of a list of the ELF files
+	 * whose DT_NEEDED names it (edge_elf: index in elves, edge_next: the next
+	 * edge or FSI_NONE), to walk a library's loaders up the chain. */
+	const struct elf_file *elves;
+	struct u32map needers;
+	uint32_t *edge_elf, *edge_next;
 };
 
 static void search_add_dir(struct search *s, const char *dir)
@@ -217,6 +224,85 @@ static int inherited_rpath(struct search *s, uint32_t file, const struct elf_rec
 	return 0;
 }
 
+/* The file `needed` resolves to from `file` through its own paths (RPATH or
+ * RUNPATH, then the default directories), or FSI_NONE. */
+static uint32_t resolve_own(struct search *s, uint32_t file, const struct elf_rec *er,
+			    const char *needed)
+{
+	struct analysis *an = s->an;
+	uint32_t f = FSI_NONE;
+
+	if (er->rpath && !er->runpath)
+		f = search_paths(an, file, fsi_str(&an->fsi, er->rpath), needed);
+	if (f == FSI_NONE && er->runpath)
+		f = search_paths(an, file, fsi_str(&an->fsi, er->runpath), needed);
+	for (size_t i = 0; f == FSI_NONE && i < s->dirs_nr; i++)
+		f = file_in(an, s->dirs[i], needed);
+	return f;
+}
+
+#define AN_LOADERS_CAP 64
+
+/*
+ * glibc's loader searches, for the needs of a library without RUNPATH, the
+ * DT_RPATH of the object that loaded it, of that object's loader, and so on
+ * up the chain (an object with a RUNPATH has its RPATH ignored, but the chain
+ * goes on past it). torch's _C.so and libtorch_cuda.so carry such an RPATH
+ * into site-packages/nvidia/. Per file, "loaded by" is approximated: a
+ * library X loads `file` when X's DT_NEEDED names file's soname (or file
+ * name) and X's own search finds this very file. Any such X counts, not only
+ * the first loader ld.so would have seen; the walk stops after
+ * AN_LOADERS_CAP loaders.
+ */
+static int inherited_library_rpath(struct search *s, uint32_t file, const struct elf_rec *er,
+				   const char *needed)
+{
+	struct analysis *an = s->an;
+	struct {
+		uint32_t node;
+		const struct elf_rec *er;
+	} queue[AN_LOADERS_CAP + 1];
+	size_t head = 0, tail = 0;
+	struct u32map seen;
+	int found = 0;
+
+	map_init(&seen);
+	queue[tail].node = file;
+	queue[tail++].er = er;
+	*map_slot(&seen, file, 1) = 1;
+	while (head < tail && !found) {
+		uint32_t cur = queue[head].node;
+		const struct elf_rec *cer = queue[head++].er;
+		uint32_t self = cer->soname ? cer->soname : fsi_node(&an->fsi, cur)->name;
+		uint32_t cur_inode = fsi_node(&an->fsi, cur)->inode;
+		const uint32_t *first = map_slot(&s->needers, self, 0);
+
+		for (uint32_t e = first ? *first : FSI_NONE; e != FSI_NONE && !found;
+		     e = s->edge_next[e]) {
+			const struct elf_file *x = &s->elves[s->edge_elf[e]];
+			uint32_t *slot, f;
+
+			if (x->node == cur || map_slot(&seen, x->node, 0))
+				continue;
+			f = resolve_own(s, x->node, x->er, fsi_str(&an->fsi, self));
+			if (f == FSI_NONE || fsi_node(&an->fsi, f)->inode != cur_inode)
+				continue;
+			slot = map_slot(&seen, x->node, 1);
+			*slot = 1;
+			if (x->er->rpath && !x->er->runpath &&
+			    search_paths(an, x->node, fsi_str(&an->fsi, x->er->rpath), needed) !=
+				FSI_NONE)
+				found = 1;
+			else if (tail < AN_LOADERS_CAP) {
+				queue[tail].node = x->node;
+				queue[tail++].er = x->er;
+			}
+		}
+	}
+	map_release(&seen);
+	return found;
+}
+
 static int resolvable(struct search *s, uint32_t file, const struct elf_rec *er, uint32_t needed,
 		      int same_dir)
 {
@@ -234,7 +320,8 @@ static int resolvable(struct search *s, uint32_t file, const struct elf_rec *er,
 		return 1;
 	if (search_default(s, needed))
 		return 1;
-	return !er->runpath && inherited_rpath(s, file, er, n);
+	return !er->runpath &&
+	       (inherited_rpath(s, file, er, n) || inherited_library_rpath(s, file, er, n));
 }
 
 /* A DT_NEEDED (or a dlopen rule's load) no search finds. */
@@ -247,7 +334,7 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 			size_t *missing_nr)
 {
 	const struct knowledge *kb = an->opts->kb;
-	struct search s = {an, NULL, 0, 0, {0}, NULL, 0};
+	struct search s = {an, NULL, 0, 0, {0}, NULL, 0, NULL, {0}, NULL, NULL};
 	struct elf_file *rpath_exes = xcalloc(t->elves_nr + 1, sizeof(*rpath_exes));
 	struct missing *miss = xcalloc(AN_MISSING_CAP, sizeof(*miss));
 	size_t miss_nr = 0;
@@ -285,6 +372,25 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 			rpath_exes[s.rpath_exes_nr++] = t->elves[i];
 	}
 	s.rpath_exes = rpath_exes;
+	{
+		size_t edges = 0;
+
+		for (size_t i = 0; i < t->elves_nr; i++)
+			edges += t->elves[i].er->needed_nr;
+		s.elves = t->elves;
+		s.edge_elf = xcalloc(edges + 1, sizeof(*s.edge_elf));
+		s.edge_next = xcalloc(edges + 1, sizeof(*s.edge_next));
+		map_init(&s.needers);
+		edges = 0;
+		for (size_t i = 0; i < t->elves_nr; i++)
+			for (uint32_t k = 0; k < t->elves[i].er->needed_nr; k++) {
+				uint32_t *slot = map_slot(&s.needers, t->elves[i].er->needed[k], 1);
+
+				s.edge_elf[edges] = (uint32_t)i;
+				s.edge_next[edges] = *slot;
+				*slot = (uint32_t)edges++;
+			}
+	}
 	for (size_t i = 0; i < t->elves_nr; i++)
 		if (t->elves[i].er->soname) {
 			uint32_t *slot = map_slot(&soname_at, t->elves[i].er->soname, 1);
@@ -421,6 +527,9 @@ json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_
 				  t->driver_in_image, "dangling_interpreters", t->dangling,
 				  "not_checked", not_checked));
 	map_release(&s.cache);
+	map_release(&s.needers);
+	free(s.edge_elf);
+	free(s.edge_next);
 	free(rpath_exes);
 	free(miss);
 	free(unchecked);

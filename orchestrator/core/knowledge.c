@@ -406,6 +406,8 @@ static const struct {
     {"os_site_packages", offsetof(struct kb_render, os_site_packages)},
     {"os_python_dirs", offsetof(struct kb_render, os_python_dirs)},
     {"library_dirs", offsetof(struct kb_render, library_dirs)},
+    {"base_cuda_lib_dirs", offsetof(struct kb_render, base_cuda_lib_dirs)},
+    {"wheel_cuda_lib_dirs", offsetof(struct kb_render, wheel_cuda_lib_dirs)},
     {"prune_tests", offsetof(struct kb_render, prune_tests)},
     {"prune_examples", offsetof(struct kb_render, prune_examples)},
     {"prune_headers", offsetof(struct kb_render, prune_headers)},
@@ -1526,7 +1528,8 @@ static int kb_load_render(struct knowledge *kb, struct kb_reader *rd, json_t *ro
 					       "os_python_dirs", "library_dirs",
 					       "prune_tests",	 "prune_examples",
 					       "prune_headers",	 "prune_static_libs",
-					       "prune_docs",	 NULL};
+					       "prune_docs",	 "base_cuda_lib_dirs",
+					       "wheel_cuda_lib_dirs", NULL};
 	struct kb_render *r = &kb->render;
 	const char *s;
 	int ret;

@@ -162,6 +162,8 @@ struct kb_render {
 	struct vec os_site_packages;  /* globs: the OS's Python package directories */
 	struct vec os_python_dirs;    /* globs: the OS's Python library directories */
 	struct vec library_dirs;      /* where the closure looks past ldconfig's cache */
+	struct vec base_cuda_lib_dirs;	/* globs: a CUDA base image's library directories */
+	struct vec wheel_cuda_lib_dirs; /* globs under site-packages: NVIDIA wheels' libraries */
 	struct vec prune_tests;	      /* directory names, inside a package */
 	struct vec prune_examples;    /* directory names, inside a package */
 	struct vec prune_headers;     /* file globs, under an include directory */

@@ -315,10 +315,13 @@ static int render_check_word(const char *key, const char *w)
  * the uv URL (in double quotes) has no $, `, \ or ". */
 static int render_check_knowledge(const struct kb_render *kb, int managed)
 {
-	const struct vec *lists[] = {&kb->os_site_packages, &kb->os_python_dirs, &kb->prune_tests,
-				     &kb->prune_examples, &kb->prune_docs};
-	const char *keys[] = {"os_site_packages", "os_python_dirs", "prune_tests", "prune_examples",
-			      "prune_docs"};
+	const struct vec *lists[] = {&kb->os_site_packages,   &kb->os_python_dirs,
+				     &kb->prune_tests,	      &kb->prune_examples,
+				     &kb->prune_docs,	      &kb->base_cuda_lib_dirs,
+				     &kb->wheel_cuda_lib_dirs};
+	const char *keys[] = {"os_site_packages",   "os_python_dirs", "prune_tests",
+			      "prune_examples",	    "prune_docs",     "base_cuda_lib_dirs",
+			      "wheel_cuda_lib_dirs"};
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++)
 		for (size_t j = 0; j < lists[i]->nr; j++)
@@ -993,6 +996,47 @@ static void render_models_baked(struct df *d)
 	}
 }
 
+/*
+ * A framework that brings its own CUDA (pip nvidia-* wheels) on the base
+ * flavor: the base still carries libcudart, which the wheels carry too. The
+ * final stage removes the base's copy of every library a wheel carries, by
+ * name, so no CUDA library is in the image twice (the loader finds the
+ * wheels' through torch's RPATH). The base layer keeps those bytes (0.7 MB of
+ * cudart, shown as wasted by inspect); the visible tree has one copy.
+ */
+static void render_unshadow_base_cuda(struct df *d)
+{
+	const struct plan_cell *c = d->c;
+	const char *fw = NULL;
+
+	for (size_t i = 0; i < c->frameworks_nr && !fw; i++)
+		if (c->frameworks[i].brings_cuda)
+			fw = c->frameworks[i].name;
+	if (!fw || strcmp(c->final.flavor, "base") || !d->kb->base_cuda_lib_dirs.nr ||
+	    !d->kb->wheel_cuda_lib_dirs.nr)
+		return;
+	strbuf_addch(d->out, '\n');
+	render_commentf(d->out,
+			"%s brings its own CUDA libraries: the base's copy of each one a wheel "
+			"carries (its libcudart) goes, so none is in the image twice.",
+			fw);
+	strbuf_addstr(d->out, "RUN set -eu; \\\n    for w in");
+	for (size_t i = 0; i < d->kb->wheel_cuda_lib_dirs.nr; i++)
+		strbuf_addf(d->out, " " RENDER_VENV "/lib/python*/site-packages/%s/lib*.so*",
+			    (const char *)d->kb->wheel_cuda_lib_dirs.items[i]);
+	strbuf_addstr(d->out, "; do \\\n"
+			      "      [ -f \"$w\" ] || continue; \\\n"
+			      "      n=${w##*/}; n=${n%%.so*}; \\\n"
+			      "      for dir in");
+	render_words(d->out, &d->kb->base_cuda_lib_dirs, 0);
+	strbuf_addstr(d->out, "; do \\\n"
+			      "        [ -d \"$dir\" ] || continue; \\\n"
+			      "        rm -f \"$dir/$n.so\" \"$dir/$n\".so.*; \\\n"
+			      "      done; \\\n"
+			      "    done; \\\n"
+			      "    ldconfig\n");
+}
+
 static void render_copy_runtime(struct df *d)
 {
 	const struct plan_cell *c = d->c;
@@ -1006,6 +1050,7 @@ static void render_copy_runtime(struct df *d)
 			render_copy(d->out, "builder", c->managed_python_dir,
 				    c->managed_python_dir);
 		render_copy(d->out, "builder", RENDER_VENV, RENDER_VENV);
+		render_unshadow_base_cuda(d);
 	}
 	if (!c->compiles)
 		return;

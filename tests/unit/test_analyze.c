@@ -326,6 +326,32 @@ static int build_elves(void)
 	    "-Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'\n"
 	    "rc=0; r/bin/rapp || rc=$?; echo $rc > rapp.rc\n"
 	    "rc=0; s/bin/runapp 2>/dev/null || rc=$?; echo $rc > runapp.rc\n"
+	    /* torch's layout: an executable with a RUNPATH (so no RPATH of its own
+	     * to inherit) loads libqext, whose DT_RPATH reaches libqcu; libqcu has
+	     * no path of its own and needs libqlt beside it. ld.so finds libqlt
+	     * through libqext's RPATH (q/); with libqext's RUNPATH instead (u/)
+	     * it does not. */
+	    "printf 'int qlt(void){return 1;}\\n' > qlt.c\n"
+	    "printf 'int qlt(void);\\nint qcu(void){return qlt();}\\n' > qcu.c\n"
+	    "printf 'int qcu(void);\\nint qext(void){return qcu();}\\n' > qext.c\n"
+	    "printf 'int qext(void);\\nint main(void){return qext();}\\n' > qmain.c\n"
+	    "mkdir -p q/bin q/ext q/cuda u/bin u/ext u/cuda\n"
+	    "cc -shared -fPIC -s -o q/cuda/libqlt.so.1 -Wl,-soname,libqlt.so.1 qlt.c\n"
+	    "cc -shared -fPIC -s -o q/cuda/libqcu.so.1 -Wl,-soname,libqcu.so.1 qcu.c "
+	    "q/cuda/libqlt.so.1\n"
+	    "cp q/cuda/libqlt.so.1 q/cuda/libqcu.so.1 u/cuda/\n"
+	    "cc -shared -fPIC -s -o q/ext/libqext.so.1 -Wl,-soname,libqext.so.1 qext.c "
+	    "q/cuda/libqcu.so.1 -Wl,-rpath-link,q/cuda -Wl,--disable-new-dtags "
+	    "-Wl,-rpath,'$ORIGIN/../cuda'\n"
+	    "cc -shared -fPIC -s -o u/ext/libqext.so.1 -Wl,-soname,libqext.so.1 qext.c "
+	    "u/cuda/libqcu.so.1 -Wl,-rpath-link,u/cuda -Wl,--enable-new-dtags "
+	    "-Wl,-rpath,'$ORIGIN/../cuda'\n"
+	    "cc -s -o q/bin/qapp qmain.c q/ext/libqext.so.1 -Wl,-rpath-link,q/ext:q/cuda "
+	    "-Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../ext'\n"
+	    "cc -s -o u/bin/uapp qmain.c u/ext/libqext.so.1 -Wl,-rpath-link,u/ext:u/cuda "
+	    "-Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../ext'\n"
+	    "rc=0; q/bin/qapp || rc=$?; echo $rc > qapp.rc\n"
+	    "rc=0; u/bin/uapp 2>/dev/null || rc=$?; echo $rc > uapp.rc\n"
 	    /* A DT_NEEDED soname with a byte that is not UTF-8. */
 	    "odd=$(printf 'libodd\\376.so.1')\n"
 	    "cc -shared -fPIC -s -o libodd.so -Wl,-soname,\"$odd\" bar.c\n"
@@ -699,6 +725,57 @@ done:
 	free(runapp);
 	free(a);
 	free(b);
+	free(rc1);
+	free(rc2);
+}
+
+/* ---- scenario 2c: a library's RPATH serves the libraries it loads ------ */
+
+static void test_rpath_inherit_library(const struct knowledge *kb)
+{
+	json_t *cfg =
+	    json_pack("{s:{s:s,s:[s]}}", "config", "User", "1000", "Cmd", "/opt/q/bin/qapp");
+	json_t *r = NULL, *missing, *m;
+	size_t n[8];
+	char *qapp = slurp("q/bin/qapp", &n[0]), *uapp = slurp("u/bin/uapp", &n[1]),
+	     *qext = slurp("q/ext/libqext.so.1", &n[2]), *uext = slurp("u/ext/libqext.so.1", &n[3]),
+	     *qcu = slurp("q/cuda/libqcu.so.1", &n[4]), *qlt = slurp("q/cuda/libqlt.so.1", &n[5]),
+	     *rc1 = slurp("qapp.rc", &n[6]), *rc2 = slurp("uapp.rc", &n[7]);
+	const struct ent l0[] = {{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+				 {'F', "opt/q/bin/qapp", qapp, n[0]},
+				 {'F', "opt/q/ext/libqext.so.1", qext, n[2]},
+				 {'F', "opt/q/cuda/libqcu.so.1", qcu, n[4]},
+				 {'F', "opt/q/cuda/libqlt.so.1", qlt, n[5]},
+				 {'F', "opt/u/bin/uapp", uapp, n[1]},
+				 {'F', "opt/u/ext/libqext.so.1", uext, n[3]},
+				 {'F', "opt/u/cuda/libqcu.so.1", qcu, n[4]},
+				 {'F', "opt/u/cuda/libqlt.so.1", qlt, n[5]},
+				 {0, 0, 0, 0}};
+
+	/* What glibc's loader did with the same files. */
+	CHECK_STR(rc1, "1\n", "ld.so: libqext's RPATH serves libqcu's need of libqlt, exit 1");
+	CHECK_STR(rc2, "127\n", "ld.so: libqext's RUNPATH does not serve libqcu's needs");
+
+	r = report_of_layer(kb, cfg, l0, "library RPATH");
+	if (!r)
+		goto done;
+	missing = jget(r, "closure.missing");
+	CHECK(json_array_size(missing) == 1, "one missing library (%zu)", json_array_size(missing));
+	CHECK(!find_by(missing, "file", "/opt/q/cuda/libqcu.so.1"),
+	      "libqcu, loaded by libqext (DT_RPATH), finds libqlt through that RPATH");
+	m = find_by(missing, "file", "/opt/u/cuda/libqcu.so.1");
+	CHECK(m && !strcmp(json_string_value(json_object_get(m, "needed")), "libqlt.so.1"),
+	      "libqcu loaded by a RUNPATH library misses libqlt.so.1, as ld.so does");
+	CHECK(count_rule(r, "missing-library", "error") == 1, "one missing-library error");
+done:
+	json_decref(r);
+	json_decref(cfg);
+	free(qapp);
+	free(uapp);
+	free(qext);
+	free(uext);
+	free(qcu);
+	free(qlt);
 	free(rc1);
 	free(rc2);
 }
@@ -1135,6 +1212,7 @@ int main(void)
 	if (build_elves() && kb) {
 		test_contents(kb);
 		test_rpath_inherit(kb);
+		test_rpath_inherit_library(kb);
 		test_dup_versions(kb);
 		test_ldconf_include(kb);
 		test_bad_bytes(kb);

@@ -105,6 +105,18 @@ RUN --mount=type=cache,id=gpuslim-apt-cache-debian12,target=/var/cache/apt,shari
 # The interpreter's packages come whole from the builder: no pip, no compiler in this stage.
 COPY --from=builder ["/opt/venv", "/opt/venv"]
 
+# torch brings its own CUDA libraries: the base's copy of each one a wheel carries (its libcudart) goes, so none is in the image twice.
+RUN set -eu; \
+    for w in /opt/venv/lib/python*/site-packages/nvidia/*/lib/lib*.so*; do \
+      [ -f "$w" ] || continue; \
+      n=${w##*/}; n=${n%%.so*}; \
+      for dir in /usr/local/cuda-*/targets/*/lib /usr/local/cuda-*/lib64; do \
+        [ -d "$dir" ] || continue; \
+        rm -f "$dir/$n.so" "$dir/$n".so.*; \
+      done; \
+    done; \
+    ldconfig
+
 # The driver exposes only the capabilities asked for (the base's NVIDIA_REQUIRE_CUDA stays as it is).
 # Python runs from the venv, writes no bytecode (pruned), buffers no output.
 ENV NVIDIA_VISIBLE_DEVICES=all \
