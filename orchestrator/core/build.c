@@ -523,11 +523,12 @@ int build_pip_hint(const char *log, struct strbuf *out)
 			if (!from)
 				from = end;
 			name = pip_req_name(req, (size_t)(from - req));
-			strbuf_addf(out,
-				    "pip: '%.*s' does not match the sha256 the lock pins: the index "
-				    "serves another file under that name; check the wheel on the index, "
-				    "or pin what it serves now with 'gpuslim lock --update %s'",
-				    (int)(from - req), req, name);
+			strbuf_addf(
+			    out,
+			    "pip: '%.*s' does not match the sha256 the lock pins: the index "
+			    "serves another file under that name; check the wheel on the index, "
+			    "or pin what it serves now with 'gpuslim lock --update %s'",
+			    (int)(from - req), req, name);
 			free(name);
 			return 1;
 		}
@@ -537,10 +538,11 @@ int build_pip_hint(const char *log, struct strbuf *out)
 			size_t rlen = len - strlen(mark);
 
 			name = pip_req_name(req, rlen);
-			strbuf_addf(out,
-				    "pip: no file for '%.*s' on the index: a wheel the lock pins is "
-				    "gone; pin what the index has with 'gpuslim lock --update %s'",
-				    (int)rlen, req, name);
+			strbuf_addf(
+			    out,
+			    "pip: no file for '%.*s' on the index: a wheel the lock pins is "
+			    "gone; pin what the index has with 'gpuslim lock --update %s'",
+			    (int)rlen, req, name);
 			free(name);
 			return 1;
 		}
@@ -549,10 +551,11 @@ int build_pip_hint(const char *log, struct strbuf *out)
 			const char *url = t + strlen(mark);
 			size_t ulen = strcspn(url, " \n");
 
-			strbuf_addf(out,
-				    "pip: '%.*s' is gone from the index (404): a wheel the lock pins "
-				    "vanished; pin what the index has with 'gpuslim lock --update'",
-				    (int)ulen, url);
+			strbuf_addf(
+			    out,
+			    "pip: '%.*s' is gone from the index (404): a wheel the lock pins "
+			    "vanished; pin what the index has with 'gpuslim lock --update'",
+			    (int)ulen, url);
 			return 1;
 		}
 	}

@@ -85,7 +85,7 @@ struct build_cell {
 	int exit_code; /* -1 when the child did not exit on its own */
 	int signal;    /* 0 unless the child died of a signal */
 	char *error;   /* one line when not OK, else NULL */
-	char *hint;    /* failed: what its log says went wrong (pip refused a pinned wheel), else NULL */
+	char *hint;    /* failed: pip's refusal of a pinned wheel, from its log, else NULL */
 	char *image_id;
 	long long size_bytes; /* -1: unknown */
 

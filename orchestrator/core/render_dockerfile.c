@@ -19,12 +19,15 @@
  * shell: each is one RUN, as written (a failing command names itself).
  */
 
+/*
+ * RENDER_OUT: the builder's tree for the final stage. The venv is built in
+ * it (RENDER_VENV links there) and it is copied to / in one layer: copying
+ * a tree's root gives the copied directory the time of the copy, while
+ * everything under it keeps the times the builder set, so the layer holds
+ * SOURCE_DATE_EPOCH only.
+ */
 #define RENDER_UID	      "10001"
 #define RENDER_VENV	      "/opt/venv"
-/* The builder's tree for the final stage: the venv is built in it (RENDER_VENV
- * links there) and it is copied to / in one layer. Copying a tree's root
- * gives the copied directory the time of the copy; everything under it keeps
- * the times the builder set, so the layer carries SOURCE_DATE_EPOCH only. */
 #define RENDER_OUT	      "/gpuslim-out"
 #define RENDER_VENV_BUILT     RENDER_OUT RENDER_VENV
 #define RENDER_EPOCH	      "315532800" /* 1980-01-01, the earliest zip time */
@@ -938,9 +941,9 @@ done:
  * The venv as the final stage gets it, the same bytes from the same lock:
  * no bytecode pip or the venv's ensurepip wrote with build-time mtimes in
  * it (trim.prune pycache: none; else compiled again through RENDER_VENV,
- * the path the final stage runs, hash-checked instead of time-stamped), then every time in the tree at SOURCE_DATE_EPOCH
- * (a --build-arg may set it). Its own RUN, after every step that writes
- * the venv.
+ * the path the final stage runs, hash-checked instead of time-stamped),
+ * then every time in the tree at SOURCE_DATE_EPOCH (a --build-arg may set
+ * it). Its own RUN, after every step that writes the venv.
  */
 static void render_venv_normalize(struct df *d)
 {

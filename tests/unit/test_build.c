@@ -316,10 +316,11 @@ static void test_pip_hint(void)
 		  "gsfx_core-1.2.0-py3-none-any.whl (from -r /tmp/w.txt (line 2)):\n"
 		  "#8 0.565         Expected sha256 48715d\n",
 		  &sb) == 1 &&
-		  !strcmp(sb.buf, "pip: 'gsfx-core==1.2.0' does not match the sha256 the lock pins: "
-				  "the index serves another file under that name; check the wheel "
-				  "on the index, or pin what it serves now with 'gpuslim lock "
-				  "--update gsfx-core'"),
+		  !strcmp(sb.buf,
+			  "pip: 'gsfx-core==1.2.0' does not match the sha256 the lock pins: "
+			  "the index serves another file under that name; check the wheel "
+			  "on the index, or pin what it serves now with 'gpuslim lock "
+			  "--update gsfx-core'"),
 	      "pip hint: a hash mismatch names the requirement and lock --update of its project");
 	strbuf_reset(&sb);
 	CHECK(build_pip_hint("#8 0.770   ERROR: HTTP error 404 while getting http://h/p/a.whl "

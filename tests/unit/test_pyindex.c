@@ -431,8 +431,9 @@ static void test_client(void)
 			again &= pyindex_get_metadata(c, &p->files[1], &m) == 0 &&
 				 !strcmp(m.version, "1.1");
 			pyindex_metadata_release(&m);
-			again &= pyindex_get_metadata(c, &p->files[4], &m) == GS_EINVAL &&
-				 strstr(error_last(), "the index says 1111111111111111111111111111");
+			again &=
+			    pyindex_get_metadata(c, &p->files[4], &m) == GS_EINVAL &&
+			    strstr(error_last(), "the index says 1111111111111111111111111111");
 			pyindex_metadata_release(&m);
 			CHECK(again && fake_count(meta0) == 1 && fake_count(u1) == 1,
 			      "metadata asked twice: one request each (%s: %d, %s: %d), the same "
