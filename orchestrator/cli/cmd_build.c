@@ -342,6 +342,8 @@ static void show_failed_logs(const struct build *b)
 				fputc('\n', stderr);
 		}
 		fprintf(stderr, "<== end of the log of cell '%s'\n", bc->cell->id);
+		if (bc->hint)
+			fprintf(stderr, "hint: cell '%s': %s\n", bc->cell->id, bc->hint);
 		strbuf_release(&log);
 	}
 }

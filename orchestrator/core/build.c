@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -440,6 +441,7 @@ void build_release(struct build *b)
 		free(bc->log_path);
 		free(bc->cache_ref);
 		free(bc->error);
+		free(bc->hint);
 		free(bc->image_id);
 		free(bc->digest);
 		free(bc->push_error);
@@ -583,6 +585,127 @@ static void record_end(const struct exec_result *res, int *exit_code, int *sig, 
 	*error = res->status == EXEC_OK ? NULL : xstrdup(*res->error ? res->error : "failed");
 }
 
+/* A line of the log without BuildKit's "#N 1.234 " prefix. */
+static const char *pip_log_text(const char *line)
+{
+	const char *p = line;
+
+	if (*p != '#')
+		return line;
+	for (p++; isdigit((unsigned char)*p); p++)
+		;
+	if (*p++ != ' ')
+		return line;
+	if (!isdigit((unsigned char)*p))
+		return p;
+	while (isdigit((unsigned char)*p) || *p == '.')
+		p++;
+	return *p == ' ' ? p + 1 : line;
+}
+
+/* The project name of "name==version ..." (a requirement pip printed). */
+static char *pip_req_name(const char *req, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && (isalnum((unsigned char)req[n]) || strchr("-_.", req[n])))
+		n++;
+	return xstrndup(req, n);
+}
+
+int build_pip_hint(const char *log, struct strbuf *out)
+{
+	const char *line = log, *nl, *t, *mark;
+	char *name;
+	size_t len;
+
+	for (; *line; line = nl ? nl + 1 : line + strlen(line)) {
+		nl = strchr(line, '\n');
+		len = nl ? (size_t)(nl - line) : strlen(line);
+		t = pip_log_text(line);
+		while (t < line + len && *t == ' ')
+			t++;
+		len -= (size_t)(t - line);
+		mark = "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES";
+		if (len >= strlen(mark) && !strncmp(t, mark, strlen(mark))) {
+			/* the next line: "    name==version from URL#sha256=...:" */
+			const char *req, *from, *end;
+
+			if (!nl)
+				return 0;
+			line = nl + 1;
+			nl = strchr(line, '\n');
+			req = pip_log_text(line);
+			end = nl ? nl : req + strlen(req);
+			while (req < end && *req == ' ')
+				req++;
+			from = memmem(req, (size_t)(end - req), " from ", 6);
+			if (!from)
+				from = end;
+			name = pip_req_name(req, (size_t)(from - req));
+			strbuf_addf(
+			    out,
+			    "pip: '%.*s' does not match the sha256 the lock pins: the index "
+			    "serves another file under that name; check the wheel on the index, "
+			    "or pin what it serves now with 'gpuslim lock --update %s'",
+			    (int)(from - req), req, name);
+			free(name);
+			return 1;
+		}
+		mark = "ERROR: No matching distribution found for ";
+		if (len > strlen(mark) && !strncmp(t, mark, strlen(mark))) {
+			const char *req = t + strlen(mark);
+			size_t rlen = len - strlen(mark);
+
+			name = pip_req_name(req, rlen);
+			strbuf_addf(
+			    out,
+			    "pip: no file for '%.*s' on the index: a wheel the lock pins is "
+			    "gone; pin what the index has with 'gpuslim lock --update %s'",
+			    (int)rlen, req, name);
+			free(name);
+			return 1;
+		}
+		mark = "ERROR: HTTP error 404 while getting ";
+		if (len > strlen(mark) && !strncmp(t, mark, strlen(mark))) {
+			const char *url = t + strlen(mark);
+			size_t ulen = strcspn(url, " \n");
+
+			strbuf_addf(
+			    out,
+			    "pip: '%.*s' is gone from the index (404): a wheel the lock pins "
+			    "vanished; pin what the index has with 'gpuslim lock --update'",
+			    (int)ulen, url);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A failed cell's hint: pip's reason, when its log has one (read from the
+ * end of the log, where the failing step is). */
+static void build_add_pip_hint(struct build_cell *bc)
+{
+	struct strbuf log = STRBUF_INIT, hint = STRBUF_INIT;
+	int fd = open(bc->log_path, O_RDONLY | O_CLOEXEC);
+	off_t size;
+
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	if (size > (off_t)(1 << 20))
+		lseek(fd, size - (off_t)(1 << 20), SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	free(bc->hint);
+	bc->hint = NULL;
+	if (fs_read_fd(fd, bc->log_path, &log, 0) == 0 && build_pip_hint(strbuf_cstr(&log), &hint))
+		bc->hint = strbuf_detach(&hint, NULL);
+	close(fd);
+	strbuf_release(&log);
+	strbuf_release(&hint);
+}
+
 static int build_finished(void *ctx, struct exec_job *job, const struct exec_result *res)
 {
 	struct build_ctx *bx = ctx;
@@ -602,6 +725,8 @@ static int build_finished(void *ctx, struct exec_job *job, const struct exec_res
 		if (engine_image_size(e, bc->cell->image_ref, &bc->size_bytes) < 0)
 			bc->size_bytes = -1;
 	}
+	if (bc->status == BUILD_FAILED)
+		build_add_pip_hint(bc);
 	emit(bx->b, bc, BUILD_EV_FINISHED);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include "core/engine.h"
 #include "core/plan.h"
 #include "util/executor.h"
+#include "util/strbuf.h"
 #include "util/vec.h"
 
 /*
@@ -65,6 +66,12 @@ struct build_progress {
 /* 1 when `line` is a step header and `out` is filled, else 0. */
 int build_parse_progress(const char *line, struct build_progress *out);
 
+/* 1 when a build log (BuildKit's plain progress) shows pip refusing a
+ * pinned wheel (a hash that does not match, no such file on the index, a
+ * 404) and a one-line hint naming the wheel and the lock command is
+ * appended to `out`, else 0. */
+int build_pip_hint(const char *log, struct strbuf *out);
+
 struct build_cell {
 	const struct plan_cell *cell; /* borrowed from the plan */
 	char *dockerfile;	      /* absolute path of Dockerfile.<id> */
@@ -78,6 +85,7 @@ struct build_cell {
 	int exit_code; /* -1 when the child did not exit on its own */
 	int signal;    /* 0 unless the child died of a signal */
 	char *error;   /* one line when not OK, else NULL */
+	char *hint;    /* failed: pip's refusal of a pinned wheel, from its log, else NULL */
 	char *image_id;
 	long long size_bytes; /* -1: unknown */
 

@@ -836,15 +836,27 @@ struct pyindex_page {
 	struct pyindex_project project;
 };
 
+/* A wheel's core metadata, fetched once per client like a page: the cells
+ * of a matrix that take the same wheel share one request. */
+struct pyindex_meta {
+	char *key; /* the file's url (credentials included), '#', its sha256 */
+	int done;
+	int ret;
+	char *err;
+	struct pyindex_metadata md;
+};
+
 struct pyindex_client {
 	long timeout_ms, connect_timeout_ms;
 	size_t body_cap;
 	unsigned long long wheel_cap;
 	char *user_agent;
-	pthread_mutex_t lock; /* guards pages */
-	pthread_cond_t cond;  /* a page is done */
+	pthread_mutex_t lock; /* guards pages and metas */
+	pthread_cond_t cond;  /* a page or a metadata is done */
 	struct pyindex_page **pages;
 	size_t pages_nr, pages_alloc;
+	struct pyindex_meta **metas;
+	size_t metas_nr, metas_alloc;
 };
 
 static pthread_once_t pyindex_once = PTHREAD_ONCE_INIT;
@@ -892,6 +904,14 @@ void pyindex_client_free(struct pyindex_client *c)
 		free(c->pages[i]);
 	}
 	free(c->pages);
+	for (size_t i = 0; i < c->metas_nr; i++) {
+		pyindex_secret_free(c->metas[i]->key);
+		free(c->metas[i]->err);
+		pyindex_metadata_release(&c->metas[i]->md);
+		vec_release(&c->metas[i]->md.requires_dist);
+		free(c->metas[i]);
+	}
+	free(c->metas);
 	free(c->user_agent);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
@@ -1344,8 +1364,8 @@ static int pyindex_tmpfile(void)
 	return fd;
 }
 
-int pyindex_get_metadata(struct pyindex_client *c, const struct pyindex_file *f,
-			 struct pyindex_metadata *out)
+static int pyindex_fetch_metadata(struct pyindex_client *c, const struct pyindex_file *f,
+				  struct pyindex_metadata *out)
 {
 	struct pyindex_resp r;
 	char *url = NULL, *shown = NULL, hex[65];
@@ -1409,4 +1429,62 @@ done:
 	pyindex_secret_free(url);
 	free(shown);
 	return ret;
+}
+
+static char *pyindex_strdup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int pyindex_get_metadata(struct pyindex_client *c, const struct pyindex_file *f,
+			 struct pyindex_metadata *out)
+{
+	char *key = xstrfmt("%s#%s", f->url, f->sha256 ? f->sha256 : "");
+	struct pyindex_meta *m = NULL;
+	int first = 0;
+
+	memset(out, 0, sizeof(*out));
+	vec_init(&out->requires_dist, free);
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->metas_nr && !m; i++)
+		if (!strcmp(c->metas[i]->key, key))
+			m = c->metas[i];
+	if (!m) {
+		m = xcalloc(1, sizeof(*m));
+		m->key = key;
+		key = NULL;
+		ALLOC_GROW(c->metas, c->metas_nr + 1, c->metas_alloc);
+		c->metas[c->metas_nr++] = m;
+		first = 1;
+	}
+	while (!first && !m->done)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	pyindex_secret_free(key);
+
+	if (first) {
+		struct pyindex_metadata md;
+		int ret = pyindex_fetch_metadata(c, f, &md);
+
+		pthread_mutex_lock(&c->lock);
+		m->ret = ret;
+		if (ret < 0) {
+			m->err = xstrdup(error_last());
+			pyindex_metadata_release(&md);
+			vec_release(&md.requires_dist);
+		} else
+			m->md = md;
+		m->done = 1;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+	}
+	/* Done entries do not change: read without the lock; the caller owns a copy. */
+	if (m->ret < 0)
+		return error_setc(m->ret, "%s", m->err);
+	out->name = pyindex_strdup_or_null(m->md.name);
+	out->version = pyindex_strdup_or_null(m->md.version);
+	out->requires_python = pyindex_strdup_or_null(m->md.requires_python);
+	for (size_t i = 0; i < m->md.requires_dist.nr; i++)
+		vec_pushstr(&out->requires_dist, m->md.requires_dist.items[i]);
+	return 0;
 }

@@ -18,9 +18,10 @@
  * Ownership: a client owns its page cache; a project returned by
  * pyindex_get_project() is owned by the client and valid until
  * pyindex_client_free(). pyindex_get_metadata() fills a caller-owned
- * struct released with pyindex_metadata_release(). Thread safety: one
- * client may serve many threads; each page is fetched once per client
- * (concurrent askers of the same page wait for the first).
+ * struct released with pyindex_metadata_release() (a copy of the client's).
+ * Thread safety: one client may serve many threads; each page and each
+ * wheel's metadata is fetched once per client (concurrent askers of the
+ * same one wait for the first).
  *
  * Errors: GS_ENOTFOUND when the index has no such project (404);
  * GS_EINFRA when it cannot be reached, times out or fails after the
@@ -74,9 +75,10 @@ void pyindex_client_free(struct pyindex_client *c);
 int pyindex_get_project(struct pyindex_client *c, const char *index_url, const char *name,
 			const struct pyindex_project **out);
 
-/* The core metadata of a wheel: PEP 658's "<url>.metadata" when the index
- * says it has one (checked against metadata_sha256), else the wheel itself
- * downloaded (checked against sha256) and its *.dist-info/METADATA read. */
+/* The core metadata of a wheel, fetched once per client (by url and
+ * sha256): PEP 658's "<url>.metadata" when the index says it has one
+ * (checked against metadata_sha256), else the wheel itself downloaded
+ * (checked against sha256) and its *.dist-info/METADATA read. */
 int pyindex_get_metadata(struct pyindex_client *c, const struct pyindex_file *f,
 			 struct pyindex_metadata *out);
 void pyindex_metadata_release(struct pyindex_metadata *m);

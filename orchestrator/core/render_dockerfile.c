@@ -19,8 +19,18 @@
  * shell: each is one RUN, as written (a failing command names itself).
  */
 
+/*
+ * RENDER_OUT: the builder's tree for the final stage. The venv is built in
+ * it (RENDER_VENV links there) and it is copied to / in one layer: copying
+ * a tree's root gives the copied directory the time of the copy, while
+ * everything under it keeps the times the builder set, so the layer holds
+ * SOURCE_DATE_EPOCH only.
+ */
 #define RENDER_UID	      "10001"
 #define RENDER_VENV	      "/opt/venv"
+#define RENDER_OUT	      "/gpuslim-out"
+#define RENDER_VENV_BUILT     RENDER_OUT RENDER_VENV
+#define RENDER_EPOCH	      "315532800" /* 1980-01-01, the earliest zip time */
 #define RENDER_CLOSURE	      "/opt/gpuslim/closure"
 #define RENDER_CLOSURE_LIBDIR "/usr/local/lib/gpuslim"
 
@@ -545,9 +555,15 @@ static void render_venv(struct df *d)
 		render_comment(d->out,
 			       "The app's packages live in one venv, copied whole to the final "
 			       "stage; it sees the OS's Python packages (system_packages).");
+	render_comment(d->out, "It moves into " RENDER_OUT ", the tree the final stage copies "
+			       "whole, and " RENDER_VENV " links there: one path in both stages.");
 	strbuf_addstr(d->out, "RUN ");
 	render_shell_quote(d->out, d->c->python_bin);
-	strbuf_addf(d->out, " -m venv%s " RENDER_VENV "\n",
+	strbuf_addf(d->out,
+		    " -m venv%s " RENDER_VENV " \\\n"
+		    "    && mkdir -p " RENDER_OUT "/opt \\\n"
+		    "    && mv " RENDER_VENV " " RENDER_VENV_BUILT " \\\n"
+		    "    && ln -s " RENDER_VENV_BUILT " " RENDER_VENV "\n",
 		    managed ? "" : " --system-site-packages");
 	render_comment(d->out,
 		       "Build commands use the venv; pip stays quiet about its own version.");
@@ -735,8 +751,9 @@ static void render_build(struct df *d)
  * for a compiled program, its artifacts. */
 static void render_trim_roots(const struct df *d, struct vec *roots, int with_artifacts)
 {
+	/* the venv's real directory: find never follows RENDER_VENV, a link */
 	if (render_has_python(d->c))
-		vec_pushstr(roots, RENDER_VENV);
+		vec_pushstr(roots, RENDER_VENV_BUILT);
 	if (render_is_managed(d->c))
 		vec_pushstr(roots, d->c->managed_python_dir);
 	if (with_artifacts && d->c->compiles)
@@ -948,6 +965,31 @@ done:
 	vec_release(&roots);
 }
 
+/*
+ * The venv as the final stage gets it, the same bytes from the same lock:
+ * no bytecode pip or the venv's ensurepip wrote with build-time mtimes in
+ * it (trim.prune pycache: none; else compiled again through RENDER_VENV,
+ * the path the final stage runs, hash-checked instead of time-stamped),
+ * then every time in the tree at SOURCE_DATE_EPOCH (a --build-arg may set
+ * it). Its own RUN, after every step that writes the venv.
+ */
+static void render_venv_normalize(struct df *d)
+{
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out, "Reproducible venv layer: one lock gives the same files, "
+			       "bytecode and times, so the same layer digest.");
+	strbuf_addstr(d->out, "ARG SOURCE_DATE_EPOCH=" RENDER_EPOCH "\n"
+			      "RUN set -eu; \\\n"
+			      "    find " RENDER_OUT " \\( -type d -name __pycache__ -prune "
+			      "-exec rm -rf {} + \\) \\\n"
+			      "      -o \\( -type f -name '*.py[co]' -exec rm -f {} + \\); \\\n");
+	if (!render_prunes(d->r, "pycache"))
+		strbuf_addstr(d->out, "    " RENDER_VENV "/bin/python -m compileall -q "
+				      "--invalidation-mode checked-hash " RENDER_VENV "/lib; \\\n");
+	strbuf_addstr(d->out, "    find " RENDER_OUT " -exec touch -h -d \"@$SOURCE_DATE_EPOCH\" "
+			      "{} +\n");
+}
+
 static void render_builder_stage(struct df *d)
 {
 	render_from(d, &d->c->builder, "builder",
@@ -969,6 +1011,8 @@ static void render_builder_stage(struct df *d)
 	if (d->c->compiles)
 		render_closure(d);
 	render_prune(d);
+	if (render_has_python(d->c))
+		render_venv_normalize(d);
 }
 
 /* ---- final stage ------------------------------------------------------ */
@@ -1049,7 +1093,9 @@ static void render_copy_runtime(struct df *d)
 		if (render_is_managed(c))
 			render_copy(d->out, "builder", c->managed_python_dir,
 				    c->managed_python_dir);
-		render_copy(d->out, "builder", RENDER_VENV, RENDER_VENV);
+		render_comment(d->out, "The venv in one layer, its times SOURCE_DATE_EPOCH: the "
+				       "same lock builds the same layer digest.");
+		render_copy(d->out, "builder", RENDER_OUT "/", "/");
 		render_unshadow_base_cuda(d);
 	}
 	if (!c->compiles)

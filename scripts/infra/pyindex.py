@@ -21,8 +21,11 @@ older data-dist-info-metadata in HTML, never dist-info-metadata in JSON). A proj
 
 index.json is reread when its mtime changes, so a rebuild needs no restart.
 
-    pyindex.py serve --dir DIR [--host 127.0.0.1] [--port 5080] [--log FILE] [--pidfile FILE]
-                     [--auth USER:PASSWORD]
+    pyindex.py serve --dir DIR [--host 127.0.0.1] [--port 5080] [--port-file FILE]
+                     [--log FILE] [--pidfile FILE] [--auth USER:PASSWORD]
+
+--port 0 binds a free port; --port-file FILE gets the bound port (written once the
+socket listens, renamed into place), so a test can run an instance of its own.
 
 --auth: every request needs HTTP basic auth with USER:PASSWORD (401 with
 WWW-Authenticate otherwise): the credentials tests run a second instance so, on a
@@ -315,6 +318,9 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default of 5 drops connections when a lock asks for a
+    # 16-cell matrix's pages at once.
+    request_queue_size = 128
 
     def __init__(self, addr, index, logf, auth=None):
         self.auth = ("Basic " + base64.b64encode(auth.encode()).decode()) if auth else None
@@ -339,6 +345,7 @@ def main(argv):
     s.add_argument("--dir", required=True)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=5080)
+    s.add_argument("--port-file")
     s.add_argument("--log")
     s.add_argument("--pidfile")
     s.add_argument("--auth", metavar="USER:PASSWORD")
@@ -351,12 +358,14 @@ def main(argv):
     if a.auth is not None and ":" not in a.auth:
         ap.error("--auth wants USER:PASSWORD")
     srv = Server((a.host, a.port), index, logf, a.auth)
-    if a.pidfile:
-        tmp = a.pidfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.replace(tmp, a.pidfile)
-    srv.log("serving %s on http://%s:%d/" % (a.dir, a.host, a.port))
+    port = srv.server_address[1]
+    for path, value in ((a.pidfile, os.getpid()), (a.port_file, port)):
+        if path:
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
+                f.write("%d\n" % value)
+            os.replace(tmp, path)
+    srv.log("serving %s on http://%s:%d/" % (a.dir, a.host, port))
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -304,6 +304,47 @@ static void opts_for(struct build_opts *o, struct fixture *f, int jobs, struct s
 	o->ctx = s;
 }
 
+static void test_pip_hint(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	CHECK(build_pip_hint(
+		  "#8 0.469 Looking in indexes: http://127.0.0.1:9/simple\n"
+		  "#8 0.565 ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS "
+		  "FILE. If you have updated...\n"
+		  "#8 0.565     gsfx-core==1.2.0 from http://127.0.0.1:9/packages/"
+		  "gsfx_core-1.2.0-py3-none-any.whl (from -r /tmp/w.txt (line 2)):\n"
+		  "#8 0.565         Expected sha256 48715d\n",
+		  &sb) == 1 &&
+		  !strcmp(sb.buf,
+			  "pip: 'gsfx-core==1.2.0' does not match the sha256 the lock pins: "
+			  "the index serves another file under that name; check the wheel "
+			  "on the index, or pin what it serves now with 'gpuslim lock "
+			  "--update gsfx-core'"),
+	      "pip hint: a hash mismatch names the requirement and lock --update of its project");
+	strbuf_reset(&sb);
+	CHECK(build_pip_hint("#8 0.770   ERROR: HTTP error 404 while getting http://h/p/a.whl "
+			     "(from http://h/simple/a/) (requires-python:>=3.8)\n",
+			     &sb) == 1 &&
+		  !strcmp(sb.buf, "pip: 'http://h/p/a.whl' is gone from the index (404): a wheel "
+				  "the lock pins vanished; pin what the index has with 'gpuslim "
+				  "lock --update'"),
+	      "pip hint: a 404 names the URL alone");
+	strbuf_reset(&sb);
+	CHECK(build_pip_hint("#8 0.5 ERROR: No matching distribution found for gsfx_core==1.2.0",
+			     &sb) == 1 &&
+		  strstr(sb.buf, "'gsfx_core==1.2.0'") &&
+		  strstr(sb.buf, "'gpuslim lock --update gsfx_core'"),
+	      "pip hint: no matching distribution names it, the last line without a newline too");
+	strbuf_reset(&sb);
+	CHECK(build_pip_hint("#8 ERROR: executor failed running [/bin/sh -c false]: exit code: 1\n"
+			     "ERROR: THESE PACKAGES",
+			     &sb) == 0 &&
+		  !sb.len,
+	      "pip hint: none for other failures or a cut line");
+	strbuf_release(&sb);
+}
+
 static void test_parse_progress(void)
 {
 	struct build_progress pr;
@@ -873,6 +914,7 @@ int main(void)
 	char *saved_path = getenv("PATH") ? xstrdup(getenv("PATH")) : NULL;
 
 	test_parse_progress();
+	test_pip_hint();
 	if (setup() < 0) {
 		printf("not ok 1 - cannot set up the fake docker: %s\n", strerror(errno));
 		return 1;

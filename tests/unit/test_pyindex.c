@@ -419,6 +419,28 @@ static void test_client(void)
 			  strstr(error_last(), "the index says 1111111111111111111111111111"),
 		      "a wheel whose hash differs is refused: %s", error_last());
 		pyindex_metadata_release(&m);
+		{
+			/* asked again, as another cell of a matrix would: the client's copy */
+			const char *u0 = strchr(strstr(p->files[0].url, "//") + 2, '/');
+			const char *u1 = strchr(strstr(p->files[1].url, "//") + 2, '/');
+			char *meta0 = xstrfmt("%s.metadata", u0);
+			int again = pyindex_get_metadata(c, &p->files[0], &m) == 0 &&
+				    !strcmp(m.version, "1.0") && m.requires_dist.nr == 2;
+
+			pyindex_metadata_release(&m);
+			again &= pyindex_get_metadata(c, &p->files[1], &m) == 0 &&
+				 !strcmp(m.version, "1.1");
+			pyindex_metadata_release(&m);
+			again &=
+			    pyindex_get_metadata(c, &p->files[4], &m) == GS_EINVAL &&
+			    strstr(error_last(), "the index says 1111111111111111111111111111");
+			pyindex_metadata_release(&m);
+			CHECK(again && fake_count(meta0) == 1 && fake_count(u1) == 1,
+			      "metadata asked twice: one request each (%s: %d, %s: %d), the same "
+			      "answer, a refusal kept",
+			      meta0, fake_count(meta0), u1, fake_count(u1));
+			free(meta0);
+		}
 	}
 	ret = pyindex_get_project(c, index, "demo", &p2);
 	CHECK(ret == 0 && p2 == p, "asked again: the same page, from the cache");

@@ -20,7 +20,11 @@ RUN --mount=type=cache,id=gpuslim-apt-cache-debian12,target=/var/cache/apt,shari
        'python3.11-venv'
 
 # The app's packages live in one venv, copied whole to the final stage; it sees the OS's Python packages (system_packages).
-RUN '/usr/bin/python3.11' -m venv --system-site-packages /opt/venv
+# It moves into /gpuslim-out, the tree the final stage copies whole, and /opt/venv links there: one path in both stages.
+RUN '/usr/bin/python3.11' -m venv --system-site-packages /opt/venv \
+    && mkdir -p /gpuslim-out/opt \
+    && mv /opt/venv /gpuslim-out/opt/venv \
+    && ln -s /gpuslim-out/opt/venv /opt/venv
 # Build commands use the venv; pip stays quiet about its own version.
 ENV PATH=/opt/venv/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -53,7 +57,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 RUN set -eu; set -f; \
     keep=''; \
     is_elf() { [ "$(od -An -tx1 -N4 "$1" | tr -d ' \n')" = 7f454c46 ]; }; \
-    find '/opt/venv' -type f \( -name '*.so' -o -name '*.so.*' -o -perm -u=x \) \
+    find '/gpuslim-out/opt/venv' -type f \( -name '*.so' -o -name '*.so.*' -o -perm -u=x \) \
     | while IFS= read -r f; do \
         is_elf "$f" || continue; \
         for k in $keep; do case "$f" in $k|*/$k) continue 2;; esac; done; \
@@ -63,16 +67,23 @@ RUN set -eu; set -f; \
 # trim.prune: files the app never reads at run time.
 # (pip-cache: pip ran with its cache on a cache mount; none is in a layer.)
 RUN set -eu; \
-    for sp in /opt/venv/lib/python*/site-packages; do \
+    for sp in /gpuslim-out/opt/venv/lib/python*/site-packages; do \
       [ -d "$sp" ] || continue; \
       find "$sp" -mindepth 2 -type d \( -name tests -o -name test \) -prune -exec rm -rf {} +; \
       find "$sp" -mindepth 2 -type d -name examples -prune -exec rm -rf {} +; \
     done; \
-    find '/opt/venv' \( -type d -name __pycache__ -prune -exec rm -rf {} + \) \
+    find '/gpuslim-out/opt/venv' \( -type d -name __pycache__ -prune -exec rm -rf {} + \) \
       -o \( -type f -name '*.py[co]' -exec rm -f {} + \); \
-    find '/opt/venv' -type f -path '*/include/*' \( -name '*.h' -o -name '*.hpp' -o -name '*.cuh' \) -delete; \
-    find '/opt/venv' -type f -name '*.a' -delete; \
-    rm -rf /opt/venv/share/doc /opt/venv/share/man
+    find '/gpuslim-out/opt/venv' -type f -path '*/include/*' \( -name '*.h' -o -name '*.hpp' -o -name '*.cuh' \) -delete; \
+    find '/gpuslim-out/opt/venv' -type f -name '*.a' -delete; \
+    rm -rf /gpuslim-out/opt/venv/share/doc /gpuslim-out/opt/venv/share/man
+
+# Reproducible venv layer: one lock gives the same files, bytecode and times, so the same layer digest.
+ARG SOURCE_DATE_EPOCH=315532800
+RUN set -eu; \
+    find /gpuslim-out \( -type d -name __pycache__ -prune -exec rm -rf {} + \) \
+      -o \( -type f -name '*.py[co]' -exec rm -f {} + \); \
+    find /gpuslim-out -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 # Final: torch brings its own CUDA libraries (pip nvidia-* wheels), so the final stage takes the base flavor; a runtime base would ship CUDA twice; pinned by digest from @REGISTRY@.
 FROM @REGISTRY@/gpuslim-fixtures/cuda:13.0.2-base-debian12@sha256:ffe5a5bebfe8a39a90a030c9db2cda32b0f67a66129a586aa4941125e7474b63 AS final
@@ -103,7 +114,8 @@ RUN --mount=type=cache,id=gpuslim-apt-cache-debian12,target=/var/cache/apt,shari
     && useradd --uid 10001 --gid 10001 --no-log-init --create-home --shell /usr/sbin/nologin gpuslim
 
 # The interpreter's packages come whole from the builder: no pip, no compiler in this stage.
-COPY --from=builder ["/opt/venv", "/opt/venv"]
+# The venv in one layer, its times SOURCE_DATE_EPOCH: the same lock builds the same layer digest.
+COPY --from=builder ["/gpuslim-out/", "/"]
 
 # torch brings its own CUDA libraries: the base's copy of each one a wheel carries (its libcudart) goes, so none is in the image twice.
 RUN set -eu; \
