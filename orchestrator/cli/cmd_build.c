@@ -65,11 +65,7 @@ static const struct cli_opt build_opts_spec[] = {
      "ask no registry and no package index: build from the plan's tags, and let pip "
      "resolve the Python packages unpinned",
      0},
-    {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
-     "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
-     "is stale",
-     0},
-    {CLI_OPT_VALUE, "lock", 0, &lock_path, "FILE", "the lock file for --locked (implies it)", 0},
+    CLI_OPTS_LOCKED(&locked, &lock_path),
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
     {CLI_OPT_VALUE, "backend", 0, &backend_arg, "NAME", "buildx or buildkit (default: detected)",
      0},

@@ -39,11 +39,7 @@ static const struct cli_opt generate_opts[] = {
      "ask the registries and package indexes: pin base images by digest and every "
      "wheel by sha256 (pip --require-hashes)",
      0},
-    {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
-     "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
-     "is stale",
-     0},
-    {CLI_OPT_VALUE, "lock", 0, &lock_path, "FILE", "the lock file for --locked (implies it)", 0},
+    CLI_OPTS_LOCKED(&locked, &lock_path),
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
 
@@ -58,14 +54,8 @@ int cmd_generate(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 
-	if (lock_path)
-		locked = 1;
-	if (locked && resolve) {
-		cli_error("--locked takes the pins from the lock, --resolve from the registries: "
-			  "pick one");
-		code = EXIT_USAGE;
+	if ((code = cli_check_locked(&locked, lock_path, resolve)) != EXIT_OK)
 		goto done;
-	}
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
 	if (code == EXIT_OK && locked)
 		code = cli_apply_lock(&pl, recipe_path, lock_path);

@@ -52,37 +52,17 @@ static const struct cli_opt lock_opts[] = {
 
 static int lock_check_only(const struct cli_planned *pl, const char *path)
 {
-	struct vec stale = VEC_INIT(free), notes = VEC_INIT(free);
 	struct lock *l = NULL;
-	int ret, code = EXIT_OK;
+	int code = cli_read_fresh_lock(pl->plan, recipe_path, path, NULL, EXIT_FAILED, &l);
 
-	ret = lock_read(path, &l);
-	if (ret == GS_ENOTFOUND) {
-		cli_error("no lock '%s': write it with 'gpuslim lock %s'", path, recipe_path);
-		code = EXIT_FAILED;
-		goto done;
-	}
-	if (ret < 0) {
-		cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
-	if (lock_check(l, pl->plan, path, &stale, &notes) < 0) {
-		cli_print_stale(path, recipe_path, &stale);
-		code = EXIT_FAILED;
-		goto done;
-	}
-	for (size_t i = 0; i < notes.nr; i++)
-		fprintf(stderr, "note: %s\n", (const char *)notes.items[i]);
+	if (code != EXIT_OK)
+		return code;
 	/* What the index said when the lock was written; --check asks no index. */
 	for (size_t i = 0; i < l->cells_nr; i++)
 		cli_warn_yanked(l->cells[i].id, l->cells[i].wheels, l->cells[i].wheels_nr);
 	printf("%s: up to date (%zu cell%s)\n", path, l->cells_nr, l->cells_nr == 1 ? "" : "s");
-done:
 	lock_free(l);
-	vec_release(&stale);
-	vec_release(&notes);
-	return code;
+	return EXIT_OK;
 }
 
 /* Apply the pins of `old` that the update keeps; `kept[i]`: what cell i

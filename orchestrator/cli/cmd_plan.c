@@ -33,11 +33,7 @@ static const struct cli_opt plan_opts[] = {
      "ask the registries and package indexes: pin base images by digest (replacing "
      "deleted tags) and every wheel by sha256",
      0},
-    {CLI_OPT_SWITCH, "locked", 0, &locked, NULL,
-     "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail when it "
-     "is stale",
-     0},
-    {CLI_OPT_VALUE, "lock", 0, &lock_path, "FILE", "the lock file for --locked (implies it)", 0},
+    CLI_OPTS_LOCKED(&locked, &lock_path),
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR",
      "also load knowledge plugins from DIR (later directories win)", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
@@ -104,14 +100,8 @@ int cmd_plan(int argc, char **argv)
 		vec_release(&plugin_dirs);
 		return ret < 0 ? EXIT_OK : ret;
 	}
-	if (lock_path)
-		locked = 1;
-	if (locked && resolve) {
-		cli_error("--locked takes the pins from the lock, --resolve from the registries: "
-			  "pick one");
-		code = EXIT_USAGE;
+	if ((code = cli_check_locked(&locked, lock_path, resolve)) != EXIT_OK)
 		goto done;
-	}
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
 	if (code != EXIT_OK)
 		goto done;

@@ -97,43 +97,66 @@ void cli_print_stale(const char *lock_path, const char *recipe_path, const struc
 	}
 }
 
-int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *lock_path)
+int cli_read_fresh_lock(const struct plan *p, const char *recipe_path, const char *path,
+			const char *what, int stale_code, struct lock **out)
 {
 	struct vec stale = VEC_INIT(free), notes = VEC_INIT(free);
 	struct lock *l = NULL;
-	char *path = cli_lock_path(pl->recipe, lock_path);
 	int ret, code = EXIT_OK;
 
 	ret = lock_read(path, &l);
 	if (ret == GS_ENOTFOUND) {
-		cli_error("--locked: no lock '%s': write it with 'gpuslim lock %s'", path,
-			  recipe_path);
-		code = EXIT_USAGE;
-		goto done;
-	}
-	if (ret < 0) {
+		cli_error("%s%sno lock '%s': write it with 'gpuslim lock %s'", what ? what : "",
+			  what ? ": " : "", path, recipe_path);
+		code = stale_code;
+	} else if (ret < 0) {
 		cli_error_last();
 		code = EXIT_USAGE;
-		goto done;
-	}
-	if (lock_check(l, pl->plan, path, &stale, &notes) < 0) {
+	} else if (lock_check(l, p, path, &stale, &notes) < 0) {
 		cli_print_stale(path, recipe_path, &stale);
-		code = EXIT_USAGE;
-		goto done;
+		code = stale_code;
 	}
-	for (size_t i = 0; i < notes.nr; i++)
-		fprintf(stderr, "note: %s\n", (const char *)notes.items[i]);
-	if (lock_apply(l, pl->plan, path, LOCK_ALL) < 0) {
-		cli_error_last();
-		code = EXIT_USAGE;
+	if (code == EXIT_OK) {
+		for (size_t i = 0; i < notes.nr; i++)
+			fprintf(stderr, "note: %s\n", (const char *)notes.items[i]);
 	} else {
-		cli_warn_yanked_plan(pl->plan);
+		lock_free(l);
+		l = NULL;
 	}
-done:
-	lock_free(l);
-	free(path);
+	*out = l;
 	vec_release(&stale);
 	vec_release(&notes);
+	return code;
+}
+
+int cli_check_locked(int *locked, const char *lock_path, int resolve)
+{
+	if (lock_path)
+		*locked = 1;
+	if (*locked && resolve) {
+		cli_error("--locked takes the pins from the lock, --resolve from the registries: "
+			  "pick one");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *lock_path)
+{
+	struct lock *l = NULL;
+	char *path = cli_lock_path(pl->recipe, lock_path);
+	int code = cli_read_fresh_lock(pl->plan, recipe_path, path, "--locked", EXIT_USAGE, &l);
+
+	if (code == EXIT_OK) {
+		if (lock_apply(l, pl->plan, path, LOCK_ALL) < 0) {
+			cli_error_last();
+			code = EXIT_USAGE;
+		} else {
+			cli_warn_yanked_plan(pl->plan);
+		}
+	}
+	lock_free(l);
+	free(path);
 	return code;
 }
 

@@ -61,6 +61,32 @@ void cli_print_stale(const char *lock_path, const char *recipe_path, const struc
  * the exit code: EXIT_OK, EXIT_USAGE (no lock, a bad or stale one).
  */
 int cli_apply_lock(struct cli_planned *pl, const char *recipe_path, const char *lock_path);
+/* The --locked and --lock options of plan, generate and build, alike. */
+#define CLI_OPTS_LOCKED(locked, lock_path)                                                         \
+	{CLI_OPT_SWITCH,                                                                           \
+	 "locked",                                                                                 \
+	 0,                                                                                        \
+	 (locked),                                                                                 \
+	 NULL,                                                                                     \
+	 "take every pin from gpuslim.lock beside the recipe, ask no registry or index; fail "     \
+	 "when it is stale",                                                                       \
+	 0},                                                                                       \
+	{                                                                                          \
+		CLI_OPT_VALUE, "lock", 0, (lock_path), "FILE",                                     \
+		    "the lock file for --locked (implies it)", 0                                   \
+	}
+/* --lock implies --locked; --locked with --resolve is a usage error (printed).
+ * Returns EXIT_OK or EXIT_USAGE. */
+int cli_check_locked(int *locked, const char *lock_path, int resolve);
+/*
+ * Read the lock at `path` and check it against the plan. Prints the
+ * problems ("WHAT: no lock ...", the stale lines) and the notes; returns
+ * EXIT_OK with the lock in *out (the caller frees it), else `stale_code`
+ * for a missing or stale lock and EXIT_USAGE for a bad one, *out NULL.
+ */
+struct lock;
+int cli_read_fresh_lock(const struct plan *p, const char *recipe_path, const char *path,
+			const char *what, int stale_code, struct lock **out);
 /*
  * Pin every cell's wheels against the package indexes (the recipe's
  * pip.index_url, each framework's index): plan_resolve_wheels. A no-op
