@@ -1446,15 +1446,16 @@ static void rc_final(struct rctx *c, const struct ynode *n)
 		   &r->final.keep_stdlib);
 	if (r->final.closure)
 		return;
-	/* The options shape a closure image; on a base image they would be ignored. */
-	if (r->final.ca_certificates.set)
+	/* The options shape a closure image: one that asks for something on a
+	 * base image would be ignored (their defaults are fine). */
+	if (r->final.ca_certificates.set && r->final.ca_certificates.v)
 		rc_diag(c, r->final.ca_certificates.pos.line, r->final.ca_certificates.pos.col,
 			"final.ca_certificates",
 			"only a closure image takes it: set final.mode: closure");
-	if (r->final.tmp.set)
+	if (r->final.tmp.set && r->final.tmp.v)
 		rc_diag(c, r->final.tmp.pos.line, r->final.tmp.pos.col, "final.tmp",
 			"only a closure image takes it: set final.mode: closure");
-	if (r->final.keep_stdlib.pos.line)
+	if (r->final.keep_stdlib.nr)
 		rc_diag(c, r->final.keep_stdlib.pos.line, r->final.keep_stdlib.pos.col,
 			"final.keep_stdlib",
 			"only a closure image takes it: set final.mode: closure");
