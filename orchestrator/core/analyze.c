@@ -48,6 +48,8 @@ static void free_content(struct content *c)
 		free(c->u.owned);
 		break;
 	case C_TEXT:
+	case C_LDCACHE:
+	case C_SHEBANG:
 		free(c->u.text);
 		break;
 	}
@@ -121,16 +123,52 @@ static int an_layer_end(void *ctx, const struct image_layer *layer)
 	return 0;
 }
 
+/* The first bytes of a file (for its "#!") as they pass by. */
+#define AN_HEAD 256
+
 struct read_ctx {
 	struct analysis *an;
 	struct image_reader *rd;
+	unsigned char head[AN_HEAD];
+	size_t head_len;
 };
 
 static long an_elf_read(void *ctx, void *buf, size_t len)
 {
 	struct read_ctx *rc = ctx;
+	long r = rc->an->read(rc->rd, buf, len);
 
-	return rc->an->read(rc->rd, buf, len);
+	if (r > 0 && rc->head_len < AN_HEAD) {
+		size_t n = (size_t)r < AN_HEAD - rc->head_len ? (size_t)r : AN_HEAD - rc->head_len;
+
+		memcpy(rc->head + rc->head_len, buf, n);
+		rc->head_len += n;
+	}
+	return r;
+}
+
+/* An executable's "#!" line, read on to its end (AN_HEAD at most) when the
+ * ELF scan stopped short: the interpreter and its argument, or NULL. */
+static char *read_shebang(struct read_ctx *rc, uint64_t size)
+{
+	const unsigned char *nl;
+	size_t len;
+
+	while (rc->head_len < AN_HEAD && rc->head_len < size &&
+	       !memchr(rc->head, '\n', rc->head_len)) {
+		unsigned char buf[AN_HEAD];
+		long r = an_elf_read(rc, buf, AN_HEAD - rc->head_len);
+
+		if (r <= 0)
+			break;
+	}
+	if (rc->head_len < 3 || rc->head[0] != '#' || rc->head[1] != '!')
+		return NULL;
+	nl = memchr(rc->head, '\n', rc->head_len);
+	len = nl ? (size_t)(nl - rc->head) : rc->head_len;
+	while (len > 2 && (rc->head[len - 1] == '\r' || rc->head[len - 1] == ' '))
+		len--;
+	return xstrndup((const char *)rc->head + 2, len - 2);
 }
 
 static int read_all(struct analysis *an, struct image_reader *rd, uint64_t size, struct strbuf *sb)
@@ -239,7 +277,7 @@ uint32_t an_intern_opt(struct analysis *an, const char *s)
 }
 
 /* Parse what matters of a regular file's content; its content index. */
-static int read_content(struct analysis *an, const char *path, uint64_t size,
+static int read_content(struct analysis *an, const char *path, uint64_t size, unsigned mode,
 			struct image_reader *rd, uint32_t *data)
 {
 	const char *base = base_name(path);
@@ -293,16 +331,37 @@ static int read_content(struct analysis *an, const char *path, uint64_t size,
 	/* ld.so.conf and what it may include: /etc/ld.so.conf, and any *.conf
 	 * whose path has "ld.so.conf" in it (/etc/ld.so.conf.d/x.conf,
 	 * /usr/local/lib/ld.so.conf.d/y.conf), a small text each. */
-	if (!strcmp(path, "etc/ld.so.conf") ||
+	if (!strcmp(path, "etc/ld.so.conf") || !strcmp(path, "etc/passwd") ||
+	    !strcmp(path, "etc/group") ||
 	    (strstr(path, "ld.so.conf") && ends_with(path, ".conf") && size <= 65536)) {
 		if ((r = read_all(an, rd, size, sb)))
 			return r < 0 ? -1 : 0;
 		*data = add_content(an, (struct content){C_TEXT, {.text = xstrdup(sb->buf)}});
 		return 0;
 	}
+	if (!strcmp(path, "etc/ld.so.cache")) {
+		char *list;
+
+		if ((r = read_all(an, rd, size, sb)))
+			return r < 0 ? -1 : 0;
+		list = an_ldcache_parse((const unsigned char *)sb->buf, sb->len);
+		*data = add_content(
+		    an, (struct content){C_LDCACHE, {.text = list ? list : xstrdup("")}});
+		if (!list) /* not a cache glibc reads: kept as one with no entry */
+			an->contents[*data].u.text[0] = '\0';
+		return 0;
+	}
+	if (size < 52 && (mode & 0111) && size > 2) {
+		struct read_ctx rc = {an, rd, {0}, 0};
+		char *line = read_shebang(&rc, size);
+
+		if (line)
+			*data = add_content(an, (struct content){C_SHEBANG, {.text = line}});
+		return 0;
+	}
 	if (size >= 52) {
 		struct elf_info info;
-		struct read_ctx rc = {an, rd};
+		struct read_ctx rc = {an, rd, {0}, 0};
 
 		elf_info_init(&info);
 		if (elf_scan(&an->sc, an_elf_read, &rc, size, &info) < 0) {
@@ -324,6 +383,12 @@ static int read_content(struct analysis *an, const char *path, uint64_t size,
 			for (size_t i = 0; i < info.needed.nr; i++)
 				er->needed[i] = an_intern_opt(an, info.needed.items[i]);
 			*data = add_content(an, (struct content){C_ELF, {.elf = er}});
+		} else if (mode & 0111) {
+			char *line = read_shebang(&rc, size);
+
+			if (line)
+				*data =
+				    add_content(an, (struct content){C_SHEBANG, {.text = line}});
 		}
 		elf_info_release(&info);
 	}
@@ -346,7 +411,7 @@ static int an_entry(void *ctx, const struct image_layer *layer, const struct ima
 		ev.size = e->size;
 		lr->files_bytes += e->size;
 		lr->files++;
-		if (read_content(an, e->path, e->size, rd, &ev.data) < 0) {
+		if (read_content(an, e->path, e->size, e->mode, rd, &ev.data) < 0) {
 			error_prefix("cannot read '%s'", e->path);
 			return -1;
 		}
@@ -707,6 +772,7 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 			 (json_int_t)t.unstripped_bytes));
 	AN_SET(an, root, "closure", an_closure_json(an, &t, cfg, findings, &missing_nr));
 	AN_SET(an, root, "config", an_config_json(an, cfg, findings));
+	AN_SET(an, root, "runtime", an_runtime_json(an, cfg, findings));
 
 	/* devel, caches, tests */
 	AN_SET(an, root, "devel",

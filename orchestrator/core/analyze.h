@@ -61,6 +61,9 @@
  *              "NVIDIA_REQUIRE_CUDA": ..., "LD_LIBRARY_PATH": ..., "PATH": ...},
  *              "command": the resolved path of entrypoint[0] or cmd[0], or null,
  *              "command_exists": bool|null},
+ *   "runtime": {"commands": [{"command", "path", "exists", "interpreter", "interpreter_exists"}],
+ *               "ld_so_cache": {"present": bool, "unlisted": [dirs]},
+ *               "user_entry": bool|null (null: root, or no USER)},
  *   "devel": {"tools": [{"path", "bytes"}], "headers": {"files", "bytes"},
  *             "static_libs": {"files", "bytes"}},
  *   "caches": [{"kind": "apt-lists"|"pip-cache"|"uv-cache"|"huggingface-cache"|"pycache",
@@ -85,6 +88,13 @@
  *   tests-examples (warn)     tests/ and examples/ directories in site-packages
  *   root-user (warn)          the image runs as root
  *   nvidia-env (warn)         NVIDIA_VISIBLE_DEVICES / NVIDIA_DRIVER_CAPABILITIES unset or "all"
+ *   missing-runtime-file (error)  what a closure image can lack that ELF does not show:
+ *                             a command of opts->commands, or the interpreter its "#!" or
+ *                             PT_INTERP names, not in the image (judged in a closure image,
+ *                             label io.gpuslim.final=closure); a directory ld.so.conf
+ *                             names that holds libraries /etc/ld.so.cache does not list
+ *                             (the loader reads only the cache); a non-root USER (or a
+ *                             group name) without its /etc/passwd (/etc/group) entry
  */
 
 struct analyze_opts {
@@ -109,6 +119,10 @@ struct analyze_opts {
 	/* The recipe's budgets.paths keys (strings; NULL: none): each gets one
 	 * "paths" entry of the report, a repeated key once. Borrowed. */
 	const struct vec *paths;
+	/* Commands the image must be able to start (strings: argv[0] of the
+	 * recipe's smoke tests; NULL: none): missing-runtime-file checks each
+	 * and its interpreter. Borrowed. */
+	const struct vec *commands;
 };
 
 /* Analyze `img` (opened, not yet walked) into a new report document. */

@@ -330,6 +330,31 @@ struct missing {
 	const char *via;
 };
 
+const char *an_visible_text(struct analysis *an, uint32_t id, int kind)
+{
+	struct fsi_node *nd;
+
+	if (id == FSI_NONE)
+		return NULL;
+	nd = fsi_node(&an->fsi, id);
+	if (nd->type != FSI_FILE || nd->data == FSI_NONE || an->contents[nd->data].kind != kind)
+		return NULL;
+	return an->contents[nd->data].u.text;
+}
+
+uint32_t *an_ldconf_dirs(struct analysis *an, size_t *nr)
+{
+	struct search s = {an, NULL, 0, 0, {0}, NULL, 0, NULL, {0}, NULL, NULL};
+	const char *conf = visible_text(an, fsi_lookup(&an->fsi, FSI_ROOT, "etc/ld.so.conf", 0));
+
+	if (conf)
+		search_add_ldconf(&s, conf, 0);
+	else
+		search_add_ldconf(&s, "include /etc/ld.so.conf.d/*.conf", 0);
+	*nr = s.dirs_nr;
+	return s.dirs;
+}
+
 json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_t *findings,
 			size_t *missing_nr)
 {

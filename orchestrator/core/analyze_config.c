@@ -34,6 +34,51 @@ const char *an_config_env(json_t *cfg, const char *key)
 	return NULL;
 }
 
+uint32_t an_command_resolve(struct analysis *an, json_t *cfg, const char *c0, struct strbuf *out)
+{
+	json_t *wd = cfg ? json_object_get(cfg, "WorkingDir") : NULL;
+	const char *w = json_string_value(wd);
+	uint32_t wdir = FSI_ROOT, found = FSI_NONE;
+	struct strbuf *sbp = out;
+
+	strbuf_reset(out);
+	if (w && *w) {
+		wdir = fsi_resolve(&an->fsi, FSI_ROOT, w, 1);
+		if (wdir == FSI_NONE)
+			wdir = FSI_ROOT;
+	}
+	if (strchr(c0, '/')) {
+		found = fsi_resolve(&an->fsi, wdir, c0, 1);
+		if (found != FSI_NONE)
+			fsi_path(&an->fsi, fsi_resolve(&an->fsi, wdir, c0, 0), sbp);
+	} else {
+		const char *path = an_config_env(cfg, "PATH");
+
+		if (!path)
+			path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+		for (const char *p = path; *p && found == FSI_NONE;) {
+			const char *end = strchrnul(p, ':');
+			struct strbuf one = STRBUF_INIT;
+			uint32_t d;
+
+			strbuf_add(&one, p, (size_t)(end - p));
+			d = fsi_resolve(&an->fsi, wdir, one.len ? one.buf : ".", 1);
+			if (d != FSI_NONE && fsi_node(&an->fsi, d)->type == FSI_DIR) {
+				found = fsi_resolve(&an->fsi, d, c0, 1);
+				if (found != FSI_NONE && fsi_node(&an->fsi, found)->type == FSI_DIR)
+					found = FSI_NONE;
+				if (found != FSI_NONE)
+					fsi_path(&an->fsi, fsi_resolve(&an->fsi, d, c0, 0), sbp);
+			}
+			strbuf_release(&one);
+			p = *end ? end + 1 : end;
+		}
+	}
+	if (found != FSI_NONE && fsi_node(&an->fsi, found)->type == FSI_DIR)
+		found = FSI_NONE;
+	return found;
+}
+
 static int is_root_user(const char *u)
 {
 	if (!u || !*u)
@@ -66,46 +111,9 @@ json_t *an_config_json(struct analysis *an, json_t *cfg, json_t *findings)
 	else if (json_is_array(cmd) && json_array_size(cmd))
 		c0 = json_string_value(json_array_get(cmd, 0));
 	if (c0 && *c0) {
-		uint32_t wdir = FSI_ROOT, found = FSI_NONE;
 		struct strbuf sb = STRBUF_INIT;
+		uint32_t found = an_command_resolve(an, cfg, c0, &sb);
 
-		if (w && *w) {
-			wdir = fsi_resolve(&an->fsi, FSI_ROOT, w, 1);
-			if (wdir == FSI_NONE)
-				wdir = FSI_ROOT;
-		}
-		if (strchr(c0, '/')) {
-			found = fsi_resolve(&an->fsi, wdir, c0, 1);
-			if (found != FSI_NONE)
-				fsi_path(&an->fsi, fsi_resolve(&an->fsi, wdir, c0, 0), &sb);
-		} else {
-			const char *path = an_config_env(cfg, "PATH");
-
-			if (!path)
-				path =
-				    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-			for (const char *p = path; *p && found == FSI_NONE;) {
-				const char *end = strchrnul(p, ':');
-				struct strbuf one = STRBUF_INIT;
-				uint32_t d;
-
-				strbuf_add(&one, p, (size_t)(end - p));
-				d = fsi_resolve(&an->fsi, wdir, one.len ? one.buf : ".", 1);
-				if (d != FSI_NONE && fsi_node(&an->fsi, d)->type == FSI_DIR) {
-					found = fsi_resolve(&an->fsi, d, c0, 1);
-					if (found != FSI_NONE &&
-					    fsi_node(&an->fsi, found)->type == FSI_DIR)
-						found = FSI_NONE;
-					if (found != FSI_NONE)
-						fsi_path(&an->fsi, fsi_resolve(&an->fsi, d, c0, 0),
-							 &sb);
-				}
-				strbuf_release(&one);
-				p = *end ? end + 1 : end;
-			}
-		}
-		if (found != FSI_NONE && fsi_node(&an->fsi, found)->type == FSI_DIR)
-			found = FSI_NONE;
 		command = jstr(found != FSI_NONE ? sb.buf : NULL);
 		exists = json_boolean(found != FSI_NONE);
 		if (found == FSI_NONE) {

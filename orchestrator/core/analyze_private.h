@@ -42,7 +42,10 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 #include "util/utf8.h"
 
 enum ev_type { EV_FILE, EV_DIR, EV_SYMLINK, EV_HARDLINK, EV_OTHER, EV_WHITEOUT, EV_OPAQUE };
-enum content_kind { C_ELF = 1, C_DPKG_STATUS, C_DPKG_LIST, C_RECORD, C_TEXT };
+/* C_LDCACHE: the library paths /etc/ld.so.cache lists, one a line;
+ * C_SHEBANG: an executable script's "#!" line, less the "#!". Both in
+ * u.text. */
+enum content_kind { C_ELF = 1, C_DPKG_STATUS, C_DPKG_LIST, C_RECORD, C_TEXT, C_LDCACHE, C_SHEBANG };
 
 struct ev {
 	uint64_t size;
@@ -294,6 +297,23 @@ json_t *an_packages_json(struct analysis *an, struct tally *t);
 json_t *an_closure_json(struct analysis *an, struct tally *t, json_t *cfg, json_t *findings,
 			size_t *missing_nr);
 
+/* ld.so.conf's directories (and its includes') that exist, resolved, in
+ * order: newly allocated, *nr set. */
+uint32_t *an_ldconf_dirs(struct analysis *an, size_t *nr);
+/* The text kept of the visible regular file `id` of kind `kind`, or NULL. */
+const char *an_visible_text(struct analysis *an, uint32_t id, int kind);
+
+/* analyze_runtime.c */
+/* missing-runtime-file: what a closure image can lack that ELF does not
+ * show: a smoke test's command (opts->commands) or its interpreter, a
+ * library directory ld.so.conf names that /etc/ld.so.cache does not list,
+ * a non-root USER without an /etc/passwd entry. */
+json_t *an_runtime_json(struct analysis *an, json_t *cfg, json_t *findings);
+/* /etc/ld.so.cache's library paths, one a line (newly allocated), or NULL
+ * when `data` is no cache glibc reads ("glibc-ld.so.cache1.1", alone or
+ * after the old "ld.so-1.7.0" table). */
+char *an_ldcache_parse(const unsigned char *data, size_t len);
+
 /* analyze_duplicates.c */
 json_t *an_duplicates_json(struct analysis *an, struct tally *t, json_t *findings);
 
@@ -302,5 +322,9 @@ json_t *an_config_obj(const struct image_meta *meta);
 /* The value of KEY in the config's Env, or NULL. */
 const char *an_config_env(json_t *cfg, const char *key);
 json_t *an_config_json(struct analysis *an, json_t *cfg, json_t *findings);
+/* The node `cmd` names as the image would run it: a path (relative to
+ * WorkingDir) or a name looked up in the config's PATH, never a directory;
+ * FSI_NONE when there is none. Its path (links not followed) goes to `path`. */
+uint32_t an_command_resolve(struct analysis *an, json_t *cfg, const char *cmd, struct strbuf *path);
 
 #endif

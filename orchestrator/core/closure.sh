@@ -7,6 +7,13 @@
 # found" that is not the driver's fails the build. A soname ldconfig does
 # not know is looked for in LD_LIBRARY_PATH, then $libdirs.
 #
+# A closure image (final.mode closure) sets $stage, the root the final
+# stage copies whole: $roots is then that root, $dest its library
+# directory, $skip only the driver, and the loader each file names
+# (PT_INTERP, the one ldd line that is a path) is copied to its own path
+# under $stage, and $always (sonames) are shipped whether or not a file
+# needs them. Without it, $stage is empty and the loader stays the base's.
+#
 # render_dockerfile.c embeds this file (a build-time C string, see the
 # Makefile) into one RUN, after the lines that set dest, roots, skip,
 # driver, libdirs and rules and define is_elf, under `set -eu; set -f` (the lists
@@ -17,7 +24,7 @@
 # that, and runs shellcheck on this file).
 #
 # shellcheck shell=sh
-# shellcheck disable=SC2154 # dest, roots, skip, driver, libdirs, rules: set before it
+# shellcheck disable=SC2154 # dest, roots, skip, driver, libdirs, rules, stage: set before it
 # shellcheck disable=SC2086,SC2254 # the lists are split, their globs match, on purpose
 matches() { n=$1; shift; for g in "$@"; do case "$n" in $g) return 0;; esac; done; return 1; };
 in_roots() { for r in $roots; do case "$1" in "$r"|"$r"/*) return 0;; esac; done; return 1; };
@@ -39,11 +46,17 @@ ship() {
       else echo "gpuslim: $l (dlopen()ed with $1) is not in the builder; not shipped" >&2; fi;
     done;
   done; };
+ship_interp() {
+  if [ -z "${stage:-}" ] || [ -e "$stage$1" ]; then return 0; fi;
+  mkdir -p "$stage${1%/*}";
+  cp -L "$1" "$stage$1" || { echo "gpuslim: cannot copy the loader $1" >&2; exit 1; }; };
 find $roots -type f | while IFS= read -r f; do if is_elf "$f"; then echo "$f"; fi; done > /tmp/gpuslim-queue;
+for l in ${always:-}; do lp=$(resolve "$l"); if [ -n "$lp" ]; then ship "$l" "$lp"; fi; done;
 i=0;
 while i=$((i + 1)); f=$(sed -n "${i}p" /tmp/gpuslim-queue); [ -n "$f" ]; do
   ldd "$f" > /tmp/gpuslim-ldd 2>&1 || true;
   while read -r name arrow path rest; do
+    case "$name" in /*) ship_interp "$name"; continue;; esac;
     [ "$arrow" = "=>" ] || continue;
     if [ "$path" = not ]; then
       matches "$name" $driver && continue;

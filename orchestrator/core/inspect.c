@@ -243,6 +243,7 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 	ao.kb = o->kb;
 	ao.top = o->top;
 	ao.paths = o->paths;
+	ao.commands = o->commands;
 	memset(&io, 0, sizeof(io));
 	io.source = o->source;
 	io.docker = o->docker;

@@ -25,6 +25,7 @@ struct inspect_opts {
 	const struct knowledge *kb;
 	size_t top;		 /* analyze_opts.top */
 	const struct vec *paths; /* budgets.paths keys (strings) or NULL */
+	const struct vec *commands; /* analyze_opts.commands or NULL */
 	const int *abort_fd;	 /* image_opts.abort_fd */
 	const char *platform;	 /* image_opts.platform (--platform), for the image and its base */
 };

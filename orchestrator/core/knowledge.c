@@ -410,6 +410,8 @@ static const struct {
     {"wheel_cuda_lib_dirs", offsetof(struct kb_render, wheel_cuda_lib_dirs)},
     {"prune_tests", offsetof(struct kb_render, prune_tests)},
     {"prune_examples", offsetof(struct kb_render, prune_examples)},
+    {"prune_test_programs", offsetof(struct kb_render, prune_test_programs)},
+    {"closure_always", offsetof(struct kb_render, closure_always)},
     {"prune_headers", offsetof(struct kb_render, prune_headers)},
     {"prune_static_libs", offsetof(struct kb_render, prune_static_libs)},
     {"prune_docs", offsetof(struct kb_render, prune_docs)},
@@ -1522,14 +1524,15 @@ done:
 
 static int kb_load_render(struct knowledge *kb, struct kb_reader *rd, json_t *root)
 {
-	static const char *const top_keys[] = {"schema_version", "notes",
-					       "uv_version",	 "uv_url",
-					       "apt_nodocs",	 "os_site_packages",
-					       "os_python_dirs", "library_dirs",
-					       "prune_tests",	 "prune_examples",
-					       "prune_headers",	 "prune_static_libs",
-					       "prune_docs",	 "base_cuda_lib_dirs",
-					       "wheel_cuda_lib_dirs", NULL};
+	static const char *const top_keys[] = {"schema_version",      "notes",
+					       "uv_version",	      "uv_url",
+					       "apt_nodocs",	      "os_site_packages",
+					       "os_python_dirs",      "library_dirs",
+					       "prune_tests",	      "prune_examples",
+					       "prune_headers",	      "prune_static_libs",
+					       "prune_docs",	      "base_cuda_lib_dirs",
+					       "wheel_cuda_lib_dirs", "prune_test_programs",
+					       "closure_always",      NULL};
 	struct kb_render *r = &kb->render;
 	const char *s;
 	int ret;

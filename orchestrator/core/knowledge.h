@@ -166,6 +166,11 @@ struct kb_render {
 	struct vec wheel_cuda_lib_dirs; /* globs under site-packages: NVIDIA wheels' libraries */
 	struct vec prune_tests;	      /* directory names, inside a package */
 	struct vec prune_examples;    /* directory names, inside a package */
+	/* find -path globs of test programs inside a package (tests class;
+	 * closure images: a test binary links libraries no package ships) */
+	struct vec prune_test_programs;
+	/* sonames a closure image always ships (the injected driver needs them) */
+	struct vec closure_always;
 	struct vec prune_headers;     /* file globs, under an include directory */
 	struct vec prune_static_libs; /* file globs */
 	struct vec prune_docs;	      /* directories under each trim root */

@@ -1274,10 +1274,25 @@ static void plan_choose_flavors(struct plan_ctx *ctx, const struct plan_spec *sp
 		builder_reason = xstrfmt("app.build compiles in the builder, which needs nvcc and "
 					 "the headers: %s.",
 					 builder);
+	} else if (r->final.closure) {
+		builder = final;
+		builder_reason =
+		    xstrfmt("final.mode is closure: the builder takes %s, the flavor "
+			    "the final stage would have, and the closure comes from it.",
+			    builder);
 	} else {
 		builder = "base";
 		builder_reason = xstrdup("nothing compiles, so the builder only installs packages "
 					 "and takes the smallest flavor, base.");
+	}
+	if (r->final.closure) {
+		char *why = final_reason;
+
+		final_reason = xstrfmt("final.mode is closure: the final stage is FROM scratch and "
+				       "holds the app and its library closure, taken from the "
+				       "builder; without it, %s",
+				       why);
+		free(why);
 	}
 	for (int stage = 0; stage < 2; stage++) {
 		const char *flavor = stage ? builder : final;
@@ -1361,6 +1376,13 @@ static void plan_packages(const struct plan_ctx *ctx, const struct kb_os *os,
 		vec_pushstr(&cell->builder_packages, "curl");
 	for (size_t i = 0; i < r->system_packages.nr; i++)
 		vec_pushstr(&cell->final_packages, r->system_packages.items[i].v);
+	/* A closure image has no package manager: what the final stage would
+	 * install, the builder installs, and the closure takes what runs. */
+	if (cell->closure) {
+		for (size_t i = 0; i < cell->final_packages.nr; i++)
+			vec_pushstr(&cell->builder_packages, cell->final_packages.items[i]);
+		vec_release(&cell->final_packages);
+	}
 	plan_sort_unique(&cell->builder_packages);
 	plan_sort_unique(&cell->final_packages);
 
@@ -1386,11 +1408,13 @@ static void plan_closure(const struct plan_ctx *ctx, const struct kb_cuda_releas
 	const struct knowledge *kb = ctx->kb;
 	size_t depth = 0;
 
-	if (!cell->compiles)
+	if (!cell->compiles && !cell->closure)
 		return;
 	snprintf(major, sizeof(major), "%d", cuda->major);
 	snprintf(minor, sizeof(minor), "%d", cuda->minor);
-	for (const struct kb_flavor_libs *fl = kb_find_flavor_libs(kb, cell->final.flavor);
+	/* A closure image has no base: nothing but the driver is there already. */
+	for (const struct kb_flavor_libs *fl =
+		 cell->closure ? NULL : kb_find_flavor_libs(kb, cell->final.flavor);
 	     fl && depth <= kb->flavor_libs_nr; depth++) {
 		plan_push_expanded(&cell->closure_skip, &fl->provides, keys, values, 2);
 		fl = fl->inherits ? kb_find_flavor_libs(kb, fl->inherits) : NULL;
@@ -1519,6 +1543,7 @@ static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec
 
 	ctx->cell_failed = 0;
 	cell->compiles = ctx->r->app.build.nr > 0;
+	cell->closure = ctx->r->final.closure;
 	os = plan_resolve_os(ctx, spec, cell);
 	if (os)
 		cuda = plan_resolve_cuda(ctx, spec, os, cell, &img, &ios);
@@ -1926,6 +1951,8 @@ static json_t *plan_jcell(const struct plan_cell *c)
 	json_object_set_new(o, "compiles", json_boolean(c->compiles));
 	json_object_set_new(o, "builder", plan_jimage(&c->builder));
 	json_object_set_new(o, "final", plan_jimage(&c->final));
+	if (c->closure)
+		json_object_set_new(o, "final_mode", json_string("closure"));
 	json_object_set_new(o, "require_cuda", plan_jstr(c->require_cuda));
 	x = json_object();
 	json_object_set_new(x, "min", plan_jstr(c->driver_min));

@@ -116,6 +116,11 @@ struct plan_cell {
 	struct plan_image builder;
 	struct plan_image final;
 	int compiles; /* app.build is non-empty: the builder is devel */
+	/* final.mode closure: the final stage is FROM scratch and holds only
+	 * the app and its closure, taken from the builder; `final` is then the
+	 * flavor the closure stands in for (a builder that does not compile
+	 * takes it, so the closure finds what that flavor carries). */
+	int closure;
 
 	char *require_cuda; /* NVIDIA_REQUIRE_CUDA of the final image */
 	char *driver_min;   /* driver shipped with this CUDA */
@@ -134,9 +139,10 @@ struct plan_cell {
 	 * every constraint (lock --update PACKAGE: all but PACKAGE), owned. */
 	struct vec wheel_prefer;
 
-	/* Closure of a compiled program (compiles == 1): sonames the final
-	 * base or the host driver already provides, never copied; and the
-	 * dlopen rules of the plugins. */
+	/* Closure of a compiled program (compiles == 1) or of a closure image
+	 * (closure == 1): sonames the final base or the host driver already
+	 * provides, never copied (a closure image skips only the driver's);
+	 * and the dlopen rules of the plugins. */
 	struct vec closure_skip;	 /* glob patterns on sonames, owned */
 	struct plan_dlopen_rule *dlopen; /* owned */
 	size_t dlopen_nr;

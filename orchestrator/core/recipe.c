@@ -22,9 +22,19 @@ const char *const recipe_prune_classes[] = {
 };
 
 const char *const recipe_rule_ids[] = {
-    "devel-toolchain",	 "driver-in-image", "missing-library", "dangling-interpreter",
-    "duplicate-library", "missing-command", "unstripped-elf",  "caches",
-    "tests-examples",	 "root-user",	    "nvidia-env",      NULL,
+    "devel-toolchain",
+    "driver-in-image",
+    "missing-library",
+    "dangling-interpreter",
+    "duplicate-library",
+    "missing-command",
+    "unstripped-elf",
+    "caches",
+    "tests-examples",
+    "root-user",
+    "nvidia-env",
+    "missing-runtime-file",
+    NULL,
 };
 
 static const char *const severity_names[] = {"error", "warn", "off", NULL};
@@ -983,6 +993,9 @@ static char *rc_check_platform(const char *s)
 static const char *const flavor_names[] = {"auto", "base", "runtime", "cudnn-runtime", NULL};
 static const char *const python_source_names[] = {"os", "managed", NULL};
 static const char *const strip_names[] = {"none", "debug", "unneeded", NULL};
+static const char *const final_mode_names[] = {"image", "closure", NULL};
+const char *const recipe_stdlib_dropped[] = {"test",	  "idlelib", "tkinter",
+					     "ensurepip", "lib2to3", NULL};
 static const char *const mode_names[] = {"bake", "volume", NULL};
 static const char *const cache_names[] = {"registry", "inline", "local", "none", NULL};
 static const char *const compression_names[] = {"gzip", "zstd", "estargz", "uncompressed", NULL};
@@ -1027,6 +1040,9 @@ static const struct rfmt fmt_registry = {"a registry host like \"docker.io\" or 
 static const struct rfmt fmt_repository = {
     "a repository path like \"nvidia/cuda\" (lowercase)", "^" RE_PATH "$", NULL, 255, NULL, 0};
 static const struct rfmt fmt_flavor = {"a flavor", NULL, flavor_names, 0, NULL, 0};
+static const struct rfmt fmt_final_mode = {"image or closure", NULL, final_mode_names, 0, NULL, 0};
+static const struct rfmt fmt_stdlib = {
+    "a stdlib part the closure leaves out", NULL, recipe_stdlib_dropped, 0, NULL, 0};
 static const struct rfmt fmt_cuda = {
     "a version like \"12.4\" or \"12.4.1\"", "^[0-9]+\\.[0-9]+(\\.[0-9]+)?$", NULL, 0, NULL, 0};
 static const struct rfmt fmt_python = {
@@ -1145,6 +1161,7 @@ static const char *const top_keys[] = {
     "app",
     "models",
     "capabilities",
+    "final",
     "trim",
     "matrix",
     "budgets",
@@ -1160,6 +1177,7 @@ static const char *const app_keys[] = {"path",	     "git",	"copy", "build", "art
 static const char *const git_keys[] = {"url", "ref", "subdir", NULL};
 static const char *const model_keys[] = {"name", "path", "mode", "target", NULL};
 static const char *const trim_keys[] = {"strip", "keep_symbols", "prune", NULL};
+static const char *const final_keys[] = {"mode", "ca_certificates", "tmp", "keep_stdlib", NULL};
 static const char *const budget_keys[] = {"size",  "compressed", "wasted", "layers",
 					  "paths", "growth",	 NULL};
 static const char *const smoke_keys[] = {"name", "run", "gpu", "expect", "timeout", NULL};
@@ -1409,6 +1427,38 @@ static void rc_trim(struct rctx *c, const struct ynode *n)
 	rc_strlist(c, ytree_get(n, "keep_symbols"), "trim.keep_symbols", &fmt_dockerline, 0,
 		   &r->trim.keep_symbols);
 	rc_strlist(c, ytree_get(n, "prune"), "trim.prune", &fmt_prune, RC_UNIQUE, &r->trim.prune);
+}
+
+static void rc_final(struct rctx *c, const struct ynode *n)
+{
+	struct recipe *r = c->r;
+
+	if (rc_map(c, n, "final", final_keys, "field", NULL))
+		return;
+	rc_setpos(&r->final.pos, n);
+	if (!rc_str(c, ytree_get(n, "mode"), "final.mode", &fmt_final_mode, &r->final.mode) &&
+	    r->final.mode.v)
+		r->final.closure = !strcmp(r->final.mode.v, "closure");
+	rc_bool(c, ytree_get(n, "ca_certificates"), "final.ca_certificates",
+		&r->final.ca_certificates);
+	rc_bool(c, ytree_get(n, "tmp"), "final.tmp", &r->final.tmp);
+	rc_strlist(c, ytree_get(n, "keep_stdlib"), "final.keep_stdlib", &fmt_stdlib, RC_UNIQUE,
+		   &r->final.keep_stdlib);
+	if (r->final.closure)
+		return;
+	/* The options shape a closure image: one that asks for something on a
+	 * base image would be ignored (their defaults are fine). */
+	if (r->final.ca_certificates.set && r->final.ca_certificates.v)
+		rc_diag(c, r->final.ca_certificates.pos.line, r->final.ca_certificates.pos.col,
+			"final.ca_certificates",
+			"only a closure image takes it: set final.mode: closure");
+	if (r->final.tmp.set && r->final.tmp.v)
+		rc_diag(c, r->final.tmp.pos.line, r->final.tmp.pos.col, "final.tmp",
+			"only a closure image takes it: set final.mode: closure");
+	if (r->final.keep_stdlib.nr)
+		rc_diag(c, r->final.keep_stdlib.pos.line, r->final.keep_stdlib.pos.col,
+			"final.keep_stdlib",
+			"only a closure image takes it: set final.mode: closure");
 }
 
 static const char growth_expect[] =
@@ -1919,6 +1969,8 @@ static void rc_top(struct rctx *c, const struct ynode *root)
 		rc_models(c, n);
 	rc_strlist(c, ytree_get(root, "capabilities"), "capabilities", &fmt_capability, RC_UNIQUE,
 		   &r->capabilities);
+	if ((n = ytree_get(root, "final")))
+		rc_final(c, n);
 	if ((n = ytree_get(root, "trim")))
 		rc_trim(c, n);
 	if ((n = ytree_get(root, "matrix")))
@@ -2192,6 +2244,8 @@ void recipe_free(struct recipe *r)
 	}
 	free(r->models);
 	rc_free_list(&r->capabilities);
+	free(r->final.mode.v);
+	rc_free_list(&r->final.keep_stdlib);
 	free(r->trim.strip.v);
 	rc_free_list(&r->trim.keep_symbols);
 	rc_free_list(&r->trim.prune);

@@ -187,6 +187,21 @@ struct recipe {
 
 	struct rstrlist capabilities; /* absent: [compute, utility] */
 
+	/* final: what the final stage is built from (issue 9). */
+	struct {
+		/* "image" (FROM the CUDA base flavor) | "closure" (FROM scratch:
+		 * the app and its ELF closure, glibc and the loader included);
+		 * absent: image */
+		struct rstr mode;
+		int closure;		      /* mode is "closure" */
+		struct rbool ca_certificates; /* closure: ship /etc/ssl/certs */
+		struct rbool tmp;	      /* closure: ship an empty /tmp (1777) */
+		/* closure, Python: stdlib parts otherwise left out (test, idlelib,
+		 * tkinter, ensurepip, lib2to3) that the image keeps */
+		struct rstrlist keep_stdlib;
+		struct rpos pos;
+	} final;
+
 	struct {
 		struct rstr strip; /* none|debug|unneeded; absent: unneeded */
 		enum strip_mode strip_v;
@@ -249,6 +264,9 @@ struct recipe {
 #define RECIPE_MAX_CELLS_DEFAULT 256
 #define RECIPE_MAX_CELLS_LIMIT	 4096
 
+/* The stdlib parts a closure image leaves out unless final.keep_stdlib
+ * keeps them, NULL-terminated. */
+extern const char *const recipe_stdlib_dropped[];
 /* The prune classes trim.prune accepts, NULL-terminated, in canonical order. */
 extern const char *const recipe_prune_classes[];
 /* The analyzer's finding rule ids (core/analyze.h) `rules` accepts,

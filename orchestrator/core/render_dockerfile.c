@@ -325,10 +325,10 @@ static int render_check_word(const char *key, const char *w)
  * the uv URL (in double quotes) has no $, `, \ or ". */
 static int render_check_knowledge(const struct kb_render *kb, int managed)
 {
-	const struct vec *lists[] = {&kb->os_site_packages,   &kb->os_python_dirs,
-				     &kb->prune_tests,	      &kb->prune_examples,
-				     &kb->prune_docs,	      &kb->base_cuda_lib_dirs,
-				     &kb->wheel_cuda_lib_dirs};
+	const struct vec *lists[] = {&kb->os_site_packages,    &kb->os_python_dirs,
+				     &kb->prune_tests,	       &kb->prune_examples,
+				     &kb->prune_docs,	       &kb->base_cuda_lib_dirs,
+				     &kb->wheel_cuda_lib_dirs, &kb->prune_test_programs};
 	const char *keys[] = {"os_site_packages",   "os_python_dirs", "prune_tests",
 			      "prune_examples",	    "prune_docs",     "base_cuda_lib_dirs",
 			      "wheel_cuda_lib_dirs"};
@@ -990,6 +990,192 @@ static void render_venv_normalize(struct df *d)
 			      "{} +\n");
 }
 
+/*
+ * final.mode closure: the final stage is FROM scratch, so everything that
+ * runs is put together here, in RENDER_OUT (the tree the final stage copies
+ * to / in one layer): the app's artifacts, the interpreter with its stdlib
+ * (less what final.keep_stdlib does not keep), the OS's Python packages the
+ * recipe installed, then the ELF closure of every file in the tree (closure.sh
+ * with $stage: glibc and the loader at its PT_INTERP path included, only the
+ * driver left out) in the builder's library directory, which is also where
+ * the NVIDIA Container Toolkit injects the driver. ld.so.cache is made here
+ * (ldconfig -r), since the image has no ldconfig to run.
+ */
+static void render_closure_stage(struct df *d)
+{
+	const struct plan_cell *c = d->c;
+	const struct recipe *r = d->r;
+	int tests = render_prunes_list(d, "tests", &d->kb->prune_tests);
+	int examples = render_prunes_list(d, "examples", &d->kb->prune_examples);
+	struct vec drop = VEC_INIT(NULL);
+
+	for (size_t i = 0; recipe_stdlib_dropped[i]; i++) {
+		int keep = 0;
+
+		for (size_t k = 0; k < r->final.keep_stdlib.nr; k++)
+			if (!strcmp(r->final.keep_stdlib.items[k].v, recipe_stdlib_dropped[i]))
+				keep = 1;
+		if (!keep)
+			vec_push(&drop, (void *)recipe_stdlib_dropped[i]);
+	}
+	strbuf_addch(d->out, '\n');
+	render_comment(d->out,
+		       "final.mode closure: the final stage has no OS. Its whole tree is put "
+		       "together here, in " RENDER_OUT ": the app, its interpreter, and the "
+		       "ELF closure of both.");
+	render_comment(d->out, "The loader finds the libraries through ld.so.cache, made here; the "
+			       "driver stays out (the host injects it into the same directory).");
+	if (!render_has_python(c))
+		strbuf_addstr(d->out, "ARG SOURCE_DATE_EPOCH=" RENDER_EPOCH "\n");
+	strbuf_addstr(
+	    d->out, "RUN set -eu; set -f; \\\n"
+		    "    stage=" RENDER_OUT "; \\\n"
+		    "    mkdir -p \"$stage\"; \\\n"
+		    "    for l in bin lib lib64 sbin; do \\\n"
+		    "      if [ -L \"/$l\" ]; then \\\n"
+		    "        ln -sfn \"$(readlink \"/$l\")\" \"$stage/$l\"; \\\n"
+		    "        mkdir -p \"$stage$(readlink -f \"/$l\")\"; \\\n"
+		    "      fi; \\\n"
+		    "    done; \\\n"
+		    "    libc=$(ldconfig -p | awk '$1 == \"libc.so.6\" { print $NF; exit }'); \\\n"
+		    "    libdir=$(dirname \"$(readlink -f \"$libc\")\"); \\\n"
+		    "    mkdir -p \"$stage$libdir\"; \\\n");
+	if (c->compiles && r->app.artifacts.nr) {
+		strbuf_addstr(d->out, "    for a in");
+		for (size_t i = 0; i < r->app.artifacts.nr; i++) {
+			strbuf_addch(d->out, ' ');
+			render_shell_quote(d->out, r->app.artifacts.items[i].v);
+		}
+		strbuf_addstr(d->out, "; do \\\n"
+				      "      mkdir -p \"$stage$(dirname \"$a\")\"; \\\n"
+				      "      cp -a \"$a\" \"$stage$a\"; \\\n"
+				      "    done; \\\n");
+	}
+	if (render_has_python(c)) {
+		strbuf_addstr(d->out, "    py=");
+		render_shell_quote(d->out, c->python_bin);
+		strbuf_addstr(d->out, "; \\\n    stdlib=$(\"$py\" -c 'import sysconfig; "
+				      "print(sysconfig.get_paths()[\"stdlib\"])'); \\\n");
+		if (render_is_managed(c)) {
+			strbuf_addstr(d->out, "    mkdir -p \"$stage$(dirname ");
+			render_shell_quote(d->out, c->managed_python_dir);
+			strbuf_addstr(d->out, ")\"; \\\n    cp -a ");
+			render_shell_quote(d->out, c->managed_python_dir);
+			strbuf_addch(d->out, ' ');
+			strbuf_addstr(d->out, "\"$stage\"");
+			render_shell_quote(d->out, c->managed_python_dir);
+			strbuf_addstr(d->out, "; \\\n");
+		} else {
+			strbuf_addstr(
+			    d->out,
+			    "    mkdir -p \"$stage$(dirname \"$py\")\" \"$stage$(dirname "
+			    "\"$stdlib\")\"; \\\n"
+			    "    cp -a \"$py\" \"$stage$py\"; \\\n"
+			    "    cp -a \"$stdlib\" \"$stage$stdlib\"; \\\n"
+			    "    etc=/etc/$(basename \"$stdlib\"); \\\n"
+			    "    if [ -d \"$etc\" ]; then mkdir -p \"$stage/etc\"; cp -a \"$etc\" "
+			    "\"$stage$etc\"; fi; \\\n");
+		}
+		if (drop.nr) {
+			strbuf_addstr(d->out, "    for part in");
+			render_words(d->out, &drop, 0);
+			strbuf_addstr(d->out, "; do rm -rf \"$stage$stdlib/$part\"; done; \\\n");
+		}
+		strbuf_addstr(d->out, "    find \"$stage$stdlib\" -type d -name __pycache__ -prune "
+				      "-exec rm -rf {} +; \\\n");
+		if (!render_is_managed(c) && r->system_packages.nr && d->kb->os_site_packages.nr) {
+			strbuf_addstr(d->out, "    set +f; \\\n    for sp in");
+			render_words(d->out, &d->kb->os_site_packages, 0);
+			strbuf_addstr(d->out, "; do \\\n"
+					      "      [ -d \"$sp\" ] || continue; \\\n"
+					      "      mkdir -p \"$stage$(dirname \"$sp\")\"; \\\n"
+					      "      cp -a \"$sp\" \"$stage$sp\"; \\\n"
+					      "      sp=$stage$sp; \\\n");
+			render_prune_packages(d, tests, examples, "      ");
+			/* a test directory may be a link (Debian's torch/test) */
+			if (tests) {
+				strbuf_addstr(d->out, "      find \"$sp\" -mindepth 2 -type l ");
+				render_find_names(d->out, &d->kb->prune_tests, 0);
+				strbuf_addstr(d->out, " -delete; \\\n");
+			}
+			if (tests)
+				for (size_t i = 0; i < d->kb->prune_test_programs.nr; i++) {
+					strbuf_addstr(d->out, "      find \"$sp\" -path ");
+					render_shell_quote(d->out,
+							   d->kb->prune_test_programs.items[i]);
+					strbuf_addstr(d->out, " ! -type d -delete; \\\n");
+				}
+			strbuf_addstr(d->out, "      find \"$sp\" -type d -name __pycache__ -prune "
+					      "-exec rm -rf {} +; \\\n"
+					      "    done; \\\n    set -f; \\\n");
+		}
+	}
+	if (render_has_python(c))
+		/* Debian's torch/lib/libtorch*.so link to /usr/lib/x86_64-linux-gnu, and
+		 * torch dlopen()s one of them by that path: what a copied link
+		 * names comes along (dereferenced), or the link would dangle. */
+		strbuf_addstr(
+		    d->out, "    find \"$stage\" -type l | while IFS= read -r l; do \\\n"
+			    "      t=$(readlink \"$l\"); \\\n"
+			    "      case \"$t\" in /*) p=$t;; *) p=${l%/*}/$t; p=${p#\"$stage\"};; "
+			    "esac; \\\n"
+			    "      if [ ! -e \"$stage$p\" ] && [ -e \"$p\" ]; then \\\n"
+			    "        mkdir -p \"$stage${p%/*}\"; \\\n"
+			    "        cp -aL \"$p\" \"$stage$p\"; \\\n"
+			    "      fi; \\\n"
+			    "    done; \\\n");
+	if (render_prunes_list(d, "headers", &d->kb->prune_headers)) {
+		strbuf_addstr(d->out, "    find \"$stage\" -type f -path '*/include/*' ");
+		render_find_names(d->out, &d->kb->prune_headers, 1);
+		strbuf_addstr(d->out, " -delete; \\\n");
+	}
+	if (render_prunes_list(d, "static-libs", &d->kb->prune_static_libs)) {
+		strbuf_addstr(d->out, "    find \"$stage\" -type f ");
+		render_find_names(d->out, &d->kb->prune_static_libs, 1);
+		strbuf_addstr(d->out, " -delete; \\\n");
+	}
+	strbuf_addstr(d->out, "    dest=$stage$libdir; \\\n"
+			      "    roots=$stage; \\\n");
+	render_shell_list(d->out, "skip", &c->closure_skip);
+	render_shell_list(d->out, "driver", &c->driver_sonames);
+	render_shell_list(d->out, "libdirs", &d->kb->library_dirs);
+	render_shell_list(d->out, "always", &d->kb->closure_always);
+	render_closure_rules(d);
+	render_is_elf_fn(d->out);
+	render_closure_script(d->out);
+	/* render_closure_script() ended the RUN: continue it */
+	strbuf_setlen(d->out, d->out->len - 1);
+	strbuf_addstr(d->out,
+		      "; \\\n"
+		      "    mkdir -p \"$stage/etc/ld.so.conf.d\"; \\\n"
+		      "    echo 'include /etc/ld.so.conf.d/*.conf' > \"$stage/etc/ld.so.conf\"; "
+		      "\\\n"
+		      "    echo \"$libdir\" > \"$stage/etc/ld.so.conf.d/gpuslim.conf\"; \\\n"
+		      "    ldconfig -r \"$stage\"; \\\n"
+		      "    if [ -f /etc/debian_version ]; then cp /etc/debian_version "
+		      "\"$stage/etc/\"; fi; \\\n"
+		      "    printf '%s\\n' 'root:x:0:0:root:/root:/sbin/nologin' \\\n"
+		      "      'gpuslim:x:" RENDER_UID ":" RENDER_UID
+		      "::/home/gpuslim:/sbin/nologin' > \"$stage/etc/passwd\"; \\\n"
+		      "    printf '%s\\n' 'root:x:0:' 'gpuslim:x:" RENDER_UID
+		      ":' > \"$stage/etc/group\"; \\\n"
+		      "    mkdir -p \"$stage/home/gpuslim\"; \\\n"
+		      "    chown " RENDER_UID ":" RENDER_UID " \"$stage/home/gpuslim\"; \\\n");
+	if (r->final.ca_certificates.v)
+		strbuf_addstr(d->out, "    mkdir -p \"$stage/etc/ssl/certs\"; \\\n"
+				      "    cp -L /etc/ssl/certs/ca-certificates.crt "
+				      "\"$stage/etc/ssl/certs/\"; \\\n");
+	if (r->final.tmp.v)
+		strbuf_addstr(d->out, "    mkdir -p \"$stage/tmp\"; \\\n"
+				      "    chmod 1777 \"$stage/tmp\"; \\\n");
+	if (!render_has_python(c))
+		strbuf_addstr(
+		    d->out, "    find \"$stage\" -exec touch -h -d \"@$SOURCE_DATE_EPOCH\" {} +\n");
+	else
+		strbuf_addstr(d->out, "    du -sh \"$stage\"\n");
+	vec_release(&drop);
+}
+
 static void render_builder_stage(struct df *d)
 {
 	render_from(d, &d->c->builder, "builder",
@@ -1008,9 +1194,11 @@ static void render_builder_stage(struct df *d)
 	if (d->c->compiles)
 		render_build(d);
 	render_strip(d);
-	if (d->c->compiles)
+	if (d->c->compiles && !d->c->closure)
 		render_closure(d);
 	render_prune(d);
+	if (d->c->closure)
+		render_closure_stage(d);
 	if (render_has_python(d->c))
 		render_venv_normalize(d);
 }
@@ -1184,15 +1372,40 @@ static void render_env(struct df *d)
 	struct strbuf name = STRBUF_INIT;
 
 	strbuf_addch(d->out, '\n');
-	render_comment(d->out, "The driver exposes only the capabilities asked for (the base's "
-			       "NVIDIA_REQUIRE_CUDA stays as it is).");
+	if (d->c->closure)
+		render_comment(d->out,
+			       "The driver exposes only the capabilities asked for; scratch "
+			       "has no ENV, so what a CUDA base sets is set here.");
+	else
+		render_comment(d->out, "The driver exposes only the capabilities asked for (the "
+				       "base's NVIDIA_REQUIRE_CUDA stays as it is).");
 	if (render_has_python(d->c))
 		render_comment(d->out, "Python runs from the venv, writes no bytecode (pruned), "
 				       "buffers no output.");
 	render_env_raw(&e, "NVIDIA_VISIBLE_DEVICES", "all");
 	render_capabilities(&e, r);
+	if (d->c->closure) {
+		/* scratch has no ENV of its own: what a CUDA base sets, and a PATH
+		 * that does not end in an empty (current directory) entry */
+		if (d->c->require_cuda)
+			render_env_quoted(&e, "NVIDIA_REQUIRE_CUDA", strlen("NVIDIA_REQUIRE_CUDA"),
+					  d->c->require_cuda);
+		if (d->c->cuda.value)
+			render_env_raw(&e, "CUDA_VERSION", d->c->cuda.value);
+		render_env_raw(&e, "LD_LIBRARY_PATH",
+			       "/usr/local/nvidia/lib:/usr/local/nvidia/lib64");
+		render_env_raw(
+		    &e, "PATH",
+		    render_has_python(d->c)
+			? RENDER_VENV "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/"
+				      "bin:/sbin:/bin"
+			: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		if (r->final.ca_certificates.v)
+			render_env_raw(&e, "SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt");
+	}
 	if (render_has_python(d->c)) {
-		render_env_raw(&e, "PATH", RENDER_VENV "/bin:$PATH");
+		if (!d->c->closure)
+			render_env_raw(&e, "PATH", RENDER_VENV "/bin:$PATH");
 		render_env_raw(&e, "PYTHONDONTWRITEBYTECODE", "1");
 		render_env_raw(&e, "PYTHONUNBUFFERED", "1");
 	}
@@ -1303,9 +1516,13 @@ static void render_labels(struct df *d)
 			       "invalidate the layers above.");
 	strbuf_addstr(d->out, "LABEL");
 	render_label(d->out, "org.opencontainers.image.title", d->r->name.v ? d->r->name.v : "");
-	render_label(d->out, "org.opencontainers.image.base.name", c->final.ref);
-	if (c->final.digest)
+	/* a closure image has no base: every layer is its own */
+	if (!c->closure)
+		render_label(d->out, "org.opencontainers.image.base.name", c->final.ref);
+	if (c->final.digest && !c->closure)
 		render_label(d->out, "org.opencontainers.image.base.digest", c->final.digest);
+	if (c->closure)
+		render_label(d->out, "io.gpuslim.final", "closure");
 	/* app.git: the commit the context is; a path of this machine is no source */
 	if (d->p->git.url && !gitsrc_url_is_local(d->p->git.url))
 		render_label(d->out, "org.opencontainers.image.source", d->p->git.url);
@@ -1345,14 +1562,28 @@ static void render_exec(struct strbuf *out, const char *instr, const struct rstr
 
 static void render_final_stage(struct df *d)
 {
-	render_from(d, &d->c->final, "final", "Final");
-	if (render_is_apt(d->c) && d->c->final_packages.nr) {
-		render_comment(d->out, "apt runs unattended.");
-		strbuf_addstr(d->out, "ARG DEBIAN_FRONTEND=noninteractive\n");
+	if (d->c->closure) {
+		strbuf_addch(d->out, '\n');
+		render_commentf(d->out, "Final: %s", d->c->final.reason);
+		strbuf_addstr(d->out, "FROM scratch AS final\n");
+	} else {
+		render_from(d, &d->c->final, "final", "Final");
+		if (render_is_apt(d->c) && d->c->final_packages.nr) {
+			render_comment(d->out, "apt runs unattended.");
+			strbuf_addstr(d->out, "ARG DEBIAN_FRONTEND=noninteractive\n");
+		}
+		render_pkg_install(d, &d->c->final_packages, 1);
 	}
-	render_pkg_install(d, &d->c->final_packages, 1);
 	render_models_baked(d);
-	render_copy_runtime(d);
+	if (d->c->closure) {
+		strbuf_addch(d->out, '\n');
+		render_comment(d->out,
+			       "The tree the builder put together, in one layer: no shell, no "
+			       "package manager, nothing the closure does not name.");
+		render_copy(d->out, "builder", RENDER_OUT "/", "/");
+	} else {
+		render_copy_runtime(d);
+	}
 	render_env(d);
 	render_volumes(d);
 	render_workdir_user(d);

@@ -20,7 +20,7 @@ int verify_cell(const char *image, const struct verify_opts *o, json_t **report,
 		struct vec *results)
 {
 	const struct recipe *r = o->recipe;
-	struct vec paths = VEC_INIT(NULL);
+	struct vec paths = VEC_INIT(NULL), commands = VEC_INIT(NULL);
 	struct inspect_opts io = o->inspect;
 	const char *source;
 	char *why = NULL;
@@ -29,6 +29,11 @@ int verify_cell(const char *image, const struct verify_opts *o, json_t **report,
 	for (size_t i = 0; r && i < r->budgets.paths_nr; i++)
 		vec_push(&paths, r->budgets.paths[i].path.v);
 	io.paths = &paths;
+	for (size_t i = 0; o->cell && i < o->cell->smoke_nr; i++)
+		if (o->cell->smoke[i].run.nr &&
+		    vec_findstr(&commands, o->cell->smoke[i].run.items[0]) < 0)
+			vec_push(&commands, o->cell->smoke[i].run.items[0]);
+	io.commands = &commands;
 	ret = inspect_image(image, &io, report, note);
 	if (ret < 0)
 		goto done;
@@ -55,5 +60,6 @@ int verify_cell(const char *image, const struct verify_opts *o, json_t **report,
 done:
 	free(why);
 	vec_release(&paths);
+	vec_release(&commands);
 	return ret;
 }

@@ -35,8 +35,8 @@ static long fake_read(struct image_reader *rd, void *buf, size_t len)
 	return (long)n;
 }
 
-/* One tar entry: F file (content or size), D dir, L symlink, H hardlink,
- * W whiteout, O opaque. */
+/* One tar entry: F file (content or size), X executable file, D dir, L
+ * symlink, H hardlink, W whiteout, O opaque. */
 struct ent {
 	char t;
 	const char *path;
@@ -63,6 +63,9 @@ static void feed_layer(struct analysis *an, const struct image_visitor *v, size_
 		struct fake_reader fr = {NULL, 0, 0};
 
 		switch (e->t) {
+		case 'X':
+			ie.mode = 0755;
+			/* fall through */
 		case 'F':
 			fr.data = e->content ? e->content : zeros;
 			fr.len = e->content ? (e->size ? e->size : strlen(e->content)) : e->size;
@@ -648,6 +651,9 @@ done:
 
 /* The report of an image of `n` layers (bottom first) with config `cfg`;
  * NULL on failure. */
+/* analyze_opts.commands of the next report (NULL: none). */
+static const struct vec *report_commands;
+
 static json_t *report_of_layers(const struct knowledge *kb, json_t *cfg,
 				const struct ent *const *layer, size_t n, const char *what)
 {
@@ -660,6 +666,7 @@ static json_t *report_of_layers(const struct knowledge *kb, json_t *cfg,
 	memset(&meta, 0, sizeof(meta));
 	meta_init(&meta, n, cfg);
 	o.kb = kb;
+	o.commands = report_commands;
 	an = analysis_new(&o, fake_read);
 	analysis_visitor(an, &v);
 	v.meta(v.ctx, &meta);
@@ -804,6 +811,205 @@ static void test_ldconf_include(const struct knowledge *kb)
 	json_decref(cfg);
 	free(app3);
 	free(baz);
+}
+
+/* ---- scenario 2e: what a closure image can lack that ELF does not show --- */
+
+/* An /etc/ld.so.cache as glibc 2.32+ writes it ("glibc-ld.so.cache1.1"
+ * alone) listing `paths`, each under its file name as the key. */
+static char *make_ldcache(const char *const *paths, size_t n, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT, strings = STRBUF_INIT;
+	size_t strings_at = 48 + n * 24;
+	uint32_t u;
+
+	strbuf_add(&sb, "glibc-ld.so.cache1.1", 20);
+	u = (uint32_t)n;
+	strbuf_add(&sb, &u, 4);
+	while (sb.len < 48) /* len_strings, flags, extension, unused */
+		strbuf_addch(&sb, 0);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = strrchr(paths[i], '/') + 1;
+		uint32_t e[4] = {0x0303, 0, 0, 0};
+		uint64_t hwcap = 0;
+
+		e[1] = (uint32_t)(strings_at + strings.len);
+		strbuf_add(&strings, name, strlen(name) + 1);
+		e[2] = (uint32_t)(strings_at + strings.len);
+		strbuf_add(&strings, paths[i], strlen(paths[i]) + 1);
+		strbuf_add(&sb, e, sizeof(e));
+		strbuf_add(&sb, &hwcap, sizeof(hwcap));
+	}
+	strbuf_add(&sb, strings.buf, strings.len);
+	strbuf_release(&strings);
+	return strbuf_detach(&sb, len);
+}
+
+static void test_runtime_files(const struct knowledge *kb)
+{
+	static const char *const good_paths[] = {"/opt/x/lib/libbaz.so.1",
+						 "/lib/x86_64-linux-gnu/libc.so.6"};
+	static const char *const bad_paths[] = {"/lib/x86_64-linux-gnu/libc.so.6"};
+	json_t *cfg = json_pack("{s:{s:s,s:[s],s:s,s:{s:s}}}", "config", "User", "10001:10001",
+				"Env", "PATH=/usr/local/bin:/usr/bin", "WorkingDir", "/app",
+				"Labels", "io.gpuslim.final", "closure");
+	json_t *plain =
+	    json_pack("{s:{s:s,s:[s]}}", "config", "User", "10001:10001", "Env", "PATH=/usr/bin");
+	json_t *named =
+	    json_pack("{s:{s:s,s:[s]}}", "config", "User", "gpuslim:video", "Env", "PATH=/usr/bin");
+	struct vec good_cmds = VEC_INIT(NULL), bad_cmds = VEC_INIT(NULL);
+	json_t *r = NULL, *f;
+	size_t app3_n, baz_n, good_n, bad_n, host_n = 0;
+	char *app3 = slurp("app3", &app3_n), *baz = slurp("libbaz.so.1", &baz_n);
+	char *good = make_ldcache(good_paths, 2, &good_n),
+	     *bad = make_ldcache(bad_paths, 1, &bad_n);
+	char *list, *host = NULL;
+	const char *passwd = "root:x:0:0:root:/root:/sbin/nologin\n"
+			     "gpuslim:x:10001:10001::/home/gpuslim:/sbin/nologin\n";
+	const struct ent ok[] = {{'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+				 {'F', "lib64/ld-linux-x86-64.so.2", NULL, 1000},
+				 {'F', "etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n", 0},
+				 {'F', "etc/ld.so.conf.d/x.conf", "/opt/x/lib\n", 0},
+				 {'F', "etc/ld.so.cache", good, good_n},
+				 {'F', "etc/passwd", passwd, 0},
+				 {'F', "etc/group", "root:x:0:\ngpuslim:x:10001:\n", 0},
+				 {'F', "opt/x/lib/libbaz.so.1", baz, baz_n},
+				 {'X', "usr/bin/app3", app3, app3_n},
+				 {'X', "usr/bin/tool", "#!/usr/bin/env app3 -v\nexit 0\n", 0},
+				 {0, 0, 0, 0}};
+	const struct ent broken[] = {
+	    {'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+	    {'F', "etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n", 0},
+	    {'F', "etc/ld.so.conf.d/x.conf", "/opt/x/lib\n", 0},
+	    {'F', "etc/ld.so.cache", bad, bad_n},
+	    {'F', "etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\n", 0},
+	    {'F', "opt/x/lib/libbaz.so.1", baz, baz_n},
+	    {'X', "usr/bin/app3", app3, app3_n},
+	    {'X', "app/run.sh", "#!/bin/sh\necho hi\n", 0},
+	    {'X', "usr/bin/py", "#!/usr/bin/env python3\n", 0},
+	    {0, 0, 0, 0}};
+	const struct ent nocache[] = {
+	    {'F', "lib/x86_64-linux-gnu/libc.so.6", NULL, 1000},
+	    {'F', "etc/ld.so.conf.d/x.conf", "/opt/x/lib\n", 0},
+	    {'F', "etc/passwd", "gpuslim:x:10001:10001::/:/sbin/nologin\n", 0},
+	    {'F', "etc/group", "gpuslim:x:10001:\n", 0},
+	    {'F', "opt/x/lib/libbaz.so.1", baz, baz_n},
+	    {0, 0, 0, 0}};
+
+	/* The parser on a cache glibc's own ldconfig wrote, when there is one. */
+	{
+		struct strbuf sb = STRBUF_INIT;
+
+		if (fs_read_file("/etc/ld.so.cache", &sb, 0) == 0) {
+			host = an_ldcache_parse((const unsigned char *)sb.buf, sb.len);
+			host_n = sb.len;
+		}
+		strbuf_release(&sb);
+		error_clear();
+	}
+	if (host_n)
+		CHECK(host && strstr(host, "/libc.so.6\n"),
+		      "the host's /etc/ld.so.cache (%zu bytes) parses, libc.so.6 among its paths",
+		      host_n);
+	list = an_ldcache_parse((const unsigned char *)good, good_n);
+	CHECK_STR(list, "/opt/x/lib/libbaz.so.1\n/lib/x86_64-linux-gnu/libc.so.6\n",
+		  "a crafted cache lists its two paths");
+	free(list);
+	CHECK(!an_ldcache_parse((const unsigned char *)"glibc-ld.so.cache1.1\xff\xff\xff\x7f", 24),
+	      "a cache that claims more entries than it has is refused");
+	CHECK(!an_ldcache_parse((const unsigned char *)"not a cache", 11), "not a cache: refused");
+
+	vec_push(&good_cmds, (void *)"app3");
+	vec_push(&good_cmds, (void *)"/usr/bin/tool");
+	report_commands = &good_cmds;
+	r = report_of_layer(kb, cfg, ok, "closure image");
+	CHECK(r && count_rule(r, "missing-runtime-file", "error") == 1,
+	      "a whole closure image but for /usr/bin/env: one missing-runtime-file (%d)",
+	      r ? count_rule(r, "missing-runtime-file", "error") : -1);
+	CHECK(r && json_is_true(jget(r, "runtime.ld_so_cache.present")) &&
+		  json_array_size(jget(r, "runtime.ld_so_cache.unlisted")) == 0 &&
+		  json_is_true(jget(r, "runtime.user_entry")),
+	      "its cache lists /opt/x/lib and USER 10001 has its passwd entry");
+	f = r ? json_array_get(jget(r, "runtime.commands"), 1) : NULL;
+	CHECK(f && !strcmp(json_string_value(json_object_get(f, "interpreter")), "/usr/bin/env") &&
+		  json_is_false(json_object_get(f, "interpreter_exists")),
+	      "the script's #!/usr/bin/env is read, and env is not there");
+	json_decref(r);
+
+	/* the same image, where the script's env is there but its python is not */
+	vec_push(&bad_cmds, (void *)"python3");
+	vec_push(&bad_cmds, (void *)"run.sh");
+	vec_push(&bad_cmds, (void *)"./run.sh");
+	vec_push(&bad_cmds, (void *)"/usr/bin/app3");
+	vec_push(&bad_cmds, (void *)"py");
+	report_commands = &bad_cmds;
+	r = report_of_layer(kb, cfg, broken, "broken closure image");
+	CHECK(r && count_rule(r, "missing-library", "error") == 0,
+	      "ELF shows nothing: libbaz is found through ld.so.conf");
+	CHECK(r && (f = find_by(json_object_get(r, "findings"), "message",
+				"the smoke test command 'python3' is not in the image")),
+	      "a smoke test command not in the image");
+	CHECK(r && (f = find_by(json_object_get(r, "findings"), "message",
+				"the smoke test command 'run.sh' is not in the image")),
+	      "a bare name is looked up in PATH, not in WorkingDir");
+	CHECK(r && find_by(json_object_get(r, "findings"), "message",
+			   "'/app/run.sh' (the smoke test command './run.sh') needs the "
+			   "interpreter '/bin/sh', which is not in the image"),
+	      "a script whose #! interpreter is not in the image");
+	CHECK(r && find_by(json_object_get(r, "findings"), "message",
+			   "'/usr/bin/app3' (the smoke test command '/usr/bin/app3') needs the "
+			   "interpreter '/lib64/ld-linux-x86-64.so.2', which is not in the image"),
+	      "an ELF whose PT_INTERP is not in the image");
+	CHECK(r && find_by(json_object_get(r, "findings"), "message",
+			   "'/usr/bin/py' (the smoke test command 'py') needs the interpreter "
+			   "'/usr/bin/env', which is not in the image"),
+	      "#!/usr/bin/env without env");
+	CHECK(r && find_by(json_object_get(r, "findings"), "path", "/opt/x/lib") &&
+		  json_array_size(jget(r, "runtime.ld_so_cache.unlisted")) == 1,
+	      "/etc/ld.so.cache does not list /opt/x/lib, which ld.so.conf names");
+	CHECK(r &&
+		  find_by(json_object_get(r, "findings"), "message",
+			  "USER '10001:10001' has no entry in /etc/passwd") &&
+		  json_is_false(jget(r, "runtime.user_entry")),
+	      "a uid without its passwd entry");
+	CHECK(r && count_rule(r, "missing-runtime-file", "error") == 7,
+	      "seven missing-runtime-file findings (%d)",
+	      r ? count_rule(r, "missing-runtime-file", "error") : -1);
+	json_decref(r);
+
+	/* an image with an OS under it: its commands are listed, not judged */
+	r = report_of_layer(kb, plain, broken, "broken image with no closure label");
+	CHECK(r && count_rule(r, "missing-runtime-file", "error") == 2 &&
+		  json_array_size(jget(r, "runtime.commands")) == 5,
+	      "without io.gpuslim.final=closure, the five commands are listed and only the "
+	      "cache and the user judged (%d)",
+	      r ? count_rule(r, "missing-runtime-file", "error") : -1);
+	json_decref(r);
+
+	report_commands = NULL;
+	r = report_of_layer(kb, named, nocache, "no ld.so.cache");
+	CHECK(r &&
+		  find_by(json_object_get(r, "findings"), "message",
+			  "the image has no /etc/ld.so.cache, so the loader never searches "
+			  "'/opt/x/lib', which ld.so.conf names and where '/opt/x/lib/libbaz.so.1' "
+			  "lies"),
+	      "libraries in an ld.so.conf directory and no cache at all");
+	CHECK(r &&
+		  find_by(json_object_get(r, "findings"), "message",
+			  "USER 'gpuslim:video': group 'video' has no entry in /etc/group") &&
+		  count_rule(r, "missing-runtime-file", "error") == 2,
+	      "a user name found, a group name not");
+	json_decref(r);
+	json_decref(cfg);
+	json_decref(named);
+	json_decref(plain);
+	vec_release(&good_cmds);
+	vec_release(&bad_cmds);
+	free(app3);
+	free(baz);
+	free(good);
+	free(bad);
+	free(host);
 }
 
 /* ---- scenario 2c: one soname at two versions ---------------------------- */
@@ -1215,6 +1421,7 @@ int main(void)
 		test_rpath_inherit_library(kb);
 		test_dup_versions(kb);
 		test_ldconf_include(kb);
+		test_runtime_files(kb);
 		test_bad_bytes(kb);
 		test_not_checked(kb);
 		test_plugin_names();

@@ -205,7 +205,7 @@ static void test_rules(void)
 	      "unstripped-elf tuned to error fails the vadd report");
 
 	gate_check_rules(devel, NULL, &res);
-	CHECK(res.nr == 11, "one gate per rule id (%zu)", res.nr);
+	CHECK(res.nr == 12, "one gate per rule id (%zu)", res.nr);
 	g = find(&res, "devel-toolchain");
 	CHECK(g && g->value == 4 && strstr(g->message, "4 findings") &&
 		  strstr(g->message, "and 1 more"),
@@ -256,7 +256,7 @@ static void test_attach(void)
 	gate_check_rules(vadd, NULL, &res);
 	gate_attach(vadd, &res);
 	gates = json_object_get(vadd, "gates");
-	CHECK(json_array_size(gates) == 11 &&
+	CHECK(json_array_size(gates) == 12 &&
 		  !strcmp(json_string_value(json_object_get(vadd, "status")), "pass"),
 	      "gates and status attached (warnings pass)");
 	CHECK(!strcmp(json_string_value(json_object_get(json_array_get(gates, 0), "kind")), "rule"),

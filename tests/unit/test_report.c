@@ -79,9 +79,9 @@ static void test_junit(void)
 	items[0] = (struct report_item){"cuda:13.0.2-devel \"x\" <y>", devel, &res, NULL};
 	report_junit(items, 1, &sb);
 	v = junit_check(sb.buf);
-	/* 11 rules + size + 2 smoke = 14; failures: devel-toolchain, duplicate-library,
+	/* 12 rules + size + 2 smoke = 15; failures: devel-toolchain, duplicate-library,
 	 * missing-library, size = 4; skipped: smoke vadd = 1 */
-	CHECK(starts_with(v, "testsuites 14 4 1 14 4 1\n"),
+	CHECK(starts_with(v, "testsuites 15 4 1 15 4 1\n"),
 	      "JUnit parses; one testcase per gate, failures and skips counted: %s", v);
 	CHECK(
 	    strstr(v, "size failure 2.70 GB (2700000000 bytes) exceeds the budget of 400MB <&\"'>"),
@@ -96,7 +96,7 @@ static void test_junit(void)
 	items[1] = (struct report_item){"cell-b", NULL, NULL, "build failed (exit 1)"};
 	report_junit(items, 2, &sb);
 	v = junit_check(sb.buf);
-	CHECK(starts_with(v, "testsuites 15 5 1 15 5 1\n") &&
+	CHECK(starts_with(v, "testsuites 16 5 1 16 5 1\n") &&
 		  strstr(v, "analyze failure build failed"),
 	      "an item without a report is one failed testcase: %s", v);
 	free(v);
@@ -164,7 +164,7 @@ static void test_human(void)
 	CHECK(p0 && p1 && p0 < p1, "packages biggest first");
 	CHECK(strstr(sb.buf, "usr/local/bin/tool needs libfoo.so.1 via DT_NEEDED"),
 	      "missing libraries named");
-	CHECK(strstr(sb.buf, "gates: 7 passed, 4 failed, 2 warnings, 1 skipped"), "gate counts");
+	CHECK(strstr(sb.buf, "gates: 8 passed, 4 failed, 2 warnings, 1 skipped"), "gate counts");
 	strbuf_release(&sb);
 	vec_release(&res);
 	json_decref(devel);
