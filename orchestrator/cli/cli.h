@@ -163,9 +163,9 @@ enum {
 };
 
 #define RUN_USAGE_TAIL                                                                             \
-	"The command follows '--': gpuslim run IMAGE -- ls -l /. It replaces the image's\n"         \
-	"Entrypoint and Cmd; the image's Env, WorkingDir and User apply.\n"                         \
-	"exit codes: the command's own; 125 run failed (usage, an image that cannot be read\n"      \
+	"The command follows '--': gpuslim run IMAGE -- ls -l /. It replaces the image's\n"        \
+	"Entrypoint and Cmd; the image's Env, WorkingDir and User apply.\n"                        \
+	"exit codes: the command's own; 125 run failed (usage, an image that cannot be read\n"     \
 	"or unpacked, no sandbox, --gpu on without a driver), 126 the command cannot be run,\n"    \
 	"127 it is not in the image, 128+N the command died of signal N, 130 interrupted\n"        \
 	"(the command stopped, the tree removed).\n"

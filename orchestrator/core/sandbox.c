@@ -838,11 +838,13 @@ static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_resu
 			break;
 		if (n > 0 && (pfd[1].revents & POLLIN) && !stopping) {
 			res->interrupted = 1;
+			kill(-pid, SIGTERM);
 			kill(pid, SIGTERM);
 			stopping = 1;
 			continue;
 		}
 		if (stopping && n == 0) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			grace_ms = -1;
 			continue;
@@ -873,7 +875,8 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	struct vec argv = VEC_INIT(free);
 	struct chroot_plan cp;
 	char **bargv = NULL, **envp = NULL, msg[PATH_MAX + 256];
-	int errpipe[2], ret = 0;
+	int errpipe[2], ret = 0,
+			tty_fg = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	ssize_t n, got = 0;
 	pid_t pid;
 
@@ -904,6 +907,18 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	}
 	if (!pid) {
 		close(errpipe[0]);
+		/* Its own process group, so that stopping it stops all it started; the
+		 * terminal's foreground when run's was, so that Ctrl-C and input reach it. */
+		setpgid(0, 0);
+		if (tty_fg) {
+			sigset_t block, old;
+
+			sigemptyset(&block);
+			sigaddset(&block, SIGTTOU);
+			sigprocmask(SIG_BLOCK, &block, &old);
+			tcsetpgrp(STDIN_FILENO, getpid());
+			sigprocmask(SIG_SETMASK, &old, NULL);
+		}
 		if (sb->kind == SANDBOX_BWRAP) {
 			/* bwrap searches the command on PATH inside: the image's PATH. */
 			execve(sb->bwrap, bargv, envp);
@@ -911,6 +926,7 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 		}
 		chroot_child(&cp, errpipe[1]);
 	}
+	setpgid(pid, pid); /* as the child does: whichever runs first */
 	close(errpipe[1]);
 	/* EOF at the exec (close-on-exec), or the child's reason before it exits. */
 	while ((n = read(errpipe[0], msg + got, sizeof(msg) - 1 - (size_t)got)) != 0) {
@@ -923,6 +939,17 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	close(errpipe[0]);
 	msg[got] = '\0';
 	ret = wait_child(pid, abort_fd, grace_ms, res);
+	/* What the command left running in its group goes with it. */
+	kill(-pid, SIGKILL);
+	if (tty_fg) {
+		sigset_t block, old;
+
+		sigemptyset(&block);
+		sigaddset(&block, SIGTTOU);
+		sigprocmask(SIG_BLOCK, &block, &old);
+		tcsetpgrp(STDIN_FILENO, getpgrp());
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	if (!ret && got) {
 		char *sp = strchr(msg, ' ');
 
