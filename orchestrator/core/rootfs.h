@@ -29,8 +29,9 @@
  * O_NOFOLLOW); a hard link's target is resolved in the root the same way
  * and must exist and not be a directory. Devices and FIFOs are skipped
  * (counted), set-user-ID and set-group-ID bits are kept only as root.
- * Without openat2 (Linux before 5.6) a symbolic link among an entry's
- * parents is refused instead.
+ * Without openat2 (Linux before 5.6, valgrind) the same resolution is done
+ * component by component in user space (also when the environment has
+ * GPUSLIM_ROOTFS_NO_OPENAT2, for the tests).
  *
  * Owners: as root (`keep_owner`), entries get the uid and gid the layer
  * stores; otherwise they belong to the caller, and directories keep at

@@ -642,14 +642,14 @@ static void bind_ro(const char *src, const char *dst, int errfd)
 	struct statvfs sv;
 	unsigned long locked = 0;
 
-	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+	if (mount(src, dst, "none", MS_BIND, NULL) < 0)
 		child_fail(errfd, 125, "cannot bind the driver file", dst);
 	/* A remount keeps the flags the source's mount has locked (user namespace). */
 	if (!statvfs(src, &sv))
 		locked =
 		    (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0);
-	if (mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | locked,
-		  NULL) < 0)
+	if (mount(NULL, dst, "none",
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | locked, NULL) < 0)
 		child_fail(errfd, 125, "cannot make the driver file read-only", dst);
 }
 
@@ -665,7 +665,7 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 			   write_file("/proc/self/setgroups", "deny") < 0 ||
 			   write_file("/proc/self/gid_map", cp->gid_map) < 0))
 		child_fail(errfd, 125, "cannot map the user namespace of", sb->root);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(errfd, 125, "cannot make the mounts private for", sb->root);
 	if (mount("tmpfs", cp->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536") < 0)
 		child_fail(errfd, 125, "cannot mount a tmpfs on", cp->dev);
@@ -677,7 +677,7 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 		snprintf(dst, sizeof(dst), "%s/%s", cp->dev, basic_devs[i]);
 		if ((fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) >= 0)
 			close(fd);
-		if (mount(src, dst, NULL, MS_BIND, NULL) < 0 && strcmp(basic_devs[i], "tty"))
+		if (mount(src, dst, "none", MS_BIND, NULL) < 0 && strcmp(basic_devs[i], "tty"))
 			child_fail(errfd, 125, "cannot bind", src);
 	}
 	for (size_t i = 0; i < sb->binds.nr; i++) {
@@ -692,14 +692,14 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 			mkdir(dst, 0755);
 		else if ((fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) >= 0)
 			close(fd);
-		if (mount(b->src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (mount(b->src, dst, "none", MS_BIND | MS_REC, NULL) < 0)
 			child_fail(errfd, 125, "cannot bind", b->src);
 	}
 	mkdir(cp->shm, 01777);
 	mount("tmpfs", cp->shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-	if (mount("/proc", cp->proc, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (mount("/proc", cp->proc, "none", MS_BIND | MS_REC, NULL) < 0)
 		child_fail(errfd, 125, "cannot bind /proc on", cp->proc);
-	if (mount("/sys", cp->sys, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (mount("/sys", cp->sys, "none", MS_BIND | MS_REC, NULL) < 0)
 		child_fail(errfd, 125, "cannot bind /sys on", cp->sys);
 	for (size_t i = 0; i < sb->binds.nr; i++) {
 		const struct sandbox_bind *b = sb->binds.items[i];
@@ -827,7 +827,7 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 /* Wait for `pid`, stopping it when `abort_fd` becomes readable. */
 static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_result *res)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), status, stopping = 0;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), status = 0, stopping = 0, reaped = 0;
 
 	for (;;) {
 		struct pollfd pfd[2] = {{pidfd, POLLIN, 0}, {stopping ? -1 : abort_fd, POLLIN, 0}};
@@ -851,13 +851,18 @@ static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_resu
 		}
 		if (pidfd >= 0 && !(n > 0 && (pfd[0].revents & POLLIN)))
 			continue;
-		if (pidfd < 0 && waitpid(pid, &status, WNOHANG) == 0)
-			continue;
+		if (pidfd < 0) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+
+			if (w == 0)
+				continue;
+			reaped = w == pid;
+		}
 		break;
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	while (waitpid(pid, &status, 0) < 0)
+	while (!reaped && waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return error_set("cannot wait for the sandbox: %s", strerror(errno));
 	if (WIFEXITED(status)) {
