@@ -74,6 +74,7 @@ int cmd_build(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /*
  * The value of a numeric option: decimal digits only (no sign, no space
@@ -153,6 +154,21 @@ int cli_print_report(const struct report_item *it, int as_json, size_t top,
 #define INSPECT_USAGE_TAIL                                                                         \
 	"exit codes: 0 the image was analyzed, 2 bad usage or not an image, 3 the image\n"         \
 	"cannot be reached (no engine, registry down).\n"
+
+/* run's own exit codes, beside the command's (forwarded), as `docker run` has them. */
+enum {
+	RUN_EXIT_SELF = 125,	  /* run itself failed: usage, the image, the sandbox */
+	RUN_EXIT_CANNOT = 126,	  /* the command cannot be run */
+	RUN_EXIT_NOT_FOUND = 127, /* the command is not in the image */
+};
+
+#define RUN_USAGE_TAIL                                                                             \
+	"The command follows '--': gpuslim run IMAGE -- ls -l /. It replaces the image's\n"        \
+	"Entrypoint and Cmd; the image's Env, WorkingDir and User apply.\n"                        \
+	"exit codes: the command's own; 125 run failed (usage, an image that cannot be read\n"     \
+	"or unpacked, no sandbox, --gpu on without a driver), 126 the command cannot be run,\n"    \
+	"127 it is not in the image, 128+N the command died of signal N, 130 interrupted\n"        \
+	"(the command stopped, the tree removed).\n"
 
 #define GPUSLIM_VERSION "0.1.0"
 

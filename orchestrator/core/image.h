@@ -104,6 +104,8 @@ struct image_entry {
 	uint64_t size;	  /* regular files; 0 otherwise */
 	unsigned mode;	  /* permission bits */
 	const char *link; /* symlink target as stored, or hardlink's normalized path */
+	unsigned uid;	  /* owner as stored (numeric) */
+	unsigned gid;
 };
 
 /* Reading the current entry's bytes from inside the `entry` callback: up to

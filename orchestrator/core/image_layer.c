@@ -305,6 +305,8 @@ static int visit_entry(struct layer_ctx *lc, struct archive_entry *ae, struct st
 		}
 	}
 	e.mode = (unsigned)archive_entry_perm(ae);
+	e.uid = (unsigned)archive_entry_uid(ae);
+	e.gid = (unsigned)archive_entry_gid(ae);
 
 	/* Whiteouts (OCI image spec, "Whiteouts"): the marker's own name
 	 * says what it deletes. */

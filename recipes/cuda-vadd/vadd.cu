@@ -38,6 +38,14 @@ int main()
 		std::fprintf(stderr, "vadd: no CUDA device\n");
 		return 2;
 	}
+	{
+		cudaDeviceProp prop;
+
+		if (check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties"))
+			return 1;
+		std::printf("vadd: device 0: %s\n", prop.name);
+		std::fflush(stdout);
+	}
 	if (check(cudaMalloc(&da, bytes), "cudaMalloc") || check(cudaMalloc(&db, bytes), "cudaMalloc") ||
 	    check(cudaMalloc(&dc, bytes), "cudaMalloc"))
 		return 1;

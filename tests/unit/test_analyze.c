@@ -59,7 +59,7 @@ static void feed_layer(struct analysis *an, const struct image_visitor *v, size_
 	snprintf(diff_ids[idx], sizeof(diff_ids[idx]), "sha256:%064zx", idx + 1);
 	v->layer_begin(v->ctx, l);
 	for (const struct ent *e = ents; e->t; e++) {
-		struct image_entry ie = {e->path, IMAGE_ENTRY_FILE, 0, 0644, NULL};
+		struct image_entry ie = {e->path, IMAGE_ENTRY_FILE, 0, 0644, NULL, 0, 0};
 		struct fake_reader fr = {NULL, 0, 0};
 
 		switch (e->t) {

@@ -1,0 +1,505 @@
+/*
+ * Unpacking images into a directory (core/rootfs.h): docker-save archives
+ * crafted here with libarchive, their layers stored in reverse order so
+ * that every test also checks that layers are applied in image order.
+ * Whiteouts, opaque directories, hard links, and hostile layers that try
+ * to write, link or delete outside the directory through symbolic links.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/rootfs.h"
+#include "unit.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/strbuf.h"
+
+static char tmp[64];
+static char *outside; /* a host directory no layer may touch: holds "target" = "keep" */
+static int seq;
+
+/* ---- building archives ---- */
+
+static la_ssize_t sb_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	strbuf_add(data, buf, len);
+	return (la_ssize_t)len;
+}
+
+struct layer {
+	struct archive *a;
+	struct strbuf bytes;
+};
+
+static void layer_start(struct layer *l)
+{
+	strbuf_init(&l->bytes, 0);
+	l->a = archive_write_new();
+	archive_write_set_format_pax_restricted(l->a);
+	archive_write_set_bytes_in_last_block(l->a, 1);
+	archive_write_open(l->a, &l->bytes, NULL, sb_write, NULL);
+}
+
+static void add(struct layer *l, const char *path, unsigned type, const char *data,
+		const char *link, int hard)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_mtime(e, 1700000000, 0);
+	if (hard) {
+		archive_entry_set_hardlink(e, link);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 0);
+	} else {
+		archive_entry_set_filetype(e, type);
+		archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : type == AE_IFLNK ? 0777 : 0640);
+		if (link)
+			archive_entry_set_symlink(e, link);
+		archive_entry_set_size(e, data ? (la_int64_t)strlen(data) : 0);
+	}
+	archive_write_header(l->a, e);
+	if (data && !hard)
+		archive_write_data(l->a, data, strlen(data));
+	archive_entry_free(e);
+}
+
+#define FILE_(l, p, d)	  add(l, p, AE_IFREG, d, NULL, 0)
+#define DIR_(l, p)	  add(l, p, AE_IFDIR, NULL, NULL, 0)
+#define SYMLINK(l, p, t)  add(l, p, AE_IFLNK, NULL, t, 0)
+#define HARDLINK(l, p, t) add(l, p, 0, NULL, t, 1)
+
+static void layer_finish(struct layer *l)
+{
+	archive_write_close(l->a);
+	archive_write_free(l->a);
+}
+
+static void outer_add(struct archive *a, const char *name, const void *data, size_t len)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_write_header(a, e);
+	archive_write_data(a, data, len);
+	archive_entry_free(e);
+}
+
+/* A docker-save archive of `n` layers (bottom first), members top layer first; its path. */
+static char *save(struct layer *layers, size_t n)
+{
+	struct archive *a = archive_write_new();
+	json_t *diff_ids = json_array(), *config, *manifest, *names = json_array();
+	char *path = xstrfmt("%s/image%d.tar", tmp, ++seq), *cfg_text, *man_text, hex[65];
+	char *cfg_name;
+
+	for (size_t i = 0; i < n; i++) {
+		layer_finish(&layers[i]);
+		hash_sha256_hex(layers[i].bytes.buf, layers[i].bytes.len, hex);
+		json_array_append_new(diff_ids, json_sprintf("sha256:%s", hex));
+		json_array_append_new(names, json_sprintf("%c%zu/layer.tar", 'a', n - i));
+	}
+	config = json_pack("{s:s, s:s, s:{s:[s], s:s}, s:{s:s, s:o}}", "architecture", "amd64",
+			   "os", "linux", "config", "Env", "A=1", "WorkingDir", "/", "rootfs",
+			   "type", "layers", "diff_ids", diff_ids);
+	cfg_text = json_dumps(config, JSON_COMPACT);
+	hash_sha256_hex(cfg_text, strlen(cfg_text), hex);
+	cfg_name = xstrfmt("%s.json", hex);
+	manifest = json_pack("[{s:s, s:[s], s:o}]", "Config", cfg_name, "RepoTags", "test/rootfs:1",
+			     "Layers", names);
+	man_text = json_dumps(manifest, JSON_COMPACT);
+
+	archive_write_set_format_pax_restricted(a);
+	archive_write_open_filename(a, path);
+	/* "a1" (the top layer) sorts first, as a docker save's directory walk would have it. */
+	for (size_t i = n; i-- > 0;) {
+		char *name = xstrfmt("a%zu/layer.tar", n - i);
+
+		outer_add(a, name, layers[i].bytes.buf, layers[i].bytes.len);
+		free(name);
+		strbuf_release(&layers[i].bytes);
+	}
+	outer_add(a, cfg_name, cfg_text, strlen(cfg_text));
+	outer_add(a, "manifest.json", man_text, strlen(man_text));
+	archive_write_close(a);
+	archive_write_free(a);
+	json_decref(config);
+	json_decref(manifest);
+	free(cfg_text);
+	free(man_text);
+	free(cfg_name);
+	return path;
+}
+
+/* ---- unpacking and looking ---- */
+
+/* Unpack into a new directory; its path (the error in *err on failure, NULL otherwise). */
+static char *unpack(const char *image, char **err, struct rootfs_stats *st)
+{
+	struct rootfs_opts o = {0};
+	char *dir = xstrfmt("%s/root%d", tmp, ++seq);
+	json_t *config = NULL;
+	struct rootfs_stats dummy;
+
+	mkdir(dir, 0755);
+	o.spool_dir = tmp;
+	o.keep_owner = geteuid() == 0;
+	*err = NULL;
+	if (rootfs_unpack(image, &o, dir, &config, st ? st : &dummy) < 0)
+		*err = xstrdup(error_last());
+	else if (!json_is_object(config))
+		*err = xstrdup("no config");
+	json_decref(config);
+	return dir;
+}
+
+/* The content of dir/rel, or NULL. */
+static char *content(const char *dir, const char *rel)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *p = xstrfmt("%s/%s", dir, rel);
+	int ok = fs_read_file(p, &sb, 0) == 0;
+
+	free(p);
+	if (!ok) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+static int lexists(const char *dir, const char *rel, mode_t type)
+{
+	char *p = xstrfmt("%s/%s", dir, rel);
+	struct stat st;
+	int r = !lstat(p, &st) && (!type || (st.st_mode & S_IFMT) == type);
+
+	free(p);
+	return r;
+}
+
+static char *link_of(const char *dir, const char *rel)
+{
+	char *p = xstrfmt("%s/%s", dir, rel), buf[4096];
+	ssize_t n = readlink(p, buf, sizeof(buf) - 1);
+
+	free(p);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+static int outside_intact(void)
+{
+	char *c = content(outside, "target");
+	struct stat st;
+	char *p = xstrfmt("%s/target", outside);
+	int ok = c && !strcmp(c, "keep") && !lstat(p, &st) && st.st_nlink == 1;
+	int entries = 0;
+	DIR *d = opendir(outside);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		entries++;
+	if (d)
+		closedir(d);
+	free(c);
+	free(p);
+	return ok && entries == 3; /* ".", "..", "target" */
+}
+
+static void check_content(const char *dir, const char *rel, const char *want, const char *what)
+{
+	char *got = content(dir, rel);
+
+	CHECK_STR(got, want, what);
+	free(got);
+}
+
+/* ---- the tests ---- */
+
+static void test_layers_and_whiteouts(void)
+{
+	struct layer l[3];
+	char *img, *dir, *err, *s;
+	struct rootfs_stats st;
+	struct stat sb;
+
+	layer_start(&l[0]);
+	DIR_(&l[0], "etc");
+	FILE_(&l[0], "etc/a", "A");
+	FILE_(&l[0], "etc/b", "B");
+	DIR_(&l[0], "d");
+	DIR_(&l[0], "d/sub");
+	FILE_(&l[0], "d/sub/x", "X");
+	FILE_(&l[0], "d/old", "O");
+	SYMLINK(&l[0], "lnk", "etc/a");
+	HARDLINK(&l[0], "hl", "etc/a");
+	FILE_(&l[0], "gone-dir/f", "F"); /* a parent that no entry made */
+	layer_start(&l[1]);
+	FILE_(&l[1], "etc/a", "A2");
+	FILE_(&l[1], "etc/.wh.b", "");
+	FILE_(&l[1], "d/keep-before", "K"); /* before the marker, same layer: stays */
+	FILE_(&l[1], "d/.wh..wh..opq", "");
+	FILE_(&l[1], "d/new", "N");
+	FILE_(&l[1], ".wh.gone-dir", "");
+	FILE_(&l[1], "same", "S");
+	FILE_(&l[1], ".wh.same", ""); /* a whiteout hides lower layers only */
+	layer_start(&l[2]);
+	FILE_(&l[2], "lnk", "now a file"); /* a symbolic link replaced by a file */
+	DIR_(&l[2], "etc/a");		   /* a file replaced by a directory */
+	img = save(l, 3);
+	dir = unpack(img, &err, &st);
+	CHECK(!err, "three layers stored top first unpack (%s)", err ? err : "ok");
+	CHECK(st.layers == 3, "three layers applied");
+	check_content(dir, "etc/b", NULL, "a whiteout deletes the lower layer's file");
+	CHECK(lexists(dir, "etc/a", S_IFDIR), "a directory replaces the upper layer's file");
+	check_content(dir, "hl", "A", "the hard link keeps the first layer's content");
+	CHECK(!lexists(dir, "d/sub", 0) && !lexists(dir, "d/old", 0),
+	      "an opaque directory hides the lower layers' entries");
+	check_content(dir, "d/new", "N", "an opaque directory keeps its own layer's entries");
+	check_content(dir, "d/keep-before", "K", "... also those before the marker");
+	CHECK(!lexists(dir, "gone-dir", 0), "a whiteout deletes a whole directory");
+	check_content(dir, "same", "S", "a whiteout leaves its own layer's file");
+	CHECK(lexists(dir, "lnk", S_IFREG), "a file replaces a symbolic link");
+	check_content(dir, "lnk", "now a file", "... with its own content");
+	s = xstrfmt("%s/d/new", dir);
+	CHECK(!stat(s, &sb) && (sb.st_mode & 07777) == 0640, "a file keeps its mode (0%o)",
+	      (unsigned)(sb.st_mode & 07777));
+	free(s);
+	CHECK(st.whiteouts == 4 && st.hardlinks == 1, "counts: %llu whiteouts, %llu hard links",
+	      (unsigned long long)st.whiteouts, (unsigned long long)st.hardlinks);
+	CHECK(rootfs_remove_tree(dir) == 0 && !fs_exists(dir), "the tree is removed");
+	free(err);
+	free(dir);
+	free(img);
+}
+
+static void test_symlink_parents_resolve_inside(void)
+{
+	struct layer l[2];
+	char *img, *dir, *err, *evil, *s;
+
+	layer_start(&l[0]);
+	DIR_(&l[0], "etc");
+	SYMLINK(&l[0], "abs", "/");
+	SYMLINK(&l[0], "up", "../../../../../../..");
+	evil = xstrfmt("%s", outside);
+	SYMLINK(&l[0], "out", evil);
+	layer_start(&l[1]);
+	FILE_(&l[1], "abs/etc/through-abs", "1");
+	FILE_(&l[1], "up/through-up", "2");
+	img = save(l, 2);
+	dir = unpack(img, &err, NULL);
+	CHECK(!err, "writing through symbolic links to / and to ../.. unpacks (%s)",
+	      err ? err : "ok");
+	check_content(dir, "etc/through-abs", "1", "an absolute link resolves inside the root");
+	check_content(dir, "through-up", "2", "a link climbing up stops at the root");
+	CHECK(!fs_exists("/etc/through-abs") && !fs_exists("/through-up"),
+	      "nothing is written on the host");
+	s = link_of(dir, "out");
+	CHECK_STR(s, evil, "a link to the host's directory is kept as stored");
+	free(s);
+	CHECK(outside_intact(), "the host directory is untouched");
+	rootfs_remove_tree(dir);
+	CHECK(outside_intact(), "removing the tree does not follow the link");
+	free(err);
+	free(dir);
+	free(img);
+
+	/* A file through a link to a host directory: "out" resolves to
+	 * ROOT/<outside>, which is not there: refused, not written outside. */
+	layer_start(&l[0]);
+	SYMLINK(&l[0], "out", evil);
+	layer_start(&l[1]);
+	FILE_(&l[1], "out/target", "pwned");
+	img = save(l, 2);
+	dir = unpack(img, &err, NULL);
+	CHECK(err && strstr(err, "entry 'out/target'"),
+	      "writing through a dangling link is refused (%s)", err ? err : "no error");
+	CHECK(outside_intact(), "the host file is untouched");
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+	free(evil);
+}
+
+static void test_names_are_never_followed(void)
+{
+	struct layer l[3];
+	char *img, *dir, *err, *t = xstrfmt("%s/target", outside);
+
+	layer_start(&l[0]);
+	SYMLINK(&l[0], "f", t);	      /* a file named like a link to a host file */
+	SYMLINK(&l[0], "d", outside); /* a directory named like a link to a host directory */
+	SYMLINK(&l[0], "w", outside);
+	SYMLINK(&l[0], "o", outside);
+	SYMLINK(&l[0], "s", t);
+	layer_start(&l[1]);
+	FILE_(&l[1], "f", "pwned");
+	DIR_(&l[1], "d");
+	FILE_(&l[1], "d/inside", "I");
+	FILE_(&l[1], "w/.wh.target", "");   /* a whiteout through a link */
+	FILE_(&l[1], "o/.wh..wh..opq", ""); /* an opaque marker through a link */
+	HARDLINK(&l[1], "h", "s");	    /* a hard link to the link itself */
+	layer_start(&l[2]);
+	FILE_(&l[2], "h", "pwned too");
+	img = save(l, 3);
+	dir = unpack(img, &err, NULL);
+	CHECK(!err, "replacing links by files and directories unpacks (%s)", err ? err : "ok");
+	check_content(dir, "f", "pwned", "the file replaced the link");
+	CHECK(lexists(dir, "d", S_IFDIR), "the directory replaced the link");
+	check_content(dir, "d/inside", "I", "... and holds its entry");
+	CHECK(lexists(dir, "h", S_IFREG) && lexists(dir, "s", S_IFLNK),
+	      "a file over a hard link to a link replaces it, the link stays");
+	CHECK(outside_intact(), "the host directory and its file are untouched");
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+
+	/* A hard link whose target goes through a link to the host. */
+	layer_start(&l[0]);
+	SYMLINK(&l[0], "o", outside);
+	layer_start(&l[1]);
+	HARDLINK(&l[1], "h", "o/target");
+	img = save(l, 2);
+	dir = unpack(img, &err, NULL);
+	CHECK(err && strstr(err, "not in the image"), "a hard link to a host file is refused (%s)",
+	      err ? err : "no error");
+	CHECK(outside_intact(), "the host file keeps one link");
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+	free(t);
+}
+
+static void test_escaping_paths(void)
+{
+	struct layer l[1];
+	char *img, *dir, *err;
+
+	layer_start(&l[0]);
+	FILE_(&l[0], "../escape", "x");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	CHECK(err && strstr(err, "escapes the image root"), "a '../' path is refused (%s)",
+	      err ? err : "no error");
+	CHECK(!lexists(tmp, "escape", 0), "and not written");
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+
+	layer_start(&l[0]);
+	FILE_(&l[0], "x", "x");
+	HARDLINK(&l[0], "h", "../../etc/passwd");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	CHECK(err && strstr(err, "outside the image root"),
+	      "a hard link out of the root is refused (%s)", err ? err : "no error");
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+
+	layer_start(&l[0]);
+	FILE_(&l[0], "x", "x");
+	HARDLINK(&l[0], "h", "missing");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	CHECK(err && strstr(err, "entry 'h'") && strstr(err, "not in the image"),
+	      "a hard link to nothing names the entry (%s)", err ? err : "no error");
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+}
+
+static void test_mountpoint_and_remove(void)
+{
+	struct layer l[1];
+	char *img, *dir, *err, *real = NULL, *p;
+	int rootfd;
+
+	layer_start(&l[0]);
+	DIR_(&l[0], "usr");
+	DIR_(&l[0], "usr/lib");
+	SYMLINK(&l[0], "lib", "usr/lib");
+	SYMLINK(&l[0], "usr/lib/libcuda.so.1", outside);
+	DIR_(&l[0], "ro");
+	FILE_(&l[0], "ro/f", "f");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	CHECK(!err, "an image with links unpacks (%s)", err ? err : "ok");
+	rootfd = open(dir, O_DIRECTORY | O_RDONLY);
+	CHECK(rootfs_mountpoint(rootfd, "lib/libcuda.so.1", 0, &real) == 0,
+	      "a mount point through a link");
+	CHECK_STR(real, "usr/lib/libcuda.so.1", "is named without the link");
+	CHECK(lexists(dir, "usr/lib/libcuda.so.1", S_IFREG), "the link there became a file");
+	free(real);
+	CHECK(rootfs_mountpoint(rootfd, "new/dir", 1, &real) == 0 &&
+		  lexists(dir, "new/dir", S_IFDIR),
+	      "a missing mount point directory is made");
+	free(real);
+	close(rootfd);
+	p = xstrfmt("%s/ro", dir);
+	chmod(p, 0500);
+	free(p);
+	CHECK(rootfs_remove_tree(dir) == 0 && !fs_exists(dir),
+	      "a tree with a read-only directory is removed");
+	CHECK(outside_intact(), "the host directory is untouched");
+	CHECK(rootfs_remove_tree(dir) == 0, "removing what is gone is no error");
+	free(err);
+	free(dir);
+	free(img);
+}
+
+int main(void)
+{
+	char *t;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/gpuslim-rootfs-test.XXXXXX");
+	if (!mkdtemp(tmp)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	outside = xstrfmt("%s/outside", tmp);
+	mkdir(outside, 0755);
+	t = xstrfmt("%s/target", outside);
+	fs_write_atomic(t, "keep", 4);
+	free(t);
+
+	/* Twice: with openat2, then with the walk by hand that replaces it on old kernels. */
+	for (int walk = 0; walk < 2; walk++) {
+		printf("# paths resolved %s\n",
+		       walk ? "by hand" : "by openat2 (when the kernel has it)");
+		if (walk)
+			setenv("GPUSLIM_ROOTFS_NO_OPENAT2", "1", 1);
+		test_layers_and_whiteouts();
+		test_symlink_parents_resolve_inside();
+		test_names_are_never_followed();
+		test_escaping_paths();
+		test_mountpoint_and_remove();
+	}
+	unsetenv("GPUSLIM_ROOTFS_NO_OPENAT2");
+
+	rootfs_remove_tree(tmp);
+	free(outside);
+	return unit_done();
+}
