@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check without Docker, as far as a machine without a GPU can take it:
-# tests/gpu/pack.sh of the cuda-vadd image (built by `gpuslim build`, saved with docker
-# save) stays under 64 MiB, and its check.sh, run in a bare container of the base fixture
+# tests/gpu/pack.sh of the closure-mode cuda-vadd image (recipes/cuda-vadd-closure, the
+# image the device check is for: built by `gpuslim build`, saved with docker save) stays
+# under 64 MiB, and its check.sh, run in a bare container of the base fixture
 # (none of gpuslim's libraries, no bubblewrap, no engine), unpacks the image, runs the smoke
 # test through the rootfs runner as root (chroot) and as another user (chroot in a user
 # namespace), names the runner and says "no GPU" with exit 3, never "vadd: ok".
@@ -12,16 +13,16 @@ cd "$ROOT" || exit 1
 T=$IT_TMP
 BASE="$REG_OPEN_ADDR/gpuslim-fixtures/cuda:13.0.2-base-debian12"
 
-if ! "$GPUSLIM" build recipes/cuda-vadd/gpuslim.yaml -o "$T/vadd" --progress plain --no-gate \
+if ! "$GPUSLIM" build recipes/cuda-vadd-closure/gpuslim.yaml -o "$T/vadd" --progress plain --no-gate \
 	--json "$T/vadd.json" >"$T/build.out" 2>&1; then
-	notok "gpu pack: cuda-vadd builds" "$(cat "$T/build.out")"
+	notok "gpu pack: cuda-vadd-closure builds" "$(cat "$T/build.out")"
 	it_done
 fi
 VADD=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cells"][0]["image"])' \
 	"$T/vadd.json")
 "$DOCKER" save -o "$T/vadd.tar" "$VADD" || { notok "gpu pack: docker save $VADD"; it_done; }
 
-# zstd -3: the 117 MB image in seconds, not the minute of -19 (the closure image is 6 MB).
+# zstd -3: seconds, not the -19 a real pack takes its time for.
 if PACK_ZSTD_LEVEL=3 tests/gpu/pack.sh "$T/vadd.tar" "$T/pack" >"$T/pack.out" 2>&1 &&
 	[ "$(du -sb "$T/pack" | cut -f1)" -le $((64 * 1024 * 1024)) ]; then
 	ok "gpu pack: pack.sh makes a directory under 64 MiB ($(tail -n 1 "$T/pack.out"))"
