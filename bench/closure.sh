@@ -8,27 +8,10 @@
 # Sizes are the engine's (`docker image inspect .Size`), as bench/build.sh reports them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/infra/lib.sh
-DOCKER=$(docker_client)
-engine_up 5 || { echo "bench: no engine answers (run scripts/infra/up.sh)" >&2; exit 3; }
-. "$STATE/fixtures.env"
-TMP=$(mktemp -d /tmp/gpuslim-bench.XXXXXX)
-trap 'rm -rf "$TMP"; "$DOCKER" rmi -f gpuslim-bench/naive-vadd:1 >/dev/null 2>&1 || true' EXIT
-ms() { date +%s%3N; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-mkdir -p "$TMP/naive"
-cp recipes/cuda-vadd/vadd.cu "$TMP/naive/"
-cat >"$TMP/naive/Dockerfile" <<DOCKERFILE
-FROM $GPUSLIM_FIXTURE_CUDA_DEVEL
-WORKDIR /src
-COPY vadd.cu .
-RUN nvcc -O2 -cudart shared -o /usr/local/bin/vadd vadd.cu
-ENTRYPOINT ["/usr/local/bin/vadd"]
-DOCKERFILE
-t0=$(ms)
-DOCKER_BUILDKIT=1 "$DOCKER" build -q --no-cache -t gpuslim-bench/naive-vadd:1 "$TMP/naive" >/dev/null
-naive_ms=$(($(ms) - t0))
-naive=$("$DOCKER" image inspect --format '{{.Size}}' gpuslim-bench/naive-vadd:1)
+naive_vadd
 echo "cuda-vadd naive single-stage on devel: $naive bytes, built in ${naive_ms} ms"
 
 # slim NAME RECIPE: gpuslim build --no-cache, gates included; prints and sets $size.
