@@ -48,6 +48,9 @@ static int keep_going, fail_fast, push, offline, no_cache, no_gate, require_gpu;
 static int locked;
 static const char *lock_path;
 static struct vec plugin_dirs = VEC_INIT(free);
+static const char *runner_arg;
+static enum smoke_runner runner;
+static struct vec driver_dirs = VEC_INIT(free);
 
 static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
@@ -80,6 +83,12 @@ static const struct cli_opt build_opts_spec[] = {
      "do not gate the built images (budgets, rules, smoke tests)", 0},
     {CLI_OPT_SWITCH, "require-gpu", 0, &require_gpu, NULL,
      "a gpu smoke test without a GPU fails instead of skipping", 0},
+    {CLI_OPT_VALUE, "runner", 0, &runner_arg, "docker|rootfs",
+     "run the smoke tests in containers (docker, the default) or in the image unpacked "
+     "into a temporary directory (rootfs: bwrap or chroot, as gpuslim run)",
+     0},
+    {CLI_OPT_LIST, "driver-dir", 0, &driver_dirs, "DIR",
+     "--runner rootfs: the GPU driver's libraries are in DIR (e.g. /usr/local/nvidia/lib64)", 0},
     CLI_OPT_JUNIT(report_files),
     CLI_OPTS_MARKDOWN(report_files),
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
@@ -531,7 +540,10 @@ static int gate_one(struct exec_job *job)
 	vo.recipe = gc->r;
 	vo.cell = bc->cell;
 	memset(&so, 0, sizeof(so));
+	so.runner = runner;
 	so.docker = gc->e->docker;
+	so.driver_dirs = &driver_dirs;
+	so.driver_sonames = &gc->kb->driver_sonames;
 	so.gpu = gc->gpu;
 	so.require_gpu = require_gpu;
 	so.abort_fd = gc->abort_fd;
@@ -623,7 +635,10 @@ static void gate_cells(struct build *b, const struct recipe *r, const struct kno
 		vec_init(&g->results[i], gate_result_free);
 	for (size_t i = 0; i < b->cells_nr; i++)
 		if (b->cells[i].status == BUILD_OK && b->cells[i].cell->smoke_nr) {
-			smoke_detect_gpu(e->docker, &gpu);
+			if (runner == SMOKE_RUNNER_ROOTFS)
+				smoke_detect_driver(&driver_dirs, &kb->driver_sonames, &gpu);
+			else
+				smoke_detect_gpu(e->docker, &gpu);
 			fprintf(stderr, "gpu: %s%s\n", gpu.available ? "" : "none: ", gpu.why);
 			break;
 		}
@@ -765,6 +780,7 @@ int cmd_build(int argc, char **argv)
 	if (ret) {
 		/* --help has closed stdout already. */
 		vec_release(&plugin_dirs);
+		vec_release(&driver_dirs);
 		engine_release(&e);
 		return ret < 0 ? EXIT_OK : ret;
 	}
@@ -782,6 +798,17 @@ int cmd_build(int argc, char **argv)
 		goto done;
 	}
 	if (jobs_arg && cli_parse_number("-j/--jobs", jobs_arg, 1, 1024, &jobs) < 0) {
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (runner_arg && smoke_parse_runner(runner_arg, &runner) < 0) {
+		cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (driver_dirs.nr && runner != SMOKE_RUNNER_ROOTFS) {
+		cli_error("--driver-dir is for --runner rootfs (docker's --gpus finds the driver "
+			  "itself)");
 		code = EXIT_USAGE;
 		goto done;
 	}
@@ -912,6 +939,7 @@ done:
 	cli_planned_release(&pl);
 	vec_release(&diags);
 	vec_release(&plugin_dirs);
+	vec_release(&driver_dirs);
 	free(dir);
 	free(log_dir);
 	free(cache_dir);

@@ -33,8 +33,10 @@ static const char *platform_arg;
 static const char *base_ref;
 static const char *top_arg;
 static const char *docker_path;
+static const char *runner_arg;
 static int json_out, require_gpu, no_smoke;
 static struct vec plugin_dirs = VEC_INIT(free);
+static struct vec driver_dirs = VEC_INIT(free);
 
 static const struct cli_opt gate_opts[] = {
     {CLI_OPT_ARG, "image", 0, &image_name, "IMAGE",
@@ -50,6 +52,12 @@ static const struct cli_opt gate_opts[] = {
     {CLI_OPT_SWITCH, "require-gpu", 0, &require_gpu, NULL,
      "a gpu smoke test without a GPU fails instead of skipping", 0},
     {CLI_OPT_SWITCH, "no-smoke", 0, &no_smoke, NULL, "do not run the smoke tests", 0},
+    {CLI_OPT_VALUE, "runner", 0, &runner_arg, "docker|rootfs",
+     "run the smoke tests in containers (docker, the default) or, with no engine, in the "
+     "image unpacked into a temporary directory (rootfs: bwrap or chroot, as gpuslim run)",
+     0},
+    {CLI_OPT_LIST, "driver-dir", 0, &driver_dirs, "DIR",
+     "--runner rootfs: the GPU driver's libraries are in DIR (e.g. /usr/local/nvidia/lib64)", 0},
     {CLI_OPT_SWITCH, "json", 0, &json_out, NULL,
      "print the report with \"gates\" and \"status\" as JSON", 0},
     CLI_OPT_JUNIT(report_files),
@@ -136,6 +144,7 @@ int cmd_gate(int argc, char **argv)
 	json_t *report = NULL, *baseline = NULL;
 	char *note = NULL;
 	size_t top;
+	enum smoke_runner runner = SMOKE_RUNNER_DOCKER;
 	int ret, code = EXIT_OK, smoke = 0, is_file;
 
 	memset(&e, 0, sizeof(e));
@@ -143,6 +152,7 @@ int cmd_gate(int argc, char **argv)
 	ret = cli_parse(cli_find_cmd("gate"), gate_opts, argc, argv);
 	if (ret) {
 		vec_release(&plugin_dirs);
+		vec_release(&driver_dirs);
 		engine_release(&e);
 		return ret < 0 ? EXIT_OK : ret;
 	}
@@ -150,6 +160,17 @@ int cmd_gate(int argc, char **argv)
 	if ((source_arg && inspect_parse_source(source_arg, &vo.inspect.source) < 0) ||
 	    (platform_arg && image_check_platform(platform_arg) < 0)) {
 		cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (runner_arg && smoke_parse_runner(runner_arg, &runner) < 0) {
+		cli_error_last();
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (driver_dirs.nr && runner != SMOKE_RUNNER_ROOTFS) {
+		cli_error("--driver-dir is for --runner rootfs (docker's --gpus finds the driver "
+			  "itself)");
 		code = EXIT_USAGE;
 		goto done;
 	}
@@ -164,15 +185,17 @@ int cmd_gate(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto done;
 	}
-	/* Smoke tests run the image in the engine: an archive or a layout is not there. */
-	is_file = image_name_is_file(image_name, vo.inspect.source);
+	/* docker runs the image in the engine: an archive or a layout is not there; the
+	 * rootfs runner unpacks whatever the analysis reads. */
+	is_file =
+	    runner == SMOKE_RUNNER_DOCKER && image_name_is_file(image_name, vo.inspect.source);
 	smoke = !no_smoke && cell->smoke_nr && !is_file;
 	if (!no_smoke && cell->smoke_nr && is_file)
 		fprintf(stderr,
 			"note: smoke tests skipped: '%s' is a file, not an image in the "
-			"engine\n",
+			"engine (--runner rootfs runs them without one)\n",
 			image_name);
-	if (smoke || vo.inspect.source == IMAGE_SOURCE_ENGINE) {
+	if ((smoke && runner == SMOKE_RUNNER_DOCKER) || vo.inspect.source == IMAGE_SOURCE_ENGINE) {
 		if ((ret = engine_detect(&e, docker_path, NULL)) < 0) {
 			cli_error_last();
 			code = ret == GS_EINVAL ? EXIT_USAGE : EXIT_INFRA;
@@ -190,10 +213,16 @@ int cmd_gate(int argc, char **argv)
 	vo.cell = no_smoke ? NULL : cell;
 	vo.baseline = baseline;
 	if (smoke) {
-		smoke_detect_gpu(e.docker, &gpu);
+		if (runner == SMOKE_RUNNER_ROOTFS)
+			smoke_detect_driver(&driver_dirs, &pl.kb->driver_sonames, &gpu);
+		else
+			smoke_detect_gpu(e.docker, &gpu);
 		fprintf(stderr, "gpu: %s%s\n", gpu.available ? "" : "none: ", gpu.why);
 		memset(&so, 0, sizeof(so));
-		so.docker = e.docker;
+		so.runner = runner;
+		so.driver_dirs = &driver_dirs;
+		so.driver_sonames = &pl.kb->driver_sonames;
+		so.docker = vo.inspect.docker;
 		so.gpu = &gpu;
 		so.require_gpu = require_gpu;
 		so.abort_fd = -1;
@@ -241,5 +270,6 @@ done:
 	cli_planned_release(&pl);
 	engine_release(&e);
 	vec_release(&plugin_dirs);
+	vec_release(&driver_dirs);
 	return cli_finish_stdout(code);
 }

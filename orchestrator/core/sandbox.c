@@ -22,6 +22,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/rootfs.h"
@@ -287,14 +288,30 @@ static int add_bind(struct sandbox *sb, int rootfd, const char *src, const char 
 	return 0;
 }
 
-/* The libraries in `dir` that the driver patterns name; *count of them. */
-static int add_driver_dir(struct sandbox *sb, int rootfd, const char *dir,
-			  const struct vec *patterns, size_t *count)
+/* The driver's libraries found on the host: real paths and the names to give them. */
+struct driver_libs {
+	struct vec srcs;  /* realpath()s */
+	struct vec names; /* "libcuda.so.1" */
+};
+
+static void driver_libs_init(struct driver_libs *dl)
+{
+	vec_init(&dl->srcs, free);
+	vec_init(&dl->names, free);
+}
+
+static void driver_libs_release(struct driver_libs *dl)
+{
+	vec_release(&dl->srcs);
+	vec_release(&dl->names);
+}
+
+/* The libraries in `dir` that the driver patterns name. */
+static int add_driver_dir(struct driver_libs *dl, const char *dir, const struct vec *patterns)
 {
 	struct vec names = VEC_INIT(free);
 	struct dirent *de;
 	DIR *d = opendir(dir);
-	int ret = 0;
 
 	if (!d)
 		return error_setc(GS_EINFRA, "cannot read the driver directory '%s': %s", dir,
@@ -304,38 +321,35 @@ static int add_driver_dir(struct sandbox *sb, int rootfd, const char *dir,
 			vec_pushstr(&names, de->d_name);
 	closedir(d);
 	vec_sort(&names, vec_cmpstr);
-	for (size_t i = 0; i < names.nr && !ret; i++) {
-		char *src = xstrfmt("%s/%s", dir, (const char *)names.items[i]), *real, *dst;
+	for (size_t i = 0; i < names.nr; i++) {
+		char *src = xstrfmt("%s/%s", dir, (const char *)names.items[i]), *real;
 		struct stat st;
 
 		real = realpath(src, NULL);
 		if (real && !stat(real, &st) && S_ISREG(st.st_mode)) {
-			dst = xstrfmt("%s/%s", sb->lib_dir, (const char *)names.items[i]);
-			ret = add_bind(sb, rootfd, real, dst, 0, 0);
-			free(dst);
-			(*count)++;
+			vec_push(&dl->srcs, real);
+			vec_pushstr(&dl->names, names.items[i]);
+			real = NULL;
 		}
 		free(real);
 		free(src);
 	}
 	vec_release(&names);
-	return ret;
+	return 0;
 }
 
 /* `ldconfig -p`'s x86-64 libraries that the driver patterns name. */
-static int add_driver_ldconfig(struct sandbox *sb, int rootfd, const struct vec *patterns,
-			       size_t *count, struct strbuf *from)
+static void add_driver_ldconfig(struct driver_libs *dl, const struct vec *patterns,
+				struct strbuf *from)
 {
 	struct process p;
 	struct process_result res;
-	struct vec seen = VEC_INIT(free);
 	char *ldconfig = NULL;
-	int ret = 0;
 
 	if (!access("/sbin/ldconfig", X_OK))
 		ldconfig = xstrdup("/sbin/ldconfig");
 	else if (!(ldconfig = process_find_in_path("ldconfig")))
-		return 0;
+		return;
 	process_init(&p);
 	vec_pushstr(&p.argv, ldconfig);
 	vec_pushstr(&p.argv, "-p");
@@ -355,28 +369,89 @@ static int add_driver_ldconfig(struct sandbox *sb, int rootfd, const struct vec 
 
 			*end = '\0';
 			real = realpath(arrow + 4, NULL);
-			if (matches_driver(patterns, name) && vec_findstr(&seen, name) < 0 &&
+			if (matches_driver(patterns, name) && vec_findstr(&dl->names, name) < 0 &&
 			    real && !stat(real, &st) && S_ISREG(st.st_mode)) {
-				char *dst = xstrfmt("%s/%s", sb->lib_dir, name),
-				     *d = fs_dirname(real);
+				char *d = fs_dirname(real);
 
-				vec_pushstr(&seen, name);
-				if ((ret = add_bind(sb, rootfd, real, dst, 0, 0)) < 0)
-					break;
+				vec_push(&dl->srcs, real);
+				vec_pushstr(&dl->names, name);
+				real = NULL;
 				if (!strstr(from->buf, d))
 					strbuf_addf(from, "%s%s", from->len ? ", " : "", d);
 				free(d);
-				free(dst);
-				(*count)++;
 			}
 			free(real);
 		}
 		line = nl ? nl + 1 : NULL;
 	}
 done:
+	error_clear();
 	process_release(&p);
-	vec_release(&seen);
 	free(ldconfig);
+}
+
+#define NO_DRIVER_HINT                                                                             \
+	"no nvidia-smi on PATH, no /usr/local/nvidia/lib64, no /dev/nvidiactl, no --driver-dir"
+
+/*
+ * The host's driver libraries, looked for only where a driver shows
+ * (`driver_dirs`, nvidia-smi on PATH, /usr/local/nvidia/lib64,
+ * /dev/nvidiactl): in each driver directory, in /usr/local/nvidia/lib64,
+ * else in `ldconfig -p`. 0 with *present unset when nothing shows.
+ */
+static int find_driver(const struct vec *driver_dirs, const struct vec *patterns,
+		       struct driver_libs *dl, struct strbuf *from, int *present)
+{
+	int have_dirs = driver_dirs && driver_dirs->nr, ret = 0;
+	char *smi = process_find_in_path("nvidia-smi");
+	struct stat st;
+
+	error_clear();
+	*present = have_dirs || smi || fs_is_dir("/usr/local/nvidia/lib64") ||
+		   !stat("/dev/nvidiactl", &st);
+	free(smi);
+	if (!*present)
+		return 0;
+	for (size_t i = 0; have_dirs && i < driver_dirs->nr && !ret; i++) {
+		const char *dir = driver_dirs->items[i];
+
+		ret = add_driver_dir(dl, dir, patterns);
+		strbuf_addf(from, "%s%s", from->len ? ", " : "", dir);
+	}
+	if (!have_dirs && fs_is_dir("/usr/local/nvidia/lib64")) {
+		ret = add_driver_dir(dl, "/usr/local/nvidia/lib64", patterns);
+		strbuf_addstr(from, "/usr/local/nvidia/lib64");
+	}
+	if (!ret && !dl->srcs.nr && !have_dirs)
+		add_driver_ldconfig(dl, patterns, from);
+	return ret;
+}
+
+int sandbox_find_driver(const struct vec *driver_dirs, const struct vec *driver_sonames,
+			char **note)
+{
+	struct driver_libs dl;
+	struct strbuf from = STRBUF_INIT;
+	int present, ret;
+
+	driver_libs_init(&dl);
+	ret = find_driver(driver_dirs, driver_sonames, &dl, &from, &present);
+	if (ret < 0) {
+		*note = xstrdup(error_last());
+		error_clear();
+		ret = 0;
+	} else if (!present) {
+		*note = xstrdup("no driver (" NO_DRIVER_HINT ")");
+	} else if (!dl.srcs.nr) {
+		*note = xstrfmt("no driver library (libcuda.so.1, libnvidia-*.so*) in %s",
+				from.len ? from.buf : "ldconfig -p");
+	} else {
+		ret = (int)dl.srcs.nr;
+		*note =
+		    xstrfmt("driver from %s: %d librar%s", from.buf, ret, ret == 1 ? "y" : "ies");
+	}
+	driver_libs_release(&dl);
+	strbuf_release(&from);
 	return ret;
 }
 
@@ -400,47 +475,43 @@ static char *pick_lib_dir(int rootfd)
 static int setup_gpu(struct sandbox *sb, int rootfd, const struct sandbox_opts *o)
 {
 	struct strbuf from = STRBUF_INIT;
+	struct driver_libs dl;
 	char *smi = NULL;
 	size_t libs = 0, devs = 0;
-	int ret = 0, have_dirs = o->driver_dirs && o->driver_dirs->nr;
-	struct stat st;
+	int ret = 0, present, have_dirs = o->driver_dirs && o->driver_dirs->nr;
 	DIR *d;
 
 	if (o->gpu == SANDBOX_GPU_OFF) {
 		sb->gpu_note = xstrdup("off (--gpu off)");
 		return 0;
 	}
-	smi = process_find_in_path("nvidia-smi");
-	error_clear();
-	if (!have_dirs && !smi && !fs_is_dir("/usr/local/nvidia/lib64") &&
-	    stat("/dev/nvidiactl", &st)) {
-		free(smi);
+	driver_libs_init(&dl);
+	ret = find_driver(o->driver_dirs, o->driver_sonames, &dl, &from, &present);
+	if (!ret && !present) {
 		if (o->gpu == SANDBOX_GPU_ON)
-			return error_setc(GS_EINFRA,
-					  "--gpu on: no driver here (no nvidia-smi on PATH, no "
-					  "/usr/local/nvidia/lib64, no /dev/nvidiactl); name its "
-					  "libraries' directory with --driver-dir");
-		sb->gpu_note = xstrdup("none (no nvidia-smi on PATH, no /usr/local/nvidia/lib64, "
-				       "no /dev/nvidiactl, no --driver-dir)");
-		return 0;
+			ret = error_setc(GS_EINFRA,
+					 "--gpu on: no driver here (no nvidia-smi on PATH, no "
+					 "/usr/local/nvidia/lib64, no /dev/nvidiactl); name its "
+					 "libraries' directory with --driver-dir");
+		else
+			sb->gpu_note = xstrdup("none (" NO_DRIVER_HINT ")");
+		goto done;
 	}
+	if (ret < 0)
+		goto done;
 	sb->lib_dir = pick_lib_dir(rootfd);
-	for (size_t i = 0; have_dirs && i < o->driver_dirs->nr && !ret; i++) {
-		const char *dir = o->driver_dirs->items[i];
+	for (size_t i = 0; i < dl.srcs.nr && !ret; i++) {
+		char *dst = xstrfmt("%s/%s", sb->lib_dir, (const char *)dl.names.items[i]);
 
-		ret = add_driver_dir(sb, rootfd, dir, o->driver_sonames, &libs);
-		strbuf_addf(&from, "%s%s", from.len ? ", " : "", dir);
+		ret = add_bind(sb, rootfd, dl.srcs.items[i], dst, 0, 0);
+		free(dst);
+		libs++;
 	}
-	if (!have_dirs && fs_is_dir("/usr/local/nvidia/lib64")) {
-		ret =
-		    add_driver_dir(sb, rootfd, "/usr/local/nvidia/lib64", o->driver_sonames, &libs);
-		strbuf_addstr(&from, "/usr/local/nvidia/lib64");
-	}
-	if (!ret && !libs && !have_dirs)
-		ret = add_driver_ldconfig(sb, rootfd, o->driver_sonames, &libs, &from);
 	if (ret < 0)
 		goto done;
 	/* nvidia-smi: beside a driver directory (DIR/../bin), else on PATH. */
+	smi = process_find_in_path("nvidia-smi");
+	error_clear();
 	for (size_t i = 0; have_dirs && i < o->driver_dirs->nr && !smi; i++) {
 		char *c = xstrfmt("%s/../bin/nvidia-smi", (const char *)o->driver_dirs->items[i]);
 
@@ -499,6 +570,7 @@ static int setup_gpu(struct sandbox *sb, int rootfd, const struct sandbox_opts *
 	}
 done:
 	free(smi);
+	driver_libs_release(&dl);
 	strbuf_release(&from);
 	return ret;
 }
@@ -824,29 +896,73 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 		vec_pushstr(argv, sb->argv.items[i]);
 }
 
-/* Wait for `pid`, stopping it when `abort_fd` becomes readable. */
-static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_result *res)
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Take what `fd` has into io->output, up to its cap; 0 at EOF. */
+static ssize_t take_output(int fd, const struct sandbox_io *io)
+{
+	char buf[16384];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		size_t room = io->output_cap && io->output->len < io->output_cap
+				  ? io->output_cap - io->output->len
+			      : io->output_cap ? 0
+					       : (size_t)n;
+
+		strbuf_add(io->output, buf, (size_t)n < room ? (size_t)n : room);
+	}
+	return n;
+}
+
+/*
+ * Wait for `pid`, reading its output from `outfd` (or -1), stopping it
+ * (SIGTERM, SIGKILL after the grace) when `abort_fd` becomes readable or
+ * the timeout passes.
+ */
+static int wait_child(pid_t pid, const struct sandbox_io *io, int outfd, struct sandbox_result *res)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), status = 0, stopping = 0, reaped = 0;
+	long long deadline = io->timeout_ms > 0 ? mono_ms() + io->timeout_ms : -1, kill_at = -1;
 
 	for (;;) {
-		struct pollfd pfd[2] = {{pidfd, POLLIN, 0}, {stopping ? -1 : abort_fd, POLLIN, 0}};
-		int n = pidfd >= 0 ? poll(pfd, 2, stopping ? grace_ms : -1)
-				   : poll(pfd + 1, 1, stopping ? grace_ms : 100);
+		struct pollfd pfd[3] = {{pidfd, POLLIN, 0},
+					{stopping ? -1 : io->abort_fd, POLLIN, 0},
+					{outfd, POLLIN, 0}};
+		long long now = mono_ms(), until = stopping ? kill_at : deadline;
+		int wait = until < 0 ? -1 : until > now ? (int)(until - now) : 0, n;
 
+		if (pidfd < 0 && (wait < 0 || wait > 100))
+			wait = 100;
+		n = poll(pfd, 3, wait);
 		if (n < 0 && errno != EINTR)
 			break;
-		if (n > 0 && (pfd[1].revents & POLLIN) && !stopping) {
-			res->interrupted = 1;
+		if (n > 0 && outfd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    take_output(outfd, io) <= 0)
+			outfd = -1; /* EOF: the output is all in */
+		now = mono_ms();
+		if (!stopping &&
+		    ((n > 0 && (pfd[1].revents & POLLIN)) || (deadline >= 0 && now >= deadline))) {
+			if (n > 0 && (pfd[1].revents & POLLIN))
+				res->interrupted = 1;
+			else
+				res->timed_out = 1;
 			kill(-pid, SIGTERM);
 			kill(pid, SIGTERM);
 			stopping = 1;
+			kill_at = io->grace_ms >= 0 ? now + io->grace_ms : -1;
 			continue;
 		}
-		if (stopping && n == 0) {
+		if (stopping && kill_at >= 0 && now >= kill_at) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
-			grace_ms = -1;
+			kill_at = -1;
 			continue;
 		}
 		if (pidfd >= 0 && !(n > 0 && (pfd[0].revents & POLLIN)))
@@ -865,6 +981,12 @@ static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_resu
 	while (!reaped && waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return error_set("cannot wait for the sandbox: %s", strerror(errno));
+	/* What the command left running in its group goes with it; then the output's rest
+	 * (what is in the pipe: a descendant that left the group is not waited for). */
+	kill(-pid, SIGKILL);
+	if (outfd >= 0 && fcntl(outfd, F_SETFL, O_NONBLOCK) == 0)
+		while (take_output(outfd, io) > 0)
+			;
 	if (WIFEXITED(status)) {
 		res->exited = 1;
 		res->exit_code = WEXITSTATUS(status);
@@ -877,11 +999,22 @@ static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_resu
 
 int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct sandbox_result *res)
 {
+	struct sandbox_io io;
+
+	memset(&io, 0, sizeof(io));
+	io.abort_fd = abort_fd;
+	io.grace_ms = grace_ms;
+	return sandbox_exec(sb, &io, res);
+}
+
+int sandbox_exec(const struct sandbox *sb, const struct sandbox_io *io, struct sandbox_result *res)
+{
 	struct vec argv = VEC_INIT(free);
 	struct chroot_plan cp;
 	char **bargv = NULL, **envp = NULL, msg[PATH_MAX + 256];
-	int errpipe[2], ret = 0,
-			tty_fg = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	int errpipe[2],
+	    outpipe[2] = {-1, -1}, ret = 0,
+	    tty_fg = !io->output && isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	ssize_t n, got = 0;
 	pid_t pid;
 
@@ -898,6 +1031,10 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	} else {
 		chroot_plan_init(&cp, sb);
 	}
+	if (io->output && pipe2(outpipe, O_CLOEXEC) < 0) {
+		ret = error_set("cannot create a pipe: %s", strerror(errno));
+		goto done;
+	}
 	if (pipe2(errpipe, O_CLOEXEC) < 0) {
 		ret = error_set("cannot create a pipe: %s", strerror(errno));
 		goto done;
@@ -912,6 +1049,16 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	}
 	if (!pid) {
 		close(errpipe[0]);
+		if (io->output) {
+			/* stdin from /dev/null, stdout and stderr into the one pipe */
+			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+			if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+			    dup2(outpipe[1], STDOUT_FILENO) < 0 ||
+			    dup2(outpipe[1], STDERR_FILENO) < 0)
+				child_fail(errpipe[1], 125, "cannot redirect the output of",
+					   sb->root);
+		}
 		/* Its own process group, so that stopping it stops all it started; the
 		 * terminal's foreground when run's was, so that Ctrl-C and input reach it. */
 		setpgid(0, 0);
@@ -933,6 +1080,10 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	}
 	setpgid(pid, pid); /* as the child does: whichever runs first */
 	close(errpipe[1]);
+	if (outpipe[1] >= 0) {
+		close(outpipe[1]);
+		outpipe[1] = -1;
+	}
 	/* EOF at the exec (close-on-exec), or the child's reason before it exits. */
 	while ((n = read(errpipe[0], msg + got, sizeof(msg) - 1 - (size_t)got)) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -943,9 +1094,7 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	}
 	close(errpipe[0]);
 	msg[got] = '\0';
-	ret = wait_child(pid, abort_fd, grace_ms, res);
-	/* What the command left running in its group goes with it. */
-	kill(-pid, SIGKILL);
+	ret = wait_child(pid, io, outpipe[0], res);
 	if (tty_fg) {
 		sigset_t block, old;
 
@@ -962,6 +1111,10 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 				 sp ? sp + 1 : msg);
 	}
 done:
+	if (outpipe[0] >= 0)
+		close(outpipe[0]);
+	if (outpipe[1] >= 0)
+		close(outpipe[1]);
 	free(bargv);
 	free(envp);
 	vec_release(&argv);

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 
+#include "util/strbuf.h"
 #include "util/vec.h"
 
 /*
@@ -83,6 +84,18 @@ struct sandbox_result {
 	int exited, exit_code;
 	int signaled, signal;
 	int interrupted; /* abort_fd became readable: the sandbox was stopped */
+	int timed_out;	 /* the timeout passed: the sandbox was stopped */
+};
+
+/* How sandbox_exec() runs the command. */
+struct sandbox_io {
+	int abort_fd;	       /* -1, or readable means stop */
+	int grace_ms;	       /* SIGTERM, then SIGKILL after this (-1: never) */
+	int timeout_ms;	       /* > 0: stopped as for abort_fd once it passes */
+	struct strbuf *output; /* NULL: the terminal's stdin, stdout, stderr; else stdin is
+				  /dev/null and stdout and stderr, together, are read into it */
+	size_t output_cap;     /* keep at most this much of it (0: all); the rest is read,
+				  then dropped */
 };
 
 void sandbox_init(struct sandbox *sb);
@@ -105,5 +118,23 @@ int sandbox_prepare(struct sandbox *sb, const struct sandbox_opts *o);
  * reaped, negative when it could not be started.
  */
 int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct sandbox_result *res);
+
+/*
+ * sandbox_run() with its input and output and a timeout as `io` says (the
+ * smoke tests' runner): res->timed_out when the timeout stopped it. Once
+ * the command has ended, what it left in its process group is killed and
+ * the output's rest read without waiting for a descendant that left it.
+ */
+int sandbox_exec(const struct sandbox *sb, const struct sandbox_io *io, struct sandbox_result *res);
+
+/*
+ * Whether the host has a GPU driver, found as sandbox_prepare() finds it
+ * (`driver_dirs`, else /usr/local/nvidia/lib64, else `ldconfig -p`, looked
+ * at only when nvidia-smi, /usr/local/nvidia/lib64 or /dev/nvidiactl shows
+ * a driver): the number of its libraries, 0 when none; *note (newly
+ * allocated) says where from, or why none. Never fails.
+ */
+int sandbox_find_driver(const struct vec *driver_dirs, const struct vec *driver_sonames,
+			char **note);
 
 #endif

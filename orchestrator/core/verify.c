@@ -42,17 +42,28 @@ int verify_cell(const char *image, const struct verify_opts *o, json_t **report,
 		goto done;
 	source = json_string_value(json_object_get(json_object_get(*report, "image"), "source"));
 	if (o->cell && o->cell->smoke_nr && source &&
+	    (!o->smoke || o->smoke->runner == SMOKE_RUNNER_DOCKER) &&
 	    (!strcmp(source, "archive") || !strcmp(source, "oci"))) {
 		why = xstrfmt("'%s' is %s, not an image in the engine: load it (docker load) and "
-			      "gate it by name to run its smoke tests",
+			      "gate it by name, or run its smoke tests with --runner rootfs",
 			      image,
 			      !strcmp(source, "oci") ? "an OCI image layout"
 						     : "a docker-save archive");
 		verify_skip_smoke(o->cell, why, results);
 	} else if (o->cell && o->smoke) {
 		struct smoke_opts so = *o->smoke;
+		struct image_opts imo;
 
 		so.image = image;
+		if (!so.image_opts) {
+			/* the rootfs runner reads the image as the analysis did */
+			memset(&imo, 0, sizeof(imo));
+			imo.source = o->inspect.source;
+			imo.docker = o->inspect.docker;
+			imo.platform = o->inspect.platform;
+			imo.abort_fd = o->inspect.abort_fd;
+			so.image_opts = &imo;
+		}
 		ret = smoke_run(&so, o->cell->smoke, o->cell->smoke_nr, results);
 	}
 	if (!ret)

@@ -31,8 +31,9 @@ struct verify_opts {
 /*
  * Analyze `image` into *report (newly made; *note as inspect_image()'s),
  * push its gates onto `results` and attach them to the report
- * (gate_attach()). A test of an image that turns out to be a file is a
- * skip naming it, whatever `smoke` says. Errors: inspect_image()'s,
+ * (gate_attach()). With the docker runner (or no `smoke`), a test of an
+ * image that turns out to be a file is a skip naming it; the rootfs runner
+ * reads the image as the analysis did (source, platform, client). Errors: inspect_image()'s,
  * GS_EINVAL for a report or baseline that lacks what a budget needs,
  * GS_EINFRA when docker cannot run a smoke test at all.
  */

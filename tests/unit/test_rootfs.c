@@ -16,13 +16,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/gate.h"
 #include "core/rootfs.h"
+#include "core/smoke.h"
 #include "unit.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/strbuf.h"
 
 static char tmp[64];
+static json_t *save_config; /* the next save()'s "config" (stolen), or NULL: Env A=1, / */
 static char *outside; /* a host directory no layer may touch: holds "target" = "keep" */
 static int seq;
 
@@ -73,6 +76,29 @@ static void add(struct layer *l, const char *path, unsigned type, const char *da
 	archive_entry_free(e);
 }
 
+/* A host file's bytes as the regular file `path` (mode 0755); 0 when it cannot be read. */
+static int add_host_file(struct layer *l, const char *path, const char *host)
+{
+	struct archive_entry *e;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (fs_read_file(host, &sb, 64u << 20) < 0) {
+		strbuf_release(&sb);
+		return 0;
+	}
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_mtime(e, 1700000000, 0);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0755);
+	archive_entry_set_size(e, (la_int64_t)sb.len);
+	archive_write_header(l->a, e);
+	archive_write_data(l->a, sb.buf, sb.len);
+	archive_entry_free(e);
+	strbuf_release(&sb);
+	return 1;
+}
+
 #define FILE_(l, p, d)	  add(l, p, AE_IFREG, d, NULL, 0)
 #define DIR_(l, p)	  add(l, p, AE_IFDIR, NULL, NULL, 0)
 #define SYMLINK(l, p, t)  add(l, p, AE_IFLNK, NULL, t, 0)
@@ -111,9 +137,11 @@ static char *save(struct layer *layers, size_t n)
 		json_array_append_new(diff_ids, json_sprintf("sha256:%s", hex));
 		json_array_append_new(names, json_sprintf("%c%zu/layer.tar", 'a', n - i));
 	}
-	config = json_pack("{s:s, s:s, s:{s:[s], s:s}, s:{s:s, s:o}}", "architecture", "amd64",
-			   "os", "linux", "config", "Env", "A=1", "WorkingDir", "/", "rootfs",
-			   "type", "layers", "diff_ids", diff_ids);
+	config = json_pack(
+	    "{s:s, s:s, s:o, s:{s:s, s:o}}", "architecture", "amd64", "os", "linux", "config",
+	    save_config ? save_config : json_pack("{s:[s], s:s}", "Env", "A=1", "WorkingDir", "/"),
+	    "rootfs", "type", "layers", "diff_ids", diff_ids);
+	save_config = NULL;
 	cfg_text = json_dumps(config, JSON_COMPACT);
 	hash_sha256_hex(cfg_text, strlen(cfg_text), hex);
 	cfg_name = xstrfmt("%s.json", hex);
@@ -470,6 +498,211 @@ static void test_mountpoint_and_remove(void)
 	free(img);
 }
 
+/* ---- the rootfs smoke runner (core/smoke.h), on the host's dash ---- */
+
+static struct plan_smoke mk(const char *name, const char *script, int gpu, const char *expect,
+			    const char *reject, int any_exit, long timeout)
+{
+	struct plan_smoke s;
+
+	memset(&s, 0, sizeof(s));
+	s.name = xstrdup(name);
+	vec_init(&s.run, free);
+	if (script) {
+		vec_pushstr(&s.run, "sh");
+		vec_pushstr(&s.run, "-c");
+		vec_pushstr(&s.run, script);
+	} else {
+		vec_pushstr(&s.run, "/nope");
+	}
+	s.gpu = gpu;
+	s.expect = expect ? xstrdup(expect) : NULL;
+	s.reject = reject ? xstrdup(reject) : NULL;
+	s.any_exit = any_exit;
+	s.timeout = timeout;
+	return s;
+}
+
+static void smoke_free(struct plan_smoke *s)
+{
+	free(s->name);
+	vec_release(&s->run);
+	free(s->expect);
+	free(s->reject);
+}
+
+static int dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (d)
+		closedir(d);
+	return d && !n;
+}
+
+static void test_smoke_rootfs(void)
+{
+	struct layer l[2];
+	struct plan_smoke t[8];
+	struct smoke_opts o;
+	struct smoke_gpu gpu;
+	struct vec res = VEC_INIT(gate_result_free), dirs = VEC_INIT(free),
+		   sonames = VEC_INIT(free);
+	char *img, *spool = xstrfmt("%s/smoke-tmp", tmp), *drv = xstrfmt("%s/driver", tmp);
+	const struct gate_result *g;
+	int pipefd[2], ret;
+
+	/* dash, its libc and the loader; Env, WorkingDir (made by the runner) and User. */
+	layer_start(&l[0]);
+	DIR_(&l[0], "bin");
+	DIR_(&l[0], "etc");
+	DIR_(&l[0], "lib");
+	DIR_(&l[0], "lib/x86_64-linux-gnu");
+	DIR_(&l[0], "lib64");
+	if (!add_host_file(&l[0], "bin/sh", "/bin/dash") ||
+	    !add_host_file(&l[0], "lib/x86_64-linux-gnu/libc.so.6",
+			   "/lib/x86_64-linux-gnu/libc.so.6") ||
+	    !add_host_file(&l[0], "lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2")) {
+		layer_finish(&l[0]);
+		strbuf_release(&l[0].bytes);
+		SKIP(
+		    "smoke --runner rootfs: no /bin/dash and glibc on this host to build an image");
+		goto out;
+	}
+	FILE_(&l[0], "etc/passwd",
+	      "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
+	layer_start(&l[1]);
+	FILE_(&l[1], "etc/marker", "from the image");
+	save_config = json_pack("{s:[s,s], s:s, s:s}", "Env", "A=1", "PATH=/usr/bin:/bin",
+				"WorkingDir", "/work", "User", "app");
+	img = save(l, 2);
+
+	mkdir(spool, 0755);
+	setenv("TMPDIR", spool, 1);
+	memset(&gpu, 0, sizeof(gpu));
+	gpu.why = xstrdup("none here");
+	memset(&o, 0, sizeof(o));
+	o.runner = SMOKE_RUNNER_ROOTFS;
+	o.image = img;
+	o.gpu = &gpu;
+	o.abort_fd = -1;
+	o.driver_dirs = &dirs;
+	o.driver_sonames = &sonames;
+
+	t[0] = mk("env",
+		  "test -f /etc/marker && echo \"A=$A pwd=$(pwd) home=$HOME\"; read m "
+		  "</etc/marker; read x; "
+		  "echo \"stdin=[$x]\"",
+		  0, "A=1 pwd=/work home=/home/app", NULL, 0, 0);
+	t[1] = mk("exit", "echo boom >&2; exit 3", 0, NULL, NULL, 0, 0);
+	t[2] = mk("wrong", "echo torch-cpu: ok", 0, "torch-cpu: wrong", NULL, 0, 0);
+	t[3] = mk("reject", "echo 'vadd: error while loading shared libraries: x'; exit 127", 0,
+		  NULL, "error while loading shared libraries", 1, 0);
+	t[4] = mk("nodriver", "echo 'cudaErrorInsufficientDriver'; exit 2", 0, NULL,
+		  "error while loading shared libraries", 1, 0);
+	t[5] = mk("missing", NULL, 0, NULL, NULL, 0, 0);
+	t[6] = mk("gpu", "echo gpu", 1, NULL, NULL, 0, 0);
+	t[7] = mk("spin", "while :; do :; done", 0, NULL, NULL, 0, 1);
+	ret = smoke_run(&o, t, 8, &res);
+	CHECK(ret == 0 && res.nr == 8, "8 tests, 8 results (%s)", ret ? error_last() : "ok");
+	if (res.nr != 8)
+		goto done;
+	g = res.items[0];
+	if (g->status == GATE_FAIL && strstr(g->message, "did not start")) {
+		SKIP("smoke --runner rootfs: no sandbox here: %s", g->message);
+		goto done;
+	}
+	/* etc/marker is the upper layer's, 0640 root: user app (1000) may not read it */
+	CHECK(g->status == GATE_PASS && g->output &&
+		  (geteuid() || strstr(g->output, "cannot open /etc/marker: Permission denied")) &&
+		  strstr(g->output, "stdin=[]"),
+	      "Env, WorkingDir (made), User and its HOME, both layers, stdin empty: %s | %s",
+	      g->message, g->output ? g->output : "");
+	g = res.items[1];
+	CHECK(g->status == GATE_FAIL && strstr(g->message, "exit 3") && strstr(g->message, "boom"),
+	      "a nonzero exit fails and quotes stderr: %s", g->message);
+	g = res.items[2];
+	CHECK(g->status == GATE_FAIL &&
+		  strstr(g->message, "the output lacks 'torch-cpu: wrong' (exit 0): torch-cpu: ok"),
+	      "a wrong expect fails, quoting the output: %s", g->message);
+	g = res.items[3];
+	CHECK(g->status == GATE_FAIL && strstr(g->message, "the output has 'error while loading"),
+	      "reject beats any_exit: %s", g->message);
+	g = res.items[4];
+	CHECK(g->status == GATE_PASS && strstr(g->message, "exit 2 accepted"),
+	      "any_exit: the no-driver error passes: %s", g->message);
+	g = res.items[5];
+	CHECK(g->status == GATE_FAIL && strstr(g->message, "did not start") &&
+		  strstr(g->message, "'/nope': no such file in the image"),
+	      "a command not in the image: %s", g->message);
+	g = res.items[6];
+	CHECK(g->status == GATE_SKIP && !strcmp(g->message, "skipped: no GPU (none here)"),
+	      "a gpu test without a GPU is skipped: %s", g->message);
+	g = res.items[7];
+	CHECK(g->status == GATE_FAIL && strstr(g->message, "timed out after 1s"),
+	      "a timeout fails: %s", g->message);
+	CHECK(dir_empty(spool), "the tree is removed afterwards");
+
+	/* A driver directory: the gpu test runs, the driver bound in (the image has only
+	 * /lib/x86_64-linux-gnu); others get none. */
+	vec_pushstr(&sonames, "libcuda.so*");
+	mkdir(drv, 0755);
+	{
+		char *f = xstrfmt("%s/libcuda.so.1", drv);
+
+		fs_write_atomic(f, "not really", 10);
+		free(f);
+	}
+	vec_pushstr(&dirs, drv);
+	smoke_gpu_release(&gpu);
+	smoke_detect_driver(&dirs, &sonames, &gpu);
+	CHECK(gpu.available && strstr(gpu.why, "1 library"), "--driver-dir: a driver (%s)",
+	      gpu.why);
+	vec_release(&res);
+	smoke_free(&t[6]);
+	smoke_free(&t[0]);
+	t[6] = mk("gpu", "test -f /lib/x86_64-linux-gnu/libcuda.so.1 && echo bound", 1, "bound",
+		  NULL, 0, 0);
+	t[0] = mk("plain", "test -f /lib/x86_64-linux-gnu/libcuda.so.1 || echo none", 0, "none",
+		  NULL, 0, 0);
+	smoke_run(&o, &t[6], 1, &res);
+	smoke_run(&o, &t[0], 1, &res);
+	CHECK(res.nr == 2 && ((struct gate_result *)res.items[0])->status == GATE_PASS &&
+		  ((struct gate_result *)res.items[1])->status == GATE_PASS,
+	      "the driver is bound for a gpu test only: %s / %s",
+	      res.nr > 0 ? ((struct gate_result *)res.items[0])->message : "",
+	      res.nr > 1 ? ((struct gate_result *)res.items[1])->message : "");
+	vec_release(&res);
+
+	/* An interrupt: the unpacking stops, nothing is left. */
+	if (pipe(pipefd) == 0) {
+		(void)!write(pipefd[1], "x", 1);
+		o.abort_fd = pipefd[0];
+		ret = smoke_run(&o, &t[0], 1, &res);
+		CHECK(ret < 0 && strstr(error_last(), "interrupted"), "an interrupt stops it: %s",
+		      error_last());
+		CHECK(dir_empty(spool), "nothing left after the interrupt");
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+done:
+	for (size_t i = 0; i < 8; i++)
+		smoke_free(&t[i]);
+	unsetenv("TMPDIR");
+	free(img);
+out:
+	smoke_gpu_release(&gpu);
+	vec_release(&res);
+	vec_release(&dirs);
+	vec_release(&sonames);
+	free(spool);
+	free(drv);
+}
+
 int main(void)
 {
 	char *t;
@@ -498,6 +731,7 @@ int main(void)
 		test_mountpoint_and_remove();
 	}
 	unsetenv("GPUSLIM_ROOTFS_NO_OPENAT2");
+	test_smoke_rootfs();
 
 	rootfs_remove_tree(tmp);
 	free(outside);
