@@ -214,6 +214,22 @@ int rootfs_open(int rootfd, const char *path, int flags)
 	return open_walk(rootfd, path, flags);
 }
 
+/*
+ * A name that an *at() call with it would take outside the directory it is
+ * relative to: "", "." and "..". Every last component that is created,
+ * opened without in-root resolution or removed is checked: "a/.." as the
+ * base of a WorkingDir or ".wh..." as a whiteout of ".." would otherwise
+ * climb out of the root (EINVAL).
+ */
+static int bad_name(const char *name)
+{
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		errno = EINVAL;
+		return 1;
+	}
+	return 0;
+}
+
 /* The directory `dir` (relative, "" the root), created with its missing parents when `create`. */
 static int open_dir(int rootfd, const char *dir, int create)
 {
@@ -224,6 +240,8 @@ static int open_dir(int rootfd, const char *dir, int create)
 		return fd;
 	slash = strrchr(dir, '/');
 	base = slash ? slash + 1 : dir;
+	if (bad_name(base))
+		return -1;
 	if (slash) {
 		char *parent = xstrndup(dir, (size_t)(slash - dir));
 
@@ -253,6 +271,8 @@ static int open_parent(int rootfd, const char *path, const char **base, int crea
 	int fd;
 
 	*base = slash ? slash + 1 : path;
+	if (bad_name(*base))
+		return -1;
 	if (!slash)
 		return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
 	dir = xstrndup(path, (size_t)(slash - path));
@@ -306,6 +326,8 @@ static int remove_at(int dfd, const char *name)
 	struct stat st;
 	int fd, ret;
 
+	if (bad_name(name))
+		return -1;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISDIR(st.st_mode)) {
@@ -317,7 +339,9 @@ static int remove_at(int dfd, const char *name)
 		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
 	}
 	fd = openat(dfd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES && !fchmodat(dfd, name, 0700, 0))
+	/* fchmodat() follows a link: only when what is there is still the directory seen. */
+	if (fd < 0 && errno == EACCES && !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
+	    S_ISDIR(st.st_mode) && !fchmodat(dfd, name, 0700, 0))
 		fd = openat(dfd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -616,6 +640,8 @@ static int apply_deletion(struct unpack *u, const struct rec_hdr *h, const char 
 		return ret;
 	}
 	fd = open_parent(u->rootfd, path, &base, 0);
+	if (fd < 0 && errno == EINVAL)
+		return entry_error(u, path, "a whiteout of '.' or '..' is refused");
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR
 			   ? 0

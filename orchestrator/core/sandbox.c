@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -66,6 +67,36 @@ void sandbox_release(struct sandbox *sb)
 }
 
 /* ---- the image's side: command, environment, user ---- */
+
+/* `path` made absolute and clean, as Go's path.Clean of "/" + path: ".."
+ * never climbs above "/". Newly allocated. */
+static char *clean_abs_path(const char *path)
+{
+	struct strbuf out = STRBUF_INIT;
+	const char *p = path, *end;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		end = strchrnul(p, '/');
+		n = (size_t)(end - p);
+		if (n == 2 && !strncmp(p, "..", 2)) {
+			char *slash = strrchr(out.buf, '/');
+
+			if (slash)
+				strbuf_setlen(&out, (size_t)(slash - out.buf));
+		} else if (n && !(n == 1 && *p == '.')) {
+			strbuf_addch(&out, '/');
+			strbuf_add(&out, p, n);
+		}
+		p = end;
+	}
+	if (!out.len)
+		strbuf_addch(&out, '/');
+	return strbuf_detach(&out, NULL);
+}
 
 static void env_set(struct vec *env, const char *kv)
 {
@@ -615,8 +646,9 @@ int sandbox_prepare(struct sandbox *sb, const struct sandbox_opts *o)
 	for (size_t i = 0; o->env && i < o->env->nr; i++)
 		env_set(&sb->env, o->env->items[i]);
 
-	/* The working directory: created when missing, as an engine does. */
-	sb->cwd = xstrdup(workdir && *workdir ? workdir : "/");
+	/* The working directory: cleaned as an engine cleans it ("..", "." and empty
+	 * components dropped, never above "/"), created when missing. */
+	sb->cwd = clean_abs_path(workdir && *workdir ? workdir : "/");
 	fd = rootfs_open(rootfd, sb->cwd[0] == '/' ? sb->cwd + 1 : sb->cwd, O_DIRECTORY | O_PATH);
 	if (fd >= 0)
 		close(fd);
@@ -725,6 +757,36 @@ static void bind_ro(const char *src, const char *dst, int errfd)
 		child_fail(errfd, 125, "cannot make the driver file read-only", dst);
 }
 
+/* Make the bind mount at `dst` read-only, keeping the flags its source locked. */
+static void ro_remount(const char *dst, int errfd)
+{
+	struct statvfs sv;
+	unsigned long locked = 0;
+
+	if (!statvfs(dst, &sv))
+		locked = (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) |
+			 (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+			 (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0);
+	if (mount(NULL, dst, "none", MS_REMOUNT | MS_BIND | MS_RDONLY | locked, NULL) < 0)
+		child_fail(errfd, 125, "cannot make read-only", dst);
+}
+
+/* Drop every capability, from the bounding set too: as the image's root the
+ * command is not the host's root. */
+static void drop_caps(int errfd)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			child_fail(errfd, 125, "cannot drop a capability", "(bounding set)");
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		child_fail(errfd, 125, "cannot drop the capabilities", "(capset)");
+}
+
 static void chroot_child(const struct chroot_plan *cp, int errfd)
 {
 	const struct sandbox *sb = cp->sb;
@@ -773,6 +835,20 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 		child_fail(errfd, 125, "cannot bind /proc on", cp->proc);
 	if (mount("/sys", cp->sys, "none", MS_BIND | MS_REC, NULL) < 0)
 		child_fail(errfd, 125, "cannot bind /sys on", cp->sys);
+	/* The host's kernel settings are not the command's to change: /sys,
+	 * /proc/sys and /proc/sysrq-trigger read-only, as an engine makes them. */
+	ro_remount(cp->sys, errfd);
+	{
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/sys", cp->proc);
+		if (mount(p, p, "none", MS_BIND | MS_REC, NULL) < 0)
+			child_fail(errfd, 125, "cannot bind", p);
+		ro_remount(p, errfd);
+		snprintf(p, sizeof(p), "%s/sysrq-trigger", cp->proc);
+		if (!mount(p, p, "none", MS_BIND, NULL))
+			ro_remount(p, errfd);
+	}
 	for (size_t i = 0; i < sb->binds.nr; i++) {
 		const struct sandbox_bind *b = sb->binds.items[i];
 
@@ -792,6 +868,7 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 		child_fail(errfd, 125, "cannot set no_new_privs in", sb->root);
 	if (!sb->userns && (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0))
 		child_fail(errfd, 125, "cannot take the image's user in", sb->root);
+	drop_caps(errfd);
 	for (size_t i = 0; i < cp->paths.nr; i++) {
 		execve(cp->paths.items[i], cp->argv, cp->envp);
 		if (errno != ENOENT && errno != ENOTDIR)
@@ -868,6 +945,10 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 	vec_pushstr(argv, "/dev");
 	vec_pushstr(argv, "--proc");
 	vec_pushstr(argv, "/proc");
+	/* The kernel's settings read-only, as an engine makes them. */
+	vec_pushstr(argv, "--ro-bind");
+	vec_pushstr(argv, "/proc/sys");
+	vec_pushstr(argv, "/proc/sys");
 	if (!stat("/sys", &st)) {
 		vec_pushstr(argv, "--ro-bind");
 		vec_pushstr(argv, "/sys");
@@ -875,12 +956,26 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 	}
 	vec_pushstr(argv, "--unshare-pid");
 	vec_pushstr(argv, "--die-with-parent");
-	if (geteuid() || sb->uid || sb->gid) {
-		vec_pushstr(argv, "--unshare-user");
-		vec_pushstr(argv, "--uid");
-		vec_pushf(argv, "%u", sb->uid);
-		vec_pushstr(argv, "--gid");
-		vec_pushf(argv, "%u", sb->gid);
+	/* Always a user namespace and no capability, also when run as root: the
+	 * command is never root of the host. */
+	vec_pushstr(argv, "--unshare-user");
+	vec_pushstr(argv, "--uid");
+	vec_pushf(argv, "%u", sb->uid);
+	vec_pushstr(argv, "--gid");
+	vec_pushf(argv, "%u", sb->gid);
+	vec_pushstr(argv, "--cap-drop");
+	vec_pushstr(argv, "ALL");
+	/* The image's environment is the command's, never bwrap's own (an image's
+	 * LD_PRELOAD must not reach a program of the host). */
+	vec_pushstr(argv, "--clearenv");
+	for (size_t i = 0; i < sb->env.nr; i++) {
+		const char *kv = sb->env.items[i], *eq = strchr(kv, '=');
+
+		if (!eq)
+			continue;
+		vec_pushstr(argv, "--setenv");
+		vec_push(argv, xstrndup(kv, (size_t)(eq - kv)));
+		vec_pushstr(argv, eq + 1);
 	}
 	for (size_t i = 0; i < sb->binds.nr; i++) {
 		const struct sandbox_bind *b = sb->binds.items[i];
@@ -894,6 +989,39 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 	vec_pushstr(argv, "--");
 	for (size_t i = 0; i < sb->argv.nr; i++)
 		vec_pushstr(argv, sb->argv.items[i]);
+}
+
+/*
+ * In the child before exec: no descriptor of gpuslim's past 2 reaches the
+ * command (a directory fd would be a way out of the root), and no ignored
+ * or blocked signal either, as util/process.c does for its children.
+ */
+static void child_clean_slate(void)
+{
+	struct sigaction dfl;
+	sigset_t none;
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+#endif
+	{
+		long max = sysconf(_SC_OPEN_MAX);
+
+		if (max < 0 || max > 1 << 20)
+			max = 1 << 20;
+		for (int fd = 3; fd < max; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static long long mono_ms(void)
@@ -1025,9 +1153,10 @@ int sandbox_exec(const struct sandbox *sb, const struct sandbox_io *io, struct s
 		bargv = xcalloc(argv.nr + 1, sizeof(char *));
 		for (size_t i = 0; i < argv.nr; i++)
 			bargv[i] = argv.items[i];
-		envp = xcalloc(sb->env.nr + 1, sizeof(char *));
-		for (size_t i = 0; i < sb->env.nr; i++)
-			envp[i] = sb->env.items[i];
+		/* bwrap itself runs with the host's PATH and nothing else; the image's
+		 * environment goes in by --clearenv and --setenv. */
+		envp = xcalloc(2, sizeof(char *));
+		envp[0] = "PATH=" DEFAULT_PATH;
 	} else {
 		chroot_plan_init(&cp, sb);
 	}
@@ -1071,6 +1200,7 @@ int sandbox_exec(const struct sandbox *sb, const struct sandbox_io *io, struct s
 			tcsetpgrp(STDIN_FILENO, getpid());
 			sigprocmask(SIG_SETMASK, &old, NULL);
 		}
+		child_clean_slate();
 		if (sb->kind == SANDBOX_BWRAP) {
 			/* bwrap searches the command on PATH inside: the image's PATH. */
 			execve(sb->bwrap, bargv, envp);

@@ -459,6 +459,37 @@ static void test_escaping_paths(void)
 	free(img);
 }
 
+/* A whiteout of ".." (".wh...", also under a link to "/") or "." never empties
+ * what holds the root, nor the root itself. */
+static void test_dot_whiteouts(void)
+{
+	static const char *const names[] = {".wh...", "a/.wh...", ".wh..", "d/.wh.."};
+	struct layer l[2];
+	char *img, *dir, *err, *sib = xstrfmt("%s/sibling", tmp);
+
+	fs_write_atomic(sib, "s", 1);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		layer_start(&l[0]);
+		SYMLINK(&l[0], "a", "/");
+		DIR_(&l[0], "d");
+		FILE_(&l[0], "d/keep", "k");
+		layer_start(&l[1]);
+		FILE_(&l[1], names[i], "");
+		img = save(l, 2);
+		dir = unpack(img, &err, NULL);
+		CHECK(err && strstr(err, "a whiteout of '.' or '..' is refused"),
+		      "whiteout '%s' is refused (%s)", names[i], err ? err : "no error");
+		CHECK(fs_exists(sib) && lexists(dir, "d/keep", S_IFREG),
+		      "... nothing beside the root or in it is removed");
+		rootfs_remove_tree(dir);
+		free(err);
+		free(dir);
+		free(img);
+	}
+	unlink(sib);
+	free(sib);
+}
+
 static void test_mountpoint_and_remove(void)
 {
 	struct layer l[1];
@@ -484,6 +515,12 @@ static void test_mountpoint_and_remove(void)
 	CHECK(rootfs_mountpoint(rootfd, "new/dir", 1, &real) == 0 &&
 		  lexists(dir, "new/dir", S_IFDIR),
 	      "a missing mount point directory is made");
+	free(real);
+	real = NULL;
+	CHECK(rootfs_mountpoint(rootfd, "x/../../../../../..", 1, &real) < 0 && !real,
+	      "a mount point named '..' is refused, never made above the root (%s)", error_last());
+	CHECK(fs_exists(tmp), "... and the directory holding the root is still there");
+	CHECK(outside_intact(), "... and the host directory is untouched");
 	free(real);
 	close(rootfd);
 	p = xstrfmt("%s/ro", dir);
@@ -728,6 +765,7 @@ int main(void)
 		test_symlink_parents_resolve_inside();
 		test_names_are_never_followed();
 		test_escaping_paths();
+		test_dot_whiteouts();
 		test_mountpoint_and_remove();
 	}
 	unsetenv("GPUSLIM_ROOTFS_NO_OPENAT2");
