@@ -771,17 +771,23 @@ static void ro_remount(const char *dst, int errfd)
 		child_fail(errfd, 125, "cannot make read-only", dst);
 }
 
-/* Drop every capability, from the bounding set too: as the image's root the
- * command is not the host's root. */
+/* Empty the bounding set (while the child still may: CAP_SETPCAP), so that
+ * no exec gives a capability back, not even to the image's root. */
+static void drop_bounding_caps(int errfd)
+{
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			child_fail(errfd, 125, "cannot drop a capability", "(bounding set)");
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+/* Then, once the image's user is taken, drop what is left: as the image's
+ * root the command is not the host's root. */
 static void drop_caps(int errfd)
 {
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
 
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			child_fail(errfd, 125, "cannot drop a capability", "(bounding set)");
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		child_fail(errfd, 125, "cannot drop the capabilities", "(capset)");
@@ -866,6 +872,7 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 		child_fail(errfd, 125, "cannot enter the working directory", sb->cwd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(errfd, 125, "cannot set no_new_privs in", sb->root);
+	drop_bounding_caps(errfd);
 	if (!sb->userns && (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0))
 		child_fail(errfd, 125, "cannot take the image's user in", sb->root);
 	drop_caps(errfd);
