@@ -801,17 +801,8 @@ int cmd_build(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto done;
 	}
-	if (runner_arg && smoke_parse_runner(runner_arg, &runner) < 0) {
-		cli_error_last();
-		code = EXIT_USAGE;
+	if ((code = cli_parse_runner(runner_arg, &driver_dirs, &runner)) != EXIT_OK)
 		goto done;
-	}
-	if (driver_dirs.nr && runner != SMOKE_RUNNER_ROOTFS) {
-		cli_error("--driver-dir is for --runner rootfs (docker's --gpus finds the driver "
-			  "itself)");
-		code = EXIT_USAGE;
-		goto done;
-	}
 	if (signals_install() < 0) {
 		cli_error_last();
 		code = EXIT_INFRA;

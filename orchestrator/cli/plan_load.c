@@ -256,3 +256,18 @@ int cli_export_git(struct plan *p, const char *out_dir)
 		cli_error_last();
 	return cli_exit_for(ret);
 }
+
+int cli_parse_runner(const char *runner_arg, const struct vec *driver_dirs,
+		     enum smoke_runner *runner)
+{
+	if (runner_arg && smoke_parse_runner(runner_arg, runner) < 0) {
+		cli_error_last();
+		return EXIT_USAGE;
+	}
+	if (driver_dirs->nr && *runner != SMOKE_RUNNER_ROOTFS) {
+		cli_error("--driver-dir is for --runner rootfs (docker's --gpus finds the driver "
+			  "itself)");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}

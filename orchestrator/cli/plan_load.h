@@ -4,6 +4,7 @@
 #include "core/knowledge.h"
 #include "core/plan.h"
 #include "core/recipe.h"
+#include "core/smoke.h"
 #include "util/vec.h"
 
 /*
@@ -124,5 +125,11 @@ int cli_resolve_git(struct plan *p);
  * error; returns EXIT_OK, EXIT_USAGE or EXIT_INFRA.
  */
 int cli_export_git(struct plan *p, const char *out_dir);
+
+/* --runner and --driver-dir of gate and build: `runner_arg` (NULL: docker)
+ * into *runner; --driver-dir only with the rootfs runner. Prints the error;
+ * returns EXIT_OK or EXIT_USAGE. */
+int cli_parse_runner(const char *runner_arg, const struct vec *driver_dirs,
+		     enum smoke_runner *runner);
 
 #endif
