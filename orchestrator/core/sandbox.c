@@ -206,6 +206,35 @@ done:
 	return ret;
 }
 
+/*
+ * An image path made absolute and lexically clean, as Docker cleans
+ * WorkingDir: "." and empty components dropped, ".." taking one back but
+ * never above "/" ("/x/../../tmp" is "/tmp" in the root).
+ */
+static char *clean_path(const char *in)
+{
+	struct strbuf out = STRBUF_INIT;
+
+	for (const char *p = in; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = out.len ? strrchr(out.buf, '/') : NULL;
+
+			strbuf_setlen(&out, slash ? (size_t)(slash - out.buf) : 0);
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			strbuf_addch(&out, '/');
+			strbuf_add(&out, p, len);
+		}
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	if (!out.len)
+		strbuf_addch(&out, '/');
+	return strbuf_detach(&out, NULL);
+}
+
 static void push_strings(struct vec *v, json_t *arr)
 {
 	size_t i;
@@ -544,7 +573,7 @@ int sandbox_prepare(struct sandbox *sb, const struct sandbox_opts *o)
 		env_set(&sb->env, o->env->items[i]);
 
 	/* The working directory: created when missing, as an engine does. */
-	sb->cwd = xstrdup(workdir && *workdir ? workdir : "/");
+	sb->cwd = clean_path(workdir ? workdir : "");
 	fd = rootfs_open(rootfd, sb->cwd[0] == '/' ? sb->cwd + 1 : sb->cwd, O_DIRECTORY | O_PATH);
 	if (fd >= 0)
 		close(fd);
