@@ -791,6 +791,7 @@ static int apply_spool(struct unpack *u, struct spool *s)
 
 	for (int pass = 0; pass < 2 && !ret; pass++) {
 		for (r.off = 0; r.off < r.len && !ret;) {
+			errno = 0;
 			if (spool_next(&r, &h, &path, &link, &data_off) < 0) {
 				ret = error_set("image '%s': cannot read back the spool of layer "
 						"%zu: %s",

@@ -10,6 +10,7 @@
 #include <fnmatch.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -164,8 +166,22 @@ static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char *
 	if (*name) {
 		if (find_entry(&passwd, name, &line)) {
 			field(line.buf, 2, &f);
+			if (!all_digits(f.buf)) {
+				ret = error_setc(GS_EINVAL,
+						 "the image's /etc/passwd: line '%s': uid '%s' is "
+						 "not a number",
+						 line.buf, f.buf);
+				goto done;
+			}
 			sb->uid = (unsigned)strtoul(f.buf, NULL, 10);
 			field(line.buf, 3, &f);
+			if (!all_digits(f.buf)) {
+				ret = error_setc(GS_EINVAL,
+						 "the image's /etc/passwd: line '%s': gid '%s' is "
+						 "not a number",
+						 line.buf, f.buf);
+				goto done;
+			}
 			sb->gid = (unsigned)strtoul(f.buf, NULL, 10);
 			field(line.buf, 5, &f);
 			if (f.len)
@@ -183,6 +199,13 @@ static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char *
 		read_in_root(rootfd, "etc/group", &group);
 		if (find_entry(&group, grp, &line)) {
 			field(line.buf, 2, &f);
+			if (!all_digits(f.buf)) {
+				ret = error_setc(GS_EINVAL,
+						 "the image's /etc/group: line '%s': gid '%s' is "
+						 "not a number",
+						 line.buf, f.buf);
+				goto done;
+			}
 			sb->gid = (unsigned)strtoul(f.buf, NULL, 10);
 		} else if (all_digits(grp)) {
 			sb->gid = (unsigned)strtoul(grp, NULL, 10);
@@ -390,15 +413,17 @@ static int add_driver_ldconfig(struct sandbox *sb, int rootfd, const struct vec 
 				     *d = fs_dirname(real);
 
 				vec_pushstr(&seen, name);
-				if ((ret = add_bind(sb, rootfd, real, dst, 0, 0)) < 0)
-					break;
-				if (!strstr(from->buf, d))
+				ret = add_bind(sb, rootfd, real, dst, 0, 0);
+				if (!ret && !strstr(from->buf, d))
 					strbuf_addf(from, "%s%s", from->len ? ", " : "", d);
 				free(d);
 				free(dst);
-				(*count)++;
+				if (!ret)
+					(*count)++;
 			}
 			free(real);
+			if (ret < 0)
+				break;
 		}
 		line = nl ? nl + 1 : NULL;
 	}
@@ -577,8 +602,10 @@ int sandbox_prepare(struct sandbox *sb, const struct sandbox_opts *o)
 	fd = rootfs_open(rootfd, sb->cwd[0] == '/' ? sb->cwd + 1 : sb->cwd, O_DIRECTORY | O_PATH);
 	if (fd >= 0)
 		close(fd);
-	else if ((ret = rootfs_mountpoint(rootfd, sb->cwd + (sb->cwd[0] == '/'), 1, &real)) < 0)
+	else if ((ret = rootfs_mountpoint(rootfd, sb->cwd + 1, 1, &real)) < 0)
 		goto done;
+	free(real);
+	real = NULL;
 
 	if ((ret = check_command(sb, rootfd)) < 0)
 		goto done;
@@ -682,18 +709,117 @@ static void bind_ro(const char *src, const char *dst, int errfd)
 		child_fail(errfd, 125, "cannot make the driver file read-only", dst);
 }
 
-static void chroot_child(const struct chroot_plan *cp, int errfd)
+/*
+ * The signals that stop a command: the sandbox's waiters (the child of run,
+ * PID 1) ignore them. run signals the whole process group, the command
+ * included, and what the command keeps out of it (setsid) dies with PID 1.
+ */
+static void ignore_stop_signals(void)
 {
-	const struct sandbox *sb = cp->sb;
-	struct strbuf path = STRBUF_INIT;
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* As util/process.c's child does: ignored signals stay ignored across exec, masks too. */
+static void reset_signals(void)
+{
+	struct sigaction dfl;
+	sigset_t empty;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+/* Every descriptor above stderr closed at the exec: nothing of run's reaches the command. */
+static void cloexec_from_3(void)
+{
+#ifdef SYS_close_range
+	if (!syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
+		return;
+#endif
+	for (int fd = 3; fd < 65536; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/*
+ * No capability left to the command: the bounding set emptied (so that no
+ * exec gives any back, setuid files included), then the image's user taken
+ * (as root, outside a user namespace), then the ambient, inheritable,
+ * permitted and effective sets cleared.
+ */
+static void drop_privileges(const struct sandbox *sb, int errfd)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0 &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			child_fail(errfd, 125, "cannot drop the capabilities in", sb->root);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (!sb->userns && (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0))
+		child_fail(errfd, 125, "cannot take the image's user in", sb->root);
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		child_fail(errfd, 125, "cannot drop the capabilities in", sb->root);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(errfd, 125, "cannot set no_new_privs in", sb->root);
+}
+
+/* The command, PID 2 of the sandbox's namespace. */
+static void exec_command(const struct chroot_plan *cp, int errfd)
+{
 	int saved_errno = ENOENT;
 
-	if (unshare(CLONE_NEWNS | (sb->userns ? CLONE_NEWUSER : 0)) < 0)
-		child_fail(errfd, 125, "cannot enter a new namespace for", sb->root);
-	if (sb->userns && (write_file("/proc/self/uid_map", cp->uid_map) < 0 ||
-			   write_file("/proc/self/setgroups", "deny") < 0 ||
-			   write_file("/proc/self/gid_map", cp->gid_map) < 0))
-		child_fail(errfd, 125, "cannot map the user namespace of", sb->root);
+	reset_signals();
+	drop_privileges(cp->sb, errfd);
+	cloexec_from_3();
+	for (size_t i = 0; i < cp->paths.nr; i++) {
+		execve(cp->paths.items[i], cp->argv, cp->envp);
+		if (errno != ENOENT && errno != ENOTDIR)
+			saved_errno = errno;
+	}
+	errno = saved_errno;
+	child_fail(errfd, errno == ENOENT ? 127 : 126, "cannot run", cp->argv[0]);
+}
+
+/* /sys read-only: a fresh sysfs, else (a user namespace) the host's bound and made so. */
+static void mount_sys(const char *dst, int errfd)
+{
+	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (!mount("sysfs", dst, "sysfs", ro, NULL))
+		return;
+	if (mount("/sys", dst, "none", MS_BIND | MS_REC, NULL) < 0)
+		child_fail(errfd, 125, "cannot bind /sys on", dst);
+	if (mount(NULL, dst, "none", MS_REMOUNT | MS_BIND | ro, NULL) < 0)
+		child_fail(errfd, 125, "cannot make /sys read-only on", dst);
+}
+
+/*
+ * PID 1 of the sandbox's PID namespace: the mounts (a fresh /proc shows
+ * this namespace only), the chroot, then the command as its child. It
+ * reaps whatever is orphaned in there and, once the
+ * command is gone hands its wait status up and exits: the kernel then
+ * kills everything the command left in the namespace.
+ */
+static void chroot_init(const struct chroot_plan *cp, int errfd, int statusfd)
+{
+	const struct sandbox *sb = cp->sb;
+	int status = 125 << 8;
+	pid_t cmd, w;
+	ssize_t n;
+
 	if (mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(errfd, 125, "cannot make the mounts private for", sb->root);
 	if (mount("tmpfs", cp->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536") < 0)
@@ -726,10 +852,12 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 	}
 	mkdir(cp->shm, 01777);
 	mount("tmpfs", cp->shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-	if (mount("/proc", cp->proc, "none", MS_BIND | MS_REC, NULL) < 0)
-		child_fail(errfd, 125, "cannot bind /proc on", cp->proc);
-	if (mount("/sys", cp->sys, "none", MS_BIND | MS_REC, NULL) < 0)
-		child_fail(errfd, 125, "cannot bind /sys on", cp->sys);
+	/* A user namespace may not mount a procfs where the host's is partly masked (a
+	 * container's): the host's is bound then, seen through an unprivileged user. */
+	if (mount("proc", cp->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+	    (!sb->userns || mount("/proc", cp->proc, "none", MS_BIND | MS_REC, NULL) < 0))
+		child_fail(errfd, 125, "cannot mount /proc on", cp->proc);
+	mount_sys(cp->sys, errfd);
 	for (size_t i = 0; i < sb->binds.nr; i++) {
 		const struct sandbox_bind *b = sb->binds.items[i];
 
@@ -745,18 +873,73 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 		(void)0; /* conveniences, not needs */
 	if (chdir(sb->cwd) < 0)
 		child_fail(errfd, 125, "cannot enter the working directory", sb->cwd);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(errfd, 125, "cannot set no_new_privs in", sb->root);
-	if (!sb->userns && (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0))
-		child_fail(errfd, 125, "cannot take the image's user in", sb->root);
-	for (size_t i = 0; i < cp->paths.nr; i++) {
-		execve(cp->paths.items[i], cp->argv, cp->envp);
-		if (errno != ENOENT && errno != ENOTDIR)
-			saved_errno = errno;
+
+	cmd = fork();
+	if (cmd < 0)
+		child_fail(errfd, 125, "cannot fork in", sb->root);
+	if (!cmd) {
+		close(statusfd);
+		exec_command(cp, errfd);
 	}
-	errno = saved_errno;
-	strbuf_release(&path);
-	child_fail(errfd, errno == ENOENT ? 127 : 126, "cannot run", cp->argv[0]);
+	close(errfd);
+	while ((w = waitpid(-1, &status, 0)) != cmd)
+		if (w < 0 && errno != EINTR) {
+			status = 125 << 8;
+			break;
+		}
+	n = write(statusfd, &status, sizeof(status));
+	(void)n;
+	_exit(0);
+}
+
+/*
+ * The child of run: new mount and PID namespaces (and a user namespace
+ * when not root), then PID 1 in them (chroot_init). It waits for that one
+ * and exits as the command did; should it
+ * be killed, PID 1 is too (PR_SET_PDEATHSIG), and with it the namespace.
+ */
+static void chroot_child(const struct chroot_plan *cp, int errfd)
+{
+	const struct sandbox *sb = cp->sb;
+	int statusp[2], status = 0, raw = 0;
+	ssize_t n = 0, got = 0;
+	pid_t init;
+
+	ignore_stop_signals();
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID | (sb->userns ? CLONE_NEWUSER : 0)) < 0)
+		child_fail(errfd, 125, "cannot enter a new namespace for", sb->root);
+	if (sb->userns && (write_file("/proc/self/uid_map", cp->uid_map) < 0 ||
+			   write_file("/proc/self/setgroups", "deny") < 0 ||
+			   write_file("/proc/self/gid_map", cp->gid_map) < 0))
+		child_fail(errfd, 125, "cannot map the user namespace of", sb->root);
+	if (pipe2(statusp, O_CLOEXEC) < 0)
+		child_fail(errfd, 125, "cannot create a pipe for", sb->root);
+	init = fork();
+	if (init < 0)
+		child_fail(errfd, 125, "cannot fork into the namespace of", sb->root);
+	if (!init) {
+		close(statusp[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		chroot_init(cp, errfd, statusp[1]);
+	}
+	close(statusp[1]);
+	close(errfd);
+	while (got < (ssize_t)sizeof(raw) &&
+	       ((n = read(statusp[0], (char *)&raw + got, sizeof(raw) - (size_t)got)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		got += n > 0 ? n : 0;
+	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got == (ssize_t)sizeof(raw))
+		status = raw; /* the command's; else PID 1's own (125 from a failed mount) */
+	if (WIFSIGNALED(status)) {
+		struct rlimit none = {0, 0};
+
+		setrlimit(RLIMIT_CORE, &none); /* the command dumped core already, if it did */
+		reset_signals();
+		kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
 }
 
 static void chroot_plan_init(struct chroot_plan *cp, const struct sandbox *sb)
@@ -832,6 +1015,21 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 	}
 	vec_pushstr(argv, "--unshare-pid");
 	vec_pushstr(argv, "--die-with-parent");
+	/* As root bwrap keeps every capability unless told. */
+	if (!geteuid()) {
+		vec_pushstr(argv, "--cap-drop");
+		vec_pushstr(argv, "ALL");
+	}
+	/* The image's environment is the command's, never bwrap's own (LD_PRELOAD). */
+	vec_pushstr(argv, "--clearenv");
+	for (size_t i = 0; i < sb->env.nr; i++) {
+		const char *kv = sb->env.items[i];
+		size_t klen = strcspn(kv, "=");
+
+		vec_pushstr(argv, "--setenv");
+		vec_pushf(argv, "%.*s", (int)klen, kv);
+		vec_pushstr(argv, kv[klen] ? kv + klen + 1 : "");
+	}
 	if (geteuid() || sb->uid || sb->gid) {
 		vec_pushstr(argv, "--unshare-user");
 		vec_pushstr(argv, "--uid");
@@ -853,10 +1051,15 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 		vec_pushstr(argv, sb->argv.items[i]);
 }
 
-/* Wait for `pid`, stopping it when `abort_fd` becomes readable. */
+/*
+ * Wait for `pid`, stopping it when `abort_fd` becomes readable. It is left
+ * unreaped (a zombie), so that its process group cannot be reused before
+ * the caller has killed what remains in it.
+ */
 static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_result *res)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), status = 0, stopping = 0, reaped = 0;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), stopping = 0;
+	siginfo_t si;
 
 	for (;;) {
 		struct pollfd pfd[2] = {{pidfd, POLLIN, 0}, {stopping ? -1 : abort_fd, POLLIN, 0}};
@@ -881,25 +1084,30 @@ static int wait_child(pid_t pid, int abort_fd, int grace_ms, struct sandbox_resu
 		if (pidfd >= 0 && !(n > 0 && (pfd[0].revents & POLLIN)))
 			continue;
 		if (pidfd < 0) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
-
-			if (w == 0)
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+			    errno != EINTR)
+				break;
+			if (si.si_pid != pid)
 				continue;
-			reaped = w == pid;
 		}
 		break;
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	while (!reaped && waitpid(pid, &status, 0) < 0)
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT))
+			break;
 		if (errno != EINTR)
 			return error_set("cannot wait for the sandbox: %s", strerror(errno));
-	if (WIFEXITED(status)) {
+	}
+	if (si.si_code == CLD_EXITED) {
 		res->exited = 1;
-		res->exit_code = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status)) {
+		res->exit_code = si.si_status;
+	} else {
 		res->signaled = 1;
-		res->signal = WTERMSIG(status);
+		res->signal = si.si_status;
 	}
 	return 0;
 }
@@ -921,9 +1129,8 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 		bargv = xcalloc(argv.nr + 1, sizeof(char *));
 		for (size_t i = 0; i < argv.nr; i++)
 			bargv[i] = argv.items[i];
-		envp = xcalloc(sb->env.nr + 1, sizeof(char *));
-		for (size_t i = 0; i < sb->env.nr; i++)
-			envp[i] = sb->env.items[i];
+		envp = xcalloc(2, sizeof(char *));
+		envp[0] = (char *)"PATH=" DEFAULT_PATH;
 	} else {
 		chroot_plan_init(&cp, sb);
 	}
@@ -954,7 +1161,10 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 			sigprocmask(SIG_SETMASK, &old, NULL);
 		}
 		if (sb->kind == SANDBOX_BWRAP) {
-			/* bwrap searches the command on PATH inside: the image's PATH. */
+			/* bwrap searches the command on PATH inside: the image's PATH,
+			 * --setenv'd there; bwrap itself runs with the host's. */
+			reset_signals();
+			cloexec_from_3();
 			execve(sb->bwrap, bargv, envp);
 			child_fail(errpipe[1], 125, "cannot run", sb->bwrap);
 		}
@@ -973,8 +1183,11 @@ int sandbox_run(const struct sandbox *sb, int abort_fd, int grace_ms, struct san
 	close(errpipe[0]);
 	msg[got] = '\0';
 	ret = wait_child(pid, abort_fd, grace_ms, res);
-	/* What the command left running in its group goes with it. */
+	/* What the command left running in its group goes with it; then the
+	 * child is reaped, its process group id free again only now. */
 	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 	if (tty_fg) {
 		sigset_t block, old;
 
