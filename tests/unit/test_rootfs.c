@@ -589,6 +589,53 @@ static void test_sandbox_workdir(void)
 	free(img);
 }
 
+/* A user whose uid in the image's /etc/passwd is no number is an error, never uid 0. */
+static void test_sandbox_passwd(void)
+{
+	static const char *const users[][2] = {
+	    {"app", "uid 'x1' is not a number"},
+	    {"gapp", "gid '' is not a number"},
+	    {"0:grp", "/etc/group: line 'grp:x:-1:'"},
+	};
+	struct layer l[1];
+	char *img, *dir, *err;
+
+	layer_start(&l[0]);
+	DIR_(&l[0], "bin");
+	FILE_(&l[0], "bin/true", "#!/bin/true\n");
+	DIR_(&l[0], "etc");
+	FILE_(&l[0], "etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:x1:1::/:/bin/sh\ngapp:x:5::::\n");
+	FILE_(&l[0], "etc/group", "grp:x:-1:\n");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		struct sandbox sb;
+		struct sandbox_opts o = {0};
+		struct vec cmd = VEC_INIT(NULL);
+		json_t *cfg = json_pack("{s:{s:s}}", "config", "User", users[i][0]);
+		int r;
+
+		vec_push(&cmd, (void *)"/bin/true");
+		o.root = dir;
+		o.config = cfg;
+		o.cmd = &cmd;
+		o.kind = SANDBOX_CHROOT;
+		o.gpu = SANDBOX_GPU_OFF;
+		sandbox_init(&sb);
+		r = sandbox_prepare(&sb, &o);
+		CHECK(r < 0 && strstr(error_last(), users[i][1]),
+		      "User '%s' with a broken id is refused, naming the line (%s)", users[i][0],
+		      r < 0 ? error_last() : "accepted");
+		sandbox_release(&sb);
+		vec_release(&cmd);
+		json_decref(cfg);
+	}
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+}
+
 int main(void)
 {
 	char *t;
@@ -618,6 +665,7 @@ int main(void)
 		test_dot_whiteouts();
 		test_mountpoint_dots();
 		test_sandbox_workdir();
+		test_sandbox_passwd();
 	}
 	unsetenv("GPUSLIM_ROOTFS_NO_OPENAT2");
 
