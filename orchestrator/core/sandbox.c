@@ -182,6 +182,23 @@ static int find_entry(const struct strbuf *file, const char *who, struct strbuf 
 	return found;
 }
 
+/* Field `idx` of a passwd or group line as an id into *id; an error naming the file and line if not a number. */
+static int id_field(const struct strbuf *line, int idx, const char *file, const char *what,
+		    unsigned *id)
+{
+	struct strbuf f = STRBUF_INIT;
+	int ret = 0;
+
+	field(line->buf, idx, &f);
+	if (!all_digits(f.buf))
+		ret = error_setc(GS_EINVAL, "the image's %s: line '%s': %s '%s' is not a number",
+				 file, line->buf, what, f.buf);
+	else
+		*id = (unsigned)strtoul(f.buf, NULL, 10);
+	strbuf_release(&f);
+	return ret;
+}
+
 /* The image's User ("name", "uid", "name:group", "uid:gid") into uid, gid and HOME. */
 static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char **home)
 {
@@ -197,24 +214,9 @@ static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char *
 	read_in_root(rootfd, "etc/passwd", &passwd);
 	if (*name) {
 		if (find_entry(&passwd, name, &line)) {
-			field(line.buf, 2, &f);
-			if (!all_digits(f.buf)) {
-				ret = error_setc(GS_EINVAL,
-						 "the image's /etc/passwd: line '%s': uid '%s' is "
-						 "not a number",
-						 line.buf, f.buf);
+			if ((ret = id_field(&line, 2, "/etc/passwd", "uid", &sb->uid)) < 0 ||
+			    (ret = id_field(&line, 3, "/etc/passwd", "gid", &sb->gid)) < 0)
 				goto done;
-			}
-			sb->uid = (unsigned)strtoul(f.buf, NULL, 10);
-			field(line.buf, 3, &f);
-			if (!all_digits(f.buf)) {
-				ret = error_setc(GS_EINVAL,
-						 "the image's /etc/passwd: line '%s': gid '%s' is "
-						 "not a number",
-						 line.buf, f.buf);
-				goto done;
-			}
-			sb->gid = (unsigned)strtoul(f.buf, NULL, 10);
 			field(line.buf, 5, &f);
 			if (f.len)
 				*home = xstrdup(f.buf);
@@ -230,15 +232,8 @@ static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char *
 	if (grp && *grp) {
 		read_in_root(rootfd, "etc/group", &group);
 		if (find_entry(&group, grp, &line)) {
-			field(line.buf, 2, &f);
-			if (!all_digits(f.buf)) {
-				ret = error_setc(GS_EINVAL,
-						 "the image's /etc/group: line '%s': gid '%s' is "
-						 "not a number",
-						 line.buf, f.buf);
+			if ((ret = id_field(&line, 2, "/etc/group", "gid", &sb->gid)) < 0)
 				goto done;
-			}
-			sb->gid = (unsigned)strtoul(f.buf, NULL, 10);
 		} else if (all_digits(grp)) {
 			sb->gid = (unsigned)strtoul(grp, NULL, 10);
 		} else {
