@@ -182,7 +182,8 @@ static int find_entry(const struct strbuf *file, const char *who, struct strbuf 
 	return found;
 }
 
-/* Field `idx` of a passwd or group line as an id into *id; an error naming the file and line if not a number. */
+/* Field `idx` of a passwd or group line as an id into *id; an error naming the file and line if not
+ * a number. */
 static int id_field(const struct strbuf *line, int idx, const char *file, const char *what,
 		    unsigned *id)
 {
