@@ -117,6 +117,21 @@ else
 	notok "baseline: grown package: exit $rc, want 1" "$(head -c 4000 "$IT_TMP/out"; cat "$IT_TMP/err")"
 fi
 
+# The report with its "baseline" comparison validates against the report schema.
+cp "$IT_TMP/out" "$IT_TMP/v2.json"
+if ! py 'import jsonschema' 2>/dev/null; then
+	skip "baseline: report against the schema (no python3-jsonschema)"
+elif out=$(py 'import json, sys, jsonschema
+s = json.load(open("schemas/report.schema.json"))
+r = json.load(open(sys.argv[1]))
+errs = sorted(jsonschema.Draft202012Validator(s).iter_errors(r), key=lambda e: list(e.path))
+for e in errs[:5]: print("/".join(map(str, e.path)), e.message[:200])
+sys.exit(1 if errs else 0)' "$IT_TMP/v2.json" 2>&1); then
+	ok "baseline: the report with its baseline comparison validates against schemas/report.schema.json"
+else
+	notok "baseline: report against the schema" "$out"
+fi
+
 # --- v3: 'blob' grew 0.5 MB (+25%): within every limit, exit 0.
 gate "$REPO:v3" --recipe "$R" --no-smoke --source registry --baseline "$REPO:v1"
 if [ "$rc" -eq 0 ] && grep -qE '^  pass  growth +growth packages +no package grew beyond 50% and 1MB; grew most: pip blob 2.0 MB -> 2.5 MB' "$IT_TMP/out"; then
