@@ -177,6 +177,27 @@ else
 	notok "baseline: second attach: exit $rc, $n entries, want 2" "$(cat "$IT_TMP/err")"
 fi
 
+# --- build --push attaches each pushed cell's report by default.
+mkdir -p "$IT_TMP/b"
+sed -e "s|^image: .*|image: $REPO-build|" -e '/^budgets:/,$d' "$R" >"$IT_TMP/b/gpuslim.yaml"
+"$GPUSLIM" build "$IT_TMP/b/gpuslim.yaml" --push --progress plain -o "$IT_TMP/b/out" \
+	>"$IT_TMP/build.out" 2>"$IT_TMP/build.err"
+brc=$?
+IT_IMAGES+=("$REPO-build:latest")
+gate "$REPO-build:latest" --recipe "$IT_TMP/b/gpuslim.yaml" --no-smoke --source registry \
+	--baseline "$REPO-build:latest" --json
+if [ "$brc" -eq 0 ] && grep -q "report attached to $REPO-build:latest@sha256:" "$IT_TMP/build.err" &&
+	[ "$rc" -eq 0 ] && grep -q "the report attached to $REPO-build:latest" "$IT_TMP/err" &&
+	py 'import json, sys
+b = json.load(open(sys.argv[1]))["baseline"]
+assert b["source"] == "attached-report" and b["growth"] == 0 and b["packages"] == [], b
+' "$IT_TMP/out"; then
+	ok "baseline: build --push attached the cell's report; gate --baseline finds it (+0 B)"
+else
+	notok "baseline: build --push attaches: build exit $brc, gate exit $rc" \
+		"$(tail -n 5 "$IT_TMP/build.err"; cat "$IT_TMP/err")"
+fi
+
 # --- --baseline FILE keeps working, and a missing ./file is a file error, not a lookup.
 gate "$REPO:v1" --recipe "$R" --no-smoke --source registry --json
 cp "$IT_TMP/out" "$IT_TMP/v1.json"
@@ -230,4 +251,8 @@ for t in v1 v2 v3 v4 "$tag"; do
 		awk 'tolower($1)=="docker-content-digest:"{print $2}')
 	[ -n "$d" ] && curl -s -X DELETE "http://$REG_OPEN_ADDR/v2/${REPO#*/}/manifests/$d" >/dev/null
 done
+d=$(curl -s -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+	"http://$REG_OPEN_ADDR/v2/${REPO#*/}-build/manifests/latest" | tr -d '\r' |
+	awk 'tolower($1)=="docker-content-digest:"{print $2}')
+[ -n "$d" ] && curl -s -X DELETE "http://$REG_OPEN_ADDR/v2/${REPO#*/}-build/manifests/$d" >/dev/null
 it_done
