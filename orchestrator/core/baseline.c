@@ -100,8 +100,13 @@ int baseline_attach_report(struct registry_client *c, const char *image, const c
 		ret = error_setc(GS_EINVAL,
 				 "cannot attach the report to '%s': the report is of %s %s, the "
 				 "registry's image is %s (push the image that was gated)",
-				 image, rdigest ? "manifest" : "image", rdigest ? rdigest : rid ? rid : "(unknown)",
-				 rdigest ? manifest : config ? config : "(unknown)");
+				 image, rdigest ? "manifest" : "image",
+				 rdigest ? rdigest
+				 : rid	 ? rid
+					 : "(unknown)",
+				 rdigest  ? manifest
+				 : config ? config
+					  : "(unknown)");
 		goto done;
 	}
 	text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -192,8 +197,9 @@ static int baseline_read_artifact(struct registry_client *c, const struct regist
 	json_error_t jerr;
 	int ret;
 
-	ret = registry_get_manifest(c, ref->registry, ref->repository, artifact,
-				    "application/vnd.oci.image.manifest.v1+json", &body, NULL, NULL);
+	ret =
+	    registry_get_manifest(c, ref->registry, ref->repository, artifact,
+				  "application/vnd.oci.image.manifest.v1+json", &body, NULL, NULL);
 	if (ret < 0)
 		goto done;
 	manifest = json_loadb(body.buf, body.len, 0, NULL);

@@ -48,7 +48,8 @@ void baseline_origin_release(struct baseline_origin *o);
  * index, the manifest of `platform`, NULL: linux/amd64). The report must be
  * of that image: its image.manifest_digest when it has one, else its
  * image.id (the config digest, as an engine's report has), must match the
- * registry's, or it is GS_EINVAL ("the registry's ... is another image").
+ * registry's, or it is GS_EINVAL ("the report is of manifest X, the registry's
+ * image is Y").
  * `origin` (optional) gets where it went. Errors: registry.h's.
  */
 int baseline_attach_report(struct registry_client *c, const char *image, const char *platform,

@@ -199,8 +199,8 @@ static int gate_pkg_cmp(const void *a, const void *b)
 static struct gate_pkg_growth *gate_pkg_growths(const json_t *report, const json_t *baseline,
 						size_t *nr)
 {
-	json_t *now = json_object_get(report, "packages"), *then = json_object_get(baseline,
-										 "packages");
+	json_t *now = json_object_get(report, "packages"),
+	       *then = json_object_get(baseline, "packages");
 	struct gate_pkg_growth *out = NULL;
 	size_t n = 0, alloc = 0, i, k;
 	json_t *p, *q;
@@ -228,8 +228,8 @@ static struct gate_pkg_growth *gate_pkg_growths(const json_t *report, const json
 		if (before == (long long)json_integer_value(b))
 			continue;
 		ALLOC_GROW(out, n + 1, alloc);
-		out[n] = (struct gate_pkg_growth){mgr, name, before,
-						  (long long)json_integer_value(b), 0, 0};
+		out[n] = (struct gate_pkg_growth){
+		    mgr, name, before, (long long)json_integer_value(b), 0, 0};
 		out[n].grew = out[n].after - (before < 0 ? 0 : before);
 		n++;
 	}
@@ -255,8 +255,12 @@ static struct gate_pkg_growth *gate_pkg_growths(const json_t *report, const json
 		if (found)
 			continue;
 		ALLOC_GROW(out, n + 1, alloc);
-		out[n] = (struct gate_pkg_growth){mgr, name, (long long)json_integer_value(b), -1,
-						  -(long long)json_integer_value(b), 0};
+		out[n] = (struct gate_pkg_growth){mgr,
+						  name,
+						  (long long)json_integer_value(b),
+						  -1,
+						  -(long long)json_integer_value(b),
+						  0};
 		n++;
 	}
 	if (n)
@@ -352,25 +356,23 @@ json_t *gate_growth_compare(const json_t *report, const json_t *baseline)
 	g = gate_pkg_growths(report, baseline, &nr);
 	for (size_t i = 0; i < nr; i++)
 		json_array_append_new(
-		    pkgs, json_pack("{s:s,s:s,s:o,s:o,s:I,s:o}", "manager", g[i].manager, "name",
-				    g[i].name, "before",
-				    g[i].before < 0 ? json_null() : json_integer(g[i].before),
-				    "after", g[i].after < 0 ? json_null() : json_integer(g[i].after),
-				    "growth", (json_int_t)g[i].grew, "percent",
-				    g[i].before > 0 ? json_real(100.0 * (double)g[i].grew /
-								(double)g[i].before)
-						    : json_null()));
+		    pkgs,
+		    json_pack(
+			"{s:s,s:s,s:o,s:o,s:I,s:o}", "manager", g[i].manager, "name", g[i].name,
+			"before", g[i].before < 0 ? json_null() : json_integer(g[i].before),
+			"after", g[i].after < 0 ? json_null() : json_integer(g[i].after), "growth",
+			(json_int_t)g[i].grew, "percent",
+			g[i].before > 0 ? json_real(100.0 * (double)g[i].grew / (double)g[i].before)
+					: json_null()));
 	free(g);
-	out = json_pack("{s:o,s:I,s:I,s:I,s:o,s:o}", "image",
-			json_object_get(baseline, "image")
-			    ? json_deep_copy(json_object_get(baseline, "image"))
-			    : json_null(),
-			"size",
-			(json_int_t)before, "size_now", (json_int_t)now, "growth",
-			(json_int_t)(now - before), "percent",
-			before > 0 ? json_real(100.0 * (double)(now - before) / (double)before)
-				   : json_null(),
-			"packages", pkgs);
+	out = json_pack(
+	    "{s:o,s:I,s:I,s:I,s:o,s:o}", "image",
+	    json_object_get(baseline, "image") ? json_deep_copy(json_object_get(baseline, "image"))
+					       : json_null(),
+	    "size", (json_int_t)before, "size_now", (json_int_t)now, "growth",
+	    (json_int_t)(now - before), "percent",
+	    before > 0 ? json_real(100.0 * (double)(now - before) / (double)before) : json_null(),
+	    "packages", pkgs);
 	return out;
 }
 
@@ -403,8 +405,8 @@ static int gate_check_growth(const json_t *report, const struct recipe *r, const
 	}
 	g = gate_pkg_growths(report, baseline, &nr);
 	for (size_t i = 0; pkg_set && i < nr; i++) {
-		g[i].over = gate_over(g[i].grew, g[i].before, &gr->package_percent,
-				      &gr->package_size);
+		g[i].over =
+		    gate_over(g[i].grew, g[i].before, &gr->package_percent, &gr->package_size);
 		over += g[i].over;
 	}
 	grew = now - before;

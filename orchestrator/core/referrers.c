@@ -166,12 +166,12 @@ int referrers_attach(struct registry_client *c, const char *registry, const char
 	if (a->title)
 		json_object_set_new(layer_desc, "annotations",
 				    json_pack("{s:s}", "org.opencontainers.image.title", a->title));
-	manifest = json_pack("{s:i,s:s,s:s,s:{s:s,s:s,s:i,s:s},s:[o],s:{s:s,s:s,s:I}}",
-			     "schemaVersion", 2, "mediaType", OCI_MANIFEST, "artifactType",
-			     a->artifact_type, "config", "mediaType", REFERRERS_EMPTY_CONFIG_TYPE,
-			     "digest", config, "size", 2, "data", "e30=", "layers", layer_desc,
-			     "subject", "mediaType", subject_type, "digest", subject_digest, "size",
-			     (json_int_t)subject.len);
+	manifest =
+	    json_pack("{s:i,s:s,s:s,s:{s:s,s:s,s:i,s:s},s:[o],s:{s:s,s:s,s:I}}", "schemaVersion", 2,
+		      "mediaType", OCI_MANIFEST, "artifactType", a->artifact_type, "config",
+		      "mediaType", REFERRERS_EMPTY_CONFIG_TYPE, "digest", config, "size", 2, "data",
+		      "e30=", "layers", layer_desc, "subject", "mediaType", subject_type, "digest",
+		      subject_digest, "size", (json_int_t)subject.len);
 	if (!manifest) {
 		ret = error_set("cannot make the artifact manifest: out of memory");
 		goto done;
@@ -190,9 +190,9 @@ int referrers_attach(struct registry_client *c, const char *registry, const char
 	if (!indexed) {
 		/* The referrers API lists what the manifest says: copy its type and
 		 * annotations into the tag's descriptor, as the spec asks. */
-		desc = json_pack("{s:s,s:s,s:I,s:s}", "mediaType", OCI_MANIFEST, "digest", mdigest,
-				 "size", (json_int_t)strlen(text), "artifactType",
-				 a->artifact_type);
+		desc =
+		    json_pack("{s:s,s:s,s:I,s:s}", "mediaType", OCI_MANIFEST, "digest", mdigest,
+			      "size", (json_int_t)strlen(text), "artifactType", a->artifact_type);
 		if (a->annotations)
 			json_object_set(desc, "annotations", (json_t *)a->annotations);
 		ret = referrers_add_to_tag(c, registry, repository, subject_digest, desc);

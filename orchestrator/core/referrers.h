@@ -33,12 +33,12 @@
 #define REFERRERS_TAG_TRIES	    5
 
 struct referrers_artifact {
-	const char *artifact_type;    /* "application/vnd.gpuslim.report.v1+json" */
-	const char *layer_type;	      /* the layer's media type (NULL: artifact_type) */
-	const void *data;	      /* the artifact's bytes, the one layer */
+	const char *artifact_type; /* "application/vnd.gpuslim.report.v1+json" */
+	const char *layer_type;	   /* the layer's media type (NULL: artifact_type) */
+	const void *data;	   /* the artifact's bytes, the one layer */
 	size_t len;
-	const char *title;	      /* org.opencontainers.image.title of the layer, or NULL */
-	const json_t *annotations;    /* the manifest's, strings (borrowed), or NULL */
+	const char *title;	   /* org.opencontainers.image.title of the layer, or NULL */
+	const json_t *annotations; /* the manifest's, strings (borrowed), or NULL */
 };
 
 /* "sha256-<hex>": the referrers tag of a digest. */

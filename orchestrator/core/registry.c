@@ -1630,9 +1630,9 @@ int registry_put_manifest(struct registry_client *c, const char *registry, const
 		const char *msg = json_string_value(json_object_get(e, "message"));
 
 		if (r.status == 400 && code)
-			ret = error_setc(GS_EINVAL, "registry '%s' refused the manifest '%s': %s%s%s",
-					 call.registry, call.what, code, msg ? ": " : "",
-					 msg ? msg : "");
+			ret = error_setc(
+			    GS_EINVAL, "registry '%s' refused the manifest '%s': %s%s%s",
+			    call.registry, call.what, code, msg ? ": " : "", msg ? msg : "");
 		else
 			ret = registry_status_error(&call, &r, call.what);
 		json_decref(root);
@@ -1669,8 +1669,8 @@ int registry_get_referrers(struct registry_client *c, const char *registry, cons
 	if (artifact_type) {
 		char *t = curl_easy_escape(NULL, artifact_type, 0);
 
-		url = xstrfmt("%s/v2/%s/referrers/%s?artifactType=%s", call.base, call.repo,
-			      digest, t);
+		url = xstrfmt("%s/v2/%s/referrers/%s?artifactType=%s", call.base, call.repo, digest,
+			      t);
 		curl_free(t);
 	} else {
 		url = xstrfmt("%s/v2/%s/referrers/%s", call.base, call.repo, digest);
@@ -1680,9 +1680,10 @@ int registry_get_referrers(struct registry_client *c, const char *registry, cons
 		size_t i;
 
 		if (page == REGISTRY_MAX_PAGES) {
-			ret = error_setc(GS_EINVAL,
-					 "registry '%s' sent more than %d pages of referrers for '%s'",
-					 call.registry, REGISTRY_MAX_PAGES, call.what);
+			ret = error_setc(
+			    GS_EINVAL,
+			    "registry '%s' sent more than %d pages of referrers for '%s'",
+			    call.registry, REGISTRY_MAX_PAGES, call.what);
 			goto done;
 		}
 		ret = registry_request(&call, "GET", url, "application/vnd.oci.image.index.v1+json",
@@ -1703,10 +1704,11 @@ int registry_get_referrers(struct registry_client *c, const char *registry, cons
 		root = json_loadb(r.body.buf, r.body.len, 0, NULL);
 		list = json_object_get(root, "manifests");
 		if (!json_is_object(root) || !json_is_array(list)) {
-			ret = error_setc(GS_EINVAL,
-					 "registry '%s' sent referrers of '%s' that are not an image "
-					 "index",
-					 call.registry, call.what);
+			ret =
+			    error_setc(GS_EINVAL,
+				       "registry '%s' sent referrers of '%s' that are not an image "
+				       "index",
+				       call.registry, call.what);
 			goto done;
 		}
 		json_array_foreach(list, i, m) json_array_append(all, m);

@@ -194,10 +194,10 @@ static json_t *pkg_report(long long size, const char *const *pkgs)
 
 static void test_growth_packages(void)
 {
-	static const char *const before[] = {"pip",  "torch", "800000000", "dpkg", "libc6",
-					     "12000000", "pip", "gone", "5000000", NULL};
-	static const char *const after[] = {"pip", "torch", "1200000000", "dpkg", "libc6",
-					    "12000100", "pip", "new", "30000000", NULL};
+	static const char *const before[] = {"pip",	 "torch", "800000000", "dpkg",	  "libc6",
+					     "12000000", "pip",	  "gone",      "5000000", NULL};
+	static const char *const after[] = {"pip",	"torch", "1200000000", "dpkg",	   "libc6",
+					    "12000100", "pip",	 "new",	       "30000000", NULL};
 	json_t *b = pkg_report(1000000000, before), *a = pkg_report(1425000100, after), *cmp;
 	struct vec diags = VEC_INIT(free), res = VEC_INIT(gate_result_free);
 	struct recipe *r;
@@ -240,8 +240,8 @@ static void test_growth_packages(void)
 		  !strcmp(json_string_value(json_object_get(
 			      json_array_get(json_object_get(cmp, "packages"), 3), "name")),
 			  "gone") &&
-		  json_is_null(json_object_get(
-		      json_array_get(json_object_get(cmp, "packages"), 3), "after")),
+		  json_is_null(json_object_get(json_array_get(json_object_get(cmp, "packages"), 3),
+					       "after")),
 	      "the comparison lists every changed package, a removed one last with after null");
 	json_decref(cmp);
 	recipe_free(r);
