@@ -21,7 +21,9 @@
  * gate: analyze an image and hold it to a recipe: budgets, rules, smoke
  * tests. stdout: the summary (or the report with "gates" and "status"
  * under --json); stderr: notes and the verdict line. Exit 0 when every
- * gate passed, 1 when one failed.
+ * gate passed, 1 when one failed. --baseline REF reads the report attached
+ * to the last release in its registry (else analyzes it), --attach-report
+ * attaches this one to IMAGE (core/baseline.h).
  */
 
 static const char *image_name;

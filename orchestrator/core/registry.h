@@ -160,6 +160,11 @@ int registry_get_blob(struct registry_client *c, const char *registry, const cha
  * OCI-Subject: it keeps the referrers of the manifest's subject itself
  * (distribution spec 1.1), 0 when the client must keep the referrers tag.
  * A 400 names the registry's error code ("MANIFEST_BLOB_UNKNOWN: ...").
+ *
+ * Retries as for reads: a PUT or POST that fails transiently is sent again
+ * (manifests and blobs are content-addressed, so a repeat stores the same
+ * thing); a blob PUT goes again to the same upload, and a registry that
+ * dropped the upload meanwhile answers 404, which fails the call.
  */
 int registry_put_blob(struct registry_client *c, const char *registry, const char *repository,
 		      const void *buf, size_t len, char **digest);
