@@ -91,6 +91,8 @@ static const struct cli_opt build_opts_spec[] = {
      "--runner rootfs: the GPU driver's libraries are in DIR (e.g. /usr/local/nvidia/lib64)", 0},
     CLI_OPT_JUNIT(report_files),
     CLI_OPTS_MARKDOWN(report_files),
+    CLI_OPT_SARIF(report_files),
+    CLI_OPTS_GITHUB_ANNOTATIONS(report_files),
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -803,6 +805,12 @@ int cmd_build(int argc, char **argv)
 	}
 	if ((code = cli_parse_runner(runner_arg, &driver_dirs, &runner)) != EXIT_OK)
 		goto done;
+	if (report_files.github_annotations && report_files.no_github_annotations) {
+		cli_error("--github-annotations and --no-github-annotations contradict each other");
+		code = EXIT_USAGE;
+		goto done;
+	}
+	cli_want_annotations(&report_files);
 	if (signals_install() < 0) {
 		cli_error_last();
 		code = EXIT_INFRA;
@@ -824,6 +832,7 @@ int cmd_build(int argc, char **argv)
 	if (code != EXIT_OK)
 		goto done;
 	r = pl.recipe;
+	report_files.recipe = r;
 	kb = pl.kb;
 	p = pl.plan;
 	code = detect_engine(&e);
