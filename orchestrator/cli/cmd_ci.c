@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/plan_load.h"
@@ -55,14 +56,16 @@ static const struct cli_opt ci_opts_spec[] = {
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
 
-/* 1 when `path` holds a file whose first line is not gpuslim's header. */
+/* 1 when `path` is a regular file (or a link to one) whose first line is
+ * not gpuslim's header; a FIFO or a device (/dev/stdout) is written to. */
 static int ci_foreign_file(const char *path)
 {
 	char line[64] = "";
+	struct stat st;
 	FILE *f;
 	int foreign;
 
-	if (!strcmp(path, "-") || !fs_exists(path) || fs_is_dir(path))
+	if (!strcmp(path, "-") || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
 	f = fopen(path, "r");
 	if (!f)
