@@ -8,6 +8,7 @@
 #include "core/annotate.h"
 #include "core/ci.h"
 #include "core/gate.h"
+#include "core/plan.h"
 #include "core/recipe.h"
 #include "core/sarif.h"
 #include "util/strbuf.h"
@@ -255,6 +256,32 @@ static void test_recipe_schedule(void)
 	vec_release(&diags);
 }
 
+/* The renderers' refusals; what they write is checked by tests/ci/check.mjs. */
+static void test_render_limits(void)
+{
+	struct vec diags = VEC_INIT(free);
+	struct recipe *r = parse("name: t\ncuda: \"13.0\"\n", &diags);
+	struct plan p;
+	struct ci_opts o = {"gpuslim.yaml", NULL, CI_DEFAULT_CRON, NULL, "v0.1.0", NULL, NULL};
+	struct strbuf sb = STRBUF_INIT;
+
+	memset(&p, 0, sizeof(p));
+	p.recipe = r;
+	CHECK(ci_render_github(&p, &o, &sb) == GS_EINVAL && sb.len == 0,
+	      "github: a plan without cells is refused, nothing written");
+	CHECK(ci_render_gitlab(&p, &o, &sb) == GS_EINVAL && sb.len == 0,
+	      "gitlab: a plan without cells is refused, nothing written");
+	p.cells_nr = CI_GITLAB_MAX_JOBS + 1;
+	CHECK(ci_render_gitlab(&p, &o, &sb) == GS_EINVAL && sb.len == 0,
+	      "gitlab: more cells than one parallel:matrix runs are refused");
+	CHECK_STR(error_last(),
+		  "the recipe has 201 cells; GitLab runs at most 200 jobs from one parallel:matrix",
+		  "... saying so");
+	strbuf_release(&sb);
+	recipe_free(r);
+	vec_release(&diags);
+}
+
 int main(void)
 {
 	test_cron();
@@ -263,5 +290,6 @@ int main(void)
 	test_annotations();
 	test_sarif();
 	test_recipe_schedule();
+	test_render_limits();
 	return unit_done();
 }
