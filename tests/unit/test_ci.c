@@ -17,9 +17,9 @@
 static void test_cron(void)
 {
 	static const char *const good[] = {
-	    "0 0 * * *",   "23 3 * * *",       "*/15 * * * *",	 "0 9-17/2 * * 1-5",
-	    "0 0 1,15 * *", "5 4 * JAN-jun SUN", "59 23 31 12 6", "0 0 * * sat",
-	    "0-59/59 0 1 1 0",
+	    "0 0 * * *",	"23 3 * * *",	"*/15 * * * *",
+	    "0 9-17/2 * * 1-5", "0 0 1,15 * *", "5 4 * JAN-jun SUN",
+	    "59 23 31 12 6",	"0 0 * * sat",	"0-59/59 0 1 1 0",
 	};
 	static const struct {
 		const char *expr, *msg;
@@ -172,8 +172,8 @@ done:
 static void test_sarif(void)
 {
 	struct vec diags = VEC_INIT(free);
-	struct recipe *r =
-	    parse("name: t\ncuda: \"13.0\"\nrules:\n  devel-toolchain: warn\n  caches: off\n", &diags);
+	struct recipe *r = parse(
+	    "name: t\ncuda: \"13.0\"\nrules:\n  devel-toolchain: warn\n  caches: off\n", &diags);
 	json_t *report = json_load_file("tests/data/reports/devel.json", 0, NULL);
 	struct report_item it = {"devel-cell", report, NULL, NULL};
 	struct sarif_opts o = {r, "recipes/x/gpuslim.yaml", "0.1.0"};
@@ -193,8 +193,8 @@ static void test_sarif(void)
 		goto done;
 	CHECK_STR(json_string_value(json_object_get(log, "version")), "2.1.0", "version 2.1.0");
 	rules = json_object_get(
-	    json_object_get(json_object_get(json_array_get(json_object_get(log, "runs"), 0), "tool"),
-			    "driver"),
+	    json_object_get(
+		json_object_get(json_array_get(json_object_get(log, "runs"), 0), "tool"), "driver"),
 	    "rules");
 	results = json_object_get(json_array_get(json_object_get(log, "runs"), 0), "results");
 	json_array_foreach(json_object_get(report, "findings"), i, f)
@@ -212,15 +212,15 @@ static void test_sarif(void)
 	CHECK_STR(json_string_value(json_object_get(res0, "level")), "warning",
 		  "the recipe's severity (warn) wins over the finding's (error)");
 	CHECK(json_integer_value(json_object_get(
-		  json_object_get(json_object_get(json_array_get(json_object_get(res0, "locations"),
-								 0),
-						  "physicalLocation"),
-				  "region"),
+		  json_object_get(
+		      json_object_get(json_array_get(json_object_get(res0, "locations"), 0),
+				      "physicalLocation"),
+		      "region"),
 		  "startLine")) == 4,
 	      "located at the rule's line in the recipe");
 	CHECK_STR(json_string_value(json_object_get(
-		      json_array_get(rules, (size_t)json_integer_value(
-						json_object_get(res0, "ruleIndex"))),
+		      json_array_get(
+			  rules, (size_t)json_integer_value(json_object_get(res0, "ruleIndex"))),
 		      "id")),
 		  "devel-toolchain", "ruleIndex points at the rule");
 done:
@@ -233,7 +233,8 @@ done:
 static void test_recipe_schedule(void)
 {
 	struct vec diags = VEC_INIT(free);
-	struct recipe *r = parse("name: t\ncuda: \"13.0\"\nci:\n  schedule: \"0 4 * * MON\"\n", &diags);
+	struct recipe *r =
+	    parse("name: t\ncuda: \"13.0\"\nci:\n  schedule: \"0 4 * * MON\"\n", &diags);
 
 	CHECK(r && r->ci.schedule.v && !strcmp(r->ci.schedule.v, "0 4 * * MON") &&
 		  r->ci.schedule.pos.line == 4,
