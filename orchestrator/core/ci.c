@@ -295,7 +295,8 @@ static void ci_env(struct strbuf *out, const char *indent, const struct ci_opts 
 	strbuf_addf(out, "%sGPUSLIM_RECIPE: ", indent);
 	ci_yaml_quote(out, o->recipe);
 	strbuf_addf(out, "\n%sGPUSLIM_SRC: ", indent);
-	ci_yaml_quote(out, o->gpuslim_repo ? ".gpuslim-src" : ".");
+	/* outside the checkout: a clone there would join a build context of "." */
+	ci_yaml_quote(out, o->gpuslim_repo ? "/tmp/gpuslim-src" : ".");
 	if (o->gpuslim_repo) {
 		strbuf_addf(out, "\n%sGPUSLIM_REPO: ", indent);
 		ci_yaml_quote(out, o->gpuslim_repo);
