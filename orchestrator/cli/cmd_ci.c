@@ -26,7 +26,7 @@ static const char *cron_arg;
 static const char *repo_arg;
 static const char *ref_arg;
 static const char *runs_on_arg;
-static int force;
+static int force, code_scanning;
 static struct vec plugin_dirs = VEC_INIT(free);
 
 static const struct cli_opt ci_opts_spec[] = {
@@ -50,6 +50,8 @@ static const struct cli_opt ci_opts_spec[] = {
      "the branch or tag of --gpuslim-repo (default v" GPUSLIM_VERSION ")", 0},
     {CLI_OPT_VALUE, "runs-on", 0, &runs_on_arg, "LABEL",
      "github: the runner label of every job (default ubuntu-latest)", 0},
+    {CLI_OPT_SWITCH, "code-scanning", 0, &code_scanning, NULL,
+     "github: upload each cell's SARIF findings to code scanning (github/codeql-action)", 0},
     {CLI_OPT_SWITCH, "force", 0, &force, NULL, "replace FILE even when gpuslim did not write it",
      0},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
@@ -115,6 +117,11 @@ int cmd_ci(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto done;
 	}
+	if (code_scanning && !github) {
+		cli_error("--code-scanning is for github");
+		code = EXIT_USAGE;
+		goto done;
+	}
 	if (runs_on_arg && !github) {
 		cli_error("--runs-on is for github; a GitLab job picks its runner by tags");
 		code = EXIT_USAGE;
@@ -160,6 +167,7 @@ int cmd_ci(int argc, char **argv)
 	o.gpuslim_repo = repo_arg;
 	o.gpuslim_ref = ref_arg ? ref_arg : "v" GPUSLIM_VERSION;
 	o.runs_on = runs_on_arg;
+	o.code_scanning = code_scanning;
 	strbuf_addf(&gen, "gpuslim ci %s %s", provider, recipe_rel);
 	if (cron_arg)
 		strbuf_addf(&gen, " --cron '%s'", cron_arg);
@@ -167,6 +175,8 @@ int cmd_ci(int argc, char **argv)
 		strbuf_addf(&gen, " --gpuslim-repo %s --gpuslim-ref %s", repo_arg, o.gpuslim_ref);
 	if (runs_on_arg)
 		strbuf_addf(&gen, " --runs-on %s", runs_on_arg);
+	if (code_scanning)
+		strbuf_addstr(&gen, " --code-scanning");
 	o.generator = gen.buf;
 	ret = github ? ci_render_github(pl.plan, &o, &sb) : ci_render_gitlab(pl.plan, &o, &sb);
 	if (ret < 0) {

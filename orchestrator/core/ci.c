@@ -389,6 +389,8 @@ int ci_render_github(const struct plan *p, const struct ci_opts *o, struct strbu
 	strbuf_addstr(out, "permissions:\n  contents: read\n");
 	if (registry && !strcmp(registry, "ghcr.io"))
 		strbuf_addstr(out, "  packages: write\n");
+	if (o->code_scanning)
+		strbuf_addstr(out, "  security-events: write\n");
 	strbuf_addstr(out, "\n# One run per branch at a time; a newer push to a pull request "
 			   "cancels the older run.\n"
 			   "concurrency:\n"
@@ -477,6 +479,18 @@ int ci_render_github(const struct plan *p, const struct ci_opts *o, struct strbu
 		      "          name: gpuslim-report-${{ matrix.cell }}\n"
 		      "          path: reports/\n"
 		      "          if-no-files-found: warn\n");
+	if (o->code_scanning)
+		/* A pull request from a fork gets no security-events token. */
+		strbuf_addstr(
+		    out,
+		    "      - name: Upload the findings to code scanning\n"
+		    "        if: always() && hashFiles(format('reports/{0}.sarif', matrix.cell)) != '' "
+		    "&& (github.event_name != 'pull_request' || "
+		    "github.event.pull_request.head.repo.full_name == github.repository)\n"
+		    "        uses: github/codeql-action/upload-sarif@v3\n"
+		    "        with:\n"
+		    "          sarif_file: reports/${{ matrix.cell }}.sarif\n"
+		    "          category: gpuslim-${{ matrix.cell }}\n");
 
 	if (!registry) {
 		strbuf_addstr(out, "\n# The recipe names no `image`: nothing is pushed, so there "

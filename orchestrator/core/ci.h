@@ -42,6 +42,7 @@ struct ci_opts {
 	const char *gpuslim_repo;
 	const char *gpuslim_ref;
 	const char *runs_on;   /* GitHub runner label; NULL: ubuntu-latest */
+	int code_scanning;     /* GitHub: upload each cell's SARIF to code scanning */
 	const char *generator; /* the command line to regenerate the file, for its header */
 };
 

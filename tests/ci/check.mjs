@@ -131,6 +131,11 @@ async function checkGithub(name, recipeText, extra, want) {
   `github ${name}: BuildKit (buildx) and its cache directory are set up`);
   check(build.env.CELL === "${{ matrix.cell }}" && !/\$\{\{/.test(runs),
     `github ${name}: no expression is pasted into a script (values reach it through env)`);
+  const up = build.steps.find((s) => /^github\/codeql-action\/upload-sarif@/.test(s.uses || ""));
+  check(want.codeScanning ? up && up.with.sarif_file === "reports/${{ matrix.cell }}.sarif" &&
+    w.permissions["security-events"] === "write" && /always\(\)/.test(up.if)
+    : !up && !w.permissions["security-events"],
+  `github ${name}: ${want.codeScanning ? "--code-scanning uploads the SARIF (security-events: write)" : "no code-scanning upload unless asked"}`);
   if (want.release) {
     const rel = w.jobs.release;
     const rr = rel.steps.map((s) => s.run || "").join("\n");
@@ -337,7 +342,7 @@ await checkGithub("matrix-include-exclude", null, ["--cron", "0 2 * * 1-5", "--g
   "https://github.com/example/gpuslim.git", "--gpuslim-ref", "v0.1.0", "--runs-on", "ubuntu-24.04"],
 { recipeName: "matrix-demo", cron: "0 2 * * 1-5", release: false, repo: true });
 await checkGithub("ghcr", "name: ghcr-app\nimage: ghcr.io/acme/app\ncuda: \"12.4\"\nci:\n  schedule: \"30 1 * * *\"\n",
-  [], { recipeName: "ghcr-app", cron: "30 1 * * *", release: true, ghcr: true });
+  ["--code-scanning"], { recipeName: "ghcr-app", cron: "30 1 * * *", release: true, ghcr: true, codeScanning: true });
 checkGitlab("resnet-serve", null, { release: true, cache: "recipes/resnet-serve/.gpuslim/build/cache/" });
 checkGitlab("matrix-include-exclude", null, { release: false, cache: "recipes/matrix-include-exclude/.gpuslim/build/cache/" });
 checkReports();

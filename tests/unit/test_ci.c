@@ -263,7 +263,7 @@ static void test_render_limits(void)
 	struct vec diags = VEC_INIT(free);
 	struct recipe *r = parse("name: t\ncuda: \"13.0\"\n", &diags);
 	struct plan p;
-	struct ci_opts o = {"gpuslim.yaml", NULL, CI_DEFAULT_CRON, NULL, "v0.1.0", NULL, NULL};
+	struct ci_opts o = {"gpuslim.yaml", NULL, CI_DEFAULT_CRON, NULL, "v0.1.0", NULL, 0, NULL};
 	struct strbuf sb = STRBUF_INIT;
 
 	memset(&p, 0, sizeof(p));
