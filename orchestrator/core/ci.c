@@ -482,15 +482,15 @@ int ci_render_github(const struct plan *p, const struct ci_opts *o, struct strbu
 	if (o->code_scanning)
 		/* A pull request from a fork gets no security-events token. */
 		strbuf_addstr(
-		    out,
-		    "      - name: Upload the findings to code scanning\n"
-		    "        if: always() && hashFiles(format('reports/{0}.sarif', matrix.cell)) != '' "
-		    "&& (github.event_name != 'pull_request' || "
-		    "github.event.pull_request.head.repo.full_name == github.repository)\n"
-		    "        uses: github/codeql-action/upload-sarif@v3\n"
-		    "        with:\n"
-		    "          sarif_file: reports/${{ matrix.cell }}.sarif\n"
-		    "          category: gpuslim-${{ matrix.cell }}\n");
+		    out, "      - name: Upload the findings to code scanning\n"
+			 "        if: always() && hashFiles(format('reports/{0}.sarif', "
+			 "matrix.cell)) != '' "
+			 "&& (github.event_name != 'pull_request' || "
+			 "github.event.pull_request.head.repo.full_name == github.repository)\n"
+			 "        uses: github/codeql-action/upload-sarif@v3\n"
+			 "        with:\n"
+			 "          sarif_file: reports/${{ matrix.cell }}.sarif\n"
+			 "          category: gpuslim-${{ matrix.cell }}\n");
 
 	if (!registry) {
 		strbuf_addstr(out, "\n# The recipe names no `image`: nothing is pushed, so there "
