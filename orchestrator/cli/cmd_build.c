@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -327,6 +328,18 @@ static void show_failed_logs(const struct build *b)
 {
 	/* A runaway log is shown by its end, where the error is. */
 	const size_t cap = 8u << 20;
+	char token[33] = "";
+
+	/* Under GitHub Actions, a line of the log ("::error::", "::add-mask::") must not
+	 * be taken as a workflow command: the runner ignores them between
+	 * ::stop-commands::TOKEN and ::TOKEN::, with a token the log cannot guess. */
+	if (report_files.annotate) {
+		unsigned char rnd[16];
+
+		if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd))
+			for (size_t k = 0; k < sizeof(rnd); k++)
+				snprintf(token + 2 * k, 3, "%02x", rnd[k]);
+	}
 
 	for (size_t i = 0; i < b->cells_nr; i++) {
 		const struct build_cell *bc = &b->cells[i];
@@ -337,6 +350,8 @@ static void show_failed_logs(const struct build *b)
 			continue;
 		fprintf(stderr, "\n==> cell '%s' failed: %s; its log (%s):\n", bc->cell->id,
 			bc->error ? bc->error : "", bc->log_path);
+		if (token[0])
+			fprintf(stderr, "::stop-commands::%s\n", token);
 		if (fs_read_file(bc->log_path, &log, 0) < 0) {
 			fprintf(stderr, "gpuslim: %s\n", error_last());
 		} else {
@@ -348,6 +363,8 @@ static void show_failed_logs(const struct build *b)
 			if (log.len && log.buf[log.len - 1] != '\n')
 				fputc('\n', stderr);
 		}
+		if (token[0])
+			fprintf(stderr, "::%s::\n", token);
 		fprintf(stderr, "<== end of the log of cell '%s'\n", bc->cell->id);
 		if (bc->hint)
 			fprintf(stderr, "hint: cell '%s': %s\n", bc->cell->id, bc->hint);

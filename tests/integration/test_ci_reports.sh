@@ -5,12 +5,13 @@
 # line in the recipe, and `--sarif` a log valid against the OASIS SARIF 2.1.0 schema
 # (tests/ci/sarif-schema-2.1.0.json, checked with python3-jsonschema's draft-04
 # validator) whose result sits at the recipe's `rules:` line. --no-github-annotations
-# turns the lines off. One small cell, built once (the second run is cached).
+# turns the lines off. One small cell, built once (the second run is cached); and a cell
+# whose build fails with a workflow command in its log, shown fenced off.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
 it_require_infra "build under GITHUB_ACTIONS" "annotations" "sarif valid" "sarif result" \
-	"no annotations"
+	"no annotations" "failed log"
 
 cp -r "$ROOT/tests/integration/recipes/ci-reports" "$IT_TMP/repo"
 cd "$IT_TMP/repo" || exit 2
@@ -73,5 +74,31 @@ if [ "$rc" -eq 1 ] && ! grep -q '^::' "$IT_TMP/b2.out"; then
 	ok "no annotations: --no-github-annotations prints none, even under GITHUB_ACTIONS=true"
 else
 	notok "no annotations: exit $rc" "$(grep '^::' "$IT_TMP/b2.out")"
+fi
+# A cell whose build fails, its log holding a workflow command: shown between
+# ::stop-commands::TOKEN and ::TOKEN::, and the cell is one ::error, "not built".
+GITHUB_ACTIONS=true "$GPUSLIM" build fails.yaml -o "$IT_TMP/fails" --progress plain \
+	>"$IT_TMP/b3.out" 2>&1
+rc=$?
+verdict=$(/usr/bin/python3 - "$IT_TMP/b3.out" <<'PY'
+import re, sys
+lines = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")
+starts = [i for i, l in enumerate(lines) if re.fullmatch(r"::stop-commands::[0-9a-f]{32}", l)]
+if len(starts) != 1:
+    sys.exit("want one ::stop-commands:: line, got %d" % len(starts))
+token = lines[starts[0]].split("::")[2]
+ends = [i for i, l in enumerate(lines) if l == "::%s::" % token]
+inj = [i for i, l in enumerate(lines) if "::error title=injected::" in l and not l.startswith("[")]
+if len(ends) != 1 or not inj or not all(starts[0] < i < ends[0] for i in inj):
+    sys.exit("the log's command is not between the markers: start %s, end %s, lines %s" % (starts, ends, inj))
+if "::error file=fails.yaml,title=gpuslim it-ci-reports-fails::not built" not in lines:
+    sys.exit("no ::error for the cell that did not build")
+print("ok")
+PY
+)
+if [ "$rc" -eq 1 ] && [ "$verdict" = ok ]; then
+	ok "failed log: its workflow commands are fenced off (::stop-commands::), the cell one ::error"
+else
+	notok "failed log: exit $rc: $verdict" "$(grep -n '::' "$IT_TMP/b3.out")"
 fi
 it_done
