@@ -15,6 +15,8 @@ static const struct cli_cmd commands[] = {
     {"gate", cmd_gate, "hold an image to a recipe's budgets, rules and smoke tests",
      GATE_USAGE_TAIL},
     {"run", cmd_run, "run a command in an image's filesystem, without an engine", RUN_USAGE_TAIL},
+    {"ci", cmd_ci, "write a CI file: scheduled matrix, one job per cell, all-or-nothing release",
+     CI_USAGE_TAIL},
     {NULL, NULL, NULL, NULL},
 };
 
