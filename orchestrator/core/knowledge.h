@@ -26,8 +26,9 @@ struct kb_cuda_release {
 	int major, minor, patch;
 	const char *cudnn_tag;	   /* "cudnn8", "cudnn9", "cudnn"; NULL: no cuDNN images */
 	const char *cudnn_version; /* "9.1.0.70"; NULL: no cuDNN images, or unknown */
-	const char *driver;	   /* driver shipped with the toolkit */
-	const char *driver_floor;  /* minor-version-compatibility floor */
+	const char *driver;	   /* driver shipped with the toolkit; NULL: unknown */
+	const char *driver_floor;  /* minor-version-compatibility floor; NULL: unknown */
+	const char *unverified;	   /* what no source confirms; NULL: all verified */
 	long branches[16];	   /* NVIDIA_REQUIRE_CUDA driver branches, in order */
 	size_t branches_nr;
 	const char *brands; /* name of a brand set */
@@ -52,6 +53,7 @@ struct kb_base_image {
 	const char *version;
 	int major, minor, patch;
 	const char *cudnn_version; /* what these images carry; NULL: the release's */
+	const char *unverified;	   /* what no source confirms; NULL: all verified */
 	struct kb_image_os *os;
 	size_t os_nr;
 	char *origin;
@@ -87,6 +89,7 @@ struct kb_os {
 	struct kb_python_pkgs pkgs;  /* template */
 	struct kb_python_pkgs *overrides;
 	size_t overrides_nr;
+	const char *unverified; /* what no source confirms; NULL: all verified */
 	char *origin;
 };
 
@@ -102,6 +105,7 @@ struct kb_fw_release {
 	long cuda_majors[8];	     /* for frameworks without variants: CUDA majors it supports */
 	size_t cuda_majors_nr;
 	long cudnn_major; /* cuDNN major it needs from the base; 0: any */
+	const char *unverified; /* what no source confirms; NULL: all verified */
 	char *origin;
 };
 
@@ -203,6 +207,10 @@ struct knowledge {
 	/* The plugins' version: SHA-256 of "NAME\0SHA256-OF-ITS-BYTES\n" for
 	 * each file loaded, in load order (gpuslim.lock records it). */
 	char sha256[65];
+	/* The oldest "refreshed" time of the files loaded (RFC 3339 UTC), and
+	 * the file it is from; "" when no file says. */
+	char refreshed[32];
+	char *refreshed_file;
 	struct kb_cuda_release *cuda;
 	size_t cuda_nr;
 	struct kb_brand_set *brand_sets;
