@@ -135,8 +135,11 @@ int cmd_knowledge(int argc, char **argv)
 		struct refresh_file *f = &res.files[i];
 		const char *to = out_dir ? out_dir : dir;
 		/* Written to another directory, every file lands there. */
-		int write = !dry_run && (f->changed || (out_dir && strcmp(out_dir, dir)));
+		int write = !dry_run && f->refreshed &&
+			    (f->changed || (out_dir && strcmp(out_dir, dir)));
 
+		if (!f->refreshed)
+			continue;
 		if (show_diff)
 			refresh_diff(f->name, &f->old, &f->new, &diff);
 		changed |= f->changed;

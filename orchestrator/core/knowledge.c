@@ -196,6 +196,15 @@ char *kb_require_cuda(const struct knowledge *kb, const struct kb_cuda_release *
 	return strbuf_detach(&sb, NULL);
 }
 
+const char *kb_image_unverified(const struct kb_base_image *img, const char *os)
+{
+	const json_t *u = img->unverified;
+
+	if (json_is_string(u))
+		return json_string_value(u);
+	return json_string_value(json_object_get(u, os));
+}
+
 const struct kb_image_os *kb_image_find_os(const struct kb_base_image *img, const char *os)
 {
 	for (size_t i = 0; i < img->os_nr; i++)
@@ -387,7 +396,19 @@ static void kb_release_flavor_libs(void *entry)
 	struct kb_flavor_libs *f = entry;
 
 	vec_release(&f->provides);
+	vec_release(&f->until_names);
+	vec_release(&f->until_versions);
 	free(f->origin);
+}
+
+int kb_flavor_provides_at(const struct kb_flavor_libs *fl, const char *name, int major, int minor)
+{
+	long i = vec_findstr(&fl->until_names, name);
+	int ma, mi, pa;
+
+	if (i < 0 || kb_parse_version(fl->until_versions.items[i], &ma, &mi, &pa))
+		return 1;
+	return major < ma || (major == ma && minor <= mi);
 }
 
 static void kb_release_component(void *entry)
@@ -670,10 +691,15 @@ static int kb_check_keys(struct kb_reader *rd, json_t *obj, const char *const *a
 				break;
 		if (!allowed[i])
 			return kb_fail(rd, "unknown key '%s'", key);
-		if (like != key && !(!strcmp(key, "sources") ? json_is_array(v) : json_is_string(v))) {
+		if (like != key &&
+		    !(!strcmp(key, "sources")	      ? json_is_array(v)
+		      : !strcmp(key, "unverified") ? json_is_string(v) || json_is_object(v)
+						    : json_is_string(v))) {
 			size_t old = kb_push_key(rd, key);
 			int ret = kb_fail(rd, "expected %s",
-					  !strcmp(key, "sources") ? "a list of strings" : "a string");
+					  !strcmp(key, "sources")      ? "a list of strings"
+					  : !strcmp(key, "unverified") ? "a string or an object"
+								       : "a string");
 
 			kb_pop(rd, old);
 			return ret;
@@ -889,9 +915,22 @@ static int kb_load_image(struct kb_reader *rd, json_t *item, void *entry, struct
 	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
 	    (ret = kb_check_keys(rd, item, img_keys)) ||
 	    (ret = kb_get_str(rd, item, "version", 1, &img->version)) ||
-	    (ret = kb_get_str(rd, item, "cudnn_version", 0, &img->cudnn_version)) ||
-	    (ret = kb_get_str(rd, item, "unverified", 0, &img->unverified)))
+	    (ret = kb_get_str(rd, item, "cudnn_version", 0, &img->cudnn_version)))
 		return ret;
+	{
+		json_t *u = json_object_get(item, "unverified"), *v;
+		const char *k;
+
+		if (json_is_object(u)) {
+			json_object_foreach(u, k, v) if (!json_is_string(v))
+			{
+				kb_push_key(rd, "unverified");
+				kb_push_key(rd, k);
+				return kb_fail(rd, "expected a string");
+			}
+		}
+		img->unverified = u;
+	}
 	if (kb_parse_version(img->version, &img->major, &img->minor, &img->patch) ||
 	    img->patch < 0) {
 		size_t old = kb_push_key(rd, "version");
@@ -1400,18 +1439,41 @@ static int kb_load_dlopen_rule(struct kb_reader *rd, json_t *item, void *entry, 
 static int kb_load_flavor_libs(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
 			       struct vec *paths)
 {
-	static const char *const flavor_keys[] = {"flavor", "inherits", "provides", "notes", NULL};
+	static const char *const flavor_keys[] = {"flavor", "inherits", "provides", "provides_until",
+						  "notes", NULL};
 	struct kb_flavor_libs *fl = entry;
+	json_t *until, *v;
+	const char *name;
 	int ret;
 
 	vec_init(&fl->provides, NULL);
+	vec_init(&fl->until_names, NULL);
+	vec_init(&fl->until_versions, NULL);
 	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
 	    (ret = kb_check_keys(rd, item, flavor_keys)) ||
 	    (ret = kb_get_str(rd, item, "flavor", 1, &fl->flavor)) ||
 	    (ret = kb_seen(rd, keys, paths, fl->flavor, "flavor")) ||
 	    (ret = kb_get_str(rd, item, "inherits", 0, &fl->inherits)) ||
-	    (ret = kb_get_strlist(rd, item, "provides", 1, &fl->provides)))
+	    (ret = kb_get_strlist(rd, item, "provides", 1, &fl->provides)) ||
+	    (ret = kb_get(rd, item, "provides_until", KB_OBJECT, 0, &until)))
 		return ret;
+	json_object_foreach(until, name, v)
+	{
+		size_t old = kb_push_key(rd, "provides_until");
+		int ma, mi, pa;
+
+		kb_push_key(rd, name);
+		if ((ret = kb_check_type(rd, v, KB_STRING)))
+			return ret;
+		if (vec_findstr(&fl->provides, name) < 0)
+			return kb_fail(rd, "'%s' is not in provides", name);
+		if (kb_parse_version(json_string_value(v), &ma, &mi, &pa) || pa >= 0)
+			return kb_fail(rd, "expected a CUDA major.minor like 12.8, got '%s'",
+				       json_string_value(v));
+		kb_pop(rd, old);
+		vec_push(&fl->until_names, (void *)name);
+		vec_push(&fl->until_versions, (void *)json_string_value(v));
+	}
 	fl->origin = kb_origin(rd);
 	return 0;
 }

@@ -53,7 +53,9 @@ struct kb_base_image {
 	const char *version;
 	int major, minor, patch;
 	const char *cudnn_version; /* what these images carry; NULL: the release's */
-	const char *unverified;	   /* what no source confirms; NULL: all verified */
+	/* what no source confirms: a string for every OS, or an object with
+	 * one per OS (borrowed JSON); NULL: all verified */
+	const void *unverified;
 	struct kb_image_os *os;
 	size_t os_nr;
 	char *origin;
@@ -148,8 +150,14 @@ struct kb_flavor_libs {
 	const char *flavor;
 	const char *inherits; /* NULL or another flavor */
 	struct vec provides;  /* sonames or globs, may hold {cuda_major} */
+	/* "provides_until": entries of `provides` the flavor has only up to a
+	 * CUDA major.minor (libnvToolsExt: gone from 12.9 on); parallel vecs */
+	struct vec until_names, until_versions;
 	char *origin;
 };
+/* 1 when `fl` provides its `provides` entry `name` for CUDA major.minor. */
+int kb_flavor_provides_at(const struct kb_flavor_libs *fl, const char *name, int major,
+			  int minor);
 
 /* libraries.json: one CUDA component, for sizes per component (key: name). */
 struct kb_component {
@@ -256,6 +264,8 @@ const struct kb_repository *kb_find_repository(const struct knowledge *kb, const
 const struct kb_base_image *kb_repo_find_image(const struct kb_repository *repo,
 					       const char *version);
 const struct kb_image_os *kb_image_find_os(const struct kb_base_image *img, const char *os);
+/* What is unverified about `img`'s images for `os`, or NULL. */
+const char *kb_image_unverified(const struct kb_base_image *img, const char *os);
 /* The cuDNN version images of `rel` carry in a repository: the image's own
  * (bases.json), else the release's (cuda.json); NULL when unknown. `img`
  * may be NULL. */

@@ -673,10 +673,18 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 		plan_set_value(&cell->cuda, best->version,
 			       xstrfmt("%s is pinned by %s and %s has it for %s.", best->version,
 				       plan_src_says(&src, &from), repo->name, os->name));
+	else if (ctx->kb->refreshed[0])
+		plan_set_value(&cell->cuda, best->version,
+			       xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
+				       "for %s as the tables refreshed %.10s know it (plan --resolve "
+				       "asks the registry).",
+				       src.value, plan_src_says(&src, &from), best->version, major,
+				       minor, repo->name, os->name, ctx->kb->refreshed));
 	else
 		plan_set_value(&cell->cuda, best->version,
 			       xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
-				       "for %s.",
+				       "for %s as the hand-kept tables know it (plan --resolve asks "
+				       "the registry).",
 				       src.value, plan_src_says(&src, &from), best->version, major,
 				       minor, repo->name, os->name));
 	cell->cuda_minor = xstrfmt("%d.%d", major, minor);
@@ -1482,7 +1490,11 @@ static void plan_closure(const struct plan_ctx *ctx, const struct kb_cuda_releas
 	for (const struct kb_flavor_libs *fl =
 		 cell->closure ? NULL : kb_find_flavor_libs(kb, cell->final.flavor);
 	     fl && depth <= kb->flavor_libs_nr; depth++) {
-		plan_push_expanded(&cell->closure_skip, &fl->provides, keys, values, 2);
+		for (size_t i = 0; i < fl->provides.nr; i++)
+			if (kb_flavor_provides_at(fl, fl->provides.items[i], cuda->major,
+						  cuda->minor))
+				vec_push(&cell->closure_skip,
+					 kb_expand(fl->provides.items[i], keys, values, 2));
 		fl = fl->inherits ? kb_find_flavor_libs(kb, fl->inherits) : NULL;
 	}
 	for (size_t i = 0; i < kb->driver_sonames.nr; i++)
@@ -1607,9 +1619,9 @@ static void plan_unverified(struct plan_cell *cell, const struct kb_os *os,
 		vec_pushf(&cell->unverified, "os.json %s: %s", os->name, os->unverified);
 	if (cuda && cuda->unverified)
 		vec_pushf(&cell->unverified, "cuda.json %s: %s", cuda->version, cuda->unverified);
-	if (img && img->unverified)
-		vec_pushf(&cell->unverified, "bases.json %s %s: %s", repo, img->version,
-			  img->unverified);
+	if (img && os && kb_image_unverified(img, os->name))
+		vec_pushf(&cell->unverified, "bases.json %s %s %s: %s", repo, img->version, os->name,
+			  kb_image_unverified(img, os->name));
 	for (size_t i = 0; i < n; i++)
 		if (fws[i].fw && fws[i].rel && fws[i].rel->unverified)
 			vec_pushf(&cell->unverified, "frameworks.json %s %s: %s", fws[i].fw->name,

@@ -1193,10 +1193,16 @@ int knowledge_refresh(const char *dir, const struct refresh_opts *o, struct refr
 		goto done;
 	if (o->index_url && (ret = rf_refresh_frameworks(o, docs[0], docs[2], res)) < 0)
 		goto done;
+	res->files[0].refreshed = res->files[1].refreshed = o->repository != NULL;
+	res->files[2].refreshed = o->index_url != NULL;
 	for (size_t i = 0; i < 3; i++) {
 		struct refresh_file *f = &res->files[i];
 		json_t *doc;
 
+		if (!f->refreshed) {
+			strbuf_add(&f->new, f->old.buf ? f->old.buf : "", f->old.len);
+			continue;
+		}
 		/* Same bytes but for the time: the time stays. */
 		doc = rf_ordered(docs[i], rf_top_order);
 		refresh_format(doc, &f->new);

@@ -46,6 +46,7 @@ struct refresh_opts {
 struct refresh_file {
 	const char *name; /* "cuda.json" */
 	struct strbuf old, new;
+	int refreshed; /* a source was read for it (else it is as read) */
 	int changed;
 };
 
