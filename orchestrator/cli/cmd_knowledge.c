@@ -46,8 +46,7 @@ static const struct cli_opt refresh_opts[] = {
      "and every variant frameworks.json names)",
      0},
     {CLI_OPT_SWITCH, "no-cuda", 0, &no_cuda, NULL, "leave cuda.json and bases.json alone", 0},
-    {CLI_OPT_SWITCH, "no-frameworks", 0, &no_frameworks, NULL, "leave frameworks.json alone",
-     0},
+    {CLI_OPT_SWITCH, "no-frameworks", 0, &no_frameworks, NULL, "leave frameworks.json alone", 0},
     {CLI_OPT_VALUE, "plugins", 0, &in_dir, "DIR",
      "the plugin directory read (default: the built-in one)", 0},
     {CLI_OPT_VALUE, "out", 'o', &out_dir, "DIR",
@@ -135,8 +134,8 @@ int cmd_knowledge(int argc, char **argv)
 		struct refresh_file *f = &res.files[i];
 		const char *to = out_dir ? out_dir : dir;
 		/* Written to another directory, every file lands there. */
-		int write = !dry_run && f->refreshed &&
-			    (f->changed || (out_dir && strcmp(out_dir, dir)));
+		int write =
+		    !dry_run && f->refreshed && (f->changed || (out_dir && strcmp(out_dir, dir)));
 
 		if (!f->refreshed)
 			continue;
@@ -146,7 +145,8 @@ int cmd_knowledge(int argc, char **argv)
 		if (write) {
 			char *path = fs_join(to, f->name);
 
-			if (fs_mkdir_p(to, 0777) < 0 || fs_write_atomic(path, f->new.buf, f->new.len) < 0) {
+			if (fs_mkdir_p(to, 0777) < 0 ||
+			    fs_write_atomic(path, f->new.buf, f->new.len) < 0) {
 				cli_error_last();
 				free(path);
 				code = EXIT_INFRA;
@@ -156,7 +156,9 @@ int cmd_knowledge(int argc, char **argv)
 		}
 		fprintf(stderr, "gpuslim knowledge: %s %s%s\n", f->name,
 			f->changed ? "changed" : "unchanged",
-			write ? " (written)" : dry_run && f->changed ? " (not written: --dry-run)" : "");
+			write			? " (written)"
+			: dry_run && f->changed ? " (not written: --dry-run)"
+						: "");
 	}
 	if (show_diff)
 		fwrite(diff.buf ? diff.buf : "", 1, diff.len, stdout);

@@ -692,9 +692,9 @@ static int kb_check_keys(struct kb_reader *rd, json_t *obj, const char *const *a
 		if (!allowed[i])
 			return kb_fail(rd, "unknown key '%s'", key);
 		if (like != key &&
-		    !(!strcmp(key, "sources")	      ? json_is_array(v)
+		    !(!strcmp(key, "sources")	   ? json_is_array(v)
 		      : !strcmp(key, "unverified") ? json_is_string(v) || json_is_object(v)
-						    : json_is_string(v))) {
+						   : json_is_string(v))) {
 			size_t old = kb_push_key(rd, key);
 			int ret = kb_fail(rd, "expected %s",
 					  !strcmp(key, "sources")      ? "a list of strings"
@@ -1439,8 +1439,8 @@ static int kb_load_dlopen_rule(struct kb_reader *rd, json_t *item, void *entry, 
 static int kb_load_flavor_libs(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
 			       struct vec *paths)
 {
-	static const char *const flavor_keys[] = {"flavor", "inherits", "provides", "provides_until",
-						  "notes", NULL};
+	static const char *const flavor_keys[] = {"flavor",	    "inherits", "provides",
+						  "provides_until", "notes",	NULL};
 	struct kb_flavor_libs *fl = entry;
 	json_t *until, *v;
 	const char *name;
@@ -1685,8 +1685,9 @@ static int kb_load_file(struct knowledge *kb, const char *path, size_t which, st
 		const char *t = json_string_value(json_object_get(root, "refreshed"));
 
 		if (t && (strlen(t) != 20 || t[4] != '-' || t[10] != 'T' || t[19] != 'Z')) {
-			ret = kb_fail(&rd, "refreshed: expected a UTC time like "
-					   "2026-12-03T12:00:00Z, got '%s'",
+			ret = kb_fail(&rd,
+				      "refreshed: expected a UTC time like "
+				      "2026-12-03T12:00:00Z, got '%s'",
 				      t);
 			goto done;
 		}

@@ -156,8 +156,7 @@ struct kb_flavor_libs {
 	char *origin;
 };
 /* 1 when `fl` provides its `provides` entry `name` for CUDA major.minor. */
-int kb_flavor_provides_at(const struct kb_flavor_libs *fl, const char *name, int major,
-			  int minor);
+int kb_flavor_provides_at(const struct kb_flavor_libs *fl, const char *name, int major, int minor);
 
 /* libraries.json: one CUDA component, for sizes per component (key: name). */
 struct kb_component {

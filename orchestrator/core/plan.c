@@ -674,19 +674,21 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 			       xstrfmt("%s is pinned by %s and %s has it for %s.", best->version,
 				       plan_src_says(&src, &from), repo->name, os->name));
 	else if (ctx->kb->refreshed[0])
-		plan_set_value(&cell->cuda, best->version,
-			       xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
-				       "for %s as the tables refreshed %.10s know it (plan --resolve "
-				       "asks the registry).",
-				       src.value, plan_src_says(&src, &from), best->version, major,
-				       minor, repo->name, os->name, ctx->kb->refreshed));
+		plan_set_value(
+		    &cell->cuda, best->version,
+		    xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
+			    "for %s as the tables refreshed %.10s know it (plan --resolve "
+			    "asks the registry).",
+			    src.value, plan_src_says(&src, &from), best->version, major, minor,
+			    repo->name, os->name, ctx->kb->refreshed));
 	else
-		plan_set_value(&cell->cuda, best->version,
-			       xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
-				       "for %s as the hand-kept tables know it (plan --resolve asks "
-				       "the registry).",
-				       src.value, plan_src_says(&src, &from), best->version, major,
-				       minor, repo->name, os->name));
+		plan_set_value(
+		    &cell->cuda, best->version,
+		    xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
+			    "for %s as the hand-kept tables know it (plan --resolve asks "
+			    "the registry).",
+			    src.value, plan_src_says(&src, &from), best->version, major, minor,
+			    repo->name, os->name));
 	cell->cuda_minor = xstrfmt("%d.%d", major, minor);
 done:
 	strbuf_release(&from);
@@ -993,11 +995,11 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 	plan_fill_framework(f->out, fw, rel->version, variant,
 			    plan_fw_index_template(ctx, fw->index_url_template));
 	if (variant && atoi(variant + 2) / 10 != cuda->major)
-		f->out->reason = xstrfmt(
-		    "%s %s from %s resolves to %s; it has no CUDA %d.x wheel, so %s, which "
-		    "brings its own CUDA libraries, is taken (see the cell's warnings).",
-		    fw->name, f->version.value, plan_src_says(&f->version, &from), rel->version,
-		    cuda->major, variant);
+		f->out->reason =
+		    xstrfmt("%s %s from %s resolves to %s; it has no CUDA %d.x wheel, so %s, which "
+			    "brings its own CUDA libraries, is taken (see the cell's warnings).",
+			    fw->name, f->version.value, plan_src_says(&f->version, &from),
+			    rel->version, cuda->major, variant);
 	else if (variant)
 		f->out->reason = xstrfmt(
 		    "%s %s from %s resolves to %s; %s is the newest wheel variant for CUDA "
@@ -1620,8 +1622,8 @@ static void plan_unverified(struct plan_cell *cell, const struct kb_os *os,
 	if (cuda && cuda->unverified)
 		vec_pushf(&cell->unverified, "cuda.json %s: %s", cuda->version, cuda->unverified);
 	if (img && os && kb_image_unverified(img, os->name))
-		vec_pushf(&cell->unverified, "bases.json %s %s %s: %s", repo, img->version, os->name,
-			  kb_image_unverified(img, os->name));
+		vec_pushf(&cell->unverified, "bases.json %s %s %s: %s", repo, img->version,
+			  os->name, kb_image_unverified(img, os->name));
 	for (size_t i = 0; i < n; i++)
 		if (fws[i].fw && fws[i].rel && fws[i].rel->unverified)
 			vec_pushf(&cell->unverified, "frameworks.json %s %s: %s", fws[i].fw->name,
@@ -1657,9 +1659,9 @@ static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec
 		goto done;
 	cell->require_cuda = kb_require_cuda(ctx->kb, cuda);
 	cell->driver_min = cuda->driver ? xstrdup(cuda->driver) : NULL;
-	cell->driver_floor = cell->wheel_driver_floor	 ? xstrdup(cell->wheel_driver_floor)
-			     : cuda->driver_floor ? xstrdup(cuda->driver_floor)
-						  : NULL;
+	cell->driver_floor = cell->wheel_driver_floor ? xstrdup(cell->wheel_driver_floor)
+			     : cuda->driver_floor     ? xstrdup(cuda->driver_floor)
+						      : NULL;
 	plan_packages(ctx, os, cell);
 	plan_closure(ctx, cuda, cell);
 	plan_smoke(ctx, cell);
@@ -2105,10 +2107,12 @@ json_t *plan_to_json(const struct plan *p)
 	{
 		/* How old the facts are: the oldest plugin file's refresh. */
 		json_t *k = json_object();
-		const char *file = p->kb->refreshed_file ? strrchr(p->kb->refreshed_file, '/') : NULL;
+		const char *file =
+		    p->kb->refreshed_file ? strrchr(p->kb->refreshed_file, '/') : NULL;
 
 		json_object_set_new(k, "refreshed",
-				    p->kb->refreshed[0] ? json_string(p->kb->refreshed) : json_null());
+				    p->kb->refreshed[0] ? json_string(p->kb->refreshed)
+							: json_null());
 		json_object_set_new(k, "oldest_file",
 				    p->kb->refreshed_file
 					? json_string(file ? file + 1 : p->kb->refreshed_file)

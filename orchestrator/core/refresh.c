@@ -22,8 +22,8 @@
 #define RF_WIDTH 100
 
 static const char *const rf_files[] = {"cuda.json", "bases.json", "frameworks.json"};
-static const char *const rf_flavors[] = {"base", "runtime", "devel", "cudnn-runtime",
-					 "cudnn-devel", NULL};
+static const char *const rf_flavors[] = {"base",	  "runtime",	 "devel",
+					 "cudnn-runtime", "cudnn-devel", NULL};
 
 /* ---- output ----------------------------------------------------------- */
 
@@ -55,7 +55,8 @@ static int rf_is_record(const json_t *v)
 			if (json_is_object(m))
 				return 0;
 			if (json_is_array(m))
-				json_array_foreach(m, j, e) if (json_is_object(e) || json_is_array(e)) return 0;
+				json_array_foreach(m, j, e) if (json_is_object(e) ||
+								json_is_array(e)) return 0;
 		}
 		return 1;
 	}
@@ -164,7 +165,8 @@ void refresh_diff(const char *name, const struct strbuf *a, const struct strbuf 
 		if (i < n && j < m && !strcmp(la.items[i], lb.items[j])) {
 			i++;
 			j++;
-		} else if (j < m && (i == n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j])) {
+		} else if (j < m &&
+			   (i == n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j])) {
 			strbuf_addf(out, "+%s\n", (const char *)lb.items[j++]);
 		} else {
 			strbuf_addf(out, "-%s\n", (const char *)la.items[i++]);
@@ -377,8 +379,8 @@ static void rf_note_tag(json_t *versions, const char *tag, const char *version, 
  * NV_CUDNN_VERSION), else runtime, else any; OSes in name order. */
 static const char *rf_probe_tag(json_t *v)
 {
-	static const char *const pref[] = {"cudnn-runtime", "runtime", "base", "devel",
-					   "cudnn-devel", NULL};
+	static const char *const pref[] = {"cudnn-runtime", "runtime",	   "base",
+					   "devel",	    "cudnn-devel", NULL};
 	json_t *oses = json_object_get(v, "os");
 	struct vec names = VEC_INIT(NULL);
 	const char *key, *found = NULL;
@@ -482,7 +484,8 @@ static int rf_parse_require(const char *req, json_t *branches, json_t *brands)
 			if (!seen)
 				json_array_append_new(branches, json_integer(branch));
 			seen = 0;
-			json_array_foreach(brands, i, x) seen |= !strcmp(json_string_value(x), brand);
+			json_array_foreach(brands, i, x) seen |=
+			    !strcmp(json_string_value(x), brand);
 			if (!seen)
 				json_array_append_new(brands, json_string(brand));
 		}
@@ -513,8 +516,8 @@ static const char *rf_brand_set(json_t *cuda, json_t *brands)
 			name[0] = (char)(n[0] + 1);
 	}
 	json_array_append_new(sets, json_pack("{s:s,s:O}", "name", name, "brands", brands));
-	return json_string_value(json_object_get(json_array_get(sets, json_array_size(sets) - 1),
-						 "name"));
+	return json_string_value(
+	    json_object_get(json_array_get(sets, json_array_size(sets) - 1), "name"));
 }
 
 /* The driver floor of CUDA `major` in cuda.json: its newest release's. */
@@ -537,13 +540,21 @@ static const char *rf_major_floor(json_t *releases, int major)
 	return floor;
 }
 
-static const char *const rf_release_order[] = {
-    "version", "cudnn_tag", "cudnn_version", "driver",	"driver_floor",
-    "require_branches",	    "brands",	     "source",	"unverified",	"notes", NULL};
+static const char *const rf_release_order[] = {"version",
+					       "cudnn_tag",
+					       "cudnn_version",
+					       "driver",
+					       "driver_floor",
+					       "require_branches",
+					       "brands",
+					       "source",
+					       "unverified",
+					       "notes",
+					       NULL};
 
 /* cuda.json's release `version`, made or updated from the image's Env. */
-static int rf_update_release(json_t *cuda, const char *version, json_t *v, json_t *env,
-			     int update, const char *source, struct vec *notes)
+static int rf_update_release(json_t *cuda, const char *version, json_t *v, json_t *env, int update,
+			     const char *source, struct vec *notes)
 {
 	json_t *releases = json_object_get(cuda, "releases"), *rel, *branches, *brands, *out;
 	const char *req = rf_env(env, "NVIDIA_REQUIRE_CUDA");
@@ -588,8 +599,9 @@ static int rf_update_release(json_t *cuda, const char *version, json_t *v, json_
 		    json_string(floor ? "driver: the driver shipped with the toolkit is not in "
 					"the image; the floor is its major's"
 				      : "driver and driver_floor: not in the image"));
-		vec_pushf(notes, "cuda.json: new release %s from %s (driver not in the image: "
-				 "hand-keep it from NVIDIA's release notes)",
+		vec_pushf(notes,
+			  "cuda.json: new release %s from %s (driver not in the image: "
+			  "hand-keep it from NVIDIA's release notes)",
 			  version, source);
 	} else {
 		/* The branches are the image's now: no longer copied. */
@@ -655,8 +667,9 @@ static int rf_refresh_cuda(const struct refresh_opts *o, json_t *cuda, json_t *b
 		free(os);
 	}
 	if (skipped)
-		vec_pushf(&res->notes, "%s/%s: %zu tags of another shape than VERSION-FLAVOR-OS "
-				       "skipped",
+		vec_pushf(&res->notes,
+			  "%s/%s: %zu tags of another shape than VERSION-FLAVOR-OS "
+			  "skipped",
 			  o->registry, o->repository, skipped);
 	if (skipped_os.nr) {
 		struct strbuf sb = STRBUF_INIT;
@@ -737,7 +750,8 @@ static int rf_refresh_cuda(const struct refresh_opts *o, json_t *cuda, json_t *b
 		const char *ver = names.items[i];
 		json_t *img = json_pack("{s:s}", "version", ver), *oses = json_object(), *old;
 		json_t *rel = rf_find_by(json_object_get(cuda, "releases"), "version", ver);
-		const char *cudnn, *rel_cudnn = json_string_value(json_object_get(rel, "cudnn_version"));
+		const char *cudnn,
+		    *rel_cudnn = json_string_value(json_object_get(rel, "cudnn_version"));
 		struct vec os_names = VEC_INIT(NULL);
 		json_t *fl;
 
@@ -748,7 +762,8 @@ static int rf_refresh_cuda(const struct refresh_opts *o, json_t *cuda, json_t *b
 			cudnn = json_string_value(json_object_get(old, "cudnn_version"));
 		if (cudnn && (!rel_cudnn || strcmp(cudnn, rel_cudnn)))
 			json_object_set_new(img, "cudnn_version", json_string(cudnn));
-		json_object_foreach(json_object_get(v, "os"), key, fl) vec_push(&os_names, (void *)key);
+		json_object_foreach(json_object_get(v, "os"), key, fl)
+		    vec_push(&os_names, (void *)key);
 		vec_sort(&os_names, vec_cmpstr);
 		for (size_t k = 0; k < os_names.nr; k++) {
 			json_t *list = json_array();
@@ -765,11 +780,12 @@ static int rf_refresh_cuda(const struct refresh_opts *o, json_t *cuda, json_t *b
 	}
 	json_decref(oldimgs);
 	json_object_set_new(repo, "images", images);
-	json_object_set_new(repo, "notes",
-			    json_sprintf("Refreshed from the tags of %s/%s (gpuslim knowledge "
-					 "refresh); cudnn_version where an image's NV_CUDNN_VERSION "
-					 "differs from cuda.json's.",
-					 o->registry, o->repository));
+	json_object_set_new(
+	    repo, "notes",
+	    json_sprintf("Refreshed from the tags of %s/%s (gpuslim knowledge "
+			 "refresh); cudnn_version where an image's NV_CUDNN_VERSION "
+			 "differs from cuda.json's.",
+			 o->registry, o->repository));
 	{
 		static const char *const order[] = {"repository", "tag_template", "notes", "images",
 						    NULL};
@@ -931,15 +947,18 @@ static int rf_scan_project(struct pyindex_client *pc, const char *index_url, jso
 			}
 			if (!(e = json_object_get(out, pub))) {
 				e = json_pack("{s:{}}", "variants");
-				json_object_set_new(e, "file", json_integer((json_int_t)files_keep->nr));
+				json_object_set_new(e, "file",
+						    json_integer((json_int_t)files_keep->nr));
 				vec_push(files_keep, (void *)f);
 				json_object_set_new(out, pub, e);
 			}
 			json_object_set_new(json_object_get(e, "variants"), variant, json_true());
 			for (size_t k = 0; k < w.python.nr; k++) {
 				char *py = rf_cp_python(w.python.items[k]);
-				const char *lo = json_string_value(json_object_get(e, "python_min"));
-				const char *hi = json_string_value(json_object_get(e, "python_max"));
+				const char *lo =
+				    json_string_value(json_object_get(e, "python_min"));
+				const char *hi =
+				    json_string_value(json_object_get(e, "python_max"));
 
 				if (!py)
 					continue;
@@ -1067,7 +1086,8 @@ static int rf_refresh_frameworks(const struct refresh_opts *o, json_t *cuda, jso
 						pairs = json_object();
 						json_object_set_new(t, "pairs", pairs);
 					}
-					had = json_string_value(json_object_get(pairs, children[c]));
+					had =
+					    json_string_value(json_object_get(pairs, children[c]));
 					if (!had || kb_version_cmp(key, had) > 0)
 						json_object_set_new(pairs, children[c],
 								    json_string(key));
@@ -1102,11 +1122,13 @@ static int rf_refresh_frameworks(const struct refresh_opts *o, json_t *cuda, jso
 			free(m);
 		}
 		free(minor);
-		if (old && kb_version_cmp(json_string_value(json_object_get(old, "version")), key) > 0)
+		if (old &&
+		    kb_version_cmp(json_string_value(json_object_get(old, "version")), key) > 0)
 			old = NULL;
 		rel = old ? json_deep_copy(old) : json_object();
 		json_object_set_new(rel, "version", json_string(key));
-		json_object_foreach(json_object_get(x, "variants"), var, y) vec_push(&vs, (void *)var);
+		json_object_foreach(json_object_get(x, "variants"), var, y)
+		    vec_push(&vs, (void *)var);
 		vec_sort(&vs, rf_cmp_variant);
 		for (k = 0; k < vs.nr; k++)
 			json_array_append_new(vars, json_string(vs.items[k]));
@@ -1128,9 +1150,9 @@ static int rf_refresh_frameworks(const struct refresh_opts *o, json_t *cuda, jso
 			}
 			json_object_update(pairs, json_object_get(x, "pairs"));
 		}
-		json_object_set_new(rel, "source",
-				    json_sprintf("%s/cuXYZ/torch/ (gpuslim knowledge refresh)",
-						 index_url));
+		json_object_set_new(
+		    rel, "source",
+		    json_sprintf("%s/cuXYZ/torch/ (gpuslim knowledge refresh)", index_url));
 		json_object_del(rel, "unverified");
 		ordered = rf_ordered(rel, rf_fw_release_order);
 		json_decref(rel);
@@ -1163,8 +1185,7 @@ done:
 
 /* ---- the whole refresh ------------------------------------------------ */
 
-static const char *const rf_top_order[] = {"schema_version", "refreshed", "sources", "notes",
-					   NULL};
+static const char *const rf_top_order[] = {"schema_version", "refreshed", "sources", "notes", NULL};
 
 int knowledge_refresh(const char *dir, const struct refresh_opts *o, struct refresh_result *res)
 {
