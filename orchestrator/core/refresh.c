@@ -375,12 +375,12 @@ static void rf_note_tag(json_t *versions, const char *tag, const char *version, 
 	}
 }
 
-/* The tag whose config is read for `v`: a cudnn-runtime one (it carries
+/* The tag whose config is read for `v`: a cudnn-* one (it carries
  * NV_CUDNN_VERSION), else runtime, else any; OSes in name order. */
 static const char *rf_probe_tag(json_t *v)
 {
-	static const char *const pref[] = {"cudnn-runtime", "runtime",	   "base",
-					   "devel",	    "cudnn-devel", NULL};
+	static const char *const pref[] = {"cudnn-runtime", "cudnn-devel", "runtime", "base", "devel",
+					   NULL};
 	json_t *oses = json_object_get(v, "os");
 	struct vec names = VEC_INIT(NULL);
 	const char *key, *found = NULL;
@@ -910,23 +910,25 @@ static int rf_scan_project(struct pyindex_client *pc, const char *index_url, jso
 			   const char *project, json_t *out, struct vec *files_keep,
 			   struct vec *notes)
 {
+	struct strbuf missing = STRBUF_INIT;
 	const char *variant;
 	json_t *x;
+	int ret = 0;
 
 	json_object_foreach(variants_found, variant, x)
 	{
 		char *url = xstrfmt("%s/%s", index_url, variant);
 		const struct pyindex_project *p;
-		int ret = pyindex_get_project(pc, url, project, &p);
 
+		ret = pyindex_get_project(pc, url, project, &p);
+		free(url);
 		if (ret == GS_ENOTFOUND) {
-			vec_pushf(notes, "%s: no %s page", url, project);
-			free(url);
+			strbuf_addf(&missing, "%s%s", missing.len ? ", " : "", variant);
+			ret = 0;
 			continue;
 		}
-		free(url);
 		if (ret < 0)
-			return ret;
+			goto done;
 		for (size_t i = 0; i < p->files_nr; i++) {
 			const struct pyindex_file *f = &p->files[i];
 			struct wheel_name w;
@@ -972,7 +974,11 @@ static int rf_scan_project(struct pyindex_client *pc, const char *index_url, jso
 			wheel_name_release(&w);
 		}
 	}
-	return 0;
+done:
+	if (missing.len)
+		vec_pushf(notes, "%s: no %s page for %s", index_url, project, missing.buf);
+	strbuf_release(&missing);
+	return ret;
 }
 
 static const char *const rf_fw_release_order[] = {
