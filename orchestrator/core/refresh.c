@@ -379,8 +379,8 @@ static void rf_note_tag(json_t *versions, const char *tag, const char *version, 
  * NV_CUDNN_VERSION), else runtime, else any; OSes in name order. */
 static const char *rf_probe_tag(json_t *v)
 {
-	static const char *const pref[] = {"cudnn-runtime", "cudnn-devel", "runtime", "base", "devel",
-					   NULL};
+	static const char *const pref[] = {"cudnn-runtime", "cudnn-devel", "runtime",
+					   "base",	    "devel",	   NULL};
 	json_t *oses = json_object_get(v, "os");
 	struct vec names = VEC_INIT(NULL);
 	const char *key, *found = NULL;
