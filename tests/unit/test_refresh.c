@@ -89,6 +89,9 @@ static void test_builtin_layout(void)
 
 int main(void)
 {
+	/* Run from the source tree (tests/run.sh), as test_plan is. */
+	if (!getenv("GPUSLIM_PLUGIN_DIR"))
+		setenv("GPUSLIM_PLUGIN_DIR", "plugins", 1);
 	test_format();
 	test_diff();
 	test_builtin_layout();
