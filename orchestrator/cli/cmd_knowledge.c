@@ -42,7 +42,7 @@ static const struct cli_opt refresh_opts[] = {
      "https://download.pytorch.org/whl)",
      0},
     {CLI_OPT_LIST, "variant", 0, &variants, "cuXYZ",
-     "read only this variant's pages (repeatable; default: every CUDA minor cuda.json knows "
+     "read only this variant's pages (default: every CUDA minor cuda.json knows "
      "and every variant frameworks.json names)",
      0},
     {CLI_OPT_SWITCH, "no-cuda", 0, &no_cuda, NULL, "leave cuda.json and bases.json alone", 0},
@@ -110,6 +110,16 @@ int cmd_knowledge(int argc, char **argv)
 				"other\n");
 		vec_release(&variants);
 		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < variants.nr; i++) {
+		const char *v = variants.items[i];
+
+		if (!starts_with(v, "cu") || strlen(v) < 4 || strspn(v + 2, "0123456789") != strlen(v + 2)) {
+			fprintf(stderr, "gpuslim knowledge: --variant wants a CUDA wheel variant like "
+					"cu130, not '%s'\n", v);
+			vec_release(&variants);
+			return EXIT_USAGE;
+		}
 	}
 	if (refresh_now(now, sizeof(now))) {
 		vec_release(&variants);
