@@ -18,7 +18,7 @@
 static const char *registry = "docker.io";
 static const char *repository = "nvidia/cuda";
 static const char *index_url = "https://download.pytorch.org/whl";
-static struct vec variants = VEC_INIT(NULL);
+static struct vec variants = VEC_INIT(free);
 static const char *in_dir;
 static const char *out_dir;
 static const char *now_arg;
