@@ -769,13 +769,30 @@ static int rf_refresh_cuda(const struct refresh_opts *o, json_t *cuda, json_t *b
 			json_t *list = json_array();
 
 			fl = json_object_get(json_object_get(v, "os"), os_names.items[k]);
-			for (size_t f = 0; rf_flavors[f]; f++)
-				if (json_object_get(fl, rf_flavors[f]))
-					json_array_append_new(list, json_string(rf_flavors[f]));
-			json_object_set_new(oses, os_names.items[k], list);
+			for (size_t f = 0; rf_flavors[f]; f++) {
+				if (!json_object_get(fl, rf_flavors[f]))
+					continue;
+				/* cuda.json says this release has no cuDNN images (and
+				 * --releases was not given to change that). */
+				if (f >= 3 && !json_object_get(rel, "cudnn_tag")) {
+					vec_pushf(&res->notes,
+						  "%s/%s: %s's %s tags skipped: cuda.json's %s has no "
+						  "cudnn_tag (--releases takes the registry's word)",
+						  o->registry, o->repository, ver, rf_flavors[f], ver);
+					continue;
+				}
+				json_array_append_new(list, json_string(rf_flavors[f]));
+			}
+			if (json_array_size(list))
+				json_object_set_new(oses, os_names.items[k], list);
+			else
+				json_decref(list);
 		}
 		json_object_set_new(img, "os", oses);
-		json_array_append_new(images, img);
+		if (json_object_size(oses))
+			json_array_append_new(images, img);
+		else
+			json_decref(img);
 		vec_release(&os_names);
 	}
 	json_decref(oldimgs);
