@@ -1,7 +1,9 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/knowledge.h"
@@ -86,6 +88,57 @@ static int refresh_now(char *buf, size_t n)
 	return 0;
 }
 
+/*
+ * The refreshed files must load with the others (os.json names the OSes
+ * bases.json may use, cuda.json the releases): the built-in directory, then
+ * the one read, then the three new files in a scratch directory, as plan
+ * would load them. Nothing is written when they do not.
+ */
+static int refresh_check_loads(const char *dir, const struct refresh_result *res)
+{
+	char tmpl[] = "/tmp/gpuslim-refresh-XXXXXX";
+	char *tmp = mkdtemp(tmpl), *paths[3] = {NULL, NULL, NULL};
+	struct vec dirs = VEC_INIT(NULL);
+	struct knowledge *kb = NULL;
+	int ret = 0;
+
+	if (!tmp) {
+		cli_error("cannot make a scratch directory: %s", strerror(errno));
+		return EXIT_INFRA;
+	}
+	for (size_t i = 0; i < 3 && !ret; i++) {
+		if (!res->files[i].new.len)
+			continue; /* neither read nor refreshed */
+		paths[i] = fs_join(tmp, res->files[i].name);
+		if (fs_write_atomic(paths[i], res->files[i].new.buf ? res->files[i].new.buf : "",
+				    res->files[i].new.len) < 0)
+			ret = -1;
+	}
+	if (ret) {
+		cli_error_last();
+		ret = EXIT_INFRA;
+		goto done;
+	}
+	if (strcmp(dir, knowledge_builtin_dir()))
+		vec_push(&dirs, (void *)knowledge_builtin_dir());
+	vec_push(&dirs, (void *)dir);
+	vec_push(&dirs, tmp);
+	if (knowledge_load_dirs(&kb, &dirs) < 0) {
+		cli_error("the refreshed tables do not load (nothing written): %s", error_last());
+		ret = EXIT_USAGE;
+	}
+	knowledge_free(kb);
+done:
+	for (size_t i = 0; i < 3; i++) {
+		if (paths[i])
+			unlink(paths[i]);
+		free(paths[i]);
+	}
+	rmdir(tmp);
+	vec_release(&dirs);
+	return ret;
+}
+
 int cmd_knowledge(int argc, char **argv)
 {
 	struct refresh_opts o = {0};
@@ -140,6 +193,8 @@ int cmd_knowledge(int argc, char **argv)
 		code = cli_exit_for(ret);
 		goto done;
 	}
+	if ((code = refresh_check_loads(dir, &res)) != EXIT_OK)
+		goto done;
 	for (size_t i = 0; i < 3; i++) {
 		struct refresh_file *f = &res.files[i];
 		const char *to = out_dir ? out_dir : dir;
