@@ -88,8 +88,8 @@ static void plan_print_table(const struct plan *p)
 	}
 }
 
-/* After the table: how old the knowledge is, then each cell's warnings and
- * the unverified facts it uses. */
+/* After the table: how old the knowledge is, then the unverified facts
+ * each cell uses (its warnings went to stderr: cli_load_plan()). */
 static void plan_print_notes(const struct plan *p)
 {
 	const struct knowledge *kb = p->kb;
@@ -110,8 +110,6 @@ static void plan_print_notes(const struct plan *p)
 	for (size_t i = 0; i < p->cells_nr; i++) {
 		const struct plan_cell *c = &p->cells[i];
 
-		for (size_t k = 0; k < c->warnings.nr; k++)
-			printf("warning: %s: %s\n", c->id, (const char *)c->warnings.items[k]);
 		for (size_t k = 0; k < c->unverified.nr; k++)
 			printf("unverified: %s: %s\n", c->id, (const char *)c->unverified.items[k]);
 	}
