@@ -76,6 +76,14 @@ int cmd_gate(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ci(int argc, char **argv);
+int cmd_knowledge(int argc, char **argv);
+
+/* knowledge's exit codes and output, after its options in --help. */
+#define KNOWLEDGE_USAGE_TAIL                                                                       \
+	"'gpuslim knowledge refresh' reads the tags and image configs of the CUDA base\n"          \
+	"repository and the torch pages of the wheel index, and rewrites cuda.json, bases.json\n"  \
+	"and frameworks.json (sorted; unchanged upstream, unchanged bytes). exit codes: 0 done,\n" \
+	"2 bad usage or a plugin file that does not parse, 3 registry or index unreachable.\n"
 
 /*
  * The value of a numeric option: decimal digits only (no sign, no space

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/plan_load.h"
@@ -87,6 +88,33 @@ static void plan_print_table(const struct plan *p)
 	}
 }
 
+/* After the table: how old the knowledge is, then the unverified facts
+ * each cell uses (its warnings went to stderr: cli_load_plan()). */
+static void plan_print_notes(const struct plan *p)
+{
+	const struct knowledge *kb = p->kb;
+
+	if (kb->refreshed[0]) {
+		struct tm tm = {0};
+		time_t now = time(NULL), then;
+		const char *file = strrchr(kb->refreshed_file, '/');
+
+		strptime(kb->refreshed, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		then = timegm(&tm);
+		printf("knowledge: refreshed %s (%ld days ago, %s)\n", kb->refreshed,
+		       now > then ? (long)((now - then) / 86400) : 0L,
+		       file ? file + 1 : kb->refreshed_file);
+	} else {
+		printf("knowledge: hand-kept tables, no refresh time\n");
+	}
+	for (size_t i = 0; i < p->cells_nr; i++) {
+		const struct plan_cell *c = &p->cells[i];
+
+		for (size_t k = 0; k < c->unverified.nr; k++)
+			printf("unverified: %s: %s\n", c->id, (const char *)c->unverified.items[k]);
+	}
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	struct cli_planned pl = {0};
@@ -122,6 +150,7 @@ int cmd_plan(int argc, char **argv)
 		fputc('\n', stdout);
 	} else {
 		plan_print_table(p);
+		plan_print_notes(p);
 	}
 done:
 	free(text);

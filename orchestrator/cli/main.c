@@ -14,6 +14,8 @@ static const struct cli_cmd commands[] = {
      INSPECT_USAGE_TAIL},
     {"gate", cmd_gate, "hold an image to a recipe's budgets, rules and smoke tests",
      GATE_USAGE_TAIL},
+    {"knowledge", cmd_knowledge, "refresh the knowledge plugins from a registry and a wheel index",
+     KNOWLEDGE_USAGE_TAIL},
     {"run", cmd_run, "run a command in an image's filesystem, without an engine", RUN_USAGE_TAIL},
     {"ci", cmd_ci, "write a CI file: scheduled matrix, one job per cell, all-or-nothing release",
      CI_USAGE_TAIL},

@@ -44,6 +44,15 @@ int cli_load_plan(const char *recipe_path, const struct vec *plugin_dirs, struct
 		code = EXIT_USAGE;
 		cli_planned_release(out);
 	}
+	/* Choices that work but deserve a look (a wheel of another CUDA
+	 * major): every command that plans says them. */
+	for (size_t i = 0; out->plan && i < out->plan->cells_nr; i++) {
+		const struct plan_cell *c = &out->plan->cells[i];
+
+		for (size_t k = 0; k < c->warnings.nr; k++)
+			fprintf(stderr, "gpuslim: warning: %s: %s\n", c->id,
+				(const char *)c->warnings.items[k]);
+	}
 	vec_release(&diags);
 	return code;
 }

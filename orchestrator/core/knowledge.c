@@ -196,6 +196,15 @@ char *kb_require_cuda(const struct knowledge *kb, const struct kb_cuda_release *
 	return strbuf_detach(&sb, NULL);
 }
 
+const char *kb_image_unverified(const struct kb_base_image *img, const char *os)
+{
+	const json_t *u = img->unverified;
+
+	if (json_is_string(u))
+		return json_string_value(u);
+	return json_string_value(json_object_get(u, os));
+}
+
 const struct kb_image_os *kb_image_find_os(const struct kb_base_image *img, const char *os)
 {
 	for (size_t i = 0; i < img->os_nr; i++)
@@ -387,7 +396,19 @@ static void kb_release_flavor_libs(void *entry)
 	struct kb_flavor_libs *f = entry;
 
 	vec_release(&f->provides);
+	vec_release(&f->until_names);
+	vec_release(&f->until_versions);
 	free(f->origin);
+}
+
+int kb_flavor_provides_at(const struct kb_flavor_libs *fl, const char *name, int major, int minor)
+{
+	long i = vec_findstr(&fl->until_names, name);
+	int ma, mi, pa;
+
+	if (i < 0 || kb_parse_version(fl->until_versions.items[i], &ma, &mi, &pa))
+		return 1;
+	return major < ma || (major == ma && minor <= mi);
 }
 
 static void kb_release_component(void *entry)
@@ -457,6 +478,7 @@ void knowledge_free(struct knowledge *kb)
 {
 	if (!kb)
 		return;
+	free(kb->refreshed_file);
 	for (size_t i = 0; i < kb->cuda_nr; i++)
 		kb_release_cuda(&kb->cuda[i]);
 	free(kb->cuda);
@@ -655,13 +677,33 @@ static int kb_check_keys(struct kb_reader *rd, json_t *obj, const char *const *a
 	json_object_foreach(obj, key, v)
 	{
 		size_t i;
+		/* Where "notes" may be, so may an entry's "source" (where a
+		 * hand-kept fact was read) and "unverified" (what no source
+		 * confirms: the plan flags the cells that use it); where
+		 * "schema_version" is, the file's "refreshed" and "sources". */
+		const char *like = !strcmp(key, "source") || !strcmp(key, "unverified") ? "notes"
+				   : !strcmp(key, "refreshed") || !strcmp(key, "sources")
+				       ? "schema_version"
+				       : key;
 
-		(void)v;
 		for (i = 0; allowed[i]; i++)
-			if (!strcmp(allowed[i], key))
+			if (!strcmp(allowed[i], like))
 				break;
 		if (!allowed[i])
 			return kb_fail(rd, "unknown key '%s'", key);
+		if (like != key &&
+		    !(!strcmp(key, "sources")	   ? json_is_array(v)
+		      : !strcmp(key, "unverified") ? json_is_string(v) || json_is_object(v)
+						   : json_is_string(v))) {
+			size_t old = kb_push_key(rd, key);
+			int ret = kb_fail(rd, "expected %s",
+					  !strcmp(key, "sources")      ? "a list of strings"
+					  : !strcmp(key, "unverified") ? "a string or an object"
+								       : "a string");
+
+			kb_pop(rd, old);
+			return ret;
+		}
 	}
 	return 0;
 }
@@ -803,8 +845,9 @@ static int kb_load_cuda_release(struct kb_reader *rd, json_t *item, void *entry,
 	if ((ret = kb_seen(rd, keys, paths, rel->version, "version")) ||
 	    (ret = kb_get_str(rd, item, "cudnn_tag", 0, &rel->cudnn_tag)) ||
 	    (ret = kb_get_str(rd, item, "cudnn_version", 0, &rel->cudnn_version)) ||
-	    (ret = kb_get_str(rd, item, "driver", 1, &rel->driver)) ||
-	    (ret = kb_get_str(rd, item, "driver_floor", 1, &rel->driver_floor)) ||
+	    (ret = kb_get_str(rd, item, "driver", 0, &rel->driver)) ||
+	    (ret = kb_get_str(rd, item, "driver_floor", 0, &rel->driver_floor)) ||
+	    (ret = kb_get_str(rd, item, "unverified", 0, &rel->unverified)) ||
 	    (ret = kb_get_str(rd, item, "brands", 1, &rel->brands)) ||
 	    (ret = kb_get(rd, item, "require_branches", KB_ARRAY, 1, &branches)))
 		return ret;
@@ -874,6 +917,20 @@ static int kb_load_image(struct kb_reader *rd, json_t *item, void *entry, struct
 	    (ret = kb_get_str(rd, item, "version", 1, &img->version)) ||
 	    (ret = kb_get_str(rd, item, "cudnn_version", 0, &img->cudnn_version)))
 		return ret;
+	{
+		json_t *u = json_object_get(item, "unverified"), *v;
+		const char *k;
+
+		if (json_is_object(u)) {
+			json_object_foreach(u, k, v) if (!json_is_string(v))
+			{
+				kb_push_key(rd, "unverified");
+				kb_push_key(rd, k);
+				return kb_fail(rd, "expected a string");
+			}
+		}
+		img->unverified = u;
+	}
 	if (kb_parse_version(img->version, &img->major, &img->minor, &img->patch) ||
 	    img->patch < 0) {
 		size_t old = kb_push_key(rd, "version");
@@ -1016,6 +1073,7 @@ static int kb_load_one_os(struct kb_reader *rd, json_t *item, void *entry, struc
 	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
 	    (ret = kb_check_keys(rd, item, os_keys)) ||
 	    (ret = kb_get_str(rd, item, "name", 1, &os->name)) ||
+	    (ret = kb_get_str(rd, item, "unverified", 0, &os->unverified)) ||
 	    (ret = kb_get_str(rd, item, "family", 1, &os->family)) ||
 	    (ret = kb_get_str(rd, item, "package_manager", 1, &os->package_manager)) ||
 	    (ret = kb_get_str(rd, item, "python_default", 0, &os->python_default)) ||
@@ -1139,6 +1197,7 @@ static int kb_load_fw_release(struct kb_reader *rd, json_t *item, void *entry, s
 	    (ret = kb_get_str(rd, item, "default_variant", 0, &rel->default_variant)) ||
 	    (ret = kb_get_str(rd, item, "python_min", 0, &rel->python_min)) ||
 	    (ret = kb_get_str(rd, item, "python_max", 0, &rel->python_max)) ||
+	    (ret = kb_get_str(rd, item, "unverified", 0, &rel->unverified)) ||
 	    (ret = kb_get(rd, item, "pairs", KB_OBJECT, 0, &pairs)) ||
 	    (ret = kb_get(rd, item, "cuda_majors", KB_ARRAY, 0, &majors)) ||
 	    (ret = kb_get(rd, item, "cudnn_major", KB_INT, 0, &v)))
@@ -1380,18 +1439,41 @@ static int kb_load_dlopen_rule(struct kb_reader *rd, json_t *item, void *entry, 
 static int kb_load_flavor_libs(struct kb_reader *rd, json_t *item, void *entry, struct vec *keys,
 			       struct vec *paths)
 {
-	static const char *const flavor_keys[] = {"flavor", "inherits", "provides", "notes", NULL};
+	static const char *const flavor_keys[] = {"flavor",	    "inherits", "provides",
+						  "provides_until", "notes",	NULL};
 	struct kb_flavor_libs *fl = entry;
+	json_t *until, *v;
+	const char *name;
 	int ret;
 
 	vec_init(&fl->provides, NULL);
+	vec_init(&fl->until_names, NULL);
+	vec_init(&fl->until_versions, NULL);
 	if ((ret = kb_check_type(rd, item, KB_OBJECT)) ||
 	    (ret = kb_check_keys(rd, item, flavor_keys)) ||
 	    (ret = kb_get_str(rd, item, "flavor", 1, &fl->flavor)) ||
 	    (ret = kb_seen(rd, keys, paths, fl->flavor, "flavor")) ||
 	    (ret = kb_get_str(rd, item, "inherits", 0, &fl->inherits)) ||
-	    (ret = kb_get_strlist(rd, item, "provides", 1, &fl->provides)))
+	    (ret = kb_get_strlist(rd, item, "provides", 1, &fl->provides)) ||
+	    (ret = kb_get(rd, item, "provides_until", KB_OBJECT, 0, &until)))
 		return ret;
+	json_object_foreach(until, name, v)
+	{
+		size_t old = kb_push_key(rd, "provides_until");
+		int ma, mi, pa;
+
+		kb_push_key(rd, name);
+		if ((ret = kb_check_type(rd, v, KB_STRING)))
+			return ret;
+		if (vec_findstr(&fl->provides, name) < 0)
+			return kb_fail(rd, "'%s' is not in provides", name);
+		if (kb_parse_version(json_string_value(v), &ma, &mi, &pa) || pa >= 0)
+			return kb_fail(rd, "expected a CUDA major.minor like 12.8, got '%s'",
+				       json_string_value(v));
+		kb_pop(rd, old);
+		vec_push(&fl->until_names, (void *)name);
+		vec_push(&fl->until_versions, (void *)json_string_value(v));
+	}
 	fl->origin = kb_origin(rd);
 	return 0;
 }
@@ -1597,6 +1679,23 @@ static int kb_load_file(struct knowledge *kb, const char *path, size_t which, st
 		ret = kb_fail(&rd, "schema_version: expected %d, got %lld", KB_SCHEMA_VERSION,
 			      (long long)json_integer_value(ver));
 		goto done;
+	}
+	{
+		/* "refreshed": the oldest file is how old the knowledge is. */
+		const char *t = json_string_value(json_object_get(root, "refreshed"));
+
+		if (t && (strlen(t) != 20 || t[4] != '-' || t[10] != 'T' || t[19] != 'Z')) {
+			ret = kb_fail(&rd,
+				      "refreshed: expected a UTC time like "
+				      "2026-12-03T12:00:00Z, got '%s'",
+				      t);
+			goto done;
+		}
+		if (t && (!kb->refreshed[0] || strcmp(t, kb->refreshed) < 0)) {
+			snprintf(kb->refreshed, sizeof(kb->refreshed), "%s", t);
+			free(kb->refreshed_file);
+			kb->refreshed_file = xstrdup(path);
+		}
 	}
 	switch (which) {
 	case 0:

@@ -26,8 +26,9 @@ struct kb_cuda_release {
 	int major, minor, patch;
 	const char *cudnn_tag;	   /* "cudnn8", "cudnn9", "cudnn"; NULL: no cuDNN images */
 	const char *cudnn_version; /* "9.1.0.70"; NULL: no cuDNN images, or unknown */
-	const char *driver;	   /* driver shipped with the toolkit */
-	const char *driver_floor;  /* minor-version-compatibility floor */
+	const char *driver;	   /* driver shipped with the toolkit; NULL: unknown */
+	const char *driver_floor;  /* minor-version-compatibility floor; NULL: unknown */
+	const char *unverified;	   /* what no source confirms; NULL: all verified */
 	long branches[16];	   /* NVIDIA_REQUIRE_CUDA driver branches, in order */
 	size_t branches_nr;
 	const char *brands; /* name of a brand set */
@@ -52,6 +53,9 @@ struct kb_base_image {
 	const char *version;
 	int major, minor, patch;
 	const char *cudnn_version; /* what these images carry; NULL: the release's */
+	/* what no source confirms: a string for every OS, or an object with
+	 * one per OS (borrowed JSON); NULL: all verified */
+	const void *unverified;
 	struct kb_image_os *os;
 	size_t os_nr;
 	char *origin;
@@ -87,6 +91,7 @@ struct kb_os {
 	struct kb_python_pkgs pkgs;  /* template */
 	struct kb_python_pkgs *overrides;
 	size_t overrides_nr;
+	const char *unverified; /* what no source confirms; NULL: all verified */
 	char *origin;
 };
 
@@ -102,6 +107,7 @@ struct kb_fw_release {
 	long cuda_majors[8];	     /* for frameworks without variants: CUDA majors it supports */
 	size_t cuda_majors_nr;
 	long cudnn_major; /* cuDNN major it needs from the base; 0: any */
+	const char *unverified; /* what no source confirms; NULL: all verified */
 	char *origin;
 };
 
@@ -144,8 +150,13 @@ struct kb_flavor_libs {
 	const char *flavor;
 	const char *inherits; /* NULL or another flavor */
 	struct vec provides;  /* sonames or globs, may hold {cuda_major} */
+	/* "provides_until": entries of `provides` the flavor has only up to a
+	 * CUDA major.minor (libnvToolsExt: gone from 12.9 on); parallel vecs */
+	struct vec until_names, until_versions;
 	char *origin;
 };
+/* 1 when `fl` provides its `provides` entry `name` for CUDA major.minor. */
+int kb_flavor_provides_at(const struct kb_flavor_libs *fl, const char *name, int major, int minor);
 
 /* libraries.json: one CUDA component, for sizes per component (key: name). */
 struct kb_component {
@@ -203,6 +214,10 @@ struct knowledge {
 	/* The plugins' version: SHA-256 of "NAME\0SHA256-OF-ITS-BYTES\n" for
 	 * each file loaded, in load order (gpuslim.lock records it). */
 	char sha256[65];
+	/* The oldest "refreshed" time of the files loaded (RFC 3339 UTC), and
+	 * the file it is from; "" when no file says. */
+	char refreshed[32];
+	char *refreshed_file;
 	struct kb_cuda_release *cuda;
 	size_t cuda_nr;
 	struct kb_brand_set *brand_sets;
@@ -248,6 +263,8 @@ const struct kb_repository *kb_find_repository(const struct knowledge *kb, const
 const struct kb_base_image *kb_repo_find_image(const struct kb_repository *repo,
 					       const char *version);
 const struct kb_image_os *kb_image_find_os(const struct kb_base_image *img, const char *os);
+/* What is unverified about `img`'s images for `os`, or NULL. */
+const char *kb_image_unverified(const struct kb_base_image *img, const char *os);
 /* The cuDNN version images of `rel` carry in a repository: the image's own
  * (bases.json), else the release's (cuda.json); NULL when unknown. `img`
  * may be NULL. */

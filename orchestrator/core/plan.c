@@ -673,12 +673,22 @@ plan_resolve_cuda(struct plan_ctx *ctx, const struct plan_spec *spec, const stru
 		plan_set_value(&cell->cuda, best->version,
 			       xstrfmt("%s is pinned by %s and %s has it for %s.", best->version,
 				       plan_src_says(&src, &from), repo->name, os->name));
+	else if (ctx->kb->refreshed[0])
+		plan_set_value(
+		    &cell->cuda, best->version,
+		    xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
+			    "for %s as the tables refreshed %.10s know it (plan --resolve "
+			    "asks the registry).",
+			    src.value, plan_src_says(&src, &from), best->version, major, minor,
+			    repo->name, os->name, ctx->kb->refreshed));
 	else
-		plan_set_value(&cell->cuda, best->version,
-			       xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
-				       "for %s.",
-				       src.value, plan_src_says(&src, &from), best->version, major,
-				       minor, repo->name, os->name));
+		plan_set_value(
+		    &cell->cuda, best->version,
+		    xstrfmt("%s from %s resolves to %s, the newest %d.%d patch %s has "
+			    "for %s as the hand-kept tables know it (plan --resolve asks "
+			    "the registry).",
+			    src.value, plan_src_says(&src, &from), best->version, major, minor,
+			    repo->name, os->name));
 	cell->cuda_minor = xstrfmt("%d.%d", major, minor);
 done:
 	strbuf_release(&from);
@@ -861,10 +871,68 @@ static const char *plan_fw_index_template(const struct plan_ctx *ctx, const char
 	return ctx->r->pip.framework_index_url.v ? ctx->r->pip.framework_index_url.v : kb_tmpl;
 }
 
+/* The driver floor of CUDA `major`: its newest release's in cuda.json. */
+static const char *plan_major_floor(const struct knowledge *kb, int major)
+{
+	const struct kb_cuda_release *best = NULL;
+
+	for (size_t i = 0; i < kb->cuda_nr; i++)
+		if (kb->cuda[i].major == major && kb->cuda[i].driver_floor &&
+		    (!best || kb_version_cmp(kb->cuda[i].version, best->version) > 0))
+			best = &kb->cuda[i];
+	return best ? best->driver_floor : NULL;
+}
+
+/*
+ * A release with no wheel for the cell's CUDA major, of a framework whose
+ * wheels bring their own CUDA libraries (torch +cu118 on a CUDA 12 base):
+ * the wheel runs on any driver new enough for its own CUDA, so it is taken,
+ * with a warning. The newest older major first (the base's driver promise
+ * covers it), else the oldest newer one (the cell's driver floor rises to
+ * that major's).
+ */
+static const char *plan_cross_major(struct plan_ctx *ctx, const struct kb_framework *fw,
+				    const struct kb_fw_release *rel,
+				    const struct kb_cuda_release *cuda, struct plan_cell *cell)
+{
+	const char *older = NULL, *newer = NULL, *pick;
+	int om = -1, on = -1, nm = 0, nn = 0, maj, min;
+	const char *floor;
+
+	for (size_t i = 0; i < rel->variants.nr; i++) {
+		plan_variant_cuda(rel->variants.items[i], &maj, &min);
+		if (maj < cuda->major && (maj > om || (maj == om && min > on))) {
+			older = rel->variants.items[i];
+			om = maj;
+			on = min;
+		} else if (maj > cuda->major && (!newer || maj < nm || (maj == nm && min < nn))) {
+			newer = rel->variants.items[i];
+			nm = maj;
+			nn = min;
+		}
+	}
+	pick = older ? older : newer;
+	if (!pick)
+		return NULL;
+	plan_variant_cuda(pick, &maj, &min);
+	floor = plan_major_floor(ctx->kb, maj);
+	vec_pushf(&cell->warnings,
+		  "%s %s has no CUDA %d wheel; %s brings its own CUDA %d.%d libraries (the base's "
+		  "CUDA %s ones go unused by it) and needs a driver >= %s, CUDA %d's floor%s",
+		  fw->name, rel->version, cuda->major, pick, maj, min, cuda->version,
+		  floor ? floor : "(unknown)", maj,
+		  maj > cuda->major ? ", newer than the base promises" : "");
+	if (maj > cuda->major && floor) {
+		free(cell->wheel_driver_floor);
+		cell->wheel_driver_floor = xstrdup(floor);
+	}
+	return pick;
+}
+
 /* A top-level framework (torch, onnxruntime-gpu): its release and wheel. */
 static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 				const struct kb_cuda_release *cuda, const struct plan_src *cuda_src,
-				const char *python)
+				const char *python, struct plan_cell *cell)
 {
 	/* A wheel missing for a CUDA the matrix varies is the matrix value's
 	 * fault, not the framework line's that every cell shares. */
@@ -903,6 +971,8 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 	}
 	if (rel->variants.nr) {
 		variant = plan_pick_variant(rel, cuda);
+		if (!variant && fw->brings_cuda)
+			variant = plan_cross_major(ctx, fw, rel, cuda, cell);
 		if (!variant) {
 			char *list = plan_join(&rel->variants);
 
@@ -924,7 +994,13 @@ static void plan_resolve_parent(struct plan_ctx *ctx, struct plan_fw_src *f,
 	f->rel = rel;
 	plan_fill_framework(f->out, fw, rel->version, variant,
 			    plan_fw_index_template(ctx, fw->index_url_template));
-	if (variant)
+	if (variant && atoi(variant + 2) / 10 != cuda->major)
+		f->out->reason =
+		    xstrfmt("%s %s from %s resolves to %s; it has no CUDA %d.x wheel, so %s, which "
+			    "brings its own CUDA libraries, is taken (see the cell's warnings).",
+			    fw->name, f->version.value, plan_src_says(&f->version, &from),
+			    rel->version, cuda->major, variant);
+	else if (variant)
 		f->out->reason = xstrfmt(
 		    "%s %s from %s resolves to %s; %s is the newest wheel variant for CUDA "
 		    "%d.x no newer than %d.%d, so its libraries need no newer driver than the "
@@ -1004,7 +1080,7 @@ static void plan_resolve_frameworks(struct plan_ctx *ctx, const struct plan_spec
 	plan_get(ctx, spec, "cuda", &cuda_src);
 	for (size_t i = 0; i < n; i++)
 		if (fws[i].fw && !fws[i].fw->parent)
-			plan_resolve_parent(ctx, &fws[i], cuda, &cuda_src, python);
+			plan_resolve_parent(ctx, &fws[i], cuda, &cuda_src, python, cell);
 	for (size_t i = 0; i < n; i++)
 		if (fws[i].fw && fws[i].fw->parent)
 			plan_resolve_child(ctx, &fws[i], fws, n);
@@ -1416,7 +1492,11 @@ static void plan_closure(const struct plan_ctx *ctx, const struct kb_cuda_releas
 	for (const struct kb_flavor_libs *fl =
 		 cell->closure ? NULL : kb_find_flavor_libs(kb, cell->final.flavor);
 	     fl && depth <= kb->flavor_libs_nr; depth++) {
-		plan_push_expanded(&cell->closure_skip, &fl->provides, keys, values, 2);
+		for (size_t i = 0; i < fl->provides.nr; i++)
+			if (kb_flavor_provides_at(fl, fl->provides.items[i], cuda->major,
+						  cuda->minor))
+				vec_push(&cell->closure_skip,
+					 kb_expand(fl->provides.items[i], keys, values, 2));
 		fl = fl->inherits ? kb_find_flavor_libs(kb, fl->inherits) : NULL;
 	}
 	for (size_t i = 0; i < kb->driver_sonames.nr; i++)
@@ -1528,6 +1608,26 @@ static void plan_cell_init(struct plan_cell *cell, size_t index)
 	vec_init(&cell->wheel_prefer, free);
 	vec_init(&cell->closure_skip, free);
 	vec_init(&cell->driver_sonames, free);
+	vec_init(&cell->unverified, free);
+	vec_init(&cell->warnings, free);
+}
+
+/* Each fact the cell uses that its table entry marks unverified. */
+static void plan_unverified(struct plan_cell *cell, const struct kb_os *os,
+			    const struct kb_cuda_release *cuda, const struct kb_base_image *img,
+			    const char *repo, const struct plan_fw_src *fws, size_t n)
+{
+	if (os && os->unverified)
+		vec_pushf(&cell->unverified, "os.json %s: %s", os->name, os->unverified);
+	if (cuda && cuda->unverified)
+		vec_pushf(&cell->unverified, "cuda.json %s: %s", cuda->version, cuda->unverified);
+	if (img && os && kb_image_unverified(img, os->name))
+		vec_pushf(&cell->unverified, "bases.json %s %s %s: %s", repo, img->version,
+			  os->name, kb_image_unverified(img, os->name));
+	for (size_t i = 0; i < n; i++)
+		if (fws[i].fw && fws[i].rel && fws[i].rel->unverified)
+			vec_pushf(&cell->unverified, "frameworks.json %s %s: %s", fws[i].fw->name,
+				  fws[i].rel->version, fws[i].rel->unverified);
 }
 
 static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec,
@@ -1558,11 +1658,14 @@ static void plan_resolve_cell(struct plan_ctx *ctx, const struct plan_spec *spec
 	if (ctx->cell_failed)
 		goto done;
 	cell->require_cuda = kb_require_cuda(ctx->kb, cuda);
-	cell->driver_min = xstrdup(cuda->driver);
-	cell->driver_floor = xstrdup(cuda->driver_floor);
+	cell->driver_min = cuda->driver ? xstrdup(cuda->driver) : NULL;
+	cell->driver_floor = cell->wheel_driver_floor ? xstrdup(cell->wheel_driver_floor)
+			     : cuda->driver_floor     ? xstrdup(cuda->driver_floor)
+						      : NULL;
 	plan_packages(ctx, os, cell);
 	plan_closure(ctx, cuda, cell);
 	plan_smoke(ctx, cell);
+	plan_unverified(cell, os, cuda, img, ctx->repo->name, fws, n);
 done:
 	free(fws);
 }
@@ -1809,6 +1912,9 @@ static void plan_cell_release(struct plan_cell *c)
 	plan_wheels_release(c->wheels, c->wheels_nr);
 	vec_release(&c->wheel_prefer);
 	vec_release(&c->closure_skip);
+	vec_release(&c->unverified);
+	free(c->wheel_driver_floor);
+	vec_release(&c->warnings);
 	for (size_t i = 0; i < c->dlopen_nr; i++) {
 		free(c->dlopen[i].soname);
 		vec_release(&c->dlopen[i].loads);
@@ -1984,6 +2090,8 @@ static json_t *plan_jcell(const struct plan_cell *c)
 	}
 	json_object_set_new(x, "driver", plan_jvec(&c->driver_sonames));
 	json_object_set_new(o, "closure", x);
+	json_object_set_new(o, "unverified", plan_jvec(&c->unverified));
+	json_object_set_new(o, "warnings", plan_jvec(&c->warnings));
 	return o;
 }
 
@@ -1996,6 +2104,21 @@ json_t *plan_to_json(const struct plan *p)
 	json_object_set_new(rec, "sha256", json_string(r->sha256));
 	json_object_set_new(rec, "name", plan_jstr(r->name.v));
 	json_object_set_new(root, "recipe", rec);
+	{
+		/* How old the facts are: the oldest plugin file's refresh. */
+		json_t *k = json_object();
+		const char *file =
+		    p->kb->refreshed_file ? strrchr(p->kb->refreshed_file, '/') : NULL;
+
+		json_object_set_new(k, "refreshed",
+				    p->kb->refreshed[0] ? json_string(p->kb->refreshed)
+							: json_null());
+		json_object_set_new(k, "oldest_file",
+				    p->kb->refreshed_file
+					? json_string(file ? file + 1 : p->kb->refreshed_file)
+					: json_null());
+		json_object_set_new(root, "knowledge", k);
+	}
 	if (p->git.url) {
 		json_t *g = json_object();
 

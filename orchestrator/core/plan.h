@@ -147,6 +147,14 @@ struct plan_cell {
 	struct plan_dlopen_rule *dlopen; /* owned */
 	size_t dlopen_nr;
 	struct vec driver_sonames; /* injected by the driver at run time, owned */
+	/* Facts the cell uses that no source confirms ("cuda.json 12.3.2:
+	 * driver ..."), and warnings about choices that work but deserve a
+	 * look (a wheel of another CUDA major); owned strings. */
+	struct vec unverified;
+	struct vec warnings;
+	/* A framework wheel of a newer CUDA major than the base: its major's
+	 * driver floor, which the cell's driver.floor takes; NULL: none. */
+	char *wheel_driver_floor;
 
 	struct plan_smoke *smoke; /* the recipe's, then the defaults it did not replace */
 	size_t smoke_nr;

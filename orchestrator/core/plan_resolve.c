@@ -315,8 +315,8 @@ static int resolve_substitute(struct resolve_ctx *ctx, struct plan_cell *c,
 		free(c->driver_min);
 		free(c->driver_floor);
 		c->require_cuda = kb_require_cuda(ctx->kb, known);
-		c->driver_min = xstrdup(known->driver);
-		c->driver_floor = xstrdup(known->driver_floor);
+		c->driver_min = known->driver ? xstrdup(known->driver) : NULL;
+		c->driver_floor = known->driver_floor ? xstrdup(known->driver_floor) : NULL;
 	}
 	return 0;
 }

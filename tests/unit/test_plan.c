@@ -308,9 +308,9 @@ static void test_override_order(void)
 	fb = fs_join(b, "frameworks.json");
 	ca = fs_join(a, "cuda.json");
 	write_file(fa, "{\"schema_version\": 1, \"frameworks\": [{\"name\": \"torch\", "
-		       "\"releases\": [{\"version\": \"2.12.0\", \"variants\": [\"cu128\"]}]}]}\n");
+		       "\"releases\": [{\"version\": \"2.99.0\", \"variants\": [\"cu128\"]}]}]}\n");
 	write_file(fb, "{\"schema_version\": 1, \"frameworks\": [{\"name\": \"torch\", "
-		       "\"releases\": [{\"version\": \"2.12.0\", \"variants\": [\"cu130\"]}]}]}\n");
+		       "\"releases\": [{\"version\": \"2.99.0\", \"variants\": [\"cu130\"]}]}]}\n");
 	write_file(ca, "{\"schema_version\": 1, \"releases\": [{\"version\": \"12.4.1\", "
 		       "\"cudnn_tag\": \"cudnn\", \"cudnn_version\": \"9.1.0.70\", \"driver\": "
 		       "\"999.1\", \"driver_floor\": \"525.60.13\", "
@@ -322,7 +322,7 @@ static void test_override_order(void)
 	CHECK(ret == 0, "built-in + two user dirs load: %s", error_last());
 	if (k) {
 		fw = kb_find_framework(k, "torch");
-		rel = fw ? kb_find_release(fw, "2.12") : NULL;
+		rel = fw ? kb_find_release(fw, "2.99") : NULL;
 		CHECK(rel && rel->variants.nr == 1 && !strcmp(rel->variants.items[0], "cu130"),
 		      "the later directory's release replaces the earlier one");
 		CHECK(fw && fw->brings_cuda && fw->index_url_template,
@@ -341,7 +341,7 @@ static void test_override_order(void)
 	vec_push(&dirs, a);
 	ret = knowledge_load(&k, &dirs);
 	if (k) {
-		rel = kb_find_release(kb_find_framework(k, "torch"), "2.12.0");
+		rel = kb_find_release(kb_find_framework(k, "torch"), "2.99.0");
 		CHECK(rel && !strcmp(rel->variants.items[0], "cu128"), "order decides the winner");
 	}
 	knowledge_free(k);
