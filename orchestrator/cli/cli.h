@@ -75,6 +75,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /*
  * The value of a numeric option: decimal digits only (no sign, no space

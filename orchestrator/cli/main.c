@@ -15,6 +15,7 @@ static const struct cli_cmd commands[] = {
     {"gate", cmd_gate, "hold an image to a recipe's budgets, rules and smoke tests",
      GATE_USAGE_TAIL},
     {"run", cmd_run, "run a command in an image's filesystem, without an engine", RUN_USAGE_TAIL},
+    {"report", cmd_report, "merge a CI matrix's build reports; promote its staged images", NULL},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -67,6 +67,10 @@ struct registry_call {
 	char *user, *pass;	  /* credentials, looked up on the first 401 */
 	const char *creds_source; /* where they were looked for (static, or the cache's) */
 	int creds_looked_up;
+	const char *actions; /* the token scope's actions: "pull", "pull,push" for a PUT */
+	/* A PUT's body and its Content-Type (borrowed), NULL otherwise. */
+	const char *put_body, *put_type;
+	size_t put_len;
 	long waited_ms; /* between tries, over the whole operation (the policy's total) */
 };
 
@@ -939,6 +943,17 @@ static int registry_exchange_once(const struct registry_call *call, const char *
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	if (!strcmp(method, "HEAD"))
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (!strcmp(method, "PUT")) {
+		/* POSTFIELDS sends the buffer as it is, from memory; the method is PUT */
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->put_body ? call->put_body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->put_len);
+		line = xstrfmt("Content-Type: %s",
+			       call->put_type ? call->put_type : "application/octet-stream");
+		hdrs = curl_slist_append(hdrs, line);
+		free(line);
+		hdrs = curl_slist_append(hdrs, "Expect:");
+	}
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, registry_on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, registry_on_body);
@@ -1097,7 +1112,7 @@ static int registry_fetch_token(struct registry_call *call, const char *challeng
 		goto done;
 	}
 	if (!scope)
-		scope = xstrfmt("repository:%s:pull", call->repo);
+		scope = xstrfmt("repository:%s:%s", call->repo, call->actions ? call->actions : "pull");
 	strbuf_addf(&url, "%s%c", realm, strchr(realm, '?') ? '&' : '?');
 	{
 		char *s = curl_easy_escape(NULL, scope, 0);
@@ -1155,7 +1170,8 @@ static int registry_request(struct registry_call *call, const char *method, cons
 {
 	struct registry_client *c = call->c;
 	struct registry_auth auth = {0};
-	char *scope_key = xstrfmt("%s repository:%s:pull", call->base, call->repo);
+	char *scope_key = xstrfmt("%s repository:%s:%s", call->base, call->repo,
+				  call->actions ? call->actions : "pull");
 	char *token = registry_token_get(c, scope_key);
 	char *scheme = NULL;
 	int ret = 0;
@@ -1468,6 +1484,56 @@ int registry_get_blob(struct registry_client *c, const char *registry, const cha
 				 call.registry, call.what);
 		goto done;
 	}
+done:
+	free(url);
+	registry_resp_release(&r);
+	registry_call_release(&call);
+	return ret;
+}
+
+int registry_put_manifest(struct registry_client *c, const char *registry, const char *repository,
+			  const char *tag, const char *media_type, const char *body, size_t len,
+			  char **digest)
+{
+	struct registry_call call;
+	struct registry_resp r;
+	char hex[65], *url = NULL;
+	int ret;
+
+	if (digest)
+		*digest = NULL;
+	registry_resp_init(&r, c->body_cap);
+	ret = registry_call_init(&call, c, registry, repository, tag, 0);
+	if (ret < 0)
+		goto done;
+	call.actions = "pull,push";
+	call.put_body = body;
+	call.put_len = len;
+	call.put_type = media_type;
+	url = xstrfmt("%s/v2/%s/manifests/%s", call.base, call.repo, tag);
+	ret = registry_request(&call, "PUT", url, NULL, &r, call.what);
+	if (ret < 0)
+		goto done;
+	if (!registry_2xx(r.status)) {
+		if (r.status == 400 || r.status == 404)
+			ret = error_setc(GS_EINVAL,
+					 "registry '%s' refused the manifest for '%s' (%ld%s%s)",
+					 call.registry, call.what, r.status,
+					 *retry_status_reason(r.status) ? " " : "",
+					 retry_status_reason(r.status));
+		else
+			ret = registry_status_error(&call, &r, call.what);
+		goto done;
+	}
+	hash_sha256_hex(body, len, hex);
+	if (r.digest && strcmp(r.digest + (starts_with(r.digest, "sha256:") ? 7 : 0), hex)) {
+		ret = error_setc(GS_EINVAL,
+				 "registry '%s' stored the manifest for '%s' as %s, not as sha256:%s",
+				 call.registry, call.what, r.digest, hex);
+		goto done;
+	}
+	if (digest)
+		*digest = xstrfmt("sha256:%s", hex);
 done:
 	free(url);
 	registry_resp_release(&r);

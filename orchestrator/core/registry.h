@@ -143,4 +143,17 @@ typedef int (*registry_sink_fn)(void *data, const void *buf, size_t len);
 int registry_get_blob(struct registry_client *c, const char *registry, const char *repository,
 		      const char *digest, registry_sink_fn sink, void *data);
 
+/*
+ * PUT `body` (`len` bytes, a manifest of `media_type`, as registry_get_manifest()
+ * gave it) as the tag `tag` of registry/repository: the tag then points at
+ * exactly that manifest (its digest, the sha256 of the bytes, in the
+ * optional *digest). The blobs it names must be in the repository already.
+ * Credentials are asked for with push access ("repository:R:pull,push").
+ * A registry that stores it under another digest is GS_EINVAL; 400 or 404
+ * (a manifest it will not take) GS_EINVAL; others as above.
+ */
+int registry_put_manifest(struct registry_client *c, const char *registry, const char *repository,
+			  const char *tag, const char *media_type, const char *body, size_t len,
+			  char **digest);
+
 #endif
