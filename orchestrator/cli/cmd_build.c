@@ -439,6 +439,10 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 		return code;
 	if ((code = select_cells(*p)) != EXIT_OK)
 		return code;
+	if (stage && build_check_stage(*p, stage) < 0) {
+		cli_error_last();
+		return EXIT_USAGE;
+	}
 	if (locked) {
 		/* Every pin from the lock: the registry is asked for nothing
 		 * (the engine still pulls the bases by digest). */

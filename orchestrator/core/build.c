@@ -389,9 +389,7 @@ static char *staged_ref_of(const char *image_ref, const char *stage)
 	return xstrfmt("%s-%s", image_ref, stage);
 }
 
-/* A staging suffix makes a valid tag of every cell's tag (at most 128 of
- * [A-Za-z0-9_.-]). */
-static int check_stage(const struct plan *p, const char *stage)
+int build_check_stage(const struct plan *p, const char *stage)
 {
 	size_t n = strlen(stage);
 
@@ -431,7 +429,7 @@ int build_init(struct build *b, const struct plan *p, const struct build_opts *o
 	ret = choose_cache(b);
 	if (ret < 0)
 		goto done;
-	if (o->stage && (ret = check_stage(p, o->stage)) < 0)
+	if (o->stage && (ret = build_check_stage(p, o->stage)) < 0)
 		goto done;
 	b->cells = xcalloc(p->cells_nr ? p->cells_nr : 1, sizeof(*b->cells));
 	b->cells_nr = p->cells_nr;

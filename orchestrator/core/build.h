@@ -183,6 +183,11 @@ enum {
 int build_init(struct build *b, const struct plan *p, const struct build_opts *o);
 void build_release(struct build *b);
 
+/* build_opts.stage makes a valid tag of every cell's tag: [A-Za-z0-9_.-],
+ * "<tag>-<stage>" at most 128 long. GS_EINVAL (error_last() naming the
+ * cell) otherwise; build_init() checks it too. */
+int build_check_stage(const struct plan *p, const char *stage);
+
 /*
  * The credentials of the recipe's package indexes that the plan's cells
  * install from (pip.index_url, pip.framework_index_url), as a netrc for pip
