@@ -52,7 +52,7 @@ static struct vec plugin_dirs = VEC_INIT(free);
 static const char *runner_arg;
 static enum smoke_runner runner;
 static struct vec driver_dirs = VEC_INIT(free);
-static struct vec cell_ids = VEC_INIT(free);	/* --cell */
+static struct vec cell_ids = VEC_INIT(free);   /* --cell */
 static struct vec matrix_ids = VEC_INIT(free); /* every cell of the recipe, with --cell */
 static const char *stage;
 

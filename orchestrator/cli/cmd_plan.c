@@ -108,11 +108,10 @@ static json_t *plan_ci_matrix(const struct plan *p)
 
 		for (size_t k = 0; k < c->frameworks_nr; k++)
 			strbuf_addf(&fw, "%s%s", k ? " " : "", c->frameworks[k].pip_spec);
-		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cell", c->id, "image", c->image_ref,
-			      "tag", c->tag, "cuda", c->cuda.value, "os",
-			      c->os.value ? c->os.value : "", "python",
-			      c->python.value ? c->python.value : "", "framework",
-			      fw.buf ? fw.buf : "");
+		o = json_pack(
+		    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cell", c->id, "image", c->image_ref, "tag",
+		    c->tag, "cuda", c->cuda.value, "os", c->os.value ? c->os.value : "", "python",
+		    c->python.value ? c->python.value : "", "framework", fw.buf ? fw.buf : "");
 		strbuf_release(&fw);
 		if (!o || json_array_append_new(include, o) < 0) {
 			json_decref(include);

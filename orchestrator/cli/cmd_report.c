@@ -155,7 +155,8 @@ static int report_merge(int argc, char **argv)
 		fprintf(stderr, "gpuslim: cell '%s' is in none of the reports\n",
 			(const char *)missing.items[i]);
 	if (failed || missing.nr) {
-		fprintf(stderr, "gpuslim: merged %zu reports: %zu of %zu cells failed, %zu missing\n",
+		fprintf(stderr,
+			"gpuslim: merged %zu reports: %zu of %zu cells failed, %zu missing\n",
 			paths.nr, failed, n + missing.nr, missing.nr);
 		if (code == EXIT_OK)
 			code = EXIT_FAILED;
@@ -194,7 +195,8 @@ static void print_aftermath(const struct promotion *pr)
 		case PROMOTE_MOVED:
 			break;
 		case PROMOTE_FAILED:
-			fprintf(stderr, "gpuslim: %s: its PUT failed; it points at %s (before: %s)\n",
+			fprintf(stderr,
+				"gpuslim: %s: its PUT failed; it points at %s (before: %s)\n",
 				pc->image, short_digest(pc->now), short_digest(pc->old_digest));
 			break;
 		case PROMOTE_RESTORED:

@@ -393,8 +393,8 @@ int build_check_stage(const struct plan *p, const char *stage)
 {
 	size_t n = strlen(stage);
 
-	if (!n || strspn(stage, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
-		      n)
+	if (!n ||
+	    strspn(stage, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
 		return error_setc(GS_EINVAL,
 				  "--stage '%s': a tag suffix is letters, digits, '_', '.' and "
 				  "'-' only",
@@ -850,8 +850,7 @@ static int push_get_next(void *ctx, struct exec_job *job)
 	if (bx->next >= b->cells_nr)
 		return 1;
 	bc = &b->cells[bx->next++];
-	ret =
-	    engine_push_argv(b->opts->engine, bc->push_ref, &job->proc.argv, &job->proc.env);
+	ret = engine_push_argv(b->opts->engine, bc->push_ref, &job->proc.argv, &job->proc.env);
 	if (ret < 0)
 		return ret;
 	return cell_job_start(bc, "push", 1, job);
@@ -1003,8 +1002,8 @@ json_t *build_to_json(const struct build *b)
 
 		if (b->opts->matrix_cells)
 			for (size_t i = 0; i < b->opts->matrix_cells->nr; i++)
-				json_array_append_new(
-				    all, str_or_null(b->opts->matrix_cells->items[i]));
+				json_array_append_new(all,
+						      str_or_null(b->opts->matrix_cells->items[i]));
 		else
 			for (size_t i = 0; i < b->plan->cells_nr; i++)
 				json_array_append_new(all, str_or_null(b->plan->cells[i].id));
@@ -1046,8 +1045,7 @@ json_t *build_to_json(const struct build *b)
 		bj_set(push, "elapsed_ms", json_integer(bc->push_ms), &bad);
 		bj_set(c, "push", push, &bad);
 		bj_set(c, "gate", bc->gate ? json_incref(bc->gate) : json_null(), &bad);
-		bj_set(c, "analysis", bc->analysis ? json_incref(bc->analysis) : json_null(),
-		       &bad);
+		bj_set(c, "analysis", bc->analysis ? json_incref(bc->analysis) : json_null(), &bad);
 		if (!c || !push || json_array_append_new(cells, c) < 0)
 			bad = 1;
 	}
@@ -1097,9 +1095,8 @@ static json_t *biggest_kept_in_order(const json_t *arr, const char *key, size_t 
 		json_int_t v = json_integer_value(json_object_get(json_array_get(arr, i), key));
 		size_t at = taken;
 
-		while (at > 0 &&
-		       json_integer_value(json_object_get(json_array_get(arr, idx[at - 1]), key)) <
-			   v)
+		while (at > 0 && json_integer_value(
+				     json_object_get(json_array_get(arr, idx[at - 1]), key)) < v)
 			at--;
 		if (at >= top)
 			continue;
@@ -1135,5 +1132,6 @@ json_t *build_report_analysis(const json_t *report, size_t top)
 	    "cuda", "duplicates",
 	    biggest_kept_in_order(json_object_get(json_object_get(report, "cuda"), "duplicates"),
 				  "bytes", top),
-	    "closure", "missing", m, "driver_in_image", driver ? json_incref(driver) : json_array());
+	    "closure", "missing", m, "driver_in_image",
+	    driver ? json_incref(driver) : json_array());
 }

@@ -46,8 +46,9 @@ static int br_check_cell(const char *path, size_t i, const json_t *c, const json
 		return br_bad(path, field, "a string");
 	json_array_foreach(matrix, k, m) known |= json_equal(m, json_object_get(c, "id"));
 	if (!known)
-		return error_setc(GS_EINVAL, "%s: %s: '%s' is not a cell of the report's matrix_cells",
-				  path, field, json_string_value(json_object_get(c, "id")));
+		return error_setc(GS_EINVAL,
+				  "%s: %s: '%s' is not a cell of the report's matrix_cells", path,
+				  field, json_string_value(json_object_get(c, "id")));
 	snprintf(field, sizeof(field), "cells[%zu].image", i);
 	if (!json_is_string(json_object_get(c, "image")))
 		return br_bad(path, field, "a string");
@@ -140,8 +141,9 @@ int buildreport_read(const char *path, json_t **out)
 		for (k = 0; k < i; k++)
 			if (json_equal(json_object_get(json_array_get(cells, k), "id"),
 				       json_object_get(c, "id"))) {
-				ret = error_setc(GS_EINVAL, "%s: cells[%zu] and cells[%zu] are both '%s'",
-						 path, k, i, json_string_value(json_object_get(c, "id")));
+				ret = error_setc(
+				    GS_EINVAL, "%s: cells[%zu] and cells[%zu] are both '%s'", path,
+				    k, i, json_string_value(json_object_get(c, "id")));
 				goto done;
 			}
 	}
@@ -159,7 +161,8 @@ int buildreport_cell_passed(const json_t *cell)
 	const json_t *gate = json_object_get(cell, "gate");
 	const char *gs = json_string_value(json_object_get(gate, "status"));
 
-	return st && !strcmp(st, "ok") && (!gate || json_is_null(gate) || (gs && !strcmp(gs, "pass")));
+	return st && !strcmp(st, "ok") &&
+	       (!gate || json_is_null(gate) || (gs && !strcmp(gs, "pass")));
 }
 
 void buildreport_missing(const json_t *report, struct vec *missing)
@@ -186,8 +189,8 @@ static const char *br_holder(json_t *const *reports, const char *const *paths, s
 		size_t k;
 		json_t *c;
 
-		json_array_foreach(json_object_get(reports[r], "cells"), k, c) if (
-		    json_equal(json_object_get(c, "id"), id)) return paths[r];
+		json_array_foreach(json_object_get(reports[r], "cells"), k,
+				   c) if (json_equal(json_object_get(c, "id"), id)) return paths[r];
 	}
 	return NULL;
 }
@@ -207,12 +210,13 @@ int buildreport_merge(json_t *const *reports, const char *const *paths, size_t n
 	for (size_t r = 1; r < n; r++) {
 		if (!json_equal(json_object_get(reports[r], "recipe_sha256"),
 				json_object_get(reports[0], "recipe_sha256")))
-			return error_setc(GS_EINVAL,
-					  "%s and %s are reports of different recipes (recipe_sha256 "
-					  "%.12s... and %.12s...): merge the jobs of one matrix",
-					  paths[0], paths[r],
-					  json_string_value(json_object_get(reports[0], "recipe_sha256")),
-					  json_string_value(json_object_get(reports[r], "recipe_sha256")));
+			return error_setc(
+			    GS_EINVAL,
+			    "%s and %s are reports of different recipes (recipe_sha256 "
+			    "%.12s... and %.12s...): merge the jobs of one matrix",
+			    paths[0], paths[r],
+			    json_string_value(json_object_get(reports[0], "recipe_sha256")),
+			    json_string_value(json_object_get(reports[r], "recipe_sha256")));
 		if (!json_equal(json_object_get(reports[r], "matrix_cells"),
 				json_object_get(reports[0], "matrix_cells")))
 			return error_setc(GS_EINVAL,
@@ -221,13 +225,13 @@ int buildreport_merge(json_t *const *reports, const char *const *paths, size_t n
 					  paths[0], paths[r]);
 		json_array_foreach(json_object_get(reports[r], "cells"), k, c)
 		{
-			const char *first = br_holder(reports, paths, n, json_object_get(c, "id"), r);
+			const char *first =
+			    br_holder(reports, paths, n, json_object_get(c, "id"), r);
 
 			if (first)
-				return error_setc(GS_EINVAL,
-						  "cell '%s' is in %s and in %s: each cell once",
-						  json_string_value(json_object_get(c, "id")), first,
-						  paths[r]);
+				return error_setc(
+				    GS_EINVAL, "cell '%s' is in %s and in %s: each cell once",
+				    json_string_value(json_object_get(c, "id")), first, paths[r]);
 		}
 	}
 	root = json_object();
@@ -250,8 +254,8 @@ int buildreport_merge(json_t *const *reports, const char *const *paths, size_t n
 		int found = 0;
 
 		for (size_t r = 0; r < n && !found; r++)
-			json_array_foreach(json_object_get(reports[r], "cells"), k, c) if (
-			    json_equal(json_object_get(c, "id"), m))
+			json_array_foreach(json_object_get(reports[r], "cells"), k,
+					   c) if (json_equal(json_object_get(c, "id"), m))
 			{
 				json_array_append(cells, c);
 				all_ok &= buildreport_cell_passed(c);
@@ -263,7 +267,9 @@ int buildreport_merge(json_t *const *reports, const char *const *paths, size_t n
 	json_object_set_new(root, "elapsed_ms", json_integer(elapsed));
 	json_object_set_new(root, "interrupted", json_boolean(interrupted));
 	json_object_set_new(root, "status",
-			    json_string(interrupted ? "interrupted" : all_ok ? "ok" : "failed"));
+			    json_string(interrupted ? "interrupted"
+					: all_ok    ? "ok"
+						    : "failed"));
 	json_object_set_new(root, "cells", cells);
 	*out = root;
 	return 0;
@@ -283,7 +289,8 @@ int buildreport_items(const json_t *report, struct buildreport_items *out)
 		vec_init(&out->gates[i], gate_result_free);
 	json_array_foreach(cells, i, c)
 	{
-		const json_t *gate = json_object_get(c, "gate"), *an = json_object_get(c, "analysis");
+		const json_t *gate = json_object_get(c, "gate"),
+			     *an = json_object_get(c, "analysis");
 		const char *st = json_string_value(json_object_get(c, "status"));
 		struct report_item *it = &out->items[out->nr];
 		int gated = json_is_object(gate);

@@ -443,9 +443,10 @@ json_t *gate_results_to_json_full(const struct vec *results)
 
 		/* milliseconds, as every time of a build report */
 		if (json_object_set_new(o, "elapsed_ms",
-					json_integer((json_int_t)(g->seconds * 1000.0 + 0.5))) < 0 ||
-		    json_object_set_new(o, "output",
-					g->output ? utf8_json_string(g->output) : json_null()) < 0) {
+					json_integer((json_int_t)(g->seconds * 1000.0 + 0.5))) <
+			0 ||
+		    json_object_set_new(
+			o, "output", g->output ? utf8_json_string(g->output) : json_null()) < 0) {
 			json_decref(arr);
 			arr = NULL;
 			error_set("cannot build the gates' JSON: out of memory");
@@ -476,10 +477,12 @@ int gate_results_from_json(const json_t *arr, const char *what, struct vec *resu
 	{
 		const char *name = json_string_value(json_object_get(o, "name"));
 		const char *msg = json_string_value(json_object_get(o, "message"));
-		const json_t *out = json_object_get(o, "output"), *secs = json_object_get(o, "elapsed_ms");
+		const json_t *out = json_object_get(o, "output"),
+			     *secs = json_object_get(o, "elapsed_ms");
 		const json_t *lim = json_object_get(o, "limit"), *val = json_object_get(o, "value");
 		int kind = gate_name_index(json_string_value(json_object_get(o, "kind")), kinds, 4);
-		int st = gate_name_index(json_string_value(json_object_get(o, "status")), statuses, 4);
+		int st =
+		    gate_name_index(json_string_value(json_object_get(o, "status")), statuses, 4);
 		struct gate_result *g;
 
 		if (!name || !msg)
@@ -487,11 +490,12 @@ int gate_results_from_json(const json_t *arr, const char *what, struct vec *resu
 					  !name ? "name" : "message");
 		if (kind < 0)
 			return error_setc(GS_EINVAL,
-					  "%s[%zu].kind: expected budget, rule, smoke or growth", what,
-					  i);
+					  "%s[%zu].kind: expected budget, rule, smoke or growth",
+					  what, i);
 		if (st < 0)
 			return error_setc(GS_EINVAL,
-					  "%s[%zu].status: expected pass, fail, warn or skip", what, i);
+					  "%s[%zu].status: expected pass, fail, warn or skip", what,
+					  i);
 		if ((out && !json_is_null(out) && !json_is_string(out)) ||
 		    (secs && !json_is_integer(secs)))
 			return error_setc(GS_EINVAL, "%s[%zu].%s: expected %s", what, i,

@@ -45,8 +45,8 @@ static char *promote_refusal(const json_t *c, const char *id)
 		return xstrfmt("cell '%s' %s its gates", id,
 			       gs && !strcmp(gs, "error") ? "could not run" : "failed");
 	if (!ps || strcmp(ps, "pushed"))
-		return xstrfmt("cell '%s' was not pushed (push: %s): build it with --push --stage", id,
-			       ps ? ps : "?");
+		return xstrfmt("cell '%s' was not pushed (push: %s): build it with --push --stage",
+			       id, ps ? ps : "?");
 	if (!json_is_string(json_object_get(push, "digest")) ||
 	    !json_is_string(json_object_get(push, "ref")))
 		return xstrfmt("cell '%s': its push has no ref and digest (a report of an older "
@@ -69,7 +69,8 @@ int promote_from_report(const json_t *report, const char *path, struct promotion
 		vec_pushf(problems, "cell '%s' is not in %s (no job's report had it)",
 			  (const char *)missing.items[i], path);
 	vec_release(&missing);
-	pr->cells = xcalloc(json_array_size(cells) ? json_array_size(cells) : 1, sizeof(*pr->cells));
+	pr->cells =
+	    xcalloc(json_array_size(cells) ? json_array_size(cells) : 1, sizeof(*pr->cells));
 	json_array_foreach(cells, i, c)
 	{
 		const char *id = json_string_value(json_object_get(c, "id"));
@@ -93,11 +94,12 @@ int promote_from_report(const json_t *report, const char *path, struct promotion
 		}
 		if (strcmp(fin.registry, stg.registry) || strcmp(fin.repository, stg.repository) ||
 		    !fin.tag || fin.digest) {
-			vec_pushf(problems,
-				  "cell '%s': its image '%s' and its staged '%s' are not tags of one "
-				  "repository (a tag moves within its repository)",
-				  id, json_string_value(json_object_get(c, "image")),
-				  json_string_value(json_object_get(push, "ref")));
+			vec_pushf(
+			    problems,
+			    "cell '%s': its image '%s' and its staged '%s' are not tags of one "
+			    "repository (a tag moves within its repository)",
+			    id, json_string_value(json_object_get(c, "image")),
+			    json_string_value(json_object_get(push, "ref")));
 		} else {
 			pc->id = xstrdup(id);
 			pc->image = xstrdup(json_string_value(json_object_get(c, "image")));
@@ -132,9 +134,10 @@ int promote_fetch(struct registry_client *rc, struct promotion *pr, struct vec *
 						&pc->manifest, NULL, &pc->media_type);
 
 		if (ret == GS_ENOTFOUND) {
-			vec_pushf(problems,
-				  "cell '%s': its staged image %s@%s is not in the registry any more",
-				  pc->id, pc->staged_ref, pc->digest);
+			vec_pushf(
+			    problems,
+			    "cell '%s': its staged image %s@%s is not in the registry any more",
+			    pc->id, pc->staged_ref, pc->digest);
 			continue;
 		}
 		if (ret < 0)
@@ -169,8 +172,9 @@ int promote_apply(struct registry_client *rc, struct promotion *pr)
 	for (size_t i = 0; i < pr->nr; i++) {
 		struct promote_cell *pc = &pr->cells[i];
 
-		ret = registry_put_manifest(rc, pc->registry, pc->repository, pc->tag,
-					    pc->media_type, pc->manifest.buf, pc->manifest.len, NULL);
+		ret =
+		    registry_put_manifest(rc, pc->registry, pc->repository, pc->tag, pc->media_type,
+					  pc->manifest.buf, pc->manifest.len, NULL);
 		if (ret < 0) {
 			pc->state = PROMOTE_FAILED;
 			pc->error = xstrdup(error_last());

@@ -37,7 +37,7 @@ enum promote_state {
 
 struct promote_cell {
 	char *id;
-	char *image;		/* the final ref "REG/REPO:TAG" */
+	char *image; /* the final ref "REG/REPO:TAG" */
 	char *registry, *repository, *tag;
 	char *staged_ref;	/* "REG/REPO:TAG-SUFFIX", as pushed */
 	char *digest;		/* the staged manifest's "sha256:..." */

@@ -1112,7 +1112,8 @@ static int registry_fetch_token(struct registry_call *call, const char *challeng
 		goto done;
 	}
 	if (!scope)
-		scope = xstrfmt("repository:%s:%s", call->repo, call->actions ? call->actions : "pull");
+		scope =
+		    xstrfmt("repository:%s:%s", call->repo, call->actions ? call->actions : "pull");
 	strbuf_addf(&url, "%s%c", realm, strchr(realm, '?') ? '&' : '?');
 	{
 		char *s = curl_easy_escape(NULL, scope, 0);
@@ -1527,9 +1528,9 @@ int registry_put_manifest(struct registry_client *c, const char *registry, const
 	}
 	hash_sha256_hex(body, len, hex);
 	if (r.digest && strcmp(r.digest + (starts_with(r.digest, "sha256:") ? 7 : 0), hex)) {
-		ret = error_setc(GS_EINVAL,
-				 "registry '%s' stored the manifest for '%s' as %s, not as sha256:%s",
-				 call.registry, call.what, r.digest, hex);
+		ret = error_setc(
+		    GS_EINVAL, "registry '%s' stored the manifest for '%s' as %s, not as sha256:%s",
+		    call.registry, call.what, r.digest, hex);
 		goto done;
 	}
 	if (digest)
