@@ -142,6 +142,21 @@ else
 	[ "$same" = 1 ] && ok "fanout: round trip: build of $X and $Y = build --cell $X + build --cell $Y + report merge (JSON, JUnit, Markdown; timings normalised)"
 fi
 
+# Every report, one build's, a job's or merged, is a build report by its schema.
+if out=$("$PY" - "$ROOT/schemas/build-report.schema.json" "$IT_TMP/all.json" "$IT_TMP/x.json" "$IT_TMP/m.json" 2>&1 <<'EOF'
+import json, sys
+from jsonschema import Draft202012Validator
+v = Draft202012Validator(json.load(open(sys.argv[1])))
+for p in sys.argv[2:]:
+    for e in v.iter_errors(json.load(open(p))):
+        sys.exit("%s: %s: %s" % (p, "/".join(map(str, e.absolute_path)), e.message[:300]))
+EOF
+); then
+	ok "fanout: the reports (one build's, a job's, the merged one) validate against schemas/build-report.schema.json"
+else
+	notok "fanout: build report schema" "$out"
+fi
+
 # ---- staged, then promoted -------------------------------------------------------------
 gsb s1x --cell "$X" --push --stage s1 --json "$IT_TMP/s1x.json"
 rcx=$rc
