@@ -77,11 +77,15 @@ for c in json.load(open(sys.argv[1]))["cells"]:
 }
 
 # normalise IN OUT: the report without what two runs of the same build legitimately differ
-# in, all of it wall-clock time: "elapsed_ms" (of the run, each cell, its push, each gate),
-# the seconds a smoke test took in its message ("passed in 0.8s"), JUnit's time="..."
-# attributes. Everything else (image ids, sizes, gates, analyses, paths) must be equal: the
-# second build of the same cell is the engine's cached image, and every run uses one
-# build directory, so the logs' and Dockerfiles' paths are the same.
+# in: wall-clock time ("elapsed_ms" of the run, each cell, its push, each gate; the seconds
+# a smoke test took in its message, "passed in 0.8s"; JUnit's time="..." attributes), and
+# the ids of the image's bytes ("image_id", each layer's "diff_id"): a second build of a cell
+# is the engine's cached image only as far as the cache is deterministic, and it is not:
+# when two cells built at once each recorded a result for the same step (a WORKDIR, whose
+# directory has the time it was made), BuildKit later takes either, so the layer and the
+# image id may differ while the Dockerfile, the files and the sizes are the same. Everything
+# else (statuses, sizes, gates and their messages, analyses, paths) must be equal: every
+# run uses one build directory, so the logs' and Dockerfiles' paths are the same.
 normalise() {
 	"$PY" - "$1" "$2" <<'EOF'
 import json, re, sys
@@ -91,7 +95,8 @@ secs = re.compile(r"\b(in|after) [0-9]+(\.[0-9]+)?s\b")
 if src.endswith(".json"):
     def walk(v):
         if isinstance(v, dict):
-            return {k: walk(x) for k, x in v.items() if k != "elapsed_ms"}
+            return {k: walk(x) for k, x in v.items()
+                    if k not in ("elapsed_ms", "image_id", "diff_id")}
         if isinstance(v, list):
             return [walk(x) for x in v]
         if isinstance(v, str):
@@ -139,7 +144,7 @@ else
 			same=0
 		fi
 	done
-	[ "$same" = 1 ] && ok "fanout: round trip: build of $X and $Y = build --cell $X + build --cell $Y + report merge (JSON, JUnit, Markdown; timings normalised)"
+	[ "$same" = 1 ] && ok "fanout: round trip: build of $X and $Y = build --cell $X + build --cell $Y + report merge (JSON, JUnit, Markdown; wall-clock times and image ids set aside)"
 fi
 
 # Every report, one build's, a job's or merged, is a build report by its schema.
