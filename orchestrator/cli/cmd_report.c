@@ -41,8 +41,9 @@ static const struct cli_cmd report_promote_cmd = {
     "moved so far are put back; a tag that did not exist before stays at its new digest\n"
     "(the registry API cannot remove a tag alone), and the output says so, tag by tag.\n"
     "exit codes: 0 every tag moved, 1 refused (a cell failed, was not pushed, is missing,\n"
-    "or its staged image is gone; nothing written), 2 bad usage or report, 3 a registry\n"
-    "failed (a PUT failed midway: see what was put back).\n"};
+    "or its staged image is gone; nothing written), 2 bad usage or report, or a registry\n"
+    "refused the credentials, 3 a registry failed (a PUT failed midway: see what was put\n"
+    "back), 130 interrupted (what moved was put back).\n"};
 
 static const struct cli_cmd report_cmd = {
     "report", NULL, "merge a CI matrix's build reports, promote its staged images",
@@ -246,9 +247,16 @@ static int report_promote(int argc, char **argv)
 		code = EXIT_FAILED;
 		goto done;
 	}
+	/* From here an interrupt is ours to handle: between two PUTs it stops
+	 * the moves and puts back what moved (exit 130), never leaves half. */
+	if (signals_install() < 0) {
+		cli_error_last();
+		code = EXIT_INFRA;
+		goto done;
+	}
 	rc = registry_client_new(NULL);
 	ret = promote_fetch(rc, &pr, &problems);
-	if (ret == GS_EINVAL) {
+	if (ret == GS_ENOTFOUND) {
 		for (size_t i = 0; i < problems.nr; i++)
 			fprintf(stderr, "gpuslim: %s\n", (const char *)problems.items[i]);
 		cli_error("not promoting: %s; no tag was touched", error_last());
@@ -273,12 +281,13 @@ static int report_promote(int argc, char **argv)
 	if (ret < 0) {
 		cli_error("promotion failed: %s", error_last());
 		print_aftermath(&pr);
-		code = EXIT_INFRA;
+		code = signals_caught() ? EXIT_INTERRUPTED : EXIT_INFRA;
 		goto done;
 	}
 	fprintf(stderr, "promoted %zu cell%s: every tag points at its staged digest\n", pr.nr,
 		pr.nr == 1 ? "" : "s");
 done:
+	signals_uninstall();
 	promote_release(&pr);
 	registry_client_free(rc);
 	json_decref(report);

@@ -4,6 +4,7 @@
 #include "core/buildreport.h"
 #include "core/promote.h"
 #include "util/error.h"
+#include "util/signals.h"
 
 static void promote_cell_release(struct promote_cell *pc)
 {
@@ -158,7 +159,7 @@ int promote_fetch(struct registry_client *rc, struct promotion *pr, struct vec *
 		pc->had_tag = 1;
 	}
 	if (problems->nr > before)
-		return error_setc(GS_EINVAL, "%zu staged image%s missing", problems->nr - before,
+		return error_setc(GS_ENOTFOUND, "%zu staged image%s missing", problems->nr - before,
 				  problems->nr - before == 1 ? " is" : "s are");
 	return 0;
 }
@@ -172,9 +173,13 @@ int promote_apply(struct registry_client *rc, struct promotion *pr)
 	for (size_t i = 0; i < pr->nr; i++) {
 		struct promote_cell *pc = &pr->cells[i];
 
-		ret =
-		    registry_put_manifest(rc, pc->registry, pc->repository, pc->tag, pc->media_type,
-					  pc->manifest.buf, pc->manifest.len, NULL);
+		/* An interrupt stops the moves and puts back what moved, as a failure does. */
+		if (signals_caught())
+			ret = error_setc(GS_ERR, "interrupted before '%s' was moved", pc->image);
+		else
+			ret = registry_put_manifest(rc, pc->registry, pc->repository, pc->tag,
+						    pc->media_type, pc->manifest.buf,
+						    pc->manifest.len, NULL);
 		if (ret < 0) {
 			pc->state = PROMOTE_FAILED;
 			pc->error = xstrdup(error_last());

@@ -71,9 +71,10 @@ int promote_from_report(const json_t *report, const char *path, struct promotion
 /*
  * Check every cell against the registry before anything is written: its
  * staged manifest, by digest, must still be there (a missing one is a line
- * in `problems`, all of them are looked for, then GS_EINVAL); the final
+ * in `problems`, all of them are looked for, then GS_ENOTFOUND); the final
  * tag's current manifest is read, to be put back if need be. GS_EINFRA
- * (error_last()) when a registry cannot be asked.
+ * (error_last()) when a registry cannot be asked, GS_EINVAL when it refuses
+ * the credentials or sends what is no manifest.
  */
 int promote_fetch(struct registry_client *rc, struct promotion *pr, struct vec *problems);
 
@@ -83,7 +84,10 @@ int promote_fetch(struct registry_client *rc, struct promotion *pr, struct vec *
  * PROMOTE_LEFT when its tag did not exist before, or
  * PROMOTE_RESTORE_FAILED), the failed one is PROMOTE_FAILED, and each
  * touched tag's digest is read again into `now`; the call returns the
- * PUT's error (GS_EINFRA or GS_EINVAL, error_last() naming the tag).
+ * PUT's error (GS_EINFRA or GS_EINVAL, error_last() naming the tag). A
+ * signal caught (util/signals.h) before a PUT is such a failure too
+ * (GS_ERR, "interrupted before ..."): the cells not yet moved stay
+ * PROMOTE_PENDING.
  */
 int promote_apply(struct registry_client *rc, struct promotion *pr);
 

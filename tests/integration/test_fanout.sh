@@ -256,6 +256,30 @@ else
 	notok "fanout: restore after a failed PUT (exit $rc)" "$(cat "$IT_TMP/p4.out"; digest strip-none; digest strip-unneeded)"
 fi
 
+# ---- the registry with credentials (127.0.0.1:5001): push scope, as `docker login` left it
+RA="$IT_TMP/recipe-auth/gpuslim.yaml"
+AREPO=gpuslim-it/fanout-auth-$$
+mkdir -p "$IT_TMP/recipe-auth" "$IT_TMP/login" "$IT_TMP/nologin"
+cp -r "$ROOT/tests/integration/recipes/fanout/." "$IT_TMP/recipe-auth/"
+sed -i "s|^image: .*|image: $GPUSLIM_REGISTRY_AUTH/$AREPO|" "$RA"
+IT_IMAGES+=("$GPUSLIM_REGISTRY_AUTH/$AREPO:strip-none-sa" "$GPUSLIM_REGISTRY_AUTH/$AREPO:strip-unneeded-sa"
+	"$GPUSLIM_REGISTRY_AUTH/$AREPO:strip-none" "$GPUSLIM_REGISTRY_AUTH/$AREPO:strip-unneeded")
+printf '%s' "$GPUSLIM_REGISTRY_PASSWORD" | "$DOCKER" --config "$IT_TMP/login" login \
+	-u "$GPUSLIM_REGISTRY_USER" --password-stdin "$GPUSLIM_REGISTRY_AUTH" >"$IT_TMP/login.out" 2>&1
+DOCKER_CONFIG="$IT_TMP/login" "$GPUSLIM" build "$RA" -o "$IT_TMP/build-auth" --progress plain \
+	--push --stage sa --json "$IT_TMP/sa.json" >"$IT_TMP/sa.out" 2>&1
+rcb=$?
+DOCKER_CONFIG="$IT_TMP/nologin" gsr pa1 promote "$IT_TMP/sa.json"
+rcn=$rc
+DOCKER_CONFIG="$IT_TMP/login" gsr pa2 promote "$IT_TMP/sa.json"
+if [ "$rcb" -eq 0 ] && [ "$rcn" -eq 2 ] && grep -q "requires credentials" "$IT_TMP/pa1.out" &&
+	[ "$rc" -eq 0 ] && [ "$(grep -c "^promoted $GPUSLIM_REGISTRY_AUTH/" "$IT_TMP/pa2.out")" -eq 2 ]; then
+	ok "fanout: report promote on the registry with credentials: refused without them (exit 2), both tags moved with docker login's"
+else
+	notok "fanout: promote with credentials (build $rcb, without $rcn, with $rc)" \
+		"$(cat "$IT_TMP/login.out" "$IT_TMP/sa.out" "$IT_TMP/pa1.out" "$IT_TMP/pa2.out" | tail -n 30)"
+fi
+
 # Images of this run: the engine's tags go at exit (IT_IMAGES); the registry keeps the
 # repository (distribution 2.8 deletes nothing without its delete API enabled).
 it_done
