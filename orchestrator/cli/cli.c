@@ -275,6 +275,8 @@ const char *cli_signal_name(int sig)
 		return "SIGTERM";
 	case SIGHUP:
 		return "SIGHUP";
+	case SIGQUIT:
+		return "SIGQUIT";
 	}
 	return "a signal";
 }

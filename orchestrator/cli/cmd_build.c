@@ -17,6 +17,7 @@
 #include "core/recipe.h"
 #include "core/registry.h"
 #include "core/render.h"
+#include "core/baseline.h"
 #include "core/report.h"
 #include "core/smoke.h"
 #include "core/verify.h"
@@ -46,6 +47,7 @@ static const char *progress_arg;
 static const char *json_path;
 static struct cli_report_files report_files;
 static int keep_going, fail_fast, push, offline, no_cache, no_gate, require_gpu;
+static int no_attach_report;
 static int locked;
 static const char *lock_path;
 static struct vec plugin_dirs = VEC_INIT(free);
@@ -89,6 +91,8 @@ static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_VALUE, "progress", 0, &progress_arg, "MODE",
      "auto (live block on a terminal), tty or plain", 0},
     {CLI_OPT_SWITCH, "no-cache", 0, &no_cache, NULL, "build without the engine's cache", 0},
+    {CLI_OPT_SWITCH, "no-attach-report", 0, &no_attach_report, NULL,
+     "with --push, do not attach each cell's report to its pushed image", 0},
     {CLI_OPT_SWITCH, "no-gate", 0, &no_gate, NULL,
      "do not gate the built images (budgets, rules, smoke tests)", 0},
     {CLI_OPT_SWITCH, "require-gpu", 0, &require_gpu, NULL,
@@ -696,6 +700,37 @@ static void gate_cells(struct build *b, const struct recipe *r, const struct kno
 	smoke_gpu_release(&gpu);
 }
 
+/* --push: each pushed cell's report attached to its image in the registry
+ * (core/baseline.h), where `gate --baseline` finds it for the next release.
+ * The images stay pushed whatever happens here: a failure is exit 3. */
+static int attach_reports(const struct build *b, const struct gating *g)
+{
+	struct registry_client *reg = NULL;
+	int code = EXIT_OK;
+
+	for (size_t i = 0; i < b->cells_nr && i < g->nr; i++) {
+		const struct build_cell *bc = &b->cells[i];
+		struct baseline_origin o;
+
+		if (bc->push != BUILD_PUSH_OK || !g->reports[i] || !bc->digest)
+			continue;
+		if (!reg)
+			reg = registry_client_new(NULL);
+		/* push_ref: with --stage the final tag is not there yet; the
+		 * report's subject is the digest, which promotion keeps. */
+		if (baseline_attach_report(reg, bc->push_ref, NULL, g->reports[i], &o) < 0) {
+			cli_error("pushed, but %s", error_last());
+			code = EXIT_INFRA;
+		} else {
+			fprintf(stderr, "[%s] report attached to %s@%s as %s\n", bc->cell->id,
+				bc->push_ref, o.manifest_digest, o.artifact);
+			baseline_origin_release(&o);
+		}
+	}
+	registry_client_free(reg);
+	return code;
+}
+
 /* The gate reports: per gated cell its summary on stdout, and the files,
  * rendered from the build report as `gpuslim report merge` renders them. */
 static int report_gates(const struct build *b, const struct gating *g)
@@ -814,7 +849,7 @@ int cmd_build(int argc, char **argv)
 	struct display d;
 	char *dir = NULL, *log_dir = NULL, *ctx = NULL, *cache_dir = NULL, *netrc = NULL;
 	struct gating gating;
-	int ret, code, build_ret = 0, push_ret = 0, have_build = 0, gate_code;
+	int ret, code, build_ret = 0, push_ret = 0, have_build = 0, gate_code, attach_code = 0;
 	long jobs = 0; /* 0: online CPUs */
 
 	memset(&e, 0, sizeof(e));
@@ -958,12 +993,17 @@ int cmd_build(int argc, char **argv)
 		if (push_ret == BUILD_EINTERRUPTED)
 			b.interrupted = 1;
 	}
+	attach_code = EXIT_OK;
+	if (push && push_ret == 0 && !b.interrupted && !no_attach_report && gating.done)
+		attach_code = attach_reports(&b, &gating);
 	print_summary(&b, d.id_width);
 	gate_code = gating.done ? report_gates(&b, &gating) : EXIT_OK;
 	fflush(stdout);
 	code = conclude(&b, build_ret, push_ret);
 	if (code == EXIT_OK)
 		code = gate_code;
+	if (code == EXIT_OK)
+		code = attach_code;
 report:
 	fflush(stdout); /* --json - shares stdout with the table */
 	if (json_path && build_write_report(&b, json_path) < 0) {

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/plan_load.h"
+#include "core/baseline.h"
 #include "core/engine.h"
 #include "core/gate.h"
 #include "core/inspect.h"
@@ -20,7 +21,9 @@
  * gate: analyze an image and hold it to a recipe: budgets, rules, smoke
  * tests. stdout: the summary (or the report with "gates" and "status"
  * under --json); stderr: notes and the verdict line. Exit 0 when every
- * gate passed, 1 when one failed.
+ * gate passed, 1 when one failed. --baseline REF reads the report attached
+ * to the last release in its registry (else analyzes it), --attach-report
+ * attaches this one to IMAGE (core/baseline.h).
  */
 
 static const char *image_name;
@@ -34,7 +37,7 @@ static const char *base_ref;
 static const char *top_arg;
 static const char *docker_path;
 static const char *runner_arg;
-static int json_out, require_gpu, no_smoke;
+static int json_out, require_gpu, no_smoke, attach_report;
 static struct vec plugin_dirs = VEC_INIT(free);
 static struct vec driver_dirs = VEC_INIT(free);
 
@@ -47,8 +50,15 @@ static const struct cli_opt gate_opts[] = {
      "the matrix cell the image was built from (default: the only one, or the one whose "
      "image ref is IMAGE)",
      0},
-    {CLI_OPT_VALUE, "baseline", 0, &baseline_path, "FILE",
-     "a previous report (--json) for budgets.growth", 0},
+    {CLI_OPT_VALUE, "baseline", 0, &baseline_path, "FILE|REF",
+     "budgets.growth against a saved report (an existing file, or a name starting with / ./ "
+     "../ or ending in .json) or an image in a registry (the last release): the report "
+     "attached to it, else an analysis of it",
+     0},
+    {CLI_OPT_SWITCH, "attach-report", 0, &attach_report, NULL,
+     "attach the report to IMAGE in its registry (an OCI artifact whose subject is the image; "
+     "a later --baseline IMAGE finds it)",
+     0},
     {CLI_OPT_SWITCH, "require-gpu", 0, &require_gpu, NULL,
      "a gpu smoke test without a GPU fails instead of skipping", 0},
     {CLI_OPT_SWITCH, "no-smoke", 0, &no_smoke, NULL, "do not run the smoke tests", 0},
@@ -99,37 +109,109 @@ static const struct plan_cell *pick_cell(const struct plan *p)
 	return c;
 }
 
-static int load_baseline(json_t **out)
+/* --baseline FILE: a saved report. */
+static int load_baseline_file(json_t **out)
 {
 	struct strbuf sb = STRBUF_INIT;
 	json_error_t err;
 
-	*out = NULL;
-	if (!baseline_path)
-		return 0;
 	if (fs_read_file(baseline_path, &sb, 256u << 20) < 0) {
 		cli_error_last();
-		return -1;
+		return EXIT_USAGE;
 	}
 	if (!sb.len) {
 		cli_error("baseline '%s' is empty: want a report (gpuslim gate --json)",
 			  baseline_path);
-		return -1;
+		return EXIT_USAGE;
 	}
 	*out = json_loadb(sb.buf, sb.len, 0, &err);
 	strbuf_release(&sb);
 	if (!*out) {
 		cli_error("baseline '%s': line %d, column %d: %s", baseline_path, err.line,
 			  err.column, err.text);
-		return -1;
+		return EXIT_USAGE;
 	}
 	if (gate_check_baseline(*out) < 0) {
 		cli_error("baseline '%s': %s", baseline_path, error_last());
 		json_decref(*out);
 		*out = NULL;
-		return -1;
+		return EXIT_USAGE;
 	}
-	return 0;
+	return EXIT_OK;
+}
+
+static int baseline_exit(int ret)
+{
+	return ret == GS_EINFRA ? EXIT_INFRA : EXIT_USAGE;
+}
+
+/* --baseline REF: the report attached to the image in its registry, else an
+ * analysis of the image itself. *origin (a JSON object) says which. */
+static int load_baseline_ref(struct registry_client *reg, const struct inspect_opts *io,
+			     json_t **out, json_t **origin)
+{
+	struct baseline_origin o;
+	struct inspect_opts bio = *io;
+	char *note = NULL;
+	int ret;
+
+	ret = baseline_fetch_report(reg, baseline_path, platform_arg, out, &o);
+	if (ret < 0) {
+		cli_error("baseline '%s': %s", baseline_path, error_last());
+		baseline_origin_release(&o);
+		return baseline_exit(ret);
+	}
+	*origin = json_pack("{s:s,s:s,s:o,s:o,s:s}", "ref", baseline_path, "source",
+			    *out ? "attached-report" : "analysis", "manifest_digest",
+			    o.manifest_digest ? json_string(o.manifest_digest) : json_null(),
+			    "artifact", o.artifact ? json_string(o.artifact) : json_null(),
+			    "found_via", o.via_api ? "referrers-api" : "referrers-tag");
+	if (*out) {
+		fprintf(stderr, "baseline: the report attached to %s (%s, found through the %s)\n",
+			baseline_path, o.artifact, o.via_api ? "referrers API" : "referrers tag");
+		baseline_origin_release(&o);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "baseline: no report attached to %s (%s): analyzing it\n", baseline_path,
+		o.manifest_digest);
+	bio.source = IMAGE_SOURCE_REGISTRY;
+	bio.base = NULL;
+	bio.abort_fd = NULL;
+	/* The manifest just read: a tag moved since would give another image. */
+	{
+		struct registry_ref r;
+		char *pinned = NULL;
+
+		if (registry_ref_parse(baseline_path, &r) == 0) {
+			pinned = xstrfmt("%s/%s@%s", r.registry, r.repository, o.manifest_digest);
+			registry_ref_release(&r);
+		}
+		ret = inspect_image(pinned ? pinned : baseline_path, &bio, out, &note);
+		free(pinned);
+	}
+	baseline_origin_release(&o);
+	free(note);
+	if (ret < 0) {
+		cli_error("baseline '%s': %s", baseline_path, error_last());
+		return baseline_exit(ret);
+	}
+	return EXIT_OK;
+}
+
+/* --attach-report: the report onto IMAGE in its registry. */
+static int attach_to_image(struct registry_client *reg, const json_t *report)
+{
+	struct baseline_origin o;
+	int ret = baseline_attach_report(reg, image_name, platform_arg, report, &o);
+
+	if (ret < 0) {
+		cli_error_last();
+		return baseline_exit(ret);
+	}
+	fprintf(stderr, "report attached to %s@%s as %s (%s)\n", image_name, o.manifest_digest,
+		o.artifact, o.via_api ? "the registry indexes it" : "listed in the referrers tag");
+	baseline_origin_release(&o);
+	return EXIT_OK;
 }
 
 int cmd_gate(int argc, char **argv)
@@ -141,7 +223,8 @@ int cmd_gate(int argc, char **argv)
 	struct smoke_gpu gpu = {0, NULL};
 	struct smoke_opts so;
 	struct verify_opts vo;
-	json_t *report = NULL, *baseline = NULL;
+	json_t *report = NULL, *baseline = NULL, *origin = NULL;
+	struct registry_client *reg = NULL;
 	char *note = NULL;
 	size_t top;
 	enum smoke_runner runner = SMOKE_RUNNER_DOCKER;
@@ -165,10 +248,20 @@ int cmd_gate(int argc, char **argv)
 	}
 	if ((code = cli_parse_runner(runner_arg, &driver_dirs, &runner)) != EXIT_OK)
 		goto done;
-	if (cli_parse_top(top_arg, &top) < 0 || load_baseline(&baseline) < 0) {
+	if (cli_parse_top(top_arg, &top) < 0) {
 		code = EXIT_USAGE;
 		goto done;
 	}
+	if (attach_report && image_name_is_file(image_name, vo.inspect.source)) {
+		cli_error("--attach-report: '%s' is a file; a report is attached to an image in a "
+			  "registry",
+			  image_name);
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (baseline_path && baseline_arg_is_file(baseline_path) &&
+	    (code = load_baseline_file(&baseline)) != EXIT_OK)
+		goto done;
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
 	if (code != EXIT_OK)
 		goto done;
@@ -201,6 +294,13 @@ int cmd_gate(int argc, char **argv)
 	vo.inspect.kb = pl.kb;
 	vo.inspect.top = top;
 	vo.recipe = pl.recipe;
+	if (baseline_path && !baseline) {
+		reg = registry_client_new(NULL);
+		if ((code = load_baseline_ref(reg, &vo.inspect, &baseline, &origin)) != EXIT_OK)
+			goto done;
+	} else if (baseline) {
+		origin = json_pack("{s:s,s:s}", "ref", baseline_path, "source", "file");
+	}
 	vo.cell = no_smoke ? NULL : cell;
 	vo.baseline = baseline;
 	if (smoke) {
@@ -240,6 +340,12 @@ int cmd_gate(int argc, char **argv)
 		code = ret == GS_EINFRA ? EXIT_INFRA : EXIT_USAGE;
 		goto done;
 	}
+	if (origin) {
+		json_t *cmp = json_object_get(report, "baseline");
+
+		if (json_is_object(cmp))
+			json_object_update(cmp, origin);
+	}
 	{
 		struct report_item it = {image_name, report, &results, NULL};
 
@@ -250,9 +356,16 @@ int cmd_gate(int argc, char **argv)
 		gate_failed(&results) ? "FAIL" : "pass", results.nr,
 		gate_count(&results, GATE_PASS), gate_count(&results, GATE_FAIL),
 		gate_count(&results, GATE_WARN), gate_count(&results, GATE_SKIP));
+	if (attach_report && code == EXIT_OK) {
+		if (!reg)
+			reg = registry_client_new(NULL);
+		code = attach_to_image(reg, report);
+	}
 	if (code == EXIT_OK && gate_failed(&results))
 		code = EXIT_FAILED;
 done:
+	registry_client_free(reg);
+	json_decref(origin);
 	json_decref(report);
 	json_decref(baseline);
 	free(note);

@@ -10,6 +10,8 @@
 
 /* Findings quoted in a rule's message; the report has them all. */
 #define GATE_FINDINGS_SHOWN 3
+/* Packages named in a growth gate's message; the report's "baseline" has them all. */
+#define GATE_GROWERS_SHOWN 5
 
 void gate_result_free(void *p)
 {
@@ -171,19 +173,227 @@ int gate_check_baseline(const json_t *baseline)
 	return 0;
 }
 
+/* ---- growth against a baseline ------------------------------------------ */
+
+/* A package's bytes before and after; before < 0: new, after < 0: removed. */
+struct gate_pkg_growth {
+	const char *manager, *name;
+	long long before, after, grew;
+	int over; /* beyond budgets.growth.package */
+};
+
+static int gate_pkg_cmp(const void *a, const void *b)
+{
+	const struct gate_pkg_growth *x = a, *y = b;
+	int c;
+
+	if (x->grew != y->grew)
+		return x->grew > y->grew ? -1 : 1;
+	if ((c = strcmp(x->manager, y->manager)))
+		return c;
+	return strcmp(x->name, y->name);
+}
+
+/* Every package whose bytes changed between the reports, the most grown
+ * first; *nr gets the count. Packages are matched by manager and name. */
+static struct gate_pkg_growth *gate_pkg_growths(const json_t *report, const json_t *baseline,
+						size_t *nr)
+{
+	json_t *now = json_object_get(report, "packages"),
+	       *then = json_object_get(baseline, "packages");
+	struct gate_pkg_growth *out = NULL;
+	size_t n = 0, alloc = 0, i, k;
+	json_t *p, *q;
+
+	json_array_foreach(now, i, p)
+	{
+		const char *mgr = json_string_value(json_object_get(p, "manager"));
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_t *b = json_object_get(p, "bytes");
+		long long before = -1;
+
+		if (!mgr || !name || !json_is_integer(b))
+			continue;
+		json_array_foreach(then, k, q)
+		{
+			const char *m2 = json_string_value(json_object_get(q, "manager"));
+			const char *n2 = json_string_value(json_object_get(q, "name"));
+
+			if (m2 && n2 && !strcmp(m2, mgr) && !strcmp(n2, name) &&
+			    json_is_integer(json_object_get(q, "bytes"))) {
+				before = (long long)json_integer_value(json_object_get(q, "bytes"));
+				break;
+			}
+		}
+		if (before == (long long)json_integer_value(b))
+			continue;
+		ALLOC_GROW(out, n + 1, alloc);
+		out[n] = (struct gate_pkg_growth){
+		    mgr, name, before, (long long)json_integer_value(b), 0, 0};
+		out[n].grew = out[n].after - (before < 0 ? 0 : before);
+		n++;
+	}
+	json_array_foreach(then, k, q)
+	{
+		const char *mgr = json_string_value(json_object_get(q, "manager"));
+		const char *name = json_string_value(json_object_get(q, "name"));
+		json_t *b = json_object_get(q, "bytes");
+		int found = 0;
+
+		if (!mgr || !name || !json_is_integer(b))
+			continue;
+		json_array_foreach(now, i, p)
+		{
+			const char *m2 = json_string_value(json_object_get(p, "manager"));
+			const char *n2 = json_string_value(json_object_get(p, "name"));
+
+			if (m2 && n2 && !strcmp(m2, mgr) && !strcmp(n2, name)) {
+				found = 1;
+				break;
+			}
+		}
+		if (found)
+			continue;
+		ALLOC_GROW(out, n + 1, alloc);
+		out[n] = (struct gate_pkg_growth){mgr,
+						  name,
+						  (long long)json_integer_value(b),
+						  -1,
+						  -(long long)json_integer_value(b),
+						  0};
+		n++;
+	}
+	if (n)
+		qsort(out, n, sizeof(*out), gate_pkg_cmp);
+	*nr = n;
+	return out;
+}
+
+/* grew <= before * permille / 1000, exactly: no rounding at the edge. */
+static int gate_within_percent(long long grew, long long before, uint64_t permille)
+{
+	return (__int128)grew * 1000 <= (__int128)before * (__int128)permille;
+}
+
+/* Is `grew` over either limit of a pair? A percent limit needs a size to
+ * be a percent of: it does not judge what was not there (before < 0). */
+static int gate_over(long long grew, long long before, const struct recipe_growth_limit *pct,
+		     const struct recipe_growth_limit *size)
+{
+	if (size->set && grew > (long long)size->bytes)
+		return 1;
+	if (pct->set && before >= 0 && !gate_within_percent(grew, before, pct->permille))
+		return 1;
+	return 0;
+}
+
+/* "10%", "200MB", "10% and 200MB": a pair as written. */
+static void gate_limits_text(struct strbuf *sb, const struct recipe_growth_limit *pct,
+			     const struct recipe_growth_limit *size)
+{
+	if (pct->set)
+		strbuf_addstr(sb, pct->text);
+	if (pct->set && size->set)
+		strbuf_addstr(sb, " and ");
+	if (size->set)
+		strbuf_addstr(sb, size->text);
+}
+
+/* "(+12.5%)" of `grew` over `before`, or "" when there was nothing before. */
+static void gate_pct(char *buf, size_t n, long long grew, long long before)
+{
+	if (before > 0)
+		snprintf(buf, n, "%+.1f%%", 100.0 * (double)grew / (double)before);
+	else
+		snprintf(buf, n, "new");
+}
+
+/* "pip torch 800.0 MB -> 1.20 GB (+400.0 MB, +50.0%)" */
+static void gate_pkg_line(struct strbuf *sb, const struct gate_pkg_growth *g)
+{
+	char a[32], b[32], d[32], pct[32];
+
+	gate_human_size(b, sizeof(b), g->before < 0 ? 0 : g->before);
+	gate_human_size(a, sizeof(a), g->after < 0 ? 0 : g->after);
+	gate_human_size(d, sizeof(d), g->grew);
+	gate_pct(pct, sizeof(pct), g->grew, g->before);
+	strbuf_addf(sb, "%s %s %s%s -> %s%s (%s%s, %s)", g->manager, g->name, b,
+		    g->before < 0 ? " (new)" : "", a, g->after < 0 ? " (removed)" : "",
+		    g->grew >= 0 ? "+" : "", d, g->after < 0 ? "removed" : pct);
+}
+
+/* "; grew most: a ...; b ...; and 3 more": the packages that grew, the most
+ * first; `only_over` keeps those beyond the package limits. */
+static void gate_pkg_list(struct strbuf *sb, const char *lead, const struct gate_pkg_growth *g,
+			  size_t nr, int only_over)
+{
+	size_t shown = 0, more = 0;
+
+	for (size_t i = 0; i < nr && g[i].grew > 0; i++) {
+		if (only_over && !g[i].over)
+			continue;
+		if (shown == GATE_GROWERS_SHOWN) {
+			more++;
+			continue;
+		}
+		strbuf_addstr(sb, shown ? "; " : lead);
+		gate_pkg_line(sb, &g[i]);
+		shown++;
+	}
+	if (more)
+		strbuf_addf(sb, "; and %zu more", more);
+}
+
+json_t *gate_growth_compare(const json_t *report, const json_t *baseline)
+{
+	json_t *out, *pkgs = json_array();
+	long long now = 0, before = 0;
+	struct gate_pkg_growth *g;
+	size_t nr = 0;
+
+	gate_summary_int(report, "size", &now);
+	gate_summary_int(baseline, "size", &before);
+	g = gate_pkg_growths(report, baseline, &nr);
+	for (size_t i = 0; i < nr; i++)
+		json_array_append_new(
+		    pkgs,
+		    json_pack(
+			"{s:s,s:s,s:o,s:o,s:I,s:o}", "manager", g[i].manager, "name", g[i].name,
+			"before", g[i].before < 0 ? json_null() : json_integer(g[i].before),
+			"after", g[i].after < 0 ? json_null() : json_integer(g[i].after), "growth",
+			(json_int_t)g[i].grew, "percent",
+			g[i].before > 0 ? json_real(100.0 * (double)g[i].grew / (double)g[i].before)
+					: json_null()));
+	free(g);
+	out = json_pack(
+	    "{s:o,s:I,s:I,s:I,s:o,s:o}", "image",
+	    json_object_get(baseline, "image") ? json_deep_copy(json_object_get(baseline, "image"))
+					       : json_null(),
+	    "size", (json_int_t)before, "size_now", (json_int_t)now, "growth",
+	    (json_int_t)(now - before), "percent",
+	    before > 0 ? json_real(100.0 * (double)(now - before) / (double)before) : json_null(),
+	    "packages", pkgs);
+	return out;
+}
+
 static int gate_check_growth(const json_t *report, const struct recipe *r, const json_t *baseline,
 			     struct vec *results)
 {
 	const struct recipe_growth *gr = r ? &r->budgets.growth : NULL;
-	long long now, before, grew, allowed = 0;
-	struct gate_result *g;
+	int total_set = gr && (gr->total_percent.set || gr->total_size.set);
+	int pkg_set = gr && (gr->package_percent.set || gr->package_size.set);
+	long long now, before, grew, allowed = -1;
+	struct gate_pkg_growth *g = NULL;
+	struct strbuf sb = STRBUF_INIT, lim = STRBUF_INIT;
+	struct gate_result *res;
 	char a[32], b[32], c[32], pct[32];
-	int ret;
+	size_t nr = 0, over = 0;
+	int ret, fail;
 
 	if (!baseline) {
 		if (gr && gr->set)
 			gate_add(results, GATE_GROWTH, "growth", GATE_SKIP,
-				 "skipped: no baseline report (--baseline FILE)");
+				 "skipped: no baseline (--baseline FILE or REF)");
 		return 0;
 	}
 	if ((ret = gate_summary_int(report, "size", &now)) <= 0 ||
@@ -193,6 +403,12 @@ static int gate_check_growth(const json_t *report, const struct recipe *r, const
 		error_prefix("baseline or report");
 		return GS_EINVAL;
 	}
+	g = gate_pkg_growths(report, baseline, &nr);
+	for (size_t i = 0; pkg_set && i < nr; i++) {
+		g[i].over =
+		    gate_over(g[i].grew, g[i].before, &gr->package_percent, &gr->package_size);
+		over += g[i].over;
+	}
 	grew = now - before;
 	gate_human_size(a, sizeof(a), now);
 	gate_human_size(b, sizeof(b), before);
@@ -201,35 +417,57 @@ static int gate_check_growth(const json_t *report, const struct recipe *r, const
 		snprintf(pct, sizeof(pct), "%+.1f%%", 100.0 * (double)grew / (double)before);
 	else
 		snprintf(pct, sizeof(pct), "n/a");
-	if (!gr || !gr->set) {
-		g = gate_add(results, GATE_GROWTH, "growth", GATE_PASS,
-			     "%s against the baseline's %s: %s%s (%s); no growth budget", a, b,
-			     grew >= 0 ? "+" : "", c, pct);
-		g->has_value = 1;
-		g->value = grew;
-		return 0;
-	}
-	if (gr->percent) {
-		/* grew <= before * permille / 1000, exactly: no rounding at the edge. */
-		__int128 lhs = (__int128)grew * 1000,
-			 rhs = (__int128)before * (__int128)gr->permille;
-
-		allowed = (long long)(rhs / 1000);
-		g = gate_add(results, GATE_GROWTH, "growth", lhs <= rhs ? GATE_PASS : GATE_FAIL,
-			     "%s against the baseline's %s: %s%s (%lld bytes, %s), %s %s", a, b,
-			     grew >= 0 ? "+" : "", c, grew, pct, lhs <= rhs ? "within" : "over",
-			     gr->text);
+	strbuf_addf(&sb, "%s against the baseline's %s: %s%s (%lld bytes, %s)", a, b,
+		    grew >= 0 ? "+" : "", c, grew, pct);
+	if (!total_set) {
+		strbuf_addstr(&sb, "; no growth budget for the total");
+		fail = 0;
 	} else {
-		allowed = (long long)gr->bytes;
-		g = gate_add(
-		    results, GATE_GROWTH, "growth", grew <= allowed ? GATE_PASS : GATE_FAIL,
-		    "%s against the baseline's %s: %s%s (%lld bytes, %s), %s %s (%lld bytes)", a, b,
-		    grew >= 0 ? "+" : "", c, grew, pct, grew <= allowed ? "within" : "over",
-		    gr->text, allowed);
+		fail = gate_over(grew, before, &gr->total_percent, &gr->total_size);
+		gate_limits_text(&lim, &gr->total_percent, &gr->total_size);
+		/* The limit in bytes: the tighter of the two. */
+		if (gr->total_size.set)
+			allowed = (long long)gr->total_size.bytes;
+		if (gr->total_percent.set) {
+			long long p = (long long)((__int128)before *
+						  (__int128)gr->total_percent.permille / 1000);
+
+			if (allowed < 0 || p < allowed)
+				allowed = p;
+		}
+		strbuf_addf(&sb, ", %s %s (%lld bytes)", fail ? "over" : "within", lim.buf,
+			    allowed);
+		if (fail)
+			gate_pkg_list(&sb, "; grew most: ", g, nr, 0);
 	}
-	g->has_limit = g->has_value = 1;
-	g->limit = allowed;
-	g->value = grew;
+	res = gate_add(results, GATE_GROWTH, "growth", fail ? GATE_FAIL : GATE_PASS, "%s", sb.buf);
+	res->has_value = 1;
+	res->value = grew;
+	if (total_set) {
+		res->has_limit = 1;
+		res->limit = allowed;
+	}
+	if (pkg_set) {
+		strbuf_reset(&sb);
+		strbuf_reset(&lim);
+		gate_limits_text(&lim, &gr->package_percent, &gr->package_size);
+		if (over) {
+			strbuf_addf(&sb, "%zu package%s grew beyond %s", over, over == 1 ? "" : "s",
+				    lim.buf);
+			gate_pkg_list(&sb, ": ", g, nr, 1);
+		} else {
+			strbuf_addf(&sb, "no package grew beyond %s", lim.buf);
+			if (nr && g[0].grew > 0)
+				gate_pkg_list(&sb, "; grew most: ", g, nr > 1 ? 1 : nr, 0);
+		}
+		res = gate_add(results, GATE_GROWTH, "growth packages",
+			       over ? GATE_FAIL : GATE_PASS, "%s", sb.buf);
+		res->has_value = 1;
+		res->value = (long long)over;
+	}
+	strbuf_release(&sb);
+	strbuf_release(&lim);
+	free(g);
 	return 0;
 }
 

@@ -65,6 +65,24 @@ const char *gate_status_name(enum gate_status s); /* "pass", "fail", "warn", "sk
 int gate_check_budgets(const json_t *report, const struct recipe *r, const json_t *baseline,
 		       struct vec *results);
 
+/*
+ * budgets.growth against `baseline`: the gate "growth" (the total: its
+ * limits, or a pass that reports the growth when the recipe sets none;
+ * failing, it names the packages that grew most, the most first, before
+ * and after) and, with package limits, "growth packages" (fails naming
+ * every package beyond them, the most grown first; a percent limit judges
+ * only packages the baseline has, a size limit new ones too). Packages are
+ * matched by manager and name.
+ *
+ * gate_growth_compare(): the comparison for the report's "baseline"
+ * object: {"image" (the baseline's), "size", "size_now", "growth",
+ * "percent" (null when the baseline is empty), "packages": [{"manager",
+ * "name", "before", "after" (null: new, removed), "growth", "percent"}],
+ * every package whose bytes changed, the most grown first}. NULL when out of
+ * memory.
+ */
+json_t *gate_growth_compare(const json_t *report, const json_t *baseline);
+
 /* 0 when `baseline` is a report growth can be measured against: an object
  * with an integer summary.size of 0 or more; GS_EINVAL naming the field. */
 int gate_check_baseline(const json_t *baseline);

@@ -320,6 +320,12 @@ static int visit_entry(struct layer_ctx *lc, struct archive_entry *ae, struct st
 			strbuf_setlen(path, dirlen ? dirlen - 1 : 0);
 		} else if (starts_with(base, ".wh..wh.") || !base[4]) {
 			return 1; /* AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs) */
+		} else if (!strcmp(base + 4, ".") || !strcmp(base + 4, "..")) {
+			/* It would delete the directory itself, or the one above the root. */
+			return layer_error(lc, GS_EINVAL,
+					   "entry '%s' is a whiteout of '%s', not a name in its "
+					   "directory",
+					   raw, base + 4);
 		} else {
 			e.type = IMAGE_ENTRY_WHITEOUT;
 			memmove(path->buf + dirlen, base + 4, strlen(base + 4) + 1);

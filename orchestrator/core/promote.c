@@ -179,7 +179,7 @@ int promote_apply(struct registry_client *rc, struct promotion *pr)
 		else
 			ret = registry_put_manifest(rc, pc->registry, pc->repository, pc->tag,
 						    pc->media_type, pc->manifest.buf,
-						    pc->manifest.len, NULL);
+						    pc->manifest.len, NULL, NULL);
 		if (ret < 0) {
 			pc->state = PROMOTE_FAILED;
 			pc->error = xstrdup(error_last());
@@ -199,7 +199,7 @@ int promote_apply(struct registry_client *rc, struct promotion *pr)
 		if (pc->had_tag) {
 			if (registry_put_manifest(rc, pc->registry, pc->repository, pc->tag,
 						  pc->old_type, pc->old_manifest.buf,
-						  pc->old_manifest.len, NULL) < 0) {
+						  pc->old_manifest.len, NULL, NULL) < 0) {
 				if (pc->state == PROMOTE_MOVED) {
 					pc->state = PROMOTE_RESTORE_FAILED;
 					pc->error = xstrdup(error_last());

@@ -1463,6 +1463,9 @@ static void rc_final(struct rctx *c, const struct ynode *n)
 
 static const char growth_expect[] =
     "a growth like \"10%\" (of the baseline's size) or a size like \"200MB\"";
+static const char growth_limits_expect[] =
+    "a growth like \"10%\" or \"200MB\", or a list of one of each";
+static const char *const growth_keys[] = {"total", "package", NULL};
 
 /* "10%", "2.5%" (one decimal at most), or a size. */
 static int rc_parse_percent(const char *s, uint64_t *permille)
@@ -1490,26 +1493,28 @@ static int rc_parse_percent(const char *s, uint64_t *permille)
 	return 0;
 }
 
-static void rc_growth(struct rctx *c, const struct ynode *n, const char *field,
-		      struct recipe_growth *out)
+/* One limit into the percent or the size slot of a pair. */
+static void rc_growth_limit(struct rctx *c, const struct ynode *n, const char *field,
+			    struct recipe_growth_limit *pct, struct recipe_growth_limit *size)
 {
+	struct recipe_growth_limit l;
+	struct recipe_growth_limit *slot;
 	const char *s;
 	long v;
 
-	if (!n)
-		return;
+	memset(&l, 0, sizeof(l));
 	if (n->type == YNODE_SCALAR && n->plain && ytree_yaml11_kind(n->text) == YAML11_INT) {
 		if (ytree_yaml11_int(n->text, &v) || v < 0) {
 			rc_expected(c, n, field, growth_expect);
 			return;
 		}
-		out->bytes = (uint64_t)v;
+		l.bytes = (uint64_t)v;
 	} else {
 		if (!(s = rc_string(c, n, field, growth_expect)))
 			return;
-		if (!rc_parse_percent(s, &out->permille)) {
-			out->percent = 1;
-		} else if (recipe_parse_size(s, &out->bytes)) {
+		if (!rc_parse_percent(s, &l.permille)) {
+			l.percent = 1;
+		} else if (recipe_parse_size(s, &l.bytes)) {
 			char *q = rc_quote(s);
 
 			rc_diag(c, n->line, n->col, field, "expected %s, got %s", growth_expect, q);
@@ -1517,10 +1522,76 @@ static void rc_growth(struct rctx *c, const struct ynode *n, const char *field,
 			return;
 		}
 	}
-	out->set = 1;
-	out->text = xstrdup(n->text);
+	slot = l.percent ? pct : size;
+	if (slot->set) {
+		rc_diag(c, n->line, n->col, field,
+			"a second %s limit (the first is %s, line %d): give one percent and one "
+			"size at most",
+			l.percent ? "percent" : "size", slot->text, slot->pos.line);
+		return;
+	}
+	l.set = 1;
+	l.text = xstrdup(n->text);
+	l.pos.line = n->line;
+	l.pos.col = n->col;
+	*slot = l;
+}
+
+/* A limit or a list of them (one percent and one size at most). */
+static void rc_growth_limits(struct rctx *c, const struct ynode *n, const char *field,
+			     struct recipe_growth_limit *pct, struct recipe_growth_limit *size)
+{
+	if (!n)
+		return;
+	if (n->type == YNODE_MAP) {
+		rc_expected(c, n, field, growth_limits_expect);
+		return;
+	}
+	if (n->type == YNODE_SCALAR) {
+		rc_growth_limit(c, n, field, pct, size);
+		return;
+	}
+	if (!n->nr || n->nr > 2) {
+		rc_diag(c, n->line, n->col, field, "expected %s, got a list of %zu",
+			growth_limits_expect, n->nr);
+		return;
+	}
+	for (size_t i = 0; i < n->nr; i++) {
+		char *f = rc_index(field, i);
+
+		if (n->items[i]->type != YNODE_SCALAR)
+			rc_expected(c, n->items[i], f, growth_expect);
+		else
+			rc_growth_limit(c, n->items[i], f, pct, size);
+		free(f);
+	}
+}
+
+/* "10%" or "200MB" (the total's), or {total: ..., package: ...}. */
+static void rc_growth(struct rctx *c, const struct ynode *n, const char *field,
+		      struct recipe_growth *out)
+{
+	if (!n)
+		return;
 	out->pos.line = n->line;
 	out->pos.col = n->col;
+	if (n->type == YNODE_MAP) {
+		if (rc_map(c, n, field, growth_keys, "field", NULL))
+			return;
+		rc_growth_limits(c, ytree_get(n, "total"), "budgets.growth.total",
+				 &out->total_percent, &out->total_size);
+		rc_growth_limits(c, ytree_get(n, "package"), "budgets.growth.package",
+				 &out->package_percent, &out->package_size);
+	} else if (n->type == YNODE_SCALAR) {
+		rc_growth_limit(c, n, field, &out->total_percent, &out->total_size);
+	} else {
+		rc_expected(c, n, field,
+			    "a growth like \"10%\" or \"200MB\", or a mapping with total and "
+			    "package");
+		return;
+	}
+	out->set = out->total_percent.set || out->total_size.set || out->package_percent.set ||
+		   out->package_size.set;
 }
 
 static void rc_budgets(struct rctx *c, const struct ynode *n)
@@ -2264,7 +2335,10 @@ void recipe_free(struct recipe *r)
 		free(r->budgets.paths[i].size.text);
 	}
 	free(r->budgets.paths);
-	free(r->budgets.growth.text);
+	free(r->budgets.growth.total_percent.text);
+	free(r->budgets.growth.total_size.text);
+	free(r->budgets.growth.package_percent.text);
+	free(r->budgets.growth.package_size.text);
 	for (size_t i = 0; i < r->rules_nr; i++)
 		free(r->rules[i].id.v);
 	free(r->rules);

@@ -91,14 +91,26 @@ struct recipe_path_budget {
 	struct rsize size;
 };
 
-/* budgets.growth: "10%" (of the baseline's size) or a size ("200MB"). */
-struct recipe_growth {
+/* One growth limit: "10%" (of the baseline's bytes) or a size ("200MB"). */
+struct recipe_growth_limit {
 	int set;
 	int percent;	   /* 1: `permille` applies; 0: `bytes` applies */
 	uint64_t permille; /* "10%" -> 100, "2.5%" -> 25 (tenths of a percent) */
 	uint64_t bytes;
 	struct rpos pos;
 	char *text; /* as written, for messages */
+};
+
+/*
+ * budgets.growth, against a baseline report: for the image's total size and
+ * for each package (dpkg or pip, by manager and name), a percent limit, a
+ * size limit, or both (both must hold). "growth: 10%" is {total: 10%}.
+ */
+struct recipe_growth {
+	int set; /* any limit set */
+	struct recipe_growth_limit total_percent, total_size;
+	struct recipe_growth_limit package_percent, package_size;
+	struct rpos pos;
 };
 
 /* rules: {unstripped-elf: error, root-user: off}; order as written. */

@@ -67,11 +67,12 @@ struct registry_call {
 	char *user, *pass;	  /* credentials, looked up on the first 401 */
 	const char *creds_source; /* where they were looked for (static, or the cache's) */
 	int creds_looked_up;
-	const char *actions; /* the token scope's actions: "pull", "pull,push" for a PUT */
-	/* A PUT's body and its Content-Type (borrowed), NULL otherwise. */
-	const char *put_body, *put_type;
-	size_t put_len;
 	long waited_ms; /* between tries, over the whole operation (the policy's total) */
+	int push;	/* asks for push access too (token scope "pull,push") */
+	/* A request body (PUT, POST): its bytes and Content-Type; none when send_type is NULL. */
+	const char *send_type;
+	const void *send_buf;
+	size_t send_len;
 };
 
 /* What one HTTP exchange brought back. */
@@ -82,6 +83,8 @@ struct registry_resp {
 	char *ctype;	    /* Content-Type without parameters */
 	char *www_auth;
 	char *next; /* the Link rel="next" target */
+	char *location;	   /* Location (uploads) */
+	char *oci_subject; /* OCI-Subject: the registry indexed the manifest's subject */
 	int overflow;
 	registry_sink_fn sink; /* streaming: 2xx bodies go here */
 	void *sink_data;
@@ -704,7 +707,10 @@ static void registry_resp_reset(struct registry_resp *r)
 	free(r->www_auth);
 	free(r->next);
 	free(r->retry_after);
+	free(r->location);
+	free(r->oci_subject);
 	r->digest = r->ctype = r->www_auth = r->next = r->retry_after = NULL;
+	r->location = r->oci_subject = NULL;
 	r->status = 0;
 	r->overflow = 0;
 	r->sink_bytes = 0;
@@ -794,6 +800,12 @@ static size_t registry_on_header(char *buf, size_t size, size_t nitems, void *da
 	} else if (!strcasecmp(name, "Retry-After")) {
 		free(r->retry_after);
 		r->retry_after = value;
+	} else if (!strcasecmp(name, "Location")) {
+		free(r->location);
+		r->location = value;
+	} else if (!strcasecmp(name, "OCI-Subject")) {
+		free(r->oci_subject);
+		r->oci_subject = value;
 	} else if (!strcasecmp(name, "Link")) {
 		free(r->next);
 		r->next = registry_parse_link_next(value);
@@ -938,18 +950,19 @@ static int registry_exchange_once(const struct registry_call *call, const char *
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	}
 	/* Blob GETs are redirected to storage; credentials set below are not
-	 * sent to another host (curl drops them unless told otherwise). */
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	 * sent to another host (curl drops them unless told otherwise). An
+	 * upload's answer carries a Location that is not a redirect. */
+	if (!call->send_type) {
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	}
 	if (!strcmp(method, "HEAD"))
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	if (!strcmp(method, "PUT")) {
-		/* POSTFIELDS sends the buffer as it is, from memory; the method is PUT */
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->put_body ? call->put_body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->put_len);
-		line = xstrfmt("Content-Type: %s",
-			       call->put_type ? call->put_type : "application/octet-stream");
+	if (call->send_type) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->send_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->send_len ? call->send_buf : "");
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		line = xstrfmt("Content-Type: %s", call->send_type);
 		hdrs = curl_slist_append(hdrs, line);
 		free(line);
 		hdrs = curl_slist_append(hdrs, "Expect:");
@@ -1112,8 +1125,7 @@ static int registry_fetch_token(struct registry_call *call, const char *challeng
 		goto done;
 	}
 	if (!scope)
-		scope =
-		    xstrfmt("repository:%s:%s", call->repo, call->actions ? call->actions : "pull");
+		scope = xstrfmt("repository:%s:%s", call->repo, call->push ? "pull,push" : "pull");
 	strbuf_addf(&url, "%s%c", realm, strchr(realm, '?') ? '&' : '?');
 	{
 		char *s = curl_easy_escape(NULL, scope, 0);
@@ -1172,7 +1184,7 @@ static int registry_request(struct registry_call *call, const char *method, cons
 	struct registry_client *c = call->c;
 	struct registry_auth auth = {0};
 	char *scope_key = xstrfmt("%s repository:%s:%s", call->base, call->repo,
-				  call->actions ? call->actions : "pull");
+				  call->push ? "pull,push" : "pull");
 	char *token = registry_token_get(c, scope_key);
 	char *scheme = NULL;
 	int ret = 0;
@@ -1492,50 +1504,226 @@ done:
 	return ret;
 }
 
-int registry_put_manifest(struct registry_client *c, const char *registry, const char *repository,
-			  const char *tag, const char *media_type, const char *body, size_t len,
-			  char **digest)
+/* ---- pushing and referrers ---- */
+
+/* The URL to send an upload to: the registry's Location, relative or on
+ * the same base (credentials go nowhere else), with `digest` added to its
+ * query. NULL (error set) for a Location elsewhere. */
+static char *registry_upload_url(const struct registry_call *call, const char *loc,
+				 const char *digest)
+{
+	char *url;
+
+	if (loc[0] == '/')
+		url = xstrfmt("%s%s", call->base, loc);
+	else if (starts_with(loc, call->base) && strchr("/?", loc[strlen(call->base)]))
+		url = xstrdup(loc);
+	else {
+		error_setc(GS_EINVAL,
+			   "registry '%s' sent an upload location on another host for '%s': "
+			   "gpuslim uploads only to the registry itself",
+			   call->registry, call->what);
+		return NULL;
+	}
+	{
+		char *full = xstrfmt("%s%cdigest=%s", url, strchr(url, '?') ? '&' : '?', digest);
+
+		free(url);
+		return full;
+	}
+}
+
+int registry_put_blob(struct registry_client *c, const char *registry, const char *repository,
+		      const void *buf, size_t len, char **digest)
 {
 	struct registry_call call;
 	struct registry_resp r;
-	char hex[65], *url = NULL;
+	char hex[65], *d, *url = NULL;
 	int ret;
 
-	if (digest)
-		*digest = NULL;
+	hash_sha256_hex(buf, len, hex);
+	d = xstrfmt("sha256:%s", hex);
 	registry_resp_init(&r, c->body_cap);
-	ret = registry_call_init(&call, c, registry, repository, tag, 0);
+	ret = registry_call_init(&call, c, registry, repository, d, 1);
 	if (ret < 0)
 		goto done;
-	call.actions = "pull,push";
-	call.put_body = body;
-	call.put_len = len;
-	call.put_type = media_type;
-	url = xstrfmt("%s/v2/%s/manifests/%s", call.base, call.repo, tag);
-	ret = registry_request(&call, "PUT", url, NULL, &r, call.what);
+	call.push = 1;
+	url = xstrfmt("%s/v2/%s/blobs/%s", call.base, call.repo, d);
+	if ((ret = registry_request(&call, "HEAD", url, NULL, &r, call.what)) < 0)
+		goto done;
+	if (registry_2xx(r.status))
+		goto done; /* already there */
+	free(url);
+	url = xstrfmt("%s/v2/%s/blobs/uploads/", call.base, call.repo);
+	call.send_type = "application/octet-stream";
+	call.send_buf = "";
+	call.send_len = 0;
+	if ((ret = registry_request(&call, "POST", url, NULL, &r, call.what)) < 0)
+		goto done;
+	if (r.status != 202 || !r.location) {
+		ret = r.status == 202 ? error_setc(GS_EINVAL,
+						   "registry '%s' started an upload for '%s' "
+						   "without a Location",
+						   call.registry, call.what)
+				      : registry_status_error(&call, &r, call.what);
+		goto done;
+	}
+	free(url);
+	if (!(url = registry_upload_url(&call, r.location, d))) {
+		ret = GS_EINVAL;
+		goto done;
+	}
+	call.send_buf = buf;
+	call.send_len = len;
+	if ((ret = registry_request(&call, "PUT", url, NULL, &r, call.what)) < 0)
+		goto done;
+	if (!registry_2xx(r.status))
+		ret = registry_status_error(&call, &r, call.what);
+done:
+	if (!ret && digest) {
+		*digest = d;
+		d = NULL;
+	}
+	free(d);
+	free(url);
+	registry_resp_release(&r);
+	registry_call_release(&call);
+	return ret;
+}
+
+int registry_put_manifest(struct registry_client *c, const char *registry, const char *repository,
+			  const char *reference, const char *media_type, const void *buf,
+			  size_t len, char **digest, int *indexed_subject)
+{
+	struct registry_call call;
+	struct registry_resp r;
+	char hex[65], *d, *url = NULL;
+	int ret;
+
+	hash_sha256_hex(buf, len, hex);
+	d = xstrfmt("sha256:%s", hex);
+	if (!reference)
+		reference = d;
+	if (indexed_subject)
+		*indexed_subject = 0;
+	registry_resp_init(&r, c->body_cap);
+	ret = registry_call_init(&call, c, registry, repository, reference,
+				 starts_with(reference, "sha256:"));
 	if (ret < 0)
+		goto done;
+	if (starts_with(reference, "sha256:") && strcmp(reference, d)) {
+		ret = error_setc(GS_EINVAL, "'%s': the manifest's digest is %s", call.what, d);
+		goto done;
+	}
+	call.push = 1;
+	call.send_type = media_type;
+	call.send_buf = buf;
+	call.send_len = len;
+	url = xstrfmt("%s/v2/%s/manifests/%s", call.base, call.repo, reference);
+	if ((ret = registry_request(&call, "PUT", url, NULL, &r, call.what)) < 0)
 		goto done;
 	if (!registry_2xx(r.status)) {
-		if (r.status == 400 || r.status == 404)
-			ret = error_setc(GS_EINVAL,
-					 "registry '%s' refused the manifest for '%s' (%ld%s%s)",
-					 call.registry, call.what, r.status,
-					 *retry_status_reason(r.status) ? " " : "",
-					 retry_status_reason(r.status));
+		/* The registry says why in its body ({"errors": [{"code", "message"}]}). */
+		json_t *root = json_loadb(r.body.buf, r.body.len, 0, NULL);
+		json_t *e = json_array_get(json_object_get(root, "errors"), 0);
+		const char *code = json_string_value(json_object_get(e, "code"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+
+		if (r.status == 400 && code)
+			ret = error_setc(
+			    GS_EINVAL, "registry '%s' refused the manifest '%s': %s%s%s",
+			    call.registry, call.what, code, msg ? ": " : "", msg ? msg : "");
 		else
 			ret = registry_status_error(&call, &r, call.what);
+		json_decref(root);
 		goto done;
 	}
-	hash_sha256_hex(body, len, hex);
-	if (r.digest && strcmp(r.digest + (starts_with(r.digest, "sha256:") ? 7 : 0), hex)) {
-		ret = error_setc(
-		    GS_EINVAL, "registry '%s' stored the manifest for '%s' as %s, not as sha256:%s",
-		    call.registry, call.what, r.digest, hex);
-		goto done;
-	}
-	if (digest)
-		*digest = xstrfmt("sha256:%s", hex);
+	if (indexed_subject)
+		*indexed_subject = r.oci_subject != NULL;
 done:
+	if (!ret && digest) {
+		*digest = d;
+		d = NULL;
+	}
+	free(d);
+	free(url);
+	registry_resp_release(&r);
+	registry_call_release(&call);
+	return ret;
+}
+
+int registry_get_referrers(struct registry_client *c, const char *registry, const char *repository,
+			   const char *digest, const char *artifact_type, json_t **index)
+{
+	struct registry_call call;
+	struct registry_resp r;
+	json_t *all = json_array(), *root = NULL;
+	char *url = NULL;
+	int ret;
+
+	*index = NULL;
+	registry_resp_init(&r, c->body_cap);
+	ret = registry_call_init(&call, c, registry, repository, digest, 1);
+	if (ret < 0)
+		goto done;
+	if (artifact_type) {
+		char *t = curl_easy_escape(NULL, artifact_type, 0);
+
+		url = xstrfmt("%s/v2/%s/referrers/%s?artifactType=%s", call.base, call.repo, digest,
+			      t);
+		curl_free(t);
+	} else {
+		url = xstrfmt("%s/v2/%s/referrers/%s", call.base, call.repo, digest);
+	}
+	for (int page = 0; url; page++) {
+		json_t *list, *m;
+		size_t i;
+
+		if (page == REGISTRY_MAX_PAGES) {
+			ret = error_setc(
+			    GS_EINVAL,
+			    "registry '%s' sent more than %d pages of referrers for '%s'",
+			    call.registry, REGISTRY_MAX_PAGES, call.what);
+			goto done;
+		}
+		ret = registry_request(&call, "GET", url, "application/vnd.oci.image.index.v1+json",
+				       &r, call.what);
+		if (ret < 0)
+			goto done;
+		if (r.status == 404) {
+			ret = error_setc(GS_ENOTFOUND,
+					 "registry '%s' has no referrers API (404 for '%s')",
+					 call.registry, call.what);
+			goto done;
+		}
+		if (!registry_2xx(r.status)) {
+			ret = registry_status_error(&call, &r, call.what);
+			goto done;
+		}
+		json_decref(root);
+		root = json_loadb(r.body.buf, r.body.len, 0, NULL);
+		list = json_object_get(root, "manifests");
+		if (!json_is_object(root) || !json_is_array(list)) {
+			ret =
+			    error_setc(GS_EINVAL,
+				       "registry '%s' sent referrers of '%s' that are not an image "
+				       "index",
+				       call.registry, call.what);
+			goto done;
+		}
+		json_array_foreach(list, i, m) json_array_append(all, m);
+		free(url);
+		url = NULL;
+		if (r.next && r.next[0] == '/')
+			url = xstrfmt("%s%s", call.base, r.next);
+		else if (r.next && starts_with(r.next, call.base))
+			url = xstrdup(r.next);
+	}
+	*index = json_pack("{s:i,s:s,s:O}", "schemaVersion", 2, "mediaType",
+			   "application/vnd.oci.image.index.v1+json", "manifests", all);
+done:
+	json_decref(all);
+	json_decref(root);
 	free(url);
 	registry_resp_release(&r);
 	registry_call_release(&call);

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "util/retry.h"
 #include "util/strbuf.h"
 #include "util/vec.h"
@@ -144,16 +146,41 @@ int registry_get_blob(struct registry_client *c, const char *registry, const cha
 		      const char *digest, registry_sink_fn sink, void *data);
 
 /*
- * PUT `body` (`len` bytes, a manifest of `media_type`, as registry_get_manifest()
- * gave it) as the tag `tag` of registry/repository: the tag then points at
- * exactly that manifest (its digest, the sha256 of the bytes, in the
- * optional *digest). The blobs it names must be in the repository already.
- * Credentials are asked for with push access ("repository:R:pull,push").
- * A registry that stores it under another digest is GS_EINVAL; 400 or 404
- * (a manifest it will not take) GS_EINVAL; others as above.
+ * Pushing (push access: a token with scope "pull,push", or Basic credentials).
+ *
+ * registry_put_blob(): upload `len` bytes as a blob of the repository unless
+ * it has them already (HEAD), monolithically (POST, then PUT to the
+ * Location with ?digest=); *digest (optional) gets "sha256:...". An upload
+ * Location on another host than the registry's is GS_EINVAL: credentials
+ * go nowhere else.
+ *
+ * registry_put_manifest(): PUT a manifest of `media_type` under `reference`
+ * (a tag; or NULL or its own digest: by digest); *digest (optional) gets
+ * its digest. *indexed_subject (optional) is 1 when the registry answered
+ * OCI-Subject: it keeps the referrers of the manifest's subject itself
+ * (distribution spec 1.1), 0 when the client must keep the referrers tag.
+ * A 400 names the registry's error code ("MANIFEST_BLOB_UNKNOWN: ...").
+ *
+ * Retries as for reads: a PUT or POST that fails transiently is sent again
+ * (manifests and blobs are content-addressed, so a repeat stores the same
+ * thing); a blob PUT goes again to the same upload, and a registry that
+ * dropped the upload meanwhile answers 404, which fails the call.
  */
+int registry_put_blob(struct registry_client *c, const char *registry, const char *repository,
+		      const void *buf, size_t len, char **digest);
 int registry_put_manifest(struct registry_client *c, const char *registry, const char *repository,
-			  const char *tag, const char *media_type, const char *body, size_t len,
-			  char **digest);
+			  const char *reference, const char *media_type, const void *buf,
+			  size_t len, char **digest, int *indexed_subject);
+
+/*
+ * The referrers API (GET /v2/<name>/referrers/<digest>, distribution spec
+ * 1.1): *index (newly made) gets an OCI image index of every page's
+ * descriptors. `artifact_type` (NULL: none) is sent as the filter; a
+ * registry may ignore it, so callers filter again. GS_ENOTFOUND when the
+ * registry answers 404: it has no referrers API (distribution 2.8), and
+ * the referrers tag is to be read instead (core/referrers.h).
+ */
+int registry_get_referrers(struct registry_client *c, const char *registry, const char *repository,
+			   const char *digest, const char *artifact_type, json_t **index);
 
 #endif

@@ -230,12 +230,37 @@ static int bad_name(const char *name)
 	return 0;
 }
 
-/* The directory `dir` (relative, "" the root), created with its missing parents when `create`. */
+/* Whether `path` has a "." or ".." component: never one to create, delete or mount on. */
+static int has_dot_component(const char *path)
+{
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 1;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * The directory `dir` (relative, "" the root), created with its missing
+ * parents when `create`: one component at a time, each parent resolved
+ * inside the root again, each new name a plain one (no "." or "..", which
+ * would climb out of the parent it is made in).
+ */
 static int open_dir(int rootfd, const char *dir, int create)
 {
 	const char *slash, *base;
-	int fd = rootfs_open(rootfd, dir, O_DIRECTORY | O_RDONLY), pfd, saved;
+	int fd, pfd, saved;
 
+	if (has_dot_component(dir)) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = rootfs_open(rootfd, dir, O_DIRECTORY | O_RDONLY);
 	if (fd >= 0 || errno != ENOENT || !create)
 		return fd;
 	slash = strrchr(dir, '/');
@@ -253,10 +278,12 @@ static int open_dir(int rootfd, const char *dir, int create)
 	if (pfd < 0)
 		return -1;
 	/* EEXIST: a dangling symbolic link is there; the open then fails with ELOOP. */
-	if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST)
+	if (!*base)
+		errno = EINVAL, fd = -1;
+	else if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST)
 		fd = -1;
 	else
-		fd = openat(pfd, base, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = rootfs_open(rootfd, dir, O_DIRECTORY | O_RDONLY | O_NOFOLLOW);
 	saved = errno;
 	close(pfd);
 	errno = saved;
@@ -271,8 +298,10 @@ static int open_parent(int rootfd, const char *path, const char **base, int crea
 	int fd;
 
 	*base = slash ? slash + 1 : path;
-	if (bad_name(*base))
+	if (has_dot_component(path) || bad_name(*base)) {
+		errno = EINVAL;
 		return -1;
+	}
 	if (!slash)
 		return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
 	dir = xstrndup(path, (size_t)(slash - path));
@@ -326,8 +355,11 @@ static int remove_at(int dfd, const char *name)
 	struct stat st;
 	int fd, ret;
 
-	if (bad_name(name))
+	/* "." or ".." would be the directory itself or the one above it: never. */
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
+		errno = EINVAL;
 		return -1;
+	}
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISDIR(st.st_mode)) {
@@ -339,9 +371,7 @@ static int remove_at(int dfd, const char *name)
 		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
 	}
 	fd = openat(dfd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	/* fchmodat() follows a link: only when what is there is still the directory seen. */
-	if (fd < 0 && errno == EACCES && !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
-	    S_ISDIR(st.st_mode) && !fchmodat(dfd, name, 0700, 0))
+	if (fd < 0 && errno == EACCES && !fchmodat(dfd, name, 0700, AT_SYMLINK_NOFOLLOW))
 		fd = openat(dfd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -781,6 +811,7 @@ static int apply_spool(struct unpack *u, struct spool *s)
 
 	for (int pass = 0; pass < 2 && !ret; pass++) {
 		for (r.off = 0; r.off < r.len && !ret;) {
+			errno = 0;
 			if (spool_next(&r, &h, &path, &link, &data_off) < 0) {
 				ret = error_set("image '%s': cannot read back the spool of layer "
 						"%zu: %s",

@@ -10,6 +10,7 @@
 #include <fnmatch.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -83,7 +85,7 @@ static char *clean_abs_path(const char *path)
 		end = strchrnul(p, '/');
 		n = (size_t)(end - p);
 		if (n == 2 && !strncmp(p, "..", 2)) {
-			char *slash = strrchr(out.buf, '/');
+			char *slash = out.len ? strrchr(out.buf, '/') : NULL;
 
 			if (slash)
 				strbuf_setlen(&out, (size_t)(slash - out.buf));
@@ -180,6 +182,24 @@ static int find_entry(const struct strbuf *file, const char *who, struct strbuf 
 	return found;
 }
 
+/* Field `idx` of a passwd or group line as an id into *id; an error naming the file and line if not
+ * a number. */
+static int id_field(const struct strbuf *line, int idx, const char *file, const char *what,
+		    unsigned *id)
+{
+	struct strbuf f = STRBUF_INIT;
+	int ret = 0;
+
+	field(line->buf, idx, &f);
+	if (!all_digits(f.buf))
+		ret = error_setc(GS_EINVAL, "the image's %s: line '%s': %s '%s' is not a number",
+				 file, line->buf, what, f.buf);
+	else
+		*id = (unsigned)strtoul(f.buf, NULL, 10);
+	strbuf_release(&f);
+	return ret;
+}
+
 /* The image's User ("name", "uid", "name:group", "uid:gid") into uid, gid and HOME. */
 static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char **home)
 {
@@ -195,10 +215,9 @@ static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char *
 	read_in_root(rootfd, "etc/passwd", &passwd);
 	if (*name) {
 		if (find_entry(&passwd, name, &line)) {
-			field(line.buf, 2, &f);
-			sb->uid = (unsigned)strtoul(f.buf, NULL, 10);
-			field(line.buf, 3, &f);
-			sb->gid = (unsigned)strtoul(f.buf, NULL, 10);
+			if ((ret = id_field(&line, 2, "/etc/passwd", "uid", &sb->uid)) < 0 ||
+			    (ret = id_field(&line, 3, "/etc/passwd", "gid", &sb->gid)) < 0)
+				goto done;
 			field(line.buf, 5, &f);
 			if (f.len)
 				*home = xstrdup(f.buf);
@@ -214,8 +233,8 @@ static int resolve_user(struct sandbox *sb, int rootfd, const char *user, char *
 	if (grp && *grp) {
 		read_in_root(rootfd, "etc/group", &group);
 		if (find_entry(&group, grp, &line)) {
-			field(line.buf, 2, &f);
-			sb->gid = (unsigned)strtoul(f.buf, NULL, 10);
+			if ((ret = id_field(&line, 2, "/etc/group", "gid", &sb->gid)) < 0)
+				goto done;
 		} else if (all_digits(grp)) {
 			sb->gid = (unsigned)strtoul(grp, NULL, 10);
 		} else {
@@ -652,8 +671,10 @@ int sandbox_prepare(struct sandbox *sb, const struct sandbox_opts *o)
 	fd = rootfs_open(rootfd, sb->cwd[0] == '/' ? sb->cwd + 1 : sb->cwd, O_DIRECTORY | O_PATH);
 	if (fd >= 0)
 		close(fd);
-	else if ((ret = rootfs_mountpoint(rootfd, sb->cwd + (sb->cwd[0] == '/'), 1, &real)) < 0)
+	else if ((ret = rootfs_mountpoint(rootfd, sb->cwd + 1, 1, &real)) < 0)
 		goto done;
+	free(real);
+	real = NULL;
 
 	if ((ret = check_command(sb, rootfd)) < 0)
 		goto done;
@@ -771,40 +792,117 @@ static void ro_remount(const char *dst, int errfd)
 		child_fail(errfd, 125, "cannot make read-only", dst);
 }
 
-/* Empty the bounding set (while the child still may: CAP_SETPCAP), so that
- * no exec gives a capability back, not even to the image's root. */
-static void drop_bounding_caps(int errfd)
+/*
+ * The signals that stop a command: the sandbox's waiters (the child of run,
+ * PID 1) ignore them. run signals the whole process group, the command
+ * included, and what the command keeps out of it (setsid) dies with PID 1.
+ */
+static void ignore_stop_signals(void)
 {
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			child_fail(errfd, 125, "cannot drop a capability", "(bounding set)");
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
-/* Then, once the image's user is taken, drop what is left: as the image's
- * root the command is not the host's root. */
-static void drop_caps(int errfd)
+/* As util/process.c's child does: ignored signals stay ignored across exec, masks too. */
+static void reset_signals(void)
+{
+	struct sigaction dfl;
+	sigset_t empty;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+/* Every descriptor above stderr closed at the exec: nothing of run's reaches the command. */
+static void cloexec_from_3(void)
+{
+#ifdef SYS_close_range
+	if (!syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
+		return;
+#endif
+	for (int fd = 3; fd < 65536; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/*
+ * No capability left to the command: the bounding set emptied (so that no
+ * exec gives any back, setuid files included), then the image's user taken
+ * (as root, outside a user namespace), then the ambient, inheritable,
+ * permitted and effective sets cleared.
+ */
+static void drop_privileges(const struct sandbox *sb, int errfd)
 {
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
 
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0 &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			child_fail(errfd, 125, "cannot drop the capabilities in", sb->root);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (!sb->userns && (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0))
+		child_fail(errfd, 125, "cannot take the image's user in", sb->root);
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		child_fail(errfd, 125, "cannot drop the capabilities", "(capset)");
+		child_fail(errfd, 125, "cannot drop the capabilities in", sb->root);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(errfd, 125, "cannot set no_new_privs in", sb->root);
 }
 
-static void chroot_child(const struct chroot_plan *cp, int errfd)
+/* The command, PID 2 of the sandbox's namespace. */
+static void exec_command(const struct chroot_plan *cp, int errfd)
 {
-	const struct sandbox *sb = cp->sb;
-	struct strbuf path = STRBUF_INIT;
 	int saved_errno = ENOENT;
 
-	if (unshare(CLONE_NEWNS | (sb->userns ? CLONE_NEWUSER : 0)) < 0)
-		child_fail(errfd, 125, "cannot enter a new namespace for", sb->root);
-	if (sb->userns && (write_file("/proc/self/uid_map", cp->uid_map) < 0 ||
-			   write_file("/proc/self/setgroups", "deny") < 0 ||
-			   write_file("/proc/self/gid_map", cp->gid_map) < 0))
-		child_fail(errfd, 125, "cannot map the user namespace of", sb->root);
+	reset_signals();
+	drop_privileges(cp->sb, errfd);
+	cloexec_from_3();
+	for (size_t i = 0; i < cp->paths.nr; i++) {
+		execve(cp->paths.items[i], cp->argv, cp->envp);
+		if (errno != ENOENT && errno != ENOTDIR)
+			saved_errno = errno;
+	}
+	errno = saved_errno;
+	child_fail(errfd, errno == ENOENT ? 127 : 126, "cannot run", cp->argv[0]);
+}
+
+/* /sys read-only: a fresh sysfs, else (a user namespace) the host's bound and made so. */
+static void mount_sys(const char *dst, int errfd)
+{
+	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (!mount("sysfs", dst, "sysfs", ro, NULL))
+		return;
+	if (mount("/sys", dst, "none", MS_BIND | MS_REC, NULL) < 0)
+		child_fail(errfd, 125, "cannot bind /sys on", dst);
+	if (mount(NULL, dst, "none", MS_REMOUNT | MS_BIND | ro, NULL) < 0)
+		child_fail(errfd, 125, "cannot make /sys read-only on", dst);
+}
+
+/*
+ * PID 1 of the sandbox's PID namespace: the mounts (a fresh /proc shows
+ * this namespace only), the chroot, then the command as its child. It
+ * reaps whatever is orphaned in there and, once the
+ * command is gone hands its wait status up and exits: the kernel then
+ * kills everything the command left in the namespace.
+ */
+static void chroot_init(const struct chroot_plan *cp, int errfd, int statusfd)
+{
+	const struct sandbox *sb = cp->sb;
+	int status = 125 << 8;
+	pid_t cmd, w;
+	ssize_t n;
+
 	if (mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(errfd, 125, "cannot make the mounts private for", sb->root);
 	if (mount("tmpfs", cp->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536") < 0)
@@ -837,13 +935,15 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 	}
 	mkdir(cp->shm, 01777);
 	mount("tmpfs", cp->shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-	if (mount("/proc", cp->proc, "none", MS_BIND | MS_REC, NULL) < 0)
-		child_fail(errfd, 125, "cannot bind /proc on", cp->proc);
-	if (mount("/sys", cp->sys, "none", MS_BIND | MS_REC, NULL) < 0)
-		child_fail(errfd, 125, "cannot bind /sys on", cp->sys);
-	/* The host's kernel settings are not the command's to change: /sys,
-	 * /proc/sys and /proc/sysrq-trigger read-only, as an engine makes them. */
-	ro_remount(cp->sys, errfd);
+	/* A user namespace may not mount a procfs where the host's is partly masked (a
+	 * container's): the host's is bound then, seen through an unprivileged user. */
+	if (mount("proc", cp->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+	    (!sb->userns || mount("/proc", cp->proc, "none", MS_BIND | MS_REC, NULL) < 0))
+		child_fail(errfd, 125, "cannot mount /proc on", cp->proc);
+	mount_sys(cp->sys, errfd);
+	/* The host's kernel settings are not the command's to change (root of the
+	 * image is uid 0, and sysctls go by uid): /proc/sys and /proc/sysrq-trigger
+	 * read-only, as an engine makes them. */
 	{
 		char p[PATH_MAX];
 
@@ -870,20 +970,73 @@ static void chroot_child(const struct chroot_plan *cp, int errfd)
 		(void)0; /* conveniences, not needs */
 	if (chdir(sb->cwd) < 0)
 		child_fail(errfd, 125, "cannot enter the working directory", sb->cwd);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(errfd, 125, "cannot set no_new_privs in", sb->root);
-	drop_bounding_caps(errfd);
-	if (!sb->userns && (setgroups(0, NULL) < 0 || setgid(sb->gid) < 0 || setuid(sb->uid) < 0))
-		child_fail(errfd, 125, "cannot take the image's user in", sb->root);
-	drop_caps(errfd);
-	for (size_t i = 0; i < cp->paths.nr; i++) {
-		execve(cp->paths.items[i], cp->argv, cp->envp);
-		if (errno != ENOENT && errno != ENOTDIR)
-			saved_errno = errno;
+
+	cmd = fork();
+	if (cmd < 0)
+		child_fail(errfd, 125, "cannot fork in", sb->root);
+	if (!cmd) {
+		close(statusfd);
+		exec_command(cp, errfd);
 	}
-	errno = saved_errno;
-	strbuf_release(&path);
-	child_fail(errfd, errno == ENOENT ? 127 : 126, "cannot run", cp->argv[0]);
+	close(errfd);
+	while ((w = waitpid(-1, &status, 0)) != cmd)
+		if (w < 0 && errno != EINTR) {
+			status = 125 << 8;
+			break;
+		}
+	n = write(statusfd, &status, sizeof(status));
+	(void)n;
+	_exit(0);
+}
+
+/*
+ * The child of run: new mount and PID namespaces (and a user namespace
+ * when not root), then PID 1 in them (chroot_init). It waits for that one
+ * and exits as the command did; should it
+ * be killed, PID 1 is too (PR_SET_PDEATHSIG), and with it the namespace.
+ */
+static void chroot_child(const struct chroot_plan *cp, int errfd)
+{
+	const struct sandbox *sb = cp->sb;
+	int statusp[2], status = 0, raw = 0;
+	ssize_t n = 0, got = 0;
+	pid_t init;
+
+	ignore_stop_signals();
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID | (sb->userns ? CLONE_NEWUSER : 0)) < 0)
+		child_fail(errfd, 125, "cannot enter a new namespace for", sb->root);
+	if (sb->userns && (write_file("/proc/self/uid_map", cp->uid_map) < 0 ||
+			   write_file("/proc/self/setgroups", "deny") < 0 ||
+			   write_file("/proc/self/gid_map", cp->gid_map) < 0))
+		child_fail(errfd, 125, "cannot map the user namespace of", sb->root);
+	if (pipe2(statusp, O_CLOEXEC) < 0)
+		child_fail(errfd, 125, "cannot create a pipe for", sb->root);
+	init = fork();
+	if (init < 0)
+		child_fail(errfd, 125, "cannot fork into the namespace of", sb->root);
+	if (!init) {
+		close(statusp[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		chroot_init(cp, errfd, statusp[1]);
+	}
+	close(statusp[1]);
+	close(errfd);
+	while (got < (ssize_t)sizeof(raw) &&
+	       ((n = read(statusp[0], (char *)&raw + got, sizeof(raw) - (size_t)got)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		got += n > 0 ? n : 0;
+	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got == (ssize_t)sizeof(raw))
+		status = raw; /* the command's; else PID 1's own (125 from a failed mount) */
+	if (WIFSIGNALED(status)) {
+		struct rlimit none = {0, 0};
+
+		setrlimit(RLIMIT_CORE, &none); /* the command dumped core already, if it did */
+		reset_signals();
+		kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
 }
 
 static void chroot_plan_init(struct chroot_plan *cp, const struct sandbox *sb)
@@ -998,39 +1151,6 @@ static void bwrap_argv(const struct sandbox *sb, struct vec *argv)
 		vec_pushstr(argv, sb->argv.items[i]);
 }
 
-/*
- * In the child before exec: no descriptor of gpuslim's past 2 reaches the
- * command (a directory fd would be a way out of the root), and no ignored
- * or blocked signal either, as util/process.c does for its children.
- */
-static void child_clean_slate(void)
-{
-	struct sigaction dfl;
-	sigset_t none;
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-#endif
-	{
-		long max = sysconf(_SC_OPEN_MAX);
-
-		if (max < 0 || max > 1 << 20)
-			max = 1 << 20;
-		for (int fd = 3; fd < max; fd++)
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-	}
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 static long long mono_ms(void)
 {
 	struct timespec ts;
@@ -1059,12 +1179,14 @@ static ssize_t take_output(int fd, const struct sandbox_io *io)
 /*
  * Wait for `pid`, reading its output from `outfd` (or -1), stopping it
  * (SIGTERM, SIGKILL after the grace) when `abort_fd` becomes readable or
- * the timeout passes.
+ * the timeout passes. It is left unreaped (a zombie), so that its process
+ * group cannot be reused before the caller has killed what remains in it.
  */
 static int wait_child(pid_t pid, const struct sandbox_io *io, int outfd, struct sandbox_result *res)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), status = 0, stopping = 0, reaped = 0;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), stopping = 0;
 	long long deadline = io->timeout_ms > 0 ? mono_ms() + io->timeout_ms : -1, kill_at = -1;
+	siginfo_t si;
 
 	for (;;) {
 		struct pollfd pfd[3] = {{pidfd, POLLIN, 0},
@@ -1103,31 +1225,36 @@ static int wait_child(pid_t pid, const struct sandbox_io *io, int outfd, struct 
 		if (pidfd >= 0 && !(n > 0 && (pfd[0].revents & POLLIN)))
 			continue;
 		if (pidfd < 0) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
-
-			if (w == 0)
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+			    errno != EINTR)
+				break;
+			if (si.si_pid != pid)
 				continue;
-			reaped = w == pid;
 		}
 		break;
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	while (!reaped && waitpid(pid, &status, 0) < 0)
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT))
+			break;
 		if (errno != EINTR)
 			return error_set("cannot wait for the sandbox: %s", strerror(errno));
+	}
 	/* What the command left running in its group goes with it; then the output's rest
 	 * (what is in the pipe: a descendant that left the group is not waited for). */
 	kill(-pid, SIGKILL);
 	if (outfd >= 0 && fcntl(outfd, F_SETFL, O_NONBLOCK) == 0)
 		while (take_output(outfd, io) > 0)
 			;
-	if (WIFEXITED(status)) {
+	if (si.si_code == CLD_EXITED) {
 		res->exited = 1;
-		res->exit_code = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status)) {
+		res->exit_code = si.si_status;
+	} else {
 		res->signaled = 1;
-		res->signal = WTERMSIG(status);
+		res->signal = si.si_status;
 	}
 	return 0;
 }
@@ -1160,10 +1287,8 @@ int sandbox_exec(const struct sandbox *sb, const struct sandbox_io *io, struct s
 		bargv = xcalloc(argv.nr + 1, sizeof(char *));
 		for (size_t i = 0; i < argv.nr; i++)
 			bargv[i] = argv.items[i];
-		/* bwrap itself runs with the host's PATH and nothing else; the image's
-		 * environment goes in by --clearenv and --setenv. */
 		envp = xcalloc(2, sizeof(char *));
-		envp[0] = "PATH=" DEFAULT_PATH;
+		envp[0] = (char *)"PATH=" DEFAULT_PATH;
 	} else {
 		chroot_plan_init(&cp, sb);
 	}
@@ -1207,9 +1332,11 @@ int sandbox_exec(const struct sandbox *sb, const struct sandbox_io *io, struct s
 			tcsetpgrp(STDIN_FILENO, getpid());
 			sigprocmask(SIG_SETMASK, &old, NULL);
 		}
-		child_clean_slate();
 		if (sb->kind == SANDBOX_BWRAP) {
-			/* bwrap searches the command on PATH inside: the image's PATH. */
+			/* bwrap searches the command on PATH inside: the image's PATH,
+			 * --setenv'd there; bwrap itself runs with the host's. */
+			reset_signals();
+			cloexec_from_3();
 			execve(sb->bwrap, bargv, envp);
 			child_fail(errpipe[1], 125, "cannot run", sb->bwrap);
 		}
@@ -1232,6 +1359,10 @@ int sandbox_exec(const struct sandbox *sb, const struct sandbox_io *io, struct s
 	close(errpipe[0]);
 	msg[got] = '\0';
 	ret = wait_child(pid, io, outpipe[0], res);
+	/* The child is reaped only now, once its group is killed (wait_child):
+	 * its process group id is free again only then. */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 	if (tty_fg) {
 		sigset_t block, old;
 

@@ -15,10 +15,16 @@
  * Two ways in:
  *   bwrap   bubblewrap (Debian's `bubblewrap`), unprivileged, in user and
  *           PID namespaces: `bwrap --bind ROOT / --dev /dev --proc /proc ...`
- *   chroot  a child that enters its own mount namespace (and, when not
- *           root, a user namespace mapping the caller to root: `unshare
- *           -r`), binds /dev nodes, /proc and /sys in, chroot()s, sets
- *           no_new_privs and, as root, takes the image's user.
+ *   chroot  a child that enters its own mount and PID namespaces (and, when
+ *           not root, a user namespace mapping the caller to root: `unshare
+ *           -r`); PID 1 there binds /dev nodes in, mounts a fresh /proc and
+ *           a read-only /sys, chroot()s and starts the command, which takes
+ *           the image's user (as root), drops every capability, bounding
+ *           set included, and sets no_new_privs. Whatever the command leaves
+ *           dies with PID 1.
+ * Either way the command gets no descriptor of the caller's but 0, 1, 2,
+ * default signal dispositions, and the image's environment only (bwrap
+ * itself runs with PATH alone). The network is the host's.
  * SANDBOX_AUTO takes chroot as root (the image's uid and gid are real
  * there), else bwrap when it is on PATH, else chroot in a user namespace.
  *

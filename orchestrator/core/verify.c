@@ -40,6 +40,11 @@ int verify_cell(const char *image, const struct verify_opts *o, json_t **report,
 	if ((ret = gate_check_budgets(*report, r, o->baseline, results)) < 0 ||
 	    (ret = gate_check_rules(*report, r, results)) < 0)
 		goto done;
+	if (o->baseline && json_object_set_new(*report, "baseline",
+					       gate_growth_compare(*report, o->baseline)) < 0) {
+		ret = error_set("cannot add the baseline comparison to the report: out of memory");
+		goto done;
+	}
 	source = json_string_value(json_object_get(json_object_get(*report, "image"), "source"));
 	if (o->cell && o->cell->smoke_nr && source &&
 	    (!o->smoke || o->smoke->runner == SMOKE_RUNNER_DOCKER) &&

@@ -8,7 +8,7 @@
 #include "util/error.h"
 #include "util/signals.h"
 
-static const int handled[] = {SIGINT, SIGTERM, SIGHUP};
+static const int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define NHANDLED (sizeof(handled) / sizeof(handled[0]))
 
 static struct sigaction previous[NHANDLED];

@@ -10,7 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 
 it_require_infra "run: the image's command" "run: env, workdir, user" "run: whiteouts" \
-	"run: exit codes" "run: engine and registry" "run: bwrap" "run: driver" "run: SIGINT"
+	"run: exit codes" "run: engine and registry" "run: bwrap" "run: walls" "run: driver" \
+	"run: SIGINT"
 cd "$ROOT" || exit 1
 T=$IT_TMP
 BASE="$REG_OPEN_ADDR/gpuslim-fixtures/cuda:13.0.2-base-debian12"
@@ -110,6 +111,50 @@ if command -v bwrap >/dev/null 2>&1; then
 	left "bwrap"
 else
 	skip "run: bwrap (not installed)"
+fi
+
+# The sandbox's walls (chroot runner, as root, the base fixture's root user): no capability
+# (bounding set included), no signal ignored by run's caller, no descriptor of run's, a PID
+# namespace with its own /proc (the host's root is not reachable through /proc/1/root),
+# /sys read-only, and a process the command moved out of its group (setsid) dies with it
+# (the command waits until that one is in its own session: no race with the group's kill).
+echo host-only >"$T/host-marker"
+walls="grep -E '^(CapPrm|CapEff|CapBnd|SigIgn)' /proc/self/status | tr -d '\\t'
+test -e /proc/self/fd/9 && echo fd9-leaked || echo no-fd9
+cat /proc/1/root$T/host-marker 2>/dev/null || echo no-host-root
+test \$(ls /proc | grep -c '^[0-9]') -lt 10 && echo own-proc || echo host-proc
+awk '\$2 == \"/sys\" {split(\$4, o, \",\"); print \"sys-\" o[1]}' /proc/mounts
+setsid sh -c 'echo \$\$ >/tmp/sid; exec sleep 3$$' </dev/null >/dev/null 2>&1 &
+while [ ! -s /tmp/sid ]; do :; done
+echo started"
+(trap '' USR1 && exec "$GPUSLIM" run --source registry "$BASE" -- sh -c "$walls" \
+	9>"$T/fd9" >"$T/out" 2>"$T/err")
+rc=$?
+expect "run: chroot as root: no capabilities, signals reset, no inherited fd, own PID namespace and /proc, /sys read-only" \
+	0 "$(printf 'SigIgn:0000000000000000\nCapPrm:0000000000000000\nCapEff:0000000000000000\nCapBnd:0000000000000000\nno-fd9\nno-host-root\nown-proc\nsys-ro\nstarted')"
+if pgrep -f "sleep 3$$" >/dev/null; then
+	notok "run: a process the command started with setsid outlived run" "$(pgrep -af "sleep 3$$")"
+	pkill -f "sleep 3$$"
+else
+	ok "run: a process the command started with setsid dies with the sandbox"
+fi
+
+# bwrap runs on the host: the image's Env (LD_PRELOAD here) must not reach bwrap itself.
+if command -v bwrap >/dev/null 2>&1 && command -v cc >/dev/null 2>&1; then
+	printf '#include <stdio.h>\n__attribute__((constructor)) static void c(void) { FILE *f = fopen("%s", "w"); if (f) fclose(f); }\n' \
+		"$T/preloaded" >"$T/preload.c"
+	cc -shared -fPIC -o "$T/preload.so" "$T/preload.c"
+	run_img --sandbox bwrap -e LD_PRELOAD="$T/preload.so" "$T/img.tar" -- sh -c 'echo $FOO'
+	if [ "$rc" -eq 0 ] && [ ! -e "$T/preloaded" ]; then
+		ok "run: bwrap: the image's LD_PRELOAD does not reach bwrap on the host"
+	else
+		notok "run: bwrap: exit $rc, the image's LD_PRELOAD ran on the host: $(ls "$T/preloaded" 2>&1)" "$(cat "$T/err")"
+	fi
+	run_img --sandbox bwrap --source registry "$BASE" -- sh -c "grep -E '^CapEff' /proc/self/status | tr -d '\\t'"
+	expect "run: bwrap as root drops every capability" 0 "CapEff:0000000000000000"
+	left "the sandbox's walls"
+else
+	skip "run: bwrap's environment (no bwrap or no cc)"
 fi
 
 # A fake driver: libcuda.so.1 in a directory, bound read-only into the image's multiarch

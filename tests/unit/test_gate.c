@@ -179,6 +179,78 @@ static int rule_status(const json_t *report, const char *yaml, const char *id)
 	return st;
 }
 
+/* A report of `size` bytes with packages given as "mgr name bytes" triples. */
+static json_t *pkg_report(long long size, const char *const *pkgs)
+{
+	json_t *r = json_pack("{s:{s:I},s:[]}", "summary", "size", (json_int_t)size, "packages");
+
+	for (size_t i = 0; pkgs[i]; i += 3)
+		json_array_append_new(json_object_get(r, "packages"),
+				      json_pack("{s:s,s:s,s:I}", "manager", pkgs[i], "name",
+						pkgs[i + 1], "bytes",
+						(json_int_t)atoll(pkgs[i + 2])));
+	return r;
+}
+
+static void test_growth_packages(void)
+{
+	static const char *const before[] = {"pip",	 "torch", "800000000", "dpkg",	  "libc6",
+					     "12000000", "pip",	  "gone",      "5000000", NULL};
+	static const char *const after[] = {"pip",	"torch", "1200000000", "dpkg",	   "libc6",
+					    "12000100", "pip",	 "new",	       "30000000", NULL};
+	json_t *b = pkg_report(1000000000, before), *a = pkg_report(1425000100, after), *cmp;
+	struct vec diags = VEC_INIT(free), res = VEC_INIT(gate_result_free);
+	struct recipe *r;
+	const struct gate_result *g;
+
+	CHECK(budget_status(a, b, "budgets:\n  growth: {package: 50%}\n", "growth packages") ==
+		  GATE_PASS,
+	      "torch +50%% exactly passes package: 50%%; a new package is no percent of anything");
+	CHECK(budget_status(a, b, "budgets:\n  growth: {package: 49.9%}\n", "growth packages") ==
+		  GATE_FAIL,
+	      "torch +50%% fails package: 49.9%%");
+	CHECK(budget_status(a, b, "budgets:\n  growth: {package: 400MB}\n", "growth packages") ==
+		  GATE_PASS,
+	      "+400MB exactly passes package: 400MB");
+	CHECK(budget_status(a, b, "budgets:\n  growth: {package: [50%, 20MB]}\n",
+			    "growth packages") == GATE_FAIL,
+	      "both limits must hold: +400MB is over 20MB");
+	CHECK(budget_status(a, b, "budgets:\n  growth: {total: 42.5%}\n", "growth") == GATE_FAIL,
+	      "total +42.50001%% fails 42.5%%");
+	CHECK(budget_status(a, b, "budgets:\n  growth: {total: 42.5%}\n", "growth packages") == -1,
+	      "no package limits: no 'growth packages' gate");
+	r = parse("budgets:\n  growth: {total: [50%, 425MB], package: [10%, 1MB]}\n", &diags);
+	CHECK(r && gate_check_budgets(a, r, b, &res) == 0, "growth gates run");
+	g = find(&res, "growth packages");
+	CHECK(g && g->status == GATE_FAIL && g->value == 2 &&
+		  !strcmp(g->message,
+			  "2 packages grew beyond 10% and 1MB: pip torch 800.0 MB -> 1.20 GB "
+			  "(+400.0 MB, +50.0%); pip new 0 B (new) -> 30.0 MB (+30.0 MB, new)"),
+	      "the packages beyond the limits, the most grown first, before and after: %s",
+	      g ? g->message : "(none)");
+	g = find(&res, "growth");
+	CHECK(g && g->status == GATE_FAIL && g->limit == 425000000 &&
+		  strstr(g->message, "over 50% and 425MB (425000000 bytes); grew most: pip torch "
+				     "800.0 MB -> 1.20 GB (+400.0 MB, +50.0%); pip new"),
+	      "the total over its size limit names the packages that grew most: %s",
+	      g ? g->message : "(none)");
+	cmp = gate_growth_compare(a, b);
+	CHECK(cmp && json_integer_value(json_object_get(cmp, "growth")) == 425000100 &&
+		  json_array_size(json_object_get(cmp, "packages")) == 4 &&
+		  !strcmp(json_string_value(json_object_get(
+			      json_array_get(json_object_get(cmp, "packages"), 3), "name")),
+			  "gone") &&
+		  json_is_null(json_object_get(json_array_get(json_object_get(cmp, "packages"), 3),
+					       "after")),
+	      "the comparison lists every changed package, a removed one last with after null");
+	json_decref(cmp);
+	recipe_free(r);
+	vec_release(&res);
+	vec_release(&diags);
+	json_decref(a);
+	json_decref(b);
+}
+
 static void test_rules(void)
 {
 	json_t *vadd = load("vadd.json"), *devel = load("devel.json");
@@ -229,15 +301,44 @@ static void test_rules(void)
 	recipe_free(r);
 	vec_release(&diags);
 	r = parse("budgets:\n  growth: 12.5%\n", &diags);
-	CHECK(r && r->budgets.growth.set && r->budgets.growth.percent &&
-		  r->budgets.growth.permille == 125,
-	      "growth: 12.5%% is 125 per mille");
+	CHECK(r && r->budgets.growth.set && r->budgets.growth.total_percent.set &&
+		  r->budgets.growth.total_percent.permille == 125 &&
+		  !r->budgets.growth.total_size.set && !r->budgets.growth.package_percent.set,
+	      "growth: 12.5%% is the total's, 125 per mille");
 	recipe_free(r);
 	vec_release(&diags);
 	r = parse("budgets:\n  growth: 200MB\n", &diags);
-	CHECK(r && r->budgets.growth.set && !r->budgets.growth.percent &&
-		  r->budgets.growth.bytes == 200000000,
+	CHECK(r && r->budgets.growth.set && r->budgets.growth.total_size.set &&
+		  !r->budgets.growth.total_size.percent &&
+		  r->budgets.growth.total_size.bytes == 200000000,
 	      "growth: 200MB is bytes");
+	recipe_free(r);
+	vec_release(&diags);
+	r = parse("budgets:\n  growth:\n    total: [5%, 200MB]\n    package: 20MB\n", &diags);
+	CHECK(r && r->budgets.growth.total_percent.permille == 50 &&
+		  r->budgets.growth.total_size.bytes == 200000000 &&
+		  r->budgets.growth.package_size.bytes == 20000000 &&
+		  !r->budgets.growth.package_percent.set,
+	      "growth: {total: [5%%, 200MB], package: 20MB}");
+	recipe_free(r);
+	vec_release(&diags);
+	r = parse("budgets:\n  growth:\n    total: [5%, 6%]\n", &diags);
+	CHECK(!r && diags.nr == 1 && strstr(diags.items[0], "t.yaml:7:17:") &&
+		  strstr(diags.items[0], "budgets.growth.total[1]: a second percent limit (the "
+					 "first is 5%, line 7)"),
+	      "two percent limits are refused: %s", diags.nr ? (char *)diags.items[0] : "");
+	recipe_free(r);
+	vec_release(&diags);
+	r = parse("budgets:\n  growth:\n    packages: 5%\n", &diags);
+	CHECK(!r && diags.nr == 1 && strstr(diags.items[0], "budgets.growth.packages") &&
+		  strstr(diags.items[0], "'package'"),
+	      "an unknown growth key suggests 'package': %s",
+	      diags.nr ? (char *)diags.items[0] : "");
+	recipe_free(r);
+	vec_release(&diags);
+	r = parse("budgets:\n  growth:\n    package: {max: 5%}\n", &diags);
+	CHECK(!r && diags.nr == 1 && strstr(diags.items[0], "budgets.growth.package"),
+	      "a mapping as a limit is refused: %s", diags.nr ? (char *)diags.items[0] : "");
 	recipe_free(r);
 	vec_release(&diags);
 	r = parse("budgets:\n  growth: 12.55%\n", &diags);
@@ -517,6 +618,7 @@ done:
 
 int main(void)
 {
+	test_growth_packages();
 	if (!getenv("GPUSLIM_PLUGIN_DIR"))
 		setenv("GPUSLIM_PLUGIN_DIR", "plugins", 1);
 	test_plan_smoke();

@@ -19,6 +19,7 @@
 #include "core/gate.h"
 #include "core/rootfs.h"
 #include "core/smoke.h"
+#include "core/sandbox.h"
 #include "unit.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -459,37 +460,6 @@ static void test_escaping_paths(void)
 	free(img);
 }
 
-/* A whiteout of ".." (".wh...", also under a link to "/") or "." never empties
- * what holds the root, nor the root itself. */
-static void test_dot_whiteouts(void)
-{
-	static const char *const names[] = {".wh...", "a/.wh...", ".wh..", "d/.wh.."};
-	struct layer l[2];
-	char *img, *dir, *err, *sib = xstrfmt("%s/sibling", tmp);
-
-	fs_write_atomic(sib, "s", 1);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		layer_start(&l[0]);
-		SYMLINK(&l[0], "a", "/");
-		DIR_(&l[0], "d");
-		FILE_(&l[0], "d/keep", "k");
-		layer_start(&l[1]);
-		FILE_(&l[1], names[i], "");
-		img = save(l, 2);
-		dir = unpack(img, &err, NULL);
-		CHECK(err && strstr(err, "a whiteout of '.' or '..' is refused"),
-		      "whiteout '%s' is refused (%s)", names[i], err ? err : "no error");
-		CHECK(fs_exists(sib) && lexists(dir, "d/keep", S_IFREG),
-		      "... nothing beside the root or in it is removed");
-		rootfs_remove_tree(dir);
-		free(err);
-		free(dir);
-		free(img);
-	}
-	unlink(sib);
-	free(sib);
-}
-
 static void test_mountpoint_and_remove(void)
 {
 	struct layer l[1];
@@ -740,6 +710,171 @@ out:
 	free(drv);
 }
 
+/* Whiteouts of "." and "..": the reviewer's '.wh...' cleared the directory holding the root. */
+static void test_dot_whiteouts_named(void)
+{
+	static const char *const cases[][2] = {
+	    {".wh...", "a whiteout of '..' at the top"},
+	    {"a/.wh...", "a whiteout of '..' through a link to '/'"},
+	    {".wh..", "a whiteout of '.'"},
+	    {"d/.wh...", "a whiteout of '..' in a directory"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct layer l[2];
+		char *img, *dir, *err;
+
+		layer_start(&l[0]);
+		DIR_(&l[0], "d");
+		FILE_(&l[0], "d/f", "f");
+		FILE_(&l[0], "keep", "k");
+		SYMLINK(&l[0], "a", "/");
+		layer_start(&l[1]);
+		FILE_(&l[1], cases[i][0], "");
+		img = save(l, 2);
+		dir = unpack(img, &err, NULL);
+		CHECK(err && strstr(err, cases[i][0]) && strstr(err, "whiteout of"),
+		      "%s is refused, naming the entry (%s)", cases[i][1], err ? err : "no error");
+		CHECK(outside_intact(), "%s: the host directory beside the root is untouched",
+		      cases[i][1]);
+		CHECK(fs_exists(img), "%s: the image beside the root is still there", cases[i][1]);
+		rootfs_remove_tree(dir);
+		free(err);
+		free(dir);
+		free(img);
+	}
+}
+
+/* Mount points (the working directory, the driver's) never climb out with "..". */
+static void test_mountpoint_dots(void)
+{
+	static const char *const paths[] = {
+	    "x/../../outside/target", "x/../../outside/new", "../outside/new", "a/..", ".", "a/./b",
+	};
+	struct layer l[1];
+	char *img, *dir, *err, *real;
+	int rootfd;
+
+	layer_start(&l[0]);
+	FILE_(&l[0], "f", "f");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	CHECK(!err, "a small image unpacks (%s)", err ? err : "ok");
+	rootfd = open(dir, O_DIRECTORY | O_RDONLY);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		real = NULL;
+		CHECK(rootfs_mountpoint(rootfd, paths[i], i < 2, &real) < 0 && !real,
+		      "a mount point '%s' with a dot component is refused", paths[i]);
+		free(real);
+		CHECK(outside_intact(), "'%s': the host directory is untouched", paths[i]);
+	}
+	CHECK(!lexists(tmp, "outside/new", 0), "nothing was made beside the root");
+	close(rootfd);
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+}
+
+/* The image's WorkingDir is cleaned as Docker does: ".." stops at the root. */
+static void test_sandbox_workdir(void)
+{
+	static const char *const wds[][2] = {
+	    {"/x/../../../outside/victim", "/outside/victim"},
+	    {"x/../../../../outside/target", "/outside/target"},
+	    {"/a/./b//c/..", "/a/b"},
+	    {"..", "/"},
+	};
+	struct layer l[1];
+	char *img, *dir, *err;
+
+	layer_start(&l[0]);
+	DIR_(&l[0], "bin");
+	FILE_(&l[0], "bin/true", "#!/bin/true\n");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	CHECK(!err, "a small image unpacks (%s)", err ? err : "ok");
+	for (size_t i = 0; i < sizeof(wds) / sizeof(wds[0]); i++) {
+		struct sandbox sb;
+		struct sandbox_opts o = {0};
+		struct vec cmd = VEC_INIT(NULL);
+		json_t *cfg = json_pack("{s:{s:[s], s:s}}", "config", "Env", "PATH=/bin",
+					"WorkingDir", wds[i][0]);
+		char *in;
+		int r;
+
+		vec_push(&cmd, (void *)"/bin/true");
+		o.root = dir;
+		o.config = cfg;
+		o.cmd = &cmd;
+		o.kind = SANDBOX_CHROOT;
+		o.gpu = SANDBOX_GPU_OFF;
+		sandbox_init(&sb);
+		r = sandbox_prepare(&sb, &o);
+		CHECK(r == 0, "WorkingDir '%s' prepares (%s)", wds[i][0], r ? error_last() : "ok");
+		CHECK_STR(sb.cwd, wds[i][1], "the working directory is cleaned inside the root");
+		in = xstrfmt("%s%s", dir, wds[i][1]);
+		CHECK(fs_is_dir(in), "and made there: %s", in);
+		CHECK(outside_intact(), "WorkingDir '%s': the host directory is untouched",
+		      wds[i][0]);
+		free(in);
+		sandbox_release(&sb);
+		vec_release(&cmd);
+		json_decref(cfg);
+	}
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+}
+
+/* A user whose uid in the image's /etc/passwd is no number is an error, never uid 0. */
+static void test_sandbox_passwd(void)
+{
+	static const char *const users[][2] = {
+	    {"app", "uid 'x1' is not a number"},
+	    {"gapp", "gid '' is not a number"},
+	    {"0:grp", "/etc/group: line 'grp:x:-1:'"},
+	};
+	struct layer l[1];
+	char *img, *dir, *err;
+
+	layer_start(&l[0]);
+	DIR_(&l[0], "bin");
+	FILE_(&l[0], "bin/true", "#!/bin/true\n");
+	DIR_(&l[0], "etc");
+	FILE_(&l[0], "etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:x1:1::/:/bin/sh\ngapp:x:5::::\n");
+	FILE_(&l[0], "etc/group", "grp:x:-1:\n");
+	img = save(l, 1);
+	dir = unpack(img, &err, NULL);
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		struct sandbox sb;
+		struct sandbox_opts o = {0};
+		struct vec cmd = VEC_INIT(NULL);
+		json_t *cfg = json_pack("{s:{s:s}}", "config", "User", users[i][0]);
+		int r;
+
+		vec_push(&cmd, (void *)"/bin/true");
+		o.root = dir;
+		o.config = cfg;
+		o.cmd = &cmd;
+		o.kind = SANDBOX_CHROOT;
+		o.gpu = SANDBOX_GPU_OFF;
+		sandbox_init(&sb);
+		r = sandbox_prepare(&sb, &o);
+		CHECK(r < 0 && strstr(error_last(), users[i][1]),
+		      "User '%s' with a broken id is refused, naming the line (%s)", users[i][0],
+		      r < 0 ? error_last() : "accepted");
+		sandbox_release(&sb);
+		vec_release(&cmd);
+		json_decref(cfg);
+	}
+	rootfs_remove_tree(dir);
+	free(err);
+	free(dir);
+	free(img);
+}
+
 int main(void)
 {
 	char *t;
@@ -765,8 +900,11 @@ int main(void)
 		test_symlink_parents_resolve_inside();
 		test_names_are_never_followed();
 		test_escaping_paths();
-		test_dot_whiteouts();
 		test_mountpoint_and_remove();
+		test_dot_whiteouts_named();
+		test_mountpoint_dots();
+		test_sandbox_workdir();
+		test_sandbox_passwd();
 	}
 	unsetenv("GPUSLIM_ROOTFS_NO_OPENAT2");
 	test_smoke_rootfs();
