@@ -174,14 +174,17 @@ int promote_apply(struct registry_client *rc, struct promotion *pr)
 		struct promote_cell *pc = &pr->cells[i];
 
 		/* An interrupt stops the moves and puts back what moved, as a failure does. */
-		if (signals_caught())
+		int interrupted = signals_caught();
+
+		if (interrupted)
 			ret = error_setc(GS_ERR, "interrupted before '%s' was moved", pc->image);
 		else
 			ret = registry_put_manifest(rc, pc->registry, pc->repository, pc->tag,
 						    pc->media_type, pc->manifest.buf,
 						    pc->manifest.len, NULL, NULL);
 		if (ret < 0) {
-			pc->state = PROMOTE_FAILED;
+			if (!interrupted) /* else it was not sent: it stays PENDING */
+				pc->state = PROMOTE_FAILED;
 			pc->error = xstrdup(error_last());
 			failed = i;
 			break;
@@ -196,6 +199,8 @@ int promote_apply(struct registry_client *rc, struct promotion *pr)
 	for (size_t i = 0; i <= failed; i++) {
 		struct promote_cell *pc = &pr->cells[i];
 
+		if (pc->state == PROMOTE_PENDING)
+			continue;
 		if (pc->had_tag) {
 			if (registry_put_manifest(rc, pc->registry, pc->repository, pc->tag,
 						  pc->old_type, pc->old_manifest.buf,

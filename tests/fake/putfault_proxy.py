@@ -2,13 +2,14 @@
 """A registry proxy that forwards everything to a real registry but fails some PUTs.
 
     putfault_proxy.py --upstream HOST:PORT --fail-put REGEX [--status N]
-                      [--portfile FILE] [--log FILE]
+                      [--slow-put REGEX --delay SECONDS] [--portfile FILE] [--log FILE]
 
 Listens on 127.0.0.1 (a free port, written to FILE, renamed into place). Every request
 (GET, HEAD, PUT, POST, PATCH, DELETE) goes to the upstream registry with its headers and
 body, and the answer comes back as it is, except a PUT whose path matches REGEX: that one
-is answered N (default 500) without reaching the upstream. Each request is logged as one
-JSON line {"method", "path", "faulted"}. For tests/integration/test_fanout.sh: a promotion
+is answered N (default 500) without reaching the upstream; a PUT whose path matches the
+--slow-put REGEX waits SECONDS (logged first as {"method", "path", "slow": true}), then
+goes on. Each request is logged as one JSON line {"method", "path", "faulted"}. For tests/integration/test_fanout.sh: a promotion
 whose second PUT fails, against the real registry's content. Standard library only.
 """
 import argparse
@@ -21,6 +22,7 @@ import signal
 import socketserver
 import sys
 import threading
+import time
 
 ARGS = None
 LOG_LOCK = threading.Lock()
@@ -52,6 +54,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(msg)
             return
+        if self.command == "PUT" and ARGS.slow_put and re.search(ARGS.slow_put, self.path):
+            if ARGS.log:
+                with LOG_LOCK, open(ARGS.log, "a") as f:
+                    f.write(json.dumps({"method": "PUT", "path": self.path, "slow": True}) + "\n")
+            time.sleep(ARGS.delay)
         self.log(False)
         host, port = ARGS.upstream.rsplit(":", 1)
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -85,6 +92,8 @@ def main():
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--fail-put", required=True)
     ap.add_argument("--status", type=int, default=500)
+    ap.add_argument("--slow-put")
+    ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--portfile")
     ap.add_argument("--log")
     ARGS = ap.parse_args()

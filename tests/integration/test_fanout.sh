@@ -182,9 +182,13 @@ gsr m1 merge "$IT_TMP/s1x.json" "$IT_TMP/s1y.json" --json "$IT_TMP/s1.json"
 [ "$rc" -eq 0 ] || notok "fanout: merge of the staged jobs (exit $rc)" "$(cat "$IT_TMP/m1.out")"
 
 # ---- a PUT fails midway; the first tag did not exist: left at its new digest, and said so
-start_proxy() { # start_proxy REGEX: the proxy in front of $REG failing PUTs to REGEX; sets $PPORT
+# start_proxy REGEX [SLOW DELAY]: the proxy in front of $REG failing PUTs to REGEX (and
+# holding PUTs to SLOW for DELAY seconds); sets $PPORT
+start_proxy() {
+	local slow=()
+	[ $# -lt 3 ] || slow=(--slow-put "$2" --delay "$3")
 	rm -f "$IT_TMP/proxy.port" "$IT_TMP/proxy.log"
-	"$PY" "$ROOT/tests/fake/putfault_proxy.py" --upstream "$REG" --fail-put "$1" \
+	"$PY" "$ROOT/tests/fake/putfault_proxy.py" --upstream "$REG" --fail-put "$1" "${slow[@]}" \
 		--portfile "$IT_TMP/proxy.port" --log "$IT_TMP/proxy.log" 2>"$IT_TMP/proxy.err" &
 	PROXY_PID=$!
 	for _ in $(seq 1 500); do [ -s "$IT_TMP/proxy.port" ] && break; sleep 0.01; done
@@ -254,6 +258,25 @@ if [ "$rc" -eq 3 ] && [ "$D3X" != "$D1X" ] &&
 	ok "fanout: a PUT fails midway: exit 3, the tag already moved is put back to $D1X, every tag as before"
 else
 	notok "fanout: restore after a failed PUT (exit $rc)" "$(cat "$IT_TMP/p4.out"; digest strip-none; digest strip-unneeded)"
+fi
+
+# ---- SIGINT while a PUT is on its way: the moves stop, what moved is put back, exit 130
+start_proxy '^$' "/v2/$REPO/manifests/strip-none\$" 3
+via_proxy "$IT_TMP/s3.json" "$IT_TMP/s3.slow.json"
+"$GPUSLIM" report promote "$IT_TMP/s3.slow.json" >"$IT_TMP/p5.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do grep -q '"slow": true' "$IT_TMP/proxy.log" 2>/dev/null && break; sleep 0.05; done
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+stop_proxy
+if [ "$rc" -eq 130 ] && grep -q "interrupted before '127.0.0.1:$PPORT/$REPO:strip-unneeded' was moved" "$IT_TMP/p5.out" &&
+	grep -q "strip-none: put back to $D1X (now $D1X)" "$IT_TMP/p5.out" &&
+	grep -q "strip-unneeded: not touched (still $D1Y)" "$IT_TMP/p5.out" &&
+	[ "$(digest strip-none)" = "$D1X" ] && [ "$(digest strip-unneeded)" = "$D1Y" ]; then
+	ok "fanout: SIGINT during a promotion: exit 130, the tag moved is put back, the other untouched"
+else
+	notok "fanout: SIGINT during a promotion (exit $rc)" "$(cat "$IT_TMP/p5.out"; digest strip-none; digest strip-unneeded)"
 fi
 
 # ---- the registry with credentials (127.0.0.1:5001): push scope, as `docker login` left it
