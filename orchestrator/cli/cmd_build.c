@@ -68,7 +68,7 @@ static const struct cli_opt build_opts_spec[] = {
      "when a cell fails, finish the others (the default)", 0},
     {CLI_OPT_SWITCH, "fail-fast", 0, &fail_fast, NULL, "when a cell fails, cancel the others", 0},
     {CLI_OPT_LIST, "cell", 0, &cell_ids, "ID",
-     "build and gate only this cell (repeatable; one CI job per cell: see plan --ci-matrix)", 0},
+     "build and gate only this cell (one CI job per cell: see plan --ci-matrix)", 0},
     {CLI_OPT_SWITCH, "push", 0, &push, NULL, "push every image, only if every cell built", 0},
     {CLI_OPT_VALUE, "stage", 0, &stage, "SUFFIX",
      "with --push: push each image as <tag>-SUFFIX, a staging tag, instead of its tag "
