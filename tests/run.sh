@@ -3,7 +3,7 @@
 #
 #   tests/run.sh                 everything
 #   tests/run.sh unit bad        only these groups (runner make unit cli bad plugins golden
-#                                examples schema hcl fuzz integration)
+#                                examples schema hcl ci fuzz integration)
 #   GPUSLIM_VALGRIND=1 tests/run.sh   every gpuslim run under valgrind (leaks fail the test)
 #
 # Tests are data where the behaviour is data: tests/bad/NAME.yaml beside NAME.err (the
@@ -734,6 +734,16 @@ group_hcl() {
 	run_counted hcl node tests/hcl/check.js "$GPUSLIM"
 }
 
+# The CI files (gpuslim ci github|gitlab) through GitHub's own workflow parser and a YAML
+# parser, SARIF against the OASIS schema, GitHub annotations (tests/ci/check.mjs).
+group_ci() {
+	if ! scripts/install-hcl2json.sh >&2; then
+		notok "ci: the node packages could not be installed (scripts/install-hcl2json.sh)"
+		return
+	fi
+	run_counted ci node tests/ci/check.mjs "$GPUSLIM"
+}
+
 # Every fuzz target over its seeds (tests/fuzz/seeds.sh, made here) and its regression
 # inputs (tests/fuzz/regressions/TARGET, when there are any), under valgrind: a crash, a
 # memory error or a leak fails. The fuzzing itself is bench/fuzz.sh, not a test.
@@ -761,7 +771,7 @@ group_integration() {
 }
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(runner make unit cli bad plugins golden examples schema hcl fuzz integration)
+[ ${#groups[@]} -gt 0 ] || groups=(runner make unit cli bad plugins golden examples schema hcl ci fuzz integration)
 if [ ! -x "$GPUSLIM" ]; then
 	echo "tests: ./gpuslim is not built (run make)" >&2
 	exit 2

@@ -76,6 +76,7 @@ int cmd_gate(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_ci(int argc, char **argv);
 
 /*
  * The value of a numeric option: decimal digits only (no sign, no space
@@ -102,12 +103,26 @@ const char *cli_signal_name(int sig);
 /* "gpuslim: interrupted by SIGTERM" (after a clean stop), and 130. */
 int cli_interrupted(int sig);
 
+struct recipe;
 /* The files a command writes its reports to, each NULL when not asked. */
 struct cli_report_files {
 	const char *junit;	     /* --junit FILE */
 	const char *markdown;	     /* --markdown FILE */
 	const char *markdown_append; /* --markdown-append FILE ($GITHUB_STEP_SUMMARY) */
+	const char *sarif;	     /* --sarif FILE: the rule findings as SARIF 2.1.0 */
+	/* --github-annotations / --no-github-annotations as given; the command
+	 * turns them into `annotate` with cli_want_annotations(). */
+	int github_annotations, no_github_annotations, annotate;
+	/* The recipe (NULL: inspect), for SARIF locations and annotation lines. */
+	const struct recipe *recipe;
 };
+
+/* 1 when GitHub annotations are to be printed: --github-annotations, or
+ * GITHUB_ACTIONS=true without --no-github-annotations. Sets f->annotate. */
+int cli_want_annotations(struct cli_report_files *f);
+/* `path` relative to the current directory (the repository's root in CI)
+ * when it lies under it, else as given; newly allocated. */
+char *cli_repo_path(const char *path);
 
 /* Option-table entries for the report files of `f` (a struct cli_report_files). */
 /* clang-format off */
@@ -119,6 +134,15 @@ struct cli_report_files {
 	 "write the report as Markdown (\"-\": stdout)", 0},                              \
 	{CLI_OPT_VALUE, "markdown-append", 0, &(f).markdown_append, "FILE",             \
 	 "append the Markdown report to FILE ($GITHUB_STEP_SUMMARY)", 0}
+#define CLI_OPT_SARIF(f)                                                                \
+	{CLI_OPT_VALUE, "sarif", 0, &(f).sarif, "FILE",                                 \
+	 "write the rule findings as SARIF 2.1.0 (code scanning; \"-\": stdout)", 0}
+#define CLI_OPTS_GITHUB_ANNOTATIONS(f)                                                  \
+	{CLI_OPT_SWITCH, "github-annotations", 0, &(f).github_annotations, NULL,        \
+	 "print ::error/::warning lines for failed and warned gates on stderr "         \
+	 "(the default when GITHUB_ACTIONS=true)", 0},                                   \
+	{CLI_OPT_SWITCH, "no-github-annotations", 0, &(f).no_github_annotations, NULL,  \
+	 "no annotations, even under GITHUB_ACTIONS=true", 0}
 /* clang-format on */
 
 struct report_item;
@@ -170,6 +194,11 @@ enum {
 	"or unpacked, no sandbox, --gpu on without a driver), 126 the command cannot be run,\n"    \
 	"127 it is not in the image, 128+N the command died of signal N, 130 interrupted\n"        \
 	"(the command stopped, the tree removed).\n"
+
+#define CI_USAGE_TAIL                                                                              \
+	"The jobs call gpuslim plan --ci-matrix, build --cell --push --stage, report merge and\n"  \
+	"report promote. exit codes: 0 the file was written, 2 bad usage or input (recipe,\n"      \
+	"cron, a file gpuslim did not write), 3 the file cannot be written.\n"
 
 #define GPUSLIM_VERSION "0.1.0"
 

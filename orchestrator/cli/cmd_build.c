@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +106,8 @@ static const struct cli_opt build_opts_spec[] = {
      "--runner rootfs: the GPU driver's libraries are in DIR (e.g. /usr/local/nvidia/lib64)", 0},
     CLI_OPT_JUNIT(report_files),
     CLI_OPTS_MARKDOWN(report_files),
+    CLI_OPT_SARIF(report_files),
+    CLI_OPTS_GITHUB_ANNOTATIONS(report_files),
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -339,6 +342,18 @@ static void show_failed_logs(const struct build *b)
 {
 	/* A runaway log is shown by its end, where the error is. */
 	const size_t cap = 8u << 20;
+	char token[33] = "";
+
+	/* Under GitHub Actions, a line of the log ("::error::", "::add-mask::") must not
+	 * be taken as a workflow command: the runner ignores them between
+	 * ::stop-commands::TOKEN and ::TOKEN::, with a token the log cannot guess. */
+	if (report_files.annotate) {
+		unsigned char rnd[16];
+
+		if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd))
+			for (size_t k = 0; k < sizeof(rnd); k++)
+				snprintf(token + 2 * k, 3, "%02x", rnd[k]);
+	}
 
 	for (size_t i = 0; i < b->cells_nr; i++) {
 		const struct build_cell *bc = &b->cells[i];
@@ -349,6 +364,8 @@ static void show_failed_logs(const struct build *b)
 			continue;
 		fprintf(stderr, "\n==> cell '%s' failed: %s; its log (%s):\n", bc->cell->id,
 			bc->error ? bc->error : "", bc->log_path);
+		if (token[0])
+			fprintf(stderr, "::stop-commands::%s\n", token);
 		if (fs_read_file(bc->log_path, &log, 0) < 0) {
 			fprintf(stderr, "gpuslim: %s\n", error_last());
 		} else {
@@ -360,6 +377,8 @@ static void show_failed_logs(const struct build *b)
 			if (log.len && log.buf[log.len - 1] != '\n')
 				fputc('\n', stderr);
 		}
+		if (token[0])
+			fprintf(stderr, "::%s::\n", token);
 		fprintf(stderr, "<== end of the log of cell '%s'\n", bc->cell->id);
 		if (bc->hint)
 			fprintf(stderr, "hint: cell '%s': %s\n", bc->cell->id, bc->hint);
@@ -738,6 +757,7 @@ static int report_gates(const struct build *b, const struct gating *g)
 	struct report_item *items = xcalloc(b->cells_nr ? b->cells_nr : 1, sizeof(*items));
 	struct strbuf sb = STRBUF_INIT;
 	struct buildreport_items bi;
+	struct cli_report_files from_json, from_memory;
 	json_t *j = NULL;
 	size_t n = 0;
 	int code = EXIT_OK;
@@ -761,14 +781,25 @@ static int report_gates(const struct build *b, const struct gating *g)
 		}
 		n++;
 	}
+	/* JUnit and Markdown from the build report, as `report merge` renders
+	 * them from the jobs' reports; SARIF and the annotations from the whole
+	 * analyses (their findings are not in the build report). */
+	from_json = from_memory = report_files;
+	from_json.sarif = NULL;
+	from_json.annotate = 0;
+	from_memory.junit = from_memory.markdown = from_memory.markdown_append = NULL;
 	memset(&bi, 0, sizeof(bi));
-	if ((report_files.junit || report_files.markdown || report_files.markdown_append) &&
-	    (!(j = build_to_json(b)) || buildreport_items(j, &bi) < 0)) {
-		cli_error_last();
-		code = EXIT_INFRA;
-	} else if (cli_write_reports(bi.items, bi.nr, 0, &report_files) < 0) {
-		code = EXIT_INFRA;
+	if (from_json.junit || from_json.markdown || from_json.markdown_append) {
+		if (!(j = build_to_json(b)) || buildreport_items(j, &bi) < 0) {
+			cli_error_last();
+			code = EXIT_INFRA;
+		} else if (cli_write_reports(bi.items, bi.nr, 0, &from_json) < 0) {
+			code = EXIT_INFRA;
+		}
 	}
+	if ((from_memory.sarif || from_memory.annotate) &&
+	    cli_write_reports(items, n, 0, &from_memory) < 0)
+		code = EXIT_INFRA;
 	buildreport_items_release(&bi);
 	json_decref(j);
 	strbuf_release(&sb);
@@ -888,6 +919,12 @@ int cmd_build(int argc, char **argv)
 	}
 	if ((code = cli_parse_runner(runner_arg, &driver_dirs, &runner)) != EXIT_OK)
 		goto done;
+	if (report_files.github_annotations && report_files.no_github_annotations) {
+		cli_error("--github-annotations and --no-github-annotations contradict each other");
+		code = EXIT_USAGE;
+		goto done;
+	}
+	cli_want_annotations(&report_files);
 	if (signals_install() < 0) {
 		cli_error_last();
 		code = EXIT_INFRA;
@@ -909,6 +946,7 @@ int cmd_build(int argc, char **argv)
 	if (code != EXIT_OK)
 		goto done;
 	r = pl.recipe;
+	report_files.recipe = r;
 	kb = pl.kb;
 	p = pl.plan;
 	code = detect_engine(&e);

@@ -72,6 +72,8 @@ static const struct cli_opt gate_opts[] = {
      "print the report with \"gates\" and \"status\" as JSON", 0},
     CLI_OPT_JUNIT(report_files),
     CLI_OPTS_MARKDOWN(report_files),
+    CLI_OPT_SARIF(report_files),
+    CLI_OPTS_GITHUB_ANNOTATIONS(report_files),
     {CLI_OPT_VALUE, "source", 0, &source_arg, "SOURCE",
      "auto (default), engine, registry, archive or oci", 0},
     {CLI_OPT_VALUE, "platform", 0, &platform_arg, "OS/ARCH[/VARIANT]",
@@ -248,6 +250,12 @@ int cmd_gate(int argc, char **argv)
 	}
 	if ((code = cli_parse_runner(runner_arg, &driver_dirs, &runner)) != EXIT_OK)
 		goto done;
+	if (report_files.github_annotations && report_files.no_github_annotations) {
+		cli_error("--github-annotations and --no-github-annotations contradict each other");
+		code = EXIT_USAGE;
+		goto done;
+	}
+	cli_want_annotations(&report_files);
 	if (cli_parse_top(top_arg, &top) < 0) {
 		code = EXIT_USAGE;
 		goto done;
@@ -265,6 +273,7 @@ int cmd_gate(int argc, char **argv)
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
 	if (code != EXIT_OK)
 		goto done;
+	report_files.recipe = pl.recipe;
 	if (!(cell = pick_cell(pl.plan))) {
 		code = EXIT_USAGE;
 		goto done;

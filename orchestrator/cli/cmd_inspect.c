@@ -35,6 +35,7 @@ static const struct cli_opt inspect_opts[] = {
      "the base image (default: the image's org.opencontainers.image.base.name label)", 0},
     {CLI_OPT_SWITCH, "json", 0, &json_out, NULL, "print the report as JSON", 0},
     CLI_OPTS_MARKDOWN(report_files),
+    CLI_OPT_SARIF(report_files),
     {CLI_OPT_VALUE, "top", 0, &top_arg, "N", "entries in each biggest-first list (default 10)", 0},
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},

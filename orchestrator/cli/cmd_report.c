@@ -76,7 +76,7 @@ static int read_reports(const struct vec *paths, json_t **reports)
 static int report_merge(int argc, char **argv)
 {
 	struct vec paths = VEC_INIT(free), missing = VEC_INIT(NULL);
-	struct cli_report_files files = {NULL, NULL, NULL};
+	struct cli_report_files files;
 	const char *json_path = NULL;
 	const struct cli_opt opts[] = {
 	    {CLI_OPT_ARGS, "reports", 0, &paths, "REPORT.json",
@@ -94,6 +94,7 @@ static int report_merge(int argc, char **argv)
 	int ret, code = EXIT_OK;
 
 	memset(&bi, 0, sizeof(bi));
+	memset(&files, 0, sizeof(files)); /* before cli_parse() fills it */
 	ret = cli_parse(&report_merge_cmd, opts, argc, argv);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;

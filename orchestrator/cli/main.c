@@ -16,6 +16,8 @@ static const struct cli_cmd commands[] = {
      GATE_USAGE_TAIL},
     {"run", cmd_run, "run a command in an image's filesystem, without an engine", RUN_USAGE_TAIL},
     {"report", cmd_report, "merge a CI matrix's build reports; promote its staged images", NULL},
+    {"ci", cmd_ci, "write a CI file: scheduled matrix, one job per cell, all-or-nothing release",
+     CI_USAGE_TAIL},
     {NULL, NULL, NULL, NULL},
 };
 

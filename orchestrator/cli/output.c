@@ -1,13 +1,19 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "core/annotate.h"
+#include "core/recipe.h"
+#include "cli/plan_load.h"
 #include "core/report.h"
+#include "core/sarif.h"
 #include "util/fs.h"
 
 /*
  * The reports a command writes to files (--junit, --markdown,
- * --markdown-append), for inspect, gate and build alike: each through
+ * --markdown-append, --sarif) and the GitHub annotations on stderr, for
+ * inspect, gate and build alike: each through
  * fs_write_output(), so a FIFO, a device, "-" or a link is written to and
  * never replaced.
  */
@@ -42,8 +48,60 @@ int cli_write_reports(const struct report_item *items, size_t n, size_t top,
 		if (f->markdown_append && write_one(f->markdown_append, &sb, FS_OUTPUT_APPEND) < 0)
 			ret = -1;
 	}
+	if (f->sarif) {
+		char *uri = f->recipe ? cli_repo_path(f->recipe->file) : NULL;
+		struct sarif_opts so = {f->recipe, uri, GPUSLIM_VERSION};
+		json_t *log = sarif_log(items, n, &so);
+		char *s = log ? json_dumps(log, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+		strbuf_reset(&sb);
+		if (!s) {
+			cli_error("cannot encode the SARIF log");
+			ret = -1;
+		} else {
+			strbuf_addstr(&sb, s);
+			strbuf_addch(&sb, '\n');
+			if (write_one(f->sarif, &sb, 0) < 0)
+				ret = -1;
+		}
+		free(s);
+		json_decref(log);
+		free(uri);
+	}
+	if (f->annotate) {
+		char *file = f->recipe ? cli_repo_path(f->recipe->file) : NULL;
+
+		strbuf_reset(&sb);
+		annotate_github(items, n, f->recipe, file, &sb);
+		fflush(stdout);
+		fputs(sb.buf, stderr);
+		free(file);
+	}
 	strbuf_release(&sb);
 	return ret;
+}
+
+int cli_want_annotations(struct cli_report_files *f)
+{
+	const char *gha = getenv("GITHUB_ACTIONS");
+
+	f->annotate =
+	    f->github_annotations || (!f->no_github_annotations && gha && !strcmp(gha, "true"));
+	return f->annotate;
+}
+
+char *cli_repo_path(const char *path)
+{
+	char *rel;
+
+	if (!strcmp(path, CLI_STDIN_NAME))
+		return xstrdup(path);
+	rel = fs_relpath(".", path);
+	if (!strcmp(rel, "..") || starts_with(rel, "../")) {
+		free(rel);
+		return xstrdup(path);
+	}
+	return rel;
 }
 
 int cli_print_report(const struct report_item *it, int as_json, size_t top,

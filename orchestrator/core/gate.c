@@ -759,3 +759,43 @@ int gate_attach(json_t *report, const struct vec *results)
 		return error_set("cannot add the gates to the report: out of memory");
 	return 0;
 }
+
+/* ---- where a gate comes from in the recipe -------------------------------- */
+
+int gate_recipe_pos(const struct recipe *r, const struct gate_result *g, struct rpos *pos)
+{
+	pos->line = pos->col = 0;
+	if (!r)
+		return 0;
+	switch (g->kind) {
+	case GATE_BUDGET:
+		if (!strcmp(g->name, "size"))
+			*pos = r->budgets.size.pos;
+		else if (!strcmp(g->name, "compressed"))
+			*pos = r->budgets.compressed.pos;
+		else if (!strcmp(g->name, "wasted"))
+			*pos = r->budgets.wasted.pos;
+		else if (!strcmp(g->name, "layers"))
+			*pos = r->budgets.layers_pos;
+		else if (starts_with(g->name, "paths "))
+			for (size_t i = 0; i < r->budgets.paths_nr; i++)
+				if (!strcmp(r->budgets.paths[i].path.v, g->name + 6))
+					*pos = r->budgets.paths[i].size.pos;
+		break;
+	case GATE_GROWTH:
+		*pos = r->budgets.growth.pos;
+		break;
+	case GATE_RULE:
+		for (size_t i = 0; i < r->rules_nr; i++)
+			if (!strcmp(r->rules[i].id.v, g->name))
+				*pos = r->rules[i].id.pos;
+		break;
+	case GATE_SMOKE:
+		for (size_t i = 0; i < r->smoke_nr; i++)
+			if (starts_with(g->name, "smoke ") &&
+			    !strcmp(r->smoke[i].name.v, g->name + 6))
+				*pos = r->smoke[i].pos;
+		break;
+	}
+	return pos->line > 0;
+}

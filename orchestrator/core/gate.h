@@ -123,6 +123,12 @@ int gate_results_from_json(const json_t *arr, const char *what, struct vec *resu
 /* Set "gates" and "status" ("pass"/"fail") on the report: 0, or -1. */
 int gate_attach(json_t *report, const struct vec *results);
 
+/* Where gate `g` comes from in recipe `r` (may be NULL): the budget's,
+ * growth's, smoke test's or tuned rule's line and column. 1 with *pos
+ * set, 0 (pos zeroed) when the recipe names no place for it (a rule at its
+ * default severity, a smoke test a plugin adds). */
+int gate_recipe_pos(const struct recipe *r, const struct gate_result *g, struct rpos *pos);
+
 /* "117.4 MB" (powers of 1000, as `docker images`), into buf. */
 void gate_human_size(char *buf, size_t n, long long bytes);
 

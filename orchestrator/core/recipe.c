@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/ci.h"
 #include "core/recipe.h"
 #include "core/yamltree.h"
 #include "util/error.h"
@@ -976,6 +977,12 @@ static char *rc_check_oneline(const char *s)
  * list the base images of no other platform, and the fixtures are amd64.
  * A well-formed other platform is refused here rather than written into a
  * bake file that no gpuslim command would build or gate. */
+/* ci.schedule: a cron expression GitHub and GitLab schedules take. */
+static char *rc_check_cron(const char *s)
+{
+	return ci_check_cron(s) < 0 ? xstrdup(error_last()) : NULL;
+}
+
 static char *rc_check_platform(const char *s)
 {
 	char *q, *msg;
@@ -1135,6 +1142,7 @@ static const struct rfmt fmt_fw_index = {
     0};
 static const struct rfmt fmt_network = {"a network mode", NULL, network_names, 0, NULL, 0};
 static const struct rfmt fmt_cache = {"a cache mode", NULL, cache_names, 0, NULL, 0};
+static const struct rfmt fmt_cron = {"a cron expression", NULL, NULL, 255, rc_check_cron, 0};
 static const struct rfmt fmt_compression = {"a compression", NULL, compression_names, 0, NULL, 0};
 static const struct rfmt fmt_platform = {"a platform like \"linux/amd64\" or \"linux/arm64/v8\"",
 					 RE_PLATFORM,
@@ -1169,6 +1177,7 @@ static const char *const top_keys[] = {
     "rules",
     "labels",
     "output",
+    "ci",
     NULL,
 };
 static const char *const base_keys[] = {"os", "registry", "repository", "flavor", NULL};
@@ -1183,6 +1192,7 @@ static const char *const budget_keys[] = {"size",  "compressed", "wasted", "laye
 static const char *const smoke_keys[] = {"name", "run", "gpu", "expect", "timeout", NULL};
 static const char *const output_keys[] = {"cache",     "compression", "compression_level",
 					  "platforms", "network",     NULL};
+static const char *const ci_keys[] = {"schedule", NULL};
 static const char *const pip_keys[] = {"index_url", "framework_index_url", NULL};
 
 static void rc_pip(struct rctx *c, const struct ynode *n)
@@ -1756,6 +1766,16 @@ static void rc_output(struct rctx *c, const struct ynode *n)
 			r->output.compression_level);
 }
 
+static void rc_ci(struct rctx *c, const struct ynode *n)
+{
+	struct recipe *r = c->r;
+
+	if (rc_map(c, n, "ci", ci_keys, "field", NULL))
+		return;
+	rc_setpos(&r->ci.pos, n);
+	rc_str(c, ytree_get(n, "schedule"), "ci.schedule", &fmt_cron, &r->ci.schedule);
+}
+
 /* ---- matrix -------------------------------------------------------------- */
 
 enum rc_axis {
@@ -2056,6 +2076,8 @@ static void rc_top(struct rctx *c, const struct ynode *root)
 		rc_labels(c, n);
 	if ((n = ytree_get(root, "output")))
 		rc_output(c, n);
+	if ((n = ytree_get(root, "ci")))
+		rc_ci(c, n);
 }
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. The
@@ -2359,5 +2381,6 @@ void recipe_free(struct recipe *r)
 	free(r->pip.index_url.v);
 	free(r->pip.framework_index_url.v);
 	rc_free_list(&r->output.platforms);
+	free(r->ci.schedule.v);
 	free(r);
 }

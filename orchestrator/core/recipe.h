@@ -268,6 +268,12 @@ struct recipe {
 		struct rstr network;
 		struct rpos pos;
 	} output;
+
+	/* ci: what `gpuslim ci github|gitlab` writes into the CI files. */
+	struct {
+		struct rstr schedule; /* cron (core/ci.h); absent: CI_DEFAULT_CRON */
+		struct rpos pos;
+	} ci;
 };
 
 /* How many cells a matrix may have (the product of its axes' value counts
