@@ -270,6 +270,67 @@ group_cli() {
 		generate "$y" -o /proc/gpuslim-cannot-write
 	cli_outputs "$y"
 	cli_commands "$y"
+	cli_fanout
+}
+
+# CI fan-out: plan --ci-matrix, build --cell and --stage refusals, report merge and promote
+# on the build reports of tests/data/fanout (two cells x and y of one recipe; promote's
+# refusals come before any registry is asked).
+cli_fanout() {
+	local m=recipes/matrix/gpuslim.yaml f=tests/data/fanout d="$TMP/fanout"
+	mkdir -p "$d"
+	expect_cli "plan --ci-matrix: the cells on one line" 0 \
+		'^\{"include":\[\{"cell":"matrix-nocudnn-strip-none","image":"127.0.0.1:5000/gpuslim-examples/matrix:nocudnn-strip-none","tag":"nocudnn-strip-none","cuda":"13.0.2","os":"debian12","python":"3.11","framework":""\},' \
+		plan "$m" --ci-matrix
+	if [ "$(wc -l <"$TMP/out")" -eq 1 ] &&
+		"$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])); assert [c["cell"] for c in m["include"]] == ["matrix-nocudnn-strip-none","matrix-nocudnn-strip-unneeded","matrix-cudnn-strip-none","matrix-cudnn-strip-unneeded"]' "$TMP/out"; then
+		ok "cli: plan --ci-matrix: one line, JSON, four cells in the plan's order"
+	else
+		notok "cli: plan --ci-matrix output" "$(cat "$TMP/out")"
+	fi
+	expect_cli "plan --json --ci-matrix" 2 "^gpuslim: --json and --ci-matrix are two outputs" \
+		plan "$m" --json --ci-matrix
+	expect_cli "build --cell of no cell" 2 \
+		"^gpuslim: no cell 'nope' in the recipe; its 4 cells: matrix-nocudnn-strip-none, matrix-nocudnn-strip-unneeded, matrix-cudnn-strip-none, matrix-cudnn-strip-unneeded$" \
+		build "$m" --offline --cell matrix-cudnn-strip-none --cell nope -o "$d/b"
+	expect_cli "build --stage without --push" 2 "^gpuslim: --stage names the tag a push goes to: it needs --push$" \
+		build "$m" --offline --stage ci1 -o "$d/b"
+	expect_cli "build --stage with a slash" 2 "^gpuslim: --stage 'a/b': a tag suffix is letters, digits" \
+		build "$m" --offline --push --stage a/b -o "$d/b"
+	expect_cli "report merge: two jobs' reports" 0 "^merged 2 reports: 2 of 2 cells built, every gate passed$" \
+		report merge "$f/y.json" "$f/x.json" --json "$d/m.json" --junit "$d/m.xml" --markdown "$d/m.md"
+	if "$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])); assert [c["id"] for c in m["cells"]] == ["x","y"] and m["status"] == "ok"' "$d/m.json" &&
+		grep -q '<testsuites name="gpuslim" tests="4" failures="0"' "$d/m.xml" &&
+		grep -q 'name="smoke hello" time="0.512"' "$d/m.xml" && grep -q '^## x: pass' "$d/m.md"; then
+		ok "cli: report merge: the cells in the matrix's order, JUnit and Markdown from them"
+	else
+		notok "cli: report merge output" "$(cat "$d/m.json" "$d/m.xml")"
+	fi
+	expect_cli "report merge: a cell in two reports" 2 \
+		"^gpuslim: cell 'x' is in $f/x.json and in $f/x-again.json: each cell once$" \
+		report merge "$f/x.json" "$f/x-again.json"
+	expect_cli "report merge: reports of two recipes" 2 \
+		"^gpuslim: $f/x.json and $f/y-other-recipe.json are reports of different recipes" \
+		report merge "$f/x.json" "$f/y-other-recipe.json"
+	expect_cli "report merge: a cell missing is exit 1" 1 "^gpuslim: cell 'y' is in none of the reports$" \
+		report merge "$f/x.json" --json "$d/x-only.json"
+	expect_cli "report merge: a failed cell is exit 1" 1 "^gpuslim: cell 'y': fail$" \
+		report merge "$f/x.json" "$f/y-failed.json" --json "$d/failed.json"
+	expect_cli "report merge: not JSON" 2 "^gpuslim: $f/not-json.json:2:0: not a build report" \
+		report merge "$f/not-json.json"
+	expect_cli "report merge: a bad gate" 2 \
+		"^gpuslim: $f/bad-gate-status.json: cells\[0\].gate.gates\[1\].status: expected pass, fail, warn or skip$" \
+		report merge "$f/bad-gate-status.json"
+	expect_cli "report merge: no report" 2 "name the reports to merge" report merge
+	expect_cli "report promote: a cell failed its gates" 1 \
+		"^gpuslim: not promoting: 1 cell cannot be promoted; no tag was touched$" \
+		report promote "$d/failed.json"
+	grep -q "^gpuslim: cell 'y' failed its gates$" "$TMP/out" && ok "cli: report promote names the failed cell" ||
+		notok "cli: report promote names the failed cell" "$(cat "$TMP/out")"
+	expect_cli "report promote: a cell missing" 1 "^gpuslim: cell 'y' is not in $d/x-only.json" \
+		report promote "$d/x-only.json"
+	expect_cli "report --help" 0 "^  merge A.json B.json" report --help
+	expect_cli "report frob" 2 "'frob' is not a subcommand" report frob
 }
 
 # Report files (--junit, --markdown, --markdown-append, build's --json) are written to what

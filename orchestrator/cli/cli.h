@@ -75,6 +75,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_ci(int argc, char **argv);
 int cmd_knowledge(int argc, char **argv);
 

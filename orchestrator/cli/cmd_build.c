@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/plan_load.h"
 #include "core/build.h"
+#include "core/buildreport.h"
 #include "core/engine.h"
 #include "core/gate.h"
 #include "core/inspect.h"
@@ -54,6 +55,9 @@ static struct vec plugin_dirs = VEC_INIT(free);
 static const char *runner_arg;
 static enum smoke_runner runner;
 static struct vec driver_dirs = VEC_INIT(free);
+static struct vec cell_ids = VEC_INIT(free);   /* --cell */
+static struct vec matrix_ids = VEC_INIT(free); /* every cell of the recipe, with --cell */
+static const char *stage;
 
 static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
@@ -64,7 +68,13 @@ static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_SWITCH, "keep-going", 0, &keep_going, NULL,
      "when a cell fails, finish the others (the default)", 0},
     {CLI_OPT_SWITCH, "fail-fast", 0, &fail_fast, NULL, "when a cell fails, cancel the others", 0},
+    {CLI_OPT_LIST, "cell", 0, &cell_ids, "ID",
+     "build and gate only this cell (one CI job per cell: see plan --ci-matrix)", 0},
     {CLI_OPT_SWITCH, "push", 0, &push, NULL, "push every image, only if every cell built", 0},
+    {CLI_OPT_VALUE, "stage", 0, &stage, "SUFFIX",
+     "with --push: push each image as <tag>-SUFFIX, a staging tag, instead of its tag "
+     "('gpuslim report promote' moves the tags later)",
+     0},
     {CLI_OPT_VALUE, "json", 0, &json_path, "FILE",
      "write the build report (JSON) to FILE (\"-\": stdout)", 0},
     {CLI_OPT_SWITCH, "offline", 0, &offline, NULL,
@@ -157,10 +167,10 @@ static void cell_state_text(const struct build_cell *bc, struct strbuf *sb)
 	switch (bc->push) {
 	case BUILD_PUSH_RUNNING:
 		fmt_elapsed(t, sizeof(t), mono_ms() - bc->started_ms);
-		strbuf_addf(sb, "pushing %s (%s)", bc->cell->image_ref, t);
+		strbuf_addf(sb, "pushing %s (%s)", bc->push_ref, t);
 		return;
 	case BUILD_PUSH_OK:
-		strbuf_addf(sb, "pushed %s@%s", bc->cell->image_ref, bc->digest ? bc->digest : "?");
+		strbuf_addf(sb, "pushed %s@%s", bc->push_ref, bc->digest ? bc->digest : "?");
 		return;
 	case BUILD_PUSH_FAILED:
 		strbuf_addf(sb, "push FAILED: %s", bc->push_error ? bc->push_error : "");
@@ -262,11 +272,11 @@ static void display_plain(struct display *d, const struct build *b, const struct
 			fprintf(stderr, "[%s] cancelled (not started)\n", id);
 		break;
 	case BUILD_EV_PUSH_STARTED:
-		fprintf(stderr, "[%s] pushing %s\n", id, bc->cell->image_ref);
+		fprintf(stderr, "[%s] pushing %s\n", id, bc->push_ref);
 		break;
 	case BUILD_EV_PUSH_FINISHED:
 		if (bc->push == BUILD_PUSH_OK)
-			fprintf(stderr, "[%s] pushed %s@%s\n", id, bc->cell->image_ref,
+			fprintf(stderr, "[%s] pushed %s@%s\n", id, bc->push_ref,
 				bc->digest ? bc->digest : "?");
 		else if (bc->push == BUILD_PUSH_FAILED)
 			fprintf(stderr, "[%s] push FAILED (%s), log: %s\n", id,
@@ -396,7 +406,7 @@ static void print_summary(const struct build *b, size_t id_width)
 	}
 	for (size_t i = 0; i < b->cells_nr; i++)
 		if (b->cells[i].push == BUILD_PUSH_OK)
-			printf("pushed %s@%s\n", b->cells[i].cell->image_ref,
+			printf("pushed %s@%s\n", b->cells[i].push_ref,
 			       b->cells[i].digest ? b->cells[i].digest : "?");
 }
 
@@ -409,7 +419,7 @@ static void list_cells(const struct build *b, int s, int ps, struct strbuf *out)
 		if (ps >= 0 ? (int)bc->push != ps : (int)bc->status != s)
 			continue;
 		strbuf_addf(out, "%s%s", out->len ? ", " : "",
-			    ps >= 0 ? bc->cell->image_ref : bc->cell->id);
+			    ps >= 0 ? bc->push_ref : bc->cell->id);
 	}
 }
 
@@ -418,6 +428,21 @@ static int interrupted_exit(void)
 	cli_error("interrupted by %s before any build started; nothing was built",
 		  cli_signal_name(signals_caught()));
 	return EXIT_INTERRUPTED;
+}
+
+/* --cell: narrow the plan to those cells, remembering the whole matrix for
+ * the report (a merge of the jobs' reports knows what a whole run is). */
+static int select_cells(struct plan *p)
+{
+	if (!cell_ids.nr)
+		return EXIT_OK;
+	for (size_t i = 0; i < p->cells_nr; i++)
+		vec_pushstr(&matrix_ids, p->cells[i].id);
+	if (plan_select_cells(p, &cell_ids) < 0) {
+		cli_error_last();
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 /* Load, plan, resolve, render and write: everything before the engine. */
@@ -432,11 +457,18 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 		return code;
 	if (signals_caught())
 		return interrupted_exit();
+	/* A lock is checked against the whole matrix, then narrowed. */
+	if (locked && (code = cli_apply_lock(pl, recipe_path, lock_path)) != EXIT_OK)
+		return code;
+	if ((code = select_cells(*p)) != EXIT_OK)
+		return code;
+	if (stage && build_check_stage(*p, stage) < 0) {
+		cli_error_last();
+		return EXIT_USAGE;
+	}
 	if (locked) {
 		/* Every pin from the lock: the registry is asked for nothing
 		 * (the engine still pulls the bases by digest). */
-		if ((code = cli_apply_lock(pl, recipe_path, lock_path)) != EXIT_OK)
-			return code;
 	} else if (!offline) {
 		struct registry_client *rc = registry_client_new(NULL);
 
@@ -607,7 +639,7 @@ static void gate_set_error(struct build_cell *bc, const struct vec *results, con
 	fprintf(stderr, "[%s] gates: ERROR: %s\n", bc->cell->id, error);
 	bc->gate = json_object();
 	json_object_set_new(bc->gate, "status", json_string("error"));
-	json_object_set_new(bc->gate, "gates", gate_results_to_json(results));
+	json_object_set_new(bc->gate, "gates", gate_results_to_json_full(results));
 	json_object_set_new(bc->gate, "error", utf8_json_string(error));
 }
 
@@ -622,13 +654,15 @@ static int gate_finished(void *ctx, struct exec_job *job, const struct exec_resu
 		fprintf(stderr, "[%s] note: %s\n", bc->cell->id, gj->note);
 	if (res->status != EXEC_OK && !gc->g->errors[gj->cell])
 		gc->g->errors[gj->cell] = xstrfmt("gating stopped: %s", res->error);
+	if (gc->g->reports[gj->cell])
+		bc->analysis = build_report_analysis(gc->g->reports[gj->cell], REPORT_DEFAULT_TOP);
 	if (gc->g->errors[gj->cell]) {
 		gate_set_error(bc, results, gc->g->errors[gj->cell]);
 	} else {
 		bc->gate = json_object();
 		json_object_set_new(bc->gate, "status",
 				    json_string(gate_failed(results) ? "fail" : "pass"));
-		json_object_set_new(bc->gate, "gates", gate_results_to_json(results));
+		json_object_set_new(bc->gate, "gates", gate_results_to_json_full(results));
 		json_object_set_new(bc->gate, "error", json_null());
 		fprintf(stderr,
 			"[%s] gates: %s (%zu passed, %zu failed, %zu warnings, %zu skipped)\n",
@@ -701,12 +735,14 @@ static int attach_reports(const struct build *b, const struct gating *g)
 			continue;
 		if (!reg)
 			reg = registry_client_new(NULL);
-		if (baseline_attach_report(reg, bc->cell->image_ref, NULL, g->reports[i], &o) < 0) {
+		/* push_ref: with --stage the final tag is not there yet; the
+		 * report's subject is the digest, which promotion keeps. */
+		if (baseline_attach_report(reg, bc->push_ref, NULL, g->reports[i], &o) < 0) {
 			cli_error("pushed, but %s", error_last());
 			code = EXIT_INFRA;
 		} else {
 			fprintf(stderr, "[%s] report attached to %s@%s as %s\n", bc->cell->id,
-				bc->cell->image_ref, o.manifest_digest, o.artifact);
+				bc->push_ref, o.manifest_digest, o.artifact);
 			baseline_origin_release(&o);
 		}
 	}
@@ -714,11 +750,15 @@ static int attach_reports(const struct build *b, const struct gating *g)
 	return code;
 }
 
-/* The gate reports: per gated cell its summary on stdout, and the files. */
+/* The gate reports: per gated cell its summary on stdout, and the files,
+ * rendered from the build report as `gpuslim report merge` renders them. */
 static int report_gates(const struct build *b, const struct gating *g)
 {
 	struct report_item *items = xcalloc(b->cells_nr ? b->cells_nr : 1, sizeof(*items));
 	struct strbuf sb = STRBUF_INIT;
+	struct buildreport_items bi;
+	struct cli_report_files from_json, from_memory;
+	json_t *j = NULL;
 	size_t n = 0;
 	int code = EXIT_OK;
 
@@ -741,8 +781,27 @@ static int report_gates(const struct build *b, const struct gating *g)
 		}
 		n++;
 	}
-	if (cli_write_reports(items, n, 0, &report_files) < 0)
+	/* JUnit and Markdown from the build report, as `report merge` renders
+	 * them from the jobs' reports; SARIF and the annotations from the whole
+	 * analyses (their findings are not in the build report). */
+	from_json = from_memory = report_files;
+	from_json.sarif = NULL;
+	from_json.annotate = 0;
+	from_memory.junit = from_memory.markdown = from_memory.markdown_append = NULL;
+	memset(&bi, 0, sizeof(bi));
+	if (from_json.junit || from_json.markdown || from_json.markdown_append) {
+		if (!(j = build_to_json(b)) || buildreport_items(j, &bi) < 0) {
+			cli_error_last();
+			code = EXIT_INFRA;
+		} else if (cli_write_reports(bi.items, bi.nr, 0, &from_json) < 0) {
+			code = EXIT_INFRA;
+		}
+	}
+	if ((from_memory.sarif || from_memory.annotate) &&
+	    cli_write_reports(items, n, 0, &from_memory) < 0)
 		code = EXIT_INFRA;
+	buildreport_items_release(&bi);
+	json_decref(j);
 	strbuf_release(&sb);
 	free(items);
 	return code;
@@ -838,6 +897,11 @@ int cmd_build(int argc, char **argv)
 	}
 	if (lock_path)
 		locked = 1;
+	if (stage && !push) {
+		cli_error("--stage names the tag a push goes to: it needs --push");
+		code = EXIT_USAGE;
+		goto done;
+	}
 	if (keep_going && fail_fast) {
 		cli_error("--keep-going and --fail-fast contradict each other");
 		code = EXIT_USAGE;
@@ -903,6 +967,8 @@ int cmd_build(int argc, char **argv)
 	bo.context = ctx;
 	bo.jobs = (int)jobs;
 	bo.fail_fast = fail_fast;
+	bo.stage = stage;
+	bo.matrix_cells = matrix_ids.nr ? &matrix_ids : NULL;
 	bo.abort_fd = signals_fd();
 	/* --network wins over the recipe's output.network; "default" is the
 	 * engine's own, no flag at all. */
@@ -995,6 +1061,8 @@ done:
 	vec_release(&diags);
 	vec_release(&plugin_dirs);
 	vec_release(&driver_dirs);
+	vec_release(&cell_ids);
+	vec_release(&matrix_ids);
 	free(dir);
 	free(log_dir);
 	free(cache_dir);

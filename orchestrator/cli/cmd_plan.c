@@ -22,6 +22,7 @@
 static const char *recipe_path;
 static struct vec plugin_dirs = VEC_INIT(free);
 static int as_json;
+static int ci_matrix;
 static int resolve;
 static int locked;
 static const char *lock_path;
@@ -30,6 +31,10 @@ static const struct cli_opt plan_opts[] = {
     {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
      CLI_REQUIRED},
     {CLI_OPT_SWITCH, "json", 0, &as_json, NULL, "print the plan as JSON", 0},
+    {CLI_OPT_SWITCH, "ci-matrix", 0, &ci_matrix, NULL,
+     "print the cells as a GitHub Actions matrix on one line: {\"include\": [{\"cell\", "
+     "\"image\", \"tag\", \"cuda\", \"os\", \"python\", \"framework\"}]} (for fromJSON)",
+     0},
     {CLI_OPT_SWITCH, "resolve", 0, &resolve, NULL,
      "ask the registries and package indexes: pin base images by digest (replacing "
      "deleted tags) and every wheel by sha256",
@@ -115,6 +120,35 @@ static void plan_print_notes(const struct plan *p)
 	}
 }
 
+/*
+ * The matrix a CI job per cell runs over: every cell in the plan's order,
+ * each entry with the same keys ("" where a value does not apply), so a
+ * workflow can say ${{ matrix.python }} for every cell. One line.
+ */
+static json_t *plan_ci_matrix(const struct plan *p)
+{
+	json_t *include = json_array();
+
+	for (size_t i = 0; include && i < p->cells_nr; i++) {
+		const struct plan_cell *c = &p->cells[i];
+		struct strbuf fw = STRBUF_INIT;
+		json_t *o;
+
+		for (size_t k = 0; k < c->frameworks_nr; k++)
+			strbuf_addf(&fw, "%s%s", k ? " " : "", c->frameworks[k].pip_spec);
+		o = json_pack(
+		    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cell", c->id, "image", c->image_ref, "tag",
+		    c->tag, "cuda", c->cuda.value, "os", c->os.value ? c->os.value : "", "python",
+		    c->python.value ? c->python.value : "", "framework", fw.buf ? fw.buf : "");
+		strbuf_release(&fw);
+		if (!o || json_array_append_new(include, o) < 0) {
+			json_decref(include);
+			include = NULL;
+		}
+	}
+	return include ? json_pack("{s:o}", "include", include) : NULL;
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	struct cli_planned pl = {0};
@@ -128,6 +162,11 @@ int cmd_plan(int argc, char **argv)
 		vec_release(&plugin_dirs);
 		return ret < 0 ? EXIT_OK : ret;
 	}
+	if (as_json && ci_matrix) {
+		cli_error("--json and --ci-matrix are two outputs: give one");
+		code = EXIT_USAGE;
+		goto done;
+	}
 	if ((code = cli_check_locked(&locked, lock_path, resolve)) != EXIT_OK)
 		goto done;
 	code = cli_load_plan(recipe_path, &plugin_dirs, &pl);
@@ -138,9 +177,11 @@ int cmd_plan(int argc, char **argv)
 		goto done;
 	if (resolve && (code = cli_resolve(p)) != EXIT_OK)
 		goto done;
-	if (as_json) {
-		doc = plan_to_json(p);
-		text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (as_json || ci_matrix) {
+		doc = ci_matrix ? plan_ci_matrix(p) : plan_to_json(p);
+		text = doc ? json_dumps(doc, ci_matrix ? JSON_COMPACT | JSON_PRESERVE_ORDER
+						       : JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+			   : NULL;
 		if (!text) {
 			cli_error("cannot format the plan as JSON");
 			code = EXIT_FAILED;

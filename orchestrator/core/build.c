@@ -354,6 +354,15 @@ static int cell_build_argv(const struct build *b, const struct build_cell *bc, s
 	}
 	o.cache_from = cache_from.nr ? &cache_from : NULL;
 	ret = engine_build_argv(b->opts->engine, &o, argv, env);
+	if (!ret && bc->push_ref && strcmp(bc->push_ref, c->image_ref) && argv->nr) {
+		/* The staging tag too, before the context (the last word). */
+		char *context = argv->items[--argv->nr];
+
+		argv->items[argv->nr] = NULL;
+		vec_pushstr(argv, "-t");
+		vec_pushstr(argv, bc->push_ref);
+		vec_push(argv, context);
+	}
 	if (!ret && b->cache == BUILD_CACHE_LOCAL && argv->nr) {
 		/* engine_build_argv knows registry caches only; the local one
 		 * goes before the context, the last word. */
@@ -371,6 +380,32 @@ static int cell_build_argv(const struct build *b, const struct build_cell *bc, s
 	vec_release(&cache_from);
 	vec_release(&secrets);
 	return ret;
+}
+
+/* "<repository>:<tag>-<stage>" of "<repository>:<tag>". */
+static char *staged_ref_of(const char *image_ref, const char *stage)
+{
+	/* an image_ref always ends in ":<tag>" (plan.h) */
+	return xstrfmt("%s-%s", image_ref, stage);
+}
+
+int build_check_stage(const struct plan *p, const char *stage)
+{
+	size_t n = strlen(stage);
+
+	if (!n ||
+	    strspn(stage, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
+		return error_setc(GS_EINVAL,
+				  "--stage '%s': a tag suffix is letters, digits, '_', '.' and "
+				  "'-' only",
+				  stage);
+	for (size_t i = 0; i < p->cells_nr; i++)
+		if (strlen(p->cells[i].tag) + 1 + n > 128)
+			return error_setc(GS_EINVAL,
+					  "--stage '%s': the staging tag '%s-%s' of cell '%s' is "
+					  "longer than a tag may be (128)",
+					  stage, p->cells[i].tag, stage, p->cells[i].id);
+	return 0;
 }
 
 int build_init(struct build *b, const struct plan *p, const struct build_opts *o)
@@ -394,6 +429,8 @@ int build_init(struct build *b, const struct plan *p, const struct build_opts *o
 	ret = choose_cache(b);
 	if (ret < 0)
 		goto done;
+	if (o->stage && (ret = build_check_stage(p, o->stage)) < 0)
+		goto done;
 	b->cells = xcalloc(p->cells_nr ? p->cells_nr : 1, sizeof(*b->cells));
 	b->cells_nr = p->cells_nr;
 	for (size_t i = 0; i < p->cells_nr; i++) {
@@ -415,6 +452,8 @@ int build_init(struct build *b, const struct plan *p, const struct build_opts *o
 		bc->exit_code = -1;
 		bc->size_bytes = -1;
 		bc->push = BUILD_PUSH_NONE;
+		bc->push_ref = o->stage ? staged_ref_of(bc->cell->image_ref, o->stage)
+					: xstrdup(bc->cell->image_ref);
 		free(name);
 		free(log);
 		free(df);
@@ -444,8 +483,10 @@ void build_release(struct build *b)
 		free(bc->hint);
 		free(bc->image_id);
 		free(bc->digest);
+		free(bc->push_ref);
 		free(bc->push_error);
 		json_decref(bc->gate);
+		json_decref(bc->analysis);
 	}
 	free(b->cells);
 	b->cells = NULL;
@@ -809,8 +850,7 @@ static int push_get_next(void *ctx, struct exec_job *job)
 	if (bx->next >= b->cells_nr)
 		return 1;
 	bc = &b->cells[bx->next++];
-	ret =
-	    engine_push_argv(b->opts->engine, bc->cell->image_ref, &job->proc.argv, &job->proc.env);
+	ret = engine_push_argv(b->opts->engine, bc->push_ref, &job->proc.argv, &job->proc.env);
 	if (ret < 0)
 		return ret;
 	return cell_job_start(bc, "push", 1, job);
@@ -856,7 +896,7 @@ static int push_finished(void *ctx, struct exec_job *job, const struct exec_resu
 		   : res->status == EXEC_FAILED ? BUILD_PUSH_FAILED
 						: BUILD_PUSH_CANCELLED;
 	if (bc->push == BUILD_PUSH_OK && !bc->digest &&
-	    engine_repo_digest(bx->b->opts->engine, bc->cell->image_ref, &at) == 0) {
+	    engine_repo_digest(bx->b->opts->engine, bc->push_ref, &at) == 0) {
 		char *sha = strchr(at, '@');
 
 		bc->digest = xstrdup(sha ? sha + 1 : at);
@@ -916,7 +956,7 @@ int build_push(struct build *b)
 			emit(b, bc, BUILD_EV_PUSH_FINISHED);
 		}
 		if (bc->push == BUILD_PUSH_FAILED && !first_failed)
-			first_failed = bc->cell->image_ref;
+			first_failed = bc->push_ref;
 	}
 	if (ret == EXEC_EINTERRUPTED) {
 		b->interrupted = 1;
@@ -956,6 +996,19 @@ json_t *build_to_json(const struct build *b)
 	int bad = 0;
 
 	bj_set(root, "recipe", str_or_null(b->plan->recipe->file), &bad);
+	bj_set(root, "recipe_sha256", json_string(b->plan->recipe->sha256), &bad);
+	{
+		json_t *all = json_array();
+
+		if (b->opts->matrix_cells)
+			for (size_t i = 0; i < b->opts->matrix_cells->nr; i++)
+				json_array_append_new(all,
+						      str_or_null(b->opts->matrix_cells->items[i]));
+		else
+			for (size_t i = 0; i < b->plan->cells_nr; i++)
+				json_array_append_new(all, str_or_null(b->plan->cells[i].id));
+		bj_set(root, "matrix_cells", all, &bad);
+	}
 	bj_set(root, "backend", json_string(engine_backend_name(e->backend)), &bad);
 	bj_set(root, "docker", str_or_null(e->docker), &bad);
 	bj_set(root, "cache", json_string(build_cache_name(b->cache)), &bad);
@@ -985,11 +1038,14 @@ json_t *build_to_json(const struct build *b)
 		       bc->size_bytes >= 0 ? json_integer(bc->size_bytes) : json_null(), &bad);
 		bj_set(c, "error", str_or_null(bc->error), &bad);
 		bj_set(push, "status", json_string(build_push_status_name(bc->push)), &bad);
+		bj_set(push, "ref",
+		       bc->push == BUILD_PUSH_NONE ? json_null() : str_or_null(bc->push_ref), &bad);
 		bj_set(push, "digest", str_or_null(bc->digest), &bad);
 		bj_set(push, "error", str_or_null(bc->push_error), &bad);
 		bj_set(push, "elapsed_ms", json_integer(bc->push_ms), &bad);
 		bj_set(c, "push", push, &bad);
 		bj_set(c, "gate", bc->gate ? json_incref(bc->gate) : json_null(), &bad);
+		bj_set(c, "analysis", bc->analysis ? json_incref(bc->analysis) : json_null(), &bad);
 		if (!c || !push || json_array_append_new(cells, c) < 0)
 			bad = 1;
 	}
@@ -1021,4 +1077,61 @@ int build_write_report(const struct build *b, const char *path)
 		ret = GS_EINFRA; /* error_last() names the file */
 	strbuf_release(&sb);
 	return ret;
+}
+
+/* The `top` biggest of `arr` by `key`, in their order in `arr`: report.c's
+ * pick of the biggest (ties to the earlier) finds the same entries in it. */
+static json_t *biggest_kept_in_order(const json_t *arr, const char *key, size_t top)
+{
+	size_t n = json_array_size(arr), *idx, taken = 0;
+	char *keep;
+	json_t *out = json_array();
+
+	if (!json_is_array(arr))
+		return out;
+	idx = xcalloc(top ? top : 1, sizeof(*idx));
+	keep = xcalloc(n ? n : 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		json_int_t v = json_integer_value(json_object_get(json_array_get(arr, i), key));
+		size_t at = taken;
+
+		while (at > 0 && json_integer_value(
+				     json_object_get(json_array_get(arr, idx[at - 1]), key)) < v)
+			at--;
+		if (at >= top)
+			continue;
+		if (taken < top)
+			taken++;
+		memmove(idx + at + 1, idx + at, (taken - 1 - at) * sizeof(*idx));
+		idx[at] = i;
+	}
+	for (size_t i = 0; i < taken; i++)
+		keep[idx[i]] = 1;
+	for (size_t i = 0; i < n; i++)
+		if (keep[i])
+			json_array_append(out, json_array_get(arr, i));
+	free(idx);
+	free(keep);
+	return out;
+}
+
+json_t *build_report_analysis(const json_t *report, size_t top)
+{
+	const json_t *closure = json_object_get(report, "closure");
+	const json_t *missing = json_object_get(closure, "missing");
+	json_t *m = json_array(), *summary = json_object_get(report, "summary");
+	json_t *driver = json_object_get(closure, "driver_in_image");
+
+	for (size_t i = 0; i < json_array_size(missing) && i < top; i++)
+		json_array_append(m, json_array_get(missing, i));
+	return json_pack(
+	    "{s:O,s:o,s:o,s:o,s:{s:o},s:{s:o,s:o}}", "summary", summary ? summary : json_null(),
+	    "layers", biggest_kept_in_order(json_object_get(report, "layers"), "size", top),
+	    "packages", biggest_kept_in_order(json_object_get(report, "packages"), "bytes", top),
+	    "wasted", biggest_kept_in_order(json_object_get(report, "wasted"), "bytes", top),
+	    "cuda", "duplicates",
+	    biggest_kept_in_order(json_object_get(json_object_get(report, "cuda"), "duplicates"),
+				  "bytes", top),
+	    "closure", "missing", m, "driver_in_image",
+	    driver ? json_incref(driver) : json_array());
 }

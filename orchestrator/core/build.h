@@ -94,7 +94,16 @@ struct build_cell {
 	 * "error": null|"..."} (owned, freed by build_release()). */
 	json_t *gate;
 
+	/* The analysis's parts the JUnit and Markdown reports show
+	 * (build_report_analysis()), set by the caller with `gate`; NULL when
+	 * not analyzed (owned, freed by build_release()). */
+	json_t *analysis;
+
 	enum build_push_status push;
+	/* What a push sends: the cell's image_ref, or with build_opts.stage its
+	 * staging tag "<repository>:<tag>-<stage>" (core/promote.h moves the
+	 * final tag to it later). */
+	char *push_ref;
 	char *digest; /* "sha256:..." of the pushed manifest */
 	char *push_error;
 	long long push_ms;
@@ -127,6 +136,14 @@ struct build_opts {
 	 * the BuildKit secret RENDER_NETRC_SECRET; NULL: none. */
 	const char *netrc;
 	int push_jobs; /* pushes at once; <= 0: `jobs` */
+	/* A suffix: each cell is also tagged, and pushed, as "<tag>-<stage>"
+	 * instead of its final tag (a CI job per cell stages; `gpuslim report
+	 * promote` publishes all or nothing). NULL: push the final tags. */
+	const char *stage;
+	/* Every cell id of the recipe's matrix, in the plan's order, for the
+	 * report when the plan was narrowed to some (build --cell); NULL: the
+	 * plan's cells are the matrix. Borrowed. */
+	const struct vec *matrix_cells;
 
 	/* Called on the coordinating thread; optional. */
 	void (*on_event)(void *ctx, const struct build *b, size_t cell, enum build_event ev);
@@ -165,6 +182,11 @@ enum {
  */
 int build_init(struct build *b, const struct plan *p, const struct build_opts *o);
 void build_release(struct build *b);
+
+/* build_opts.stage makes a valid tag of every cell's tag: [A-Za-z0-9_.-],
+ * "<tag>-<stage>" at most 128 long. GS_EINVAL (error_last() naming the
+ * cell) otherwise; build_init() checks it too. */
+int build_check_stage(const struct plan *p, const char *stage);
 
 /*
  * The credentials of the recipe's package indexes that the plan's cells
@@ -213,11 +235,12 @@ const char *build_push_status_name(enum build_push_status s); /* "pushed", "skip
 const char *build_cache_name(enum build_cache c);
 
 /*
- * The run as JSON: {"recipe", "backend", "cache", "jobs", "elapsed_ms",
- * "interrupted", "status", "cells": [{"id", "image", "status", "exit_code",
- * "signal", "elapsed_ms", "log", "dockerfile", "image_id", "size_bytes",
- * "error", "push": {"status", "digest", "error", "elapsed_ms"}, "gate":
- * null|{"status", "gates", "error"}}]}; absent values are null; text that
+ * The run as JSON: {"recipe", "recipe_sha256", "matrix_cells", "backend",
+ * "cache", "jobs", "elapsed_ms", "interrupted", "status", "cells": [{"id",
+ * "image", "status", "exit_code", "signal", "elapsed_ms", "log",
+ * "dockerfile", "image_id", "size_bytes", "error", "push": {"status", "ref",
+ * "digest", "error", "elapsed_ms"}, "gate": null|{"status", "gates",
+ * "error"}, "analysis": null|{...}}]}; absent values are null; text that
  * is not UTF-8 escaped (util/utf8.h). New reference, or NULL (out of
  * memory, error set).
  */
@@ -226,5 +249,16 @@ json_t *build_to_json(const struct build *b);
 /* build_to_json() written to `path` with fs_write_output(). GS_EINFRA when
  * it cannot be written. */
 int build_write_report(const struct build *b, const char *path);
+
+/*
+ * The parts of an analysis report (core/analyze.h, schemas/report.schema.json)
+ * that the JUnit and Markdown reports read (core/report.h), so a build
+ * report carries them and `gpuslim report merge` renders the same files:
+ * "summary", and of "layers", "packages", "wasted", "cuda.duplicates" the
+ * `top` biggest (the order among them kept, so report.c picks the same
+ * ones), the first `top` of "closure.missing" and all of
+ * "closure.driver_in_image". New reference, or NULL (out of memory).
+ */
+json_t *build_report_analysis(const json_t *report, size_t top);
 
 #endif

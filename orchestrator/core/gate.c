@@ -671,6 +671,86 @@ json_t *gate_results_to_json(const struct vec *results)
 	return arr;
 }
 
+json_t *gate_results_to_json_full(const struct vec *results)
+{
+	json_t *arr = gate_results_to_json(results);
+
+	for (size_t i = 0; arr && i < results->nr; i++) {
+		const struct gate_result *g = results->items[i];
+		json_t *o = json_array_get(arr, i);
+
+		/* milliseconds, as every time of a build report */
+		if (json_object_set_new(o, "elapsed_ms",
+					json_integer((json_int_t)(g->seconds * 1000.0 + 0.5))) <
+			0 ||
+		    json_object_set_new(
+			o, "output", g->output ? utf8_json_string(g->output) : json_null()) < 0) {
+			json_decref(arr);
+			arr = NULL;
+			error_set("cannot build the gates' JSON: out of memory");
+		}
+	}
+	return arr;
+}
+
+/* The index of `s` in `names` (n of them), or -1. */
+static int gate_name_index(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; s && i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+int gate_results_from_json(const json_t *arr, const char *what, struct vec *results)
+{
+	static const char *const kinds[] = {"budget", "rule", "smoke", "growth"};
+	static const char *const statuses[] = {"pass", "fail", "warn", "skip"};
+	size_t i;
+	json_t *o;
+
+	if (!json_is_array(arr))
+		return error_setc(GS_EINVAL, "%s: expected an array of gates", what);
+	json_array_foreach(arr, i, o)
+	{
+		const char *name = json_string_value(json_object_get(o, "name"));
+		const char *msg = json_string_value(json_object_get(o, "message"));
+		const json_t *out = json_object_get(o, "output"),
+			     *secs = json_object_get(o, "elapsed_ms");
+		const json_t *lim = json_object_get(o, "limit"), *val = json_object_get(o, "value");
+		int kind = gate_name_index(json_string_value(json_object_get(o, "kind")), kinds, 4);
+		int st =
+		    gate_name_index(json_string_value(json_object_get(o, "status")), statuses, 4);
+		struct gate_result *g;
+
+		if (!name || !msg)
+			return error_setc(GS_EINVAL, "%s[%zu].%s: expected a string", what, i,
+					  !name ? "name" : "message");
+		if (kind < 0)
+			return error_setc(GS_EINVAL,
+					  "%s[%zu].kind: expected budget, rule, smoke or growth",
+					  what, i);
+		if (st < 0)
+			return error_setc(GS_EINVAL,
+					  "%s[%zu].status: expected pass, fail, warn or skip", what,
+					  i);
+		if ((out && !json_is_null(out) && !json_is_string(out)) ||
+		    (secs && !json_is_integer(secs)))
+			return error_setc(GS_EINVAL, "%s[%zu].%s: expected %s", what, i,
+					  secs && !json_is_integer(secs) ? "elapsed_ms" : "output",
+					  secs && !json_is_integer(secs) ? "an integer"
+									 : "a string or null");
+		g = gate_add(results, (enum gate_kind)kind, name, (enum gate_status)st, "%s", msg);
+		g->has_limit = json_is_integer(lim);
+		g->limit = g->has_limit ? (long long)json_integer_value(lim) : 0;
+		g->has_value = json_is_integer(val);
+		g->value = g->has_value ? (long long)json_integer_value(val) : 0;
+		g->output = json_is_string(out) ? xstrdup(json_string_value(out)) : NULL;
+		g->seconds = secs ? (double)json_integer_value(secs) / 1000.0 : 0;
+	}
+	return 0;
+}
+
 int gate_attach(json_t *report, const struct vec *results)
 {
 	if (json_object_set_new(report, "gates", gate_results_to_json(results)) < 0 ||

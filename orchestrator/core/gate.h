@@ -108,6 +108,18 @@ size_t gate_count(const struct vec *results, enum gate_status s);
  * names and messages escaped as util/utf8.h says; NULL (error set) when
  * out of memory. */
 json_t *gate_results_to_json(const struct vec *results);
+/* gate_results_to_json() with what a smoke test's run leaves too, for the
+ * build report (a JUnit file is rendered again from it): "elapsed_ms" (its
+ * seconds, rounded to milliseconds) and "output" (null unless a smoke test
+ * ran). */
+json_t *gate_results_to_json_full(const struct vec *results);
+/*
+ * The other way: each entry of `arr` (gate_results_to_json_full()'s, or
+ * gate_results_to_json()'s without the run) pushed onto `results` as a
+ * struct gate_result. GS_EINVAL for an entry that is not one, error_last()
+ * naming it: "WHAT[3].status: expected pass, fail, warn or skip".
+ */
+int gate_results_from_json(const json_t *arr, const char *what, struct vec *results);
 /* Set "gates" and "status" ("pass"/"fail") on the report: 0, or -1. */
 int gate_attach(json_t *report, const struct vec *results);
 

@@ -1945,6 +1945,47 @@ void plan_free(struct plan *p)
 	free(p);
 }
 
+/* Cells named in an error about an unknown one, at most. */
+#define PLAN_CELLS_NAMED 64
+
+int plan_select_cells(struct plan *p, const struct vec *ids)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < ids->nr; i++) {
+		const char *id = ids->items[i];
+		size_t k = 0;
+
+		while (k < p->cells_nr && strcmp(p->cells[k].id, id))
+			k++;
+		if (k == p->cells_nr) {
+			struct strbuf sb = STRBUF_INIT;
+			int ret;
+
+			for (size_t j = 0; j < p->cells_nr && j < PLAN_CELLS_NAMED; j++)
+				strbuf_addf(&sb, "%s%s", j ? ", " : "", p->cells[j].id);
+			if (p->cells_nr > PLAN_CELLS_NAMED)
+				strbuf_addf(&sb, " and %zu more ('gpuslim plan' lists them)",
+					    p->cells_nr - PLAN_CELLS_NAMED);
+			ret = error_setc(GS_EINVAL, "no cell '%s' in the recipe; its %zu cells: %s",
+					 id, p->cells_nr, sb.buf);
+			strbuf_release(&sb);
+			return ret;
+		}
+	}
+	for (size_t i = 0; i < p->cells_nr; i++) {
+		if (vec_findstr(ids, p->cells[i].id) < 0) {
+			plan_cell_release(&p->cells[i]);
+			continue;
+		}
+		if (kept != i)
+			p->cells[kept] = p->cells[i];
+		kept++;
+	}
+	p->cells_nr = kept;
+	return 0;
+}
+
 /* ---- JSON ------------------------------------------------------------- */
 
 static json_t *plan_jstr(const char *s)

@@ -260,6 +260,15 @@ int plan_resolve_images(struct plan *p, struct registry_client *rc, struct vec *
 int plan_pin_cell(struct plan *p, struct plan_cell *c, const char *cuda, const char *builder_digest,
 		  const char *final_digest, const char *source);
 
+/*
+ * Keep only the cells whose ids are in `ids` (`build --cell`: one CI job per
+ * cell), in the plan's order, whatever the order or repetitions of `ids`;
+ * the others are freed. Each kept cell keeps its `index` in the matrix. An
+ * id the plan lacks is GS_EINVAL, the plan untouched, error_last() naming
+ * it and the plan's cells: "no cell 'x' in the recipe; its cells: a, b".
+ */
+int plan_select_cells(struct plan *p, const struct vec *ids);
+
 /* The plan as JSON (schemas/plan.schema.json): every cell, every value,
  * every reason. Key order is fixed, so the output is byte-stable. */
 /*

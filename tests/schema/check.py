@@ -227,8 +227,34 @@ def check_locks():
         report(False, "LOCK_SCHEMA_BLIND names tests/data/locks/bad/%s.lock, which does not exist" % case)
 
 
+def check_build_reports():
+    """schemas/build-report.schema.json is valid; the build reports of tests/data/fanout
+    (report merge's cases) validate, but for bad-gate-status.json and not-json.json."""
+    path = os.path.join(ROOT, "schemas", "build-report.schema.json")
+    with open(path) as f:
+        schema = json.load(f)
+    try:
+        Draft202012Validator.check_schema(schema)
+        report(True, "schemas/build-report.schema.json is a valid 2020-12 schema")
+    except Exception as e:
+        report(False, "schemas/build-report.schema.json is a valid 2020-12 schema: %s" % e)
+        return
+    validator = Draft202012Validator(schema)
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "fanout", "*.json"))):
+        rel = os.path.relpath(path, ROOT)
+        if os.path.basename(path) == "not-json.json":
+            continue
+        with open(path) as f:
+            err = first_error(validator, json.load(f))
+        if os.path.basename(path) == "bad-gate-status.json":
+            report(err is not None, "refused build report: %s" % rel)
+        else:
+            report(err is None, "valid build report: %s%s" % (rel, " (" + err + ")" if err else ""))
+
+
 def main():
     check_reports()
+    check_build_reports()
     check_locks()
     with open(SCHEMA) as f:
         schema = json.load(f)
