@@ -106,6 +106,7 @@ struct cli_report_files {
 	const char *junit;	     /* --junit FILE */
 	const char *markdown;	     /* --markdown FILE */
 	const char *markdown_append; /* --markdown-append FILE ($GITHUB_STEP_SUMMARY) */
+	const char *html;	     /* --html FILE */
 };
 
 /* Option-table entries for the report files of `f` (a struct cli_report_files). */
@@ -118,10 +119,14 @@ struct cli_report_files {
 	 "write the report as Markdown (\"-\": stdout)", 0},                              \
 	{CLI_OPT_VALUE, "markdown-append", 0, &(f).markdown_append, "FILE",             \
 	 "append the Markdown report to FILE ($GITHUB_STEP_SUMMARY)", 0}
+#define CLI_OPT_HTML(f)                                                                 \
+	{CLI_OPT_VALUE, "html", 0, &(f).html, "FILE",                                   \
+	 "write the report as one self-contained HTML page (a matrix: FILE is an index, " \
+	 "each cell's page FILE-less-.html-CELL.html beside it)", 0}
 /* clang-format on */
 
 struct report_item;
-/* The JUnit and the Markdown reports of `items` written to the files of
+/* The JUnit, Markdown and HTML reports of `items` written to the files of
  * `f` (util/fs.h's fs_write_output(): "-" is stdout). 0, or -1 when a file
  * could not be written (said on stderr; the others still are). */
 int cli_write_reports(const struct report_item *items, size_t n, size_t top,

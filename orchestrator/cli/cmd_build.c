@@ -91,6 +91,7 @@ static const struct cli_opt build_opts_spec[] = {
      "--runner rootfs: the GPU driver's libraries are in DIR (e.g. /usr/local/nvidia/lib64)", 0},
     CLI_OPT_JUNIT(report_files),
     CLI_OPTS_MARKDOWN(report_files),
+    CLI_OPT_HTML(report_files),
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -537,6 +538,7 @@ static int gate_one(struct exec_job *job)
 	vo.inspect.docker = gc->e->docker;
 	vo.inspect.kb = gc->kb;
 	vo.inspect.abort_fd = &gc->abort_fd;
+	vo.inspect.sizemap = report_files.html != NULL;
 	vo.recipe = gc->r;
 	vo.cell = bc->cell;
 	memset(&so, 0, sizeof(so));

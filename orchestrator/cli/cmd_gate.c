@@ -62,6 +62,7 @@ static const struct cli_opt gate_opts[] = {
      "print the report with \"gates\" and \"status\" as JSON", 0},
     CLI_OPT_JUNIT(report_files),
     CLI_OPTS_MARKDOWN(report_files),
+    CLI_OPT_HTML(report_files),
     {CLI_OPT_VALUE, "source", 0, &source_arg, "SOURCE",
      "auto (default), engine, registry, archive or oci", 0},
     {CLI_OPT_VALUE, "platform", 0, &platform_arg, "OS/ARCH[/VARIANT]",
@@ -200,6 +201,7 @@ int cmd_gate(int argc, char **argv)
 	vo.inspect.platform = platform_arg;
 	vo.inspect.kb = pl.kb;
 	vo.inspect.top = top;
+	vo.inspect.sizemap = report_files.html != NULL;
 	vo.recipe = pl.recipe;
 	vo.cell = no_smoke ? NULL : cell;
 	vo.baseline = baseline;
