@@ -72,6 +72,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -158,6 +159,13 @@ int cli_print_report(const struct report_item *it, int as_json, size_t top,
 
 #define INSPECT_USAGE_TAIL                                                                         \
 	"exit codes: 0 the image was analyzed, 2 bad usage or not an image, 3 the image\n"         \
+	"cannot be reached (no engine, registry down).\n"
+
+#define DIFF_USAGE_TAIL                                                                            \
+	"A saved report (gpuslim inspect --json --sizemap) works as A or B; without its sizemap\n" \
+	"the paths are not compared.\n"                                                           \
+	"exit codes: 0 the difference was shown, 1 B grew more than --fail-on-growth allows,\n"    \
+	"2 bad usage or input (an option, a report, an image that is not one), 3 an image\n"       \
 	"cannot be reached (no engine, registry down).\n"
 
 /* run's own exit codes, beside the command's (forwarded), as `docker run` has them. */

@@ -14,6 +14,8 @@ static const struct cli_cmd commands[] = {
      INSPECT_USAGE_TAIL},
     {"gate", cmd_gate, "hold an image to a recipe's budgets, rules and smoke tests",
      GATE_USAGE_TAIL},
+    {"diff", cmd_diff, "what changed between two images or saved reports, biggest first",
+     DIFF_USAGE_TAIL},
     {"run", cmd_run, "run a command in an image's filesystem, without an engine", RUN_USAGE_TAIL},
     {NULL, NULL, NULL, NULL},
 };

@@ -159,16 +159,29 @@
         r.setAttribute('class', 'frame d' + depth);
       }
       svg.appendChild(r);
-      if (w > 60 && h > 16 && (!leaf || depth <= 1 || w * h > 6000)) {
-        var t = document.createElementNS(SVG, 'text');
-        t.setAttribute('x', x + 3); t.setAttribute('y', y + 12);
-        t.setAttribute('class', leaf ? 'lbl' : 'lbl frame-lbl');
+      // Labels: every leaf big enough, and the entries of the view (depth 1) on a
+      // backing strip; a leaf at the top edge of its entry is labelled under the strip.
+      var under = leaf && depth > 1 && Math.abs(y - frameTop) < 0.5;
+      var ly = y + (under ? 26 : 12);
+      if (w > 60 && h > (under ? 32 : 16) && (leaf || depth === 1)) {
         var s = n.name + ' ' + human(n.v);
         var max = Math.floor(w / 6.5);
-        t.textContent = s.length > max ? s.slice(0, Math.max(max - 1, 1)) + '\u2026' : s;
+        s = s.length > max ? s.slice(0, Math.max(max - 1, 1)) + '\u2026' : s;
+        if (!leaf) {
+          var bg = document.createElementNS(SVG, 'rect');
+          bg.setAttribute('x', x + 1); bg.setAttribute('y', y + 1);
+          bg.setAttribute('width', Math.min(w - 2, s.length * 6.6 + 6)); bg.setAttribute('height', 14);
+          bg.setAttribute('class', 'lblbg');
+          svg.appendChild(bg);
+        }
+        var t = document.createElementNS(SVG, 'text');
+        t.setAttribute('x', x + 3); t.setAttribute('y', ly);
+        t.setAttribute('class', leaf ? 'lbl' : 'lbl frame-lbl');
+        t.textContent = s;
         svg.appendChild(t);
       }
     }
+    var frameTop = 0;
     function layout(n, x, y, w, h, depth) {
       var kids = (n.kids || []).filter(function (k) { return k.v > 0; });
       if (n !== cur && (!kids.length || depth >= MAXD || w * h < MINA)) {
@@ -180,6 +193,7 @@
       var rs = squarify(kids, x, y, w, h);
       kids.forEach(function (k, i) {
         var r = rs[i];
+        if (depth === 0) frameTop = r[1];
         layout(k, r[0], r[1], r[2], r[3], depth + 1);
       });
       if (n !== cur) rect(n, x, y, w, h, false, depth);
@@ -273,6 +287,7 @@
           (r.findings || []).map(function (x) { return [x.severity, x.rule, x.message, x.path, x.bytes]; }));
 
     var tm = section('Where the bytes are');
+    tm.id = 'sizemap';
     if (r.sizemap) {
       var sm = r.sizemap, owners = sm.owners;
       var conv = function (arr) {
@@ -333,6 +348,7 @@
     });
     var chg = function (v) { return 'c-' + v; };
     var tm = section('What changed, by path');
+    tm.id = 'sizemap';
     if (d.tree) {
       var conv = function (n) {
         var kids = Array.isArray(n[3]) ? n[3].map(conv) : null;
