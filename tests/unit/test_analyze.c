@@ -1400,6 +1400,77 @@ static void test_fsindex(void)
 	fsi_release(&fsi);
 }
 
+
+/* ---- the sizemap: the waste scenario's layers as trees ------------------- */
+
+static void test_sizemap(void)
+{
+	struct analyze_opts o = {0};
+	struct vec base = VEC_INIT(NULL);
+	struct image_meta meta;
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *sm, *l0, *l1, *n;
+	char *s;
+	const struct ent e0[] = {{'F', "usr/a", NULL, 100}, {'F', "usr/b", NULL, 200},
+				 {'F', "opt/d/x", NULL, 300},	{'F', "keep/k", NULL, 50},
+				 {'F', "h/orig", NULL, 500},	{'H', "h/link", "h/orig", 0},
+				 {0, 0, 0, 0}};
+	const struct ent e1[] = {{'F', "usr/a", NULL, 150}, {'W', "usr/b", 0, 0},
+				 {'W', "h/orig", 0, 0},	     {'F', "usr/c", NULL, 0},
+				 {0, 0, 0, 0}};
+	const struct ent e2[] = {{'W', "h/link", 0, 0}, {0, 0, 0, 0}};
+
+	meta_init(&meta, 3, NULL);
+	vec_push(&base,
+		 (void *)"sha256:0000000000000000000000000000000000000000000000000000000000000001");
+	o.base_diff_ids = &base;
+	o.sizemap = 1;
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, e0);
+	feed_layer(an, &v, 1, e1);
+	feed_layer(an, &v, 2, e2);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report with a sizemap (%s)", error_last());
+	if (!r)
+		goto done;
+	sm = json_object_get(r, "sizemap");
+	l0 = jget(sm, "layers.0");
+	l1 = jget(sm, "layers.1");
+	s = json_dumps(sm, JSON_COMPACT);
+	CHECK(jint_at(sm, "min_bytes") == 1, "min_bytes: 1 for a tiny image (%lld)",
+	      jint_at(sm, "min_bytes"));
+	/* Layer 0, biggest first (a tie in the order first seen): h 500 (orig: its last
+	 * name deleted: wasted), usr 300 (a overwritten, b deleted: wasted), opt/d 300 (one
+	 * chain), keep 50 (base). */
+	CHECK(json_array_size(l0) == 4 && !strcmp(json_string_value(jget(l0, "0.0")), "h") &&
+		  jint_at(l0, "0.1") == 500 && jint_at(l0, "0.3.0.2") == 2,
+	      "layer 0: h/orig 500 bytes, wasted (%s)", s);
+	n = jget(l0, "2");
+	CHECK(n && !strcmp(json_string_value(jget(n, "0")), "opt/d") && jint_at(n, "1") == 300,
+	      "a chain of single directories is one node 'opt/d' (%s)", s);
+	n = jget(l0, "1");
+	CHECK(n && !strcmp(json_string_value(jget(n, "0")), "usr") && jint_at(n, "1") == 300 &&
+		  jint_at(n, "3.0.1") == 200 && jint_at(n, "3.0.2") == 2 &&
+		  jint_at(n, "3.1.1") == 100 && jint_at(n, "3.1.2") == 2,
+	      "usr/b (deleted) and usr/a (overwritten) are wasted in layer 0 (%s)", s);
+	n = jget(l0, "3");
+	CHECK(n && !strcmp(json_string_value(jget(n, "0")), "keep") && jint_at(n, "3.0.2") == 0,
+	      "keep/k: no package, a base layer: owner base (%s)", s);
+	CHECK(json_array_size(l1) == 1 && jint_at(l1, "0.1") == 150 && jint_at(l1, "0.3.0.2") == 1 &&
+		  json_array_size(jget(l1, "0.3")) == 1,
+	      "layer 1: usr/a 150 bytes, the app's; the empty usr/c is no node (%s)", s);
+	CHECK(json_array_size(jget(sm, "layers.2")) == 0, "layer 2: no bytes, no node");
+	CHECK_STR(json_string_value(jget(sm, "owners.2.0")), "wasted", "owners: base, app, wasted");
+	free(s);
+done:
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+	vec_release(&base);
+}
+
 int main(void)
 {
 	struct knowledge *kb = NULL;
@@ -1407,6 +1478,7 @@ int main(void)
 
 	test_fsindex();
 	test_waste();
+	test_sizemap();
 	test_command();
 	test_base_label();
 	if (!mkdtemp(tmp)) {
