@@ -1471,6 +1471,107 @@ done:
 	vec_release(&base);
 }
 
+/* ---- the sizemap of a big image: 10 GB in 100k files stays a small page ---- */
+
+struct zero_reader {
+	uint64_t left;
+};
+
+static long zero_read(struct image_reader *rd, void *buf, size_t len)
+{
+	struct zero_reader *z = (struct zero_reader *)rd;
+
+	if (len > z->left)
+		len = (size_t)z->left;
+	if (len > 4096)
+		len = 4096;
+	memset(buf, 0, len);
+	z->left -= len;
+	return (long)len;
+}
+
+static long long sm_sum(json_t *n, int *bad)
+{
+	json_t *kids = json_array_get(n, 3);
+	long long s = 0;
+
+	if (!json_is_array(kids))
+		return json_integer_value(json_array_get(n, 1));
+	for (size_t i = 0; i < json_array_size(kids); i++)
+		s += sm_sum(json_array_get(kids, i), bad);
+	if (s != json_integer_value(json_array_get(n, 1)))
+		*bad = 1;
+	return s;
+}
+
+static void test_sizemap_big(void)
+{
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *sm;
+	uint64_t seed = 12345, total = 0;
+	char path[128];
+	char *dump;
+	size_t files = 0, len = 0;
+	int bad = 0;
+	long long sum = 0;
+
+	meta_init(&meta, 2, NULL);
+	o.sizemap = 1;
+	an = analysis_new(&o, zero_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	/* Two layers of 50k files (100 x 10 directories of 50), sizes log-spread from bytes to
+	 * ~40 MB (xorshift), about 10 GB in all. */
+	for (size_t l = 0; l < 2; l++) {
+		struct image_layer *il = &layers[l];
+
+		memset(il, 0, sizeof(*il));
+		il->index = l;
+		snprintf(diff_ids[l], sizeof(diff_ids[l]), "sha256:%064zx", l + 1);
+		v.layer_begin(v.ctx, il);
+		for (size_t i = 0; i < 50000; i++) {
+			struct image_entry ie = {path, IMAGE_ENTRY_FILE, 0, 0644, NULL, 0, 0};
+			struct zero_reader z;
+			uint64_t size;
+
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			size = (seed % 1000) < 3 ? 20000000 + seed % 20000000 : (1u << (seed % 18)) + seed % 997;
+			snprintf(path, sizeof(path), "l%zu/d%zu/e%zu/f%zu.bin", l, i % 100, (i / 100) % 10, i);
+			ie.size = size;
+			z.left = size;
+			v.entry(v.ctx, il, &ie, (struct image_reader *)&z);
+			total += size;
+			files++;
+		}
+		il->diff_id = diff_ids[l];
+		v.layer_end(v.ctx, il);
+	}
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of 100k files (%s)", error_last());
+	if (!r)
+		goto done;
+	sm = json_object_get(r, "sizemap");
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < json_array_size(jget(sm, l ? "layers.1" : "layers.0")); i++)
+			sum += sm_sum(json_array_get(jget(sm, l ? "layers.1" : "layers.0"), i), &bad);
+	dump = json_dumps(sm, JSON_COMPACT);
+	len = dump ? strlen(dump) : 0;
+	free(dump);
+	CHECK(sum == (long long)total && (long long)total == jint_at(r, "summary.size") && !bad,
+	      "%zu files, %llu bytes: the sizemap adds up, every directory too", files,
+	      (unsigned long long)total);
+	CHECK(len < 3000000, "the sizemap of %.1f GB in %zu files is %zu bytes of JSON (< 3 MB)",
+	      (double)total / 1e9, files, len);
+done:
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+}
+
 int main(void)
 {
 	struct knowledge *kb = NULL;
@@ -1479,6 +1580,7 @@ int main(void)
 	test_fsindex();
 	test_waste();
 	test_sizemap();
+	test_sizemap_big();
 	test_command();
 	test_base_label();
 	if (!mkdtemp(tmp)) {
