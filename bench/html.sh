@@ -40,6 +40,22 @@ range() { printf '%s\n' "$@" | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "
 echo "inspect --json:         wall median $(median "${pw[@]}") s ($(range "${pw[@]}")), CPU median $(median "${pc[@]}") s ($(range "${pc[@]}")), $RUNS runs"
 echo "inspect --json --html:  wall median $(median "${hw[@]}") s ($(range "${hw[@]}")), CPU median $(median "${hc[@]}") s ($(range "${hc[@]}")), $RUNS runs"
 echo "difference of medians:  wall $(echo "$(median "${hw[@]}") - $(median "${pw[@]}")" | bc) s, CPU $(echo "$(median "${hc[@]}") - $(median "${pc[@]}")" | bc) s"
+# The analyzer core alone (bench/analyze-tar.c, as bench/inspect.sh builds it), without
+# and with the sizemap: what the page adds to the analysis, without the archive reader's
+# hashing in the way.
+PKGS="yaml-0.1 jansson libcurl libgit2 libcrypto libarchive"
+cc -std=c11 -D_GNU_SOURCE -O2 -Iorchestrator $(pkg-config --cflags $PKGS) -o "$TMP/analyze-tar" \
+	bench/analyze-tar.c build/orchestrator/core/*.o build/orchestrator/util/*.o \
+	$(pkg-config --libs $PKGS) -lpthread -lm
+cw=() cc=() sw=() sc=()
+for i in $(seq "$RUNS"); do
+	read -r w c < <(measure "$TMP/analyze-tar" "$TMP/image.tar" "$TMP/core.json")
+	cw+=("$w") cc+=("$c")
+	read -r w c < <(measure env GPUSLIM_BENCH_SIZEMAP=1 "$TMP/analyze-tar" "$TMP/image.tar" "$TMP/core.json")
+	sw+=("$w") sc+=("$c")
+done
+echo "analyzer core:            wall median $(median "${cw[@]}") s ($(range "${cw[@]}")), CPU median $(median "${cc[@]}") s ($(range "${cc[@]}"))"
+echo "analyzer core + sizemap:  wall median $(median "${sw[@]}") s ($(range "${sw[@]}")), CPU median $(median "${sc[@]}") s ($(range "${sc[@]}"))"
 ./gpuslim inspect --json --sizemap "$TMP/image.tar" >"$TMP/r.json"
 python3 - "$TMP/r.json" <<'PY'
 import json, sys
