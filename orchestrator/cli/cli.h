@@ -163,7 +163,7 @@ int cli_print_report(const struct report_item *it, int as_json, size_t top,
 
 #define DIFF_USAGE_TAIL                                                                            \
 	"A saved report (gpuslim inspect --json --sizemap) works as A or B; without its sizemap\n" \
-	"the paths are not compared.\n"                                                           \
+	"the paths are not compared.\n"                                                            \
 	"exit codes: 0 the difference was shown, 1 B grew more than --fail-on-growth allows,\n"    \
 	"2 bad usage or input (an option, a report, an image that is not one), 3 an image\n"       \
 	"cannot be reached (no engine, registry down).\n"

@@ -123,8 +123,9 @@ static int load_side(const char *name, const struct inspect_opts *io, json_t **o
 			return EXIT_USAGE;
 		}
 		if (!json_is_integer(json_object_get(json_object_get(*out, "summary"), "size"))) {
-			cli_error("report '%s': no summary.size: want a report (gpuslim inspect --json)",
-				  name);
+			cli_error(
+			    "report '%s': no summary.size: want a report (gpuslim inspect --json)",
+			    name);
 			json_decref(*out);
 			*out = NULL;
 			return EXIT_USAGE;
@@ -224,8 +225,10 @@ int cmd_diff(int argc, char **argv)
 		}
 	}
 	if (code == EXIT_OK && fail_on_growth) {
-		long long a = json_integer_value(json_object_get(json_object_get(ra, "summary"), "size"));
-		long long b = json_integer_value(json_object_get(json_object_get(rb, "summary"), "size"));
+		long long a =
+		    json_integer_value(json_object_get(json_object_get(ra, "summary"), "size"));
+		long long b =
+		    json_integer_value(json_object_get(json_object_get(rb, "summary"), "size"));
 		long long growth = b - a;
 		int over = pct ? (double)growth * 100.0 > percent * (double)a
 			       : growth > 0 && (uint64_t)growth > limit;
@@ -237,14 +240,16 @@ int cmd_diff(int argc, char **argv)
 				fprintf(stderr,
 					"gpuslim: '%s' grew by %s (%lld bytes, %.2f%%) over '%s': "
 					"more than --fail-on-growth %s\n",
-					arg_b, g, growth, a ? (double)growth * 100.0 / (double)a : 100.0,
-					arg_a, fail_on_growth);
+					arg_b, g, growth,
+					a ? (double)growth * 100.0 / (double)a : 100.0, arg_a,
+					fail_on_growth);
 			else {
 				gate_human_size(l, sizeof(l), (long long)limit);
-				fprintf(stderr,
-					"gpuslim: '%s' grew by %s (%lld bytes) over '%s': more than "
-					"--fail-on-growth %s (%s)\n",
-					arg_b, g, growth, arg_a, fail_on_growth, l);
+				fprintf(
+				    stderr,
+				    "gpuslim: '%s' grew by %s (%lld bytes) over '%s': more than "
+				    "--fail-on-growth %s (%s)\n",
+				    arg_b, g, growth, arg_a, fail_on_growth, l);
 			}
 			code = EXIT_FAILED;
 		}

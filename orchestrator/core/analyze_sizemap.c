@@ -154,7 +154,8 @@ static json_t *emit(struct sm_ctx *c, uint32_t n)
 	uint64_t own_bytes = c->vis[n] + c->waste[n];
 
 	strbuf_addstr(&name, fsi_str(&an->fsi, fsi_node(&an->fsi, n)->name));
-	if (own_bytes == c->acc[n] && c->files[n] == (c->vis[n] ? 1u : 0u) + (c->waste[n] ? 1u : 0u) &&
+	if (own_bytes == c->acc[n] &&
+	    c->files[n] == (c->vis[n] ? 1u : 0u) + (c->waste[n] ? 1u : 0u) &&
 	    !(c->vis[n] && c->waste[n])) {
 		/* a file */
 		ret = json_pack("[o,I,I]", jstr(name.buf), (json_int_t)own_bytes,
@@ -190,8 +191,9 @@ static json_t *emit(struct sm_ctx *c, uint32_t n)
 	/* The node's own bytes beside its entries (a path that was a file and a
 	 * directory in one layer). */
 	if (c->vis[n])
-		AN_PUSH(an, kids,
-			json_pack("[s,I,I]", ".", (json_int_t)c->vis[n], (json_int_t)c->vis_own[n]));
+		AN_PUSH(
+		    an, kids,
+		    json_pack("[s,I,I]", ".", (json_int_t)c->vis[n], (json_int_t)c->vis_own[n]));
 	if (c->waste[n])
 		AN_PUSH(an, kids,
 			json_pack("[s,I,I]", ".", (json_int_t)c->waste[n], (json_int_t)OWN_WASTED));

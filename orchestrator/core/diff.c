@@ -77,8 +77,8 @@ static json_t *sorted(json_t *arr)
 
 static json_t *diff_summary(const json_t *sa, const json_t *sb)
 {
-	static const char *const keys[] = {"size",	    "compressed_size", "layers",
-					   "files",	    "visible_bytes",   "wasted_bytes",
+	static const char *const keys[] = {"size",	 "compressed_size", "layers",
+					   "files",	 "visible_bytes",   "wasted_bytes",
 					   "base_bytes", "own_bytes"};
 	json_t *out = json_object();
 
@@ -100,11 +100,10 @@ static json_t *diff_summary(const json_t *sa, const json_t *sb)
 
 static json_t *layer_entry(const json_t *l, const char *change)
 {
-	return json_pack("{s:s,s:I,s:o,s:o,s:I}", "change", change, "index",
-			 (json_int_t)jint_of(l, "index", 0), "diff_id",
-			 jstr_or_null(jstr_of(l, "diff_id")), "created_by",
-			 jstr_or_null(jstr_of(l, "created_by")), "bytes",
-			 (json_int_t)jint_of(l, "size", 0));
+	return json_pack(
+	    "{s:s,s:I,s:o,s:o,s:I}", "change", change, "index", (json_int_t)jint_of(l, "index", 0),
+	    "diff_id", jstr_or_null(jstr_of(l, "diff_id")), "created_by",
+	    jstr_or_null(jstr_of(l, "created_by")), "bytes", (json_int_t)jint_of(l, "size", 0));
 }
 
 static json_t *diff_layers(const json_t *la, const json_t *lb)
@@ -153,8 +152,8 @@ static json_t *diff_named(const json_t *a, const json_t *b, int packages)
 
 #define KEY(o)                                                                                     \
 	(strbuf_reset(&key),                                                                       \
-	 strbuf_addf(&key, "%s\n%s", packages ? (jstr_of(o, "manager") ? jstr_of(o, "manager") : "") \
-					      : "",                                              \
+	 strbuf_addf(&key, "%s\n%s",                                                               \
+		     packages ? (jstr_of(o, "manager") ? jstr_of(o, "manager") : "") : "",         \
 		     jstr_of(o, "name") ? jstr_of(o, "name") : ""),                                \
 	 key.buf)
 	json_array_foreach(a, i, v) json_object_set_new(map, KEY(v), json_pack("[O,n]", v));
@@ -340,11 +339,10 @@ static void entry(struct pctx *c, const char *suffix, long long a, long long b, 
 			strbuf_addch(&c->path, '/');
 		strbuf_addstr(&c->path, suffix);
 	}
-	json_array_append_new(c->entries,
-			      json_pack("{s:s,s:s,s:I,s:I,s:I}", "change",
-					change_of(a, b, has_a, has_b), "path",
-					c->path.len ? c->path.buf : "/", "bytes_a", (json_int_t)a,
-					"bytes_b", (json_int_t)b, "delta", (json_int_t)(b - a)));
+	json_array_append_new(
+	    c->entries, json_pack("{s:s,s:s,s:I,s:I,s:I}", "change", change_of(a, b, has_a, has_b),
+				  "path", c->path.len ? c->path.buf : "/", "bytes_a", (json_int_t)a,
+				  "bytes_b", (json_int_t)b, "delta", (json_int_t)(b - a)));
 	strbuf_setlen(&c->path, len);
 }
 
@@ -420,8 +418,8 @@ static json_t *walk(struct pctx *c, const struct tnode *a, const struct tnode *b
 	}
 	if (pool_a != pool_b) {
 		entry(c, DIFF_REST, pool_a, pool_b, 1, 1);
-		json_array_append_new(kids, json_pack("[s,I,I]", DIFF_REST, (json_int_t)pool_a,
-						      (json_int_t)pool_b));
+		json_array_append_new(
+		    kids, json_pack("[s,I,I]", DIFF_REST, (json_int_t)pool_a, (json_int_t)pool_b));
 	}
 	if (!json_array_size(kids)) {
 		json_decref(kids);
@@ -455,7 +453,8 @@ int diff_reports(const json_t *a, const json_t *b, const char *name_a, const cha
 	if (bad_a || bad_b) {
 		tn_free(ta);
 		tn_free(tb);
-		return error_setc(GS_EINVAL, "'%s': a sizemap node is not [name, bytes, owner, ...]",
+		return error_setc(GS_EINVAL,
+				  "'%s': a sizemap node is not [name, bytes, owner, ...]",
 				  bad_a ? name_a : name_b);
 	}
 	if (ta && tb) {
@@ -477,15 +476,15 @@ int diff_reports(const json_t *a, const json_t *b, const char *name_a, const cha
 			    json_pack("{s:o,s:I}", "name", utf8_json_string(name_b), "size",
 				      json_integer_value(json_object_get(sb, "size"))));
 	json_object_set_new(d, "summary", diff_summary(sa, sb));
-	json_object_set_new(d, "layers",
-			    diff_layers(json_object_get(a, "layers"), json_object_get(b, "layers")));
+	json_object_set_new(
+	    d, "layers", diff_layers(json_object_get(a, "layers"), json_object_get(b, "layers")));
 	json_object_set_new(
 	    d, "packages",
 	    diff_named(json_object_get(a, "packages"), json_object_get(b, "packages"), 1));
-	json_object_set_new(
-	    d, "cuda",
-	    diff_named(json_object_get(json_object_get(a, "cuda"), "components"),
-		       json_object_get(json_object_get(b, "cuda"), "components"), 0));
+	json_object_set_new(d, "cuda",
+			    diff_named(json_object_get(json_object_get(a, "cuda"), "components"),
+				       json_object_get(json_object_get(b, "cuda"), "components"),
+				       0));
 	if (paths) {
 		size_t total = json_array_size(paths);
 
@@ -521,7 +520,8 @@ static void cell(struct strbuf *out, const char *s, int md)
 	for (const char *p = s ? s : ""; *p; p++) {
 		if (md && *p == '|')
 			strbuf_addstr(out, "\\|");
-		else if (md && (*p == '<' || *p == '>' || *p == '`' || *p == '*' || *p == '_' || *p == '[' || *p == ']'))
+		else if (md && (*p == '<' || *p == '>' || *p == '`' || *p == '*' || *p == '_' ||
+				*p == '[' || *p == ']'))
 			strbuf_addf(out, "\\%c", *p);
 		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			strbuf_addch(out, '?');
@@ -544,10 +544,11 @@ static void lists(const json_t *d, size_t top, struct strbuf *out, int md)
 		size_t i;
 
 		if (!json_is_array(arr)) {
-			strbuf_addf(out, md ? "\n### %s\n\nnot compared: a report has no sizemap "
-					      "(gpuslim inspect --sizemap --json)\n"
-					    : "\n%s: not compared (a report has no sizemap: "
-					      "gpuslim inspect --sizemap --json)\n",
+			strbuf_addf(out,
+				    md ? "\n### %s\n\nnot compared: a report has no sizemap "
+					 "(gpuslim inspect --sizemap --json)\n"
+				       : "\n%s: not compared (a report has no sizemap: "
+					 "gpuslim inspect --sizemap --json)\n",
 				    L[k].title);
 			continue;
 		}
@@ -572,19 +573,27 @@ static void lists(const json_t *d, size_t top, struct strbuf *out, int md)
 				break;
 			if (!L[k].name) {
 				strbuf_addf(&what, "layer %lld ", jint_of(v, "index", 0));
-				strbuf_addstr(&what, jstr_of(v, "created_by") ? jstr_of(v, "created_by") : "");
+				strbuf_addstr(&what, jstr_of(v, "created_by")
+							 ? jstr_of(v, "created_by")
+							 : "");
 				if (what.len > 100) {
 					strbuf_setlen(&what, 97);
 					strbuf_addstr(&what, "...");
 				}
-				a = !strcmp(jstr_of(v, "change"), "removed") ? jint_of(v, "bytes", 0) : 0;
-				b = !strcmp(jstr_of(v, "change"), "added") ? jint_of(v, "bytes", 0) : 0;
+				a = !strcmp(jstr_of(v, "change"), "removed")
+					? jint_of(v, "bytes", 0)
+					: 0;
+				b = !strcmp(jstr_of(v, "change"), "added") ? jint_of(v, "bytes", 0)
+									   : 0;
 			} else {
 				if (json_object_get(v, "manager"))
 					strbuf_addf(&what, "%s ", jstr_of(v, "manager"));
-				strbuf_addstr(&what, jstr_of(v, L[k].name) ? jstr_of(v, L[k].name) : "");
-				if (json_object_get(v, "version_a") || json_object_get(v, "version_b")) {
-					const char *va = jstr_of(v, "version_a"), *vb = jstr_of(v, "version_b");
+				strbuf_addstr(&what,
+					      jstr_of(v, L[k].name) ? jstr_of(v, L[k].name) : "");
+				if (json_object_get(v, "version_a") ||
+				    json_object_get(v, "version_b")) {
+					const char *va = jstr_of(v, "version_a"),
+						   *vb = jstr_of(v, "version_b");
 
 					if (va && vb && strcmp(va, vb))
 						strbuf_addf(&what, " %s -> %s", va, vb);
@@ -613,9 +622,11 @@ static void lists(const json_t *d, size_t top, struct strbuf *out, int md)
 			}
 			strbuf_release(&what);
 		}
-		if (json_array_size(arr) > top || (!strcmp(L[k].key, "paths") &&
-						   jint_of(d, "paths_total", 0) > (long long)json_array_size(arr)))
-			strbuf_addf(out, md ? "\n%lld changed in all\n" : "  (%lld changed in all)\n",
+		if (json_array_size(arr) > top ||
+		    (!strcmp(L[k].key, "paths") &&
+		     jint_of(d, "paths_total", 0) > (long long)json_array_size(arr)))
+			strbuf_addf(out,
+				    md ? "\n%lld changed in all\n" : "  (%lld changed in all)\n",
 				    !strcmp(L[k].key, "paths") ? jint_of(d, "paths_total", 0)
 							       : (long long)json_array_size(arr));
 	}

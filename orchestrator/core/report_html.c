@@ -115,8 +115,9 @@ static int html_page(struct strbuf *out, const char *title, const json_t *data)
 		return -1;
 	strbuf_addstr(out, "</script>\n<script>\n");
 	strbuf_addstr(out, html_js);
-	strbuf_addstr(out, "</script>\n<noscript>This page draws its content with JavaScript.</noscript>\n"
-			   "</body></html>\n");
+	strbuf_addstr(
+	    out, "</script>\n<noscript>This page draws its content with JavaScript.</noscript>\n"
+		 "</body></html>\n");
 	return 0;
 }
 
@@ -177,8 +178,9 @@ void report_html_index(const struct report_item *items, const char *const *pages
 {
 	html_head(out, "gpuslim build");
 	strbuf_addstr(out, "<div id=\"main\"><header><h1>gpuslim: ");
-	strbuf_addf(out, "%zu images</h1></header>\n<table><thead><tr><th>cell</th><th>verdict</th>"
-			 "<th>size</th><th>wasted</th><th>gates failed</th></tr></thead><tbody>\n",
+	strbuf_addf(out,
+		    "%zu images</h1></header>\n<table><thead><tr><th>cell</th><th>verdict</th>"
+		    "<th>size</th><th>wasted</th><th>gates failed</th></tr></thead><tbody>\n",
 		    n);
 	for (size_t i = 0; i < n; i++) {
 		const struct report_item *it = &items[i];

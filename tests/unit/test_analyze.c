@@ -1400,7 +1400,6 @@ static void test_fsindex(void)
 	fsi_release(&fsi);
 }
 
-
 /* ---- the sizemap: the waste scenario's layers as trees ------------------- */
 
 static void test_sizemap(void)
@@ -1412,12 +1411,17 @@ static void test_sizemap(void)
 	struct image_visitor v;
 	json_t *r = NULL, *sm, *l0, *l1, *n;
 	char *s;
-	const struct ent e0[] = {{'F', "usr/a", NULL, 100}, {'F', "usr/b", NULL, 200},
-				 {'F', "opt/d/x", NULL, 300},	{'F', "keep/k", NULL, 50},
-				 {'F', "h/orig", NULL, 500},	{'H', "h/link", "h/orig", 0},
+	const struct ent e0[] = {{'F', "usr/a", NULL, 100},
+				 {'F', "usr/b", NULL, 200},
+				 {'F', "opt/d/x", NULL, 300},
+				 {'F', "keep/k", NULL, 50},
+				 {'F', "h/orig", NULL, 500},
+				 {'H', "h/link", "h/orig", 0},
 				 {0, 0, 0, 0}};
-	const struct ent e1[] = {{'F', "usr/a", NULL, 150}, {'W', "usr/b", 0, 0},
-				 {'W', "h/orig", 0, 0},	     {'F', "usr/c", NULL, 0},
+	const struct ent e1[] = {{'F', "usr/a", NULL, 150},
+				 {'W', "usr/b", 0, 0},
+				 {'W', "h/orig", 0, 0},
+				 {'F', "usr/c", NULL, 0},
 				 {0, 0, 0, 0}};
 	const struct ent e2[] = {{'W', "h/link", 0, 0}, {0, 0, 0, 0}};
 
@@ -1458,8 +1462,8 @@ static void test_sizemap(void)
 	n = jget(l0, "3");
 	CHECK(n && !strcmp(json_string_value(jget(n, "0")), "keep") && jint_at(n, "3.0.2") == 0,
 	      "keep/k: no package, a base layer: owner base (%s)", s);
-	CHECK(json_array_size(l1) == 1 && jint_at(l1, "0.1") == 150 && jint_at(l1, "0.3.0.2") == 1 &&
-		  json_array_size(jget(l1, "0.3")) == 1,
+	CHECK(json_array_size(l1) == 1 && jint_at(l1, "0.1") == 150 &&
+		  jint_at(l1, "0.3.0.2") == 1 && json_array_size(jget(l1, "0.3")) == 1,
 	      "layer 1: usr/a 150 bytes, the app's; the empty usr/c is no node (%s)", s);
 	CHECK(json_array_size(jget(sm, "layers.2")) == 0, "layer 2: no bytes, no node");
 	CHECK_STR(json_string_value(jget(sm, "owners.2.0")), "wasted", "owners: base, app, wasted");
@@ -1540,8 +1544,10 @@ static void test_sizemap_big(void)
 			seed ^= seed << 13;
 			seed ^= seed >> 7;
 			seed ^= seed << 17;
-			size = (seed % 1000) < 3 ? 20000000 + seed % 20000000 : (1u << (seed % 18)) + seed % 997;
-			snprintf(path, sizeof(path), "l%zu/d%zu/e%zu/f%zu.bin", l, i % 100, (i / 100) % 10, i);
+			size = (seed % 1000) < 3 ? 20000000 + seed % 20000000
+						 : (1u << (seed % 18)) + seed % 997;
+			snprintf(path, sizeof(path), "l%zu/d%zu/e%zu/f%zu.bin", l, i % 100,
+				 (i / 100) % 10, i);
 			ie.size = size;
 			z.left = size;
 			v.entry(v.ctx, il, &ie, (struct image_reader *)&z);
@@ -1557,7 +1563,8 @@ static void test_sizemap_big(void)
 	sm = json_object_get(r, "sizemap");
 	for (size_t l = 0; l < 2; l++)
 		for (size_t i = 0; i < json_array_size(jget(sm, l ? "layers.1" : "layers.0")); i++)
-			sum += sm_sum(json_array_get(jget(sm, l ? "layers.1" : "layers.0"), i), &bad);
+			sum +=
+			    sm_sum(json_array_get(jget(sm, l ? "layers.1" : "layers.0"), i), &bad);
 	dump = json_dumps(sm, JSON_COMPACT);
 	len = dump ? strlen(dump) : 0;
 	free(dump);

@@ -12,8 +12,9 @@ static json_t *path_entry(const json_t *d, const char *path)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(d, "paths"), i, v)
-	    if (!strcmp(json_string_value(json_object_get(v, "path")), path)) return v;
+	json_array_foreach(
+	    json_object_get(d, "paths"), i,
+	    v) if (!strcmp(json_string_value(json_object_get(v, "path")), path)) return v;
 	return NULL;
 }
 
@@ -34,11 +35,11 @@ static json_t *report(const char *layers, const char *packages, const char *comp
 		      const char *sizemap, long long size)
 {
 	json_error_t err;
-	json_t *r = json_pack("{s:{s:I,s:I,s:n},s:o,s:o,s:{s:o},s:o}", "summary", "size",
-			      (json_int_t)size, "files", (json_int_t)3, "compressed_size", "layers",
-			      json_loads(layers, 0, &err), "packages", json_loads(packages, 0, &err),
-			      "cuda", "components", json_loads(comps, 0, &err), "sizemap",
-			      sizemap ? json_loads(sizemap, 0, &err) : json_null());
+	json_t *r = json_pack(
+	    "{s:{s:I,s:I,s:n},s:o,s:o,s:{s:o},s:o}", "summary", "size", (json_int_t)size, "files",
+	    (json_int_t)3, "compressed_size", "layers", json_loads(layers, 0, &err), "packages",
+	    json_loads(packages, 0, &err), "cuda", "components", json_loads(comps, 0, &err),
+	    "sizemap", sizemap ? json_loads(sizemap, 0, &err) : json_null());
 
 	if (!sizemap)
 		json_object_del(r, "sizemap");
@@ -59,16 +60,16 @@ static void test_paths(void)
 	    "[[\"usr/lib\",1300,0,[[\"libx\",1000,0],[\"\",300,0,7]]]],"
 	    "[[\"opt/app\",5000,0,[[\"model\",5000,0]]]]]}",
 	    6300);
-	json_t *b = report(
-	    "[{\"index\":0,\"diff_id\":\"sha256:1\",\"size\":1300},"
-	    "{\"index\":1,\"diff_id\":\"sha256:3\",\"size\":2000,\"created_by\":\"RUN x\"}]",
-	    "[{\"manager\":\"dpkg\",\"name\":\"libc6\",\"version\":\"2.37\",\"bytes\":1000},"
-	    "{\"manager\":\"dpkg\",\"name\":\"zlib\",\"version\":\"1\",\"bytes\":20}]",
-	    "[{\"name\":\"cublas\",\"bytes\":150},{\"name\":\"cudnn\",\"bytes\":70}]",
-	    "{\"min_bytes\":10,\"owners\":[[\"base\",null]],\"layers\":["
-	    "[[\"usr/lib\",1300,0,[[\"libx\",1000,0],[\"\",300,0,7]]]],"
-	    "[[\"usr/lib\",1500,0,[[\"libx\",1500,0]]],[\"new\",500,0]]]}",
-	    3300);
+	json_t *b =
+	    report("[{\"index\":0,\"diff_id\":\"sha256:1\",\"size\":1300},"
+		   "{\"index\":1,\"diff_id\":\"sha256:3\",\"size\":2000,\"created_by\":\"RUN x\"}]",
+		   "[{\"manager\":\"dpkg\",\"name\":\"libc6\",\"version\":\"2.37\",\"bytes\":1000},"
+		   "{\"manager\":\"dpkg\",\"name\":\"zlib\",\"version\":\"1\",\"bytes\":20}]",
+		   "[{\"name\":\"cublas\",\"bytes\":150},{\"name\":\"cudnn\",\"bytes\":70}]",
+		   "{\"min_bytes\":10,\"owners\":[[\"base\",null]],\"layers\":["
+		   "[[\"usr/lib\",1300,0,[[\"libx\",1000,0],[\"\",300,0,7]]]],"
+		   "[[\"usr/lib\",1500,0,[[\"libx\",1500,0]]],[\"new\",500,0]]]}",
+		   3300);
 	json_t *d = NULL, *e;
 	struct strbuf sb = STRBUF_INIT;
 
@@ -78,9 +79,8 @@ static void test_paths(void)
 		goto done;
 	CHECK(num(json_object_get(json_object_get(d, "summary"), "size"), "delta") == -3000,
 	      "summary.size delta -3000");
-	CHECK(json_is_null(json_object_get(json_object_get(json_object_get(d, "summary"),
-							   "compressed_size"),
-					   "delta")),
+	CHECK(json_is_null(json_object_get(
+		  json_object_get(json_object_get(d, "summary"), "compressed_size"), "delta")),
 	      "a value null on one side: delta null");
 	e = path_entry(d, "/opt");
 	CHECK(e && !strcmp(str(e, "change"), "removed") && num(e, "delta") == -5000,
@@ -100,7 +100,8 @@ static void test_paths(void)
 
 		json_array_foreach(json_object_get(d, "paths"), i, v) sum += num(v, "delta");
 		CHECK(sum == -3000, "the paths add up to the size's delta (%lld)", sum);
-		CHECK(num(d, "paths_total") == 3, "three paths changed (%lld)", num(d, "paths_total"));
+		CHECK(num(d, "paths_total") == 3, "three paths changed (%lld)",
+		      num(d, "paths_total"));
 	}
 	e = json_array_get(json_object_get(d, "paths"), 0);
 	CHECK(e && !strcmp(str(e, "path"), "/opt"), "biggest change first");
@@ -142,9 +143,9 @@ static void test_rest_pool(void)
 {
 	json_t *a = report("[]", "[]", "[]",
 			   "{\"layers\":[[[\"d\",100,0,[[\"big\",60,0],[\"\",40,0,9]]]]]}", 100);
-	json_t *b = report("[]", "[]", "[]",
-			   "{\"layers\":[[[\"d\",150,0,[[\"big\",60,0],[\"mid\",50,0],[\"\",40,0,9]]]]]}",
-			   150);
+	json_t *b = report(
+	    "[]", "[]", "[]",
+	    "{\"layers\":[[[\"d\",150,0,[[\"big\",60,0],[\"mid\",50,0],[\"\",40,0,9]]]]]}", 150);
 	json_t *c = report("[]", "[]", "[]", NULL, 150);
 	json_t *d = NULL, *e;
 
