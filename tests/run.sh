@@ -285,7 +285,7 @@ cli_diff() {
 		diff "$r/vadd.json" "$r/devel.json" --fail-on-growth 2GB
 	expect_cli "diff --fail-on-growth at the growth is exit 0" 0 '^size ' \
 		diff "$r/vadd.json" "$r/devel.json" --fail-on-growth 2582601472
-	expect_cli "diff --fail-on-growth PCT" 1 "grew by .*2199\.85%\) over .*--fail-on-growth 2000%$" \
+	expect_cli "diff --fail-on-growth PCT" 1 "grew by .*2199\.86%\) over .*--fail-on-growth 2000%$" \
 		diff "$r/vadd.json" "$r/devel.json" --fail-on-growth 2000%
 	expect_cli "diff of a smaller image passes --fail-on-growth 0" 0 '\(-2\.58 GB\)$' \
 		diff "$r/devel.json" "$r/vadd.json" --fail-on-growth 0
