@@ -123,7 +123,7 @@ struct cli_report_files {
 #define CLI_OPT_HTML(f)                                                                 \
 	{CLI_OPT_VALUE, "html", 0, &(f).html, "FILE",                                   \
 	 "write the report as one self-contained HTML page (a matrix: FILE is an index, " \
-	 "each cell's page FILE-less-.html-CELL.html beside it)", 0}
+	 "each cell's page beside it as FILE-CELL.html)", 0}
 /* clang-format on */
 
 struct report_item;
