@@ -112,7 +112,7 @@
   }
 
   function Treemap(parent, root, legend) {
-    var W = 1200, H = 640, MAXD = 4, MINA = 900;
+    var W = 1200, H = 640, MAXD = 4, MINA = 400;
     var crumbs = el('div', {'class': 'crumbs', id: 'crumbs'}, null, parent);
     var svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
@@ -184,7 +184,9 @@
     var frameTop = 0;
     function layout(n, x, y, w, h, depth) {
       var kids = (n.kids || []).filter(function (k) { return k.v > 0; });
-      if (n !== cur && (!kids.length || depth >= MAXD || w * h < MINA)) {
+      // Divided only when its entries get MINA square pixels each on average: a view
+      // draws at most W * H / MINA rectangles however many files a directory holds.
+      if (n !== cur && (!kids.length || depth >= MAXD || w * h < MINA * kids.length)) {
         rect(n, x, y, w, h, true, depth);
         return;
       }
