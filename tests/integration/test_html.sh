@@ -205,7 +205,9 @@ fi
 if [ -n "$browser_skip" ]; then
 	skip "html: browser checks ($browser_skip)"
 else
-	browser() { # DESCRIPTION ARGS...: html_check.js's lines, counted
+	CHROMIUM=$(command -v chromium)
+	export CHROMIUM
+	browser() { # ARGS...: html_check.js's lines, counted
 		local line
 		while IFS= read -r line; do
 			case "$line" in
