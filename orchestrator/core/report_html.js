@@ -250,6 +250,8 @@
   }
 
   // ---- a report page ---------------------------------------------------------
+  // the worst first, as the text summary (Array.prototype.sort is stable)
+  var RANK = {fail: 0, warn: 1, skip: 2, pass: 3};
   function reportPage(it) {
     var r = it.report, s = r ? r.summary : null;
     var hd = el('header', {}, null, main);
@@ -281,7 +283,8 @@
         });
       }
       table(g, [{h: 'status', t: 'str', cls: function (v) { return 's-' + v; }}, {h: 'kind', t: 'str'}, {h: 'gate', t: 'str'}, {h: 'message', t: 'str'}],
-            it.gates.map(function (x) { return [x.status, x.kind, x.name, x.message]; }));
+            it.gates.map(function (x) { return [x.status, x.kind, x.name, x.message]; })
+              .sort(function (a, b) { return RANK[a[0]] - RANK[b[0]]; }), 'gates');
     }
     if (!r) return;
     var f = section('Findings');
