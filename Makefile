@@ -78,6 +78,14 @@ build/gen/closure_sh.h: orchestrator/core/closure.sh
 build/orchestrator/core/render_dockerfile.o build/fuzz/obj/orchestrator/core/render_dockerfile.o: \
 	build/gen/closure_sh.h
 
+# The HTML page's script and style, as C strings for report_html.c.
+build/gen/report_html_%.h: orchestrator/core/report_html.%
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@.tmp
+	mv $@.tmp $@
+build/orchestrator/core/report_html.o build/fuzz/obj/orchestrator/core/report_html.o: \
+	build/gen/report_html_js.h build/gen/report_html_css.h
+
 build/orchestrator/util/datadir.o: EXTRA_CPPFLAGS = -DGPUSLIM_DATADIR='"$(DATADIR)"'
 build/orchestrator/util/datadir.o: build/GPUSLIM-DATADIR
 

@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 	json_array_foreach(json_object_get(json_object_get(config, "rootfs"), "diff_ids"), k, d) vec_push(&meta.diff_ids, (void *)json_string_value(d));
 	struct knowledge *kb = NULL; knowledge_load(&kb, NULL);
 	struct analyze_opts o = {0}; o.kb = kb;
+	o.sizemap = getenv("GPUSLIM_BENCH_SIZEMAP") != NULL; /* bench/html.sh */
 	struct vec base = VEC_INIT(NULL);
 	for (int i = 3; i < argc; i++) vec_push(&base, argv[i]);
 	if (base.nr) o.base_diff_ids = &base;

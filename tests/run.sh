@@ -271,6 +271,7 @@ group_cli() {
 	cli_outputs "$y"
 	cli_commands "$y"
 	cli_fanout
+	cli_diff
 }
 
 # CI fan-out: plan --ci-matrix, build --cell and --stage refusals, report merge and promote
@@ -331,6 +332,37 @@ cli_fanout() {
 		report promote "$d/x-only.json"
 	expect_cli "report --help" 0 "^  merge A.json B.json" report --help
 	expect_cli "report frob" 2 "'frob' is not a subcommand" report frob
+}
+
+# gpuslim diff of saved reports (no engine): text, exit codes, --fail-on-growth's edges.
+cli_diff() {
+	local r=tests/data/reports
+	expect_cli "diff of two saved reports" 0 '^size +117\.4 MB -> 2\.70 GB \(\+2\.58 GB\)$' \
+		diff "$r/vadd.json" "$r/devel.json"
+	expect_cli "diff of reports without a sizemap says the paths are not compared" 0 \
+		'^Paths: not compared \(a report has no sizemap' diff "$r/vadd.json" "$r/devel.json"
+	expect_cli "diff --fail-on-growth under the growth is exit 1" 1 \
+		"^gpuslim: '$r/devel.json' grew by 2\.58 GB \(2582601472 bytes\) over '$r/vadd.json': more than --fail-on-growth 2GB \(2\.00 GB\)$" \
+		diff "$r/vadd.json" "$r/devel.json" --fail-on-growth 2GB
+	expect_cli "diff --fail-on-growth at the growth is exit 0" 0 '^size ' \
+		diff "$r/vadd.json" "$r/devel.json" --fail-on-growth 2582601472
+	expect_cli "diff --fail-on-growth PCT" 1 "grew by .*2199\.86%\) over .*--fail-on-growth 2000%$" \
+		diff "$r/vadd.json" "$r/devel.json" --fail-on-growth 2000%
+	expect_cli "diff of a smaller image passes --fail-on-growth 0" 0 '\(-2\.58 GB\)$' \
+		diff "$r/devel.json" "$r/vadd.json" --fail-on-growth 0
+	expect_cli "diff --fail-on-growth nope is exit 2" 2 \
+		"^gpuslim: --fail-on-growth wants a size \(500MB\) or a percentage \(5%\), not 'nope'$" \
+		diff "$r/vadd.json" "$r/devel.json" --fail-on-growth nope
+	expect_cli "diff of a JSON file that is no report is exit 2" 2 \
+		"^gpuslim: report 'tests/data/locks/good.lock': no summary.size" \
+		diff tests/data/locks/good.lock "$r/devel.json"
+	expect_cli "diff without B" 2 'missing argument B' diff "$r/vadd.json"
+	expect_cli "diff --json" 0 '^  "schema_version": 1,$' diff "$r/vadd.json" "$r/devel.json" --json
+	expect_cli "diff --markdown -" 0 '^\| size \| 117\.4 MB \| 2\.70 GB \| \+2\.58 GB \|$' \
+		diff "$r/vadd.json" "$r/devel.json" --markdown -
+	expect_cli "diff --html" 0 '^size ' diff "$r/vadd.json" "$r/devel.json" --html "$TMP/diff.html"
+	if grep -q 'id="gpuslim-data"' "$TMP/diff.html" 2>/dev/null; then ok "cli: diff --html writes the page"
+	else notok "cli: diff --html writes the page"; fi
 }
 
 # Report files (--junit, --markdown, --markdown-append, build's --json) are written to what

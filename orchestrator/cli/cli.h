@@ -72,6 +72,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -123,6 +124,7 @@ struct cli_report_files {
 	int github_annotations, no_github_annotations, annotate;
 	/* The recipe (NULL: inspect), for SARIF locations and annotation lines. */
 	const struct recipe *recipe;
+	const char *html;	     /* --html FILE */
 };
 
 /* 1 when GitHub annotations are to be printed: --github-annotations, or
@@ -151,10 +153,14 @@ char *cli_repo_path(const char *path);
 	 "(the default when GITHUB_ACTIONS=true)", 0},                                   \
 	{CLI_OPT_SWITCH, "no-github-annotations", 0, &(f).no_github_annotations, NULL,  \
 	 "no annotations, even under GITHUB_ACTIONS=true", 0}
+#define CLI_OPT_HTML(f)                                                                 \
+	{CLI_OPT_VALUE, "html", 0, &(f).html, "FILE",                                   \
+	 "write the report as one self-contained HTML page (a matrix: FILE is an index, " \
+	 "each cell's page beside it as FILE-CELL.html)", 0}
 /* clang-format on */
 
 struct report_item;
-/* The JUnit and the Markdown reports of `items` written to the files of
+/* The JUnit, Markdown and HTML reports of `items` written to the files of
  * `f` (util/fs.h's fs_write_output(): "-" is stdout). 0, or -1 when a file
  * could not be written (said on stderr; the others still are). */
 int cli_write_reports(const struct report_item *items, size_t n, size_t top,
@@ -186,6 +192,13 @@ int cli_print_report(const struct report_item *it, int as_json, size_t top,
 
 #define INSPECT_USAGE_TAIL                                                                         \
 	"exit codes: 0 the image was analyzed, 2 bad usage or not an image, 3 the image\n"         \
+	"cannot be reached (no engine, registry down).\n"
+
+#define DIFF_USAGE_TAIL                                                                            \
+	"A saved report (gpuslim inspect --json --sizemap) works as A or B; without its sizemap\n" \
+	"the paths are not compared.\n"                                                            \
+	"exit codes: 0 the difference was shown, 1 B grew more than --fail-on-growth allows,\n"    \
+	"2 bad usage or input (an option, a report, an image that is not one), 3 an image\n"       \
 	"cannot be reached (no engine, registry down).\n"
 
 /* run's own exit codes, beside the command's (forwarded), as `docker run` has them. */

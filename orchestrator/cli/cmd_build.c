@@ -108,6 +108,7 @@ static const struct cli_opt build_opts_spec[] = {
     CLI_OPTS_MARKDOWN(report_files),
     CLI_OPT_SARIF(report_files),
     CLI_OPTS_GITHUB_ANNOTATIONS(report_files),
+    CLI_OPT_HTML(report_files),
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
     {CLI_OPT_SWITCH, NULL, 0, NULL, NULL, NULL, 0},
 };
@@ -592,6 +593,7 @@ static int gate_one(struct exec_job *job)
 	vo.inspect.docker = gc->e->docker;
 	vo.inspect.kb = gc->kb;
 	vo.inspect.abort_fd = &gc->abort_fd;
+	vo.inspect.sizemap = report_files.html != NULL;
 	vo.recipe = gc->r;
 	vo.cell = bc->cell;
 	memset(&so, 0, sizeof(so));

@@ -74,6 +74,7 @@ static const struct cli_opt gate_opts[] = {
     CLI_OPTS_MARKDOWN(report_files),
     CLI_OPT_SARIF(report_files),
     CLI_OPTS_GITHUB_ANNOTATIONS(report_files),
+    CLI_OPT_HTML(report_files),
     {CLI_OPT_VALUE, "source", 0, &source_arg, "SOURCE",
      "auto (default), engine, registry, archive or oci", 0},
     {CLI_OPT_VALUE, "platform", 0, &platform_arg, "OS/ARCH[/VARIANT]",
@@ -302,6 +303,7 @@ int cmd_gate(int argc, char **argv)
 	vo.inspect.platform = platform_arg;
 	vo.inspect.kb = pl.kb;
 	vo.inspect.top = top;
+	vo.inspect.sizemap = report_files.html != NULL;
 	vo.recipe = pl.recipe;
 	if (baseline_path && !baseline) {
 		reg = registry_client_new(NULL);

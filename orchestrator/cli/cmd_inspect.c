@@ -10,7 +10,7 @@
 /*
  * inspect: analyze any image (engine, registry, docker-save archive, OCI
  * layout) and show it: a summary on stdout, or the report JSON with
- * --json; --markdown FILE for CI. No gates: exit 0 unless the image
+ * --json; --markdown FILE for CI, --html FILE for people. No gates: exit 0 unless the image
  * cannot be read.
  */
 
@@ -22,6 +22,7 @@ static struct cli_report_files report_files;
 static const char *top_arg;
 static const char *docker_path;
 static int json_out;
+static int sizemap;
 static struct vec plugin_dirs = VEC_INIT(free);
 
 static const struct cli_opt inspect_opts[] = {
@@ -36,6 +37,9 @@ static const struct cli_opt inspect_opts[] = {
     {CLI_OPT_SWITCH, "json", 0, &json_out, NULL, "print the report as JSON", 0},
     CLI_OPTS_MARKDOWN(report_files),
     CLI_OPT_SARIF(report_files),
+    CLI_OPT_HTML(report_files),
+    {CLI_OPT_SWITCH, "sizemap", 0, &sizemap, NULL,
+     "add the sizemap (bytes per layer, directory and file) to the report", 0},
     {CLI_OPT_VALUE, "top", 0, &top_arg, "N", "entries in each biggest-first list (default 10)", 0},
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
     {CLI_OPT_LIST, "plugins", 0, &plugin_dirs, "DIR", "also load knowledge plugins from DIR", 0},
@@ -77,6 +81,7 @@ int cmd_inspect(int argc, char **argv)
 	io.platform = platform_arg;
 	io.kb = kb;
 	io.top = top;
+	io.sizemap = sizemap || report_files.html;
 	ret = inspect_image(image_name, &io, &report, &note);
 	if (note)
 		fprintf(stderr, "note: %s\n", note);

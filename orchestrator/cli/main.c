@@ -16,6 +16,8 @@ static const struct cli_cmd commands[] = {
      GATE_USAGE_TAIL},
     {"knowledge", cmd_knowledge, "refresh the knowledge plugins from a registry and a wheel index",
      KNOWLEDGE_USAGE_TAIL},
+    {"diff", cmd_diff, "what changed between two images or saved reports, biggest first",
+     DIFF_USAGE_TAIL},
     {"run", cmd_run, "run a command in an image's filesystem, without an engine", RUN_USAGE_TAIL},
     {"report", cmd_report, "merge a CI matrix's build reports; promote its staged images", NULL},
     {"ci", cmd_ci, "write a CI file: scheduled matrix, one job per cell, all-or-nothing release",

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,68 @@ static int write_one(const char *path, const struct strbuf *sb, unsigned flags)
 		return -1;
 	}
 	return 0;
+}
+
+/* The page of cell `name` beside the index `index`: "out/r.html" and
+ * "a/b" give "out/r-a_b.html" (a byte other than [A-Za-z0-9._-] is '_'). */
+static char *cell_page(const char *index, const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t stem = strlen(index);
+
+	if (stem > 5 && !strcmp(index + stem - 5, ".html"))
+		stem -= 5;
+	strbuf_add(&sb, index, stem);
+	strbuf_addch(&sb, '-');
+	for (const char *p = name; *p; p++)
+		strbuf_addch(&sb, isalnum((unsigned char)*p) || strchr("._-", *p) ? *p : '_');
+	strbuf_addstr(&sb, ".html");
+	return strbuf_detach(&sb, NULL);
+}
+
+/* --html: one page, or for several items an index and a page per item. */
+static int write_html(const struct report_item *items, size_t n, const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char **pages;
+	int ret = 0;
+
+	if (n == 1) {
+		if (report_html(&items[0], &sb) < 0) {
+			cli_error_last();
+			ret = -1;
+		} else if (write_one(path, &sb, 0) < 0)
+			ret = -1;
+		strbuf_release(&sb);
+		return ret;
+	}
+	if (!strcmp(path, "-")) {
+		cli_error("--html -: a matrix has one page per cell; give a FILE for its index");
+		return -1;
+	}
+	pages = xcalloc(n ? n : 1, sizeof(*pages));
+	for (size_t i = 0; i < n; i++) {
+		char *page = cell_page(path, items[i].name);
+		const char *slash = strrchr(page, '/');
+
+		strbuf_reset(&sb);
+		if (report_html(&items[i], &sb) < 0) {
+			cli_error_last();
+			ret = -1;
+		} else if (write_one(page, &sb, 0) < 0)
+			ret = -1;
+		pages[i] = xstrdup(slash ? slash + 1 : page);
+		free(page);
+	}
+	strbuf_reset(&sb);
+	report_html_index(items, pages, n, &sb);
+	if (write_one(path, &sb, 0) < 0)
+		ret = -1;
+	for (size_t i = 0; i < n; i++)
+		free((char *)pages[i]);
+	free(pages);
+	strbuf_release(&sb);
+	return ret;
 }
 
 int cli_write_reports(const struct report_item *items, size_t n, size_t top,
@@ -77,6 +140,8 @@ int cli_write_reports(const struct report_item *items, size_t n, size_t top,
 		fputs(sb.buf, stderr);
 		free(file);
 	}
+	if (f->html && write_html(items, n, f->html) < 0)
+		ret = -1;
 	strbuf_release(&sb);
 	return ret;
 }

@@ -470,6 +470,8 @@ void analysis_free(struct analysis *an)
 	free(an->inodes);
 	free(an->order);
 	free(an->heap);
+	free(an->pkg_owner);
+	free(an->pkg_list);
 	strbuf_release(&an->tmp);
 	free(an);
 }
@@ -907,6 +909,8 @@ int analysis_report(struct analysis *an, const struct image_meta *meta, json_t *
 	}
 	AN_SET(an, root, "findings", findings);
 	findings = NULL;
+	if (o->sizemap)
+		AN_SET(an, root, "sizemap", an_sizemap_json(an, base_layers, size));
 	(void)missing_nr;
 	if (an->json_failed) {
 		ret = error_setc(GS_ERR, "cannot build the report: a JSON value failed in %s()",

@@ -69,7 +69,21 @@
  *   "caches": [{"kind": "apt-lists"|"pip-cache"|"uv-cache"|"huggingface-cache"|"pycache",
  *               "bytes", "files"}],
  *   "tests_examples": {"files", "bytes", "dirs": [...]},
- *   "findings": [{"rule", "severity": "error"|"warn"|"info", "message", "path", "bytes"}]
+ *   "findings": [{"rule", "severity": "error"|"warn"|"info", "message", "path", "bytes"}],
+ *   "sizemap": {      only with opts->sizemap: every layer's bytes as a tree
+ *     "min_bytes",    a file or directory under it is folded into its directory's rest
+ *     "owners": [[kind, name]],  kind "base" (no package, a base layer), "app" (no
+ *                      package, the image's own layers), "wasted" (a later layer
+ *                      overwrote or deleted it), "cuda" (name: the component), "dpkg"
+ *                      or "pip" (name: the package)
+ *     "layers": [[node...]]  per layer (report "layers" order) its top entries; a node is
+ *                      [name, bytes, owner] (a file), [name, bytes, owner, [node...]]
+ *                      (a directory; name may be "a/b/c" for a chain of single
+ *                      directories) or ["", bytes, owner, files] (the rest: files and
+ *                      directories under min_bytes); owner indexes "owners" (for a
+ *                      directory and a rest: that of its biggest file). Each layer's
+ *                      nodes add up to its "size", the layers to summary.size.
+ *   }
  * }
  *
  * Finding rules (ids are stable; gates may change their severity):
@@ -123,6 +137,8 @@ struct analyze_opts {
 	 * recipe's smoke tests; NULL: none): missing-runtime-file checks each
 	 * and its interpreter. Borrowed. */
 	const struct vec *commands;
+	/* Add "sizemap" to the report (the HTML page's treemap, gpuslim diff). */
+	int sizemap;
 };
 
 /* Analyze `img` (opened, not yet walked) into a new report document. */

@@ -62,18 +62,29 @@ json_t *an_packages_json(struct analysis *an, struct tally *t)
 			owner[c->u.owned->nodes[i]] = *slot + 1;
 	}
 #undef PKG_ADD
+	if (an->opts->sizemap && !an->pkg_owner) {
+		an->pkg_owner = owner;
+		owner = NULL;
+		an->pkg_list = xmalloc((nr ? nr : 1) * sizeof(*pkgs));
+		if (nr)
+			memcpy(an->pkg_list, pkgs, nr * sizeof(*pkgs));
+		an->pkg_list_nr = nr;
+	}
 	/* Bytes: each visible inode once. */
 	for (uint32_t id = 1; id < an->fsi.nr; id++) {
 		struct fsi_node *nd = fsi_node(&an->fsi, id);
 		struct inode *in;
 
+		uint32_t own;
+
 		if (nd->type != FSI_FILE)
 			continue;
 		in = &an->inodes[nd->inode];
-		if (owner[id]) {
-			pkgs[owner[id] - 1].files++;
+		own = owner ? owner[id] : an->pkg_owner[id];
+		if (own) {
+			pkgs[own - 1].files++;
 			if (!(in->counted & 2))
-				pkgs[owner[id] - 1].bytes += in->size;
+				pkgs[own - 1].bytes += in->size;
 		} else if (!(in->counted & 2)) {
 			t->unowned += in->size;
 		}

@@ -138,6 +138,11 @@ struct analysis {
 	uint64_t rm_top_bytes;
 	uint16_t rm_top_layer;
 	struct strbuf tmp;
+	/* The sizemap's (opts->sizemap): each path's package (index + 1 in
+	 * pkg_list, 0: none), kept from an_packages_json() */
+	uint32_t *pkg_owner;
+	struct pkg *pkg_list;
+	size_t pkg_list_nr;
 	/* The first function whose JSON could not be built or placed (see
 	 * AN_PUSH); NULL while every part is in. */
 	const char *json_failed;
@@ -280,7 +285,9 @@ void an_join_normalized(struct strbuf *out, const char *base, const char *rel, s
 uint32_t an_intern_opt(struct analysis *an, const char *s);
 
 /* analyze_replay.c */
-void an_replay_event(struct analysis *an, const struct ev *ev, uint16_t layer);
+/* An EV_FILE's inode goes to its ev->aux (the sizemap tells a copy that
+ * stays visible from one a later layer replaced by it). */
+void an_replay_event(struct analysis *an, struct ev *ev, uint16_t layer);
 
 /* analyze_tree.c */
 /* Depth-first over the visible tree, the path kept in one buffer. */
@@ -289,6 +296,15 @@ void an_walk_tree(struct analysis *an, struct tally *t);
 void an_paths_init(struct tally *t, const struct vec *keys);
 void an_paths_release(struct tally *t);
 json_t *an_paths_json(struct analysis *an, const struct tally *t);
+
+/* The component of a file name (kb->components): its index, or -1. */
+int an_component_of(const struct knowledge *kb, const char *b);
+
+/* analyze_sizemap.c */
+/* The "sizemap" of the report (analyze.h): every layer's bytes as a tree of
+ * directories and files, small ones folded; after the replay, the walk and
+ * an_packages_json(). `base_layers`: the layers of the FROM image. */
+json_t *an_sizemap_json(struct analysis *an, size_t base_layers, uint64_t size);
 
 /* analyze_packages.c */
 json_t *an_packages_json(struct analysis *an, struct tally *t);

@@ -151,7 +151,7 @@ static void ensure_parents(struct analysis *an, uint32_t id, uint16_t layer)
 	}
 }
 
-void an_replay_event(struct analysis *an, const struct ev *ev, uint16_t layer)
+void an_replay_event(struct analysis *an, struct ev *ev, uint16_t layer)
 {
 	struct fsi_node *nd;
 	uint32_t inode;
@@ -209,6 +209,7 @@ void an_replay_event(struct analysis *an, const struct ev *ev, uint16_t layer)
 	nd->data = ev->data;
 	if (ev->type == EV_FILE) {
 		inode = new_inode(an, ev->size, layer);
+		ev->aux = inode;
 		nd = fsi_node(&an->fsi, ev->node);
 		nd->type = FSI_FILE;
 		nd->inode = inode;

@@ -63,7 +63,7 @@ static int cache_of(const struct knowledge *kb, const char *path)
 }
 
 /* The component of a file name: index in kb->components, or -1. */
-static int component_of(const struct knowledge *kb, const char *b)
+int an_component_of(const struct knowledge *kb, const char *b)
 {
 	for (size_t i = 0; kb && i < kb->components_nr; i++)
 		for (size_t j = 0; j < kb->components[i].patterns.nr; j++) {
@@ -154,7 +154,7 @@ static void tally_file(struct analysis *an, struct tally *t, uint32_t id, const 
 			t->devel_tool_bytes += size;
 		}
 	}
-	if ((comp = component_of(kb, b)) >= 0) {
+	if ((comp = an_component_of(kb, b)) >= 0) {
 		t->comp_bytes[comp] += size;
 		t->comp_files[comp]++;
 	}

@@ -244,6 +244,7 @@ int inspect_image(const char *name, const struct inspect_opts *o, json_t **repor
 	ao.top = o->top;
 	ao.paths = o->paths;
 	ao.commands = o->commands;
+	ao.sizemap = o->sizemap;
 	memset(&io, 0, sizeof(io));
 	io.source = o->source;
 	io.docker = o->docker;

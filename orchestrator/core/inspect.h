@@ -28,6 +28,7 @@ struct inspect_opts {
 	const struct vec *commands; /* analyze_opts.commands or NULL */
 	const int *abort_fd;	 /* image_opts.abort_fd */
 	const char *platform;	 /* image_opts.platform (--platform), for the image and its base */
+	int sizemap;		 /* analyze_opts.sizemap */
 };
 
 /*

@@ -47,6 +47,23 @@ void report_junit(const struct report_item *items, size_t n, struct strbuf *out)
  * missing libraries as tables. */
 void report_markdown(const struct report_item *items, size_t n, size_t top, struct strbuf *out);
 
+/*
+ * HTML (core/report_html.c): one self-contained page per item (no network;
+ * inline style, SVG and script): the summary, the gates with budgets as
+ * bars, the findings, a zoomable treemap of the report's "sizemap" (layers,
+ * directories, files coloured by owner), the layers, packages, CUDA
+ * components, duplicates and waste as sortable tables. 0, or GS_ERR when
+ * the page cannot be encoded.
+ */
+int report_html(const struct report_item *it, struct strbuf *out);
+/* The index of a matrix: one row per item linking to pages[i]. */
+void report_html_index(const struct report_item *items, const char *const *pages, size_t n,
+		       struct strbuf *out);
+/* The page of a diff (core/diff.h's document): its treemap and tables. */
+int report_html_diff(const json_t *diff, struct strbuf *out);
+/* "error", "fail", "warn", "pass", or NULL when not gated. */
+const char *report_verdict(const struct report_item *it);
+
 /* fs_write_output() of `sb` (FS_OUTPUT_APPEND in `flags` appends); GS_EINFRA
  * ("cannot write 'x': ...") on failure. */
 int report_write(const char *path, const struct strbuf *sb, unsigned flags);

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "core/analyze.h"
+#include "core/diff.h"
 #include "core/image.h"
+#include "core/report.h"
 #include "fuzz.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -37,8 +39,18 @@ static void analyze_one(const char *path, enum image_source source)
 	io.max_entry_size = 1 << 20;
 	io.max_entries = 10000;
 	ao.kb = fuzz_kb();
-	if (image_open(path, &io, &img) == 0)
-		analyze_image(img, &ao, &report);
+	ao.sizemap = 1; /* the HTML page's treemap and gpuslim diff read it */
+	if (image_open(path, &io, &img) == 0 && analyze_image(img, &ao, &report) == 0) {
+		struct report_item it = {path, report, NULL, NULL};
+		struct strbuf sb = STRBUF_INIT;
+		json_t *d = NULL;
+
+		report_html(&it, &sb);
+		if (diff_reports(report, report, "a", "b", 0, &d) == 0)
+			report_html_diff(d, &sb);
+		json_decref(d);
+		strbuf_release(&sb);
+	}
 	json_decref(report);
 	if (img)
 		image_close(img);

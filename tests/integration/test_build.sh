@@ -82,8 +82,17 @@ else
 fi
 
 # --- A matrix of four cells, two at a time.
-if build matrix recipes/matrix/gpuslim.yaml -j 2; then
+if build matrix recipes/matrix/gpuslim.yaml -j 2 --html "$IT_TMP/matrix.html"; then
 	track_images "$IT_TMP/matrix.json"
+	# --html of a matrix: an index linking one page per cell beside it
+	pages=$(grep -o 'href="matrix-[^"]*\.html"' "$IT_TMP/matrix.html" | sed 's/^href="//; s/"$//')
+	missing=""
+	for p in $pages; do [ -s "$IT_TMP/$p" ] && grep -q 'id="gpuslim-data"' "$IT_TMP/$p" || missing+=" $p"; done
+	if [ "$(echo "$pages" | wc -w)" -eq 4 ] && [ -z "$missing" ]; then
+		ok "matrix: --html writes an index and the four cells' pages beside it"
+	else
+		notok "matrix: --html: pages '$pages', missing:$missing" "$(ls "$IT_TMP")"
+	fi
 	n=$(report "$IT_TMP/matrix.json" image | wc -l)
 	if [ "$n" -ge 4 ]; then ok "matrix: $n cells built"; else notok "matrix: only $n cells"; fi
 	ran=0 bad=""

@@ -192,6 +192,27 @@ def check_reports():
                "a missing-library error for it: %s" % found)
         report([w["path"] for w in r["wasted"]] == ["/opt/l\\xfest"],
                "wasted keeps /opt/l\\xfest: %s" % r["wasted"])
+        # --sizemap (the HTML page's treemap) and gpuslim diff (schemas/diff.schema.json)
+        p = subprocess.run([gpuslim, "inspect", tar, "--json", "--sizemap"], capture_output=True)
+        sm = json.loads(p.stdout) if p.returncode == 0 else None
+        err = first_error(validator, sm) if sm else "exit %d" % p.returncode
+        report(err is None and "sizemap" in sm,
+               "inspect --sizemap: its report validates%s" % (" (" + err + ")" if err else ""))
+        saved = os.path.join(tmp, "saved.json")
+        with open(saved, "w") as f:
+            json.dump(r, f)
+        with open(os.path.join(ROOT, "schemas", "diff.schema.json")) as f:
+            dschema = json.load(f)
+        p = subprocess.run([gpuslim, "diff", saved, tar, "--json"], capture_output=True)
+        d = json.loads(p.stdout) if p.returncode == 0 else None
+        try:
+            Draft202012Validator.check_schema(dschema)
+            err = first_error(Draft202012Validator(dschema), d) if d else "exit %d: %s" % (
+                p.returncode, p.stderr.decode("utf-8", "replace").strip())
+        except Exception as e:
+            err = str(e)
+        report(err is None, "schemas/diff.schema.json takes gpuslim diff --json%s"
+               % (" (" + err + ")" if err else ""))
 
 
 def check_locks():

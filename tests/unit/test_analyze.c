@@ -1400,6 +1400,185 @@ static void test_fsindex(void)
 	fsi_release(&fsi);
 }
 
+/* ---- the sizemap: the waste scenario's layers as trees ------------------- */
+
+static void test_sizemap(void)
+{
+	struct analyze_opts o = {0};
+	struct vec base = VEC_INIT(NULL);
+	struct image_meta meta;
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *sm, *l0, *l1, *n;
+	char *s;
+	const struct ent e0[] = {{'F', "usr/a", NULL, 100},
+				 {'F', "usr/b", NULL, 200},
+				 {'F', "opt/d/x", NULL, 300},
+				 {'F', "keep/k", NULL, 50},
+				 {'F', "h/orig", NULL, 500},
+				 {'H', "h/link", "h/orig", 0},
+				 {0, 0, 0, 0}};
+	const struct ent e1[] = {{'F', "usr/a", NULL, 150},
+				 {'W', "usr/b", 0, 0},
+				 {'W', "h/orig", 0, 0},
+				 {'F', "usr/c", NULL, 0},
+				 {0, 0, 0, 0}};
+	const struct ent e2[] = {{'W', "h/link", 0, 0}, {0, 0, 0, 0}};
+
+	meta_init(&meta, 3, NULL);
+	vec_push(&base,
+		 (void *)"sha256:0000000000000000000000000000000000000000000000000000000000000001");
+	o.base_diff_ids = &base;
+	o.sizemap = 1;
+	an = analysis_new(&o, fake_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	feed_layer(an, &v, 0, e0);
+	feed_layer(an, &v, 1, e1);
+	feed_layer(an, &v, 2, e2);
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report with a sizemap (%s)", error_last());
+	if (!r)
+		goto done;
+	sm = json_object_get(r, "sizemap");
+	l0 = jget(sm, "layers.0");
+	l1 = jget(sm, "layers.1");
+	s = json_dumps(sm, JSON_COMPACT);
+	CHECK(jint_at(sm, "min_bytes") == 1, "min_bytes: 1 for a tiny image (%lld)",
+	      jint_at(sm, "min_bytes"));
+	/* Layer 0, biggest first (a tie in the order first seen): h 500 (orig: its last
+	 * name deleted: wasted), usr 300 (a overwritten, b deleted: wasted), opt/d 300 (one
+	 * chain), keep 50 (base). */
+	CHECK(json_array_size(l0) == 4 && !strcmp(json_string_value(jget(l0, "0.0")), "h") &&
+		  jint_at(l0, "0.1") == 500 && jint_at(l0, "0.3.0.2") == 2,
+	      "layer 0: h/orig 500 bytes, wasted (%s)", s);
+	n = jget(l0, "2");
+	CHECK(n && !strcmp(json_string_value(jget(n, "0")), "opt/d") && jint_at(n, "1") == 300,
+	      "a chain of single directories is one node 'opt/d' (%s)", s);
+	n = jget(l0, "1");
+	CHECK(n && !strcmp(json_string_value(jget(n, "0")), "usr") && jint_at(n, "1") == 300 &&
+		  jint_at(n, "3.0.1") == 200 && jint_at(n, "3.0.2") == 2 &&
+		  jint_at(n, "3.1.1") == 100 && jint_at(n, "3.1.2") == 2,
+	      "usr/b (deleted) and usr/a (overwritten) are wasted in layer 0 (%s)", s);
+	n = jget(l0, "3");
+	CHECK(n && !strcmp(json_string_value(jget(n, "0")), "keep") && jint_at(n, "3.0.2") == 0,
+	      "keep/k: no package, a base layer: owner base (%s)", s);
+	CHECK(json_array_size(l1) == 1 && jint_at(l1, "0.1") == 150 &&
+		  jint_at(l1, "0.3.0.2") == 1 && json_array_size(jget(l1, "0.3")) == 1,
+	      "layer 1: usr/a 150 bytes, the app's; the empty usr/c is no node (%s)", s);
+	CHECK(json_array_size(jget(sm, "layers.2")) == 0, "layer 2: no bytes, no node");
+	CHECK_STR(json_string_value(jget(sm, "owners.2.0")), "wasted", "owners: base, app, wasted");
+	free(s);
+done:
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+	vec_release(&base);
+}
+
+/* ---- the sizemap of a big image: 10 GB in 100k files stays a small page ---- */
+
+struct zero_reader {
+	uint64_t left;
+};
+
+static long zero_read(struct image_reader *rd, void *buf, size_t len)
+{
+	struct zero_reader *z = (struct zero_reader *)rd;
+
+	if (len > z->left)
+		len = (size_t)z->left;
+	if (len > 4096)
+		len = 4096;
+	memset(buf, 0, len);
+	z->left -= len;
+	return (long)len;
+}
+
+static long long sm_sum(json_t *n, int *bad)
+{
+	json_t *kids = json_array_get(n, 3);
+	long long s = 0;
+
+	if (!json_is_array(kids))
+		return json_integer_value(json_array_get(n, 1));
+	for (size_t i = 0; i < json_array_size(kids); i++)
+		s += sm_sum(json_array_get(kids, i), bad);
+	if (s != json_integer_value(json_array_get(n, 1)))
+		*bad = 1;
+	return s;
+}
+
+static void test_sizemap_big(void)
+{
+	struct analyze_opts o = {0};
+	struct image_meta meta;
+	struct analysis *an;
+	struct image_visitor v;
+	json_t *r = NULL, *sm;
+	uint64_t seed = 12345, total = 0;
+	char path[128];
+	char *dump;
+	size_t files = 0, len = 0;
+	int bad = 0;
+	long long sum = 0;
+
+	meta_init(&meta, 2, NULL);
+	o.sizemap = 1;
+	an = analysis_new(&o, zero_read);
+	analysis_visitor(an, &v);
+	v.meta(v.ctx, &meta);
+	/* Two layers of 50k files (100 x 10 directories of 50), sizes log-spread from bytes to
+	 * ~40 MB (xorshift), about 10 GB in all. */
+	for (size_t l = 0; l < 2; l++) {
+		struct image_layer *il = &layers[l];
+
+		memset(il, 0, sizeof(*il));
+		il->index = l;
+		snprintf(diff_ids[l], sizeof(diff_ids[l]), "sha256:%064zx", l + 1);
+		v.layer_begin(v.ctx, il);
+		for (size_t i = 0; i < 50000; i++) {
+			struct image_entry ie = {path, IMAGE_ENTRY_FILE, 0, 0644, NULL, 0, 0};
+			struct zero_reader z;
+			uint64_t size;
+
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			size = (seed % 1000) < 3 ? 20000000 + seed % 20000000
+						 : (1u << (seed % 18)) + seed % 997;
+			snprintf(path, sizeof(path), "l%zu/d%zu/e%zu/f%zu.bin", l, i % 100,
+				 (i / 100) % 10, i);
+			ie.size = size;
+			z.left = size;
+			v.entry(v.ctx, il, &ie, (struct image_reader *)&z);
+			total += size;
+			files++;
+		}
+		il->diff_id = diff_ids[l];
+		v.layer_end(v.ctx, il);
+	}
+	CHECK(analysis_report(an, NULL, &r) == 0 && r, "report of 100k files (%s)", error_last());
+	if (!r)
+		goto done;
+	sm = json_object_get(r, "sizemap");
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < json_array_size(jget(sm, l ? "layers.1" : "layers.0")); i++)
+			sum +=
+			    sm_sum(json_array_get(jget(sm, l ? "layers.1" : "layers.0"), i), &bad);
+	dump = json_dumps(sm, JSON_COMPACT);
+	len = dump ? strlen(dump) : 0;
+	free(dump);
+	CHECK(sum == (long long)total && (long long)total == jint_at(r, "summary.size") && !bad,
+	      "%zu files, %llu bytes: the sizemap adds up, every directory too", files,
+	      (unsigned long long)total);
+	CHECK(len < 3000000, "the sizemap of %.1f GB in %zu files is %zu bytes of JSON (< 3 MB)",
+	      (double)total / 1e9, files, len);
+done:
+	json_decref(r);
+	analysis_free(an);
+	meta_release(&meta);
+}
+
 int main(void)
 {
 	struct knowledge *kb = NULL;
@@ -1407,6 +1586,8 @@ int main(void)
 
 	test_fsindex();
 	test_waste();
+	test_sizemap();
+	test_sizemap_big();
 	test_command();
 	test_base_label();
 	if (!mkdtemp(tmp)) {
