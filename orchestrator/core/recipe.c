@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/engine.h"
 #include "core/recipe.h"
 #include "core/yamltree.h"
 #include "util/error.h"
@@ -1134,6 +1135,7 @@ static const struct rfmt fmt_fw_index = {
     rc_check_fw_index,
     0};
 static const struct rfmt fmt_network = {"a network mode", NULL, network_names, 0, NULL, 0};
+static const struct rfmt fmt_engine = {ENGINE_SPEC_EXPECT, ENGINE_SPEC_RE, NULL, 1024, NULL, 0};
 static const struct rfmt fmt_cache = {"a cache mode", NULL, cache_names, 0, NULL, 0};
 static const struct rfmt fmt_compression = {"a compression", NULL, compression_names, 0, NULL, 0};
 static const struct rfmt fmt_platform = {"a platform like \"linux/amd64\" or \"linux/arm64/v8\"",
@@ -1182,7 +1184,8 @@ static const char *const budget_keys[] = {"size",  "compressed", "wasted", "laye
 					  "paths", "growth",	 NULL};
 static const char *const smoke_keys[] = {"name", "run", "gpu", "expect", "timeout", NULL};
 static const char *const output_keys[] = {"cache",     "compression", "compression_level",
-					  "platforms", "network",     NULL};
+					  "platforms", "network",     "engines",
+					  NULL};
 static const char *const pip_keys[] = {"index_url", "framework_index_url", NULL};
 
 static void rc_pip(struct rctx *c, const struct ynode *n)
@@ -1668,6 +1671,8 @@ static void rc_output(struct rctx *c, const struct ynode *n)
 	rc_strlist(c, ytree_get(n, "platforms"), "output.platforms", &fmt_platform,
 		   RC_NONEMPTY | RC_UNIQUE, &r->output.platforms);
 	rc_str(c, ytree_get(n, "network"), "output.network", &fmt_network, &r->output.network);
+	rc_strlist(c, ytree_get(n, "engines"), "output.engines", &fmt_engine,
+		   RC_NONEMPTY | RC_UNIQUE, &r->output.engines);
 	level = ytree_get(n, "compression_level");
 	if (rc_int(c, level, "output.compression_level", 0, 22, &r->output.compression_level,
 		   &r->output.compression_level_pos) ||
@@ -2285,5 +2290,6 @@ void recipe_free(struct recipe *r)
 	free(r->pip.index_url.v);
 	free(r->pip.framework_index_url.v);
 	rc_free_list(&r->output.platforms);
+	rc_free_list(&r->output.engines);
 	free(r);
 }

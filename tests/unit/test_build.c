@@ -188,6 +188,7 @@ struct seen {
 	int ticks;
 	int started, finished, progress, running, max_running;
 	int push_started, push_finished;
+	int retried;
 	int step3_builder; /* a progress event with [builder 2/3]-style data */
 	int off_order;	   /* an event for a cell in an impossible state */
 };
@@ -221,6 +222,13 @@ static void on_event(void *ctx, const struct build *b, size_t cell, enum build_e
 		break;
 	case BUILD_EV_PUSH_STARTED:
 		s->push_started++;
+		break;
+	case BUILD_EV_RETRY:
+		s->retried++;
+		if (bc->started_ms)
+			s->running--;
+		if (bc->status != BUILD_QUEUED)
+			s->off_order++;
 		break;
 	case BUILD_EV_PUSH_FINISHED:
 		s->push_finished++;
