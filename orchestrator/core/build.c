@@ -1109,7 +1109,7 @@ int build_push(struct build *b)
 			continue;
 		for (size_t k = 0; k < b->cells_nr; k++)
 			b->cells[k].push = BUILD_PUSH_SKIPPED;
-		return error_setc(GS_EINVAL, "not pushing: engine '%s', which holds built images, "
+		return error_setc(BUILD_EFAILED, "not pushing: engine '%s', which holds built images, "
 					     "stopped answering (%s) (all or nothing)",
 				  b->engines[i].name, error_last());
 	}

@@ -241,8 +241,9 @@ int build_run(struct build *b);
  * Pushes run on the executor; the first failure cancels the others (a
  * cancelled `docker push` never tags the manifest). Each pushed cell gets
  * its digest from the push's output, else from the engine. Returns 0,
- * BUILD_EFAILED (error_last() names the first ref that failed) or
- * BUILD_EINTERRUPTED.
+ * BUILD_EFAILED (error_last() names the first ref that failed, or, with
+ * engines, the engine holding built images that no longer answers: then
+ * nothing is pushed) or BUILD_EINTERRUPTED.
  */
 int build_push(struct build *b);
 
