@@ -559,9 +559,9 @@ static int collect_engines(const struct recipe *r, long jobs, struct vec *names,
 		}
 		vec_push(names, name);
 		(*specs)[i].name = name;
-		(*specs)[i].jobs = j		 ? j
-				   : per	 ? (int)per
-						 : (int)((total + (long)raw.nr - 1) / (long)raw.nr);
+		(*specs)[i].jobs = j	 ? j
+				   : per ? (int)per
+					 : (int)((total + (long)raw.nr - 1) / (long)raw.nr);
 		(*nr)++;
 	}
 done:
@@ -693,8 +693,9 @@ static int gate_get_next(void *ctx, struct exec_job *job)
 	struct gate_ctx *gc = ctx;
 	struct gate_job *gj;
 
-	while (gc->next < gc->b->cells_nr && (gc->b->cells[gc->next].status != BUILD_OK ||
-					      (gc->engine >= 0 && gc->b->cells[gc->next].engine != gc->engine)))
+	while (gc->next < gc->b->cells_nr &&
+	       (gc->b->cells[gc->next].status != BUILD_OK ||
+		(gc->engine >= 0 && gc->b->cells[gc->next].engine != gc->engine)))
 		gc->next++;
 	if (gc->next == gc->b->cells_nr)
 		return 1;

@@ -416,7 +416,7 @@ static int build_init_engines(struct build *b, const struct build_opts *o)
 const struct build_engine *build_cell_engine(const struct build *b, const struct build_cell *bc)
 {
 	return bc->engine >= 0 && (size_t)bc->engine < b->engines_nr ? &b->engines[bc->engine]
-								       : NULL;
+								     : NULL;
 }
 
 int build_init(struct build *b, const struct plan *p, const struct build_opts *o)
@@ -906,8 +906,8 @@ static int build_finished(void *ctx, struct exec_job *job, const struct exec_res
 		if (!be->dead && engine_ping(e, BUILD_PING_MS) < 0)
 			build_engine_died(b, bc->engine, error_last());
 		if (be->dead) {
-			char *msg = xstrfmt("engine '%s' died during the build: %s", be->name,
-					    be->error);
+			char *msg =
+			    xstrfmt("engine '%s' died during the build: %s", be->name, be->error);
 
 			if (b->opts->retry_elsewhere && build_other_engine(b, bc, bc->engine)) {
 				build_retry(b, bc, msg);
@@ -1109,8 +1109,9 @@ int build_push(struct build *b)
 			continue;
 		for (size_t k = 0; k < b->cells_nr; k++)
 			b->cells[k].push = BUILD_PUSH_SKIPPED;
-		return error_setc(BUILD_EFAILED, "not pushing: engine '%s', which holds built images, "
-					     "stopped answering (%s) (all or nothing)",
+		return error_setc(BUILD_EFAILED,
+				  "not pushing: engine '%s', which holds built images, "
+				  "stopped answering (%s) (all or nothing)",
 				  b->engines[i].name, error_last());
 	}
 	for (size_t i = 0; i < b->cells_nr; i++)
@@ -1210,9 +1211,10 @@ json_t *build_to_json(const struct build *b)
 
 		bj_set(c, "id", str_or_null(bc->cell->id), &bad);
 		bj_set(c, "image", str_or_null(bc->cell->image_ref), &bad);
-		bj_set(c, "engine",
-		       str_or_null(build_cell_engine(b, bc) ? build_cell_engine(b, bc)->name : NULL),
-		       &bad);
+		bj_set(
+		    c, "engine",
+		    str_or_null(build_cell_engine(b, bc) ? build_cell_engine(b, bc)->name : NULL),
+		    &bad);
 		bj_set(c, "attempts", json_integer(bc->attempts), &bad);
 		bj_set(c, "retried", str_or_null(bc->retried), &bad);
 		bj_set(c, "status", json_string(build_status_name(bc->status)), &bad);

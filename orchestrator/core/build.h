@@ -79,7 +79,7 @@ struct build_cell {
 	/* Why it left an engine ("engine 'X' died during the build: ..."),
 	 * set when it was retried elsewhere, else NULL. */
 	char *retried;
-	unsigned long long avoid_; /* engines it must not go to (died under it) */
+	unsigned long long avoid_;    /* engines it must not go to (died under it) */
 	char *dockerfile;	      /* absolute path of Dockerfile.<id> */
 	char *log_path;		      /* absolute path of logs/<id>.log */
 	char *cache_ref;	      /* registry cache ref, NULL when none */

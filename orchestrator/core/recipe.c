@@ -1183,9 +1183,8 @@ static const char *const final_keys[] = {"mode", "ca_certificates", "tmp", "keep
 static const char *const budget_keys[] = {"size",  "compressed", "wasted", "layers",
 					  "paths", "growth",	 NULL};
 static const char *const smoke_keys[] = {"name", "run", "gpu", "expect", "timeout", NULL};
-static const char *const output_keys[] = {"cache",     "compression", "compression_level",
-					  "platforms", "network",     "engines",
-					  NULL};
+static const char *const output_keys[] = {
+    "cache", "compression", "compression_level", "platforms", "network", "engines", NULL};
 static const char *const pip_keys[] = {"index_url", "framework_index_url", NULL};
 
 static void rc_pip(struct rctx *c, const struct ynode *n)

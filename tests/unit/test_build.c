@@ -386,8 +386,7 @@ static void test_engines(struct fixture *f)
 		  b.cells[1].attempts == 2 && b.cells[1].retried &&
 		  strstr(b.cells[1].retried, "died during the build") && s.retried == 2 &&
 		  !s.off_order,
-	      "retry elsewhere: every cell built on the live engine, 2 retried (%s)",
-	      error_last());
+	      "retry elsewhere: every cell built on the live engine, 2 retried (%s)", error_last());
 	ret = build_push(&b);
 	calls = state_file("calls");
 	want = xstrfmt("push-host %s unix:///fake/live", f->p->cells[3].image_ref);
