@@ -520,9 +520,15 @@ static int collect_engines(const struct recipe *r, long jobs, struct vec *names,
 
 		*from = "GPUSLIM_ENGINES";
 		while (1) {
-			size_t n = strcspn(p, ",");
+			size_t n = strcspn(p, ","), k = n;
+			const char *w = p;
 
-			vec_push(&raw, xstrfmt("%.*s", (int)n, p));
+			/* "a, b": the blanks around a name are the list's, not the name's */
+			while (k && (*w == ' ' || *w == '\t'))
+				w++, k--;
+			while (k && (w[k - 1] == ' ' || w[k - 1] == '\t'))
+				k--;
+			vec_push(&raw, xstrfmt("%.*s", (int)k, w));
 			if (!p[n])
 				break;
 			p += n + 1;
