@@ -2,7 +2,9 @@
 # Benchmark: the matrix of bench/engines/gpuslim.yaml built on one engine at -j J, and over
 # two engines on this machine (the first, and a second dockerd from
 # scripts/infra/second-engine.sh) with the same total -j J (J/2 each). Every build runs
-# with --no-cache --no-gate, so each run is a full rebuild and only the builds are timed.
+# with --no-cache --no-gate --network host, so each run is a full rebuild and only the
+# builds are timed (the second engine runs with --iptables=false: its bridge has no NAT, and
+# the builder's apt-get reaches its mirror through the host's network).
 # Target (issue 10): two engines in at most 0.65x the wall time of one. The two engines
 # share this machine's cores, so the script also prints where the time goes: per engine,
 # the cells built and the sum of their build times, and the machine's load.
@@ -54,7 +56,7 @@ run() {
 	local args=(-j "$J")
 	[ "$kind" = two ] && args+=(--engine "$E1" --engine "$E2")
 	t0=$(ms)
-	./gpuslim build "$RECIPE" --no-cache --no-gate --progress plain -o "$TMP/$kind-$i" \
+	./gpuslim build "$RECIPE" --no-cache --no-gate --network host --progress plain -o "$TMP/$kind-$i" \
 		--json "$TMP/$kind-$i.json" "${args[@]}" >"$TMP/$kind-$i.out" 2>&1 || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "bench: $kind run $i: exit $rc" >&2
