@@ -123,7 +123,7 @@ do_kill() {
 }
 
 do_down() {
-	local p pids m
+	local p pids
 	pids=$(our_pids)
 	# dockerd first (it stops its containers and containerd), then whatever is left.
 	if [ -f "$PIDFILE" ] && pid_alive "$(cat "$PIDFILE")" && ours "$(cat "$PIDFILE")"; then
@@ -134,9 +134,8 @@ do_down() {
 	for p in $pids; do for _ in $(seq 50); do pid_alive "$p" || break; sleep 0.1; done; done
 	rm -f "$PIDFILE" "$SOCK"
 	# Mounts under the exec root and the data root, deepest first.
-	for m in $(awk -v a="$EXEC" -v b="$DATA" '$2 ~ "^" a || $2 ~ "^" b {print $2}' /proc/mounts | sort -r); do
-		umount -l "$m" 2>/dev/null || true
-	done
+	awk -v a="$EXEC" -v b="$DATA" '$2 ~ "^" a || $2 ~ "^" b {print $2}' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$EXEC"
 	if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
 	[ "${1:-}" = quiet ] || log "engine $NAME down (data root $DATA kept)"
