@@ -40,14 +40,27 @@ for c in json.load(open(sys.argv[1]))["cells"]: print(c["image"])' "$TMP/two-1.j
 }
 trap cleanup EXIT
 
-# summary FILE: "N cells: engine A x cells (sum s), ..." from a build report.
+# summary FILE: per engine, its cells and the sum of their build times, then the sum of
+# BuildKit's step times ("#N DONE 1.2s") by kind of step over every cell's log.
 summary() {
-	/usr/bin/python3 -c 'import json,sys,collections
+	/usr/bin/python3 -c 'import json,re,sys,collections
 r = json.load(open(sys.argv[1]))
-n, t = collections.Counter(), collections.Counter()
+n, t, steps = collections.Counter(), collections.Counter(), collections.Counter()
+def kind(s):
+    for k, w in (("apt", "apt-get"), ("app build", "gcc"), ("strip/closure", "set -eu"),
+                 ("useradd", "groupadd"), ("ldconfig", "ldconfig"), ("export", "exporting")):
+        if w in s: return k
+    return "other"
 for c in r["cells"]:
     n[c["engine"]] += 1; t[c["engine"]] += c["elapsed_ms"]
-print("; ".join("%s: %d cells, builds sum %.1f s" % (e.replace("unix://", ""), n[e], t[e] / 1000) for e in n))' "$1"
+    names = {}
+    for l in open(c["log"], errors="replace"):
+        m = re.match(r"#(\d+) (?:\[[^]]*\] )?(.*)", l)
+        if m and m.group(1) not in names: names[m.group(1)] = m.group(2)
+        m = re.match(r"#(\d+) DONE ([\d.]+)s", l)
+        if m: steps[kind(names.get(m.group(1), ""))] += float(m.group(2))
+print("; ".join("%s: %d cells, builds sum %.0f s" % (e.replace("unix://", ""), n[e], t[e] / 1000) for e in n)
+      + "; steps summed: " + ", ".join("%s %.0f s" % kv for kv in steps.most_common(4)))' "$1"
 }
 
 # run KIND I: one build, its wall time in ms on stdout.
@@ -67,12 +80,12 @@ run() {
 }
 
 cells=$(./gpuslim plan "$RECIPE" --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["cells"]))')
-echo "| run | one engine -j$J | two engines ($((J / 2 > 0 ? J / 2 : 1))+$((J / 2 > 0 ? J / 2 : 1))) | ratio | load before | where the time went (two engines) |"
-echo "|---|---|---|---|---|---|"
+echo "| run | one engine -j$J | two engines ($((J / 2 > 0 ? J / 2 : 1))+$((J / 2 > 0 ? J / 2 : 1))) | ratio | load before | where the time went: one engine | two engines |"
+echo "|---|---|---|---|---|---|---|"
 for i in $(seq "$RUNS"); do
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	one=$(run one "$i")
 	two=$(run two "$i")
-	echo "| $i | $one ms | $two ms | $(awk -v a="$two" -v b="$one" 'BEGIN { printf "%.2fx", a / b }') | $load | $(summary "$TMP/two-$i.json") |"
+	echo "| $i | $one ms | $two ms | $(awk -v a="$two" -v b="$one" 'BEGIN { printf "%.2fx", a / b }') | $load | $(summary "$TMP/one-$i.json") | $(summary "$TMP/two-$i.json") |"
 done
 echo "matrix: $cells cells; machine: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg) at the end, $(date -u +%Y-%m-%d\ %H:%M) UTC"
