@@ -248,6 +248,14 @@ group_cli() {
 		build "$y" --backend nope --offline
 	expect_cli "build --progress nope" 2 "^gpuslim: --progress wants auto, tty or plain, not 'nope'$" \
 		build "$y" --progress nope --offline
+	expect_cli "build --engine http://..." 2 "^gpuslim: --engine: engine 'http://h:2375' is not an engine" \
+		build "$y" --engine http://h:2375 --offline -o "$TMP/cli-engines"
+	expect_cli "build --retry-elsewhere without engines" 2 \
+		"^gpuslim: --retry-elsewhere needs engines: --engine, GPUSLIM_ENGINES or output.engines$" \
+		build "$y" --retry-elsewhere --offline -o "$TMP/cli-engines"
+	expect_cli "build --jobs-per-engine 0" 2 \
+		"^gpuslim: --jobs-per-engine wants a number from 1 to 1024, not '0'$" \
+		build "$y" --engine ctx --jobs-per-engine 0 --offline -o "$TMP/cli-engines"
 	expect_cli "gate without --recipe" 2 "^gpuslim gate: missing option --recipe$" gate some/image
 	expect_cli "inspect --source nope" 2 \
 		"^gpuslim: --source wants auto, engine, registry, archive or oci, not 'nope'$" \

@@ -58,6 +58,10 @@ static struct vec driver_dirs = VEC_INIT(free);
 static struct vec cell_ids = VEC_INIT(free);   /* --cell */
 static struct vec matrix_ids = VEC_INIT(free); /* every cell of the recipe, with --cell */
 static const char *stage;
+static struct vec engine_args = VEC_INIT(free);
+static const char *jobs_per_engine_arg;
+static int retry_elsewhere;
+static const char *builder_arg;
 
 static const struct cli_opt build_opts_spec[] = {
     {CLI_OPT_ARG, "recipe", 0, &recipe_path, "RECIPE", "the recipe file (gpuslim.yaml)",
@@ -83,6 +87,17 @@ static const struct cli_opt build_opts_spec[] = {
      0},
     CLI_OPTS_LOCKED(&locked, &lock_path),
     {CLI_OPT_VALUE, "docker", 0, &docker_path, "PATH", "the docker client to use", 0},
+    {CLI_OPT_LIST, "engine", 0, &engine_args, "ENGINE[=JOBS]",
+     "build on this engine too: a DOCKER_HOST URL (unix:///..., tcp://...) or a Docker "
+     "context name, with at most JOBS builds on it (repeatable; default: GPUSLIM_ENGINES, "
+     "else the recipe's output.engines, else the one engine the client finds)",
+     0},
+    {CLI_OPT_VALUE, "jobs-per-engine", 0, &jobs_per_engine_arg, "N",
+     "builds at once on each engine without =JOBS (default: -j shared evenly)", 0},
+    {CLI_OPT_SWITCH, "retry-elsewhere", 0, &retry_elsewhere, NULL,
+     "a cell whose engine dies is built again on another live engine", 0},
+    {CLI_OPT_VALUE, "builder", 0, &builder_arg, "NAME",
+     "build through this buildx builder (a remote BuildKit); needs docker buildx", 0},
     {CLI_OPT_VALUE, "backend", 0, &backend_arg, "NAME", "buildx or buildkit (default: detected)",
      0},
     {CLI_OPT_VALUE, "network", 0, &network_arg, "MODE",
@@ -161,6 +176,9 @@ struct display {
 	struct strbuf line;
 };
 
+/* With more than one engine, each cell's line names its engine. */
+static const char **engines_shown;
+
 static void cell_state_text(const struct build_cell *bc, struct strbuf *sb)
 {
 	char t[32], s[32];
@@ -216,6 +234,8 @@ static void cell_state_text(const struct build_cell *bc, struct strbuf *sb)
 		strbuf_addstr(sb, bc->started_ms ? "cancelled" : "cancelled (not started)");
 		break;
 	}
+	if (bc->engine >= 0 && bc->status != BUILD_QUEUED && engines_shown)
+		strbuf_addf(sb, " [%s]", engines_shown[bc->engine]);
 }
 
 static void display_draw(struct display *d, const struct build *b)
@@ -246,7 +266,14 @@ static void display_plain(struct display *d, const struct build *b, const struct
 
 	switch (ev) {
 	case BUILD_EV_STARTED:
-		fprintf(stderr, "[%s] started\n", id);
+		if (b->engines_nr > 1)
+			fprintf(stderr, "[%s] started on engine '%s'\n", id,
+				build_cell_engine(b, bc)->name);
+		else
+			fprintf(stderr, "[%s] started\n", id);
+		break;
+	case BUILD_EV_RETRY:
+		fprintf(stderr, "[%s] %s; building it on another engine\n", id, bc->retried);
 		break;
 	case BUILD_EV_PROGRESS:
 		fprintf(stderr, "[%s] step %d/%d", id, bc->progress.step, bc->progress.steps);
@@ -394,16 +421,20 @@ static void print_summary(const struct build *b, size_t id_width)
 
 	if (id_width < 4)
 		id_width = 4;
-	printf("%-*s  %-9s  %8s  %10s  %s\n", (int)id_width, "CELL", "STATUS", "TIME", "SIZE",
-	       "IMAGE");
+	printf("%-*s  %-9s  %8s  %10s  %s%s\n", (int)id_width, "CELL", "STATUS", "TIME", "SIZE",
+	       "IMAGE", b->engines_nr > 1 ? "  ENGINE" : "");
 	for (size_t i = 0; i < b->cells_nr; i++) {
 		const struct build_cell *bc = &b->cells[i];
+		const struct build_engine *be = build_cell_engine(b, bc);
 
 		fmt_elapsed(t, sizeof(t), bc->elapsed_ms);
 		fmt_size(s, sizeof(s), bc->size_bytes);
-		printf("%-*s  %-9s  %8s  %10s  %s\n", (int)id_width, bc->cell->id,
+		printf("%-*s  %-9s  %8s  %10s  %s", (int)id_width, bc->cell->id,
 		       build_status_name(bc->status), bc->started_ms ? t : "-",
 		       bc->status == BUILD_OK ? s : "-", bc->cell->image_ref);
+		if (b->engines_nr > 1)
+			printf("  %s", be ? be->name : "-");
+		putchar('\n');
 	}
 	for (size_t i = 0; i < b->cells_nr; i++)
 		if (b->cells[i].push == BUILD_PUSH_OK)
@@ -518,6 +549,114 @@ static int prepare(struct cli_planned *pl, const char *dir, struct vec *diags)
 	return code;
 }
 
+/*
+ * The engines to build on: --engine, else GPUSLIM_ENGINES (comma-separated),
+ * else the recipe's output.engines; none: the detected engine alone. Each
+ * engine's limit: its =JOBS, else --jobs-per-engine, else -j (the online
+ * CPUs without it) shared evenly, at least 1. Fills `specs` (names owned by
+ * `names`) and says where they came from in `*from`.
+ */
+static int collect_engines(const struct recipe *r, long jobs, struct vec *names,
+			   struct build_engine_spec **specs, size_t *nr, const char **from)
+{
+	struct vec raw = VEC_INIT(free);
+	const char *env = getenv("GPUSLIM_ENGINES");
+	long per = 0, total = jobs > 0 ? jobs : sysconf(_SC_NPROCESSORS_ONLN);
+	int code = EXIT_OK;
+
+	*specs = NULL;
+	*nr = 0;
+	*from = NULL;
+	if (engine_args.nr) {
+		*from = "--engine";
+		for (size_t i = 0; i < engine_args.nr; i++)
+			vec_pushstr(&raw, engine_args.items[i]);
+	} else if (env && *env) {
+		const char *p = env;
+
+		*from = "GPUSLIM_ENGINES";
+		while (1) {
+			size_t n = strcspn(p, ","), k = n;
+			const char *w = p;
+
+			/* "a, b": the blanks around a name are the list's, not the name's */
+			while (k && (*w == ' ' || *w == '\t'))
+				w++, k--;
+			while (k && (w[k - 1] == ' ' || w[k - 1] == '\t'))
+				k--;
+			vec_push(&raw, xstrfmt("%.*s", (int)k, w));
+			if (!p[n])
+				break;
+			p += n + 1;
+		}
+	} else if (r->output.engines.nr) {
+		*from = "output.engines";
+		for (size_t i = 0; i < r->output.engines.nr; i++)
+			vec_pushstr(&raw, r->output.engines.items[i].v);
+	}
+	if (jobs_per_engine_arg &&
+	    cli_parse_number("--jobs-per-engine", jobs_per_engine_arg, 1, 1024, &per) < 0) {
+		code = EXIT_USAGE;
+		goto done;
+	}
+	if (!raw.nr) {
+		if (jobs_per_engine_arg || retry_elsewhere) {
+			cli_error("%s needs engines: --engine, GPUSLIM_ENGINES or output.engines",
+				  jobs_per_engine_arg ? "--jobs-per-engine" : "--retry-elsewhere");
+			code = EXIT_USAGE;
+		}
+		goto done;
+	}
+	if (total < 1)
+		total = 1;
+	*specs = xcalloc(raw.nr, sizeof(**specs));
+	for (size_t i = 0; i < raw.nr; i++) {
+		char *name;
+		int j;
+
+		if (engine_spec_parse(raw.items[i], &name, &j) < 0) {
+			cli_error("%s: %s", *from, error_last());
+			code = EXIT_USAGE;
+			goto done;
+		}
+		vec_push(names, name);
+		(*specs)[i].name = name;
+		(*specs)[i].jobs = j	 ? j
+				   : per ? (int)per
+					 : (int)((total + (long)raw.nr - 1) / (long)raw.nr);
+		(*nr)++;
+	}
+done:
+	vec_release(&raw);
+	return code;
+}
+
+/* Every engine answers before any build starts. */
+static int check_engines(const struct engine *e, const struct build_engine_spec *specs, size_t nr,
+			 const char *from)
+{
+	for (size_t i = 0; i < nr; i++) {
+		struct vec env = VEC_INIT(free);
+		const char **envp;
+		struct engine v;
+		int ret;
+
+		engine_target_env(specs[i].name, &env);
+		envp = xcalloc(env.nr + 1, sizeof(*envp));
+		for (size_t k = 0; k < env.nr; k++)
+			envp[k] = env.items[k];
+		v = engine_view(e, specs[i].name, envp);
+		ret = engine_ping(&v, e->timeout_ms);
+		free(envp);
+		vec_release(&env);
+		if (ret < 0) {
+			cli_error("engine '%s' (from %s): %s", specs[i].name, from, error_last());
+			return EXIT_INFRA;
+		}
+	}
+	return EXIT_OK;
+}
+
 static int detect_engine(struct engine *e)
 {
 	int ret = engine_detect(e, docker_path, backend_arg);
@@ -572,6 +711,7 @@ struct gate_ctx {
 	struct gating *g;
 	size_t next;
 	int abort_fd; /* signals_fd(): an interrupt stops a running analysis too */
+	int engine;   /* only the cells built on this engine; -1: every cell */
 };
 
 struct gate_job {
@@ -616,7 +756,9 @@ static int gate_get_next(void *ctx, struct exec_job *job)
 	struct gate_ctx *gc = ctx;
 	struct gate_job *gj;
 
-	while (gc->next < gc->b->cells_nr && gc->b->cells[gc->next].status != BUILD_OK)
+	while (gc->next < gc->b->cells_nr &&
+	       (gc->b->cells[gc->next].status != BUILD_OK ||
+		(gc->engine >= 0 && gc->b->cells[gc->next].engine != gc->engine)))
 		gc->next++;
 	if (gc->next == gc->b->cells_nr)
 		return 1;
@@ -678,22 +820,45 @@ static int gate_finished(void *ctx, struct exec_job *job, const struct exec_resu
 	return 0;
 }
 
-static void gate_cells(struct build *b, const struct recipe *r, const struct knowledge *kb,
-		       const struct engine *e, int jobs, struct gating *g)
+/*
+ * Gate the cells built on engine `k` (-1: all, one engine). The analysis and
+ * the smoke tests run their docker children with the inherited environment,
+ * so the cells of one engine are gated together with DOCKER_HOST or
+ * DOCKER_CONTEXT pointing there: set here, on this thread, while no worker
+ * runs, and put back by gate_cells().
+ */
+static void gate_engine_cells(struct build *b, const struct recipe *r, const struct knowledge *kb,
+			      const struct engine *e, int jobs, struct gating *g, int k)
 {
 	struct smoke_gpu gpu = {0, NULL};
-	struct gate_ctx gc = {b, r, kb, e, &gpu, g, 0, signals_fd()};
+	struct gate_ctx gc = {b, r, kb, e, &gpu, g, 0, signals_fd(), k};
 	struct exec_opts eo = EXEC_OPTS_INIT;
+	int any = 0;
 
-	g->nr = b->cells_nr;
-	g->reports = xcalloc(g->nr ? g->nr : 1, sizeof(*g->reports));
-	g->results = xcalloc(g->nr ? g->nr : 1, sizeof(*g->results));
-	g->errors = xcalloc(g->nr ? g->nr : 1, sizeof(*g->errors));
-	g->done = 1;
 	for (size_t i = 0; i < b->cells_nr; i++)
-		vec_init(&g->results[i], gate_result_free);
+		any |= b->cells[i].status == BUILD_OK && (k < 0 || b->cells[i].engine == k);
+	if (!any)
+		return;
+	if (k >= 0) {
+		const struct vec *env = &b->engines[k].env;
+
+		for (size_t i = 0; i < env->nr; i++) {
+			const char *kv = env->items[i], *eq = strchr(kv, '=');
+
+			if (eq) {
+				char *key = xstrndup(kv, (size_t)(eq - kv));
+
+				setenv(key, eq + 1, 1);
+				free(key);
+			} else {
+				unsetenv(kv);
+			}
+		}
+		fprintf(stderr, "gating the cells built on engine '%s'\n", b->engines[k].name);
+	}
 	for (size_t i = 0; i < b->cells_nr; i++)
-		if (b->cells[i].status == BUILD_OK && b->cells[i].cell->smoke_nr) {
+		if (b->cells[i].status == BUILD_OK && (k < 0 || b->cells[i].engine == k) &&
+		    b->cells[i].cell->smoke_nr) {
 			if (runner == SMOKE_RUNNER_ROOTFS)
 				smoke_detect_driver(&driver_dirs, &kb->driver_sonames, &gpu);
 			else
@@ -750,6 +915,39 @@ static int attach_reports(const struct build *b, const struct gating *g)
 	}
 	registry_client_free(reg);
 	return code;
+}
+
+static void gate_restore_env(const char *key, const char *saved)
+{
+	if (saved)
+		setenv(key, saved, 1);
+	else
+		unsetenv(key);
+}
+
+static void gate_cells(struct build *b, const struct recipe *r, const struct knowledge *kb,
+		       const struct engine *e, int jobs, struct gating *g)
+{
+	char *host = getenv("DOCKER_HOST") ? xstrdup(getenv("DOCKER_HOST")) : NULL;
+	char *context = getenv("DOCKER_CONTEXT") ? xstrdup(getenv("DOCKER_CONTEXT")) : NULL;
+
+	g->nr = b->cells_nr;
+	g->reports = xcalloc(g->nr ? g->nr : 1, sizeof(*g->reports));
+	g->results = xcalloc(g->nr ? g->nr : 1, sizeof(*g->results));
+	g->errors = xcalloc(g->nr ? g->nr : 1, sizeof(*g->errors));
+	g->done = 1;
+	for (size_t i = 0; i < b->cells_nr; i++)
+		vec_init(&g->results[i], gate_result_free);
+	if (!b->engines[0].env.nr) {
+		gate_engine_cells(b, r, kb, e, jobs, g, -1);
+	} else {
+		for (size_t k = 0; k < b->engines_nr && !signals_caught(); k++)
+			gate_engine_cells(b, r, kb, e, jobs, g, (int)k);
+		gate_restore_env("DOCKER_HOST", host);
+		gate_restore_env("DOCKER_CONTEXT", context);
+	}
+	free(host);
+	free(context);
 }
 
 /* The gate reports: per gated cell its summary on stdout, and the files,
@@ -882,6 +1080,10 @@ int cmd_build(int argc, char **argv)
 	struct display d;
 	char *dir = NULL, *log_dir = NULL, *ctx = NULL, *cache_dir = NULL, *netrc = NULL;
 	struct gating gating;
+	struct vec engine_names = VEC_INIT(free);
+	struct build_engine_spec *specs = NULL;
+	size_t specs_nr = 0;
+	const char *specs_from = NULL;
 	int ret, code, build_ret = 0, push_ret = 0, have_build = 0, gate_code, attach_code = 0;
 	long jobs = 0; /* 0: online CPUs */
 
@@ -894,6 +1096,7 @@ int cmd_build(int argc, char **argv)
 		/* --help has closed stdout already. */
 		vec_release(&plugin_dirs);
 		vec_release(&driver_dirs);
+		vec_release(&engine_args);
 		engine_release(&e);
 		return ret < 0 ? EXIT_OK : ret;
 	}
@@ -951,9 +1154,32 @@ int cmd_build(int argc, char **argv)
 	report_files.recipe = r;
 	kb = pl.kb;
 	p = pl.plan;
+	code = collect_engines(r, jobs, &engine_names, &specs, &specs_nr, &specs_from);
+	if (code != EXIT_OK)
+		goto done;
+	if (builder_arg && specs_nr) {
+		cli_error("--builder and %s exclude each other: a buildx builder is where the "
+			  "cells build",
+			  specs_from);
+		code = EXIT_USAGE;
+		goto done;
+	}
 	code = detect_engine(&e);
 	if (code != EXIT_OK)
 		goto done;
+	if (builder_arg && e.backend != ENGINE_BUILDX) {
+		cli_error("--builder '%s' needs docker buildx, and the client '%s' has none "
+			  "(install the buildx plugin; --engine spreads the cells over Docker "
+			  "engines without it)",
+			  builder_arg, e.docker);
+		code = EXIT_INFRA;
+		goto done;
+	}
+	if (specs_nr) {
+		code = check_engines(&e, specs, specs_nr, specs_from);
+		if (code != EXIT_OK)
+			goto done;
+	}
 	if (signals_caught()) {
 		code = interrupted_exit();
 		goto done;
@@ -980,6 +1206,10 @@ int cmd_build(int argc, char **argv)
 	bo.cache = r->output.cache.v;
 	bo.cache_dir = cache_dir;
 	bo.no_cache = no_cache;
+	bo.engines = specs;
+	bo.engines_nr = specs_nr;
+	bo.retry_elsewhere = retry_elsewhere;
+	bo.builder = builder_arg;
 	bo.on_event = on_build_event;
 	bo.on_tick = on_build_tick;
 	bo.tick_ms = TICK_MS;
@@ -1004,6 +1234,14 @@ int cmd_build(int argc, char **argv)
 	display_init(&d, &b);
 	fprintf(stderr, "building %zu cell%s, %d at a time; logs in %s\n", b.cells_nr,
 		b.cells_nr == 1 ? "" : "s", b.jobs, log_dir);
+	if (specs_nr) {
+		engines_shown = xcalloc(b.engines_nr, sizeof(*engines_shown));
+		for (size_t i = 0; i < b.engines_nr; i++) {
+			engines_shown[i] = b.engines[i].name;
+			fprintf(stderr, "engine '%s': %d at a time (from %s)\n", b.engines[i].name,
+				b.engines[i].jobs, specs_from);
+		}
+	}
 	if (d.live)
 		display_draw(&d, &b);
 
@@ -1054,6 +1292,11 @@ report:
 done:
 	build_netrc_remove(netrc);
 	free(netrc);
+	free(engines_shown);
+	engines_shown = NULL;
+	free(specs);
+	vec_release(&engine_names);
+	vec_release(&engine_args);
 	gating_release(&gating);
 	if (have_build)
 		build_release(&b);

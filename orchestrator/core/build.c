@@ -311,9 +311,9 @@ void build_netrc_remove(const char *netrc)
 	free(dir);
 }
 
-/* The argv and environment of one cell's build. */
-static int cell_build_argv(const struct build *b, const struct build_cell *bc, struct vec *argv,
-			   struct vec *env)
+/* The argv and environment of one cell's build on engine `e`. */
+static int cell_build_argv(const struct build *b, const struct build_cell *bc,
+			   const struct engine *e, struct vec *argv, struct vec *env)
 {
 	const struct plan_cell *c = bc->cell;
 	struct engine_build_opts o;
@@ -331,6 +331,7 @@ static int cell_build_argv(const struct build *b, const struct build_cell *bc, s
 	o.tag = c->image_ref;
 	o.network = b->opts->network;
 	o.no_cache = b->opts->no_cache;
+	o.builder = b->opts->builder;
 	switch (b->cache) {
 	case BUILD_CACHE_REGISTRY:
 		if (bc->cache_ref)
@@ -353,7 +354,7 @@ static int cell_build_argv(const struct build *b, const struct build_cell *bc, s
 		break;
 	}
 	o.cache_from = cache_from.nr ? &cache_from : NULL;
-	ret = engine_build_argv(b->opts->engine, &o, argv, env);
+	ret = engine_build_argv(e, &o, argv, env);
 	if (!ret && bc->push_ref && strcmp(bc->push_ref, c->image_ref) && argv->nr) {
 		/* The staging tag too, before the context (the last word). */
 		char *context = argv->items[--argv->nr];
@@ -408,6 +409,51 @@ int build_check_stage(const struct plan *p, const char *stage)
 	return 0;
 }
 
+/* The engines of the run: the user's, or the detected one alone. */
+static int build_init_engines(struct build *b, const struct build_opts *o)
+{
+	size_t n = o->engines_nr ? o->engines_nr : 1;
+	long sum = 0;
+
+	if (o->engines_nr > BUILD_MAX_ENGINES)
+		return error_setc(GS_EINVAL, "%zu engines: at most %d", o->engines_nr,
+				  BUILD_MAX_ENGINES);
+	b->engines = xcalloc(n, sizeof(*b->engines));
+	b->engines_nr = n;
+	for (size_t i = 0; i < n; i++) {
+		struct build_engine *be = &b->engines[i];
+
+		vec_init(&be->env, free);
+		if (!o->engines_nr) {
+			be->name = xstrdup(engine_host(o->engine));
+			be->jobs = b->jobs;
+			be->view = engine_view(o->engine, o->engine->docker_host, NULL);
+			continue;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(b->engines[k].name, o->engines[i].name))
+				return error_setc(GS_EINVAL, "engine '%s' is named twice",
+						  o->engines[i].name);
+		be->name = xstrdup(o->engines[i].name);
+		be->jobs = o->engines[i].jobs > 0 ? o->engines[i].jobs : 1;
+		engine_target_env(be->name, &be->env);
+		be->envp = xcalloc(be->env.nr + 1, sizeof(*be->envp));
+		for (size_t k = 0; k < be->env.nr; k++)
+			be->envp[k] = be->env.items[k];
+		be->view = engine_view(o->engine, be->name, be->envp);
+		sum += be->jobs;
+	}
+	if (o->engines_nr)
+		b->jobs = o->jobs > 0 && o->jobs < sum ? o->jobs : (int)sum;
+	return 0;
+}
+
+const struct build_engine *build_cell_engine(const struct build *b, const struct build_cell *bc)
+{
+	return bc->engine >= 0 && (size_t)bc->engine < b->engines_nr ? &b->engines[bc->engine]
+								     : NULL;
+}
+
 int build_init(struct build *b, const struct plan *p, const struct build_opts *o)
 {
 	struct vec argv = VEC_INIT(free), env = VEC_INIT(free);
@@ -426,6 +472,9 @@ int build_init(struct build *b, const struct plan *p, const struct build_opts *o
 					  "directory and a context");
 		goto done;
 	}
+	ret = build_init_engines(b, o);
+	if (ret < 0)
+		goto done;
 	ret = choose_cache(b);
 	if (ret < 0)
 		goto done;
@@ -440,6 +489,7 @@ int build_init(struct build *b, const struct plan *p, const struct build_opts *o
 		char *df = fs_join(o->dockerfile_dir, name), *lp = fs_join(o->log_dir, log);
 
 		bc->cell = &p->cells[i];
+		bc->engine = -1;
 		bc->dockerfile = fs_abspath(df);
 		bc->log_path = fs_abspath(lp);
 		bc->cache_ref = b->cache == BUILD_CACHE_REGISTRY ? cache_ref_of(bc->cell) : NULL;
@@ -459,7 +509,7 @@ int build_init(struct build *b, const struct plan *p, const struct build_opts *o
 		free(df);
 		free(lp);
 		/* Refuse here what the engine cannot do, before any build starts. */
-		ret = cell_build_argv(b, bc, &argv, &env);
+		ret = cell_build_argv(b, bc, &b->engines[0].view, &argv, &env);
 		vec_release(&argv);
 		vec_release(&env);
 		if (ret < 0) {
@@ -485,9 +535,19 @@ void build_release(struct build *b)
 		free(bc->digest);
 		free(bc->push_ref);
 		free(bc->push_error);
+		free(bc->retried);
 		json_decref(bc->gate);
 		json_decref(bc->analysis);
 	}
+	for (size_t i = 0; i < b->engines_nr; i++) {
+		free(b->engines[i].name);
+		free(b->engines[i].error);
+		free(b->engines[i].envp);
+		vec_release(&b->engines[i].env);
+	}
+	free(b->engines);
+	b->engines = NULL;
+	b->engines_nr = 0;
 	free(b->cells);
 	b->cells = NULL;
 	b->cells_nr = 0;
@@ -575,20 +635,84 @@ struct build_ctx {
 	size_t next;
 };
 
+/* Ask a live engine with more than one engine in the run: a failed build
+ * may mean the engine is gone. */
+#define BUILD_PING_MS 10000
+
+/* The engine with a free slot, least loaded, that `bc` may go to; -1 when
+ * none now. `*any` is 1 when some live engine would take it later. */
+static int build_pick_engine(const struct build *b, const struct build_cell *bc, int *any)
+{
+	int best = -1;
+
+	*any = 0;
+	for (size_t i = 0; i < b->engines_nr; i++) {
+		const struct build_engine *be = &b->engines[i];
+
+		if (be->dead || (bc->avoid_ & (1ULL << i)))
+			continue;
+		*any = 1;
+		if (be->running >= be->jobs)
+			continue;
+		/* running/jobs, the smaller wins; ties: the first named */
+		if (best < 0 || (long)be->running * b->engines[best].jobs <
+				    (long)b->engines[best].running * be->jobs)
+			best = (int)i;
+	}
+	return best;
+}
+
+/* The dead engines a cell may not go to, for its error: "engine 'X' died: ...". */
+static char *build_no_engine_error(const struct build *b, const struct build_cell *bc)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, "no live engine left to build it on");
+	if (bc->retried)
+		strbuf_addf(&sb, " (%s)", bc->retried);
+	for (size_t i = 0; i < b->engines_nr && !bc->retried; i++)
+		if (b->engines[i].dead)
+			strbuf_addf(&sb, "; engine '%s' died: %s", b->engines[i].name,
+				    b->engines[i].error);
+	return strbuf_detach(&sb, NULL);
+}
+
 static int build_get_next(void *ctx, struct exec_job *job)
 {
 	struct build_ctx *bx = ctx;
 	struct build *b = bx->b;
-	struct build_cell *bc;
-	int ret;
+	struct build_cell *bc = NULL;
+	int ret, k = -1, any, running = 0;
 
-	if (bx->next >= b->cells_nr)
-		return 1;
-	bc = &b->cells[bx->next++];
-	ret = cell_build_argv(b, bc, &job->proc.argv, &job->proc.env);
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		struct build_cell *c = &b->cells[i];
+
+		running += c->status == BUILD_RUNNING;
+		if (bc || c->status != BUILD_QUEUED)
+			continue;
+		k = build_pick_engine(b, c, &any);
+		if (k >= 0) {
+			bc = c;
+		} else if (!any) {
+			c->status = BUILD_FAILED;
+			free(c->error);
+			c->error = build_no_engine_error(b, c);
+			emit(b, c, BUILD_EV_FINISHED);
+		}
+	}
+	if (!bc)
+		return running ? EXEC_NEXT_WAIT : 1;
+	ret = cell_build_argv(b, bc, &b->engines[k].view, &job->proc.argv, &job->proc.env);
 	if (ret < 0)
 		return ret;
-	return cell_job_start(bc, "build", 0, job);
+	ret = cell_job_start(bc, "build", bc->attempts > 0, job);
+	if (ret < 0)
+		return ret;
+	bc->engine = k;
+	bc->attempts++;
+	bc->status = BUILD_RUNNING; /* handed out; started() says so */
+	b->engines[k].running++;
+	return 0;
 }
 
 static void build_started(void *ctx, struct exec_job *job)
@@ -598,6 +722,7 @@ static void build_started(void *ctx, struct exec_job *job)
 
 	bc->status = BUILD_RUNNING;
 	bc->started_ms = mono_ms();
+	bc->progress.step = 0;
 	emit(bx->b, bc, BUILD_EV_STARTED);
 }
 
@@ -747,17 +872,93 @@ static void build_add_pip_hint(struct build_cell *bc)
 	strbuf_release(&hint);
 }
 
+/* A live engine other than `k` that `bc` may still go to. */
+static int build_other_engine(const struct build *b, const struct build_cell *bc, int k)
+{
+	for (size_t i = 0; i < b->engines_nr; i++)
+		if ((int)i != k && !b->engines[i].dead && !(bc->avoid_ & (1ULL << i)))
+			return 1;
+	return 0;
+}
+
+/* Put a cell whose engine died back in the queue, for another engine. */
+static void build_retry(struct build *b, struct build_cell *bc, const char *why)
+{
+	bc->avoid_ |= 1ULL << bc->engine;
+	free(bc->retried);
+	bc->retried = xstrdup(why);
+	free(bc->error);
+	bc->error = NULL;
+	free(bc->image_id);
+	bc->image_id = NULL;
+	bc->size_bytes = -1;
+	bc->exit_code = -1;
+	bc->signal = 0;
+	bc->status = BUILD_QUEUED;
+	emit(b, bc, BUILD_EV_RETRY);
+}
+
+/*
+ * Engine `k` stopped answering: nothing more goes there, and the cells it
+ * built are out of reach (their images live in it): with retry_elsewhere
+ * they are built again elsewhere, else they fail naming the engine.
+ */
+static void build_engine_died(struct build *b, int k, const char *why)
+{
+	struct build_engine *be = &b->engines[k];
+
+	be->dead = 1;
+	be->error = xstrdup(why);
+	for (size_t i = 0; i < b->cells_nr; i++) {
+		struct build_cell *bc = &b->cells[i];
+		char *msg;
+
+		if (bc->engine != k || bc->status != BUILD_OK)
+			continue;
+		msg = xstrfmt("engine '%s' died after building it: %s", be->name, why);
+		if (b->opts->retry_elsewhere && build_other_engine(b, bc, k)) {
+			build_retry(b, bc, msg);
+		} else {
+			bc->status = BUILD_FAILED;
+			free(bc->error);
+			bc->error = msg;
+			msg = NULL;
+			emit(b, bc, BUILD_EV_FINISHED);
+		}
+		free(msg);
+	}
+}
+
 static int build_finished(void *ctx, struct exec_job *job, const struct exec_result *res)
 {
 	struct build_ctx *bx = ctx;
+	struct build *b = bx->b;
 	struct build_cell *bc = job->data;
-	const struct engine *e = bx->b->opts->engine;
+	struct build_engine *be = &b->engines[bc->engine];
+	const struct engine *e = &be->view;
 
+	be->running--;
 	bc->elapsed_ms = res->elapsed_ms;
 	record_end(res, &bc->exit_code, &bc->signal, &bc->error);
 	bc->status = res->status == EXEC_OK	  ? BUILD_OK
 		     : res->status == EXEC_FAILED ? BUILD_FAILED
 						  : BUILD_CANCELLED;
+	if (bc->status == BUILD_FAILED && b->opts->engines_nr) {
+		if (!be->dead && engine_ping(e, BUILD_PING_MS) < 0)
+			build_engine_died(b, bc->engine, error_last());
+		if (be->dead) {
+			char *msg =
+			    xstrfmt("engine '%s' died during the build: %s", be->name, be->error);
+
+			if (b->opts->retry_elsewhere && build_other_engine(b, bc, bc->engine)) {
+				build_retry(b, bc, msg);
+				free(msg);
+				return 0;
+			}
+			free(bc->error);
+			bc->error = msg;
+		}
+	}
 	if (bc->status == BUILD_OK) {
 		/* What was built, for the summary and the report. A failed
 		 * inspection leaves them unknown: the build itself succeeded. */
@@ -766,10 +967,11 @@ static int build_finished(void *ctx, struct exec_job *job, const struct exec_res
 		if (engine_image_size(e, bc->cell->image_ref, &bc->size_bytes) < 0)
 			bc->size_bytes = -1;
 	}
-	if (bc->status == BUILD_FAILED)
+	if (bc->status == BUILD_FAILED && !be->dead)
 		build_add_pip_hint(bc);
 	emit(bx->b, bc, BUILD_EV_FINISHED);
-	return 0;
+	/* fail-fast is ours, not the executor's: a retried cell is no failure. */
+	return bc->status == BUILD_FAILED && b->opts->fail_fast;
 }
 
 static void build_tick(void *ctx)
@@ -805,7 +1007,7 @@ int build_run(struct build *b)
 	if (fs_mkdir_p(b->opts->log_dir, 0755) < 0)
 		return GS_EINFRA; /* error_last() names the directory */
 	eo.jobs = b->jobs;
-	eo.fail_fast = b->opts->fail_fast;
+	eo.fail_fast = 0; /* build_finished() stops the run */
 	eo.abort_fd = b->opts->abort_fd;
 	eo.grace_ms = b->opts->grace_ms;
 	eo.get_next = build_get_next;
@@ -819,6 +1021,10 @@ int build_run(struct build *b)
 	eo.ctx = &bx;
 	ret = executor_run(&eo);
 	b->elapsed_ms = mono_ms() - t0;
+	/* A cell failed by build_finished() of another (its engine died)
+	 * stops a fail-fast run the same way. */
+	if (ret == 0 && build_count(b, BUILD_FAILED))
+		ret = EXEC_EJOBS;
 	if (ret == EXEC_EINTERRUPTED) {
 		b->interrupted = 1;
 		cancel_unstarted(b, "interrupted");
@@ -850,7 +1056,8 @@ static int push_get_next(void *ctx, struct exec_job *job)
 	if (bx->next >= b->cells_nr)
 		return 1;
 	bc = &b->cells[bx->next++];
-	ret = engine_push_argv(b->opts->engine, bc->push_ref, &job->proc.argv, &job->proc.env);
+	ret = engine_push_argv(&b->engines[bc->engine].view, bc->push_ref, &job->proc.argv,
+			       &job->proc.env);
 	if (ret < 0)
 		return ret;
 	return cell_job_start(bc, "push", 1, job);
@@ -896,7 +1103,7 @@ static int push_finished(void *ctx, struct exec_job *job, const struct exec_resu
 		   : res->status == EXEC_FAILED ? BUILD_PUSH_FAILED
 						: BUILD_PUSH_CANCELLED;
 	if (bc->push == BUILD_PUSH_OK && !bc->digest &&
-	    engine_repo_digest(bx->b->opts->engine, bc->push_ref, &at) == 0) {
+	    engine_repo_digest(&bx->b->engines[bc->engine].view, bc->push_ref, &at) == 0) {
 		char *sha = strchr(at, '@');
 
 		bc->digest = xstrdup(sha ? sha + 1 : at);
@@ -931,6 +1138,22 @@ int build_push(struct build *b)
 				  "not pushing: %zu of %zu cells failed their gates (all or "
 				  "nothing)",
 				  n, b->cells_nr);
+	}
+	/* Each image is pushed from the engine that holds it: every such
+	 * engine must still answer, or nothing is pushed. */
+	for (size_t i = 0; i < b->engines_nr && b->opts->engines_nr; i++) {
+		int holds = 0;
+
+		for (size_t k = 0; k < b->cells_nr; k++)
+			holds |= b->cells[k].engine == (int)i;
+		if (!holds || engine_ping(&b->engines[i].view, BUILD_PING_MS) == 0)
+			continue;
+		for (size_t k = 0; k < b->cells_nr; k++)
+			b->cells[k].push = BUILD_PUSH_SKIPPED;
+		return error_setc(BUILD_EFAILED,
+				  "not pushing: engine '%s', which holds built images, "
+				  "stopped answering (%s) (all or nothing)",
+				  b->engines[i].name, error_last());
 	}
 	for (size_t i = 0; i < b->cells_nr; i++)
 		b->cells[i].push = BUILD_PUSH_QUEUED;
@@ -1020,12 +1243,34 @@ json_t *build_to_json(const struct build *b)
 			   : ok == b->cells_nr && !build_count_gate_failed(b) ? "ok"
 									      : "failed"),
 	       &bad);
+	{
+		json_t *engines = json_array();
+
+		for (size_t i = 0; i < b->engines_nr; i++) {
+			const struct build_engine *be = &b->engines[i];
+			json_t *o = json_object();
+
+			bj_set(o, "name", str_or_null(be->name), &bad);
+			bj_set(o, "jobs", json_integer(be->jobs), &bad);
+			bj_set(o, "status", json_string(be->dead ? "dead" : "ok"), &bad);
+			bj_set(o, "error", str_or_null(be->error), &bad);
+			if (!o || json_array_append_new(engines, o) < 0)
+				bad = 1;
+		}
+		bj_set(root, "engines", engines, &bad);
+	}
 	for (size_t i = 0; i < b->cells_nr; i++) {
 		const struct build_cell *bc = &b->cells[i];
 		json_t *c = json_object(), *push = json_object();
 
 		bj_set(c, "id", str_or_null(bc->cell->id), &bad);
 		bj_set(c, "image", str_or_null(bc->cell->image_ref), &bad);
+		bj_set(
+		    c, "engine",
+		    str_or_null(build_cell_engine(b, bc) ? build_cell_engine(b, bc)->name : NULL),
+		    &bad);
+		bj_set(c, "attempts", json_integer(bc->attempts), &bad);
+		bj_set(c, "retried", str_or_null(bc->retried), &bad);
 		bj_set(c, "status", json_string(build_status_name(bc->status)), &bad);
 		bj_set(c, "exit_code",
 		       bc->exit_code >= 0 ? json_integer(bc->exit_code) : json_null(), &bad);

@@ -74,6 +74,12 @@ int build_pip_hint(const char *log, struct strbuf *out);
 
 struct build_cell {
 	const struct plan_cell *cell; /* borrowed from the plan */
+	int engine;		      /* index into build.engines; -1 before it started */
+	int attempts;		      /* builds started, > 1 after a retry elsewhere */
+	/* Why it left an engine ("engine 'X' died during the build: ..."),
+	 * set when it was retried elsewhere, else NULL. */
+	char *retried;
+	unsigned long long avoid_;    /* engines it must not go to (died under it) */
 	char *dockerfile;	      /* absolute path of Dockerfile.<id> */
 	char *log_path;		      /* absolute path of logs/<id>.log */
 	char *cache_ref;	      /* registry cache ref, NULL when none */
@@ -115,7 +121,31 @@ enum build_event {
 	BUILD_EV_FINISHED, /* status is OK, FAILED or CANCELLED; image_id/size set when OK */
 	BUILD_EV_PUSH_STARTED,
 	BUILD_EV_PUSH_FINISHED,
+	/* Its engine died: it goes back to the queue for another engine
+	 * (status BUILD_QUEUED, `retried` says why). */
+	BUILD_EV_RETRY,
 };
+
+/* An engine of the run, as the user named it (core/engine.h). */
+struct build_engine_spec {
+	const char *name; /* a DOCKER_HOST URL or a context name */
+	int jobs;	  /* builds at once on it, >= 1 */
+};
+
+/* An engine as the run sees it; owned by the struct build. */
+struct build_engine {
+	char *name;
+	int jobs;
+	struct engine view; /* the client, talking to this engine */
+	struct vec env;	    /* owned strings behind envp */
+	const char **envp;  /* NULL-terminated, view.env */
+	int running;
+	int dead;    /* stopped answering: no further cell goes there */
+	char *error; /* why it is dead */
+};
+
+/* How many engines a run may spread over. */
+#define BUILD_MAX_ENGINES 64
 
 struct build;
 
@@ -144,6 +174,15 @@ struct build_opts {
 	 * report when the plan was narrowed to some (build --cell); NULL: the
 	 * plan's cells are the matrix. Borrowed. */
 	const struct vec *matrix_cells;
+	/* Engines to spread the cells over (each cell's build, inspection and
+	 * push run on one of them); none: the detected engine alone, with
+	 * `jobs`. With engines, `jobs` (> 0) caps the sum of their limits. */
+	const struct build_engine_spec *engines;
+	size_t engines_nr;
+	/* A cell whose engine died is built again on another live engine
+	 * (once per engine); without it, it fails naming the engine. */
+	int retry_elsewhere;
+	const char *builder; /* buildx --builder NAME; NULL: none */
 
 	/* Called on the coordinating thread; optional. */
 	void (*on_event)(void *ctx, const struct build *b, size_t cell, enum build_event ev);
@@ -161,6 +200,8 @@ struct build {
 	size_t cells_nr;
 	enum build_cache cache;
 	int jobs; /* builds at once: opts->jobs, or the online CPUs */
+	struct build_engine *engines;
+	size_t engines_nr;
 	/* Said once for the run ("'local' cache needs buildx: building without
 	 * a cache"); owned strings. */
 	struct vec notes;
@@ -181,6 +222,9 @@ enum {
  * Call build_release() either way.
  */
 int build_init(struct build *b, const struct plan *p, const struct build_opts *o);
+
+/* The engine a cell was built on, or NULL before it started. */
+const struct build_engine *build_cell_engine(const struct build *b, const struct build_cell *bc);
 void build_release(struct build *b);
 
 /* build_opts.stage makes a valid tag of every cell's tag: [A-Za-z0-9_.-],
@@ -219,8 +263,9 @@ int build_run(struct build *b);
  * Pushes run on the executor; the first failure cancels the others (a
  * cancelled `docker push` never tags the manifest). Each pushed cell gets
  * its digest from the push's output, else from the engine. Returns 0,
- * BUILD_EFAILED (error_last() names the first ref that failed) or
- * BUILD_EINTERRUPTED.
+ * BUILD_EFAILED (error_last() names the first ref that failed, or, with
+ * engines, the engine holding built images that no longer answers: then
+ * nothing is pushed) or BUILD_EINTERRUPTED.
  */
 int build_push(struct build *b);
 
@@ -236,8 +281,9 @@ const char *build_cache_name(enum build_cache c);
 
 /*
  * The run as JSON: {"recipe", "recipe_sha256", "matrix_cells", "backend",
- * "cache", "jobs", "elapsed_ms", "interrupted", "status", "cells": [{"id",
- * "image", "status", "exit_code", "signal", "elapsed_ms", "log",
+ * "cache", "jobs", "elapsed_ms", "interrupted", "status", "engines": [{"name",
+ * "jobs", "status": "ok"|"dead", "error"}], "cells": [{"id", "image", "engine",
+ * "attempts", "retried", "status", "exit_code", "signal", "elapsed_ms", "log",
  * "dockerfile", "image_id", "size_bytes", "error", "push": {"status", "ref",
  * "digest", "error", "elapsed_ms"}, "gate": null|{"status", "gates",
  * "error"}, "analysis": null|{...}}]}; absent values are null; text that

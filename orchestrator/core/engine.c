@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,8 +25,9 @@ const char *engine_backend_name(enum engine_backend b)
  * a timeout also takes whatever it started (a fake client's sleep, a stuck
  * credential helper).
  */
-static int engine_run(const char *docker, const char *const *args, const char *const *envs,
-		      int timeout_ms, struct strbuf *out, struct process_result *res)
+static int engine_run_env(const char *docker, const char *const *args, const char *const *target,
+			  const char *const *envs, int timeout_ms, struct strbuf *out,
+			  struct process_result *res)
 {
 	struct process p;
 	int ret = 0;
@@ -34,6 +36,8 @@ static int engine_run(const char *docker, const char *const *args, const char *c
 	vec_pushstr(&p.argv, docker);
 	for (size_t i = 0; args[i]; i++)
 		vec_pushstr(&p.argv, args[i]);
+	for (size_t i = 0; target && target[i]; i++)
+		vec_pushstr(&p.env, target[i]);
 	for (size_t i = 0; envs && envs[i]; i++)
 		vec_pushstr(&p.env, envs[i]);
 	p.stdin_null = 1;
@@ -99,6 +103,12 @@ static int engine_version_cmp(const char *v, long major, long minor)
 	if (a != major)
 		return a < major ? -1 : 1;
 	return b < minor ? -1 : b > minor;
+}
+
+static int engine_run(const char *docker, const char *const *args, const char *const *envs,
+		      int timeout_ms, struct strbuf *out, struct process_result *res)
+{
+	return engine_run_env(docker, args, NULL, envs, timeout_ms, out, res);
 }
 
 /* Every distinct executable `docker` on PATH, in PATH order (a file reached
@@ -386,6 +396,13 @@ int engine_build_argv(const struct engine *e, const struct engine_build_opts *o,
 				 o->compression);
 		goto done;
 	}
+	if (o->builder && e->backend != ENGINE_BUILDX) {
+		ret = error_setc(GS_EINFRA,
+				 "builder '%s' is a buildx builder and '%s' has no buildx: install "
+				 "the buildx plugin, or build on engines (--engine)",
+				 o->builder, e->docker);
+		goto done;
+	}
 	if (o->push && !(e->caps & ENGINE_CAP_PUSH)) {
 		ret = error_setc(GS_EINVAL, "'%s' cannot push from the build: push '%s' afterwards",
 				 cmd, o->tag);
@@ -396,6 +413,10 @@ int engine_build_argv(const struct engine *e, const struct engine_build_opts *o,
 	if (e->backend == ENGINE_BUILDX) {
 		vec_pushstr(argv, "buildx");
 		vec_pushstr(argv, "build");
+		if (o->builder) {
+			vec_pushstr(argv, "--builder");
+			vec_pushstr(argv, o->builder);
+		}
 	} else {
 		vec_pushstr(argv, "build");
 	}
@@ -461,12 +482,16 @@ int engine_build_argv(const struct engine *e, const struct engine_build_opts *o,
 		vec_pushstr(env, "DOCKER_BUILDKIT=1");
 	}
 	vec_pushstr(argv, o->context);
+	for (size_t i = 0; e->env && e->env[i]; i++)
+		vec_pushstr(env, e->env[i]);
 done:
 	return ret;
 }
 
 int engine_push_argv(const struct engine *e, const char *ref, struct vec *argv, struct vec *env)
 {
+	for (size_t i = 0; e->env && e->env[i]; i++)
+		vec_pushstr(env, e->env[i]);
 	vec_pushstr(argv, e->docker);
 	vec_pushstr(argv, "push");
 	vec_pushstr(argv, ref);
@@ -488,7 +513,7 @@ static int engine_inspect(const struct engine *e, const char *ref, const char *f
 	int ret = 0;
 
 	*value = NULL;
-	ret = engine_run(e->docker, args, NULL, ENGINE_CMD_TIMEOUT_MS, &out, &res);
+	ret = engine_run_env(e->docker, args, e->env, NULL, ENGINE_CMD_TIMEOUT_MS, &out, &res);
 	if (ret < 0) {
 		error_prefix("cannot inspect image '%s'", ref);
 		ret = GS_EINFRA;
@@ -569,7 +594,7 @@ int engine_rmi(const struct engine *e, const char *ref)
 	char *line = NULL;
 	int ret = 0;
 
-	ret = engine_run(e->docker, args, NULL, ENGINE_CMD_TIMEOUT_MS, &out, &res);
+	ret = engine_run_env(e->docker, args, e->env, NULL, ENGINE_CMD_TIMEOUT_MS, &out, &res);
 	if (ret < 0) {
 		error_prefix("cannot remove image '%s'", ref);
 		ret = GS_EINFRA;
@@ -578,6 +603,82 @@ int engine_rmi(const struct engine *e, const char *ref)
 	if (!engine_ok(&res) && !engine_no_such_image(&out)) {
 		line = engine_first_line(&out);
 		ret = error_setc(GS_EINFRA, "cannot remove image '%s': %s", ref, line);
+	}
+done:
+	free(line);
+	strbuf_release(&out);
+	return ret;
+}
+
+int engine_spec_parse(const char *spec, char **name, int *jobs)
+{
+	regex_t re;
+	const char *eq;
+	int ok;
+
+	*name = NULL;
+	*jobs = 0;
+	if (regcomp(&re, ENGINE_SPEC_RE, REG_EXTENDED | REG_NOSUB))
+		return error_setc(GS_ERR, "cannot compile the engine pattern");
+	ok = strlen(spec) <= 1024 && !regexec(&re, spec, 0, NULL, 0);
+	regfree(&re);
+	if (!ok)
+		return error_setc(GS_EINVAL, "engine '%s' is not %s", spec, ENGINE_SPEC_EXPECT);
+	/* The pattern allows '=' only before the job count. */
+	eq = strrchr(spec, '=');
+	if (eq) {
+		*jobs = atoi(eq + 1);
+		if (*jobs > 1024)
+			return error_setc(GS_EINVAL, "engine '%s': at most 1024 jobs", spec);
+	}
+	*name = eq ? xstrndup(spec, (size_t)(eq - spec)) : xstrdup(spec);
+	return 0;
+}
+
+void engine_target_env(const char *name, struct vec *env)
+{
+	if (strstr(name, "://")) {
+		vec_pushf(env, "DOCKER_HOST=%s", name);
+		vec_pushstr(env, "DOCKER_CONTEXT");
+	} else {
+		vec_pushstr(env, "DOCKER_HOST");
+		vec_pushf(env, "DOCKER_CONTEXT=%s", name);
+	}
+}
+
+struct engine engine_view(const struct engine *e, const char *host_label, const char *const *env)
+{
+	struct engine v = *e;
+
+	v.docker_host = (char *)host_label;
+	v.env = env;
+	memset(&v.notes, 0, sizeof(v.notes));
+	return v;
+}
+
+const char *engine_host(const struct engine *e)
+{
+	return e->docker_host ? e->docker_host : engine_default_host;
+}
+
+int engine_ping(const struct engine *e, int timeout_ms)
+{
+	static const char *const a_server[] = {"version", "--format", "{{.Server.Version}}", NULL};
+	struct strbuf out = STRBUF_INIT;
+	struct process_result res;
+	char *line = NULL;
+	int ret = 0;
+
+	if (engine_run_env(e->docker, a_server, e->env, NULL, timeout_ms, &out, &res) < 0) {
+		ret = error_setc(GS_EINFRA, "cannot ask engine '%s': %s", engine_host(e),
+				 error_last());
+		goto done;
+	}
+	strbuf_rtrim(&out);
+	if (!engine_ok(&res) || !out.len || strchr(out.buf, '\n') || strchr(out.buf, ' ')) {
+		line = engine_first_line(&out);
+		ret = error_setc(GS_EINFRA, "no Docker engine answers at '%s' (%s)", engine_host(e),
+				 res.signaled ? "no answer in time" : line);
 	}
 done:
 	free(line);

@@ -47,7 +47,45 @@ struct engine {
 	/* In: limit for each probe in ms; 0 means ENGINE_PROBE_TIMEOUT_MS. Set it
 	 * before engine_detect() (on a zeroed struct); detection keeps it. */
 	int timeout_ms;
+	/* Environment additions for every child this engine runs ("K=V" sets,
+	 * "K" unsets: which engine the client talks to, engine_target_env()),
+	 * NULL-terminated and borrowed; NULL: the inherited environment. Set
+	 * only on a view (engine_view()). */
+	const char *const *env;
 };
+
+/*
+ * Many engines. One detected client talks to several engines, each named as
+ * the user wrote it: a DOCKER_HOST URL ("unix:///run/e2.sock",
+ * "tcp://10.0.0.5:2375", "ssh://user@host") or a Docker context name
+ * ("builder-2"), optionally followed by "=JOBS", how many builds run on it at
+ * once (1..1024). The children of an engine get its name in their
+ * environment: DOCKER_HOST=URL (and DOCKER_CONTEXT unset), or
+ * DOCKER_CONTEXT=NAME (and DOCKER_HOST unset).
+ */
+#define ENGINE_SPEC_RE                                                                             \
+	"^((unix|tcp|ssh)://[^=[:space:]]+|[a-zA-Z0-9][a-zA-Z0-9_.+-]*)(=[1-9][0-9]{0,3})?$"
+#define ENGINE_SPEC_EXPECT                                                                         \
+	"an engine: a DOCKER_HOST URL (unix:///path, tcp://host:port, ssh://host) or a Docker "    \
+	"context name, optionally =JOBS"
+
+/* Split "NAME[=JOBS]": *name newly allocated, *jobs 0 when absent.
+ * GS_EINVAL naming the spec when it is not ENGINE_SPEC_RE. */
+int engine_spec_parse(const char *spec, char **name, int *jobs);
+
+/* Push the environment additions that point a client at engine `name`. */
+void engine_target_env(const char *name, struct vec *env);
+
+/* A shallow copy of `e` that talks to the engine `host_label` through `env`
+ * (both borrowed: they must outlive the view). Never engine_release() it. */
+struct engine engine_view(const struct engine *e, const char *host_label, const char *const *env);
+
+/* Where `e` talks to, for messages: its DOCKER_HOST, else the default socket. */
+const char *engine_host(const struct engine *e);
+
+/* 0 when the engine answers `docker version` within timeout_ms; GS_EINFRA
+ * ("no Docker engine answers at 'X': ...") otherwise. */
+int engine_ping(const struct engine *e, int timeout_ms);
 
 /*
  * Find the client and backend and make sure an engine answers.
@@ -89,6 +127,7 @@ struct engine_build_opts {
 	const char *network;	      /* "host", "none"; NULL: the engine's default */
 	const char *compression;      /* "zstd", "gzip"; NULL: default (ENGINE_CAP_COMPRESSION) */
 	int push;		      /* push TAG from the build (ENGINE_CAP_PUSH) */
+	const char *builder;	      /* buildx only: --builder NAME; NULL: the current one */
 	int no_cache;
 	const struct vec *secrets; /* "id=X,src=FILE" for --secret (BuildKit), NULL: none */
 };

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "core/ci.h"
+#include "core/engine.h"
 #include "core/recipe.h"
 #include "core/yamltree.h"
 #include "util/error.h"
@@ -1141,6 +1142,7 @@ static const struct rfmt fmt_fw_index = {
     rc_check_fw_index,
     0};
 static const struct rfmt fmt_network = {"a network mode", NULL, network_names, 0, NULL, 0};
+static const struct rfmt fmt_engine = {ENGINE_SPEC_EXPECT, ENGINE_SPEC_RE, NULL, 1024, NULL, 0};
 static const struct rfmt fmt_cache = {"a cache mode", NULL, cache_names, 0, NULL, 0};
 static const struct rfmt fmt_cron = {"a cron expression", NULL, NULL, 255, rc_check_cron, 0};
 static const struct rfmt fmt_compression = {"a compression", NULL, compression_names, 0, NULL, 0};
@@ -1190,8 +1192,8 @@ static const char *const final_keys[] = {"mode", "ca_certificates", "tmp", "keep
 static const char *const budget_keys[] = {"size",  "compressed", "wasted", "layers",
 					  "paths", "growth",	 NULL};
 static const char *const smoke_keys[] = {"name", "run", "gpu", "expect", "timeout", NULL};
-static const char *const output_keys[] = {"cache",     "compression", "compression_level",
-					  "platforms", "network",     NULL};
+static const char *const output_keys[] = {
+    "cache", "compression", "compression_level", "platforms", "network", "engines", NULL};
 static const char *const ci_keys[] = {"schedule", NULL};
 static const char *const pip_keys[] = {"index_url", "framework_index_url", NULL};
 
@@ -1749,6 +1751,8 @@ static void rc_output(struct rctx *c, const struct ynode *n)
 	rc_strlist(c, ytree_get(n, "platforms"), "output.platforms", &fmt_platform,
 		   RC_NONEMPTY | RC_UNIQUE, &r->output.platforms);
 	rc_str(c, ytree_get(n, "network"), "output.network", &fmt_network, &r->output.network);
+	rc_strlist(c, ytree_get(n, "engines"), "output.engines", &fmt_engine,
+		   RC_NONEMPTY | RC_UNIQUE, &r->output.engines);
 	level = ytree_get(n, "compression_level");
 	if (rc_int(c, level, "output.compression_level", 0, 22, &r->output.compression_level,
 		   &r->output.compression_level_pos) ||
@@ -2382,5 +2386,6 @@ void recipe_free(struct recipe *r)
 	free(r->pip.framework_index_url.v);
 	rc_free_list(&r->output.platforms);
 	free(r->ci.schedule.v);
+	rc_free_list(&r->output.engines);
 	free(r);
 }

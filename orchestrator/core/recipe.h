@@ -266,6 +266,10 @@ struct recipe {
 		/* RUN steps' network, Docker's names: "host" reaches an index on
 		 * 127.0.0.1; absent: the engine's default */
 		struct rstr network;
+		/* Engines `gpuslim build` spreads the cells over (core/engine.h
+		 * ENGINE_SPEC_RE: a DOCKER_HOST URL or a context name, =JOBS);
+		 * GPUSLIM_ENGINES and --engine win over it; absent: none */
+		struct rstrlist engines;
 		struct rpos pos;
 	} output;
 

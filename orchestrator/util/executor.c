@@ -279,6 +279,11 @@ int executor_run(const struct exec_opts *o)
 			job->seq = seq;
 			error_clear();
 			n = o->get_next(o->ctx, job);
+			if (n == EXEC_NEXT_WAIT && running) {
+				process_release(&job->proc);
+				free(job);
+				break;
+			}
 			if (n) {
 				if (n < 0) {
 					ret = n;

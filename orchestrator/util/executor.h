@@ -81,8 +81,10 @@ struct exec_opts {
 	int abort_fd;  /* -1, or an fd whose readability interrupts the run */
 	int grace_ms;  /* SIGTERM -> SIGKILL for cancelled jobs; 0: the process default */
 
-	/* 0 with `job` filled, 1 when no job is left, negative on error (the
-	 * run stops as if aborted and returns that code). Required. */
+	/* 0 with `job` filled, 1 when no job is left, EXEC_NEXT_WAIT when none
+	 * can start now but one may once a running job has finished (asked
+	 * again then; with nothing running it means none is left), negative on
+	 * error (the run stops as if aborted and returns that code). Required. */
 	int (*get_next)(void *ctx, struct exec_job *job);
 	/* Just before the job is handed to a worker. Optional. */
 	void (*started)(void *ctx, struct exec_job *job);
@@ -104,6 +106,9 @@ struct exec_opts {
 	{                                                                                          \
 		0, 0, -1, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0                                 \
 	}
+
+/* get_next(): nothing to start until a running job finishes. */
+#define EXEC_NEXT_WAIT 2
 
 /* executor_run()'s codes besides 0 and GS_ERR (an executor failure). */
 enum {

@@ -124,6 +124,7 @@ static void fake_reset(void)
 	unsetenv("FAKE_BUILD_SLOW");
 	unsetenv("FAKE_PUSH_FAIL");
 	unsetenv("FAKE_BUILDX");
+	unsetenv("FAKE_DEAD_HOST");
 	unsetenv("FAKE_DOCKER_SERVER");
 	unsetenv("GPUSLIM_DOCKER");
 	unsetenv("DOCKER_HOST");
@@ -188,6 +189,7 @@ struct seen {
 	int ticks;
 	int started, finished, progress, running, max_running;
 	int push_started, push_finished;
+	int retried;
 	int step3_builder; /* a progress event with [builder 2/3]-style data */
 	int off_order;	   /* an event for a cell in an impossible state */
 };
@@ -221,6 +223,13 @@ static void on_event(void *ctx, const struct build *b, size_t cell, enum build_e
 		break;
 	case BUILD_EV_PUSH_STARTED:
 		s->push_started++;
+		break;
+	case BUILD_EV_RETRY:
+		s->retried++;
+		if (bc->started_ms)
+			s->running--;
+		if (bc->status != BUILD_QUEUED)
+			s->off_order++;
 		break;
 	case BUILD_EV_PUSH_FINISHED:
 		s->push_finished++;
@@ -302,6 +311,93 @@ static void opts_for(struct build_opts *o, struct fixture *f, int jobs, struct s
 	o->on_tick = on_tick;
 	o->tick_ms = 100;
 	o->ctx = s;
+}
+
+static void test_engine_spec(void)
+{
+	char *name = NULL;
+	int jobs = -1;
+
+	CHECK(engine_spec_parse("unix:///run/e2.sock=3", &name, &jobs) == 0 &&
+		  !strcmp(name, "unix:///run/e2.sock") && jobs == 3,
+	      "engine spec: a unix URL with =JOBS");
+	free(name);
+	CHECK(engine_spec_parse("tcp://10.0.0.5:2375", &name, &jobs) == 0 &&
+		  !strcmp(name, "tcp://10.0.0.5:2375") && jobs == 0,
+	      "engine spec: a tcp URL without jobs");
+	free(name);
+	CHECK(engine_spec_parse("builder-2", &name, &jobs) == 0 && !strcmp(name, "builder-2"),
+	      "engine spec: a context name");
+	free(name);
+	CHECK(engine_spec_parse("http://h:2375", &name, &jobs) == GS_EINVAL &&
+		  strstr(error_last(), "engine 'http://h:2375' is not"),
+	      "engine spec: http:// refused (%s)", error_last());
+	CHECK(engine_spec_parse("ctx=0", &name, &jobs) == GS_EINVAL, "engine spec: =0 refused");
+}
+
+/*
+ * Two engines, one of them dead (the fake's FAKE_DEAD_HOST: the client fails
+ * at once, before it logs anything): its cells fail naming it, the others
+ * build on the live one; with retry_elsewhere they all build there, and
+ * every build and push that ran talked to the live engine.
+ */
+static void test_engines(struct fixture *f)
+{
+	struct build_engine_spec specs[] = {{"unix:///fake/live", 2}, {"unix:///fake/dead", 2}};
+	struct build b;
+	struct build_opts o;
+	struct seen s = {0};
+	char *calls, *want;
+	int ret;
+
+	fake_reset();
+	setenv("FAKE_DEAD_HOST", "unix:///fake/dead", 1);
+	opts_for(&o, f, 0, &s);
+	o.engines = specs;
+	o.engines_nr = 2;
+	ret = build_init(&b, f->p, &o);
+	CHECK(ret == 0 && b.jobs == 4 && b.engines_nr == 2, "engines: 2+2 builds at once");
+	ret = build_run(&b);
+	CHECK(ret == BUILD_EFAILED && b.cells[0].status == BUILD_OK &&
+		  b.cells[1].status == BUILD_FAILED && b.cells[2].status == BUILD_OK &&
+		  b.cells[3].status == BUILD_FAILED,
+	      "engines: cells 1 and 3 went to the dead engine and failed (%s)", error_last());
+	CHECK(b.cells[1].error &&
+		  starts_with(b.cells[1].error,
+			      "engine 'unix:///fake/dead' died during the build: no Docker engine "
+			      "answers at 'unix:///fake/dead'"),
+	      "engines: the error names the dead engine (%s)",
+	      b.cells[1].error ? b.cells[1].error : "");
+	CHECK(b.engines[1].dead && !b.engines[0].dead && b.cells[0].engine == 0,
+	      "engines: the dead one is marked, the live one built cell 0");
+	ret = build_push(&b);
+	calls = state_file("calls");
+	CHECK(ret == GS_EINVAL && !strstr(calls, "push "), "engines: nothing pushed");
+	free(calls);
+	build_release(&b);
+
+	fake_reset();
+	setenv("FAKE_DEAD_HOST", "unix:///fake/dead", 1);
+	memset(&s, 0, sizeof(s));
+	o.retry_elsewhere = 1;
+	build_init(&b, f->p, &o);
+	ret = build_run(&b);
+	CHECK(ret == 0 && build_count(&b, BUILD_OK) == 4 && b.cells[1].engine == 0 &&
+		  b.cells[1].attempts == 2 && b.cells[1].retried &&
+		  strstr(b.cells[1].retried, "died during the build") && s.retried == 2 &&
+		  !s.off_order,
+	      "retry elsewhere: every cell built on the live engine, 2 retried (%s)", error_last());
+	ret = build_push(&b);
+	calls = state_file("calls");
+	want = xstrfmt("push-host %s unix:///fake/live", f->p->cells[3].image_ref);
+	CHECK(ret == 0 && build_count_push(&b, BUILD_PUSH_OK) == 4 && strstr(calls, want) &&
+		  count_lines_with(calls, "build-host ") == 4 &&
+		  count_lines_with(calls, " unix:///fake/live\n") == 4 + 4,
+	      "retry elsewhere: every build that ran and every push ran on the live engine");
+	free(want);
+	free(calls);
+	build_release(&b);
+	unsetenv("FAKE_DEAD_HOST");
 }
 
 static void test_pip_hint(void)
@@ -937,6 +1033,8 @@ int main(void)
 	test_cache(&f);
 	test_report(&f);
 	test_no_engine();
+	test_engine_spec();
+	test_engines(&f);
 	test_cli(&f);
 
 	fixture_free(&f);
