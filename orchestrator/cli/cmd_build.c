@@ -982,10 +982,11 @@ static int report_gates(const struct build *b, const struct gating *g)
 		n++;
 	}
 	/* JUnit and Markdown from the build report, as `report merge` renders
-	 * them from the jobs' reports; SARIF and the annotations from the whole
-	 * analyses (their findings are not in the build report). */
+	 * them from the jobs' reports; SARIF, the annotations and the HTML pages
+	 * from the whole analyses (findings and sizemaps are not in the build
+	 * report). */
 	from_json = from_memory = report_files;
-	from_json.sarif = NULL;
+	from_json.sarif = from_json.html = NULL;
 	from_json.annotate = 0;
 	from_memory.junit = from_memory.markdown = from_memory.markdown_append = NULL;
 	memset(&bi, 0, sizeof(bi));
@@ -997,7 +998,7 @@ static int report_gates(const struct build *b, const struct gating *g)
 			code = EXIT_INFRA;
 		}
 	}
-	if ((from_memory.sarif || from_memory.annotate) &&
+	if ((from_memory.sarif || from_memory.annotate || from_memory.html) &&
 	    cli_write_reports(items, n, 0, &from_memory) < 0)
 		code = EXIT_INFRA;
 	buildreport_items_release(&bi);
