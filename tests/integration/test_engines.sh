@@ -33,10 +33,19 @@ report() {
 r = json.load(open(sys.argv[1]))
 print(eval(sys.argv[2]))' "$1" "$2"
 }
-tags() { # REPO: the tags the registry has, one per line (none: nothing)
+# REPO: the image tags the registry has, one per line (none: nothing); the
+# referrers tags "sha256-<hex>" of the reports `build --push` attaches are not
+# images and are left out (reftags counts them).
+tags() {
 	curl -s "http://$REG_OPEN_ADDR/v2/$1/tags/list" |
 		/usr/bin/python3 -c 'import json,sys
-for t in (json.load(sys.stdin).get("tags") or []): print(t)' 2>/dev/null
+for t in (json.load(sys.stdin).get("tags") or []):
+    if not t.startswith("sha256-"): print(t)' 2>/dev/null
+}
+reftags() {
+	curl -s "http://$REG_OPEN_ADDR/v2/$1/tags/list" |
+		/usr/bin/python3 -c 'import json,sys
+print(sum(t.startswith("sha256-") for t in (json.load(sys.stdin).get("tags") or [])))' 2>/dev/null
 }
 
 # The gate: a TCP listener that answers "wait", or "go" once gate_open made its file.
@@ -127,9 +136,9 @@ if grep -q "gating the cells built on engine '$ENGINE2'" "$IT_TMP/spread.out" &&
 	ok "spread: each cell gated on its engine"
 else notok "spread: gates" "$(grep -i gat "$IT_TMP/spread.out")"; fi
 pushed=$(tags "$REPO-spread" | sort | tr '\n' ' ')
-if [ "$pushed" = "strip-none strip-unneeded " ] &&
+if [ "$pushed" = "strip-none strip-unneeded " ] && [ "$(reftags "$REPO-spread")" = 2 ] &&
 	[ "$(report "$IT_TMP/spread.json" '" ".join(c["push"]["status"] for c in r["cells"])')" = "pushed pushed" ]; then
-	ok "spread: both images pushed, each from its engine"
+	ok "spread: both images pushed, each from its engine, each with its report attached"
 else notok "spread: registry has '$pushed'" "$(cat "$IT_TMP/spread.out")"; fi
 if timeout 60 "$DOCKER" -H "$ENGINE2" image inspect "$REG_OPEN_ADDR/$REPO-spread:strip-unneeded" >/dev/null 2>&1 &&
 	! "$DOCKER" image inspect "$REG_OPEN_ADDR/$REPO-spread:strip-unneeded" >/dev/null 2>&1; then
