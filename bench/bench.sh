@@ -48,6 +48,7 @@ TMP=$(mktemp -d /var/tmp/h12bench.XXXXXX)
 ENGINE_PID=
 cleanup() {
 	[ -z "$ENGINE_PID" ] || { kill "$ENGINE_PID" 2>/dev/null || true; wait "$ENGINE_PID" 2>/dev/null || true; }
+	[ -z "$ENGINE_PID" ] || ip link del "$BRIDGE" 2>/dev/null || true
 	"$DOCKER" ps -aq --filter name=h12bench- | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
 	[ "${BENCH_KEEP:-0}" = 1 ] || "$DOCKER" images --format '{{.Repository}}:{{.Tag}}' |
 		grep -E '^(127\.0\.0\.1:5000/)?h12bench' | xargs -r "$DOCKER" rmi -f >/dev/null 2>&1 || true
@@ -237,14 +238,21 @@ PY
 
 # --- cold start -----------------------------------------------------------------------
 # A private engine (its own data root and socket), so that a pull is really cold: the
-# shared engine holds the fixture bases, which other checkouts use.
+# shared engine holds the fixture bases, which other checkouts use. It gets a bridge of
+# its own (h12bench0, removed at the end), never --bridge=none: a dockerd started with
+# --bridge=none deletes the host's docker0, which the shared engine's containers need.
+BRIDGE=h12bench0
 start_engine() {
 	local e=$TMP/engine
 	mkdir -p "$e"
 	echo '{}' >"$e/daemon.json"
+	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+		ip link add "$BRIDGE" type bridge && ip addr add 10.212.47.1/24 dev "$BRIDGE" &&
+			ip link set "$BRIDGE" up || return 1
+	fi
 	setsid /usr/sbin/dockerd --config-file "$e/daemon.json" --host "unix://$e/docker.sock" \
 		--exec-root "/run/h12bench-$$" --data-root "$e/data" --pidfile "$e/dockerd.pid" \
-		--bridge=none --iptables=false --ip6tables=false >"$e/log" 2>&1 </dev/null &
+		--bridge="$BRIDGE" --iptables=false --ip6tables=false >"$e/log" 2>&1 </dev/null &
 	ENGINE_PID=$!
 	for _ in $(seq 60); do
 		DOCKER_HOST=unix://$e/docker.sock "$DOCKER" version >/dev/null 2>&1 && return 0
@@ -436,14 +444,16 @@ for s in ${SECTIONS//,/ }; do
 	*) echo "bench: unknown section '$s' (sizes, coldstart, rebuild, matrix, inspect, generate)" >&2; exit 2 ;;
 	esac
 done
-for s in sizes coldstart rebuild matrix inspect generate; do
+# Each section's table is written into RESULTS.md as soon as it is done: a long run cut
+# short keeps what it measured.
+for s in sizes coldstart rebuild inspect generate matrix; do
 	has "$SECTIONS" "$s" || continue
 	echo "bench: section $s ($(date -u +%H:%M:%S))" >&2
 	if ! "section_$s"; then
 		failed+=("$s")
 		rm -f "$MD/$s.md"
 	fi
+	$PY bench/bench.py render bench/RESULTS.md "$MD"
 done
-$PY bench/bench.py render bench/RESULTS.md "$MD"
 echo "bench: bench/RESULTS.md updated: $(cd "$MD" && echo *.md)" >&2
 [ ${#failed[@]} = 0 ] || { echo "bench: failed: ${failed[*]}" >&2; exit 1; }
