@@ -51,8 +51,9 @@ int hash_pool_default_threads(void)
 		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	else
 		n = CPU_COUNT(&set);
-	if (n < 1)
-		n = 1;
+	/* One CPU: a thread would only add a second copy of every byte. */
+	if (n < 2)
+		return 0;
 	return n > HASH_POOL_MAX ? HASH_POOL_MAX : n;
 }
 

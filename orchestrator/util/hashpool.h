@@ -25,8 +25,8 @@ struct hash_range {
 };
 
 /* The threads a pool would start by default: the CPUs this process may
- * run on (sched_getaffinity), at most 8; GPUSLIM_HASH_THREADS=N overrides
- * it (0: none, the caller hashes inline). */
+ * run on (sched_getaffinity), at most 8, or 0 (the caller hashes inline)
+ * where that is one; GPUSLIM_HASH_THREADS=N overrides it (0: inline). */
 int hash_pool_default_threads(void);
 
 /*
