@@ -428,7 +428,7 @@ PY
 # --- generate --------------------------------------------------------------------------
 section_generate() {
 	header generate
-	RUNS=${RUNS:-10} bench/run.sh >"$TMP/gen.out" 2>&1 || { cat "$TMP/gen.out" >&2; return 1; }
+	BENCH_RUN_OUT=$TMP/run RUNS=${RUNS:-10} bench/run.sh >"$TMP/gen.out" 2>&1 || { cat "$TMP/gen.out" >&2; return 1; }
 	{
 		echo "\`bench/run.sh\` (plan and generate the 1000-cell matrix; its own header above says how). Output:"
 		echo
