@@ -132,7 +132,7 @@ golden-update: gpuslim
 	tests/golden-update.sh
 
 bench: gpuslim
-	bench/run.sh
+	BENCH="$(BENCH)" BENCH_QUICK="$(BENCH_QUICK)" bench/bench.sh
 
 DATA_FILES := $(sort $(wildcard plugins/*.json schemas/*.json))
 

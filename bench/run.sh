@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 GPUSLIM=$ROOT/gpuslim
 RUNS=${RUNS:-10}
-OUT=$ROOT/bench/out
+OUT=${BENCH_RUN_OUT:-$ROOT/bench/out} # make bench: a directory of its own
 [ -x "$GPUSLIM" ] || { echo "bench: ./gpuslim is not built (run make)" >&2; exit 2; }
 rm -rf "$OUT"
 mkdir -p "$OUT/plugins" "$OUT/recipe/app" "$OUT/gen"

@@ -691,6 +691,11 @@ size_t image_layers_nr(const struct image *img)
 	return img->layers.nr;
 }
 
+size_t image_layers_hashed_apart(const struct image *img)
+{
+	return img->hashed_apart;
+}
+
 void image_close(struct image *img)
 {
 	if (!img)

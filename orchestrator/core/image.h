@@ -142,6 +142,9 @@ const struct image_meta *image_get_meta(const struct image *img);
 /* The layers in image order, once image_walk() has returned 0. */
 const struct image_layer *image_get_layer(const struct image *img, size_t index);
 size_t image_layers_nr(const struct image *img);
+/* How many layers' bytes were hashed on other threads while the walk read
+ * them (a seekable, uncompressed docker-save file: see util/hashpool.h). */
+size_t image_layers_hashed_apart(const struct image *img);
 void image_close(struct image *img);
 
 #endif

@@ -22,6 +22,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,11 @@ struct stream {
 	json_t *layer_names; /* the chosen image's Layers, once known */
 	int source_failed;
 	size_t members; /* regular members met */
+	/* A seekable file's layers, hashed on other threads (see start_pool()). */
+	struct hash_pool *pool;
+	struct vec pool_names; /* member name of each range */
+	struct hash_range *pool_ranges;
+	off_t *pool_headers; /* where each member's first header starts */
 	enum {
 		PASS_ALL,    /* one pass: layers read as they come, placed at the end */
 		PASS_PLAN,   /* a seekable file's first pass: the JSON documents only */
@@ -438,10 +444,24 @@ static int is_layer_member(struct stream *s, const char *name)
 	return 0;
 }
 
+/* The pool's range for the member libarchive is at, when it is the same one. */
+static void pool_src(struct stream *s, const char *name, int64_t size, struct image_src *src)
+{
+	la_int64_t at = archive_read_header_position(s->outer);
+
+	for (size_t i = 0; s->pool && i < s->pool_names.nr; i++)
+		if (!strcmp(s->pool_names.items[i], name) &&
+		    s->pool_ranges[i].size == (uint64_t)size && s->pool_headers[i] == at) {
+			src->pool = s->pool;
+			src->job = i;
+			return;
+		}
+}
+
 /* A member that is a layer, a JSON document, or neither. */
 static int handle_member(struct stream *s, const char *name, int64_t size)
 {
-	struct image_src src = {member_read, s, 0, 0};
+	struct image_src src = {member_read, s, 0, 0, NULL, 0};
 	const char *slash = strchr(name, '/');
 	struct strbuf raw = STRBUF_INIT;
 	json_t *json = NULL;
@@ -452,8 +472,10 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		char *digest =
 		    starts_with(name, "blobs/sha256/") ? xstrfmt("sha256:%s", name + 13) : NULL;
 
-		if (is_layer_member(s, name))
+		if (is_layer_member(s, name)) {
+			pool_src(s, name, size, &src);
 			ret = read_layer(s, name, digest, &src);
+		}
 		free(digest);
 		goto done;
 	}
@@ -499,7 +521,7 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		} else if (n > 0 && ((const char *)b)[0] == '{' &&
 			   size <= (int64_t)IMAGE_JSON_CAP) {
 			struct mem_src m;
-			struct image_src msrc = {mem_read, &m, 0, 0};
+			struct image_src msrc = {mem_read, &m, 0, 0, NULL, 0};
 
 			strbuf_add(&raw, b, (size_t)n);
 			ret = read_member(s, name, IMAGE_JSON_CAP, &raw);
@@ -513,7 +535,7 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 			}
 		} else if (s->pass == PASS_ALL) {
 			struct peek_src pk = {s, b, n, 0};
-			struct image_src psrc = {peek_read, &pk, 0, 0};
+			struct image_src psrc = {peek_read, &pk, 0, 0, NULL, 0};
 
 			ret = read_layer(s, name, digest, &psrc);
 		}
@@ -640,6 +662,235 @@ static la_int64_t outer_skip_cb(struct archive *a, void *data, la_int64_t reques
 	return lseek(s->fd, request, SEEK_CUR) < 0 ? 0 : request;
 }
 
+/*
+ * Parallel hashing of a seekable, uncompressed file's layers. The tar's
+ * headers are walked here with pread (ustar, pax and GNU long names: what
+ * docker, skopeo and podman write) to find where each layer member's bytes
+ * lie; a pool of threads hashes those ranges while the second pass parses
+ * the same members. The walk only has to find offsets: a member is handed
+ * its range only when libarchive meets it at the same header position, with
+ * the same name and size; anything this walk does not understand leaves the
+ * layers to be hashed inline, as a stream is.
+ */
+struct tar_member {
+	char *name;
+	off_t header; /* its first header (a pax or long-name header, if any) */
+	off_t data;
+	uint64_t size;
+};
+
+static void tar_member_free(void *p)
+{
+	struct tar_member *m = p;
+
+	free(m->name);
+	free(m);
+}
+
+static int octal_field(const char *f, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if ((unsigned char)f[0] & 0x80) { /* base-256, GNU and Go for big sizes */
+		if ((unsigned char)f[0] != 0x80)
+			return -1;
+		for (i = 1; i < len; i++) {
+			if (v >> 56)
+				return -1;
+			v = (v << 8) | (unsigned char)f[i];
+		}
+		*out = v;
+		return 0;
+	}
+	while (i < len && f[i] == ' ')
+		i++;
+	for (; i < len && f[i] >= '0' && f[i] <= '7'; i++) {
+		if (v >> 60)
+			return -1;
+		v = v * 8 + (uint64_t)(f[i] - '0');
+	}
+	if (i < len && f[i] != ' ' && f[i] != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int header_ok(const unsigned char *h)
+{
+	uint64_t want;
+	unsigned sum = 0;
+
+	if (octal_field((const char *)h + 148, 8, &want) < 0)
+		return 0;
+	for (int i = 0; i < 512; i++)
+		sum += (i >= 148 && i < 156) ? ' ' : h[i];
+	return sum == want;
+}
+
+/* "path" and "size" of a pax header's records. */
+static int pax_fields(const char *p, size_t len, char **path, uint64_t *size)
+{
+	size_t at = 0;
+
+	while (at < len) {
+		char *end;
+		unsigned long n = strtoul(p + at, &end, 10);
+		const char *kv = end + 1, *eq;
+
+		if (end == p + at || *end != ' ' || !n || n > len - at || p[at + n - 1] != '\n')
+			return -1;
+		eq = memchr(kv, '=', (size_t)(p + at + n - 1 - kv));
+		if (!eq)
+			return -1;
+		if ((size_t)(eq - kv) == 4 && !memcmp(kv, "path", 4)) {
+			free(*path);
+			*path = xstrndup(eq + 1, (size_t)(p + at + n - 1 - eq - 1));
+		} else if ((size_t)(eq - kv) == 4 && !memcmp(kv, "size", 4)) {
+			char *e2;
+
+			errno = 0;
+			*size = strtoull(eq + 1, &e2, 10);
+			if (errno || e2 != p + at + n - 1)
+				return -1;
+		}
+		at += n;
+	}
+	return 0;
+}
+
+/* Every regular member of the file, or -1 where the walk is unsure. */
+static int scan_tar(int fd, off_t file_size, struct vec *out)
+{
+	unsigned char h[512];
+	off_t at = 0, first = -1;
+	char *long_name = NULL;
+	uint64_t pax_size = UINT64_MAX;
+	int ret = -1;
+
+	while (at + 512 <= file_size) {
+		uint64_t size;
+		off_t next;
+		char type;
+
+		if (pread(fd, h, 512, at) != 512)
+			goto out;
+		if (!h[0] && !memcmp(h, h + 1, 511)) {
+			ret = first < 0 ? 0 : -1; /* the end, not inside an entry's headers */
+			goto out;
+		}
+		if (!header_ok(h) || octal_field((const char *)h + 124, 12, &size) < 0)
+			goto out;
+		type = (char)h[156];
+		if (first < 0)
+			first = at;
+		next = at + 512 + (off_t)((size + 511) & ~(uint64_t)511);
+		if (size > (uint64_t)file_size || next > file_size)
+			goto out;
+		if (type == 'x' || type == 'L') {
+			struct strbuf raw = STRBUF_INIT;
+
+			if (size > (1u << 20) || strbuf_grow(&raw, size + 1) < 0 ||
+			    pread(fd, raw.buf, size, at + 512) != (ssize_t)size) {
+				strbuf_release(&raw);
+				goto out;
+			}
+			strbuf_setlen(&raw, size);
+			if (type == 'L') {
+				free(long_name);
+				long_name = xstrdup(raw.buf); /* NUL-terminated inside */
+			} else if (pax_fields(raw.buf, raw.len, &long_name, &pax_size) < 0) {
+				strbuf_release(&raw);
+				goto out;
+			}
+			strbuf_release(&raw);
+		} else if (type == 'g') {
+			if (first == at)
+				first = -1;
+		} else {
+			if (type == '0' || type == '\0' || type == '7') {
+				struct tar_member *m = xcalloc(1, sizeof(*m));
+				const char *name = long_name;
+				char *owned = NULL;
+
+				if (!name) {
+					char nm[101], pre[156];
+
+					memcpy(nm, h, 100);
+					nm[100] = '\0';
+					memcpy(pre, h + 345, 155);
+					pre[155] = '\0';
+					owned = !memcmp(h + 257, "ustar\0", 6) && pre[0]
+						    ? xstrfmt("%s/%s", pre, nm)
+						    : xstrdup(nm);
+					name = owned;
+				}
+				while (starts_with(name, "./"))
+					name += 2;
+				m->name = xstrdup(name);
+				m->header = first;
+				m->data = at + 512;
+				m->size = pax_size != UINT64_MAX ? pax_size : size;
+				free(owned);
+				vec_push(out, m);
+				if (pax_size != UINT64_MAX)
+					next = at + 512 + (off_t)((pax_size + 511) & ~(uint64_t)511);
+				if (m->size > (uint64_t)file_size || next > file_size)
+					goto out;
+			}
+			free(long_name);
+			long_name = NULL;
+			pax_size = UINT64_MAX;
+			first = -1;
+		}
+		at = next;
+	}
+	ret = first < 0 ? 0 : -1;
+out:
+	free(long_name);
+	return ret;
+}
+
+/* After the first pass: the chosen image's layer members, hashed on threads. */
+static void start_pool(struct stream *s)
+{
+	int threads = hash_pool_default_threads();
+	struct vec members = VEC_INIT(tar_member_free);
+	json_t *n;
+	size_t i;
+
+	if (threads < 1 || !json_array_size(s->layer_names) ||
+	    scan_tar(s->fd, s->size, &members) < 0)
+		goto out;
+	s->pool_ranges = xcalloc(json_array_size(s->layer_names), sizeof(*s->pool_ranges));
+	s->pool_headers = xcalloc(json_array_size(s->layer_names), sizeof(*s->pool_headers));
+	json_array_foreach(s->layer_names, i, n)
+	{
+		const char *want = json_string_value(n);
+		struct tar_member *found = NULL;
+		int seen = 0;
+
+		if (!want || vec_findstr(&s->pool_names, want) >= 0)
+			continue; /* the same layer twice is saved once */
+		for (size_t j = 0; j < members.nr; j++) {
+			struct tar_member *m = members.items[j];
+
+			if (!strcmp(m->name, want)) {
+				found = m;
+				seen++;
+			}
+		}
+		if (seen != 1)
+			continue; /* not there, or ambiguous: inline */
+		s->pool_ranges[s->pool_names.nr] = (struct hash_range){found->data, found->size};
+		s->pool_headers[s->pool_names.nr] = found->header;
+		vec_pushstr(&s->pool_names, want);
+	}
+	s->pool = hash_pool_start(s->fd, s->pool_ranges, s->pool_names.nr, threads);
+out:
+	vec_release(&members);
+}
+
 /* Every member through handle_member(), once, as s->pass says. */
 static int read_pass(struct stream *s)
 {
@@ -707,6 +958,7 @@ int image_walk_stream(struct image *img)
 	s.buf = xmalloc(STREAM_BUF);
 	vec_init(&s.docs, doc_free);
 	vec_init(&s.names, free);
+	vec_init(&s.pool_names, free);
 	img->verify_blobs = 1;
 	if (img->source == IMAGE_SOURCE_ENGINE) {
 		if ((ret = start_engine(&s)) < 0)
@@ -724,6 +976,7 @@ int image_walk_stream(struct image *img)
 			if ((ret = resolve_manifest(&s, 1)) < 0 || (ret = image_send_meta(img)) < 0)
 				goto done;
 			s.pass = PASS_LAYERS;
+			start_pool(&s);
 		} else {
 			s.pass = PASS_ALL;
 			s.source_failed = 0;
@@ -754,6 +1007,10 @@ done:
 	}
 	if (s.outer)
 		archive_read_free(s.outer);
+	hash_pool_free(s.pool); /* before the file it reads is closed */
+	vec_release(&s.pool_names);
+	free(s.pool_ranges);
+	free(s.pool_headers);
 	if (s.fd >= 0)
 		close(s.fd);
 	json_decref(s.manifest);

@@ -32,6 +32,8 @@ struct layer_ctx {
 	struct image_src *src;
 	struct hash_sha256 *md;	  /* the uncompressed stream: diff_id */
 	struct hash_sha256 *blob; /* the stored stream, when it must be checked here */
+	int pre_diff;		  /* uncompressed, hashed by src->pool: md is not fed */
+	int pre_blob;		  /* compressed, its blob hashed by src->pool */
 	unsigned char prefix[8];
 	size_t prefix_len;
 	int prefix_pending;
@@ -202,7 +204,8 @@ static long raw_block(struct layer_ctx *lc, const void **buf)
 		if (n < 0)
 			return -1;
 	}
-	hash_sha256_update(lc->md, *buf, (size_t)n);
+	if (!lc->pre_diff)
+		hash_sha256_update(lc->md, *buf, (size_t)n);
 	lc->layer->size += (uint64_t)n;
 	return n;
 }
@@ -432,15 +435,33 @@ static void hex_digest(struct hash_sha256 *md, char out[72])
 	hash_sha256_final_hex(md, out + 7);
 }
 
+/* The stored stream's digest from the pool, "sha256:<hex>" into `out`. */
+static int pool_digest(struct layer_ctx *lc, char out[72])
+{
+	char why[128];
+
+	memcpy(out, "sha256:", 7);
+	if (hash_pool_wait(lc->src->pool, lc->src->job, out + 7, why, sizeof(why)) < 0)
+		return layer_error(lc, GS_EINVAL, "cannot hash it: %s", why);
+	return 0;
+}
+
 static int check_digests(struct layer_ctx *lc)
 {
 	struct image *img = lc->img;
 	struct image_layer *l = lc->layer;
+	int ret;
 
-	if (lc->blob) {
+	if (lc->blob || lc->pre_blob) {
 		char got[72];
 
-		hex_digest(lc->blob, got);
+		if (lc->pre_blob) {
+			if ((ret = pool_digest(lc, got)) < 0)
+				return ret;
+			img->hashed_apart++;
+		} else {
+			hex_digest(lc->blob, got);
+		}
 		if (strcmp(got, l->blob_digest))
 			return layer_error(lc, GS_EINVAL,
 					   "blob content hashes to %s, not to its digest", got);
@@ -497,8 +518,12 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 		lc.compression = compression_of(lc.prefix, lc.prefix_len);
 		/* An uncompressed blob's digest is its diff_id: checked at the
 		 * end for free. A compressed one needs its own hash. */
+		lc.pre_diff = src->pool && !lc.compression;
 		if (lc.compression && img->verify_blobs && layer->blob_digest &&
-		    starts_with(layer->blob_digest, "sha256:")) {
+		    starts_with(layer->blob_digest, "sha256:") && src->pool) {
+			lc.pre_blob = 1;
+		} else if (lc.compression && img->verify_blobs && layer->blob_digest &&
+			   starts_with(layer->blob_digest, "sha256:")) {
 			lc.blob = hash_sha256_new();
 			hash_sha256_update(lc.blob, lc.prefix, lc.prefix_len);
 			if (lc.rest_len > 0)
@@ -555,7 +580,13 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 	}
 	if (src->sized)
 		layer->compressed_size = lc.stored;
-	hex_digest(lc.md, diff_id);
+	if (lc.pre_diff) {
+		if ((ret = pool_digest(&lc, diff_id)) < 0)
+			goto done;
+		img->hashed_apart++;
+	} else {
+		hex_digest(lc.md, diff_id);
+	}
 	free(layer->diff_id);
 	layer->diff_id = xstrdup(diff_id);
 	if ((ret = check_digests(&lc)) < 0)

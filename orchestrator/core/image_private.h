@@ -15,6 +15,7 @@
 #include "core/engine.h"
 #include "core/image.h"
 #include "core/registry.h"
+#include "util/hashpool.h"
 #include "util/strbuf.h"
 #include "util/vec.h"
 
@@ -31,13 +32,18 @@
  * the end, or a negative code with error_last() set. With `sized`, the
  * stream is a blob whose descriptor gives its `size`: the layer reader
  * stops at the first byte beyond it (an endless blob ends there) and calls
- * any other length an error.
+ * any other length an error. With `pool`, the stored bytes are being hashed
+ * on another thread (range `job` of the pool): the layer reader hashes
+ * nothing itself that the range covers and takes the range's digest as the
+ * diff_id (uncompressed) or the blob's (compressed).
  */
 struct image_src {
 	long (*read)(void *ctx, const void **buf);
 	void *ctx;
 	int sized;
 	uint64_t size;
+	struct hash_pool *pool;
+	size_t job;
 };
 
 struct image {
@@ -57,6 +63,7 @@ struct image {
 	int not_in_registry; /* the registry has no such repository or tag */
 	int walked;
 	int verify_blobs; /* hash stored blobs against their digests (OCI layouts) */
+	size_t hashed_apart; /* layers whose stored bytes a hash pool hashed */
 
 	json_t *manifest; /* registry source: the image manifest */
 

@@ -342,6 +342,36 @@ def ocisave(save, out):
         f.write(tar_bytes(members))
 
 
+def reformat(save, out, fmt):
+    """The same members in another tar dialect: "pax" (a global header, and a pax
+    header before every member), "gnu" (GNU headers; a long-named member first, so an
+    'L' header), or "lie" (as it is, one byte of layer 1's content changed)."""
+    with open(save, "rb") as f:
+        raw = f.read()
+    if fmt == "lie":
+        assert raw.count(b"hello again") == 1
+        with open(out, "wb") as f:
+            f.write(raw.replace(b"hello again", b"HELLO again"))
+        return
+    with tarfile.open(save) as t:
+        members = [(m, t.extractfile(m).read() if m.isreg() else None) for m in t.getmembers()]
+    buf = io.BytesIO()
+    if fmt == "pax":
+        t = tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT,
+                         pax_headers={"comment": "global"})
+        for m, _ in members:
+            m.pax_headers = {"comment": "member " + m.name}
+    else:
+        t = tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT)
+        ti, data = reg("x" * 150, b"a member with a long name\n")
+        t.addfile(ti, io.BytesIO(data))
+    for m, data in members:
+        t.addfile(m, io.BytesIO(data) if data is not None else None)
+    t.close()
+    with open(out, "wb") as f:
+        f.write(buf.getvalue())
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "hostile":
@@ -362,5 +392,7 @@ if __name__ == "__main__":
         dockerarchive(sys.argv[2], *sys.argv[3:])
     elif cmd == "dirlayout":
         dirlayout(sys.argv[2], sys.argv[3])
+    elif cmd == "reformat":
+        reformat(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit("unknown command " + cmd)

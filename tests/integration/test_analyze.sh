@@ -194,6 +194,16 @@ sys.exit(0 if b["matched_by"] == "label" and b["layers"] == int(sys.argv[2])
 		notok "analyze: archive base by label (rc $rc)" \
 			"$(head -c 1500 "$IT_TMP/venv-archive.json"; cat "$IT_TMP/venv-archive.err")"
 	fi
+	# Its layers hashed on threads (the default for a docker-save file) or inline: the
+	# same report, byte for byte (diff_ids, findings, everything).
+	if GPUSLIM_HASH_THREADS=0 "$GPUSLIM" inspect "$IT_TMP/venv.tar" --json >"$IT_TMP/inline.json" 2>&1 &&
+		GPUSLIM_HASH_THREADS=3 "$GPUSLIM" inspect "$IT_TMP/venv.tar" --json >"$IT_TMP/threads.json" 2>&1 &&
+		cmp -s "$IT_TMP/inline.json" "$IT_TMP/threads.json"; then
+		ok "analyze: a docker-save archive hashed on 3 threads reports the same as hashed inline"
+	else
+		notok "analyze: hashed on threads vs inline" \
+			"$(diff "$IT_TMP/inline.json" "$IT_TMP/threads.json" | head -n 20)"
+	fi
 fi
 
 # --- (d) hostile archives through the CLI: exit 2, the exact message, nothing written.
