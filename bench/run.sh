@@ -19,27 +19,8 @@ OUT=${BENCH_RUN_OUT:-$ROOT/bench/out} # make bench: a directory of its own
 rm -rf "$OUT"
 mkdir -p "$OUT/plugins" "$OUT/recipe/app" "$OUT/gen"
 
-cudas='"11.8.0", "12.0.0", "12.0.1", "12.1.0", "12.1.1", "12.2.0", "12.2.2", "12.3.2", "12.4.0", "12.4.1"'
-oses='"ubuntu20.04", "ubuntu22.04", "debian20", "debian21", "debian22", "debian23", "debian24", "debian25", "debian26", "debian27"'
-
-# Synthetic OSes (apt, like Debian) and a base repository that has every
-# (CUDA, OS, flavor) the matrix asks for.
-python3 - "$OUT/plugins" "$cudas" "$oses" <<'PY'
-import json, sys
-out, cudas, oses = sys.argv[1], json.loads("[" + sys.argv[2] + "]"), json.loads("[" + sys.argv[3] + "]")
-systems = [{"name": f"debian{n}", "family": "debian", "package_manager": "apt",
-            "python_default": "3.11", "pythons": ["3.11"], "python_bin": "/usr/bin/python{v}",
-            "python_packages": {"builder": ["python{v}", "python{v}-venv"], "final": ["python{v}"]}}
-           for n in range(20, 28)]
-json.dump({"schema_version": 1, "notes": "bench: synthetic OSes", "systems": systems},
-          open(f"{out}/os.json", "w"), indent=1)
-flavors = ["base", "runtime", "devel"]
-images = [{"version": v, "os": {o: flavors for o in oses}} for v in cudas]
-json.dump({"schema_version": 1, "notes": "bench: synthetic base repository",
-           "repositories": [{"repository": "bench/cuda", "tag_template": "{version}-{flavor}-{os}",
-                             "images": images}]},
-          open(f"{out}/bases.json", "w"), indent=1)
-PY
+. bench/matrix-lib.sh
+matrix_plugins "$OUT/plugins"
 
 cat >"$OUT/recipe/gpuslim.yaml" <<YAML
 name: bench

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/image_opts.h"
 #include "core/diff.h"
 #include "core/gate.h"
 #include "core/inspect.h"
@@ -135,7 +136,7 @@ static int load_side(const char *name, const struct inspect_opts *io, json_t **o
 	}
 	{
 		char *note = NULL;
-		int ret = inspect_image(name, io, out, &note), code;
+		int ret = inspect_image(name, io, out, &note);
 
 		if (note)
 			fprintf(stderr, "note: %s: %s\n", name, note);
@@ -143,8 +144,7 @@ static int load_side(const char *name, const struct inspect_opts *io, json_t **o
 		if (ret >= 0)
 			return EXIT_OK;
 		cli_error_last();
-		code = cli_exit_for(ret);
-		return code == EXIT_OK || code == EXIT_FAILED ? EXIT_INFRA : code;
+		return cli_exit_for_image(ret);
 	}
 }
 
@@ -165,26 +165,13 @@ int cmd_diff(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : ret;
 	}
 	memset(&io, 0, sizeof(io));
-	if ((source_arg && inspect_parse_source(source_arg, &io.source) < 0) ||
-	    (platform_arg && image_check_platform(platform_arg) < 0)) {
-		cli_error_last();
+	if (cli_image_source(&io.source, source_arg, platform_arg) < 0 ||
+	    cli_parse_top(top_arg, &top) < 0 ||
+	    (fail_on_growth && parse_growth(fail_on_growth, &pct, &percent, &limit) < 0) ||
+	    cli_image_knowledge(&io, &kb, &plugin_dirs, docker_path, platform_arg, top) < 0) {
 		code = EXIT_USAGE;
 		goto done;
 	}
-	if (cli_parse_top(top_arg, &top) < 0 ||
-	    (fail_on_growth && parse_growth(fail_on_growth, &pct, &percent, &limit) < 0)) {
-		code = EXIT_USAGE;
-		goto done;
-	}
-	if (knowledge_load(&kb, &plugin_dirs) < 0) {
-		cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
-	io.docker = docker_path ? docker_path : getenv("GPUSLIM_DOCKER");
-	io.platform = platform_arg;
-	io.kb = kb;
-	io.top = top;
 	io.sizemap = 1;
 	if ((code = load_side(arg_a, &io, &ra)) != EXIT_OK ||
 	    (code = load_side(arg_b, &io, &rb)) != EXIT_OK)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/image_opts.h"
 #include "cli/plan_load.h"
 #include "core/baseline.h"
 #include "core/engine.h"
@@ -243,9 +244,7 @@ int cmd_gate(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : ret;
 	}
 	memset(&vo, 0, sizeof(vo));
-	if ((source_arg && inspect_parse_source(source_arg, &vo.inspect.source) < 0) ||
-	    (platform_arg && image_check_platform(platform_arg) < 0)) {
-		cli_error_last();
+	if (cli_image_source(&vo.inspect.source, source_arg, platform_arg) < 0) {
 		code = EXIT_USAGE;
 		goto done;
 	}

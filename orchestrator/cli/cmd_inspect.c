@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/image_opts.h"
 #include "core/inspect.h"
 #include "core/knowledge.h"
 #include "core/report.h"
@@ -61,35 +62,20 @@ int cmd_inspect(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : ret;
 	}
 	memset(&io, 0, sizeof(io));
-	if ((source_arg && inspect_parse_source(source_arg, &io.source) < 0) ||
-	    (platform_arg && image_check_platform(platform_arg) < 0)) {
-		cli_error_last();
+	if (cli_image_source(&io.source, source_arg, platform_arg) < 0 ||
+	    cli_parse_top(top_arg, &top) < 0 ||
+	    cli_image_knowledge(&io, &kb, &plugin_dirs, docker_path, platform_arg, top) < 0) {
 		code = EXIT_USAGE;
 		goto done;
 	}
-	if (cli_parse_top(top_arg, &top) < 0) {
-		code = EXIT_USAGE;
-		goto done;
-	}
-	if (knowledge_load(&kb, &plugin_dirs) < 0) {
-		cli_error_last();
-		code = EXIT_USAGE;
-		goto done;
-	}
-	io.docker = docker_path ? docker_path : getenv("GPUSLIM_DOCKER");
 	io.base = base_ref;
-	io.platform = platform_arg;
-	io.kb = kb;
-	io.top = top;
 	io.sizemap = sizemap || report_files.html;
 	ret = inspect_image(image_name, &io, &report, &note);
 	if (note)
 		fprintf(stderr, "note: %s\n", note);
 	if (ret < 0) {
 		cli_error_last();
-		code = cli_exit_for(ret) == EXIT_OK ? EXIT_INFRA : cli_exit_for(ret);
-		if (code == EXIT_FAILED)
-			code = EXIT_INFRA;
+		code = cli_exit_for_image(ret);
 		goto done;
 	}
 	{

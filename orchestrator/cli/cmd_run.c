@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/image_opts.h"
 #include "core/inspect.h"
 #include "core/knowledge.h"
 #include "core/rootfs.h"
@@ -108,11 +109,8 @@ int cmd_run(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : RUN_EXIT_SELF;
 	}
 	memset(&io, 0, sizeof(io));
-	if ((source_arg && inspect_parse_source(source_arg, &io.source) < 0) ||
-	    (platform_arg && image_check_platform(platform_arg) < 0)) {
-		cli_error_last();
+	if (cli_image_source(&io.source, source_arg, platform_arg) < 0)
 		goto done;
-	}
 	if ((gpu_arg && parse_choice("gpu", gpu_arg, gpus, &gpu) < 0) ||
 	    (sandbox_arg && parse_choice("sandbox", sandbox_arg, sandboxes, &kind) < 0))
 		goto done;

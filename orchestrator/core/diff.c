@@ -660,28 +660,27 @@ static void summary(const json_t *d, struct strbuf *out, int md)
 	}
 }
 
-void diff_human(const json_t *d, size_t top, struct strbuf *out)
+/* The text and the Markdown of diff_human() and diff_markdown(): the same
+ * sections, `md` picks the markup as summary() and lists() do. */
+static void render(const json_t *d, size_t top, struct strbuf *out, int md)
 {
 	if (!top)
 		top = 10;
-	strbuf_addstr(out, "gpuslim diff ");
-	cell(out, jstr_of(json_object_get(d, "a"), "name"), 0);
-	strbuf_addstr(out, " -> ");
-	cell(out, jstr_of(json_object_get(d, "b"), "name"), 0);
-	strbuf_addch(out, '\n');
-	summary(d, out, 0);
-	lists(d, top, out, 0);
+	strbuf_addstr(out, md ? "## gpuslim diff: " : "gpuslim diff ");
+	cell(out, jstr_of(json_object_get(d, "a"), "name"), md);
+	strbuf_addstr(out, md ? " \xe2\x86\x92 " : " -> ");
+	cell(out, jstr_of(json_object_get(d, "b"), "name"), md);
+	strbuf_addstr(out, md ? "\n\n" : "\n");
+	summary(d, out, md);
+	lists(d, top, out, md);
+}
+
+void diff_human(const json_t *d, size_t top, struct strbuf *out)
+{
+	render(d, top, out, 0);
 }
 
 void diff_markdown(const json_t *d, size_t top, struct strbuf *out)
 {
-	if (!top)
-		top = 10;
-	strbuf_addstr(out, "## gpuslim diff: ");
-	cell(out, jstr_of(json_object_get(d, "a"), "name"), 1);
-	strbuf_addstr(out, " \xe2\x86\x92 ");
-	cell(out, jstr_of(json_object_get(d, "b"), "name"), 1);
-	strbuf_addstr(out, "\n\n");
-	summary(d, out, 1);
-	lists(d, top, out, 1);
+	render(d, top, out, 1);
 }

@@ -263,66 +263,11 @@ done:
 
 /* ---- JUnit --------------------------------------------------------------- */
 
-/* Text for an XML attribute or element: escaped, only XML 1.0 characters:
- * a byte that is not UTF-8 is \xNN (util/utf8.h); a control character,
- * U+FFFE and U+FFFF (UTF-8, but no XML character) are '?'. */
+/* Text for an XML attribute or element: escaped, only XML 1.0 characters
+ * (util/utf8.h). */
 static void rp_xml(struct strbuf *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		size_t len;
-
-		switch (*p) {
-		case '&':
-			strbuf_addstr(out, "&amp;");
-			p++;
-			continue;
-		case '<':
-			strbuf_addstr(out, "&lt;");
-			p++;
-			continue;
-		case '>':
-			strbuf_addstr(out, "&gt;");
-			p++;
-			continue;
-		case '"':
-			strbuf_addstr(out, "&quot;");
-			p++;
-			continue;
-		case '\'':
-			strbuf_addstr(out, "&apos;");
-			p++;
-			continue;
-		case '\n':
-			strbuf_addstr(out, "&#10;");
-			p++;
-			continue;
-		case '\t':
-			strbuf_addstr(out, "&#9;");
-			p++;
-			continue;
-		default:
-			break;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			strbuf_addch(out, '?');
-			p++;
-			continue;
-		}
-		len = utf8_seq_len(p);
-		if (!len) {
-			strbuf_addf(out, "\\x%02x", *p++);
-			continue;
-		}
-		if (len == 3 && p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe) {
-			strbuf_addch(out, '?');
-			p += len;
-			continue;
-		}
-		strbuf_add(out, p, len);
-		p += len;
-	}
+	utf8_escape_markup(out, s, UTF8_MARKUP_XML);
 }
 
 static void rp_junit_item(const struct report_item *it, struct strbuf *out)

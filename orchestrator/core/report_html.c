@@ -25,51 +25,10 @@ static const char html_css[] =
 #include "report_html_css.h"
     ;
 
-/* Text for HTML, as report.c's XML text: escaped, control characters '?'. */
+/* Text for HTML (util/utf8.h): escaped, control characters '?'. */
 static void html_text(struct strbuf *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	while (*p) {
-		size_t len;
-
-		switch (*p) {
-		case '&':
-			strbuf_addstr(out, "&amp;");
-			p++;
-			continue;
-		case '<':
-			strbuf_addstr(out, "&lt;");
-			p++;
-			continue;
-		case '>':
-			strbuf_addstr(out, "&gt;");
-			p++;
-			continue;
-		case '"':
-			strbuf_addstr(out, "&quot;");
-			p++;
-			continue;
-		case '\'':
-			strbuf_addstr(out, "&#39;");
-			p++;
-			continue;
-		default:
-			break;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			strbuf_addch(out, '?');
-			p++;
-			continue;
-		}
-		len = utf8_seq_len(p);
-		if (!len) {
-			strbuf_addf(out, "\\x%02x", *p++);
-			continue;
-		}
-		strbuf_add(out, p, len);
-		p += len;
-	}
+	utf8_escape_markup(out, s, UTF8_MARKUP_HTML);
 }
 
 /* `data` as JSON safe inside a <script> element. */

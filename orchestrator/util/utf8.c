@@ -56,6 +56,65 @@ void utf8_escape(struct strbuf *out, const char *s)
 	}
 }
 
+void utf8_escape_markup(struct strbuf *out, const char *s, enum utf8_markup kind)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	int xml = kind == UTF8_MARKUP_XML;
+
+	while (*p) {
+		size_t len;
+
+		switch (*p) {
+		case '&':
+			strbuf_addstr(out, "&amp;");
+			p++;
+			continue;
+		case '<':
+			strbuf_addstr(out, "&lt;");
+			p++;
+			continue;
+		case '>':
+			strbuf_addstr(out, "&gt;");
+			p++;
+			continue;
+		case '"':
+			strbuf_addstr(out, "&quot;");
+			p++;
+			continue;
+		case '\'':
+			strbuf_addstr(out, xml ? "&apos;" : "&#39;");
+			p++;
+			continue;
+		case '\n':
+		case '\t':
+			if (!xml)
+				break;
+			strbuf_addstr(out, *p == '\n' ? "&#10;" : "&#9;");
+			p++;
+			continue;
+		default:
+			break;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			strbuf_addch(out, '?');
+			p++;
+			continue;
+		}
+		len = utf8_seq_len(p);
+		if (!len) {
+			strbuf_addf(out, "\\x%02x", *p++);
+			continue;
+		}
+		if (xml && len == 3 && p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe) {
+			strbuf_addch(out, '?');
+			p += len;
+			continue;
+		}
+		strbuf_add(out, p, len);
+		p += len;
+	}
+}
+
 json_t *utf8_json_string(const char *s)
 {
 	struct strbuf sb = STRBUF_INIT;

@@ -23,6 +23,18 @@ size_t utf8_seq_len(const unsigned char *s);
 int utf8_valid(const char *s);
 /* Append `s`, escaped as above. */
 void utf8_escape(struct strbuf *out, const char *s);
+/* The markup the escaping above goes into: XML (JUnit) or HTML text. */
+enum utf8_markup {
+	/* '&', '<', '>', '"', '\'' as entities (&apos;), newline and tab as
+	 * &#10; and &#9;, any other control character and U+FFFE, U+FFFF (no
+	 * XML 1.0 character) '?'. */
+	UTF8_MARKUP_XML,
+	/* '&', '<', '>', '"', '\'' as entities (&#39;), every control
+	 * character, newline and tab included, '?'. */
+	UTF8_MARKUP_HTML,
+};
+/* Append `s` (NULL: nothing) as text of `kind`, escaped as above. */
+void utf8_escape_markup(struct strbuf *out, const char *s, enum utf8_markup kind);
 /* A new JSON string of `s`, escaped as above (json_string() refuses what is
  * not UTF-8); NULL only when out of memory. */
 json_t *utf8_json_string(const char *s);

@@ -77,3 +77,31 @@ it_require_index() {
 	# shellcheck disable=SC1091
 	. "$STATE/fixtures.env"
 }
+
+# gate_shut: a TCP listener on a free port of 127.0.0.1 ($gate_port, process $gate_pid) that
+# answers "wait" to each connection, and "go" once gate_open has made its file; a build that
+# waits on it (with --network host) polls it. gate_stop ends it.
+gate_shut() {
+	rm -f "$IT_TMP/gate.port" "$IT_TMP/gate.go"
+	/usr/bin/python3 -c 'import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+print(s.getsockname()[1], flush=True)
+while True:
+    c = s.accept()[0]
+    c.sendall(b"go\n" if os.path.exists(sys.argv[1]) else b"wait\n")
+    c.close()' "$IT_TMP/gate.go" >"$IT_TMP/gate.port" &
+	gate_pid=$!
+	# The listener says its port once it listens: wait for that word, or for its end.
+	while [ ! -s "$IT_TMP/gate.port" ] && kill -0 "$gate_pid" 2>/dev/null; do sleep 0.05; done
+	gate_port=$(cat "$IT_TMP/gate.port")
+	[ -n "$gate_port" ] || { notok "the gate's listener did not start"; it_done; }
+}
+gate_open() { touch "$IT_TMP/gate.go"; }
+gate_stop() {
+	[ -n "${gate_pid:-}" ] || return 0
+	kill "$gate_pid" 2>/dev/null
+	wait "$gate_pid" 2>/dev/null
+	gate_pid=
+}

@@ -48,30 +48,6 @@ reftags() {
 print(sum(t.startswith("sha256-") for t in (json.load(sys.stdin).get("tags") or [])))' 2>/dev/null
 }
 
-# The gate: a TCP listener that answers "wait", or "go" once gate_open made its file.
-gate_shut() {
-	rm -f "$IT_TMP/gate.port" "$IT_TMP/gate.go"
-	/usr/bin/python3 -c 'import os, socket, sys
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(64)
-print(s.getsockname()[1], flush=True)
-while True:
-    c = s.accept()[0]
-    c.sendall(b"go\n" if os.path.exists(sys.argv[1]) else b"wait\n")
-    c.close()' "$IT_TMP/gate.go" >"$IT_TMP/gate.port" &
-	gate_pid=$!
-	while [ ! -s "$IT_TMP/gate.port" ] && kill -0 "$gate_pid" 2>/dev/null; do sleep 0.05; done
-	gate_port=$(cat "$IT_TMP/gate.port")
-	[ -n "$gate_port" ] || { notok "the gate's listener did not start"; it_done; }
-}
-gate_open() { touch "$IT_TMP/gate.go"; }
-gate_stop() {
-	[ -n "${gate_pid:-}" ] || return 0
-	kill "$gate_pid" 2>/dev/null
-	wait "$gate_pid" 2>/dev/null
-	gate_pid=
-}
 trap 'gate_stop; [ -n "${build_pid:-}" ] && kill -INT "$build_pid" 2>/dev/null; bash "$SECOND" down "$ENGINE2_NAME" >/dev/null 2>&1; it_cleanup' EXIT
 
 # start NAME ARGS...: the recipe for run NAME (its own image repository, a gate id nobody
