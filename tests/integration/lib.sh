@@ -78,6 +78,23 @@ it_require_index() {
 	. "$STATE/fixtures.env"
 }
 
+# it_build LABEL NAME FROM <<DOCKERFILE-BODY: an image from FROM with the rest of the
+# Dockerfile on stdin, built with no network; tagged "$TAG-NAME:$$" (the test's $TAG), the
+# tag in $img, removed at exit. A failed build is a "not ok" line under LABEL.
+it_build() {
+	local label=$1 name=$2 from=$3
+	img="$TAG-$name:$$"
+	mkdir -p "$IT_TMP/ctx"
+	{ echo "FROM $from"; cat; } >"$IT_TMP/Dockerfile.$name"
+	if DOCKER_BUILDKIT=1 "$DOCKER" build --network none -q -t "$img" \
+		-f "$IT_TMP/Dockerfile.$name" "$IT_TMP/ctx" >"$IT_TMP/build.$name" 2>&1; then
+		IT_IMAGES+=("$img")
+		return 0
+	fi
+	notok "$label: build $name FROM $from" "$(cat "$IT_TMP/build.$name")"
+	return 1
+}
+
 # gate_shut: a TCP listener on a free port of 127.0.0.1 ($gate_port, process $gate_pid) that
 # answers "wait" to each connection, and "go" once gate_open has made its file; a build that
 # waits on it (with --network host) polls it. gate_stop ends it.

@@ -17,21 +17,8 @@ TAG=gpuslim-it/analyze
 SITE=/opt/venv/lib/python3.11/site-packages
 cd "$ROOT" || exit 1
 
-# build NAME FROM <<DOCKERFILE-BODY: an image from FROM with the RUN lines on stdin,
-# built with no network; its tag in $img (removed at exit).
-build() {
-	local name=$1 from=$2
-	img="$TAG-$name:$$"
-	mkdir -p "$IT_TMP/ctx"
-	{ echo "FROM $from"; cat; } >"$IT_TMP/Dockerfile.$name"
-	if DOCKER_BUILDKIT=1 "$DOCKER" build --network none -q -t "$img" \
-		-f "$IT_TMP/Dockerfile.$name" "$IT_TMP/ctx" >"$IT_TMP/build.$name" 2>&1; then
-		IT_IMAGES+=("$img")
-		return 0
-	fi
-	notok "analyze: build $name FROM $from" "$(cat "$IT_TMP/build.$name")"
-	return 1
-}
+# build NAME FROM <<DOCKERFILE-BODY: lib.sh's it_build, its tag in $img.
+build() { it_build analyze "$@"; }
 # inspect IMAGE: its --json report in $IT_TMP/$2.json, exit in $rc.
 inspect() {
 	"$GPUSLIM" inspect "$1" --json >"$IT_TMP/$2.json" 2>"$IT_TMP/$2.err"

@@ -16,20 +16,8 @@ it_require_infra "html: inspect --html" "html: diff" "html: browser"
 TAG=gpuslim-it/h12-html
 cd "$ROOT" || exit 1
 
-# build NAME FROM: an image from the Dockerfile body on stdin, no network; tag in $img.
-build() {
-	local name=$1 from=$2
-	img="$TAG-$name:$$"
-	mkdir -p "$IT_TMP/ctx"
-	{ echo "FROM $from"; cat; } >"$IT_TMP/Dockerfile.$name"
-	if DOCKER_BUILDKIT=1 "$DOCKER" build --network none -q -t "$img" \
-		-f "$IT_TMP/Dockerfile.$name" "$IT_TMP/ctx" >"$IT_TMP/build.$name" 2>&1; then
-		IT_IMAGES+=("$img")
-		return 0
-	fi
-	notok "html: build $name FROM $from" "$(cat "$IT_TMP/build.$name")"
-	return 1
-}
+# build NAME FROM <<DOCKERFILE-BODY: lib.sh's it_build, its tag in $img.
+build() { it_build html "$@"; }
 py() { # REPORT CODE ARGS...: python with the JSON file as r
 	local f=$1
 	shift
