@@ -2,14 +2,14 @@
 """A registry proxy that forwards everything to a real registry but fails some PUTs.
 
     putfault_proxy.py --upstream HOST:PORT --fail-put REGEX [--status N]
-                      [--slow-put REGEX --delay SECONDS] [--portfile FILE] [--log FILE]
+                      [--slow-put REGEX --hold-until FILE] [--portfile FILE] [--log FILE]
 
 Listens on 127.0.0.1 (a free port, written to FILE, renamed into place). Every request
 (GET, HEAD, PUT, POST, PATCH, DELETE) goes to the upstream registry with its headers and
 body, and the answer comes back as it is, except a PUT whose path matches REGEX: that one
 is answered N (default 500) without reaching the upstream; a PUT whose path matches the
---slow-put REGEX waits SECONDS (logged first as {"method", "path", "slow": true}), then
-goes on. Each request is logged as one JSON line {"method", "path", "faulted"}. For tests/integration/test_fanout.sh: a promotion
+--slow-put REGEX is held (logged first as {"method", "path", "slow": true}) until FILE
+exists (the test makes it: no clock decides), then goes on. Each request is logged as one JSON line {"method", "path", "faulted"}. For tests/integration/test_fanout.sh: a promotion
 whose second PUT fails, against the real registry's content. Standard library only.
 """
 import argparse
@@ -58,7 +58,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if ARGS.log:
                 with LOG_LOCK, open(ARGS.log, "a") as f:
                     f.write(json.dumps({"method": "PUT", "path": self.path, "slow": True}) + "\n")
-            time.sleep(ARGS.delay)
+            while ARGS.hold_until and not os.path.exists(ARGS.hold_until):
+                time.sleep(0.02)
         self.log(False)
         host, port = ARGS.upstream.rsplit(":", 1)
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -93,7 +94,7 @@ def main():
     ap.add_argument("--fail-put", required=True)
     ap.add_argument("--status", type=int, default=500)
     ap.add_argument("--slow-put")
-    ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--hold-until")
     ap.add_argument("--portfile")
     ap.add_argument("--log")
     ARGS = ap.parse_args()

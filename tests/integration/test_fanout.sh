@@ -182,11 +182,11 @@ gsr m1 merge "$IT_TMP/s1x.json" "$IT_TMP/s1y.json" --json "$IT_TMP/s1.json"
 [ "$rc" -eq 0 ] || notok "fanout: merge of the staged jobs (exit $rc)" "$(cat "$IT_TMP/m1.out")"
 
 # ---- a PUT fails midway; the first tag did not exist: left at its new digest, and said so
-# start_proxy REGEX [SLOW DELAY]: the proxy in front of $REG failing PUTs to REGEX (and
-# holding PUTs to SLOW for DELAY seconds); sets $PPORT
+# start_proxy REGEX [SLOW RELEASE]: the proxy in front of $REG failing PUTs to REGEX (and
+# holding PUTs to SLOW until the file RELEASE exists); sets $PPORT
 start_proxy() {
 	local slow=()
-	[ $# -lt 3 ] || slow=(--slow-put "$2" --delay "$3")
+	[ $# -lt 3 ] || slow=(--slow-put "$2" --hold-until "$3")
 	rm -f "$IT_TMP/proxy.port" "$IT_TMP/proxy.log"
 	"$PY" "$ROOT/tests/fake/putfault_proxy.py" --upstream "$REG" --fail-put "$1" "${slow[@]}" \
 		--portfile "$IT_TMP/proxy.port" --log "$IT_TMP/proxy.log" 2>"$IT_TMP/proxy.err" &
@@ -261,12 +261,16 @@ else
 fi
 
 # ---- SIGINT while a PUT is on its way: the moves stop, what moved is put back, exit 130
-start_proxy '^$' "/v2/$REPO/manifests/strip-none\$" 3
+# The first PUT is held by the proxy until the script releases it, after the SIGINT: the
+# interrupt lands while that PUT is on its way, whatever the machine's load.
+rm -f "$IT_TMP/release"
+start_proxy '^$' "/v2/$REPO/manifests/strip-none\$" "$IT_TMP/release"
 via_proxy "$IT_TMP/s3.json" "$IT_TMP/s3.slow.json"
 "$GPUSLIM" report promote "$IT_TMP/s3.slow.json" >"$IT_TMP/p5.out" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do grep -q '"slow": true' "$IT_TMP/proxy.log" 2>/dev/null && break; sleep 0.05; done
-kill -INT "$pid"
+until grep -q '"slow": true' "$IT_TMP/proxy.log" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+kill -INT "$pid" 2>/dev/null
+: >"$IT_TMP/release"
 wait "$pid"
 rc=$?
 stop_proxy
