@@ -600,6 +600,7 @@ int image_open(const char *name, const struct image_opts *opts, struct image **o
 	img->abort_fd = opts->abort_fd ? *opts->abort_fd : -1;
 	vec_init(&img->streamed, layer_free_cb);
 	vec_init(&img->layers, layer_free_cb);
+	vec_init(&img->pending, image_pending_free);
 	vec_init(&img->meta.diff_ids, free);
 	vec_init(&img->meta.created_by, free);
 	vec_init(&img->meta.repo_tags, free);
@@ -718,5 +719,6 @@ void image_close(struct image *img)
 	vec_release(&img->meta.repo_tags);
 	vec_release(&img->streamed);
 	vec_release(&img->layers);
+	vec_release(&img->pending);
 	free(img);
 }

@@ -67,7 +67,10 @@ struct image_opts {
 
 struct image_layer {
 	size_t index;		  /* position in the image (0 = bottom); SIZE_MAX until known */
-	char *diff_id;		  /* sha256 of the uncompressed tar, computed while reading */
+	/* sha256 of the uncompressed tar, computed while reading; NULL at
+	 * layer_end when a seekable file's layer is hashed on another thread
+	 * (it is checked after the last layer): final when the walk ends. */
+	char *diff_id;
 	char *blob_digest;	  /* digest of the blob as stored (compressed), NULL if unknown */
 	char *media_type;	  /* NULL if unknown */
 	uint64_t compressed_size; /* 0 if unknown (engine and archive sources store none) */

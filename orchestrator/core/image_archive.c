@@ -444,16 +444,66 @@ static int is_layer_member(struct stream *s, const char *name)
 	return 0;
 }
 
-/* The pool's range for the member libarchive is at, when it is the same one. */
-static void pool_src(struct stream *s, const char *name, int64_t size, struct image_src *src)
+/*
+ * A layer member of a seekable file, read with pread() at its own offset
+ * rather than through the outer archive, so that what no visitor reads is
+ * skipped: the pool hashes every byte, the parser reads headers. The outer
+ * archive then skips the member by seeking.
+ */
+#define RANGE_BUF (128u << 10) /* a few headers and small files at a time */
+
+struct range_src {
+	struct stream *s;
+	off_t at, end;
+	char *buf;
+};
+
+static long range_read(void *ctx, const void **buf)
+{
+	struct range_src *r = ctx;
+	size_t want = r->end - r->at < (off_t)RANGE_BUF ? (size_t)(r->end - r->at) : RANGE_BUF;
+	ssize_t n;
+
+	if (!want)
+		return 0;
+	do {
+		n = pread(r->s->fd, r->buf, want, r->at);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return error_setc(GS_EINVAL, "cannot read '%s': %s", r->s->img->path,
+				  strerror(errno));
+	if (!n)
+		return error_setc(GS_EINVAL, "truncated tar (the archive ends inside it)");
+	r->at += n;
+	*buf = r->buf;
+	return (long)n;
+}
+
+static uint64_t range_skip(void *ctx, uint64_t n)
+{
+	struct range_src *r = ctx;
+
+	if (n > (uint64_t)(r->end - r->at))
+		n = (uint64_t)(r->end - r->at);
+	r->at += (off_t)n;
+	return n;
+}
+
+/* The pool's range for the member libarchive is at, when it is the same one:
+ * `src` then reads that range. */
+static void pool_src(struct stream *s, const char *name, int64_t size, struct range_src *r,
+		     struct image_src *src)
 {
 	la_int64_t at = archive_read_header_position(s->outer);
 
 	for (size_t i = 0; s->pool && i < s->pool_names.nr; i++)
 		if (!strcmp(s->pool_names.items[i], name) &&
 		    s->pool_ranges[i].size == (uint64_t)size && s->pool_headers[i] == at) {
-			src->pool = s->pool;
-			src->job = i;
+			r->s = s;
+			r->at = s->pool_ranges[i].offset;
+			r->end = r->at + (off_t)size;
+			r->buf = xmalloc(RANGE_BUF);
+			*src = (struct image_src){range_read, r, 0, 0, s->pool, i, range_skip, 1};
 			return;
 		}
 }
@@ -461,7 +511,7 @@ static void pool_src(struct stream *s, const char *name, int64_t size, struct im
 /* A member that is a layer, a JSON document, or neither. */
 static int handle_member(struct stream *s, const char *name, int64_t size)
 {
-	struct image_src src = {member_read, s, 0, 0, NULL, 0};
+	struct image_src src = {member_read, s, 0, 0, NULL, 0, NULL, 0};
 	const char *slash = strchr(name, '/');
 	struct strbuf raw = STRBUF_INIT;
 	json_t *json = NULL;
@@ -473,8 +523,11 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		    starts_with(name, "blobs/sha256/") ? xstrfmt("sha256:%s", name + 13) : NULL;
 
 		if (is_layer_member(s, name)) {
-			pool_src(s, name, size, &src);
+			struct range_src r = {0};
+
+			pool_src(s, name, size, &r, &src);
 			ret = read_layer(s, name, digest, &src);
+			free(r.buf);
 		}
 		free(digest);
 		goto done;
@@ -521,7 +574,7 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		} else if (n > 0 && ((const char *)b)[0] == '{' &&
 			   size <= (int64_t)IMAGE_JSON_CAP) {
 			struct mem_src m;
-			struct image_src msrc = {mem_read, &m, 0, 0, NULL, 0};
+			struct image_src msrc = {mem_read, &m, 0, 0, NULL, 0, NULL, 0};
 
 			strbuf_add(&raw, b, (size_t)n);
 			ret = read_member(s, name, IMAGE_JSON_CAP, &raw);
@@ -535,7 +588,7 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 			}
 		} else if (s->pass == PASS_ALL) {
 			struct peek_src pk = {s, b, n, 0};
-			struct image_src psrc = {peek_read, &pk, 0, 0, NULL, 0};
+			struct image_src psrc = {peek_read, &pk, 0, 0, NULL, 0, NULL, 0};
 
 			ret = read_layer(s, name, digest, &psrc);
 		}
@@ -993,7 +1046,7 @@ int image_walk_stream(struct image *img)
 			goto done;
 		}
 	}
-	if ((ret = read_pass(&s)) < 0)
+	if ((ret = read_pass(&s)) < 0 || (ret = image_layers_settle(img)) < 0)
 		goto done;
 	if (s.pass == PASS_ALL && (ret = resolve_manifest(&s, 1)) < 0)
 		goto done;

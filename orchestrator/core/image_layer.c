@@ -223,6 +223,27 @@ static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
 }
 
 /*
+ * Bytes no visitor reads (file contents, mostly), passed over when the
+ * pool hashes the layer elsewhere: only headers are read here. Anything
+ * this cannot skip (a block handed out by sniff()) is read through; a
+ * request past the source's end passes what there is, and libarchive's
+ * read of the rest finds the end: a truncated tar as when read.
+ */
+static la_int64_t tar_skip_cb(struct archive *a, void *data, la_int64_t request)
+{
+	struct layer_ctx *lc = data;
+	uint64_t n;
+
+	(void)a;
+	if (request <= 0 || lc->prefix_pending || lc->rest_len > 0 || lc->src_failed)
+		return 0;
+	n = lc->src->skip(lc->src->ctx, (uint64_t)request);
+	lc->stored += n;
+	lc->layer->size += n;
+	return (la_int64_t)n;
+}
+
+/*
  * Lexically normalize a tar path into `out`: leading "/" and "./" go, "//"
  * and "." components collapse, a trailing "/" goes. Returns -1 when a ".."
  * component appears (whatever precedes it: a layer has no business walking
@@ -483,6 +504,51 @@ static int check_digests(struct layer_ctx *lc)
 	return 0;
 }
 
+/* A layer parsed whose pool digest is still to be waited for. */
+struct pending_layer {
+	struct image_layer *layer;
+	char *label;
+	struct hash_pool *pool;
+	size_t job;
+	int pre_diff; /* the pool hashes its uncompressed stream, else its blob */
+};
+
+void image_pending_free(void *p)
+{
+	struct pending_layer *pl = p;
+
+	free(pl->label);
+	free(pl);
+}
+
+int image_layers_settle(struct image *img)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < img->pending.nr && !ret; i++) {
+		struct pending_layer *pl = img->pending.items[i];
+		struct image_src src = {NULL, NULL, 0, 0, pl->pool, pl->job, NULL, 0};
+		struct layer_ctx lc = {0};
+		char diff_id[72];
+
+		lc.img = img;
+		lc.layer = pl->layer;
+		lc.label = pl->label;
+		lc.src = &src;
+		lc.pre_diff = pl->pre_diff;
+		lc.pre_blob = !pl->pre_diff;
+		if (pl->pre_diff) {
+			if ((ret = pool_digest(&lc, diff_id)) < 0)
+				break;
+			img->hashed_apart++;
+			pl->layer->diff_id = xstrdup(diff_id);
+		}
+		ret = check_digests(&lc);
+	}
+	vec_release(&img->pending);
+	return ret;
+}
+
 int image_layer_read(struct image *img, struct image_layer *layer, const char *label,
 		     struct image_src *src)
 {
@@ -534,7 +600,9 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 		lc.tar = archive_read_new();
 		archive_read_support_format_tar(lc.tar);
 		archive_read_support_format_gnutar(lc.tar);
-		if (archive_read_open2(lc.tar, &lc, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
+		if (archive_read_open2(lc.tar, &lc, NULL, tar_read_cb,
+				       lc.pre_diff && src->skip ? tar_skip_cb : NULL,
+				       NULL) != ARCHIVE_OK) {
 			ret = archive_fail(&lc, lc.tar, "header");
 			goto done;
 		}
@@ -580,6 +648,25 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 	}
 	if (src->sized)
 		layer->compressed_size = lc.stored;
+	if ((lc.pre_diff || lc.pre_blob) && src->settle_later) {
+		struct pending_layer *pl = xcalloc(1, sizeof(*pl));
+
+		pl->layer = layer;
+		pl->label = xstrdup(label);
+		pl->pool = src->pool;
+		pl->job = src->job;
+		pl->pre_diff = lc.pre_diff;
+		free(layer->diff_id);
+		layer->diff_id = NULL;
+		if (!lc.pre_diff) {
+			hex_digest(lc.md, diff_id);
+			layer->diff_id = xstrdup(diff_id);
+		}
+		vec_push(&img->pending, pl);
+		if (img->v->layer_end && img->v->layer_end(img->v->ctx, layer) < 0)
+			ret = GS_ERR;
+		goto done;
+	}
 	if (lc.pre_diff) {
 		if ((ret = pool_digest(&lc, diff_id)) < 0)
 			goto done;

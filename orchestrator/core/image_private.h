@@ -35,7 +35,15 @@
  * any other length an error. With `pool`, the stored bytes are being hashed
  * on another thread (range `job` of the pool): the layer reader hashes
  * nothing itself that the range covers and takes the range's digest as the
- * diff_id (uncompressed) or the blob's (compressed).
+ * diff_id (uncompressed) or the blob's (compressed). With `skip` as well
+ * (a range of a seekable file), the bytes of an uncompressed layer that no
+ * visitor reads are skipped, not read: `skip` moves past up to `n` bytes
+ * and returns how many it passed (0: read through them instead). With
+ * `settle_later`, the reader does not wait for the pool's digest at the
+ * layer's end: the layer is left pending (its diff_id NULL when the pool
+ * hashes the uncompressed stream) and image_layers_settle() waits for it
+ * and checks it once every layer has been parsed, so that parsing never
+ * waits on a hash still queued behind a bigger one.
  */
 struct image_src {
 	long (*read)(void *ctx, const void **buf);
@@ -44,6 +52,8 @@ struct image_src {
 	uint64_t size;
 	struct hash_pool *pool;
 	size_t job;
+	uint64_t (*skip)(void *ctx, uint64_t n);
+	int settle_later;
 };
 
 struct image {
@@ -72,6 +82,7 @@ struct image {
 	int meta_sent;
 	struct vec streamed; /* struct image_layer *, as they were read (owned) */
 	struct vec layers;   /* struct image_layer *, image order (owned copies) */
+	struct vec pending;  /* struct pending_layer *: parsed, digests not yet checked */
 	const struct image_visitor *v;
 };
 
@@ -79,6 +90,12 @@ struct image {
  * `label` names the layer in errors until its index is known ("'x/layer.tar'"). */
 int image_layer_read(struct image *img, struct image_layer *layer, const char *label,
 		     struct image_src *src);
+
+/* Wait for the digests of the layers left pending (in the order they were
+ * read) and check each as image_layer_read() would have; the first error. */
+int image_layers_settle(struct image *img);
+/* img->pending's free function. */
+void image_pending_free(void *p);
 
 /* A new layer, recorded in img->streamed; index SIZE_MAX. */
 struct image_layer *image_layer_new(struct image *img);

@@ -6,11 +6,17 @@
 #include <sys/types.h>
 
 /*
- * SHA-256 of byte ranges of one file, on worker threads: each range is read
- * with pread() at its own offset, so several ranges are hashed at once (the
- * layers of a docker-save tar, while the caller parses the same file). One
+ * SHA-256 of byte ranges of one file, on worker threads: each range is
+ * hashed where it lies, mapped a window at a time (pread() where it cannot
+ * be mapped), so several ranges are hashed at once (the layers of a
+ * docker-save tar, while the caller parses the same file's headers). One
  * range is one SHA-256 stream: a range is never split, and the biggest go
- * first. The caller waits for a range's digest when it needs it.
+ * first. The caller waits for a range's digest when it needs it, and while
+ * it waits it hashes the ranges no thread has taken yet.
+ *
+ * A file cut short while mapped (SIGBUS) is the same error as a short
+ * read: the pool installs a SIGBUS handler that only acts for its own
+ * mappings.
  *
  * Threads only read and hash; they set no error: hash_pool_wait() turns a
  * failed read into the caller's error. hash_pool_free() stops the workers
@@ -24,9 +30,10 @@ struct hash_range {
 	uint64_t size;
 };
 
-/* The threads a pool would start by default: the CPUs this process may
- * run on (sched_getaffinity), at most 8, or 0 (the caller hashes inline)
- * where that is one; GPUSLIM_HASH_THREADS=N overrides it (0: inline). */
+/* The threads a pool would start by default, besides the caller: one less
+ * than the CPUs this process may run on (sched_getaffinity), at most 8, or
+ * 0 (the caller hashes inline) with one CPU; GPUSLIM_HASH_THREADS=N
+ * overrides it (0: inline). */
 int hash_pool_default_threads(void);
 
 /*

@@ -143,6 +143,10 @@ def small(out):
     # an opaque marker at the root of a layer hides everything below it
     r1 = tar_bytes([reg(".wh..wh..opq", b""), dirent("etc"), reg("etc/new", b"new\n")])
     docker_save(os.path.join(out, "opaque-root.tar"), [l0, r1], tags=("gpuslim-test/opq:1",))
+    # files bigger than a read of the layer: skipped, not read, when hashed apart
+    b1 = tar_bytes([reg("opt/blob", bytes(range(256)) * 2400), reg("opt/after", b"after\n"),
+                    reg("opt/blob2", bytes(range(255, -1, -1)) * 1300), dirent("opt/z")])
+    docker_save(os.path.join(out, "big.tar"), [l0, b1], tags=("gpuslim-test/big:1",))
 
 
 def read_save(path):
@@ -345,9 +349,19 @@ def ocisave(save, out):
 def reformat(save, out, fmt):
     """The same members in another tar dialect: "pax" (a global header, and a pax
     header before every member), "gnu" (GNU headers; a long-named member first, so an
-    'L' header), or "lie" (as it is, one byte of layer 1's content changed)."""
+    'L' header), "lie" (as it is, one byte of layer 1's content changed) or "cut"
+    (as it is, but layer 0's entry etc/gone claims 1 MiB: its layer ends inside it)."""
     with open(save, "rb") as f:
         raw = f.read()
+    if fmt == "cut":
+        at = raw.index(b"etc/gone\0")
+        h = bytearray(raw[at:at + 512])
+        h[124:136] = b"%011o\0" % (1 << 20)
+        h[148:156] = b"        "
+        h[148:156] = b"%06o\0 " % sum(h)
+        with open(out, "wb") as f:
+            f.write(raw[:at] + bytes(h) + raw[at + 512:])
+        return
     if fmt == "lie":
         assert raw.count(b"hello again") == 1
         with open(out, "wb") as f:

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include "unit.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/hashpool.h"
 #include "util/strbuf.h"
 #include "util/vec.h"
 
@@ -301,6 +303,76 @@ static void test_hash(void)
 	}
 }
 
+/*
+ * The hash pool: ranges of one file hashed on 0..3 threads besides the
+ * caller (who hashes what is still queued while it waits) give the digests
+ * of their bytes; a range past the end says where the file ends; a file cut
+ * short while its ranges are mapped and hashed gives that error or, had the
+ * hash finished first, the right digest: never a crash (SIGBUS).
+ */
+static void test_hash_pool(void)
+{
+	char path[] = "/tmp/gpuslim-hashpool.XXXXXX";
+	/* the last range spans windows of the mapping (32 MiB) */
+	const size_t big = (40u << 20) + 123;
+	struct hash_range ranges[] = {{0, 0}, {1, 4095}, {4096, 5000}, {9000, 1}, {512, big}};
+	const size_t nr = sizeof(ranges) / sizeof(*ranges);
+	char *data = xmalloc(big + 4096), want[5][65], why[128];
+	int fd = mkstemp(path);
+
+	for (size_t i = 0; i < big + 4096; i++)
+		data[i] = (char)(i * 131 + (i >> 12));
+	CHECK(fd >= 0 && write(fd, data, big + 4096) == (ssize_t)(big + 4096), "pool file written");
+	for (size_t i = 0; i < nr; i++)
+		hash_sha256_hex(data + ranges[i].offset, ranges[i].size, want[i]);
+	for (int threads = 1; threads <= 3; threads++) {
+		struct hash_pool *p = hash_pool_start(fd, ranges, nr, threads);
+		int same = p != NULL;
+
+		/* smallest first: the caller runs the big one itself when no thread has */
+		for (size_t i = 0; p && i < nr; i++) {
+			char hex[65] = "";
+
+			same &= hash_pool_wait(p, i, hex, why, sizeof(why)) == 0 &&
+				!strcmp(hex, want[i]);
+		}
+		CHECK(same, "hash pool on %d thread(s): every range's digest", threads);
+		hash_pool_free(p);
+	}
+	CHECK(hash_pool_start(fd, ranges, nr, 0) == NULL &&
+		  hash_pool_start(fd, ranges, 0, 2) == NULL,
+	      "hash pool: no threads or no ranges, no pool (the caller hashes inline)");
+	{
+		struct hash_range past = {4096, big + 1};
+		struct hash_pool *p = hash_pool_start(fd, &past, 1, 1);
+		char hex[65];
+
+		CHECK(p && hash_pool_wait(p, 0, hex, why, sizeof(why)) < 0 &&
+			  strstr(why, "the file ends at byte"),
+		      "hash pool: a range past the end of the file: '%s'", why);
+		hash_pool_free(p);
+	}
+	{
+		struct hash_range all = {0, big + 4096};
+		struct hash_pool *p = hash_pool_start(fd, &all, 1, 1);
+		char hex[65] = "", whole[65];
+		int r;
+
+		hash_sha256_hex(data, big + 4096, whole);
+		CHECK(!ftruncate(fd, 1 << 20), "pool file cut to 1 MiB while it is hashed");
+		r = p ? hash_pool_wait(p, 0, hex, why, sizeof(why)) : -2;
+		CHECK((r < 0 && r != -2 && strstr(why, "the file ends at byte")) ||
+			  (r == 0 && !strcmp(hex, whole)),
+		      "hash pool: a file cut short while hashed: %s",
+		      r < 0 ? why : "hashed before the cut");
+		hash_pool_free(p);
+	}
+	free(data);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+}
+
 static void test_error(void)
 {
 	error_set("cannot read '%s': %s", "x.yaml", "no such file");
@@ -322,5 +394,6 @@ int main(void)
 	test_fill_empty_dir();
 	test_write_output();
 	test_hash();
+	test_hash_pool();
 	return unit_done();
 }
