@@ -404,10 +404,11 @@ print(m.offset_data, m.size)' "$tar")
 		timed "largest" $PY -c 'import hashlib, mmap, sys
 off, size = int(sys.argv[2]), int(sys.argv[3])
 with open(sys.argv[1], "rb") as f:
-    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    m = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
     h = hashlib.sha256()
     for at in range(off, off + size, 32 << 20):
-        h.update(m[at:min(at + (32 << 20), off + size)])' "$tar" $big
+        h.update(m[at:min(at + (32 << 20), off + size)])
+    m.release()' "$tar" $big
 		timed "tar" sh -c "while read -r l; do tar -xOf '$tar' \"\$l\" | tar -tv >/dev/null; done <'$TMP/layers'"
 		timed "inline" env GPUSLIM_HASH_THREADS=0 ./gpuslim inspect --json "$tar"
 		timed "threads" ./gpuslim inspect --json "$tar"
