@@ -29,12 +29,15 @@ import base64
 import hashlib
 import io
 import json
-import os
 import sys
 import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# the HTTP plumbing shared by the fakes beside this file, imported without leaving a
+# __pycache__ in the tree
+sys.dont_write_bytecode = True
+import fakehttp  # noqa: E402
 
 COUNTS = {}
 LOCK = threading.Lock()
@@ -111,20 +114,9 @@ def json_page(name, files):
     return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files}).encode()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class Handler(fakehttp.Handler):
     def send(self, code, body=b"", ctype="text/plain", headers=None, length=None):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+        super().send(code, body, headers, ctype, length)
 
     def page(self, name, force_html=False):
         files = demo_files()
@@ -187,21 +179,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(404, b"no such project")
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
 def main():
-    server = Server(("127.0.0.1", 0), Handler)
-    tmp = sys.argv[1] + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_port))
-    os.rename(tmp, sys.argv[1])
-    server.serve_forever()
+    fakehttp.serve(Handler, sys.argv[1])
 
 
 if __name__ == "__main__":

@@ -27,12 +27,15 @@ GET /stats answers {"token": N, "requests": N} (token fetches, all requests).
 import base64
 import hashlib
 import json
-import os
 import re
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# the HTTP plumbing shared by the fakes beside this file, imported without leaving a
+# __pycache__ in the tree
+sys.dont_write_bytecode = True
+import fakehttp  # noqa: E402
 
 USER, PASSWORD = "gpuslim", "gpuslim-test"
 MANIFEST = json.dumps({
@@ -53,25 +56,7 @@ def digest(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, code, body=b"", headers=None, ctype="application/json"):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def error(self, code, err, msg):
-        self.send(code, json.dumps({"errors": [{"code": err, "message": msg}]}).encode())
-
+class Handler(fakehttp.Handler):
     def basic_ok(self):
         auth = self.headers.get("Authorization", "")
         want = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -177,22 +162,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, json.dumps({"name": repo, "tags": page}).encode(), headers)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # Clients that time out on purpose hang up mid-answer: not news.
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
 def main():
-    server = Server(("127.0.0.1", 0), Handler)
-    tmp = sys.argv[1] + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_port))
-    os.rename(tmp, sys.argv[1])
-    server.serve_forever()
+    fakehttp.serve(Handler, sys.argv[1])
 
 
 if __name__ == "__main__":

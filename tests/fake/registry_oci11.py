@@ -23,12 +23,15 @@ Every answer is logged to stderr with --verbose. GET /stats answers
 """
 import hashlib
 import json
-import os
 import re
 import sys
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# the HTTP plumbing shared by the fakes beside this file, imported without leaving a
+# __pycache__ in the tree
+sys.dont_write_bytecode = True
+import fakehttp  # noqa: E402
 
 MODE = sys.argv[1]
 LOCK = threading.Lock()
@@ -46,25 +49,7 @@ def digest(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, code, body=b"", headers=None, ctype="application/json"):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def error(self, code, err, msg):
-        self.send(code, json.dumps({"errors": [{"code": err, "message": msg}]}).encode())
-
+class Handler(fakehttp.Handler):
     def body(self):
         n = int(self.headers.get("Content-Length", "0"))
         return self.rfile.read(n) if n else b""
@@ -183,17 +168,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send(201, b"", headers)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
 def main():
-    server = Server(("127.0.0.1", 0), Handler)
-    tmp = sys.argv[2] + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_port))
-    os.rename(tmp, sys.argv[2])
-    server.serve_forever()
+    fakehttp.serve(Handler, sys.argv[2])
 
 
 if __name__ == "__main__":

@@ -20,11 +20,14 @@ requests so far.
 """
 import hashlib
 import json
-import os
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# the HTTP plumbing shared by the fakes beside this file, imported without leaving a
+# __pycache__ in the tree
+sys.dont_write_bytecode = True
+import fakehttp  # noqa: E402
 
 MANIFEST_FMT = ('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
                 '"config":{"mediaType":"application/vnd.oci.image.config.v1+json",'
@@ -35,25 +38,7 @@ LOCK = threading.Lock()
 TAGSFILE = ""
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, code, body=b"", headers=None, ctype="application/json"):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def error(self, code, err, msg):
-        self.send(code, json.dumps({"errors": [{"code": err, "message": msg}]}).encode())
-
+class Handler(fakehttp.Handler):
     def do_HEAD(self):
         self.do_GET()
 
@@ -87,19 +72,10 @@ class Handler(BaseHTTPRequestHandler):
                   ctype="application/vnd.oci.image.manifest.v1+json")
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
 def main():
     global TAGSFILE
     TAGSFILE = sys.argv[1]
-    server = Server(("127.0.0.1", 0), Handler)
-    tmp = sys.argv[2] + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(server.server_port))
-    os.rename(tmp, sys.argv[2])
-    server.serve_forever()
+    fakehttp.serve(Handler, sys.argv[2])
 
 
 if __name__ == "__main__":
