@@ -95,6 +95,16 @@ it_build() {
 	return 1
 }
 
+# it_wait_file FILE PID: wait until the server PID has written FILE (its port, its pid),
+# as long as PID lives: no time limit that a loaded machine could miss. 1 when PID ended
+# without writing it.
+it_wait_file() {
+	while [ ! -s "$1" ]; do
+		kill -0 "$2" 2>/dev/null || { [ -s "$1" ]; return; }
+		sleep 0.02
+	done
+}
+
 # gate_shut: a TCP listener on a free port of 127.0.0.1 ($gate_port, process $gate_pid) that
 # answers "wait" to each connection, and "go" once gate_open has made its file; a build that
 # waits on it (with --network host) polls it. gate_stop ends it.
@@ -111,7 +121,7 @@ while True:
     c.close()' "$IT_TMP/gate.go" >"$IT_TMP/gate.port" &
 	gate_pid=$!
 	# The listener says its port once it listens: wait for that word, or for its end.
-	while [ ! -s "$IT_TMP/gate.port" ] && kill -0 "$gate_pid" 2>/dev/null; do sleep 0.05; done
+	it_wait_file "$IT_TMP/gate.port" "$gate_pid"
 	gate_port=$(cat "$IT_TMP/gate.port")
 	[ -n "$gate_port" ] || { notok "the gate's listener did not start"; it_done; }
 }

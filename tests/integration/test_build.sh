@@ -21,15 +21,17 @@ build() {
 	"$GPUSLIM" build "$recipe" -o "$IT_TMP/$name" --progress plain --json "$IT_TMP/$name.json" \
 		"$@" >"$IT_TMP/$name.out" 2>&1
 }
-# interrupt_when PATTERN OUT CMD...: run CMD in the background (its output in OUT), wait up
-# to 60 s for a process that matches PATTERN, then SIGINT it and wait for it. Sets $rc to its
-# exit code; returns 1 when PATTERN never appeared (it is interrupted all the same).
+# interrupt_when PATTERN OUT CMD...: run CMD in the background (its output in OUT), wait
+# while it runs for a process that matches PATTERN (as long as it takes: another build on
+# the engine may hold the apt cache's lock), then SIGINT it and wait for it. Sets $rc to its
+# exit code and $it_pid to its pid; returns 1 when CMD ended before PATTERN appeared.
 interrupt_when() {
 	local pattern=$1 out=$2 pid seen=1
 	shift 2
 	"$@" >"$out" 2>&1 &
 	pid=$!
-	for _ in $(seq 1 240); do
+	it_pid=$pid
+	while kill -0 "$pid" 2>/dev/null; do
 		pgrep -f "$pattern" >/dev/null && { seen=0; break; }
 		sleep 0.25
 	done
@@ -37,6 +39,31 @@ interrupt_when() {
 	wait "$pid"
 	rc=$?
 	return $seen
+}
+# marked MARK: "PID ARGS" of each process whose environment holds GPUSLIM_IT_MARK=MARK: what
+# the gpuslim run under that mark started (its children inherit it), nothing else on the
+# machine. smoke_left PID: the smoke containers of the gpuslim process PID (it names them
+# gpuslim-smoke-PID-N-I). settled CMD...: CMD again until it prints nothing (the engine stops
+# what it ran on its own time), at most 120 s; prints what it printed last.
+marked() {
+	local f pid
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		tr '\0' '\n' <"$f" 2>/dev/null | grep -qxF "GPUSLIM_IT_MARK=$1" &&
+			ps -o pid=,args= -p "$pid"
+	done
+	return 0
+}
+smoke_left() { "$DOCKER" ps -a --filter "name=^gpuslim-smoke-$1-" --format '{{.Names}}'; }
+settled() {
+	local out
+	for _ in $(seq 1 480); do
+		out=$("$@")
+		[ -z "$out" ] && return 0
+		sleep 0.25
+	done
+	printf '%s\n' "$out"
 }
 track_images() {
 	local ref
@@ -115,14 +142,13 @@ if build matrix recipes/matrix/gpuslim.yaml -j 2 --html "$IT_TMP/matrix.html"; t
 
 	# --- SIGINT while the cells are gated: the same matrix, every layer cached, so it goes
 	# straight to gating; interrupted while a 2.6 GB cuDNN cell streams out of `docker save`.
-	containers_before=$("$DOCKER" ps -aq | wc -l)
 	if ! interrupt_when "docker save .*matrix:cudnn" "$IT_TMP/gint.out" \
+		env GPUSLIM_IT_MARK="$IT_TMP/gint" \
 		"$GPUSLIM" build recipes/matrix/gpuslim.yaml -j 2 -o "$IT_TMP/gint" --progress plain; then
 		notok "SIGINT while gating: no cuDNN cell was being read" "$(cat "$IT_TMP/gint.out")"
 	else
-		sleep 1
-		left=$(pgrep -af "docker save|docker run" || true)
-		containers_after=$("$DOCKER" ps -aq | wc -l)
+		left=$(settled marked "$IT_TMP/gint")
+		containers_left=$(settled smoke_left "$it_pid")
 		case "$rc:$(cat "$IT_TMP/gint.out")" in
 		130:*"docker save interrupted"*)
 			ok "SIGINT while gating: exit 130, the running analysis stopped: $(grep -m1 'interrupted' "$IT_TMP/gint.out")" ;;
@@ -130,8 +156,8 @@ if build matrix recipes/matrix/gpuslim.yaml -j 2 --html "$IT_TMP/matrix.html"; t
 		esac
 		if [ -z "$left" ]; then ok "SIGINT while gating: no docker save or smoke container process left"
 		else notok "SIGINT while gating: processes left" "$left"; fi
-		if [ "$containers_after" -eq "$containers_before" ]; then ok "SIGINT while gating: no leftover container"
-		else notok "SIGINT while gating: containers $containers_before -> $containers_after" "$("$DOCKER" ps -a)"; fi
+		if [ -z "$containers_left" ]; then ok "SIGINT while gating: no leftover container"
+		else notok "SIGINT while gating: containers left" "$containers_left"; fi
 	fi
 else
 	notok "matrix builds" "$(cat "$IT_TMP/matrix.out")"
@@ -213,22 +239,22 @@ else
 	notok "fail-fast: exit $rc, statuses '$statuses'" "$(cat "$IT_TMP/fast.out")"
 fi
 
-# --- SIGINT in the middle of a build.
-containers_before=$("$DOCKER" ps -aq | wc -l)
-if ! interrupt_when "sleep 61" "$IT_TMP/slow.out" "$GPUSLIM" build \
-	tests/integration/recipes/slow/gpuslim.yaml -o "$IT_TMP/slow" --progress plain --no-cache; then
+# --- SIGINT in the middle of a build: gpuslim's own children (marked), the RUN step's
+# `sleep 61` in the engine (the slow recipe's alone) and its smoke containers, none left.
+if ! interrupt_when "sleep 61" "$IT_TMP/slow.out" env GPUSLIM_IT_MARK="$IT_TMP/slow" "$GPUSLIM" \
+	build tests/integration/recipes/slow/gpuslim.yaml -o "$IT_TMP/slow" --progress plain --no-cache; then
 	notok "SIGINT: the slow build never reached its sleep" "$(cat "$IT_TMP/slow.out")"
 else
-	sleep 2
-	left=$(pgrep -af "sleep 61|docker build|docker buildx" || true)
+	left=$(settled marked "$IT_TMP/slow")
+	left+=$(settled pgrep -af "sleep 61")
 	partial=$(find "$IT_TMP/slow" -name '*.tmp-*' 2>/dev/null)
-	containers_after=$("$DOCKER" ps -aq | wc -l)
+	containers_left=$(settled smoke_left "$it_pid")
 	if [ "$rc" -eq 130 ]; then ok "SIGINT: exit 130"; else notok "SIGINT: exit $rc" "$(cat "$IT_TMP/slow.out")"; fi
 	if [ -z "$left" ]; then ok "SIGINT: no build process left, the engine's RUN step stopped too"
 	else notok "SIGINT: processes left" "$left"; fi
 	if [ -z "$partial" ]; then ok "SIGINT: no half-written file"; else notok "SIGINT: partial files" "$partial"; fi
-	if [ "$containers_after" -eq "$containers_before" ]; then ok "SIGINT: no leftover container"
-	else notok "SIGINT: containers $containers_before -> $containers_after" "$("$DOCKER" ps -a)"; fi
+	if [ -z "$containers_left" ]; then ok "SIGINT: no leftover container"
+	else notok "SIGINT: containers left" "$containers_left"; fi
 fi
 
 # --- No engine answering.

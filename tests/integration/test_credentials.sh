@@ -85,7 +85,7 @@ idx_port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 	--auth "h9user:$idx_secret" --log "$IT_TMP/idx.log" --pidfile "$IT_TMP/idx.pid" &
 idx_pid=$!
 trap 'kill "$idx_pid" 2>/dev/null; wait "$idx_pid" 2>/dev/null; it_cleanup' EXIT
-for _ in $(seq 1 200); do [ -s "$IT_TMP/idx.pid" ] && break; sleep 0.05; done
+it_wait_file "$IT_TMP/idx.pid" "$idx_pid"
 mkdir -p "$IT_TMP/app" "$IT_TMP/build-out"
 cat >"$IT_TMP/app/gpuslim.yaml" <<EOF
 name: creds-index

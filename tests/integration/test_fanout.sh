@@ -191,7 +191,7 @@ start_proxy() {
 	"$PY" "$ROOT/tests/fake/putfault_proxy.py" --upstream "$REG" --fail-put "$1" "${slow[@]}" \
 		--portfile "$IT_TMP/proxy.port" --log "$IT_TMP/proxy.log" 2>"$IT_TMP/proxy.err" &
 	PROXY_PID=$!
-	for _ in $(seq 1 500); do [ -s "$IT_TMP/proxy.port" ] && break; sleep 0.01; done
+	it_wait_file "$IT_TMP/proxy.port" "$PROXY_PID"
 	PPORT=$(cat "$IT_TMP/proxy.port" 2>/dev/null)
 }
 stop_proxy() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; PROXY_PID=; }

@@ -32,7 +32,7 @@ trap cleanup_tags EXIT
 
 B=";driver>=" E=";driver<"
 req() { # req CUDA_MM BRANCH... : an NVIDIA_REQUIRE_CUDA in the fixture's spelling
-	local mm=$1 b s="cuda>=$1"
+	local b s="cuda>=$1"
 	shift
 	for b in "$@"; do s="$s~brand=unknown${B}$b${E}$((b + 1))~brand=tesla${B}$b${E}$((b + 1))"; done
 	echo "$s"
@@ -60,7 +60,7 @@ mkdir -p "$IDX"
 "$PY" "$ROOT/scripts/infra/pyindex.py" serve --dir "$IDX" --port 0 --port-file "$IT_TMP/port" \
 	--log "$IT_TMP/index.log" &
 IDX_PID=$!
-for _ in $(seq 1 100); do [ -s "$IT_TMP/port" ] && break; sleep 0.1; done
+it_wait_file "$IT_TMP/port" "$IDX_PID"
 INDEX_URL="http://127.0.0.1:$(cat "$IT_TMP/port" 2>/dev/null)/whl"
 trap 'kill $IDX_PID 2>/dev/null; cleanup_tags' EXIT
 

@@ -35,16 +35,8 @@ start_fake() {
 	"$PY" "$ROOT/tests/fake/$1" "$2" "$3/port" "${@:4}" >"$3/log" 2>&1 &
 	pids+=($!)
 	FAKE_ADDR=
-	local _
-	for _ in $(seq 1 500); do
-		if [ -s "$3/port" ]; then
-			FAKE_ADDR="127.0.0.1:$(cat "$3/port")"
-			return 0
-		fi
-		kill -0 "${pids[-1]}" 2>/dev/null || break
-		sleep 0.01
-	done
-	return 1
+	it_wait_file "$3/port" "${pids[-1]}" || return 1
+	FAKE_ADDR="127.0.0.1:$(cat "$3/port")"
 }
 
 cat >"$D/spec.json" <<'EOF'

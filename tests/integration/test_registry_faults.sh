@@ -38,16 +38,13 @@ REFUSED=127.0.0.1:5489
 
 # fs_start NAME ARGS...: start a fault server (its log: $IT_TMP/NAME.log); sets $port.
 fs_start() {
-	local name=$1 i
+	local name=$1
 	shift
 	rm -f "$IT_TMP/$name.port"
 	"$PY" "$SERVER" --portfile "$IT_TMP/$name.port" --log "$IT_TMP/$name.log" "$@" \
 		2>"$IT_TMP/$name.err" &
 	FS_PIDS+=($!)
-	for i in $(seq 1 500); do
-		[ -s "$IT_TMP/$name.port" ] && break
-		sleep 0.01
-	done
+	it_wait_file "$IT_TMP/$name.port" "${FS_PIDS[-1]}"
 	port=$(cat "$IT_TMP/$name.port" 2>/dev/null)
 }
 # fs_script NAME JSON: replace server NAME's script; forget its log and spent faults (the
