@@ -4,8 +4,12 @@
 # what the CUDA libraries dlopen() ($rules: "soname=load,load ..."). Skipped:
 # what the final base already has ($skip) and the driver, which the host
 # injects at run time ($driver; ldd reports it "not found" here). A "not
-# found" that is not the driver's fails the build. A soname ldconfig does
-# not know is looked for in LD_LIBRARY_PATH, then $libdirs.
+# found" that is neither the driver's nor a file shipped under $roots fails
+# the build: pip's CUDA wheels ship libraries without a RUNPATH beside the
+# ones that need them (torch loads them all by path first), so ldd, which
+# looks at one file alone, cannot find them; whether ld.so finds them in the
+# image is the missing-library check's to say. A soname ldconfig does not
+# know is looked for in LD_LIBRARY_PATH, then $libdirs.
 #
 # A closure image (final.mode closure) sets $stage, the root the final
 # stage copies whole: $roots is then that root, $dest its library
@@ -51,6 +55,7 @@ ship_interp() {
   mkdir -p "$stage${1%/*}";
   cp -L "$1" "$stage$1" || { echo "gpuslim: cannot copy the loader $1" >&2; exit 1; }; };
 find $roots -type f | while IFS= read -r f; do if is_elf "$f"; then echo "$f"; fi; done > /tmp/gpuslim-queue;
+sed 's|.*/||' /tmp/gpuslim-queue | sort -u > /tmp/gpuslim-have;
 for l in ${always:-}; do lp=$(resolve "$l"); if [ -n "$lp" ]; then ship "$l" "$lp"; fi; done;
 i=0;
 while i=$((i + 1)); f=$(sed -n "${i}p" /tmp/gpuslim-queue); [ -n "$f" ]; do
@@ -60,10 +65,11 @@ while i=$((i + 1)); f=$(sed -n "${i}p" /tmp/gpuslim-queue); [ -n "$f" ]; do
     [ "$arrow" = "=>" ] || continue;
     if [ "$path" = not ]; then
       matches "$name" $driver && continue;
-      echo "gpuslim: $f needs $name, found in neither the builder nor the driver" >&2; exit 1;
+      if [ -e "$dest/$name" ] || grep -qxF "$name" /tmp/gpuslim-have; then continue; fi;
+      echo "gpuslim: $f needs $name, found in neither the builder, the image nor the driver" >&2; exit 1;
     fi;
     in_roots "$path" || ship "$name" "$path";
   done < /tmp/gpuslim-ldd;
 done;
-rm -f /tmp/gpuslim-queue /tmp/gpuslim-ldd;
+rm -f /tmp/gpuslim-queue /tmp/gpuslim-ldd /tmp/gpuslim-have;
 ls -l "$dest"
