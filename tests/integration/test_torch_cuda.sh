@@ -6,7 +6,11 @@
 # torch) is built too: inspect flags its duplicated CUDA libraries by soname, with a byte
 # total equal to the sum of the smaller copies as this test computes it on its own (an ELF
 # reader in Python run inside the image: DT_SONAME of every shared object, grouped, one
-# copy per inode); gpuslim's image is at most 0.55x the naive one. Builds reuse BuildKit's
+# copy per inode); gpuslim's image is at most 0.55x the naive one. The same recipe with
+# final.mode closure (FROM scratch: the venv, the interpreter and their ELF closure) builds,
+# passes its gates, has no duplicated library, and its smoke test loads the 12 libraries from
+# the wheels (NVIDIA's libcusolverMg has no RUNPATH to find libnvJitLink beside it: the
+# closure must not fail on what the tree ships already). Builds reuse BuildKit's
 # cache (the first run on a machine takes ~5 min, later ones ~3 min: inspect reads 8.5 GB).
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -14,14 +18,16 @@
 checks=("torch-cuda: gpuslim build passes its gates" "torch-cuda: smoke output lists the wheels' CUDA libraries"
 	"torch-cuda: no duplicated library in gpuslim's image" "torch-cuda: naive image builds"
 	"torch-cuda: inspect flags the naive image's duplicates by soname, bytes counted once"
-	"torch-cuda: gpuslim/naive <= 0.55")
+	"torch-cuda: gpuslim/naive <= 0.55" "torch-cuda closure: builds, gates pass"
+	"torch-cuda closure: smoke loads the 12 libraries from the wheels"
+	"torch-cuda closure: no duplicated library, no shell")
 it_require_infra "${checks[@]}"
 it_require_index "${checks[@]}"
 
 D=$IT_TMP/torch-cuda
 mkdir -p "$D"
-SLIM=h7-it-torch-cuda NAIVE=h7-it-torch-naive:1
-IT_IMAGES+=("$SLIM:latest" "$NAIVE")
+SLIM=h7-it-torch-cuda NAIVE=h7-it-torch-naive:1 CLOSURE=h12-it-torch-closure
+IT_IMAGES+=("$SLIM:latest" "$NAIVE" "$CLOSURE:latest")
 
 # --- gpuslim's image: the recipe as it is, under this test's image name.
 cp -r "$ROOT/recipes/torch-cuda" "$D/recipe"
@@ -56,6 +62,40 @@ if [ "$n" = 0 ]; then
 	ok "torch-cuda: no duplicated library in gpuslim's image"
 else
 	notok "torch-cuda: duplicates in gpuslim's image: $n" "$(cat "$D/slim.err")"
+fi
+
+# --- the closure image: the same recipe, final.mode closure.
+cp -r "$ROOT/recipes/torch-cuda" "$D/closure"
+sed -i "s|^image: .*|image: $CLOSURE|" "$D/closure/gpuslim.yaml"
+printf 'final:\n  mode: closure\n' >>"$D/closure/gpuslim.yaml"
+"$GPUSLIM" build "$D/closure/gpuslim.yaml" --progress plain -o "$D/closure-build" \
+	--json "$D/closure.json" >"$D/closure.log" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q 'every gate passed' "$D/closure.log"; then
+	ok "torch-cuda closure: builds, gates pass"
+	"$DOCKER" run --rm "$CLOSURE:latest" >"$D/closure-smoke.out" 2>&1
+	rc=$?
+	wheels=$(grep -c '^loaded lib.* from wheel: /opt/venv/lib/python3.11/site-packages/nvidia/' \
+		"$D/closure-smoke.out")
+	if [ "$rc" -eq 0 ] && [ "$wheels" -eq 12 ] &&
+		grep -q '12 of 12 CUDA libraries, all from the nvidia wheels' "$D/closure-smoke.out"; then
+		ok "torch-cuda closure: smoke loads the 12 libraries from the wheels"
+	else
+		notok "torch-cuda closure: smoke (exit $rc, $wheels from the wheels)" "$(cat "$D/closure-smoke.out")"
+	fi
+	"$GPUSLIM" inspect "$CLOSURE:latest" --json >"$D/closure-inspect.json" 2>"$D/closure-inspect.err"
+	got=$(/usr/bin/python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(len(r["cuda"]["duplicates"]), len(r["layers"]))' "$D/closure-inspect.json" 2>&1)
+	if [ "$got" = "0 3" ] && ! "$DOCKER" run --rm --entrypoint /bin/sh "$CLOSURE:latest" -c true \
+		>/dev/null 2>&1; then
+		ok "torch-cuda closure: no duplicated library, no shell"
+	else
+		notok "torch-cuda closure: duplicates and layers '$got', or it has a /bin/sh" \
+			"$(cat "$D/closure-inspect.err")"
+	fi
+else
+	notok "torch-cuda closure: build (exit $rc)" "$(tail -n 40 "$D/closure.log")"
 fi
 
 # --- the naive image.
