@@ -200,7 +200,7 @@ EOF
 import sys
 w, v, size, naive, opened, t, kind, f = sys.argv[1:]
 size, naive, opened, t = int(size), int(naive), int(opened), int(t)
-how = ("`docker build -f %s`" % f) if kind == "docker" else ("`gpuslim build %s/gpuslim.yaml`" % (f if not f.startswith("/") else "recipes/torch-cuda + final.mode closure"))
+how = ("`docker build -f %s`" % f) if kind == "docker" else ("`gpuslim build %s/gpuslim.yaml`" % f) if not f.startswith("/") else "`gpuslim build` of a copy of `recipes/torch-cuda` with `final.mode: closure` added"
 print("| %s | %s | %.1f MB | %s | %s | %.1f s | %s |" % (
     w, v, size / 1e6, ("1/%.1f" % (naive / size)) if naive and v != "naive" else ("1" if naive else "—"),
     ("%.1f×" % (size / opened)) if opened else "—", t / 1e3, how))
