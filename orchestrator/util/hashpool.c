@@ -123,11 +123,14 @@ static int hash_mapped(struct hash_pool *p, struct job *j, struct hash_sha256 *h
 	}
 	pthread_once(&once, install_sigbus);
 	if (sigsetjmp(jump, 1)) {
+		/* The file ends inside this window: say where, as a short read would. */
 		bus_jump = NULL;
 		*err = -1;
-		if (fstat(p->fd, &st) == 0 && st.st_size > j->r.offset &&
-		    (uint64_t)(st.st_size - j->r.offset) < done)
-			done = (uint64_t)(st.st_size - j->r.offset);
+		if (fstat(p->fd, &st) == 0)
+			done = st.st_size <= j->r.offset ? 0
+			       : (uint64_t)(st.st_size - j->r.offset) < j->r.size
+				   ? (uint64_t)(st.st_size - j->r.offset)
+				   : done;
 		goto out;
 	}
 	while (done < j->r.size) {
