@@ -503,7 +503,7 @@ static void pool_src(struct stream *s, const char *name, int64_t size, struct ra
 			r->at = s->pool_ranges[i].offset;
 			r->end = r->at + (off_t)size;
 			r->buf = xmalloc(RANGE_BUF);
-			*src = (struct image_src){range_read, r, 0, 0, s->pool, i, range_skip, 1};
+			*src = (struct image_src){range_read, r, 0, 0, s->pool, i, range_skip};
 			return;
 		}
 }
@@ -511,7 +511,7 @@ static void pool_src(struct stream *s, const char *name, int64_t size, struct ra
 /* A member that is a layer, a JSON document, or neither. */
 static int handle_member(struct stream *s, const char *name, int64_t size)
 {
-	struct image_src src = {member_read, s, 0, 0, NULL, 0, NULL, 0};
+	struct image_src src = {member_read, s, 0, 0, NULL, 0, NULL};
 	const char *slash = strchr(name, '/');
 	struct strbuf raw = STRBUF_INIT;
 	json_t *json = NULL;
@@ -574,7 +574,7 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 		} else if (n > 0 && ((const char *)b)[0] == '{' &&
 			   size <= (int64_t)IMAGE_JSON_CAP) {
 			struct mem_src m;
-			struct image_src msrc = {mem_read, &m, 0, 0, NULL, 0, NULL, 0};
+			struct image_src msrc = {mem_read, &m, 0, 0, NULL, 0, NULL};
 
 			strbuf_add(&raw, b, (size_t)n);
 			ret = read_member(s, name, IMAGE_JSON_CAP, &raw);
@@ -588,7 +588,7 @@ static int handle_member(struct stream *s, const char *name, int64_t size)
 			}
 		} else if (s->pass == PASS_ALL) {
 			struct peek_src pk = {s, b, n, 0};
-			struct image_src psrc = {peek_read, &pk, 0, 0, NULL, 0, NULL, 0};
+			struct image_src psrc = {peek_read, &pk, 0, 0, NULL, 0, NULL};
 
 			ret = read_layer(s, name, digest, &psrc);
 		}

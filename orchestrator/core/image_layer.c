@@ -527,7 +527,7 @@ int image_layers_settle(struct image *img)
 
 	for (size_t i = 0; i < img->pending.nr && !ret; i++) {
 		struct pending_layer *pl = img->pending.items[i];
-		struct image_src src = {NULL, NULL, 0, 0, pl->pool, pl->job, NULL, 0};
+		struct image_src src = {NULL, NULL, 0, 0, pl->pool, pl->job, NULL};
 		struct layer_ctx lc = {0};
 		char diff_id[72];
 
@@ -648,7 +648,14 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 	}
 	if (src->sized)
 		layer->compressed_size = lc.stored;
-	if ((lc.pre_diff || lc.pre_blob) && src->settle_later) {
+	free(layer->diff_id);
+	layer->diff_id = NULL;
+	if (!lc.pre_diff) {
+		hex_digest(lc.md, diff_id);
+		layer->diff_id = xstrdup(diff_id);
+	}
+	if (lc.pre_diff || lc.pre_blob) {
+		/* The pool's digest is waited for after the last layer. */
 		struct pending_layer *pl = xcalloc(1, sizeof(*pl));
 
 		pl->layer = layer;
@@ -656,28 +663,10 @@ int image_layer_read(struct image *img, struct image_layer *layer, const char *l
 		pl->pool = src->pool;
 		pl->job = src->job;
 		pl->pre_diff = lc.pre_diff;
-		free(layer->diff_id);
-		layer->diff_id = NULL;
-		if (!lc.pre_diff) {
-			hex_digest(lc.md, diff_id);
-			layer->diff_id = xstrdup(diff_id);
-		}
 		vec_push(&img->pending, pl);
-		if (img->v->layer_end && img->v->layer_end(img->v->ctx, layer) < 0)
-			ret = GS_ERR;
+	} else if ((ret = check_digests(&lc)) < 0) {
 		goto done;
 	}
-	if (lc.pre_diff) {
-		if ((ret = pool_digest(&lc, diff_id)) < 0)
-			goto done;
-		img->hashed_apart++;
-	} else {
-		hex_digest(lc.md, diff_id);
-	}
-	free(layer->diff_id);
-	layer->diff_id = xstrdup(diff_id);
-	if ((ret = check_digests(&lc)) < 0)
-		goto done;
 	if (img->v->layer_end && img->v->layer_end(img->v->ctx, layer) < 0)
 		ret = GS_ERR;
 

@@ -159,7 +159,7 @@ static int oci_read_layer(struct image *img, size_t i, json_t *desc, struct fd_s
 	struct image_layer *layer = image_layer_new(img);
 	const char *ld = json_string_value(json_object_get(desc, "digest"));
 	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
-	struct image_src src = {fd_read, f, 1, 0, NULL, 0, NULL, 0};
+	struct image_src src = {fd_read, f, 1, 0, NULL, 0, NULL};
 	char *bpath = NULL, *label, what[64];
 	uint64_t file_size; /* the reader measures what it reads, whatever this says */
 	int ret;

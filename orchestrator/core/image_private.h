@@ -34,16 +34,15 @@
  * stops at the first byte beyond it (an endless blob ends there) and calls
  * any other length an error. With `pool`, the stored bytes are being hashed
  * on another thread (range `job` of the pool): the layer reader hashes
- * nothing itself that the range covers and takes the range's digest as the
- * diff_id (uncompressed) or the blob's (compressed). With `skip` as well
- * (a range of a seekable file), the bytes of an uncompressed layer that no
- * visitor reads are skipped, not read: `skip` moves past up to `n` bytes
- * and returns how many it passed (0: read through them instead). With
- * `settle_later`, the reader does not wait for the pool's digest at the
- * layer's end: the layer is left pending (its diff_id NULL when the pool
- * hashes the uncompressed stream) and image_layers_settle() waits for it
- * and checks it once every layer has been parsed, so that parsing never
- * waits on a hash still queued behind a bigger one.
+ * nothing itself that the range covers, and does not wait for the range's
+ * digest at the layer's end: the layer is left pending (its diff_id NULL
+ * when the pool hashes the uncompressed stream) and image_layers_settle()
+ * waits for it and takes it as the diff_id (uncompressed) or checks it as
+ * the blob's (compressed) once every layer has been parsed, so that parsing
+ * never waits on a hash still queued behind a bigger one. With `skip` as
+ * well (a range of a seekable file), the bytes of an uncompressed layer
+ * that no visitor reads are skipped, not read: `skip` moves past up to `n`
+ * bytes and returns how many it passed (0: read through them instead).
  */
 struct image_src {
 	long (*read)(void *ctx, const void **buf);
@@ -53,7 +52,6 @@ struct image_src {
 	struct hash_pool *pool;
 	size_t job;
 	uint64_t (*skip)(void *ctx, uint64_t n);
-	int settle_later;
 };
 
 struct image {

@@ -250,7 +250,7 @@ static int read_one(struct image *img, size_t i, json_t *desc)
 	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
 	struct chan ch = {0};
 	/* An endless blob ends at its descriptor's size. */
-	struct image_src src = {chan_read, &ch, 1, 0, NULL, 0, NULL, 0};
+	struct image_src src = {chan_read, &ch, 1, 0, NULL, 0, NULL};
 	pthread_t th;
 	char *label, what[64];
 	int ret;
